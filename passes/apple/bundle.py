@@ -9,15 +9,14 @@ again costs more than the RSA signature while saving nothing.
 from __future__ import annotations
 
 import hashlib
-import io
 import threading
-import zipfile
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 
 import msgspec
 
+from passes.apple import zipper
 from passes.apple.model import (
     Barcode,
     Field,
@@ -87,13 +86,40 @@ class _Static(msgspec.Struct, frozen=True):
 
 
 def _static(name: str, data: bytes) -> _Static:
-    compress = zipfile.ZIP_STORED if name.endswith(".png") else zipfile.ZIP_DEFLATED
+    compress = zipper.STORED if name.endswith(".png") else zipper.DEFLATED
     return _Static(name, data, hashlib.sha1(data).hexdigest(), compress)
 
 
+class StaticFiles:
+    """Artwork and pass.strings of one program, hashed and zip-framed once."""
+
+    def __init__(self, files: tuple[_Static, ...]) -> None:
+        self.files = files
+        self.names = frozenset(f.name for f in files)
+        # The manifest is '{"pass.json":"<sha1>", ...static entries}'; keep the tail ready.
+        tail = msgspec.json.encode({f.name: f.sha1 for f in files})
+        self.manifest_tail = b"," + tail[1:] if files else b"}"
+        self.zip = zipper.StaticPart(
+            ((f.name, f.data, f.compress_type) for f in files), zipper.dos_time(_ARTWORK_TIME)
+        )
+
+    def manifest(self, pass_json: bytes) -> bytes:
+        return (
+            b'{"pass.json":"'
+            + hashlib.sha1(pass_json).hexdigest().encode()
+            + b'"'
+            + (self.manifest_tail)
+        )
+
+
+# Zip timestamps of the static files; Wallet ignores them, a constant keeps them cacheable.
+_ARTWORK_TIME = datetime(2024, 1, 1, tzinfo=UTC)
+
 _cache_lock = threading.Lock()
 _image_cache: dict[Path | None, tuple[_Static, ...]] = {}
-_strings_cache: dict[tuple[str, str], tuple[_Static, ...]] = {}
+_static_cache: dict[
+    tuple[Path | None, str, str], tuple[StaticFiles, dict[str, dict[str, str]]]
+] = {}
 
 
 def _images(images_dir: Path | None) -> tuple[_Static, ...]:
@@ -116,6 +142,22 @@ def _images(images_dir: Path | None) -> tuple[_Static, ...]:
     return result
 
 
+def static_files(program: Program) -> tuple[StaticFiles, dict[str, dict[str, str]]]:
+    """The program's cached artwork + pass.strings, and the string tables for validation."""
+    key = (program.images_dir, program.terms_text_ru, program.terms_text_en)
+    cached = _static_cache.get(key)
+    if cached is None:
+        tables = pass_strings(program)
+        strings = tuple(
+            _static(f"{lang}.lproj/pass.strings", encode_strings(table))
+            for lang, table in tables.items()
+        )
+        cached = (StaticFiles((*_images(program.images_dir), *strings)), tables)
+        with _cache_lock:
+            _static_cache[key] = cached
+    return cached
+
+
 def pass_strings(program: Program) -> dict[str, dict[str, str]]:
     """The ru and en pass.strings tables of a program."""
     ru = {key: pair[0] for key, pair in LABELS.items()}
@@ -132,20 +174,6 @@ def _escape(text: str) -> str:
 def encode_strings(table: Mapping[str, str]) -> bytes:
     # UTF-8 .strings files are read by iOS since iOS 6, like the UTF-16 ones.
     return "".join(f'"{_escape(k)}" = "{_escape(v)}";\n' for k, v in table.items()).encode()
-
-
-def _strings(program: Program) -> tuple[tuple[_Static, ...], dict[str, dict[str, str]]]:
-    tables = pass_strings(program)
-    cache_key = (program.terms_text_ru, program.terms_text_en)
-    cached = _strings_cache.get(cache_key)
-    if cached is None:
-        cached = tuple(
-            _static(f"{lang}.lproj/pass.strings", encode_strings(table))
-            for lang, table in tables.items()
-        )
-        with _cache_lock:
-            _strings_cache[cache_key] = cached
-    return cached, tables
 
 
 def pass_json_for(
@@ -304,13 +332,6 @@ def pass_json_for(
     )
 
 
-def _zip_time(moment: datetime) -> tuple[int, int, int, int, int, int]:
-    t = moment.astimezone(UTC)
-    if t.year < 1980:
-        return (1980, 1, 1, 0, 0, 0)
-    return (t.year, t.month, t.day, t.hour, t.minute, t.second)
-
-
 def build_pkpass(
     state: CardState,
     program: Program,
@@ -331,45 +352,24 @@ def build_pkpass(
     if apple.web_service_url and not authentication_token:
         raise PassValidationError("pass.json: webServiceURL set but no authenticationToken given")
     model = pass_json_for(state, program, apple, authentication_token)
-    strings_files, tables = _strings(program)
+    static, tables = static_files(program)
     model.validate(tables)
-    return bundle(model.to_json(), (*_images(program.images_dir), *strings_files), signer,
-                  modified=state.updated_at)  # fmt: skip
+    return bundle(model.to_json(), static, signer, modified=state.updated_at)
 
 
 def bundle(
-    pass_json: bytes,
-    static_files: tuple[_Static, ...],
-    signer: PassSigner,
-    *,
-    modified: datetime,
+    pass_json: bytes, static: StaticFiles, signer: PassSigner, *, modified: datetime
 ) -> bytes:
     """Manifest, signature and zip around an already-validated pass.json."""
-    manifest_entries = {"pass.json": hashlib.sha1(pass_json).hexdigest()}
-    for f in static_files:
-        manifest_entries[f.name] = f.sha1
-    manifest = msgspec.json.encode(manifest_entries)
+    manifest = static.manifest(pass_json)
     signature = signer.sign(manifest)
-
-    date_time = _zip_time(modified)
-    out = io.BytesIO()
-    with zipfile.ZipFile(out, "w") as zf:
-        _add(zf, "pass.json", pass_json, zipfile.ZIP_DEFLATED, date_time)
-        for f in static_files:
-            _add(zf, f.name, f.data, f.compress_type, date_time)
-        _add(zf, "manifest.json", manifest, zipfile.ZIP_DEFLATED, date_time)
-        _add(zf, "signature", signature, zipfile.ZIP_STORED, date_time)
-    return out.getvalue()
-
-
-def _add(
-    zf: zipfile.ZipFile,
-    name: str,
-    data: bytes,
-    compress_type: int,
-    date_time: tuple[int, int, int, int, int, int],
-) -> None:
-    info = zipfile.ZipInfo(name, date_time)
-    info.compress_type = compress_type
-    info.external_attr = 0o644 << 16
-    zf.writestr(info, data)
+    return zipper.archive(
+        static.zip,
+        (
+            ("pass.json", pass_json, zipper.DEFLATED),
+            ("manifest.json", manifest, zipper.DEFLATED),
+            # DER of keys and certificates does not compress.
+            ("signature", signature, zipper.STORED),
+        ),
+        modified,
+    )

@@ -139,22 +139,21 @@ class PassJSON(_Model):
     semantics: Semantics | None = None
 
     def __post_init__(self) -> None:
-        # changeMessages may be pass.strings keys, which only the bundle can resolve, so
-        # construction checks the structure and build_pkpass runs the full validate().
-        self.validate(strings=None, check_change_messages=False)
+        # Fields are checked by validate(), which build_pkpass always runs: a changeMessage
+        # may be a pass.strings key that only the bundle can resolve.
+        self._check_document()
 
-    def validate(
-        self,
-        strings: Mapping[str, Mapping[str, str]] | None = None,
-        *,
-        check_change_messages: bool = True,
-    ) -> None:
+    def validate(self, strings: Mapping[str, Mapping[str, str]] | None = None) -> None:
         """Raise PassValidationError for anything Wallet would refuse.
 
         `strings` maps a language ("ru") to its pass.strings table; a changeMessage that is
         a key there must carry %@ in every language it resolves to, any other changeMessage
         must carry it literally.
         """
+        self._check_document()
+        self._check_fields(strings)
+
+    def _check_document(self) -> None:
         for name in ("description", "organizationName", "passTypeIdentifier",
                      "serialNumber", "teamIdentifier"):  # fmt: skip
             value = getattr(self, _attr(name))
@@ -184,15 +183,17 @@ class PassJSON(_Model):
                     f"pass.json: authenticationToken must be at least {MIN_AUTH_TOKEN_LENGTH} "
                     f"characters, got {len(token)}"
                 )
+
+    def _check_fields(self, strings: Mapping[str, Mapping[str, str]] | None) -> None:
         seen: set[str] = set()
         for group, field in self.store_card.all_fields():
-            where = f"storeCard.{_camel(group)}[{field.key!r}]"
+            where = _Where(group, field.key)
             if not field.key:
                 raise PassValidationError(f"pass.json: a field in {_camel(group)} has no key")
             if field.key in seen:
                 raise PassValidationError(f"pass.json: field key {field.key!r} is used twice")
             seen.add(field.key)
-            if check_change_messages and field.change_message is not None:
+            if field.change_message is not None:
                 for lang, text in _resolve(field.change_message, strings):
                     if "%@" not in text:
                         raise PassValidationError(
@@ -233,6 +234,19 @@ def _resolve(
         if found:
             return found
     return [(None, text)]
+
+
+class _Where:
+    """Names a field in an error message; formatted only when there is an error."""
+
+    __slots__ = ("group", "key")
+
+    def __init__(self, group: str, key: str) -> None:
+        self.group = group
+        self.key = key
+
+    def __str__(self) -> str:
+        return f"storeCard.{_camel(self.group)}[{self.key!r}]"
 
 
 def _is_local(url: str) -> bool:
