@@ -133,9 +133,10 @@ def _time(moment: datetime) -> bytes:
 
 class _SignedDataTemplate:
     def __init__(self, certificate: x509.Certificate, wwdr: x509.Certificate) -> None:
-        certs = certificate.public_bytes(serialization.Encoding.DER) + wwdr.public_bytes(
-            serialization.Encoding.DER
-        )
+        ders = [c.public_bytes(serialization.Encoding.DER) for c in (certificate, wwdr)]
+        # DER wants a SET OF in the order of its encodings (X.690 11.6), shorter ones padded.
+        width = max(map(len, ders))
+        certs = b"".join(sorted(ders, key=lambda der: der.ljust(width, b"\0")))
         self._head = (
             _integer(1)
             + _tlv(0x31, _ALG_SHA256)

@@ -1,0 +1,26 @@
+"""Google Wallet: LoyaltyClass/LoyaltyObject bodies and the "Save to Google Wallet" link."""
+
+from passes.google.jwt import SAVE_URL_PREFIX, ServiceAccount, object_reference, save_link
+from passes.google.objects import (
+    GoogleSettings,
+    add_message_body,
+    class_id,
+    loyalty_class,
+    loyalty_object,
+    loyalty_object_patch,
+    object_id,
+)
+
+__all__ = [
+    "SAVE_URL_PREFIX",
+    "GoogleSettings",
+    "ServiceAccount",
+    "add_message_body",
+    "class_id",
+    "loyalty_class",
+    "loyalty_object",
+    "loyalty_object_patch",
+    "object_id",
+    "object_reference",
+    "save_link",
+]
