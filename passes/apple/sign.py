@@ -133,10 +133,13 @@ def _time(moment: datetime) -> bytes:
 
 class _SignedDataTemplate:
     def __init__(self, certificate: x509.Certificate, wwdr: x509.Certificate) -> None:
-        ders = [c.public_bytes(serialization.Encoding.DER) for c in (certificate, wwdr)]
+        ders: list[bytes] = [
+            c.public_bytes(serialization.Encoding.DER) for c in (certificate, wwdr)
+        ]
         # DER wants a SET OF in the order of its encodings (X.690 11.6), shorter ones padded.
         width = max(map(len, ders))
-        certs = b"".join(sorted(ders, key=lambda der: der.ljust(width, b"\0")))
+        ordered: list[bytes] = sorted(ders, key=lambda der: der.ljust(width, b"\0"))
+        certs = b"".join(ordered)
         self._head = (
             _integer(1)
             + _tlv(0x31, _ALG_SHA256)
