@@ -10,8 +10,10 @@ import zipfile
 from collections.abc import Callable
 from pathlib import Path
 
+import msgspec
 import pytest
 from cryptography import x509
+from cryptography.hazmat.primitives.hashes import SHA256
 from cryptography.hazmat.primitives.serialization import pkcs7
 from cryptography.x509.oid import NameOID
 
@@ -160,11 +162,8 @@ def test_signature_embeds_the_leaf_and_the_wwdr_intermediate(
     embedded = pkcs7.load_der_pkcs7_certificates(signature)
     leaf = x509.load_pem_x509_certificate((dev_certs / "pass-cert.pem").read_bytes())
     wwdr = x509.load_pem_x509_certificate((dev_certs / "wwdr.pem").read_bytes())
-    assert sorted(c.fingerprint(leaf.signature_hash_algorithm) for c in embedded) == sorted(  # type: ignore[arg-type]
-        [
-            leaf.fingerprint(leaf.signature_hash_algorithm),
-            wwdr.fingerprint(leaf.signature_hash_algorithm),
-        ]  # type: ignore[arg-type]
+    assert sorted(c.fingerprint(SHA256()) for c in embedded) == sorted(
+        [leaf.fingerprint(SHA256()), wwdr.fingerprint(SHA256())]
     )
 
 
@@ -225,12 +224,8 @@ def test_program_images_override_the_default_artwork(
     buf = io.BytesIO()
     Image.new("RGB", (29, 29), (200, 0, 0)).save(buf, format="PNG")
     (tmp_path / "icon.png").write_bytes(buf.getvalue())
-    custom = Program(**{**_fields(program), "images_dir": tmp_path})
+    custom = msgspec.structs.replace(program, images_dir=tmp_path)
     pkpass = build_pkpass(state, custom, apple, "a" * 32, signer)
     with zipfile.ZipFile(io.BytesIO(pkpass)) as zf:
         assert zf.read("icon.png") == buf.getvalue()
         assert "strip.png" in zf.namelist()  # the rest still comes from templates/pass
-
-
-def _fields(program: Program) -> dict[str, object]:
-    return {name: getattr(program, name) for name in program.__struct_fields__}
