@@ -158,6 +158,40 @@ def static_files(program: Program) -> tuple[StaticFiles, dict[str, dict[str, str
     return cached
 
 
+class _ProgramParts:
+    """pass.json pieces that depend on the program only, converted once."""
+
+    def __init__(self, program: Program) -> None:
+        self.program = program  # held, so its id() is not reused while cached
+        self.foreground = rgb(hex_to_rgb(program.foreground_color))
+        self.background = rgb(hex_to_rgb(program.background_color))
+        self.label = rgb(hex_to_rgb(program.label_color))
+        self.locations = tuple(
+            Location(
+                latitude=loc.latitude,
+                longitude=loc.longitude,
+                relevant_text=loc.relevant_text or loc.name,
+            )
+            for loc in program.first_locations
+        )
+
+
+# Keyed by identity: the service keeps one Program per process, and Program is frozen.
+_parts_cache: dict[int, _ProgramParts] = {}
+_PARTS_CACHE_SIZE = 64
+
+
+def _program_parts(program: Program) -> _ProgramParts:
+    parts = _parts_cache.get(id(program))
+    if parts is None or parts.program is not program:
+        parts = _ProgramParts(program)
+        with _cache_lock:
+            if len(_parts_cache) >= _PARTS_CACHE_SIZE:
+                _parts_cache.clear()
+            _parts_cache[id(program)] = parts
+    return parts
+
+
 def pass_strings(program: Program) -> dict[str, dict[str, str]]:
     """The ru and en pass.strings tables of a program."""
     ru = {key: pair[0] for key, pair in LABELS.items()}
@@ -183,6 +217,7 @@ def pass_json_for(
     authentication_token: str | None,
 ) -> PassJSON:
     """What a loyalty card shows, as a validated pass.json model."""
+    parts = _program_parts(program)
     front_secondary = [
         Field(
             key="pending",
@@ -302,9 +337,9 @@ def pass_json_for(
         store_card=card,
         format_version=1,
         logo_text=program.program_name,
-        foreground_color=rgb(hex_to_rgb(program.foreground_color)),
-        background_color=rgb(hex_to_rgb(program.background_color)),
-        label_color=rgb(hex_to_rgb(program.label_color)),
+        foreground_color=parts.foreground,
+        background_color=parts.background,
+        label_color=parts.label,
         barcodes=[
             Barcode(
                 message=state.card_number,
@@ -313,14 +348,7 @@ def pass_json_for(
                 alt_text=state.card_number,
             )
         ],
-        locations=[
-            Location(
-                latitude=loc.latitude,
-                longitude=loc.longitude,
-                relevant_text=loc.relevant_text or loc.name,
-            )
-            for loc in program.first_locations
-        ],
+        locations=list(parts.locations),
         # Shows the pass on the lock screen around the day points burn.
         relevant_date=w3c_date(state.next_expiry_at) if state.next_expiry_at else None,
         voided=True if state.status != "active" else None,
