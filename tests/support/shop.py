@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from litestar.testing import AsyncTestClient
+import httpx
 
 from wallet import clock, db
 from wallet.auth import service as auth
@@ -56,13 +56,13 @@ class Shopper:
 class Shop:
     """One store with a till key, plus admin and support keys."""
 
-    client: AsyncTestClient[Any]
+    client: httpx.AsyncClient
     pos_key: str
     admin_key: str
     support_key: str
 
     @classmethod
-    async def open(cls, client: AsyncTestClient[Any], code: str = "MSK-001") -> Shop:
+    async def open(cls, client: httpx.AsyncClient, code: str = "MSK-001") -> Shop:
         await make_store(code)
         return cls(
             client=client,

@@ -1,0 +1,165 @@
+"""Test fixtures: every database test runs on a real SQLite file and on a real PostgreSQL.
+
+PostgreSQL must be reachable (``WALLET_TEST_POSTGRES_URL``, default the machine's
+``postgresql://postgres@127.0.0.1:5432/test``): its absence fails the run, it never skips.
+Each test session makes a database of its own next to that one and migrates it with the
+real ``wallet migrate`` command, so two runs on one machine do not see each other.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import subprocess
+import sys
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import httpx
+import pytest
+from piccolo.engine.base import Engine
+from piccolo.engine.postgres import PostgresEngine
+
+from wallet import db
+from wallet import settings as settings_module
+
+POSTGRES_URL = os.environ.get(
+    "WALLET_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
+)
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@dataclass
+class Database:
+    kind: str
+    url: str
+    engine: Engine
+
+
+def _migrate(url: str, tmp: Path) -> None:
+    env = {**os.environ, "WALLET_DATABASE_URL": url, "WALLET_CERTS_DIR": str(tmp / "certs")}
+    done = subprocess.run(
+        [sys.executable, "-m", "wallet", "migrate"],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=300,
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"wallet migrate failed on {url}:\n{done.stdout}\n{done.stderr}")
+
+
+@pytest.fixture(scope="session")
+def certs_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("certs")
+    from passes.devcerts import make_dev_certs
+
+    make_dev_certs(folder, pass_type_id="pass.ru.example.loyalty", team_id="DEVTEAM123")
+    return folder
+
+
+@pytest.fixture(scope="session")
+def sqlite_database(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Database]:
+    tmp = tmp_path_factory.mktemp("sqlite")
+    url = f"sqlite:///{tmp / 'wallet.sqlite3'}"
+    _migrate(url, tmp)
+    yield Database("sqlite", url, db.make_engine(url))
+
+
+@pytest.fixture(scope="session")
+async def postgres_database(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> AsyncIterator[Database]:
+    name = f"wallet_test_{os.getpid()}_{secrets.token_hex(3)}"
+    try:
+        admin = await asyncpg.connect(POSTGRES_URL, timeout=10)
+    except Exception as exc:  # no skip: a run without PostgreSQL is a failed run
+        pytest.fail(
+            f"PostgreSQL is not reachable at {POSTGRES_URL} ({exc!r}); start it with "
+            "`pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start`",
+            pytrace=False,
+        )
+    await admin.execute(f'CREATE DATABASE "{name}"')
+    url = POSTGRES_URL.rsplit("/", 1)[0] + f"/{name}"
+    _migrate(url, tmp_path_factory.mktemp("pg"))
+    engine = db.make_engine(url)
+    assert isinstance(engine, PostgresEngine)
+    await engine.start_connection_pool(max_size=20)
+    try:
+        yield Database("postgres", url, engine)
+    finally:
+        await engine.close_connection_pool()
+        await admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+        await admin.close()
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+async def database(
+    request: pytest.FixtureRequest,
+    certs_dir: Path,
+    sqlite_database: Database,
+    postgres_database: Database,
+) -> AsyncIterator[Database]:
+    """A clean database of each kind, bound to every table, with fresh caches."""
+    found = sqlite_database if request.param == "sqlite" else postgres_database
+    db.bind(found.engine)
+    settings_module.override(
+        settings_module.Settings(
+            database_url=found.url, base_url="http://testserver.local", certs_dir=certs_dir
+        )
+    )
+    await _empty(found)
+    _forget_caches()
+    yield found
+    _forget_caches()
+    await _assert_ledger_agrees()
+
+
+async def _assert_ledger_agrees() -> None:
+    """The ledger invariant, after every database test: each account's balance equals its
+    available lots, each lot its journal entries, the journal balance + pending - debt."""
+    from wallet import clock
+    from wallet.ledger import service as ledger
+
+    rows = await db.raw("SELECT id FROM account ORDER BY id")
+    problems = {}
+    for row in rows:
+        found = await ledger.reconcile(row["id"], now=clock.now())
+        if found:
+            problems[row["id"]] = found
+    assert not problems, f"ledger does not reconcile: {problems}"
+
+
+def _forget_caches() -> None:
+    from wallet.auth import service as auth
+    from wallet.rules import service as rules
+
+    auth.forget_cache()
+    rules.forget_cache()
+
+
+async def _empty(found: Database) -> None:
+    tables = [t._meta.tablename for t in db.all_tables()]
+    if found.kind == "postgres":
+        await found.engine.run_ddl(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE")
+    else:
+        import sqlite3
+
+        path = found.url.removeprefix("sqlite:///")
+        with sqlite3.connect(path) as connection:
+            connection.executescript(
+                "PRAGMA foreign_keys = OFF;"
+                + "".join(f"DELETE FROM {table};" for table in tables)
+            )
+
+
+@pytest.fixture
+async def client(database: Database) -> AsyncIterator[httpx.AsyncClient]:
+    """The app over real HTTP semantics, in this event loop (Litestar's own test client runs
+    the app on another loop, where the PostgreSQL pool of this one cannot be used)."""
+    from wallet.app import create_app
+
+    app = create_app(manage_db=False)
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver.local") as http:
+        yield http

@@ -1,0 +1,1 @@
+"""The loyalty wallet service: cards, the points ledger, POS receipts, passes, offers."""

@@ -1,0 +1,110 @@
+"""The Litestar application: every domain's controllers, one error format, the manual at
+``/schema``."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import msgspec
+from litestar import Litestar, Response, get
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
+from litestar.openapi.spec import Components, SecurityScheme, Tag
+
+from wallet import db
+from wallet import settings as settings_module
+from wallet.errors import EXCEPTION_HANDLERS
+from wallet.ledger.api import AdjustmentsController
+from wallet.members.api import AdminCardsController, EnrolController, MeController
+from wallet.receipts.api import PosController
+from wallet.rules.api import RulesController
+from wallet.stores.api import StoresController
+
+
+class Health(msgspec.Struct, frozen=True):
+    status: str
+
+
+@get(
+    "/health", operation_id="health", summary="The process is up", tags=["operations"], security=[]
+)
+async def health() -> Health:
+    return Health(status="ok")
+
+
+@get(
+    "/ready",
+    operation_id="ready",
+    summary="The database answers",
+    tags=["operations"],
+    security=[],
+    responses={},
+)
+async def ready() -> Response[Health]:
+    if await db.ping():
+        return Response(Health(status="ready"))
+    return Response(Health(status="database unreachable"), status_code=503)
+
+
+DESCRIPTION = """\
+Loyalty cards, a points ledger right to the last point, and the tills that post receipts.
+
+Every call except enrolment and health takes `Authorization: Bearer <key or token>`:
+till keys (role `pos`, bound to a store), staff keys (`support`, `marketer`, `admin`) made
+with `wallet keys create`, and shopper tokens returned by enrolment.
+
+Errors are JSON `{"code", "message", "details"}` with a stable `code`. Money is integer
+kopecks, points are integers. Receipts and returns are idempotent on their ids; other
+writes on the `Idempotency-Key` header.
+"""
+
+
+def create_app(*, manage_db: bool = True, extra_handlers: list[Any] | None = None) -> Litestar:
+    """The app; ``manage_db=False`` leaves the engine's pool to the caller (tests)."""
+    cfg = settings_module.get()
+    logging.basicConfig(
+        level=cfg.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    handlers: list[Any] = [
+        health,
+        ready,
+        EnrolController,
+        MeController,
+        PosController,
+        AdminCardsController,
+        AdjustmentsController,
+        RulesController,
+        StoresController,
+        *(extra_handlers or []),
+    ]
+    return Litestar(
+        route_handlers=handlers,
+        exception_handlers=EXCEPTION_HANDLERS,
+        on_startup=[db.start] if manage_db else [],
+        on_shutdown=[db.stop] if manage_db else [],
+        openapi_config=OpenAPIConfig(
+            title="Loyalty wallet",
+            version="1.0",
+            description=DESCRIPTION,
+            path="/schema",
+            render_plugins=[ScalarRenderPlugin(), SwaggerRenderPlugin(path="/swagger")],
+            components=Components(
+                security_schemes={
+                    "bearer": SecurityScheme(
+                        type="http", scheme="bearer", description="key or shopper token"
+                    )
+                }
+            ),
+            security=[{"bearer": []}],
+            tags=[
+                Tag(name="shopper", description="A shopper's own card and points"),
+                Tag(name="till (POS)", description="Identify, quote, receipts and returns"),
+                Tag(name="support: cards and accounts", description="Support staff tools"),
+                Tag(name="admin: program rules", description="Earning and spending rules"),
+                Tag(name="admin: stores", description="The chain's stores"),
+                Tag(name="operations", description="Health checks"),
+            ],
+        ),
+        debug=False,
+    )

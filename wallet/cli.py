@@ -1,0 +1,142 @@
+"""The ``wallet`` command: serve, migrate, demo, keys, and the operator's tools."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+from wallet import settings as settings_module
+
+Command = Callable[[argparse.Namespace], Coroutine[Any, Any, int]]
+
+
+def _prepare_piccolo() -> None:
+    os.environ.setdefault("PICCOLO_CONF", "wallet.piccolo_conf")
+
+
+async def migrate(_: argparse.Namespace | None = None) -> int:
+    """Apply every pending migration of every domain."""
+    _prepare_piccolo()
+    from piccolo.apps.migrations.commands.forwards import run_forwards
+
+    from wallet import db
+
+    if db.is_sqlite():
+        await db.engine().run_ddl("PRAGMA journal_mode=WAL")
+    result = await run_forwards(app_name="all")
+    if not result.success:
+        print(f"migration failed: {result.message}", file=sys.stderr)
+        return 1
+    return 0
+
+
+async def keys_create(args: argparse.Namespace) -> int:
+    from wallet import clock, db
+    from wallet.auth import service as auth
+
+    await db.start()
+    try:
+        async with db.write_transaction():
+            secret, principal = await auth.create_key(
+                role=args.role, store_code=args.store, name=args.name or args.role, now=clock.now()
+            )
+    finally:
+        await db.stop()
+    print(f"{principal.role} key (shown once, keep it secret): {secret}")
+    return 0
+
+
+async def demo(_: argparse.Namespace) -> int:
+    from wallet import demo as demo_module
+
+    code = await migrate()
+    if code:
+        return code
+    await demo_module.seed()
+    return 0
+
+
+async def reconcile(args: argparse.Namespace) -> int:
+    from wallet import clock, db
+    from wallet.ledger import service as ledger
+
+    await db.start()
+    try:
+        problems = await ledger.reconcile(args.account_id, now=clock.now())
+    finally:
+        await db.stop()
+    for problem in problems:
+        print(problem)
+    print("ledger agrees" if not problems else f"{len(problems)} problem(s)")
+    return 1 if problems else 0
+
+
+def serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from wallet import bootstrap
+
+    asyncio.run(migrate())
+    bootstrap.prepare_certificates()
+    uvicorn.run(
+        "wallet.asgi:app",
+        host=args.host,
+        port=args.port,
+        workers=args.workers,
+        access_log=args.access_log,
+        log_level=settings_module.get().log_level.lower(),
+    )
+    return 0
+
+
+EXTRA_COMMANDS: list[Callable[[Any], None]] = []
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="wallet", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("serve", help="run the HTTP service (applies migrations first)")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8000)
+    p.add_argument("--workers", type=int, default=1, help="processes (PostgreSQL only)")
+    p.add_argument("--access-log", action="store_true", help="log every request (costs ~30%%)")
+    p.set_defaults(sync=serve)
+
+    p = sub.add_parser("migrate", help="apply pending database migrations")
+    p.set_defaults(run=migrate)
+
+    p = sub.add_parser("demo", help="migrate, then add a demo program, store, shoppers and keys")
+    p.set_defaults(run=demo)
+
+    keys = sub.add_parser("keys", help="API keys").add_subparsers(
+        dest="keys_command", required=True
+    )
+    p = keys.add_parser("create", help="create a key and print it once")
+    p.add_argument("--role", required=True, choices=["pos", "support", "marketer", "admin"])
+    p.add_argument("--store", help="store code (required for pos keys)")
+    p.add_argument("--name", help="who or what holds the key")
+    p.set_defaults(run=keys_create)
+
+    p = sub.add_parser("reconcile", help="check one account's balance against its lots and journal")
+    p.add_argument("account_id", type=int)
+    p.set_defaults(run=reconcile)
+
+    for add in EXTRA_COMMANDS:
+        add(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = build_parser().parse_args(argv)
+    if getattr(args, "sync", None):
+        raise SystemExit(args.sync(args))
+    raise SystemExit(asyncio.run(args.run(args)))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,116 @@
+"""Demo data for the embedded default: a program, stores, a few shoppers with history."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from wallet import clock, db
+from wallet import settings as settings_module
+from wallet.auth import service as auth
+from wallet.errors import Conflict
+from wallet.members import service as members
+from wallet.members.schemas import Consents, EnrolIn
+from wallet.receipts import service as receipts
+from wallet.receipts.schemas import LineIn, ReceiptIn
+from wallet.rules import service as rules_service
+from wallet.stores import service as stores
+from wallet.stores.schemas import StoreIn
+
+STORES = [
+    StoreIn(
+        code="MSK-001",
+        name="Тверская, 12",
+        address="Москва, ул. Тверская, 12",
+        latitude=55.7634,
+        longitude=37.6066,
+        time_zone="Europe/Moscow",
+    ),
+    StoreIn(
+        code="SPB-001",
+        name="Невский, 28",
+        address="Санкт-Петербург, Невский пр., 28",
+        latitude=59.9357,
+        longitude=30.3260,
+        time_zone="Europe/Moscow",
+    ),
+]
+SHOPPERS = [
+    ("Анна Смирнова", "anna@example.ru"),
+    ("Иван Петров", "ivan@example.ru"),
+    ("Olga Kuznetsova", "olga@example.ru"),
+]
+
+
+async def seed() -> None:
+    now = clock.now()
+    await db.start()
+    try:
+        await rules_service.rules_at(now)
+        for store in STORES:
+            try:
+                async with db.write_transaction():
+                    await stores.create_store(store)
+            except Conflict:
+                pass
+        store = await stores.get_store("MSK-001")
+        cards = []
+        for index, (name, email) in enumerate(SHOPPERS):
+            try:
+                async with db.write_transaction():
+                    enrolled = await members.enrol(
+                        EnrolIn(
+                            name=name,
+                            email=email,
+                            consents=Consents(
+                                program=True,
+                                personal_data=True,
+                                terms_version="2026-01",
+                                marketing_email=True,
+                            ),
+                            join_store=store.code,
+                        ),
+                        now=now,
+                    )
+            except Conflict:
+                continue
+            cards.append(enrolled.card.number)
+            for week in range(3):
+                await receipts.post_receipt(
+                    ReceiptIn(
+                        receipt_id=f"DEMO-{index}-{week}",
+                        card_number=enrolled.card.number,
+                        occurred_at=now - timedelta(days=7 * (3 - week)),
+                        lines=[
+                            LineIn(sku="MILK-1L", category="dairy", quantity=2, amount=17_980),
+                            LineIn(sku="BREAD", category="bakery", quantity=1, amount=6_490),
+                            LineIn(sku="WINE-RED", category="alcohol", quantity=1, amount=89_900),
+                        ],
+                    ),
+                    store_id=store.id,
+                    actor="demo",
+                    now=now,
+                )
+        async with db.write_transaction():
+            pos_key, _ = await auth.create_key(
+                role="pos", store_code=store.code, name="demo till", now=now
+            )
+            admin_key, _ = await auth.create_key(
+                role="admin", store_code=None, name="demo admin", now=now
+            )
+            support_key, _ = await auth.create_key(
+                role="support", store_code=None, name="demo support", now=now
+            )
+        base = settings_module.get().base_url
+        print("Demo program ready.")
+        if cards:
+            print("Demo cards:", ", ".join(cards))
+        print(f"POS key (store {store.code}): {pos_key}")
+        print(f"Admin key:   {admin_key}")
+        print(f"Support key: {support_key}")
+        print(f"API manual: {base}/schema")
+        print(
+            "Try: curl -H 'Authorization: Bearer <POS key>' "
+            f"{base}/api/v1/pos/cards/{cards[0] if cards else '<card>'}"
+        )
+    finally:
+        await db.stop()

@@ -1,0 +1,156 @@
+"""Typed domain errors, turned into HTTP replies in one place.
+
+Every error reply is ``{"code": "...", "message": "...", "details": ...}``; ``code`` is
+stable and machine-readable, ``message`` speaks to the cashier or operator.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import msgspec
+from litestar import Request, Response
+from litestar.exceptions import (
+    HTTPException,
+    NotAuthorizedException,
+    PermissionDeniedException,
+    ValidationException,
+)
+from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
+
+
+class ErrorReply(msgspec.Struct, frozen=True):
+    """The body of every error reply."""
+
+    code: str
+    message: str
+    details: Any = None
+
+
+class DomainError(Exception):
+    status_code: ClassVar[int] = 400
+    code: ClassVar[str] = "bad_request"
+
+    def __init__(self, message: str, details: Any = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details = details
+
+
+class NotFound(DomainError):
+    status_code = 404
+    code = "not_found"
+
+
+class CardNotFound(NotFound):
+    code = "card_not_found"
+
+
+class AccountNotFound(NotFound):
+    code = "account_not_found"
+
+
+class ReceiptNotFound(NotFound):
+    code = "receipt_not_found"
+
+
+class StoreNotFound(NotFound):
+    code = "store_not_found"
+
+
+class Conflict(DomainError):
+    status_code = 409
+    code = "conflict"
+
+
+class ReceiptConflict(Conflict):
+    code = "receipt_conflict"
+
+
+class IdempotencyConflict(Conflict):
+    code = "idempotency_conflict"
+
+
+class InvalidInput(DomainError):
+    status_code = 422
+    code = "invalid_input"
+
+
+class CardNotActive(DomainError):
+    status_code = 422
+    code = "card_not_active"
+
+
+class InsufficientPoints(DomainError):
+    status_code = 422
+    code = "insufficient_points"
+
+
+class RedemptionNotAllowed(DomainError):
+    status_code = 422
+    code = "redemption_over_cap"
+
+
+class ReturnExceedsReceipt(DomainError):
+    status_code = 422
+    code = "return_exceeds_receipt"
+
+
+class Unauthorized(DomainError):
+    status_code = 401
+    code = "unauthorized"
+
+
+class Forbidden(DomainError):
+    status_code = 403
+    code = "forbidden"
+
+
+def _reply(status: int, body: ErrorReply) -> Response[ErrorReply]:
+    return Response(content=body, status_code=status)
+
+
+def domain_error_handler(_: Request[Any, Any, Any], exc: DomainError) -> Response[ErrorReply]:
+    return _reply(exc.status_code, ErrorReply(exc.code, exc.message, exc.details))
+
+
+def validation_error_handler(
+    _: Request[Any, Any, Any], exc: ValidationException
+) -> Response[ErrorReply]:
+    return _reply(
+        400, ErrorReply("invalid_request", "the request body or parameters are invalid", exc.extra)
+    )
+
+
+def http_error_handler(_: Request[Any, Any, Any], exc: HTTPException) -> Response[ErrorReply]:
+    code = {
+        401: "unauthorized",
+        403: "forbidden",
+        404: "not_found",
+        405: "method_not_allowed",
+        413: "request_too_large",
+        429: "too_many_requests",
+    }.get(exc.status_code, "http_error")
+    if isinstance(exc, NotAuthorizedException):
+        code = "unauthorized"
+    elif isinstance(exc, PermissionDeniedException):
+        code = "forbidden"
+    return _reply(exc.status_code, ErrorReply(code, exc.detail, exc.extra or None))
+
+
+def unexpected_error_handler(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    request.logger.exception(
+        "unhandled error on %s %s; the write was rolled back", request.method, request.url.path
+    )
+    return _reply(
+        HTTP_500_INTERNAL_SERVER_ERROR,
+        ErrorReply("internal_error", "the server failed; nothing was changed, retry later"),
+    )
+
+
+EXCEPTION_HANDLERS: dict[Any, Any] = {
+    DomainError: domain_error_handler,
+    ValidationException: validation_error_handler,
+    HTTPException: http_error_handler,
+    Exception: unexpected_error_handler,
+}

@@ -1,0 +1,80 @@
+"""Small pieces every controller uses: the caller, idempotent writes, OpenAPI error docs."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+import msgspec
+from litestar import Request
+from litestar.openapi.datastructures import ResponseSpec
+
+from wallet import codes, db
+from wallet.auth.service import Principal
+from wallet.errors import ErrorReply
+from wallet.platform import service as platform
+
+T = TypeVar("T")
+
+
+def principal(request: Request[Any, Any, Any]) -> Principal:
+    """The authenticated caller (set by the route's guard)."""
+    value: Principal = request.state.principal
+    return value
+
+
+def errors(*statuses: int) -> dict[int, ResponseSpec]:
+    """Document the error replies a route may give, all shaped as ``ErrorReply``."""
+    text = {
+        400: "The body or a parameter is malformed (code invalid_request).",
+        401: "Missing, unknown or revoked bearer key (code unauthorized).",
+        403: "The key's role may not call this route (code forbidden).",
+        404: "The card, receipt, account or store does not exist.",
+        409: "The same id or Idempotency-Key was used with a different body.",
+        422: "Well-formed but refused by a business rule; details say why.",
+    }
+    return {
+        status: ResponseSpec(data_container=ErrorReply, description=text.get(status, "Error"))
+        for status in (401, 403, *statuses)
+    }
+
+
+async def idempotent(
+    request: Request[Any, Any, Any],
+    *,
+    scope: str,
+    body: msgspec.Struct,
+    status_code: int,
+    write: Callable[[], Awaitable[T]],
+    reply_type: type[T],
+) -> T:
+    """Run ``write`` once per ``Idempotency-Key`` (when the caller sends one): a retry with
+    the same key and body gets the first reply back; with another body, 409."""
+    key = request.headers.get("idempotency-key")
+    if not key:
+        async with db.write_transaction():
+            return await write()
+    request_hash = codes.fingerprint(body)
+    for attempt in range(2):
+        try:
+            async with db.write_transaction():
+                earlier = await platform.recall_reply(
+                    scope=scope, key=key, request_hash=request_hash
+                )
+                if earlier is not None:
+                    return msgspec.convert(earlier[1], reply_type)
+                result = await write()
+                await platform.remember_reply(
+                    scope=scope,
+                    key=key,
+                    request_hash=request_hash,
+                    status_code=status_code,
+                    response=msgspec.to_builtins(result),
+                )
+                return result
+        except Exception as exc:
+            # Two retries raced; the loser rolls back and finds the winner's reply.
+            if attempt == 0 and db.is_unique_violation(exc):
+                continue
+            raise
+    raise AssertionError("unreachable")

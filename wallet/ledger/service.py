@@ -1,0 +1,578 @@
+"""The points ledger: lots, journal entries and the account's running totals.
+
+Rules kept here, whatever the caller:
+- points come in lots; each lot has its own expiry and, if pending, a maturity time;
+- spending takes available lots in order of expiry (oldest-expiring first), never pending
+  or expired ones, and never more than the balance;
+- every change to a lot's ``remaining`` has a journal entry naming the lot, so a lot's
+  entries sum to its remaining, and the account's entries sum to balance + pending - debt;
+- the functions that change points must run inside ``db.write_transaction()`` after
+  ``lock_account``: the lock serialises writers of one account on PostgreSQL
+  (``SELECT ... FOR UPDATE``); on SQLite the IMMEDIATE transaction already does.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import msgspec
+
+from wallet import clock, db
+from wallet.errors import AccountNotFound, InsufficientPoints, InvalidInput
+from wallet.ledger.schemas import (
+    AccountState,
+    Expiry,
+    JournalLine,
+    LotTaken,
+    Summary,
+)
+from wallet.ledger.tables import Account, JournalEntry, Lot
+
+_STATE_COLUMNS = (
+    Account.id,
+    Account.balance,
+    Account.pending,
+    Account.debt,
+    Account.lifetime_spend_kopecks,
+    Account.next_lot_event_at,
+)
+
+
+async def open_account(*, now: datetime) -> int:
+    rows = await Account.insert(Account(created_at=now)).returning(Account.id)
+    return int(rows[0]["id"])
+
+
+async def lock_account(account_id: int) -> AccountState:
+    query = Account.select(*_STATE_COLUMNS).where(Account.id == account_id)
+    if not db.is_sqlite():
+        query = query.lock_rows("FOR UPDATE")
+    rows = await query
+    if not rows:
+        raise AccountNotFound(f"no account {account_id}", {"account_id": account_id})
+    return AccountState(**rows[0])
+
+
+async def settle_clock(state: AccountState, *, now: datetime) -> AccountState:
+    """Expire the account's lots past their date and release matured pending lots.
+
+    The write path calls this before spending, so a lot that expired a minute ago is never
+    spent even if the nightly sweep has not run yet.
+    """
+    if state.next_lot_event_at is None or state.next_lot_event_at > now:
+        return state
+    due = await Lot.select(
+        Lot.id, Lot.remaining, Lot.is_pending, Lot.available_from, Lot.expires_at
+    ).where(
+        (Lot.account == state.id)
+        & (Lot.remaining > 0)
+        & ((Lot.expires_at <= now) | ((Lot.is_pending == True) & (Lot.available_from <= now)))  # noqa: E712
+    )
+    expired_balance = expired_pending = released = 0
+    entries: list[JournalEntry] = []
+    for lot in due:
+        if lot["expires_at"] <= now:
+            entries.append(
+                JournalEntry(
+                    account=state.id,
+                    lot=lot["id"],
+                    kind="expire",
+                    points=-lot["remaining"],
+                    actor="system",
+                    reason="points expired",
+                    created_at=now,
+                )
+            )
+            await Lot.update({Lot.remaining: 0, Lot.is_pending: False}).where(Lot.id == lot["id"])
+            if lot["is_pending"]:
+                expired_pending += lot["remaining"]
+            else:
+                expired_balance += lot["remaining"]
+        else:
+            await Lot.update({Lot.is_pending: False}).where(Lot.id == lot["id"])
+            released += lot["remaining"]
+    if entries:
+        await JournalEntry.insert(*entries)
+    next_event = await _next_lot_event(state.id)
+    await Account.update(
+        {
+            Account.balance: Account.balance - expired_balance + released,
+            Account.pending: Account.pending - expired_pending - released,
+            Account.next_lot_event_at: next_event,
+        }
+    ).where(Account.id == state.id)
+    state.balance += released - expired_balance
+    state.pending -= expired_pending + released
+    state.next_lot_event_at = next_event
+    return state
+
+
+async def _next_lot_event(account_id: int) -> datetime | None:
+    rows = await db.raw(
+        "SELECT MIN(CASE WHEN is_pending AND available_from < expires_at "
+        "THEN available_from ELSE expires_at END) AS next_at "
+        "FROM lot WHERE account = {} AND remaining > 0",
+        account_id,
+    )
+    value = rows[0]["next_at"] if rows else None
+    if isinstance(value, str):  # SQLite returns the raw text for an aggregate
+        value = datetime.fromisoformat(value)
+    return clock.to_utc(value) if value is not None else None
+
+
+async def credit(
+    state: AccountState,
+    points: int,
+    *,
+    kind: str,
+    source: str,
+    earned_at: datetime,
+    available_from: datetime,
+    expires_at: datetime,
+    now: datetime,
+    receipt_id: int | None = None,
+    actor: str = "system",
+    reason: str = "",
+) -> int:
+    """A new lot of ``points``; a debt left by an earlier return is repaid from it first.
+
+    A lot dated in the past may already be expired (an imported receipt): it is created and
+    expired at once, so the journal still shows what was earned and when it burned.
+    """
+    pending = available_from > now
+    rows = await Lot.insert(
+        Lot(
+            account=state.id,
+            amount=points,
+            remaining=points,
+            earned_at=earned_at,
+            available_from=available_from,
+            expires_at=expires_at,
+            is_pending=pending,
+            source=source,
+            receipt_id=receipt_id,
+        )
+    ).returning(Lot.id)
+    lot_id = int(rows[0]["id"])
+    entries = [
+        JournalEntry(
+            account=state.id,
+            lot=lot_id,
+            kind=kind,
+            points=points,
+            receipt_id=receipt_id,
+            actor=actor,
+            reason=reason,
+            created_at=now,
+        )
+    ]
+    repaid = min(state.debt, points)
+    if repaid:
+        entries.append(
+            JournalEntry(
+                account=state.id,
+                lot=lot_id,
+                kind="repay",
+                points=-repaid,
+                receipt_id=receipt_id,
+                actor=actor,
+                reason="repays points owed after a return",
+                created_at=now,
+            )
+        )
+        entries.append(
+            JournalEntry(
+                account=state.id,
+                lot=None,
+                kind="repay",
+                points=repaid,
+                receipt_id=receipt_id,
+                actor=actor,
+                reason="debt repaid",
+                created_at=now,
+            )
+        )
+        await Lot.update({Lot.remaining: points - repaid}).where(Lot.id == lot_id)
+    await JournalEntry.insert(*entries)
+    kept = points - repaid
+    event_at = available_from if pending else expires_at
+    next_event = (
+        event_at
+        if state.next_lot_event_at is None or event_at < state.next_lot_event_at
+        else state.next_lot_event_at
+    )
+    await Account.update(
+        {
+            Account.balance: Account.balance + (0 if pending else kept),
+            Account.pending: Account.pending + (kept if pending else 0),
+            Account.debt: Account.debt - repaid,
+            Account.next_lot_event_at: next_event,
+        }
+    ).where(Account.id == state.id)
+    if pending:
+        state.pending += kept
+    else:
+        state.balance += kept
+    state.debt -= repaid
+    state.next_lot_event_at = next_event
+    if expires_at <= now:
+        await settle_clock(state, now=now)
+    return lot_id
+
+
+async def debit(
+    state: AccountState,
+    points: int,
+    *,
+    kind: str,
+    now: datetime,
+    receipt_id: int | None = None,
+    actor: str = "system",
+    reason: str = "",
+) -> list[LotTaken]:
+    """Take ``points`` from the available lots, oldest-expiring first."""
+    if points <= 0:
+        return []
+    if points > state.balance:
+        raise InsufficientPoints(
+            f"account {state.id} has {state.balance} points available, {points} were asked",
+            {"available": state.balance, "requested": points},
+        )
+    lots = (
+        await Lot.select(Lot.id, Lot.remaining, Lot.expires_at)
+        .where(
+            (Lot.account == state.id)
+            & (Lot.remaining > 0)
+            & (Lot.is_pending == False)  # noqa: E712
+            & (Lot.expires_at > now)
+        )
+        .order_by(Lot.expires_at)
+        .order_by(Lot.id)
+    )
+    taken = await _take(
+        state, lots, points, kind=kind, now=now, receipt_id=receipt_id, actor=actor, reason=reason
+    )
+    await Account.update({Account.balance: Account.balance - points}).where(Account.id == state.id)
+    state.balance -= points
+    return taken
+
+
+async def _take(
+    state: AccountState,
+    lots: list[dict[str, Any]],
+    points: int,
+    *,
+    kind: str,
+    now: datetime,
+    receipt_id: int | None,
+    actor: str,
+    reason: str,
+) -> list[LotTaken]:
+    left = points
+    taken: list[LotTaken] = []
+    for lot in lots:
+        if left == 0:
+            break
+        take = min(left, lot["remaining"])
+        await Lot.update({Lot.remaining: Lot.remaining - take}).where(Lot.id == lot["id"])
+        taken.append(LotTaken(lot_id=lot["id"], points=take, expires_at=lot["expires_at"]))
+        left -= take
+    if left:
+        # The balance said there was enough; the lots disagree. Refuse rather than guess.
+        raise RuntimeError(
+            f"ledger of account {state.id} is inconsistent: balance {state.balance} but lots "
+            f"hold {points - left}; run `wallet reconcile {state.id}`"
+        )
+    await JournalEntry.insert(
+        *[
+            JournalEntry(
+                account=state.id,
+                lot=item.lot_id,
+                kind=kind,
+                points=-item.points,
+                receipt_id=receipt_id,
+                actor=actor,
+                reason=reason,
+                created_at=now,
+            )
+            for item in taken
+        ]
+    )
+    return taken
+
+
+async def take_back(
+    state: AccountState,
+    points: int,
+    *,
+    from_lot: int | None,
+    now: datetime,
+    receipt_id: int | None,
+    actor: str = "system",
+    reason: str = "",
+) -> dict[str, int]:
+    """Take back points a receipt earned, because its goods came back.
+
+    First from the lot the receipt created (whatever is left of it, pending or not), then,
+    if the shopper already spent those points, from the available balance oldest-first;
+    what is still missing becomes ``debt``, repaid from the next points earned. Nothing is
+    created or lost: the journal records each part.
+    """
+    from_own = from_pending = from_balance = 0
+    left = points
+    if from_lot is not None and left:
+        lot = await Lot.select(Lot.remaining, Lot.is_pending).where(Lot.id == from_lot).first()
+        if lot is not None and lot["remaining"] > 0:
+            own = min(left, lot["remaining"])
+            await Lot.update({Lot.remaining: Lot.remaining - own}).where(Lot.id == from_lot)
+            await JournalEntry.insert(
+                JournalEntry(
+                    account=state.id,
+                    lot=from_lot,
+                    kind="return",
+                    points=-own,
+                    receipt_id=receipt_id,
+                    actor=actor,
+                    reason=reason,
+                    created_at=now,
+                )
+            )
+            if lot["is_pending"]:
+                from_pending = own
+            else:
+                from_own = own
+            left -= own
+    if left and state.balance - from_own > 0:
+        from_balance = min(left, state.balance - from_own)
+        lots = (
+            await Lot.select(Lot.id, Lot.remaining, Lot.expires_at)
+            .where(
+                (Lot.account == state.id)
+                & (Lot.remaining > 0)
+                & (Lot.is_pending == False)  # noqa: E712
+                & (Lot.expires_at > now)
+            )
+            .order_by(Lot.expires_at)
+            .order_by(Lot.id)
+        )
+        await _take(
+            state,
+            lots,
+            from_balance,
+            kind="return",
+            now=now,
+            receipt_id=receipt_id,
+            actor=actor,
+            reason=reason,
+        )
+        left -= from_balance
+    debt = left
+    if debt:
+        await JournalEntry.insert(
+            JournalEntry(
+                account=state.id,
+                lot=None,
+                kind="debt",
+                points=-debt,
+                receipt_id=receipt_id,
+                actor=actor,
+                reason="earned points were already spent; owed from future points",
+                created_at=now,
+            )
+        )
+    await Account.update(
+        {
+            Account.balance: Account.balance - from_own - from_balance,
+            Account.pending: Account.pending - from_pending,
+            Account.debt: Account.debt + debt,
+        }
+    ).where(Account.id == state.id)
+    state.balance -= from_own + from_balance
+    state.pending -= from_pending
+    state.debt += debt
+    return {
+        "from_receipt_lot": from_own + from_pending,
+        "from_balance": from_balance,
+        "owed": debt,
+    }
+
+
+class Adjusted(msgspec.Struct, frozen=True):
+    balance: int
+    expires_at: datetime | None
+
+
+async def adjust(
+    account_id: int, points: int, *, reason: str, actor: str, now: datetime
+) -> Adjusted:
+    """A manual credit or debit by support, audited; runs in the caller's transaction."""
+    from wallet.platform import service as platform
+    from wallet.rules import service as rules_service
+
+    if points == 0:
+        raise InvalidInput("an adjustment of 0 points changes nothing", {"points": 0})
+    state = await settle_clock(await lock_account(account_id), now=now)
+    expires_at = None
+    if points > 0:
+        rules = await rules_service.rules_at(now)
+        expires_at = clock.add_months(now, rules.validity_months)
+        await credit(
+            state,
+            points,
+            kind="adjust",
+            source="adjustment",
+            earned_at=now,
+            available_from=now,
+            expires_at=expires_at,
+            now=now,
+            actor=actor,
+            reason=reason,
+        )
+    else:
+        await debit(state, -points, kind="adjust", now=now, actor=actor, reason=reason)
+    await platform.audit(
+        actor=actor,
+        action="points.adjust",
+        subject=f"account:{account_id}",
+        details={"points": points, "reason": reason},
+    )
+    await platform.enqueue_pass_update(account_id)
+    return Adjusted(balance=state.balance, expires_at=expires_at)
+
+
+async def redeemed_from(receipt_id: int) -> list[LotTaken]:
+    """The lots a receipt's redemption took points from, in the order they were taken."""
+    rows = (
+        await JournalEntry.select(
+            JournalEntry.lot, JournalEntry.points, JournalEntry.lot.expires_at.as_alias("exp")
+        )
+        .where((JournalEntry.receipt_id == receipt_id) & (JournalEntry.kind == "redeem"))
+        .order_by(JournalEntry.id)
+    )
+    return [
+        LotTaken(lot_id=row["lot"], points=-row["points"], expires_at=row["exp"]) for row in rows
+    ]
+
+
+async def add_spend(state: AccountState, kopecks: int) -> None:
+    await Account.update(
+        {Account.lifetime_spend_kopecks: Account.lifetime_spend_kopecks + kopecks}
+    ).where(Account.id == state.id)
+    state.lifetime_spend_kopecks += kopecks
+
+
+async def summary(account_id: int, *, now: datetime) -> Summary:
+    row = await Account.select(*_STATE_COLUMNS).where(Account.id == account_id).first()
+    if row is None:
+        raise AccountNotFound(f"no account {account_id}", {"account_id": account_id})
+    lots = (
+        await Lot.select(Lot.remaining, Lot.expires_at, Lot.is_pending, Lot.available_from)
+        .where((Lot.account == account_id) & (Lot.remaining > 0) & (Lot.expires_at > now))
+        .order_by(Lot.expires_at)
+    )
+    available = [lot for lot in lots if not lot["is_pending"] or lot["available_from"] <= now]
+    next_expiry = None
+    if available:
+        first_date = available[0]["expires_at"]
+        next_expiry = Expiry(
+            points=sum(lot["remaining"] for lot in available if lot["expires_at"] == first_date),
+            expires_at=first_date,
+        )
+    matured = sum(
+        lot["remaining"] for lot in lots if lot["is_pending"] and lot["available_from"] <= now
+    )
+    return Summary(
+        # A pending lot that matured since the account was last written counts as available.
+        balance=row["balance"] + matured,
+        pending=row["pending"] - matured,
+        debt=row["debt"],
+        lifetime_spend_kopecks=row["lifetime_spend_kopecks"],
+        next_expiry=next_expiry,
+        pending_lots=[
+            Expiry(points=lot["remaining"], expires_at=lot["available_from"])
+            for lot in lots
+            if lot["is_pending"] and lot["available_from"] > now
+        ],
+    )
+
+
+async def history(
+    account_id: int, *, limit: int, before_id: int | None = None
+) -> list[JournalLine]:
+    query = (
+        JournalEntry.select(
+            JournalEntry.id,
+            JournalEntry.kind,
+            JournalEntry.points,
+            JournalEntry.receipt_id,
+            JournalEntry.lot.expires_at.as_alias("lot_expires_at"),
+            JournalEntry.actor,
+            JournalEntry.reason,
+            JournalEntry.created_at,
+        )
+        .where(JournalEntry.account == account_id)
+        .order_by(JournalEntry.id, ascending=False)
+        .limit(limit)
+    )
+    if before_id is not None:
+        query = query.where(JournalEntry.id < before_id)
+    return [JournalLine(**row) for row in await query]
+
+
+async def reconcile(account_id: int, *, now: datetime) -> list[str]:
+    """What does not add up on this account (empty when the ledger is right):
+    balance = available lots, pending = pending lots, each lot = its journal entries,
+    and the journal = balance + pending - debt."""
+    problems: list[str] = []
+    account = await Account.select(*_STATE_COLUMNS).where(Account.id == account_id).first()
+    if account is None:
+        return [f"account {account_id} does not exist"]
+    lots = await Lot.select(Lot.id, Lot.remaining, Lot.is_pending, Lot.expires_at).where(
+        Lot.account == account_id
+    )
+    available = sum(lot["remaining"] for lot in lots if not lot["is_pending"])
+    pending = sum(lot["remaining"] for lot in lots if lot["is_pending"])
+    if available != account["balance"]:
+        problems.append(f"balance {account['balance']} but available lots hold {available}")
+    if pending != account["pending"]:
+        problems.append(f"pending {account['pending']} but pending lots hold {pending}")
+    per_lot = await db.raw(
+        "SELECT lot, SUM(points) AS total FROM journal_entry WHERE account = {} "
+        "AND lot IS NOT NULL GROUP BY lot",
+        account_id,
+    )
+    sums = {row["lot"]: int(row["total"]) for row in per_lot}
+    for lot in lots:
+        if sums.get(lot["id"], 0) != lot["remaining"]:
+            problems.append(
+                f"lot {lot['id']} holds {lot['remaining']} but its journal sums to "
+                f"{sums.get(lot['id'], 0)}"
+            )
+        if lot["remaining"] < 0:
+            problems.append(f"lot {lot['id']} is negative")
+    total = await db.raw(
+        "SELECT COALESCE(SUM(points), 0) AS total FROM journal_entry WHERE account = {}",
+        account_id,
+    )
+    journal = int(total[0]["total"])
+    expected = account["balance"] + account["pending"] - account["debt"]
+    if journal != expected:
+        problems.append(f"journal sums to {journal}, balance + pending - debt is {expected}")
+    if account["balance"] < 0:
+        problems.append(f"balance is negative: {account['balance']}")
+    return problems
+
+
+async def expire_all(*, now: datetime) -> int:
+    """Settle the clock of every account with a lot due (the daily sweep); returns how many
+    accounts changed. Each account is its own short transaction."""
+    rows = await db.raw(
+        "SELECT id FROM account WHERE next_lot_event_at IS NOT NULL AND next_lot_event_at <= {}",
+        now,
+    )
+    for row in rows:
+        async with db.write_transaction():
+            state = await lock_account(row["id"])
+            await settle_clock(state, now=now)
+    return len(rows)

@@ -1,0 +1,66 @@
+from piccolo.columns import (
+    BigInt,
+    BigSerial,
+    Boolean,
+    ForeignKey,
+    Integer,
+    Serial,
+    Text,
+    Timestamptz,
+    Varchar,
+)
+from piccolo.columns.defaults.timestamptz import TimestamptzNow
+from piccolo.table import Table
+
+
+class Account(Table, tablename="account"):
+    """The balance holder. Every card of a shopper (virtual, plastic twin, family cards)
+    points here, so their points and spend add up in one place.
+
+    ``balance`` is the sum of ``remaining`` over the account's available (matured, not yet
+    expired) lots; ``pending`` the same over lots not yet available; ``debt`` is what a
+    return could not take back because the earned points were already spent. They are
+    kept in the same transaction as the lots and journal, so a read needs no SUM.
+    """
+
+    id = Serial(primary_key=True)
+    balance = Integer(default=0)
+    pending = Integer(default=0)
+    debt = Integer(default=0)
+    lifetime_spend_kopecks = BigInt(default=0)
+    # The earliest time a lot of this account matures or expires: the write path settles
+    # the account's clock only when this has passed, so most receipts skip that query.
+    next_lot_event_at = Timestamptz(null=True, default=None)
+    created_at = Timestamptz(default=TimestamptzNow())
+
+
+class Lot(Table, tablename="lot"):
+    id = BigSerial(primary_key=True)
+    account = ForeignKey(references=Account, index=True)
+    amount = Integer()
+    remaining = Integer()
+    earned_at = Timestamptz()
+    available_from = Timestamptz()
+    expires_at = Timestamptz(index=True)
+    is_pending = Boolean(default=False)
+    # receipt, return, adjustment, cashback, bonus
+    source = Varchar(length=16)
+    # The receipt (by internal id) the lot came from, if any; no FK: receipts build on the
+    # ledger, not the other way round.
+    receipt_id = BigInt(null=True, default=None)
+
+
+class JournalEntry(Table, tablename="journal_entry"):
+    """Every movement of points. For a lot L, the entries naming L sum to L.remaining;
+    the entries without a lot are debt (a return that found the points already spent)."""
+
+    id = BigSerial(primary_key=True)
+    account = ForeignKey(references=Account, index=True)
+    lot = ForeignKey(references=Lot, null=True, default=None)
+    # earn, redeem, return, refund, expire, adjust, debt, repay
+    kind = Varchar(length=16)
+    points = Integer()
+    receipt_id = BigInt(null=True, default=None, index=True)
+    actor = Varchar(length=100, default="")
+    reason = Text(default="")
+    created_at = Timestamptz(default=TimestamptzNow())

@@ -1,0 +1,244 @@
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import msgspec
+from litestar import Controller, Request, Response, get, post
+from litestar.params import JSONBody, Parameter
+
+from wallet import clock
+from wallet.auth import service as auth
+from wallet.auth.guards import allow
+from wallet.errors import Forbidden
+from wallet.http import errors, idempotent, principal
+from wallet.ledger import service as ledger
+from wallet.members import service, views
+from wallet.members.schemas import (
+    AddCardIn,
+    CardOut,
+    CardReplaced,
+    EnrolIn,
+    EnrolOut,
+    MeOut,
+)
+
+
+class Reason(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    reason: Annotated[str, msgspec.Meta(min_length=1, max_length=500)]
+
+
+class EnrolController(Controller):
+    path = "/api/v1/cards"
+    tags = ["shopper"]
+
+    @post(
+        operation_id="enrol",
+        summary="Join the program and get a virtual card in one step",
+        description="Creates the shopper, their account and a virtual card, records the "
+        "consents with time and text version, and returns a shopper token. Send an "
+        "Idempotency-Key header so a retried tap never creates two shoppers.",
+        status_code=201,
+        responses={k: v for k, v in errors(400, 409, 422).items() if k not in (401, 403)},
+        security=[],
+    )
+    async def enrol(self, request: Request[Any, Any, Any], data: JSONBody[EnrolIn]) -> EnrolOut:
+        now = clock.now()
+
+        async def write() -> views.Enrolment:
+            enrolled = await service.enrol(data, now=now)
+            return views.Enrolment(
+                card_number=enrolled.card.number,
+                account_id=enrolled.account_id,
+                member_id=enrolled.member_id,
+            )
+
+        enrolment = await idempotent(
+            request,
+            scope="enrol",
+            body=data,
+            status_code=201,
+            write=write,
+            reply_type=views.Enrolment,
+        )
+        # The token is never stored in clear, so a retried enrolment gets a fresh one.
+        token = await auth.issue_shopper_token(enrolment.member_id, now=now)
+        return EnrolOut(
+            card_number=enrolment.card_number,
+            account_id=enrolment.account_id,
+            shopper_token=token,
+            links=views.links(enrolment.card_number),
+        )
+
+
+class MeController(Controller):
+    path = "/api/v1/me"
+    tags = ["shopper"]
+    guards = [allow("shopper")]
+
+    @get(
+        operation_id="me",
+        summary="My balance, pending points, next expiry and cards",
+        responses=errors(),
+    )
+    async def me(self, request: Request[Any, Any, Any]) -> MeOut:
+        who = principal(request)
+        assert who.account_id is not None and who.member_id is not None
+        return await views.me(who.member_id, now=clock.now())
+
+    @get(
+        "/history",
+        operation_id="myHistory",
+        summary="My point movements with their receipts, newest first",
+        description="Pass the reply's next_before as `before` for the next page.",
+        responses=errors(400),
+    )
+    async def history(
+        self,
+        request: Request[Any, Any, Any],
+        limit: Annotated[int, Parameter(ge=1, le=100)] = 20,
+        before: Annotated[int | None, Parameter(ge=1)] = None,
+    ) -> views.HistoryPage:
+        who = principal(request)
+        assert who.account_id is not None
+        return await views.history(who.account_id, limit=limit, before=before)
+
+    @get(
+        "/cards/{number:str}/qr.png",
+        operation_id="myCardQr",
+        summary="The QR code of one of my cards, as PNG",
+        media_type="image/png",
+        responses=errors(404),
+    )
+    async def qr(self, request: Request[Any, Any, Any], number: str) -> Response[bytes]:
+        return await _qr(request, number, "png")
+
+    @get(
+        "/cards/{number:str}/qr.svg",
+        operation_id="myCardQrSvg",
+        summary="The QR code of one of my cards, as SVG",
+        media_type="image/svg+xml",
+        responses=errors(404),
+    )
+    async def qr_svg(self, request: Request[Any, Any, Any], number: str) -> Response[bytes]:
+        return await _qr(request, number, "svg")
+
+
+async def _qr(request: Request[Any, Any, Any], number: str, kind: str) -> Response[bytes]:
+    from passes import qr
+
+    who = principal(request)
+    card = await service.find_card(number)
+    if card.account_id != who.account_id:
+        # Same reply as for an unknown card: a shopper learns nothing of others' cards.
+        raise Forbidden("this card is not yours")
+    if kind == "png":
+        return Response(qr.qr_png(card.number), media_type="image/png")
+    return Response(qr.qr_svg(card.number).encode(), media_type="image/svg+xml")
+
+
+class AdminCardsController(Controller):
+    path = "/api/v1/admin"
+    tags = ["support: cards and accounts"]
+    guards = [allow("support", "admin")]
+
+    @post(
+        "/cards/{number:str}/block",
+        operation_id="blockCard",
+        summary="Block a card (lost or stolen): tills refuse it from now on",
+        responses=errors(400, 404, 409, 422),
+        status_code=200,
+    )
+    async def block(
+        self, request: Request[Any, Any, Any], number: str, data: JSONBody[Reason]
+    ) -> CardOut:
+        who = principal(request)
+
+        async def write() -> CardOut:
+            card = await service.block_card(
+                number, actor=who.actor, reason=data.reason, now=clock.now()
+            )
+            return service.card_out(card)
+
+        return await idempotent(
+            request,
+            scope=f"block:{number}",
+            body=data,
+            status_code=200,
+            write=write,
+            reply_type=CardOut,
+        )
+
+    @post(
+        "/cards/{number:str}/replace",
+        operation_id="replaceCard",
+        summary="Replace a card: a new number on the same account, the old one refused",
+        responses=errors(400, 404, 409, 422),
+        status_code=200,
+    )
+    async def replace(
+        self, request: Request[Any, Any, Any], number: str, data: JSONBody[Reason]
+    ) -> CardReplaced:
+        who = principal(request)
+
+        async def write() -> CardReplaced:
+            new = await service.replace_card(
+                number, actor=who.actor, reason=data.reason, now=clock.now()
+            )
+            return CardReplaced(old_number=number, new_number=new.number, account_id=new.account_id)
+
+        return await idempotent(
+            request,
+            scope=f"replace:{number}",
+            body=data,
+            status_code=200,
+            write=write,
+            reply_type=CardReplaced,
+        )
+
+    @post(
+        "/accounts/{account_id:int}/cards",
+        operation_id="addCard",
+        summary="Add a family card or a plastic twin to an account",
+        responses=errors(400, 404, 409, 422),
+        status_code=201,
+    )
+    async def add_card(
+        self, request: Request[Any, Any, Any], account_id: int, data: JSONBody[AddCardIn]
+    ) -> CardOut:
+        who = principal(request)
+
+        async def write() -> CardOut:
+            card = await service.add_card(account_id, data, actor=who.actor, now=clock.now())
+            return service.card_out(card)
+
+        return await idempotent(
+            request,
+            scope=f"add-card:{account_id}",
+            body=data,
+            status_code=201,
+            write=write,
+            reply_type=CardOut,
+        )
+
+    @get(
+        "/accounts/{account_id:int}",
+        operation_id="getAccount",
+        summary="An account as support sees it: balance, cards, owner",
+        responses=errors(404),
+    )
+    async def account(self, account_id: int) -> MeOut:
+        found = await service.member_of_account(account_id)
+        if found is None:
+            from wallet.errors import AccountNotFound
+
+            raise AccountNotFound(f"no member account {account_id}")
+        return await views.me(found["id"], now=clock.now())
+
+    @get(
+        "/accounts/{account_id:int}/reconcile",
+        operation_id="reconcileAccount",
+        summary="Check that the account's balance, lots and journal agree",
+        responses=errors(404),
+    )
+    async def reconcile(self, account_id: int) -> list[str]:
+        return await ledger.reconcile(account_id, now=clock.now())

@@ -1,0 +1,88 @@
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Annotated, Literal
+
+import msgspec
+
+Name = Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
+Email = Annotated[str, msgspec.Meta(pattern=r"^[^@\s]{1,64}@[^@\s]{1,189}\.[^@\s]{2,}$")]
+Phone = Annotated[str, msgspec.Meta(pattern=r"^\+?[0-9]{10,15}$", description="digits, E.164")]
+CardNumber = Annotated[str, msgspec.Meta(pattern=r"^[0-9]{16}$", description="16 digits")]
+ConsentVersion = Annotated[str, msgspec.Meta(min_length=1, max_length=32)]
+
+
+class Consents(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """What the shopper agreed to. Program and data processing are required to join;
+    marketing email and push are separate, unticked by default."""
+
+    program: bool
+    personal_data: bool
+    terms_version: ConsentVersion
+    marketing_email: bool = False
+    marketing_push: bool = False
+
+
+class EnrolIn(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    name: Name
+    consents: Consents
+    email: Email | None = None
+    phone: Phone | None = None
+    birthday: date | None = None
+    join_store: str | None = None
+
+
+class CardOut(msgspec.Struct, frozen=True):
+    number: str
+    kind: str
+    role: str
+    status: str
+    holder_name: str
+
+
+class Links(msgspec.Struct, frozen=True):
+    qr_png: str
+    qr_svg: str
+    card_page: str
+    apple_pass: str | None = None
+    google_save: str | None = None
+
+
+class EnrolOut(msgspec.Struct, frozen=True):
+    card_number: str
+    account_id: int
+    shopper_token: str
+    links: Links
+
+
+class ExpiryOut(msgspec.Struct, frozen=True):
+    points: int
+    expires_at: datetime
+
+
+class MeOut(msgspec.Struct, frozen=True):
+    account_id: int
+    name: str
+    email: str | None
+    phone: str | None
+    balance: int
+    pending: int
+    debt: int
+    tier: str
+    next_expiry: ExpiryOut | None
+    pending_lots: list[ExpiryOut]
+    cards: list[CardOut]
+    links: Links
+
+
+class AddCardIn(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    kind: Literal["virtual", "plastic"]
+    role: Literal["family", "twin"]
+    holder_name: Annotated[str, msgspec.Meta(max_length=200)] = ""
+    number: CardNumber | None = None
+
+
+class CardReplaced(msgspec.Struct, frozen=True):
+    old_number: str
+    new_number: str
+    account_id: int

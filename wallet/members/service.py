@@ -1,0 +1,291 @@
+"""Shoppers and their cards: joining, looking a card up, blocking, replacing, family cards."""
+
+from __future__ import annotations
+
+import secrets
+from datetime import datetime
+from typing import Any
+
+import msgspec
+
+from wallet import codes, db
+from wallet.errors import (
+    AccountNotFound,
+    CardNotActive,
+    CardNotFound,
+    Conflict,
+    InvalidInput,
+)
+from wallet.ledger import service as ledger
+from wallet.members.schemas import AddCardIn, CardOut, EnrolIn
+from wallet.members.tables import Card, Member
+from wallet.platform import service as platform
+from wallet.stores import service as stores
+
+
+class CardInfo(msgspec.Struct, frozen=True):
+    id: int
+    number: str
+    account_id: int
+    kind: str
+    role: str
+    status: str
+    holder_name: str
+    replaced_by: str | None
+    pass_serial: str
+
+
+_CARD_COLUMNS = (
+    Card.id,
+    Card.number,
+    Card.account.as_alias("account_id"),
+    Card.kind,
+    Card.role,
+    Card.status,
+    Card.holder_name,
+    Card.replaced_by,
+    Card.pass_serial,
+)
+
+
+def _check_number(number: str) -> None:
+    if not codes.is_valid_card_number(number):
+        raise InvalidInput(
+            f"{number!r} is not a card number: 16 digits with a valid check digit",
+            {"number": number},
+        )
+
+
+async def find_card(number: str) -> CardInfo:
+    _check_number(number)
+    row = await Card.select(*_CARD_COLUMNS).where(Card.number == number).first()
+    if row is None:
+        raise CardNotFound(f"no card {number}", {"number": number})
+    return CardInfo(**row)
+
+
+async def find_card_by_id(card_id: int) -> CardInfo:
+    row = await Card.select(*_CARD_COLUMNS).where(Card.id == card_id).first()
+    if row is None:
+        raise CardNotFound(f"no card with id {card_id}", {"card_id": card_id})
+    return CardInfo(**row)
+
+
+async def usable_card(number: str) -> CardInfo:
+    """A card a till may use: a blocked or replaced card is refused with the reason."""
+    card = await find_card(number)
+    if card.status != "active":
+        details: dict[str, Any] = {"number": number, "status": card.status}
+        message = f"card {number} is {card.status}"
+        if card.replaced_by:
+            details["replaced_by"] = card.replaced_by
+            message += "; ask the shopper for the new card"
+        raise CardNotActive(message, details)
+    return card
+
+
+async def cards_of_account(account_id: int) -> list[CardInfo]:
+    rows = await Card.select(*_CARD_COLUMNS).where(Card.account == account_id).order_by(Card.id)
+    return [CardInfo(**row) for row in rows]
+
+
+def card_out(card: CardInfo) -> CardOut:
+    return CardOut(
+        number=card.number,
+        kind=card.kind,
+        role=card.role,
+        status=card.status,
+        holder_name=card.holder_name,
+    )
+
+
+async def _insert_card(
+    *,
+    account_id: int,
+    kind: str,
+    role: str,
+    holder_name: str,
+    now: datetime,
+    number: str | None = None,
+) -> CardInfo:
+    # A random 13-digit body collides about once in 10^13/N tries; retry on the unique key.
+    for _ in range(5):
+        candidate = number or codes.new_card_number()
+        try:
+            await Card.insert(
+                Card(
+                    number=candidate,
+                    account=account_id,
+                    kind=kind,
+                    role=role,
+                    status="active",
+                    holder_name=holder_name,
+                    pass_serial=secrets.token_hex(16),
+                    created_at=now,
+                )
+            )
+        except Exception as exc:
+            if db.is_unique_violation(exc):
+                if number is not None:
+                    raise Conflict(f"card {number} already exists", {"number": number}) from exc
+                continue
+            raise
+        return await find_card(candidate)
+    raise RuntimeError("could not draw a free card number in 5 tries; the number space is full")
+
+
+class Enrolled(msgspec.Struct, frozen=True):
+    member_id: int
+    account_id: int
+    card: CardInfo
+
+
+async def enrol(data: EnrolIn, *, now: datetime) -> Enrolled:
+    """Join the program: a member, an account and a virtual card, in the caller's
+    transaction."""
+    if not data.email and not data.phone:
+        raise InvalidInput("give an email or a phone number", {"fields": ["email", "phone"]})
+    if not (data.consents.program and data.consents.personal_data):
+        raise InvalidInput(
+            "joining needs consent to the program rules and to personal data processing",
+            {"consents": ["program", "personal_data"]},
+        )
+    if data.birthday is not None and not (
+        datetime(1900, 1, 1).date() <= data.birthday <= now.date()
+    ):
+        raise InvalidInput("birthday is not a plausible date", {"birthday": str(data.birthday)})
+    join_store_id = None
+    if data.join_store:
+        join_store_id = (await stores.get_store(data.join_store)).id
+    email = data.email.strip().lower() if data.email else None
+    account_id = await ledger.open_account(now=now)
+    try:
+        rows = await Member.insert(
+            Member(
+                account=account_id,
+                name=data.name.strip(),
+                email=email,
+                phone=data.phone,
+                birthday=data.birthday,
+                consent_program_at=now,
+                consent_program_version=data.consents.terms_version,
+                consent_data_at=now,
+                consent_data_version=data.consents.terms_version,
+                marketing_email=data.consents.marketing_email,
+                marketing_email_at=now if data.consents.marketing_email else None,
+                marketing_push=data.consents.marketing_push,
+                marketing_push_at=now if data.consents.marketing_push else None,
+                join_store_id=join_store_id,
+                created_at=now,
+            )
+        ).returning(Member.id)
+    except Exception as exc:
+        if db.is_unique_violation(exc):
+            raise Conflict(
+                "a shopper with this email or phone is already a member; sign in instead",
+                {"email": email, "phone": data.phone},
+            ) from exc
+        raise
+    card = await _insert_card(
+        account_id=account_id, kind="virtual", role="main", holder_name=data.name.strip(), now=now
+    )
+    return Enrolled(member_id=int(rows[0]["id"]), account_id=account_id, card=card)
+
+
+async def member_of_account(account_id: int) -> dict[str, Any] | None:
+    return (
+        await Member.select(
+            Member.id,
+            Member.name,
+            Member.email,
+            Member.phone,
+            Member.birthday,
+            Member.marketing_email,
+            Member.marketing_push,
+        )
+        .where(Member.account == account_id)
+        .first()
+    )
+
+
+async def member(member_id: int) -> dict[str, Any]:
+    row = (
+        await Member.select(
+            Member.id,
+            Member.account.as_alias("account_id"),
+            Member.name,
+            Member.email,
+            Member.phone,
+            Member.birthday,
+            Member.marketing_email,
+            Member.marketing_push,
+        )
+        .where(Member.id == member_id)
+        .first()
+    )
+    if row is None:
+        raise AccountNotFound(f"no member {member_id}", {"member_id": member_id})
+    return row
+
+
+async def block_card(number: str, *, actor: str, reason: str, now: datetime) -> CardInfo:
+    card = await find_card(number)
+    if card.status == "replaced":
+        raise Conflict(f"card {number} was replaced by {card.replaced_by}; block that one")
+    await Card.update({Card.status: "blocked"}).where(Card.id == card.id)
+    await platform.audit(
+        actor=actor, action="card.block", subject=f"card:{number}", details={"reason": reason}
+    )
+    await platform.enqueue_pass_update(card.account_id)
+    return await find_card(number)
+
+
+async def replace_card(number: str, *, actor: str, reason: str, now: datetime) -> CardInfo:
+    """A new number on the same account (so the balance stays); the old one is refused."""
+    old = await find_card(number)
+    if old.status == "replaced":
+        raise Conflict(
+            f"card {number} was already replaced by {old.replaced_by}",
+            {"replaced_by": old.replaced_by},
+        )
+    new = await _insert_card(
+        account_id=old.account_id,
+        kind=old.kind,
+        role=old.role,
+        holder_name=old.holder_name,
+        now=now,
+    )
+    await Card.update({Card.status: "replaced", Card.replaced_by: new.number}).where(
+        Card.id == old.id
+    )
+    await platform.audit(
+        actor=actor,
+        action="card.replace",
+        subject=f"card:{number}",
+        details={"new_number": new.number, "reason": reason},
+    )
+    await platform.enqueue_pass_update(old.account_id)
+    return new
+
+
+async def add_card(account_id: int, data: AddCardIn, *, actor: str, now: datetime) -> CardInfo:
+    """A family card or a plastic twin: another card on the same account."""
+    if await member_of_account(account_id) is None:
+        raise AccountNotFound(f"no member account {account_id}", {"account_id": account_id})
+    if data.number is not None:
+        _check_number(data.number)
+    card = await _insert_card(
+        account_id=account_id,
+        kind=data.kind,
+        role=data.role,
+        holder_name=data.holder_name,
+        now=now,
+        number=data.number,
+    )
+    await platform.audit(
+        actor=actor,
+        action="card.add",
+        subject=f"account:{account_id}",
+        details={"number": card.number, "kind": data.kind, "role": data.role},
+    )
+    return card

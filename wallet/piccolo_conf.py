@@ -1,0 +1,24 @@
+"""Piccolo's configuration: the engine comes from ``WALLET_DATABASE_URL`` (wallet.settings).
+
+Each domain is a Piccolo app with its own tables and migrations; a new domain adds its
+app here.
+"""
+
+from piccolo.conf.apps import AppRegistry
+
+from wallet import settings
+from wallet.db import make_engine
+
+DB = make_engine(settings.get().database_url)
+
+APP_REGISTRY = AppRegistry(
+    apps=[
+        "wallet.stores.piccolo_app",
+        "wallet.rules.piccolo_app",
+        "wallet.ledger.piccolo_app",
+        "wallet.members.piccolo_app",
+        "wallet.receipts.piccolo_app",
+        "wallet.auth.piccolo_app",
+        "wallet.platform.piccolo_app",
+    ]
+)

@@ -1,0 +1,67 @@
+from piccolo.columns import (
+    JSON,
+    BigInt,
+    BigSerial,
+    Float,
+    ForeignKey,
+    Integer,
+    Timestamptz,
+    Varchar,
+)
+from piccolo.columns.defaults.timestamptz import TimestamptzNow
+from piccolo.table import Table
+
+from wallet.members.tables import Card
+from wallet.stores.tables import Store
+
+
+class Receipt(Table, tablename="receipt"):
+    id = BigSerial(primary_key=True)
+    store = ForeignKey(references=Store)
+    external_id = Varchar(length=64)
+    # "<store id>:<receipt id>", unique: the till's receipt id is unique per store, and the
+    # one-column key is what makes a retried post find the first one (Piccolo has no
+    # composite unique constraints).
+    store_key = Varchar(length=100, unique=True)
+    card = ForeignKey(references=Card, index=True)
+    account_id = Integer(index=True)
+    occurred_at = Timestamptz(index=True)
+    posted_at = Timestamptz(default=TimestamptzNow())
+    request_hash = Varchar(length=64)
+    total_kopecks = BigInt()
+    paid_kopecks = BigInt()
+    redeemed_points = Integer()
+    earned_points = Integer()
+    # The lot this receipt's points went into, and what returns have given back so far.
+    earned_lot_id = BigInt(null=True, default=None)
+    refunded_points = Integer(default=0)
+    rules_id = Integer()
+    result = JSON()
+
+
+class ReceiptLine(Table, tablename="receipt_line"):
+    id = BigSerial(primary_key=True)
+    receipt = ForeignKey(references=Receipt, index=True)
+    line_no = Integer()
+    sku = Varchar(length=64)
+    category = Varchar(length=64)
+    quantity = Float()
+    amount_kopecks = BigInt()
+    # The part of the line paid with points, in kopecks (points x point value, spread over
+    # the lines points may pay, in proportion to their amounts).
+    redeemed_kopecks = BigInt()
+    earned_points = Integer()
+    returned_kopecks = BigInt(default=0)
+    returned_redeemed_kopecks = BigInt(default=0)
+    returned_earned_points = Integer(default=0)
+
+
+class ReceiptReturn(Table, tablename="receipt_return"):
+    id = BigSerial(primary_key=True)
+    receipt = ForeignKey(references=Receipt, index=True)
+    external_id = Varchar(length=64)
+    store_key = Varchar(length=100, unique=True)
+    occurred_at = Timestamptz()
+    request_hash = Varchar(length=64)
+    result = JSON()
+    created_at = Timestamptz(default=TimestamptzNow())

@@ -1,0 +1,142 @@
+"""The program rules: versioned, effective from a timestamp, read on every receipt.
+
+Versions are few and rarely change, so each process keeps them in memory for a few
+seconds instead of reading them on every receipt; a new version is usually dated ahead.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from datetime import datetime
+from typing import Any
+
+import msgspec
+
+from wallet import clock
+from wallet.rules.schemas import Rules, RulesIn, Tier
+from wallet.rules.tables import ProgramRules
+
+CACHE_SECONDS = 5.0
+
+# What a program starts with when nobody has set rules yet: 1 point per rouble at 5%,
+# 7% after 15,000 roubles, points pay up to 99% of a receipt but never alcohol or tobacco,
+# and they last 6 months.
+DEFAULT_RULES = RulesIn(
+    program_name="Программа лояльности",
+    earn_rate_bp=500,
+    tiers=[
+        Tier(name="Базовый", min_spend_kopecks=0, earn_rate_bp=500),
+        Tier(name="Золотой", min_spend_kopecks=1_500_000, earn_rate_bp=700),
+    ],
+    no_earn_categories=["alcohol", "tobacco"],
+    no_redeem_categories=["alcohol", "tobacco"],
+    max_redeem_share_bp=9_900,
+    validity_months=6,
+    pending_days=0,
+    point_value_kopecks=100,
+)
+
+_cache: tuple[float, list[Rules]] | None = None
+
+
+def _as_list(value: Any) -> Any:
+    return json.loads(value) if isinstance(value, str) else value
+
+
+def _from_row(row: dict[str, Any]) -> Rules:
+    return Rules(
+        id=row["id"],
+        effective_from=row["effective_from"],
+        program_name=row["program_name"],
+        earn_rate_bp=row["earn_rate_bp"],
+        tiers=msgspec.convert(_as_list(row["tiers"]), list[Tier]),
+        no_earn_categories=list(_as_list(row["no_earn_categories"])),
+        no_redeem_categories=list(_as_list(row["no_redeem_categories"])),
+        max_redeem_share_bp=row["max_redeem_share_bp"],
+        validity_months=row["validity_months"],
+        pending_days=row["pending_days"],
+        point_value_kopecks=row["point_value_kopecks"],
+    )
+
+
+async def versions() -> list[Rules]:
+    global _cache
+    if _cache is not None and time.monotonic() - _cache[0] < CACHE_SECONDS:
+        return _cache[1]
+    rows = await ProgramRules.select().order_by(ProgramRules.effective_from)
+    loaded = [_from_row(row) for row in rows]
+    _cache = (time.monotonic(), loaded)
+    return loaded
+
+
+def forget_cache() -> None:
+    global _cache
+    _cache = None
+
+
+async def rules_at(moment: datetime) -> Rules:
+    """The version in force at ``moment``; the earliest one for a time before all of them."""
+    loaded = await versions()
+    if not loaded:
+        await put_rules(DEFAULT_RULES, actor="system", now=clock.now(), first=True)
+        loaded = await versions()
+    chosen = loaded[0]
+    for version in loaded:
+        if version.effective_from <= moment:
+            chosen = version
+    return chosen
+
+
+async def put_rules(change: RulesIn, *, actor: str, now: datetime, first: bool = False) -> Rules:
+    """Store a new version: the current values with ``change`` applied on top."""
+    base = DEFAULT_RULES if first else await _current_as_input(now)
+    merged = {
+        field: getattr(change, field)
+        if getattr(change, field) is not None
+        else getattr(base, field)
+        for field in RulesIn.__struct_fields__
+        if field != "effective_from"
+    }
+    effective_from = clock.to_utc(change.effective_from) if change.effective_from else now
+    # The first version reaches back to the beginning so back-dated imports have rules too.
+    if first:
+        effective_from = datetime(2000, 1, 1, tzinfo=effective_from.tzinfo)
+    row = ProgramRules(
+        effective_from=effective_from,
+        program_name=merged["program_name"],
+        earn_rate_bp=merged["earn_rate_bp"],
+        tiers=msgspec.to_builtins(merged["tiers"]),
+        no_earn_categories=merged["no_earn_categories"],
+        no_redeem_categories=merged["no_redeem_categories"],
+        max_redeem_share_bp=merged["max_redeem_share_bp"],
+        validity_months=merged["validity_months"],
+        pending_days=merged["pending_days"],
+        point_value_kopecks=merged["point_value_kopecks"],
+        created_by=actor,
+        created_at=now,
+    )
+    await row.save()
+    forget_cache()
+    return await _by_id(row.id)
+
+
+async def _by_id(rules_id: int) -> Rules:
+    row = await ProgramRules.select().where(ProgramRules.id == rules_id).first()
+    assert row is not None
+    return _from_row(row)
+
+
+async def _current_as_input(now: datetime) -> RulesIn:
+    current = await rules_at(now)
+    return RulesIn(
+        program_name=current.program_name,
+        earn_rate_bp=current.earn_rate_bp,
+        tiers=current.tiers,
+        no_earn_categories=current.no_earn_categories,
+        no_redeem_categories=current.no_redeem_categories,
+        max_redeem_share_bp=current.max_redeem_share_bp,
+        validity_months=current.validity_months,
+        pending_days=current.pending_days,
+        point_value_kopecks=current.point_value_kopecks,
+    )

@@ -1,0 +1,99 @@
+"""Every setting of the service, read from the environment in this one place.
+
+Each setting has a documented default that serves the embedded demo: a SQLite file under
+``var/``, the worker inside the app process, development certificates made on first run.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+
+def _int(name: str, default: int) -> int:
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return int(raw)
+    except ValueError as exc:
+        raise SystemExit(
+            f"setting {name}={raw!r} is not a whole number; fix the environment"
+        ) from exc
+
+
+def _bool(name: str, default: bool) -> bool:
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    return raw.strip().lower() in {"1", "true", "yes", "on"}
+
+
+@dataclass(frozen=True)
+class Settings:
+    # Where the data lives: ``sqlite:///path/to/file`` or ``postgresql://user@host:port/db``.
+    database_url: str = "sqlite:///var/wallet.sqlite3"
+    # The public address of the service; links in replies, passes and emails start with it.
+    base_url: str = "http://127.0.0.1:8000"
+    # Signing material for passes (Apple certificate, WWDR, Google service account).
+    certs_dir: Path = Path("var/certs")
+    # Connections kept open to PostgreSQL by each process.
+    db_pool_size: int = 20
+    # How far back a till may date a receipt (imports and tests need a year).
+    receipt_max_age_days: int = 400
+    # How far ahead of the server clock a till's clock may run.
+    receipt_max_future_seconds: int = 300
+    # The program's time zone decides month boundaries and expiry dates shown to shoppers.
+    program_time_zone: str = "Europe/Moscow"
+    # Run the outbox worker inside ``wallet serve`` (the embedded default).
+    embedded_worker: bool = True
+    log_level: str = "INFO"
+    extra: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite:")
+
+    @property
+    def sqlite_path(self) -> Path:
+        return Path(self.database_url.removeprefix("sqlite:///"))
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.program_time_zone)
+
+
+def load() -> Settings:
+    env = os.environ.get
+    return Settings(
+        database_url=env("WALLET_DATABASE_URL") or Settings.database_url,
+        base_url=(env("WALLET_BASE_URL") or Settings.base_url).rstrip("/"),
+        certs_dir=Path(env("WALLET_CERTS_DIR") or Settings.certs_dir),
+        db_pool_size=_int("WALLET_DB_POOL_SIZE", Settings.db_pool_size),
+        receipt_max_age_days=_int("WALLET_RECEIPT_MAX_AGE_DAYS", Settings.receipt_max_age_days),
+        receipt_max_future_seconds=_int(
+            "WALLET_RECEIPT_MAX_FUTURE_SECONDS", Settings.receipt_max_future_seconds
+        ),
+        program_time_zone=env("WALLET_TIME_ZONE") or Settings.program_time_zone,
+        embedded_worker=_bool("WALLET_EMBEDDED_WORKER", Settings.embedded_worker),
+        log_level=env("WALLET_LOG_LEVEL") or Settings.log_level,
+    )
+
+
+_current: Settings | None = None
+
+
+def get() -> Settings:
+    """The settings of this process, read once."""
+    global _current
+    if _current is None:
+        _current = load()
+    return _current
+
+
+def override(settings: Settings) -> None:
+    """Replace the process settings (tests and the CLI's flags)."""
+    global _current
+    _current = settings
