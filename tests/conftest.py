@@ -15,7 +15,6 @@ import sys
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import asyncpg
 import httpx
@@ -43,7 +42,11 @@ def _migrate(url: str, tmp: Path) -> None:
     env = {**os.environ, "WALLET_DATABASE_URL": url, "WALLET_CERTS_DIR": str(tmp / "certs")}
     done = subprocess.run(
         [sys.executable, "-m", "wallet", "migrate"],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=300,
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     if done.returncode != 0:
         raise RuntimeError(f"wallet migrate failed on {url}:\n{done.stdout}\n{done.stderr}")
@@ -148,8 +151,7 @@ async def _empty(found: Database) -> None:
         path = found.url.removeprefix("sqlite:///")
         with sqlite3.connect(path) as connection:
             connection.executescript(
-                "PRAGMA foreign_keys = OFF;"
-                + "".join(f"DELETE FROM {table};" for table in tables)
+                "PRAGMA foreign_keys = OFF;" + "".join(f"DELETE FROM {table};" for table in tables)
             )
 
 

@@ -46,10 +46,10 @@ async def seed() -> None:
     await db.start()
     try:
         await rules_service.rules_at(now)
-        for store in STORES:
+        for store_in in STORES:
             try:
                 async with db.write_transaction():
-                    await stores.create_store(store)
+                    await stores.create_store(store_in)
             except Conflict:
                 pass
         store = await stores.get_store("MSK-001")

@@ -15,9 +15,11 @@ Guard = Callable[[ASGIConnection[Any, Any, Any, Any], BaseRouteHandler], Corouti
 
 
 def allow(*roles: str) -> Guard:
-    async def guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+    async def guard(
+        connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler
+    ) -> None:
         header = connection.headers.get("authorization", "")
-        scheme, _, secret = header.partition(" ")
+        scheme, _sep, secret = header.partition(" ")
         if scheme.lower() != "bearer" or not secret.strip():
             raise Unauthorized("send Authorization: Bearer <key or token>")
         principal = await authenticate(secret.strip())

@@ -5,7 +5,7 @@ from typing import Annotated, Any
 
 import msgspec
 from litestar import Controller, Request, post
-from litestar.params import JSONBody
+from litestar.params import FromPath, JSONBody
 
 from wallet import clock
 from wallet.auth.guards import allow
@@ -43,7 +43,10 @@ class AdjustmentsController(Controller):
         status_code=201,
     )
     async def adjust(
-        self, request: Request[Any, Any, Any], account_id: int, data: JSONBody[AdjustmentIn]
+        self,
+        request: Request[Any, Any, Any],
+        account_id: FromPath[int],
+        data: JSONBody[AdjustmentIn],
     ) -> AdjustmentOut:
         who = principal(request)
 

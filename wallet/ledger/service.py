@@ -47,7 +47,7 @@ async def open_account(*, now: datetime) -> int:
 async def lock_account(account_id: int) -> AccountState:
     query = Account.select(*_STATE_COLUMNS).where(Account.id == account_id)
     if not db.is_sqlite():
-        query = query.lock_rows("FOR UPDATE")
+        query = query.lock_rows("UPDATE")
     rows = await query
     if not rows:
         raise AccountNotFound(f"no account {account_id}", {"account_id": account_id})

@@ -4,7 +4,7 @@ from typing import Annotated, Any
 
 import msgspec
 from litestar import Controller, Request, Response, get, post
-from litestar.params import JSONBody, Parameter
+from litestar.params import FromPath, JSONBody, Parameter
 
 from wallet import clock
 from wallet.auth import service as auth
@@ -109,7 +109,7 @@ class MeController(Controller):
         media_type="image/png",
         responses=errors(404),
     )
-    async def qr(self, request: Request[Any, Any, Any], number: str) -> Response[bytes]:
+    async def qr(self, request: Request[Any, Any, Any], number: FromPath[str]) -> Response[bytes]:
         return await _qr(request, number, "png")
 
     @get(
@@ -119,7 +119,9 @@ class MeController(Controller):
         media_type="image/svg+xml",
         responses=errors(404),
     )
-    async def qr_svg(self, request: Request[Any, Any, Any], number: str) -> Response[bytes]:
+    async def qr_svg(
+        self, request: Request[Any, Any, Any], number: FromPath[str]
+    ) -> Response[bytes]:
         return await _qr(request, number, "svg")
 
 
@@ -149,7 +151,7 @@ class AdminCardsController(Controller):
         status_code=200,
     )
     async def block(
-        self, request: Request[Any, Any, Any], number: str, data: JSONBody[Reason]
+        self, request: Request[Any, Any, Any], number: FromPath[str], data: JSONBody[Reason]
     ) -> CardOut:
         who = principal(request)
 
@@ -176,7 +178,7 @@ class AdminCardsController(Controller):
         status_code=200,
     )
     async def replace(
-        self, request: Request[Any, Any, Any], number: str, data: JSONBody[Reason]
+        self, request: Request[Any, Any, Any], number: FromPath[str], data: JSONBody[Reason]
     ) -> CardReplaced:
         who = principal(request)
 
@@ -203,7 +205,7 @@ class AdminCardsController(Controller):
         status_code=201,
     )
     async def add_card(
-        self, request: Request[Any, Any, Any], account_id: int, data: JSONBody[AddCardIn]
+        self, request: Request[Any, Any, Any], account_id: FromPath[int], data: JSONBody[AddCardIn]
     ) -> CardOut:
         who = principal(request)
 
@@ -226,7 +228,7 @@ class AdminCardsController(Controller):
         summary="An account as support sees it: balance, cards, owner",
         responses=errors(404),
     )
-    async def account(self, account_id: int) -> MeOut:
+    async def account(self, account_id: FromPath[int]) -> MeOut:
         found = await service.member_of_account(account_id)
         if found is None:
             from wallet.errors import AccountNotFound
@@ -240,5 +242,5 @@ class AdminCardsController(Controller):
         summary="Check that the account's balance, lots and journal agree",
         responses=errors(404),
     )
-    async def reconcile(self, account_id: int) -> list[str]:
+    async def reconcile(self, account_id: FromPath[int]) -> list[str]:
         return await ledger.reconcile(account_id, now=clock.now())

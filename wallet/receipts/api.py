@@ -3,7 +3,7 @@ from __future__ import annotations
 from typing import Any
 
 from litestar import Controller, Request, get, post
-from litestar.params import JSONBody
+from litestar.params import FromPath, JSONBody
 
 from wallet import clock
 from wallet.auth.guards import allow
@@ -39,7 +39,7 @@ class PosController(Controller):
         summary="Identify a card: status, balance, points spendable now",
         responses=errors(404, 422),
     )
-    async def identify(self, number: str) -> CardStatusOut:
+    async def identify(self, number: FromPath[str]) -> CardStatusOut:
         return await service.identify(number, now=clock.now())
 
     @post(
@@ -80,7 +80,7 @@ class PosController(Controller):
         status_code=201,
     )
     async def post_return(
-        self, request: Request[Any, Any, Any], receipt_id: str, data: JSONBody[ReturnIn]
+        self, request: Request[Any, Any, Any], receipt_id: FromPath[str], data: JSONBody[ReturnIn]
     ) -> ReturnOut:
         store_id = _store_of(request)
         return await service.post_return(

@@ -284,14 +284,14 @@ async def post_return(
             seen.add(item.line)
             left = line["amount_kopecks"] - line["returned_kopecks"]
             amount = left if item.amount is None else item.amount
-            if amount > left or (item.amount is not None and amount == 0):
+            if left == 0 and data.lines is None:
+                continue  # a whole-receipt return skips lines already returned
+            if amount > left or amount == 0:
                 raise ReturnExceedsReceipt(
                     f"line {item.line} of receipt {receipt_id} has {left} kopecks left to "
                     f"return; {amount} were asked",
                     {"line": item.line, "returnable_kopecks": left},
                 )
-            if amount == 0:
-                continue
             cumulative = line["returned_kopecks"] + amount
             full = line["amount_kopecks"]
             earned_target = line["earned_points"] * cumulative // full if full else 0
@@ -316,6 +316,11 @@ async def post_return(
                     refund_money_kopecks=amount - redeemed_now,
                     reversed_points=reversed_now,
                 )
+            )
+        if not line_results:
+            raise ReturnExceedsReceipt(
+                f"receipt {receipt_id} has been returned in full already",
+                {"receipt_id": receipt_id},
             )
         rules = await rules_service.rules_at(receipt["occurred_at"])
         totals = await db.raw(

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from litestar import Controller, get, patch, post
-from litestar.params import JSONBody
+from litestar.params import FromPath, JSONBody
 
 from wallet.auth.guards import allow
 from wallet.http import errors
@@ -34,5 +34,5 @@ class StoresController(Controller):
         guards=[allow("admin")],
         responses=errors(400, 404, 422),
     )
-    async def update_store(self, code: str, data: JSONBody[StorePatch]) -> Store:
+    async def update_store(self, code: FromPath[str], data: JSONBody[StorePatch]) -> Store:
         return await service.update_store(code, data)
