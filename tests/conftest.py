@@ -15,6 +15,7 @@ import sys
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 import httpx
@@ -165,3 +166,50 @@ async def client(database: Database) -> AsyncIterator[httpx.AsyncClient]:
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver.local") as http:
         yield http
+
+
+@dataclass
+class SmtpSink:
+    """A real SMTP server on loopback that keeps what it receives."""
+
+    host: str
+    port: int
+    messages: list[Any]
+
+    def to(self, address: str) -> list[Any]:
+        return [m for m in self.messages if address in m["To"]]
+
+
+@pytest.fixture
+async def smtp_sink(database: Database) -> AsyncIterator[SmtpSink]:
+    """aiosmtpd on a free loopback port; the service's settings point at it."""
+    import dataclasses
+    import email
+    import email.policy
+    import socket
+
+    from aiosmtpd.controller import Controller
+
+    received: list[Any] = []
+
+    class Keep:
+        async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+            received.append(email.message_from_bytes(envelope.content, policy=email.policy.default))
+            return "250 OK"
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    controller = Controller(Keep(), hostname="127.0.0.1", port=port)
+    controller.start()
+    from wallet.mail import service as mail
+
+    await mail.pool.close()
+    settings_module.override(
+        dataclasses.replace(settings_module.get(), smtp_host="127.0.0.1", smtp_port=port)
+    )
+    try:
+        yield SmtpSink("127.0.0.1", port, received)
+    finally:
+        await mail.pool.close()
+        controller.stop()

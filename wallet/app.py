@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Any
 
@@ -60,9 +61,35 @@ writes on the `Idempotency-Key` header.
 """
 
 
+_worker_stop = asyncio.Event()
+_worker_task: asyncio.Task[None] | None = None
+
+
+async def _start_worker() -> None:
+    """The embedded default runs the outbox worker inside the app process."""
+    global _worker_task
+    from wallet.platform.worker import run_forever
+
+    _worker_stop.clear()
+    _worker_task = asyncio.create_task(run_forever(_worker_stop), name="outbox-worker")
+
+
+async def _stop_worker() -> None:
+    _worker_stop.set()
+    if _worker_task is not None:
+        await _worker_task
+
+
 def create_app(*, manage_db: bool = True, extra_handlers: list[Any] | None = None) -> Litestar:
     """The app; ``manage_db=False`` leaves the engine's pool to the caller (tests)."""
     cfg = settings_module.get()
+    startup: list[Any] = [db.start] if manage_db else []
+    shutdown: list[Any] = []
+    if manage_db and cfg.embedded_worker:
+        startup.append(_start_worker)
+        shutdown.append(_stop_worker)
+    if manage_db:
+        shutdown.append(db.stop)
     logging.basicConfig(
         level=cfg.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
@@ -81,8 +108,8 @@ def create_app(*, manage_db: bool = True, extra_handlers: list[Any] | None = Non
     return Litestar(
         route_handlers=handlers,
         exception_handlers=EXCEPTION_HANDLERS,
-        on_startup=[db.start] if manage_db else [],
-        on_shutdown=[db.stop] if manage_db else [],
+        on_startup=startup,
+        on_shutdown=shutdown,
         openapi_config=OpenAPIConfig(
             title="Loyalty wallet",
             version="1.0",

@@ -75,6 +75,59 @@ async def reconcile(args: argparse.Namespace) -> int:
     return 1 if problems else 0
 
 
+async def worker(_: argparse.Namespace) -> int:
+    """Run the outbox worker until interrupted (any number of them on PostgreSQL)."""
+    import signal
+
+    from wallet import db
+    from wallet.platform.worker import run_forever
+
+    await db.start()
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        await run_forever(stop)
+    finally:
+        await db.stop()
+    return 0
+
+
+async def outbox(args: argparse.Namespace) -> int:
+    """Show the outbox by status and the jobs that failed for good; requeue them."""
+    from wallet import clock, db
+    from wallet.platform.tables import OutboxJob
+
+    await db.start()
+    try:
+        if args.requeue:
+            async with db.write_transaction():
+                await OutboxJob.update(
+                    {
+                        OutboxJob.status: "pending",
+                        OutboxJob.attempts: 0,
+                        OutboxJob.due_at: clock.now(),
+                    }
+                ).where(OutboxJob.status == "dead")
+        rows = await db.raw("SELECT status, COUNT(*) AS n FROM outbox_job GROUP BY status")
+        print(", ".join(f"{row['status']}: {row['n']}" for row in rows) or "outbox is empty")
+        dead = (
+            await OutboxJob.select(
+                OutboxJob.id, OutboxJob.kind, OutboxJob.payload, OutboxJob.last_error
+            )
+            .where(OutboxJob.status == "dead")
+            .limit(50)
+        )
+        for job in dead:
+            print(f"dead job {job['id']} {job['kind']} {job['payload']}: {job['last_error']}")
+        if dead:
+            print("fix the cause, then `wallet outbox --requeue`")
+    finally:
+        await db.stop()
+    return 0
+
+
 def serve(args: argparse.Namespace) -> int:
     import uvicorn
 
@@ -106,6 +159,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--workers", type=int, default=1, help="processes (PostgreSQL only)")
     p.add_argument("--access-log", action="store_true", help="log every request (costs ~30%%)")
     p.set_defaults(sync=serve)
+
+    p = sub.add_parser("worker", help="run the outbox worker (pushes, Google updates, mail)")
+    p.set_defaults(run=worker)
+
+    p = sub.add_parser("outbox", help="outbox status and failed jobs")
+    p.add_argument("--requeue", action="store_true", help="retry every dead job")
+    p.set_defaults(run=outbox)
 
     p = sub.add_parser("migrate", help="apply pending database migrations")
     p.set_defaults(run=migrate)

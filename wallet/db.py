@@ -131,4 +131,5 @@ async def raw(sql: str, *args: Any) -> list[dict[str, Any]]:
     """Run SQL written for both engines (``{}`` placeholders), inside the current transaction."""
     from piccolo.querystring import QueryString
 
-    return await engine().run_querystring(QueryString(sql, *args))  # type: ignore[no-any-return]
+    rows = await engine().run_querystring(QueryString(sql, *args))
+    return [dict(row) for row in rows or []]

@@ -7,7 +7,7 @@ Each setting has a documented default that serves the embedded demo: a SQLite fi
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -50,7 +50,14 @@ class Settings:
     # Run the outbox worker inside ``wallet serve`` (the embedded default).
     embedded_worker: bool = True
     log_level: str = "INFO"
-    extra: dict[str, str] = field(default_factory=dict)
+    # Outgoing mail. With no host, mail goes to the log (the embedded demo's sink).
+    smtp_host: str = ""
+    smtp_port: int = 25
+    smtp_username: str = ""
+    smtp_password: str = ""
+    smtp_starttls: bool = False
+    smtp_pool_size: int = 4
+    mail_from: str = "Программа лояльности <noreply@loyalty.example>"
 
     @property
     def is_sqlite(self) -> bool:
@@ -79,6 +86,13 @@ def load() -> Settings:
         program_time_zone=env("WALLET_TIME_ZONE") or Settings.program_time_zone,
         embedded_worker=_bool("WALLET_EMBEDDED_WORKER", Settings.embedded_worker),
         log_level=env("WALLET_LOG_LEVEL") or Settings.log_level,
+        smtp_host=env("WALLET_SMTP_HOST") or Settings.smtp_host,
+        smtp_port=_int("WALLET_SMTP_PORT", Settings.smtp_port),
+        smtp_username=env("WALLET_SMTP_USERNAME") or Settings.smtp_username,
+        smtp_password=env("WALLET_SMTP_PASSWORD") or Settings.smtp_password,
+        smtp_starttls=_bool("WALLET_SMTP_STARTTLS", Settings.smtp_starttls),
+        smtp_pool_size=_int("WALLET_SMTP_POOL_SIZE", Settings.smtp_pool_size),
+        mail_from=env("WALLET_MAIL_FROM") or Settings.mail_from,
     )
 
 

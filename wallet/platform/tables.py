@@ -53,3 +53,12 @@ class AuditEvent(Table, tablename="audit_event"):
     subject = Varchar(length=100)
     details = JSON(default="{}")
     created_at = Timestamptz(default=TimestamptzNow())
+
+
+class ScheduleSlot(Table, tablename="schedule_slot"):
+    """One row per run of a periodic job ("expire:2026-01-31"): the unique key makes each
+    period run once however many workers are up."""
+
+    id = Serial(primary_key=True)
+    key = Varchar(length=120, unique=True)
+    created_at = Timestamptz(default=TimestamptzNow())

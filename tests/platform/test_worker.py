@@ -1,0 +1,113 @@
+"""The outbox worker: jobs run once, failures retry with backoff, the hopeless are kept."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from wallet import clock, db
+from wallet.mail import service as mail
+from wallet.platform import service as platform
+from wallet.platform import worker
+from wallet.platform.tables import OutboxJob
+
+calls: list[dict[str, Any]] = []
+
+
+async def _flaky(payload: dict[str, Any]) -> None:
+    calls.append(payload)
+    if payload.get("fail_times", 0) >= len([c for c in calls if c["n"] == payload["n"]]):
+        raise worker.RetryLater("receiver busy", seconds=30)
+
+
+worker.register("test.flaky", _flaky, max_attempts=3)
+
+
+async def _status(n: int) -> dict[str, Any]:
+    import json
+
+    rows = await OutboxJob.select(OutboxJob.status, OutboxJob.attempts, OutboxJob.payload).where(
+        OutboxJob.kind == "test.flaky"
+    )
+    [row] = [r for r in rows if json.loads(r["payload"])["n"] == n]
+    return {"status": row["status"], "attempts": row["attempts"]}
+
+
+async def test_a_job_written_with_a_rolled_back_change_never_runs(database):
+    calls.clear()
+    try:
+        async with db.write_transaction():
+            await platform.enqueue(kind="test.flaky", payload={"n": 1})
+            raise RuntimeError("the business write failed")
+    except RuntimeError:
+        pass
+    assert await worker.run_until_idle() == 0
+    assert calls == []
+
+
+async def test_waiting_jobs_with_one_key_coalesce_into_one_run(database):
+    calls.clear()
+    async with db.write_transaction():
+        for _ in range(10):
+            await platform.enqueue(kind="test.flaky", payload={"n": 2}, dedupe_key="k:2")
+    assert await worker.run_until_idle() == 1
+    assert len(calls) == 1
+
+
+async def test_a_failing_job_retries_with_backoff_then_is_kept_dead(database):
+    calls.clear()
+    async with db.write_transaction():
+        await platform.enqueue(kind="test.flaky", payload={"n": 3, "fail_times": 5})
+    now = clock.now()
+    await worker.run_until_idle(now=now)
+    assert (await _status(3)) == {"status": "pending", "attempts": 1}
+    # Not due again until the receiver's 30 seconds have passed.
+    assert await worker.run_until_idle(now=now + timedelta(seconds=10)) == 0
+    await worker.run_until_idle(now=now + timedelta(seconds=31))
+    await worker.run_until_idle(now=now + timedelta(seconds=62))
+    assert (await _status(3)) == {"status": "dead", "attempts": 3}
+    assert len(calls) == 3
+
+
+async def test_a_job_whose_worker_died_is_claimed_again_after_its_lease(database):
+    calls.clear()
+    async with db.write_transaction():
+        await platform.enqueue(kind="test.flaky", payload={"n": 4})
+    now = clock.now()
+    claimed = await worker._claim(now, 10)  # a worker claims, then dies before running it
+    assert len(claimed) == 1
+    assert await worker.run_until_idle(now=now + timedelta(seconds=5)) == 0
+    assert await worker.run_until_idle(now=now + worker.LEASE + timedelta(seconds=1)) == 1
+    assert len(calls) == 1 and (await _status(4))["status"] == "done"
+
+
+async def test_queued_email_is_sent_after_commit_with_both_parts(smtp_sink):
+    async with db.write_transaction():
+        await mail.queue_email(
+            to="anna@example.ru",
+            template="test_message",
+            lang="en",
+            context={"name": "Анна", "balance": 120},
+        )
+    assert smtp_sink.messages == []
+    await worker.run_until_idle()
+    [message] = smtp_sink.to("anna@example.ru")
+    assert message["Subject"] == "Проверка связи, Анна"
+    assert "120" in message.get_body(("plain",)).get_content()
+    assert "<b>120</b>" in message.get_body(("html",)).get_content()
+
+
+async def test_a_schedule_runs_once_per_slot(database):
+    calls.clear()
+    worker.register_schedule(
+        "test.daily", kind="test.flaky", slot=lambda now: now.date().isoformat(), payload={"n": 6}
+    )
+    try:
+        now = clock.now()
+        await worker.run_until_idle(now=now)
+        await worker.run_until_idle(now=now + timedelta(minutes=5))
+        assert len(calls) == 1
+        await worker.run_until_idle(now=now + timedelta(days=1))
+        assert len(calls) == 2
+    finally:
+        worker._schedules.pop("test.daily")

@@ -1,0 +1,242 @@
+"""The outbox worker: claims due jobs, runs their handlers, retries with backoff.
+
+How a job is claimed, so that several workers on several machines share the load and a
+crash loses nothing:
+- one UPDATE marks up to N due jobs ``running`` with a lease (``due_at`` = now + lease),
+  clears their ``dedupe_key`` (a change made while a job runs queues a fresh job instead of
+  being folded into one whose state was already read), and returns them. On PostgreSQL the
+  inner SELECT takes ``FOR UPDATE SKIP LOCKED``, so two workers never claim the same job;
+  SQLite has one writer at a time, so the same statement is a single claimer there;
+- a job whose worker died keeps ``running`` past its lease and is claimed again;
+- success marks it ``done``; ``RetryLater`` or any error puts it back ``pending`` with
+  exponential backoff; after ``max_attempts`` it is ``dead`` with the last error, for an
+  operator to see (``wallet outbox``) and requeue.
+
+Domains add handlers in their ``jobs.py`` with ``register`` and periodic work with
+``register_schedule``; the module names are listed in ``JOB_MODULES``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import msgspec
+
+from wallet import clock, db
+from wallet.platform.tables import OutboxJob, ScheduleSlot
+
+log = logging.getLogger("wallet.worker")
+
+# Modules whose import registers job handlers and schedules.
+JOB_MODULES: list[str] = [
+    "wallet.mail.jobs",
+]
+
+Handler = Callable[[dict[str, Any]], Awaitable[None]]
+LEASE = timedelta(seconds=60)
+BATCH = 64
+CONCURRENCY = 32
+
+
+class RetryLater(Exception):
+    """The receiver asked us to come back later (429, 5xx, a quota)."""
+
+    def __init__(self, reason: str, seconds: float | None = None) -> None:
+        super().__init__(reason)
+        self.seconds = seconds
+
+
+class GiveUp(Exception):
+    """Retrying cannot help (the receiver refused the content): mark the job dead."""
+
+
+@dataclass(frozen=True)
+class JobSpec:
+    handler: Handler
+    max_attempts: int
+
+
+@dataclass(frozen=True)
+class Schedule:
+    name: str
+    slot: Callable[[datetime], str | None]
+    kind: str
+    payload: dict[str, Any]
+
+
+_handlers: dict[str, JobSpec] = {}
+_schedules: dict[str, Schedule] = {}
+_loaded = False
+
+
+def register(kind: str, handler: Handler, *, max_attempts: int = 8) -> None:
+    _handlers[kind] = JobSpec(handler=handler, max_attempts=max_attempts)
+
+
+def register_schedule(
+    name: str,
+    *,
+    kind: str,
+    slot: Callable[[datetime], str | None],
+    payload: dict[str, Any] | None = None,
+) -> None:
+    """Run job ``kind`` once per slot: ``slot(now)`` names the current period (e.g. the
+    local date for a daily job, "2026-01" for a monthly one) or None when it is not yet
+    time. Each slot runs once across all workers (a unique row per slot)."""
+    _schedules[name] = Schedule(name=name, slot=slot, kind=kind, payload=payload or {})
+
+
+def load_job_modules() -> None:
+    global _loaded
+    if _loaded:
+        return
+    for module in JOB_MODULES:
+        importlib.import_module(module)
+    _loaded = True
+
+
+def backoff(attempts: int) -> timedelta:
+    return timedelta(seconds=min(2 ** max(attempts - 1, 0), 3600))
+
+
+async def _claim(now: datetime, limit: int) -> list[dict[str, Any]]:
+    lock = "" if db.is_sqlite() else " FOR UPDATE SKIP LOCKED"
+    async with db.write_transaction():
+        rows = await db.raw(
+            "UPDATE outbox_job SET status = 'running', attempts = attempts + 1, "
+            "dedupe_key = NULL, due_at = {}, updated_at = {} "
+            "WHERE id IN (SELECT id FROM outbox_job "
+            "WHERE status IN ('pending', 'running') AND due_at <= {} "
+            f"ORDER BY due_at, id LIMIT {{}}{lock}) "
+            "RETURNING id, kind, payload, attempts",
+            now + LEASE,
+            now,
+            now,
+            limit,
+        )
+    for row in rows:
+        if isinstance(row["payload"], str):
+            row["payload"] = msgspec.json.decode(row["payload"])
+    return rows
+
+
+async def _finish(job_id: int, **values: Any) -> None:
+    columns = {getattr(OutboxJob, name): value for name, value in values.items()}
+    columns[OutboxJob.updated_at] = clock.now()
+    async with db.write_transaction():
+        await OutboxJob.update(columns).where(OutboxJob.id == job_id)
+
+
+async def _run(job: dict[str, Any], now: datetime) -> None:
+    spec = _handlers.get(job["kind"])
+    if spec is None:
+        await _finish(job["id"], status="dead", last_error=f"no handler for kind {job['kind']!r}")
+        log.error(
+            "outbox job %s: no handler for kind %r; deploy the code that handles it, then requeue",
+            job["id"],
+            job["kind"],
+        )
+        return
+    try:
+        await spec.handler(job["payload"])
+    except Exception as exc:
+        delay = exc.seconds if isinstance(exc, RetryLater) and exc.seconds else None
+        final = isinstance(exc, GiveUp) or job["attempts"] >= spec.max_attempts
+        error = f"{type(exc).__name__}: {exc}"[:2000]
+        if final:
+            await _finish(job["id"], status="dead", last_error=error)
+            log.error(
+                "outbox job %s (%s) failed for good after %s attempts: %s; payload %s",
+                job["id"],
+                job["kind"],
+                job["attempts"],
+                error,
+                job["payload"],
+            )
+        else:
+            wait = timedelta(seconds=delay) if delay else backoff(job["attempts"])
+            await _finish(job["id"], status="pending", due_at=clock.now() + wait, last_error=error)
+            log.warning(
+                "outbox job %s (%s) attempt %s failed, retry in %ss: %s",
+                job["id"],
+                job["kind"],
+                job["attempts"],
+                int(wait.total_seconds()),
+                error,
+            )
+        return
+    await _finish(job["id"], status="done", last_error="")
+
+
+async def enqueue_due_schedules(now: datetime) -> int:
+    from wallet.platform import service as platform
+
+    started = 0
+    for schedule in _schedules.values():
+        slot = schedule.slot(now)
+        if slot is None:
+            continue
+        async with db.write_transaction():
+            inserted = await (
+                ScheduleSlot.insert(ScheduleSlot(key=f"{schedule.name}:{slot}", created_at=now))
+                .on_conflict(target=ScheduleSlot.key, action="DO NOTHING")
+                .returning(ScheduleSlot.id)
+            )
+            if inserted:
+                await platform.enqueue(
+                    kind=schedule.kind, payload={**schedule.payload, "slot": slot}, due_at=now
+                )
+                started += 1
+    return started
+
+
+async def run_once(*, now: datetime | None = None, limit: int = BATCH) -> int:
+    """Claim and run one batch of due jobs; returns how many ran."""
+    load_job_modules()
+    moment = now or clock.now()
+    await enqueue_due_schedules(moment)
+    jobs = await _claim(moment, limit)
+    if not jobs:
+        return 0
+    gate = asyncio.Semaphore(CONCURRENCY)
+
+    async def guarded(job: dict[str, Any]) -> None:
+        async with gate:
+            await _run(job, moment)
+
+    await asyncio.gather(*(guarded(job) for job in jobs))
+    return len(jobs)
+
+
+async def run_until_idle(*, now: datetime | None = None, max_rounds: int = 100) -> int:
+    """Run every due job, including the ones the jobs themselves queue (tests, CLI)."""
+    total = 0
+    for _ in range(max_rounds):
+        ran = await run_once(now=now)
+        if ran == 0:
+            break
+        total += ran
+    return total
+
+
+async def run_forever(stop: asyncio.Event, *, poll_seconds: float = 0.2) -> None:
+    load_job_modules()
+    log.info("worker started: %s", ", ".join(sorted(_handlers)) or "no handlers")
+    while not stop.is_set():
+        try:
+            ran = await run_once()
+        except Exception:
+            log.exception("worker round failed; retrying in 1 s (is the database reachable?)")
+            ran = 0
+            await asyncio.sleep(1)
+        if ran == 0:
+            try:
+                await asyncio.wait_for(stop.wait(), timeout=poll_seconds)
+            except TimeoutError:
+                pass
