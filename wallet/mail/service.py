@@ -132,12 +132,13 @@ pool = SmtpPool()
 
 async def send_message(message: EmailMessage) -> None:
     if not settings_module.get().smtp_host:
+        body = message.get_body(("plain",))
         log.info(
             "mail (no WALLET_SMTP_HOST, logged only) to %s: %s\n%s",
             message["To"],
             message["Subject"],
-            message.get_body(("plain",)).get_content(),
-        )  # type: ignore[union-attr]
+            body.get_content() if body is not None else "",
+        )
         return
     await pool.send(message)
 
