@@ -119,7 +119,7 @@ async def post_receipt(data: ReceiptIn, *, store_id: int, actor: str, now: datet
         earlier = await _earlier(Receipt, store_key, request_hash, data.receipt_id)
         if earlier is not None:
             return msgspec.convert(earlier, ReceiptOut)
-        card = await members.usable_card(data.card_number)
+        members.check_usable(card)
         state = await ledger.settle_clock(state, now=now)
         rules = await rules_service.rules_at(occurred_at)
         pricing = price(
@@ -174,6 +174,7 @@ async def post_receipt(data: ReceiptIn, *, store_id: int, actor: str, now: datet
             reason=reason,
         )
         available_from = expires_at = None
+        lot_id = None
         if pricing.earned_points:
             available_from = occurred_at + timedelta(days=rules.pending_days)
             expires_at = clock.add_months(occurred_at, rules.validity_months)
@@ -190,7 +191,6 @@ async def post_receipt(data: ReceiptIn, *, store_id: int, actor: str, now: datet
                 actor=actor,
                 reason=reason,
             )
-            await Receipt.update({Receipt.earned_lot_id: lot_id}).where(Receipt.id == receipt_pk)
         await ledger.add_spend(state, pricing.paid_kopecks)
         reply = ReceiptOut(
             receipt_id=data.receipt_id,
@@ -209,9 +209,9 @@ async def post_receipt(data: ReceiptIn, *, store_id: int, actor: str, now: datet
             lines=pricing.lines,
             explanation=pricing.explanation,
         )
-        await Receipt.update({Receipt.result: msgspec.to_builtins(reply)}).where(
-            Receipt.id == receipt_pk
-        )
+        await Receipt.update(
+            {Receipt.result: msgspec.to_builtins(reply), Receipt.earned_lot_id: lot_id}
+        ).where(Receipt.id == receipt_pk)
         await platform.enqueue_pass_update(card.account_id)
     return reply
 
