@@ -74,6 +74,12 @@ async def find_card_by_id(card_id: int) -> CardInfo:
 async def usable_card(number: str) -> CardInfo:
     """A card a till may use: a blocked or replaced card is refused with the reason."""
     card = await find_card(number)
+    check_usable(card)
+    return card
+
+
+def check_usable(card: CardInfo) -> None:
+    number = card.number
     if card.status != "active":
         details: dict[str, Any] = {"number": number, "status": card.status}
         message = f"card {number} is {card.status}"
@@ -81,7 +87,6 @@ async def usable_card(number: str) -> CardInfo:
             details["replaced_by"] = card.replaced_by
             message += "; ask the shopper for the new card"
         raise CardNotActive(message, details)
-    return card
 
 
 async def cards_of_account(account_id: int) -> list[CardInfo]:
@@ -289,3 +294,37 @@ async def add_card(account_id: int, data: AddCardIn, *, actor: str, now: datetim
         details={"number": card.number, "kind": data.kind, "role": data.role},
     )
     return card
+
+
+async def create_anonymous_plastic_card(*, number: str, now: datetime) -> CardInfo:
+    """A plastic card handed out at a till before anyone registers it: its own account (so
+    it earns at once) and no member until a shopper activates it."""
+    _check_number(number)
+    account_id = await ledger.open_account(now=now)
+    return await _insert_card(
+        account_id=account_id, kind="plastic", role="main", holder_name="", now=now, number=number
+    )
+
+
+async def is_anonymous(card: CardInfo) -> bool:
+    """No shopper owns the card's account yet."""
+    return await member_of_account(card.account_id) is None
+
+
+async def move_card_to_account(
+    card_id: int, account_id: int, *, role: str, holder_name: str, actor: str
+) -> CardInfo:
+    """Put a card on another account (an activated plastic card joining its shopper); the
+    points are moved by ``ledger.merge_accounts`` in the same transaction."""
+    card = await find_card_by_id(card_id)
+    await Card.update(
+        {Card.account: account_id, Card.role: role, Card.holder_name: holder_name}
+    ).where(Card.id == card_id)
+    await platform.audit(
+        actor=actor,
+        action="card.move",
+        subject=f"card:{card.number}",
+        details={"from_account": card.account_id, "to_account": account_id, "role": role},
+    )
+    await platform.enqueue_pass_update(account_id)
+    return await find_card_by_id(card_id)
