@@ -18,6 +18,8 @@ from wallet import settings as settings_module
 from wallet.errors import EXCEPTION_HANDLERS
 from wallet.ledger.api import AdjustmentsController
 from wallet.members.api import AdminCardsController, EnrolController, MeController
+from wallet.pages.controllers import PagesController
+from wallet.plastic.api import PlasticController
 from wallet.receipts.api import PosController
 from wallet.rules.api import RulesController
 from wallet.stores.api import StoresController
@@ -103,6 +105,8 @@ def create_app(*, manage_db: bool = True, extra_handlers: list[Any] | None = Non
         AdjustmentsController,
         RulesController,
         StoresController,
+        PagesController,
+        PlasticController,
         *(extra_handlers or []),
     ]
     return Litestar(

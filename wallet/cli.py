@@ -128,6 +128,26 @@ async def outbox(args: argparse.Namespace) -> int:
     return 0
 
 
+async def plastic_create(args: argparse.Namespace) -> int:
+    """Anonymous plastic cards with their scratch codes; the codes are printed once here
+    and kept only as hashes."""
+    from wallet import clock, db
+    from wallet.plastic import service as plastic
+
+    await db.start()
+    try:
+        async with db.write_transaction():
+            printed = await plastic.create_batch(
+                count=args.count, prefix=args.prefix, batch=args.batch, now=clock.now()
+            )
+    finally:
+        await db.stop()
+    print("number,code")
+    for card in printed:
+        print(f"{card.number},{card.code}")
+    return 0
+
+
 def serve(args: argparse.Namespace) -> int:
     import uvicorn
 
@@ -185,6 +205,17 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("reconcile", help="check one account's balance against its lots and journal")
     p.add_argument("account_id", type=int)
     p.set_defaults(run=reconcile)
+
+    plastic = sub.add_parser("plastic", help="plastic cards").add_subparsers(
+        dest="plastic_command", required=True
+    )
+    p = plastic.add_parser(
+        "create", help="print a batch of anonymous plastic cards as number,code CSV"
+    )
+    p.add_argument("--count", type=int, required=True)
+    p.add_argument("--prefix", default="78", help="leading digits of the numbers (default 78)")
+    p.add_argument("--batch", default="", help="a label kept with the batch")
+    p.set_defaults(run=plastic_create)
 
     for add in EXTRA_COMMANDS:
         add(sub)

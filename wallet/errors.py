@@ -106,6 +106,24 @@ class Forbidden(DomainError):
     code = "forbidden"
 
 
+class TooManyAttempts(DomainError):
+    """A sign-in code or activation code was guessed or asked for too often; wait and retry."""
+
+    status_code = 429
+    code = "too_many_attempts"
+
+
+class WrongCode(DomainError):
+    """A one-time sign-in code or a plastic card's activation code does not match."""
+
+    status_code = 422
+    code = "wrong_code"
+
+
+class CardAlreadyActivated(Conflict):
+    code = "card_already_activated"
+
+
 def _reply(status: int, body: ErrorReply) -> Response[ErrorReply]:
     return Response(content=body, status_code=status)
 

@@ -5,7 +5,9 @@ from typing import Literal
 
 import msgspec
 
-JournalKind = Literal["earn", "redeem", "return", "refund", "expire", "adjust", "debt", "repay"]
+JournalKind = Literal[
+    "earn", "redeem", "return", "refund", "expire", "adjust", "debt", "repay", "transfer"
+]
 
 
 class AccountState(msgspec.Struct):

@@ -576,3 +576,128 @@ async def expire_all(*, now: datetime) -> int:
             state = await lock_account(row["id"])
             await settle_clock(state, now=now)
     return len(rows)
+
+
+class Merged(msgspec.Struct, frozen=True):
+    """What moved from one account to another."""
+
+    lots: int
+    balance: int
+    pending: int
+    debt: int
+    debt_repaid: int
+    lifetime_spend_kopecks: int
+
+
+async def merge_accounts(
+    source_account_id: int, target_account_id: int, *, now: datetime, actor: str, reason: str = ""
+) -> Merged:
+    """Move everything an account holds onto another (an anonymous plastic card joining a
+    shopper's account): its live lots, its debt and its lifetime spend. Runs in the
+    caller's transaction.
+
+    The lots themselves move (same id, remaining, expiry, pending state and receipt), so a
+    later return of a receipt posted on the plastic card still finds the lot it earned.
+    Each moved lot gets a ``transfer`` entry of ``-remaining`` on the source account and
+    ``+remaining`` on the target, so both journals still sum to their lots and totals.
+    Debt moves the same way and is then repaid from the target's available points, as it
+    would have been had the cards shared an account from the start.
+    """
+    if source_account_id == target_account_id:
+        raise InvalidInput(
+            "an account cannot be merged into itself", {"account_id": source_account_id}
+        )
+    # Lock in id order: two merges of the same pair in opposite directions wait, not deadlock.
+    states: dict[int, AccountState] = {}
+    for account_id in sorted((source_account_id, target_account_id)):
+        states[account_id] = await settle_clock(await lock_account(account_id), now=now)
+    source, target = states[source_account_id], states[target_account_id]
+    lots = (
+        await Lot.select(Lot.id, Lot.remaining, Lot.is_pending, Lot.receipt_id)
+        .where((Lot.account == source.id) & (Lot.remaining > 0))
+        .order_by(Lot.id)
+    )
+    entries: list[JournalEntry] = []
+    for lot in lots:
+        for account_id, points in ((source.id, -lot["remaining"]), (target.id, lot["remaining"])):
+            entries.append(
+                JournalEntry(
+                    account=account_id,
+                    lot=lot["id"],
+                    kind="transfer",
+                    points=points,
+                    receipt_id=lot["receipt_id"],
+                    actor=actor,
+                    reason=reason,
+                    created_at=now,
+                )
+            )
+    if lots:
+        await Lot.update({Lot.account: target.id}).where(Lot.id.is_in([lot["id"] for lot in lots]))
+    moved_balance = sum(lot["remaining"] for lot in lots if not lot["is_pending"])
+    moved_pending = sum(lot["remaining"] for lot in lots if lot["is_pending"])
+    moved_debt = source.debt
+    if moved_debt:
+        for account_id, points in ((source.id, moved_debt), (target.id, -moved_debt)):
+            entries.append(
+                JournalEntry(
+                    account=account_id,
+                    lot=None,
+                    kind="transfer",
+                    points=points,
+                    actor=actor,
+                    reason=reason or "debt moved with the card",
+                    created_at=now,
+                )
+            )
+    if entries:
+        await JournalEntry.insert(*entries)
+    moved_spend = source.lifetime_spend_kopecks
+    await Account.update(
+        {
+            Account.balance: Account.balance - moved_balance,
+            Account.pending: Account.pending - moved_pending,
+            Account.debt: Account.debt - moved_debt,
+            Account.lifetime_spend_kopecks: Account.lifetime_spend_kopecks - moved_spend,
+            Account.next_lot_event_at: None,
+        }
+    ).where(Account.id == source.id)
+    next_event = await _next_lot_event(target.id)
+    await Account.update(
+        {
+            Account.balance: Account.balance + moved_balance,
+            Account.pending: Account.pending + moved_pending,
+            Account.debt: Account.debt + moved_debt,
+            Account.lifetime_spend_kopecks: Account.lifetime_spend_kopecks + moved_spend,
+            Account.next_lot_event_at: next_event,
+        }
+    ).where(Account.id == target.id)
+    target.balance += moved_balance
+    target.pending += moved_pending
+    target.debt += moved_debt
+    target.lifetime_spend_kopecks += moved_spend
+    target.next_lot_event_at = next_event
+    repaid = min(target.debt, target.balance)
+    if repaid:
+        await debit(target, repaid, kind="repay", now=now, actor=actor, reason="repays points owed")
+        await JournalEntry.insert(
+            JournalEntry(
+                account=target.id,
+                lot=None,
+                kind="repay",
+                points=repaid,
+                actor=actor,
+                reason="debt repaid",
+                created_at=now,
+            )
+        )
+        await Account.update({Account.debt: Account.debt - repaid}).where(Account.id == target.id)
+        target.debt -= repaid
+    return Merged(
+        lots=len(lots),
+        balance=moved_balance,
+        pending=moved_pending,
+        debt=moved_debt,
+        debt_repaid=repaid,
+        lifetime_spend_kopecks=moved_spend,
+    )

@@ -1,0 +1,372 @@
+"""The shopper's pages. Thin: parse the form, call the services, render a template."""
+
+from __future__ import annotations
+
+import logging
+from typing import Annotated, Any
+
+import msgspec
+from litestar import Controller, Request, Response, get, post
+from litestar.params import FromQuery, Parameter
+
+from wallet import clock, db
+from wallet import settings as settings_module
+from wallet.errors import (
+    CardAlreadyActivated,
+    Conflict,
+    DomainError,
+    InvalidInput,
+    StoreNotFound,
+    TooManyAttempts,
+    WrongCode,
+)
+from wallet.ledger import service as ledger
+from wallet.members import service as members
+from wallet.members import views
+from wallet.members.schemas import AddCardIn, EnrolIn
+from wallet.pages import cashback
+from wallet.pages import service as pages
+from wallet.pages.render import Page, client_ip, page, qr_svg
+from wallet.plastic import service as plastic
+from wallet.rules import service as rules_service
+from wallet.stores import service as stores
+
+log = logging.getLogger(__name__)
+TERMS_VERSION = "2026-01"
+HISTORY_PAGE = 20
+
+
+def _store_code(value: str | None) -> str | None:
+    if not value:
+        return None
+    value = value.strip()
+    return value if 0 < len(value) <= 32 else None
+
+
+async def _store_name(code: str | None) -> str | None:
+    if not code:
+        return None
+    try:
+        return (await stores.get_store(code)).name
+    except StoreNotFound:
+        return None
+
+
+class PagesController(Controller):
+    include_in_schema = False
+
+    @get("/")
+    async def home(self, request: Request[Any, Any, Any]) -> Response[Any]:
+        p = await page(request)
+        return p.redirect("/card" if p.session else "/join")
+
+    # ---- join -------------------------------------------------------------------------
+
+    @get("/join")
+    async def join_form(
+        self, request: Request[Any, Any, Any], store: FromQuery[str | None] = None
+    ) -> Response[Any]:
+        p = await page(request)
+        code = _store_code(store)
+        return p.render(
+            "join.html", store=code, store_name=await _store_name(code), form={}, error=None
+        )
+
+    @post("/join")
+    async def join(self, request: Request[Any, Any, Any]) -> Response[Any]:
+        p = await page(request)
+        form = await p.form()
+        if form is None:
+            return p.refused()
+        code = _store_code(form.get("store"))
+        store_name = await _store_name(code)
+
+        def again(message: str) -> Response[Any]:
+            return p.render(
+                "join.html",
+                status=422,
+                store=code,
+                store_name=store_name,
+                form=form,
+                error=message,
+            )
+
+        if not (form.get("consent_program") and form.get("consent_data")):
+            return again(p.t("join.need_consent"))
+        email = form.get("email", "").strip() or None
+        phone = "".join(ch for ch in form.get("phone", "") if ch.isdigit() or ch == "+") or None
+        if not email and not phone:
+            return again(p.t("join.contact_hint"))
+        try:
+            data = msgspec.convert(
+                {
+                    "name": form.get("name", "").strip(),
+                    "email": email,
+                    "phone": phone,
+                    "birthday": form.get("birthday") or None,
+                    "join_store": code if store_name else None,
+                    "consents": {
+                        "program": True,
+                        "personal_data": True,
+                        "terms_version": TERMS_VERSION,
+                        "marketing_email": bool(form.get("marketing_email")),
+                        "marketing_push": bool(form.get("marketing_push")),
+                    },
+                },
+                EnrolIn,
+            )
+        except msgspec.ValidationError as exc:
+            return again(p.t("join.check", problem=str(exc)))
+        now = clock.now()
+        try:
+            async with db.write_transaction():
+                enrolled = await members.enrol(data, now=now)
+                _session, token = await pages.open_session(enrolled.member_id, now=now)
+        except Conflict:
+            return again(p.t("join.exists"))
+        except InvalidInput as exc:
+            return again(exc.message)
+        p.set_session(token)
+        return p.redirect("/card")
+
+    @get("/terms")
+    async def terms(self, request: Request[Any, Any, Any]) -> Response[Any]:
+        p = await page(request)
+        return p.render("terms.html", version=TERMS_VERSION)
+
+    @get("/join/poster.svg")
+    async def poster_svg(
+        self, request: Request[Any, Any, Any], store: FromQuery[str]
+    ) -> Response[Any]:
+        p = await page(request)
+        code = _store_code(store)
+        name = await _store_name(code)
+        if name is None:
+            return p.render("error.html", status=404, message=p.t("notfound"))
+        url = _join_url(code)
+        svg = p.text("poster.svg", qr=qr_svg(url), url=url, store_name=name)
+        return Response(svg, media_type="image/svg+xml")
+
+    @get("/join/poster.png")
+    async def poster_png(
+        self, request: Request[Any, Any, Any], store: FromQuery[str]
+    ) -> Response[Any]:
+        from passes import qr
+
+        p = await page(request)
+        code = _store_code(store)
+        if await _store_name(code) is None:
+            return p.render("error.html", status=404, message=p.t("notfound"))
+        return Response(qr.qr_png(_join_url(code), scale=16), media_type="image/png")
+
+    # ---- card -------------------------------------------------------------------------
+
+    @get("/card")
+    async def card(
+        self,
+        request: Request[Any, Any, Any],
+        n: FromQuery[str | None] = None,
+        msg: FromQuery[str | None] = None,
+    ) -> Response[Any]:
+        p = await page(request)
+        if p.session is None:
+            return p.redirect("/signin")
+        return await _card_page(p, selected=n, notice=_notice(p, msg))
+
+    @post("/card/family")
+    async def add_family(self, request: Request[Any, Any, Any]) -> Response[Any]:
+        p = await page(request)
+        if p.session is None:
+            return p.redirect("/signin")
+        form = await p.form()
+        if form is None:
+            return p.refused()
+        name = form.get("holder_name", "").strip()[:200]
+        async with db.write_transaction():
+            card = await members.add_card(
+                p.session.account_id,
+                AddCardIn(kind="virtual", role="family", holder_name=name),
+                actor=f"shopper:{p.session.member_id}",
+                now=clock.now(),
+            )
+        return p.redirect(f"/card?n={card.number}&msg=family")
+
+    @post("/card/activate")
+    async def activate(self, request: Request[Any, Any, Any]) -> Response[Any]:
+        p = await page(request)
+        if p.session is None:
+            return p.redirect("/signin")
+        form = await p.form()
+        if form is None:
+            return p.refused()
+        try:
+            card = await plastic.activate(
+                account_id=p.session.account_id,
+                number=form.get("number", ""),
+                code=form.get("code", ""),
+                actor=f"shopper:{p.session.member_id}",
+                now=clock.now(),
+            )
+        except WrongCode:
+            return await _card_page(p, error=p.t("card.wrong_code"), status=422, form=form)
+        except CardAlreadyActivated:
+            return await _card_page(p, error=p.t("card.already"), status=409, form=form)
+        except TooManyAttempts:
+            return await _card_page(p, error=p.t("card.too_many"), status=429, form=form)
+        return p.redirect(f"/card?n={card.number}&msg=activated")
+
+    # ---- history, cashback ------------------------------------------------------------
+
+    @get("/history")
+    async def history(
+        self,
+        request: Request[Any, Any, Any],
+        before: Annotated[int | None, Parameter(ge=1)] = None,
+    ) -> Response[Any]:
+        p = await page(request)
+        if p.session is None:
+            return p.redirect("/signin")
+        found = await views.history(p.session.account_id, limit=HISTORY_PAGE, before=before)
+        return p.render("history.html", items=found.items, next_before=found.next_before)
+
+    @get("/cashback")
+    async def cashback_page(self, request: Request[Any, Any, Any]) -> Response[Any]:
+        p = await page(request)
+        if p.session is None:
+            return p.redirect("/signin")
+        view = await cashback.view(
+            account_id=p.session.account_id, member_id=p.session.member_id, now=clock.now()
+        )
+        return p.render("cashback.html", view=view, error=None)
+
+    @post("/cashback/opt-in")
+    async def cashback_opt_in(self, request: Request[Any, Any, Any]) -> Response[Any]:
+        p = await page(request)
+        if p.session is None:
+            return p.redirect("/signin")
+        form = await p.form()
+        if form is None:
+            return p.refused()
+        try:
+            await cashback.opt_in(
+                account_id=p.session.account_id,
+                member_id=p.session.member_id,
+                offer_id=int(form.get("offer_id") or 0),
+                now=clock.now(),
+            )
+        except DomainError as exc:
+            view = await cashback.view(
+                account_id=p.session.account_id, member_id=p.session.member_id, now=clock.now()
+            )
+            return p.render("cashback.html", status=exc.status_code, view=view, error=exc.message)
+        return p.redirect("/cashback")
+
+    # ---- sign-in ----------------------------------------------------------------------
+
+    @get("/signin")
+    async def signin_form(self, request: Request[Any, Any, Any]) -> Response[Any]:
+        p = await page(request)
+        return p.render("signin.html", email="", error=None)
+
+    @post("/signin")
+    async def signin_send(self, request: Request[Any, Any, Any]) -> Response[Any]:
+        p = await page(request)
+        form = await p.form()
+        if form is None:
+            return p.refused()
+        email = pages.normal_email(form.get("email", ""))[:254]
+        if "@" not in email:
+            return p.render("signin.html", status=422, email=email, error=p.t("signin.lead"))
+        now = clock.now()
+        try:
+            async with db.write_transaction():
+                code = await pages.request_code(email=email, ip=client_ip(request), now=now)
+        except TooManyAttempts:
+            return p.render("signin.html", status=429, email=email, error=p.t("signin.too_many"))
+        if code is not None:
+            from wallet.mail import service as mail
+
+            try:
+                await mail.send_now(
+                    to=email, template="signin_code", lang=p.lang, context={"code": code}
+                )
+            except Exception:
+                # The shopper sees the same page and can ask again; the operator sees why.
+                log.exception("could not send a sign-in code to %s", email)
+        return p.render("signin_code.html", email=email, error=None, notice=p.t("signin.sent"))
+
+    @post("/signin/code")
+    async def signin_code(self, request: Request[Any, Any, Any]) -> Response[Any]:
+        p = await page(request)
+        form = await p.form()
+        if form is None:
+            return p.refused()
+        email = pages.normal_email(form.get("email", ""))[:254]
+        try:
+            _session, token = await pages.verify_code(
+                email=email, code=form.get("code", ""), now=clock.now()
+            )
+        except pages.CodeRefused as exc:
+            message = p.t("signin.wrong", left=exc.left) if exc.left > 0 else p.t("signin.locked")
+            return p.render("signin_code.html", status=422, email=email, error=message, notice=None)
+        p.set_session(token)
+        return p.redirect("/card")
+
+    @post("/signout")
+    async def signout(self, request: Request[Any, Any, Any]) -> Response[Any]:
+        p = await page(request)
+        form = await p.form()
+        if form is None:
+            return p.refused()
+        if p.session_token:
+            async with db.write_transaction():
+                await pages.close_session(p.session_token, now=clock.now())
+        p.clear_session()
+        return p.redirect("/signin")
+
+
+def _join_url(code: str | None) -> str:
+    return f"{settings_module.get().base_url}/join?store={code}"
+
+
+def _notice(p: Page, msg: str | None) -> str | None:
+    return {"family": p.t("card.family_added"), "activated": p.t("card.activated_short")}.get(
+        msg or ""
+    )
+
+
+async def _card_page(
+    p: Page,
+    *,
+    selected: str | None = None,
+    notice: str | None = None,
+    error: str | None = None,
+    status: int = 200,
+    form: dict[str, str] | None = None,
+) -> Response[Any]:
+    assert p.session is not None
+    now = clock.now()
+    account_id = p.session.account_id
+    member = await members.member(p.session.member_id)
+    summary = await ledger.summary(account_id, now=now)
+    cards = await members.cards_of_account(account_id)
+    rules = await rules_service.rules_at(now)
+    active = [card for card in cards if card.status == "active"]
+    # Only a card of this account can be shown, whatever number the link carries.
+    shown = next((card for card in active if card.number == selected), None) or next(
+        (card for card in active if card.role == "main"), active[0] if active else cards[0]
+    )
+    return p.render(
+        "card.html",
+        status=status,
+        name=member["name"],
+        card=shown,
+        qr=qr_svg(shown.number),
+        links=views.links(shown.number),
+        summary=summary,
+        tier=rules.tier_for(summary.lifetime_spend_kopecks).name,
+        cards=cards,
+        notice=notice,
+        error=error,
+        form=form or {},
+    )

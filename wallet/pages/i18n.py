@@ -1,0 +1,215 @@
+"""The pages' words in Russian (the default) and English, chosen by Accept-Language."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from wallet import settings
+
+Lang = Literal["ru", "en"]
+
+# key: (Russian, English). Placeholders are str.format fields.
+CATALOGUE: dict[str, tuple[str, str]] = {
+    "program": ("Программа лояльности", "Loyalty program"),
+    "nav.card": ("Карта", "Card"),
+    "nav.history": ("История", "History"),
+    "nav.cashback": ("Кешбэк", "Cashback"),
+    "nav.signout": ("Выйти", "Sign out"),
+    "nav.signin": ("Войти", "Sign in"),
+    "join.title": ("Получить карту", "Get your card"),
+    "join.lead": (
+        "Виртуальная карта за одну минуту: баллы с каждой покупки.",
+        "A virtual card in a minute: points on every purchase.",
+    ),
+    "join.store": ("Вы в магазине: {store}", "You are at: {store}"),
+    "join.name": ("Имя", "Name"),
+    "join.email": ("Электронная почта", "Email"),
+    "join.phone": ("Телефон", "Phone"),
+    "join.contact_hint": ("Укажите почту или телефон", "Give an email or a phone number"),
+    "join.birthday": ("День рождения (необязательно)", "Birthday (optional)"),
+    "join.consent_program": (
+        "Я принимаю правила программы",
+        "I accept the program rules",
+    ),
+    "join.consent_data": (
+        "Я согласен(на) на обработку персональных данных",
+        "I consent to the processing of my personal data",
+    ),
+    "join.terms": ("Правила и политика", "Rules and privacy policy"),
+    "join.marketing_email": ("Присылать предложения на почту", "Send me offers by email"),
+    "join.marketing_push": ("Присылать уведомления в карту", "Send me notifications on the card"),
+    "join.submit": ("Получить карту", "Get my card"),
+    "join.have_card": ("Уже есть карта?", "Already a member?"),
+    "join.need_consent": (
+        "Чтобы получить карту, примите правила и согласие на обработку данных.",
+        "To get a card, accept the rules and the data processing consent.",
+    ),
+    "join.exists": (
+        "Участник с такой почтой или телефоном уже есть. Войдите по коду.",
+        "A member with this email or phone already exists. Sign in with a code.",
+    ),
+    "terms.title": ("Правила программы", "Program rules"),
+    "card.title": ("Моя карта", "My card"),
+    "card.show_qr": ("Покажите код на кассе", "Show this code at the till"),
+    "card.balance": ("Баллы", "Points"),
+    "card.pending": ("Ожидают начисления", "Pending"),
+    "card.pending_until": ("{points} с {date}", "{points} from {date}"),
+    "card.burns": ("Сгорят {date}: {points}", "{points} expire on {date}"),
+    "card.no_burn": ("Ничего не сгорает", "Nothing expires soon"),
+    "card.tier": ("Уровень", "Tier"),
+    "card.debt": ("Долг после возврата: {points}", "Owed after a return: {points}"),
+    "card.add_apple": ("Добавить в Apple Wallet", "Add to Apple Wallet"),
+    "card.add_google": ("Сохранить в Google Wallet", "Save to Google Wallet"),
+    "card.other_cards": ("Карты на счёте", "Cards on the account"),
+    "card.kind.virtual": ("виртуальная", "virtual"),
+    "card.kind.plastic": ("пластиковая", "plastic"),
+    "card.role.main": ("основная", "main"),
+    "card.role.family": ("семейная", "family"),
+    "card.role.twin": ("двойник", "twin"),
+    "card.status.blocked": ("заблокирована", "blocked"),
+    "card.status.replaced": ("заменена", "replaced"),
+    "card.add_family": ("Добавить семейную карту", "Add a family card"),
+    "card.family_name": ("Имя владельца", "Holder's name"),
+    "card.family_added": ("Семейная карта добавлена", "Family card added"),
+    "card.activate": ("Активировать пластиковую карту", "Activate a plastic card"),
+    "card.activate_number": ("Номер карты", "Card number"),
+    "card.activate_code": ("Код под защитным слоем", "Code under the scratch layer"),
+    "card.activate_submit": ("Активировать", "Activate"),
+    "card.activated": (
+        "Карта {number} добавлена, баллы перенесены: {points}",
+        "Card {number} added, points moved: {points}",
+    ),
+    "card.activated_short": (
+        "Карта активирована, баллы перенесены",
+        "Card activated, points moved",
+    ),
+    "join.check": ("Проверьте поля: {problem}", "Check the fields: {problem}"),
+    "card.wrong_code": ("Неверный номер карты или код", "Wrong card number or code"),
+    "card.already": ("Эта карта уже активирована", "This card is already activated"),
+    "card.too_many": (
+        "Слишком много неверных попыток. Попробуйте позже.",
+        "Too many wrong tries. Try again later.",
+    ),
+    "history.title": ("История", "History"),
+    "history.empty": ("Пока ничего нет", "Nothing yet"),
+    "history.more": ("Ранее", "Older"),
+    "history.receipt": ("Чек {id}", "Receipt {id}"),
+    "kind.earn": ("Начислено", "Earned"),
+    "kind.redeem": ("Списано", "Spent"),
+    "kind.return": ("Возврат", "Return"),
+    "kind.refund": ("Возвращено", "Refunded"),
+    "kind.expire": ("Сгорело", "Expired"),
+    "kind.adjust": ("Корректировка", "Adjustment"),
+    "kind.debt": ("Долг", "Owed"),
+    "kind.repay": ("Погашение долга", "Debt repaid"),
+    "kind.transfer": ("Перенос с карты", "Moved from a card"),
+    "kind.cashback": ("Кешбэк", "Cashback"),
+    "kind.bonus": ("Бонус", "Bonus"),
+    "cashback.title": ("Кешбэк", "Cashback"),
+    "cashback.none": (
+        "Сейчас предложений нет. Загляните позже!",
+        "No offer right now. Check back later!",
+    ),
+    "cashback.want": ("Хочу кешбэк", "I want cashback"),
+    "cashback.goal": ("Ваша цель на месяц", "Your goal this month"),
+    "cashback.spent": ("Потрачено", "Spent"),
+    "cashback.remaining": ("Осталось", "To go"),
+    "cashback.days_left": ("Дней до конца месяца", "Days left"),
+    "cashback.reward": ("Кешбэк сейчас", "Reward so far"),
+    "cashback.cap": ("Максимум", "Cap"),
+    "cashback.reached": ("Цель достигнута!", "Goal reached!"),
+    "cashback.last_month": ("Прошлый месяц", "Last month"),
+    "cashback.opted_in": ("Вы участвуете", "You are in"),
+    "signin.title": ("Вход", "Sign in"),
+    "signin.lead": (
+        "Мы пришлём шестизначный код на вашу почту.",
+        "We will email you a six-digit code.",
+    ),
+    "signin.send": ("Прислать код", "Send code"),
+    "signin.sent": (
+        "Если эта почта есть в программе, код уже в пути. Он действует 10 минут.",
+        "If this email belongs to a member, the code is on its way. It is valid for 10 minutes.",
+    ),
+    "signin.code": ("Код из письма", "Code from the email"),
+    "signin.submit": ("Войти", "Sign in"),
+    "signin.wrong": ("Неверный код. Осталось попыток: {left}", "Wrong code. Tries left: {left}"),
+    "signin.locked": (
+        "Код заблокирован или истёк. Запросите новый.",
+        "The code is locked or expired. Ask for a new one.",
+    ),
+    "signin.too_many": (
+        "Слишком много запросов. Попробуйте через несколько минут.",
+        "Too many requests. Try again in a few minutes.",
+    ),
+    "signin.again": ("Прислать новый код", "Send a new code"),
+    "csrf.refused": (
+        "Форма устарела. Обновите страницу и попробуйте снова.",
+        "The form has expired. Reload the page and try again.",
+    ),
+    "notfound": ("Страница не найдена", "Page not found"),
+    "points": ("{n} балл.", "{n} pts"),
+    "poster.title": ("Карта лояльности за минуту", "A loyalty card in a minute"),
+    "poster.scan": ("Наведите камеру на код", "Point your camera at the code"),
+}
+
+MONTHS_RU = (
+    "января февраля марта апреля мая июня июля августа сентября октября ноября декабря"
+).split()
+
+
+def choose(accept_language: str | None) -> Lang:
+    """English only if the browser ranks it above Russian; Russian otherwise."""
+    best: tuple[float, Lang] = (0.0, "ru")
+    for position, part in enumerate((accept_language or "").split(",")):
+        tag, _sep, params = part.strip().partition(";")
+        primary = tag.strip().lower().split("-")[0]
+        if primary not in ("ru", "en"):
+            continue
+        quality = 1.0
+        if params.strip().startswith("q="):
+            try:
+                quality = float(params.strip()[2:])
+            except ValueError:
+                quality = 0.0
+        score = quality - position * 1e-6  # earlier wins a tie
+        if score > best[0]:
+            best = (score, "ru" if primary == "ru" else "en")
+    return best[1]
+
+
+def translate(lang: Lang, key: str, **values: object) -> str:
+    pair = CATALOGUE.get(key)
+    if pair is None:
+        return key
+    text = pair[0] if lang == "ru" else pair[1]
+    return text.format(**values) if values else text
+
+
+def date(lang: Lang, moment: datetime) -> str:
+    local = moment.astimezone(settings.get().tz)
+    if lang == "ru":
+        return f"{local.day} {MONTHS_RU[local.month - 1]} {local.year}"
+    return local.strftime("%-d %b %Y")
+
+
+def datetime_short(lang: Lang, moment: datetime) -> str:
+    local = moment.astimezone(settings.get().tz)
+    return f"{date(lang, moment)}, {local:%H:%M}"
+
+
+def number(value: int) -> str:
+    """Thousands apart by a narrow no-break space, as both languages read it on a phone."""
+    return f"{value:,}".replace(",", "\u202f")
+
+
+def money(lang: Lang, kopecks: int) -> str:
+    roubles, rest = divmod(abs(kopecks), 100)
+    sign = "−" if kopecks < 0 else ""
+    if lang == "ru":
+        return f"{sign}{number(roubles)},{rest:02d}\u00a0₽"
+    return f"{sign}₽{number(roubles)}.{rest:02d}"
+
+
+def card_groups(number_: str) -> str:
+    return " ".join(number_[i : i + 4] for i in range(0, len(number_), 4))

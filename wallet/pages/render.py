@@ -1,0 +1,156 @@
+"""Jinja rendering for the pages, the request's language and session, cookies and CSRF."""
+
+from __future__ import annotations
+
+import functools
+import secrets
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import qrcode
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from litestar import Request, Response
+from litestar.response import Redirect
+from markupsafe import Markup
+from qrcode.constants import ERROR_CORRECT_M
+
+from wallet import clock, codes
+from wallet import settings as settings_module
+from wallet.pages import i18n
+from wallet.pages import service as pages
+from wallet.pages.service import Session
+
+TEMPLATES = Path(__file__).resolve().parent.parent.parent / "templates" / "pages"
+SESSION_COOKIE = "wsession"
+CSRF_COOKIE = "wcsrf"
+
+_env = Environment(
+    loader=FileSystemLoader(str(TEMPLATES)),
+    autoescape=select_autoescape(["html", "svg"]),
+    undefined=StrictUndefined,
+    trim_blocks=True,
+    lstrip_blocks=True,
+    auto_reload=False,
+)
+_env.filters["num"] = i18n.number
+_env.filters["groups"] = i18n.card_groups
+
+
+@functools.lru_cache(maxsize=4096)
+def qr_svg(text: str) -> Markup:
+    """The QR of ``text`` as a compact inline SVG: one path, each row's dark runs merged, a
+    4-module quiet zone; scaled by CSS, crisp at any size."""
+    code = qrcode.QRCode(error_correction=ERROR_CORRECT_M, border=4)
+    code.add_data(text)
+    code.make(fit=True)
+    matrix = code.get_matrix()
+    size = len(matrix)
+    parts: list[str] = []
+    for y, row in enumerate(matrix):
+        x = 0
+        while x < size:
+            if row[x]:
+                start = x
+                while x < size and row[x]:
+                    x += 1
+                parts.append(f"M{start} {y}h{x - start}v1h-{x - start}z")
+            else:
+                x += 1
+    return Markup(
+        f'<svg class="qr" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {size} {size}" '
+        f'shape-rendering="crispEdges" role="img" aria-label="QR {text}">'
+        f'<rect width="{size}" height="{size}" fill="#fff"/>'
+        f'<path fill="#000" d="{"".join(parts)}"/></svg>'
+    )
+
+
+def client_ip(request: Request[Any, Any, Any]) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+def _secure(request: Request[Any, Any, Any]) -> bool:
+    return request.url.scheme == "https" or settings_module.get().base_url.startswith("https:")
+
+
+@dataclass
+class Page:
+    """What every page handler needs: language, session, CSRF token, cookies to set."""
+
+    request: Request[Any, Any, Any]
+    lang: i18n.Lang
+    session: Session | None
+    session_token: str
+    csrf: str
+    cookies: list[dict[str, Any]] = field(default_factory=list)
+
+    def t(self, key: str, **values: object) -> str:
+        return i18n.translate(self.lang, key, **values)
+
+    def set_session(self, token: str) -> None:
+        self.cookies.append(
+            {
+                "key": SESSION_COOKIE,
+                "value": token,
+                "max_age": int(pages.SESSION_TTL.total_seconds()),
+            }
+        )
+
+    def clear_session(self) -> None:
+        self.cookies.append({"key": SESSION_COOKIE, "value": "", "max_age": 0})
+
+    def _apply(self, response: Response[Any]) -> Response[Any]:
+        secure = _secure(self.request)
+        for cookie in self.cookies:
+            response.set_cookie(**cookie, path="/", httponly=True, samesite="lax", secure=secure)
+        response.headers["Cache-Control"] = "no-store"
+        response.headers["X-Frame-Options"] = "DENY"
+        response.headers["Referrer-Policy"] = "same-origin"
+        return response
+
+    def text(self, template: str, **context: Any) -> str:
+        return _env.get_template(template).render(
+            t=self.t,
+            lang=self.lang,
+            csrf=self.csrf,
+            signed_in=self.session is not None,
+            date=functools.partial(i18n.date, self.lang),
+            datetime=functools.partial(i18n.datetime_short, self.lang),
+            money=functools.partial(i18n.money, self.lang),
+            path=self.request.url.path,
+            **context,
+        )
+
+    def render(self, template: str, *, status: int = 200, **context: Any) -> Response[Any]:
+        html = self.text(template, **context)
+        return self._apply(
+            Response(html, status_code=status, media_type="text/html; charset=utf-8")
+        )
+
+    def redirect(self, path: str) -> Response[Any]:
+        return self._apply(Redirect(path=path, status_code=303))
+
+    async def form(self) -> dict[str, str] | None:
+        """The posted form, or None when its CSRF token does not match the cookie."""
+        raw = await self.request.form()
+        data = {key: str(value) for key, value in raw.items()}
+        cookie = self.request.cookies.get(CSRF_COOKIE, "")
+        sent = data.get("csrf", "")
+        if not cookie or not sent or not codes.same_secret(cookie, sent):
+            return None
+        return data
+
+    def refused(self) -> Response[Any]:
+        return self.render("error.html", status=403, message=self.t("csrf.refused"))
+
+
+async def page(request: Request[Any, Any, Any]) -> Page:
+    lang = i18n.choose(request.headers.get("accept-language"))
+    token = request.cookies.get(SESSION_COOKIE, "")
+    found = await pages.session(token, now=clock.now()) if token else None
+    csrf = request.cookies.get(CSRF_COOKIE, "")
+    result = Page(request=request, lang=lang, session=found, session_token=token, csrf=csrf)
+    if len(csrf) < 32:
+        result.csrf = secrets.token_urlsafe(32)
+        result.cookies.append({"key": CSRF_COOKIE, "value": result.csrf, "max_age": None})
+    return result

@@ -1,0 +1,180 @@
+"""Sign-in by emailed code, browser sessions and the send limits.
+
+- A code is six digits, valid 10 minutes, kept as a hash; five wrong tries lock it, and a
+  new code replaces any earlier one of the same address.
+- Sends are limited per address (3 in 15 minutes) and per IP (20 an hour), counted in
+  ``signin_send_event``, so the form cannot be used to flood a mailbox or the SMTP relay.
+- An unknown address gets the same reply as a member's and no mail: the form does not
+  tell who is a member.
+- A session is a random token in an HttpOnly cookie; only its SHA-256 is stored.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from datetime import datetime, timedelta
+
+import msgspec
+
+from wallet import codes, db
+from wallet.auth import service as auth
+from wallet.errors import TooManyAttempts, WrongCode
+from wallet.members import service as members
+from wallet.pages.tables import PageSession, SendEvent, SignInCode
+
+log = logging.getLogger(__name__)
+
+CODE_TTL = timedelta(minutes=10)
+CODE_MAX_TRIES = 5
+SENDS_PER_ADDRESS = 3
+ADDRESS_WINDOW = timedelta(minutes=15)
+SENDS_PER_IP = 20
+IP_WINDOW = timedelta(hours=1)
+SESSION_TTL = timedelta(days=90)
+
+
+class Session(msgspec.Struct, frozen=True):
+    id: int
+    member_id: int
+    account_id: int
+
+
+class CodeRefused(WrongCode):
+    """A wrong code; ``left`` tries remain (0: locked)."""
+
+    def __init__(self, left: int) -> None:
+        super().__init__("the code is wrong", {"tries_left": left})
+        self.left = left
+
+
+def normal_email(email: str) -> str:
+    return email.strip().lower()
+
+
+def _hash(email: str, code: str) -> str:
+    return codes.sha256_hex(f"signin:{email}:{code}")
+
+
+async def _count(key: str, since: datetime) -> int:
+    return int(
+        await SendEvent.count().where((SendEvent.key == key) & (SendEvent.created_at > since))
+    )
+
+
+async def request_code(*, email: str, ip: str, now: datetime) -> str | None:
+    """Make a code for ``email`` if it belongs to a member; the code to send, or None.
+
+    Raises ``TooManyAttempts`` when the address or the IP asked too often. Runs in the
+    caller's transaction; the caller sends the mail after commit.
+    """
+    email = normal_email(email)
+    address_key, ip_key = f"email:{email}", f"ip:{ip}"
+    if await _count(address_key, now - ADDRESS_WINDOW) >= SENDS_PER_ADDRESS:
+        raise TooManyAttempts(
+            "too many codes asked for this address",
+            {"retry_after_seconds": int(ADDRESS_WINDOW.total_seconds())},
+        )
+    if await _count(ip_key, now - IP_WINDOW) >= SENDS_PER_IP:
+        raise TooManyAttempts(
+            "too many codes asked from this address",
+            {"retry_after_seconds": int(IP_WINDOW.total_seconds())},
+        )
+    await SendEvent.insert(
+        SendEvent(key=address_key, created_at=now), SendEvent(key=ip_key, created_at=now)
+    )
+    member_id = await auth.member_ids_by_email(email)
+    if member_id is None:
+        return None
+    await SignInCode.update({SignInCode.used_at: now}).where(
+        (SignInCode.email == email) & SignInCode.used_at.is_null()
+    )
+    code = f"{secrets.randbelow(1_000_000):06d}"
+    await SignInCode.insert(
+        SignInCode(
+            email=email,
+            code_hash=_hash(email, code),
+            member_id=member_id,
+            expires_at=now + CODE_TTL,
+            created_at=now,
+        )
+    )
+    return code
+
+
+async def check_code(*, email: str, code: str, now: datetime) -> int:
+    """The member the code signs in. A wrong code counts a try (committed by the caller even
+    though this raises: call it through ``verify_code``)."""
+    email = normal_email(email)
+    code = "".join(ch for ch in code if ch.isdigit())
+    row = (
+        await SignInCode.select()
+        .where((SignInCode.email == email) & SignInCode.used_at.is_null())
+        .order_by(SignInCode.id, ascending=False)
+        .first()
+    )
+    if row is None or row["expires_at"] <= now or row["attempts"] >= CODE_MAX_TRIES:
+        raise CodeRefused(0)
+    if not codes.same_secret(_hash(email, code), row["code_hash"]):
+        await SignInCode.update({SignInCode.attempts: SignInCode.attempts + 1}).where(
+            SignInCode.id == row["id"]
+        )
+        raise CodeRefused(CODE_MAX_TRIES - row["attempts"] - 1)
+    await SignInCode.update({SignInCode.used_at: now}).where(SignInCode.id == row["id"])
+    return int(row["member_id"])
+
+
+async def verify_code(*, email: str, code: str, now: datetime) -> tuple[Session, str]:
+    """Sign in with a code: a new session and its cookie token. A wrong try is recorded."""
+    refused: CodeRefused | None = None
+    async with db.write_transaction():
+        try:
+            member_id = await check_code(email=email, code=code, now=now)
+        except CodeRefused as exc:
+            refused = exc
+        else:
+            return await open_session(member_id, now=now)
+    raise refused
+
+
+async def open_session(member_id: int, *, now: datetime) -> tuple[Session, str]:
+    """A new browser session for the member, in the caller's transaction."""
+    member = await members.member(member_id)
+    token = secrets.token_urlsafe(32)
+    rows = await PageSession.insert(
+        PageSession(
+            token_hash=codes.sha256_hex(token),
+            member_id=member_id,
+            account_id=member["account_id"],
+            expires_at=now + SESSION_TTL,
+            created_at=now,
+        )
+    ).returning(PageSession.id)
+    return Session(id=rows[0]["id"], member_id=member_id, account_id=member["account_id"]), token
+
+
+async def session(token: str, *, now: datetime) -> Session | None:
+    """The live session behind a cookie token, or None."""
+    if not token or len(token) > 100:
+        return None
+    digest = codes.sha256_hex(token)
+    row = (
+        await PageSession.select(
+            PageSession.id,
+            PageSession.token_hash,
+            PageSession.member_id,
+            PageSession.account_id,
+            PageSession.expires_at,
+        )
+        .where((PageSession.token_hash == digest) & PageSession.revoked_at.is_null())
+        .first()
+    )
+    if row is None or row["expires_at"] <= now or not codes.same_secret(row["token_hash"], digest):
+        return None
+    return Session(id=row["id"], member_id=row["member_id"], account_id=row["account_id"])
+
+
+async def close_session(token: str, *, now: datetime) -> None:
+    await PageSession.update({PageSession.revoked_at: now}).where(
+        PageSession.token_hash == codes.sha256_hex(token)
+    )
