@@ -4,10 +4,9 @@ my progress this month and last month's result."""
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Any
 
 import msgspec
-
-from typing import Any
 
 from wallet import db
 from wallet.errors import NotFound
