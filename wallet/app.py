@@ -18,6 +18,7 @@ from wallet import settings as settings_module
 from wallet.errors import EXCEPTION_HANDLERS
 from wallet.ledger.api import AdjustmentsController
 from wallet.members.api import AdminCardsController, EnrolController, MeController
+from wallet.offers.api import MyOffersController, OffersAdminController
 from wallet.pages.controllers import PagesController
 from wallet.plastic.api import PlasticController
 from wallet.receipts.api import PosController
@@ -105,6 +106,8 @@ def create_app(*, manage_db: bool = True, extra_handlers: list[Any] | None = Non
         AdjustmentsController,
         RulesController,
         StoresController,
+        OffersAdminController,
+        MyOffersController,
         PagesController,
         PlasticController,
         *(extra_handlers or []),
@@ -134,6 +137,7 @@ def create_app(*, manage_db: bool = True, extra_handlers: list[Any] | None = Non
                 Tag(name="support: cards and accounts", description="Support staff tools"),
                 Tag(name="admin: program rules", description="Earning and spending rules"),
                 Tag(name="admin: stores", description="The chain's stores"),
+                Tag(name="admin: offers", description="Smart-goal cashback offers"),
                 Tag(name="operations", description="Health checks"),
             ],
         ),

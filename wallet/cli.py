@@ -217,6 +217,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--batch", default="", help="a label kept with the batch")
     p.set_defaults(run=plastic_create)
 
+    from wallet.offers.commands import add_commands as add_offer_commands
+
+    add_offer_commands(sub)
     for add in EXTRA_COMMANDS:
         add(sub)
     return parser

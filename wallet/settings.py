@@ -31,6 +31,18 @@ def _bool(name: str, default: bool) -> bool:
     return raw.strip().lower() in {"1", "true", "yes", "on"}
 
 
+def _days(name: str, default: tuple[int, ...]) -> tuple[int, ...]:
+    raw = os.environ.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        return tuple(sorted({int(part) for part in raw.split(",") if part.strip()}, reverse=True))
+    except ValueError as exc:
+        raise SystemExit(
+            f"setting {name}={raw!r} is not a comma-separated list of days; e.g. 30,7"
+        ) from exc
+
+
 @dataclass(frozen=True)
 class Settings:
     # Where the data lives: ``sqlite:///path/to/file`` or ``postgresql://user@host:port/db``.
@@ -58,6 +70,11 @@ class Settings:
     smtp_starttls: bool = False
     smtp_pool_size: int = 4
     mail_from: str = "Программа лояльности <noreply@loyalty.example>"
+    # Cashback months are settled this many days after the month ends, so late receipts
+    # and returns are in.
+    cashback_settle_days: int = 3
+    # Shoppers are reminded this many days before their points burn (once per lead time).
+    burn_reminder_days: tuple[int, ...] = (30, 7)
 
     @property
     def is_sqlite(self) -> bool:
@@ -93,6 +110,8 @@ def load() -> Settings:
         smtp_starttls=_bool("WALLET_SMTP_STARTTLS", Settings.smtp_starttls),
         smtp_pool_size=_int("WALLET_SMTP_POOL_SIZE", Settings.smtp_pool_size),
         mail_from=env("WALLET_MAIL_FROM") or Settings.mail_from,
+        cashback_settle_days=_int("WALLET_CASHBACK_SETTLE_DAYS", Settings.cashback_settle_days),
+        burn_reminder_days=_days("WALLET_BURN_REMINDER_DAYS", Settings.burn_reminder_days),
     )
 
 

@@ -23,6 +23,7 @@ from wallet.errors import (
 from wallet.ledger import service as ledger
 from wallet.ledger.schemas import AccountState
 from wallet.members import service as members
+from wallet.offers import service as offers
 from wallet.platform import service as platform
 from wallet.receipts.pricing import price
 from wallet.receipts.schemas import (
@@ -192,6 +193,14 @@ async def post_receipt(data: ReceiptIn, *, store_id: int, actor: str, now: datet
                 reason=reason,
             )
         await ledger.add_spend(state, pricing.paid_kopecks)
+        await offers.on_receipt(
+            account_id=card.account_id,
+            card_id=card.id,
+            receipt_pk=receipt_pk,
+            occurred_at=occurred_at,
+            lines=[(result.category, result.paid_kopecks) for result in pricing.lines],
+            now=now,
+        )
         reply = ReceiptOut(
             receipt_id=data.receipt_id,
             card_number=card.number,
@@ -356,6 +365,14 @@ async def post_return(
                 reason=reason,
             )
         await ledger.add_spend(state, -min(money_total, state.lifetime_spend_kopecks))
+        await offers.on_return(
+            account_id=state.id,
+            card_id=receipt["card"],
+            receipt_pk=receipt["id"],
+            occurred_at=receipt["occurred_at"],
+            lines=[(lines[r.line]["category"], r.refund_money_kopecks) for r in line_results],
+            now=now,
+        )
         card = await members.find_card_by_id(receipt["card"])
         reply = ReturnOut(
             return_id=data.return_id,

@@ -1,0 +1,182 @@
+"""Points that burn: the daily expiry sweep and the reminders before it.
+
+Expiry itself is the ledger's rule (``ledger.settle_clock`` expires every lot past its date
+with a journal entry); this module runs it for every account that has a lot due and tells
+the passes. Reminders go out N days before points burn (``WALLET_BURN_REMINDER_DAYS``,
+default 30 and 7), once per account, burn date and lead time: a pass update (the pass
+shows "300 points burn on 31 January" with a lock-screen message) and an email to
+shoppers who consented to email.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from wallet import clock, db
+from wallet import settings as settings_module
+from wallet.ledger import service as ledger
+from wallet.members import service as members
+from wallet.offers.tables import BurnReminder
+from wallet.platform import service as platform
+
+MONTHS_RU = (
+    "января",
+    "февраля",
+    "марта",
+    "апреля",
+    "мая",
+    "июня",
+    "июля",
+    "августа",
+    "сентября",
+    "октября",
+    "ноября",
+    "декабря",
+)
+
+
+def date_ru(day: date) -> str:
+    return f"{day.day} {MONTHS_RU[day.month - 1]} {day.year}"
+
+
+def _ts(value: Any) -> datetime:
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    return clock.to_utc(value)
+
+
+async def expire(*, now: datetime) -> int:
+    """Expire every lot past its date and release matured pending lots, one short
+    transaction per account (the write path would do the same on its next receipt);
+    each changed account's passes are updated. Returns how many accounts changed."""
+    # Read-only use of the ledger's account table to find who is due; the change itself
+    # goes through ledger.settle_clock under the account lock.
+    rows = await db.raw(
+        "SELECT id FROM account WHERE next_lot_event_at IS NOT NULL AND next_lot_event_at <= {} "
+        "ORDER BY id",
+        now,
+    )
+    for row in rows:
+        async with db.write_transaction():
+            state = await ledger.lock_account(row["id"])
+            await ledger.settle_clock(state, now=now)
+            await platform.enqueue_pass_update(row["id"])
+    return len(rows)
+
+
+async def _burning(
+    *, after: datetime, until: datetime, account_id: int | None = None
+) -> dict[tuple[int, date], tuple[int, datetime]]:
+    """Spendable points burning in (after, until], per account and local date: the points
+    and the earliest burn time of that date."""
+    zone = settings_module.get().tz
+    args: list[Any] = [after, until, after]
+    sql = (
+        "SELECT account, expires_at, SUM(remaining) AS points FROM lot "
+        "WHERE remaining > 0 AND expires_at > {} AND expires_at <= {} "
+        "AND (is_pending = false OR available_from <= {})"
+    )
+    if account_id is not None:
+        sql += " AND account = {}"
+        args.append(account_id)
+    sql += " GROUP BY account, expires_at"
+    batches: dict[tuple[int, date], tuple[int, datetime]] = {}
+    for row in await db.raw(sql, *args):
+        at = _ts(row["expires_at"])
+        # A lot that burns at midnight local time burns "on" the day before, as a shopper
+        # reads it: "valid until 31 January" means gone on 1 February.
+        day = (at - timedelta(microseconds=1)).astimezone(zone).date()
+        key = (int(row["account"]), day)
+        points, first = batches.get(key, (0, at))
+        batches[key] = (points + int(row["points"]), min(first, at))
+    return batches
+
+
+async def send_reminders(*, now: datetime) -> int:
+    """Remind every account whose points burn within the lead times; returns how many
+    reminders went out. Each batch gets the reminder of the shortest lead time that
+    covers it, so a batch first seen 5 days ahead gets the 7-day one only."""
+    leads = sorted(settings_module.get().burn_reminder_days)
+    if not leads:
+        return 0
+    zone = settings_module.get().tz
+    today = now.astimezone(zone).date()
+    batches = await _burning(after=now, until=now + timedelta(days=leads[-1] + 1))
+    sent = 0
+    for (account_id, day), (points, burns_at) in sorted(batches.items()):
+        days_left = (day - today).days
+        lead = next((n for n in leads if days_left <= n), None)
+        if lead is None or points <= 0:
+            continue
+        async with db.write_transaction():
+            inserted = await (
+                BurnReminder.insert(
+                    BurnReminder(
+                        reminder_key=f"{account_id}:{day.isoformat()}:{lead}",
+                        account_id=account_id,
+                        burns_on=day,
+                        burns_at=burns_at,
+                        days_before=lead,
+                        points=points,
+                        sent_at=now,
+                    )
+                )
+                .on_conflict(target=BurnReminder.reminder_key, action="DO NOTHING")
+                .returning(BurnReminder.id)
+            )
+            if not inserted:
+                continue
+            await platform.enqueue_pass_update(account_id)
+            await _email(account_id, points=points, day=day, days_left=days_left, key=inserted)
+        sent += 1
+    return sent
+
+
+async def _email(
+    account_id: int, *, points: int, day: date, days_left: int, key: list[dict[str, Any]]
+) -> None:
+    from wallet.mail import service as mail
+
+    member = await members.member_of_account(account_id)
+    if not member or not member["email"] or not member["marketing_email"]:
+        return
+    await mail.queue_email(
+        to=member["email"],
+        template="expiry_reminder",
+        lang="ru",
+        context={
+            "name": member["name"],
+            "points": points,
+            "date": date_ru(day),
+            "date_iso": day.isoformat(),
+            "days_left": days_left,
+            "card_url": f"{settings_module.get().base_url}/card",
+        },
+        dedupe_key=f"expiry:reminder:{key[0]['id']}",
+    )
+
+
+async def reminder_due(account_id: int, *, now: datetime) -> tuple[int, datetime] | None:
+    """The points of the next burn a reminder went out for, and when they burn."""
+    zone = settings_module.get().tz
+    today = now.astimezone(zone).date()
+    row = await (
+        BurnReminder.select(BurnReminder.burns_on)
+        .where((BurnReminder.account_id == account_id) & (BurnReminder.burns_on >= today))
+        .order_by(BurnReminder.burns_on)
+        .first()
+    )
+    if row is None:
+        return None
+    day: date = row["burns_on"]
+    start = datetime(day.year, day.month, day.day, tzinfo=zone)
+    batches = await _burning(
+        after=max(now, clock.to_utc(start)),
+        until=clock.to_utc(start + timedelta(days=1)),
+        account_id=account_id,
+    )
+    found = batches.get((account_id, day))
+    if found is None or found[0] <= 0:
+        return None
+    return found[0], found[1]

@@ -1,0 +1,112 @@
+"""What the worker runs for cashback and expiry: the month-end settlement a few days after
+the month ends, the daily expiry sweep with burn reminders, the month-start opening of
+renewing goals, and the outcome emails in batches."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from wallet import clock, db
+from wallet import settings as settings_module
+from wallet.members import service as members
+from wallet.offers import expiry, service, settlement
+from wallet.platform.worker import register, register_schedule
+
+NOTIFY_BATCH = 500
+
+
+def _local(now: datetime) -> datetime:
+    return now.astimezone(settings_module.get().tz)
+
+
+def settle_slot(now: datetime) -> str | None:
+    """The month to settle: the previous one, once ``cashback_settle_days`` have passed."""
+    local = _local(now)
+    if local.day <= settings_module.get().cashback_settle_days:
+        return None
+    return service.shift_month(f"{local.year:04d}-{local.month:02d}", -1)
+
+
+def daily_slot(now: datetime) -> str:
+    return _local(now).date().isoformat()
+
+
+def month_slot(now: datetime) -> str:
+    return service.month_key(now)
+
+
+def _not_before(moment: datetime) -> datetime:
+    """Schedules may be run ahead of the clock (tests, a catch-up with --as-of): act as of
+    the slot's own time, never earlier than now."""
+    return max(clock.now(), moment)
+
+
+async def settle(payload: dict[str, Any]) -> None:
+    month = payload["slot"]
+    _start, end = service.month_bounds(month)
+    days = settings_module.get().cashback_settle_days
+    await settlement.settle_month(month, now=_not_before(end + timedelta(days=days)))
+
+
+async def expire_and_remind(payload: dict[str, Any]) -> None:
+    day = datetime.fromisoformat(payload["slot"]).replace(tzinfo=settings_module.get().tz)
+    now = _not_before(clock.to_utc(day))
+    await expiry.expire(now=now)
+    await expiry.send_reminders(now=now)
+
+
+async def open_month(payload: dict[str, Any]) -> None:
+    start, _end = service.month_bounds(payload["slot"])
+    await service.open_month(payload["slot"], now=_not_before(start))
+
+
+async def notify(payload: dict[str, Any]) -> None:
+    """Tell each shopper of a settled month how it went, in batches; a retry resumes
+    where it stopped (``notified``), and each email has its own dedupe key."""
+    from wallet.mail import service as mail
+
+    offer_id, month = int(payload["offer_id"]), payload["month"]
+    while True:
+        async with db.write_transaction():
+            rows = await settlement.unnotified(offer_id, month, limit=NOTIFY_BATCH)
+            if not rows:
+                return
+            for row in rows:
+                member = await members.member_of_account(int(row["account_id"]))
+                if not member or not member["email"] or not member["marketing_email"]:
+                    continue
+                reached = row["outcome"] == "reached"
+                await mail.queue_email(
+                    to=member["email"],
+                    template="cashback_reached" if reached else "cashback_missed",
+                    lang="ru",
+                    context={
+                        "name": member["name"],
+                        "month": month,
+                        "points": int(row["reward_points"]),
+                        "missed_by": service.roubles_text(
+                            max(0, int(row["goal_kopecks"]) - int(row["spent_kopecks"]))
+                        ),
+                        "goal": service.roubles_text(int(row["goal_kopecks"])),
+                        "spent": service.roubles_text(int(row["spent_kopecks"])),
+                        "card_url": f"{settings_module.get().base_url}/card",
+                    },
+                    dedupe_key=f"cashback:{row['id']}",
+                )
+            ids = [int(row["id"]) for row in rows]
+            await db.raw(
+                "UPDATE offer_goal_month SET notified = true WHERE id IN ("
+                + ", ".join("{}" for _ in ids)
+                + ")",
+                *ids,
+            )
+
+
+register("offers.settle", settle, max_attempts=5)
+register("offers.expire", expire_and_remind, max_attempts=5)
+register("offers.open_month", open_month, max_attempts=5)
+register("offers.notify", notify, max_attempts=10)
+register_schedule("offers.settle", kind="offers.settle", slot=settle_slot)
+register_schedule("offers.expire", kind="offers.expire", slot=daily_slot)
+register_schedule("offers.open_month", kind="offers.open_month", slot=month_slot)
