@@ -265,7 +265,13 @@ async def post_return(
         )
     store_key = f"{store_id}:return:{data.return_id}"
     async with db.write_transaction():
-        state = await ledger.lock_account(receipt["account_id"])
+        # The card may have moved since the sale (a plastic card a shopper activated took
+        # its lots to their account): reverse on the account the card is on now.
+        account_id = (await members.find_card_by_id(receipt["card"])).account_id
+        state = await ledger.lock_account(account_id)
+        moved_to = (await members.find_card_by_id(receipt["card"])).account_id
+        if moved_to != account_id:  # activated while this return waited for the lock
+            state = await ledger.lock_account(moved_to)
         earlier = await _earlier(ReceiptReturn, store_key, request_hash, data.return_id)
         if earlier is not None:
             return msgspec.convert(earlier, ReturnOut)
@@ -399,7 +405,7 @@ async def post_return(
                 created_at=now,
             )
         )
-        await platform.enqueue_pass_update(receipt["account_id"])
+        await platform.enqueue_pass_update(state.id)
     return reply
 
 
