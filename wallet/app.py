@@ -19,6 +19,7 @@ from wallet.errors import EXCEPTION_HANDLERS
 from wallet.ledger.api import AdjustmentsController
 from wallet.members.api import AdminCardsController, EnrolController, MeController
 from wallet.offers.api import MyOffersController, OffersAdminController
+from wallet.passsync.api import PassKitController, PassLinksController
 from wallet.pages.controllers import PagesController
 from wallet.plastic.api import PlasticController
 from wallet.receipts.api import PosController
@@ -110,6 +111,8 @@ def create_app(*, manage_db: bool = True, extra_handlers: list[Any] | None = Non
         MyOffersController,
         PagesController,
         PlasticController,
+        PassKitController,
+        PassLinksController,
         *(extra_handlers or []),
     ]
     return Litestar(

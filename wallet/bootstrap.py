@@ -16,6 +16,10 @@ def prepare_certificates() -> None:
     WWDR; then the files exist and nothing is made.
     """
     folder = settings.get().certs_dir
+    if not settings.get().secret_key:
+        from wallet.passsync.service import ensure_secret_key
+
+        ensure_secret_key(folder)
     if (folder / "pass-cert.pem").exists():
         return
     try:

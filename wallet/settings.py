@@ -75,6 +75,19 @@ class Settings:
     cashback_settle_days: int = 3
     # Shoppers are reminded this many days before their points burn (once per lead time).
     burn_reminder_days: tuple[int, ...] = (30, 7)
+    # Signs pass authentication tokens and pass download links. Empty: a random key is made
+    # once in ``<certs_dir>/secret.key`` (the embedded default); never logged.
+    secret_key: str = ""
+    # Apple Pass Type ID and team, as in the Pass Type ID certificate.
+    pass_type_id: str = "pass.ru.example.loyalty"
+    team_id: str = "DEVTEAM123"
+    # APNs base URL (tests and staging point it at a stand-in) and an optional CA bundle to
+    # verify it; empty means the system's trust store.
+    apns_url: str = "https://api.push.apple.com"
+    apns_ca: str = ""
+    # Google Wallet REST API base URL and the issuer id of the program's Google account.
+    google_api_url: str = "https://walletobjects.googleapis.com/walletobjects/v1"
+    google_issuer_id: str = "3388000000000000000"
 
     @property
     def is_sqlite(self) -> bool:
@@ -112,6 +125,13 @@ def load() -> Settings:
         mail_from=env("WALLET_MAIL_FROM") or Settings.mail_from,
         cashback_settle_days=_int("WALLET_CASHBACK_SETTLE_DAYS", Settings.cashback_settle_days),
         burn_reminder_days=_days("WALLET_BURN_REMINDER_DAYS", Settings.burn_reminder_days),
+        secret_key=env("WALLET_SECRET_KEY") or Settings.secret_key,
+        pass_type_id=env("WALLET_PASS_TYPE_ID") or Settings.pass_type_id,
+        team_id=env("WALLET_TEAM_ID") or Settings.team_id,
+        apns_url=(env("WALLET_APNS_URL") or Settings.apns_url).rstrip("/"),
+        apns_ca=env("WALLET_APNS_CA") or Settings.apns_ca,
+        google_api_url=(env("WALLET_GOOGLE_API_URL") or Settings.google_api_url).rstrip("/"),
+        google_issuer_id=env("WALLET_GOOGLE_ISSUER_ID") or Settings.google_issuer_id,
     )
 
 

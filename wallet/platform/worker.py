@@ -37,6 +37,7 @@ log = logging.getLogger("wallet.worker")
 JOB_MODULES: list[str] = [
     "wallet.mail.jobs",
     "wallet.offers.jobs",
+    "wallet.passsync.jobs",
 ]
 
 Handler = Callable[[dict[str, Any]], Awaitable[None]]

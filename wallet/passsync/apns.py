@@ -1,0 +1,116 @@
+"""APNs for passes: HTTP/2, TLS client authentication with the Pass Type ID certificate.
+
+Apple's Wallet Developer Guide ("Updating a pass"): the push goes to the device's push
+token with the pass type identifier as the topic and an empty JSON dictionary as the
+payload; the device then asks our web service what changed. One client per process keeps
+one connection open and multiplexes many streams over it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import ssl
+from dataclasses import dataclass
+from enum import Enum
+from pathlib import Path
+
+import httpx
+
+from wallet import settings
+
+log = logging.getLogger("wallet.apns")
+
+# What a pass push carries: nothing. The device fetches the changes itself.
+EMPTY_PAYLOAD = b"{}"
+
+
+class Outcome(Enum):
+    SENT = "sent"
+    # 410 Unregistered, or 400 BadDeviceToken / DeviceTokenNotForTopic: the registration
+    # is dead; delete it.
+    GONE = "gone"
+    # 429 or 5xx or a broken connection: try again later.
+    RETRY = "retry"
+    # Any other refusal (403 a bad certificate, 413...): retrying cannot help.
+    FAILED = "failed"
+
+
+_GONE_REASONS = {"BadDeviceToken", "Unregistered", "DeviceTokenNotForTopic"}
+
+
+@dataclass(frozen=True)
+class Result:
+    outcome: Outcome
+    status: int
+    reason: str
+
+
+class ApnsClient:
+    def __init__(self, *, base_url: str, cert: Path, key: Path, ca: str | None, topic: str) -> None:
+        context = ssl.create_default_context(cafile=ca or None)
+        context.load_cert_chain(str(cert), str(key))
+        self.topic = topic
+        self.base_url = base_url.rstrip("/")
+        # One connection, many streams: httpx multiplexes HTTP/2 requests on it.
+        self._http = httpx.AsyncClient(
+            http2=True,
+            verify=context,
+            timeout=httpx.Timeout(10.0, connect=5.0),
+            limits=httpx.Limits(max_connections=1, max_keepalive_connections=1),
+        )
+
+    async def push(self, push_token: str) -> Result:
+        try:
+            reply = await self._http.post(
+                f"{self.base_url}/3/device/{push_token}",
+                content=EMPTY_PAYLOAD,
+                headers={"apns-topic": self.topic, "content-type": "application/json"},
+            )
+        except httpx.HTTPError as exc:
+            return Result(Outcome.RETRY, 0, f"{type(exc).__name__}: {exc}")
+        reason = ""
+        if reply.status_code != 200:
+            try:
+                reason = str(reply.json().get("reason", ""))
+            except ValueError:
+                reason = reply.text[:200]
+        status = reply.status_code
+        if status == 200:
+            return Result(Outcome.SENT, status, "")
+        if status == 410 or (status == 400 and reason in _GONE_REASONS):
+            return Result(Outcome.GONE, status, reason)
+        if status == 429 or status >= 500:
+            return Result(Outcome.RETRY, status, reason)
+        return Result(Outcome.FAILED, status, reason)
+
+    async def close(self) -> None:
+        await self._http.aclose()
+
+
+_clients: dict[tuple[str, str, str, str, int], ApnsClient] = {}
+
+
+def client() -> ApnsClient:
+    """The process's APNs client for the current settings and event loop."""
+    cfg = settings.get()
+    loop_id = id(asyncio.get_running_loop())
+    key = (cfg.apns_url, str(cfg.certs_dir), cfg.apns_ca, cfg.pass_type_id, loop_id)
+    found = _clients.get(key)
+    if found is None:
+        found = ApnsClient(
+            base_url=cfg.apns_url,
+            cert=cfg.certs_dir / "pass-cert.pem",
+            key=cfg.certs_dir / "pass-key.pem",
+            ca=cfg.apns_ca or None,
+            topic=cfg.pass_type_id,
+        )
+        _clients[key] = found
+    return found
+
+
+async def close_all() -> None:
+    clients = list(_clients.values())
+    _clients.clear()
+    for one in clients:
+        await one.close()

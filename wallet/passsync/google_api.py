@@ -1,0 +1,106 @@
+"""The Google Wallet REST API (walletobjects/v1), authorised with the service account.
+
+The bearer is a self-signed JWT (google-auth's ``jwt.Credentials`` with the API's audience),
+which Google accepts for its APIs in place of an OAuth access token: it is signed locally,
+so no request goes anywhere but the configured API base URL.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from pathlib import Path
+from typing import Any
+
+import httpx
+from google.auth import jwt as google_jwt
+
+from wallet import settings
+
+log = logging.getLogger("wallet.google")
+
+AUDIENCE = "https://walletobjects.googleapis.com/"
+
+
+class GoogleReply:
+    def __init__(self, status: int, body: Any) -> None:
+        self.status = status
+        self.body = body
+
+    @property
+    def retry(self) -> bool:
+        return self.status == 429 or self.status >= 500
+
+    def __repr__(self) -> str:
+        return f"GoogleReply({self.status}, {str(self.body)[:200]!r})"
+
+
+class GoogleWalletClient:
+    def __init__(self, *, base_url: str, service_account: Path) -> None:
+        info = json.loads(service_account.read_text())
+        self._credentials = google_jwt.Credentials.from_service_account_info(
+            info, audience=AUDIENCE
+        )
+        self.base_url = base_url.rstrip("/")
+        self._http = httpx.AsyncClient(timeout=httpx.Timeout(15.0, connect=5.0))
+
+    def _bearer(self) -> str:
+        if not self._credentials.valid:
+            self._credentials.refresh(None)  # local signing; the request is not used
+        token = self._credentials.token
+        return token.decode() if isinstance(token, bytes) else str(token)
+
+    async def _call(self, method: str, path: str, body: dict[str, Any]) -> GoogleReply:
+        try:
+            reply = await self._http.request(
+                method,
+                f"{self.base_url}/{path}",
+                json=body,
+                headers={"authorization": f"Bearer {self._bearer()}"},
+            )
+        except httpx.HTTPError as exc:
+            return GoogleReply(503, f"{type(exc).__name__}: {exc}")
+        try:
+            parsed: Any = reply.json()
+        except ValueError:
+            parsed = reply.text[:500]
+        return GoogleReply(reply.status_code, parsed)
+
+    async def insert_class(self, body: dict[str, Any]) -> GoogleReply:
+        return await self._call("POST", "loyaltyClass", body)
+
+    async def insert_object(self, body: dict[str, Any]) -> GoogleReply:
+        return await self._call("POST", "loyaltyObject", body)
+
+    async def patch_object(self, object_id: str, body: dict[str, Any]) -> GoogleReply:
+        return await self._call("PATCH", f"loyaltyObject/{object_id}", body)
+
+    async def add_message(self, object_id: str, body: dict[str, Any]) -> GoogleReply:
+        return await self._call("POST", f"loyaltyObject/{object_id}/addMessage", body)
+
+    async def close(self) -> None:
+        await self._http.aclose()
+
+
+_clients: dict[tuple[str, str, int], GoogleWalletClient] = {}
+
+
+def client() -> GoogleWalletClient:
+    cfg = settings.get()
+    key = (cfg.google_api_url, str(cfg.certs_dir), id(asyncio.get_running_loop()))
+    found = _clients.get(key)
+    if found is None:
+        found = GoogleWalletClient(
+            base_url=cfg.google_api_url,
+            service_account=cfg.certs_dir / "google-service-account.json",
+        )
+        _clients[key] = found
+    return found
+
+
+async def close_all() -> None:
+    clients = list(_clients.values())
+    _clients.clear()
+    for one in clients:
+        await one.close()

@@ -1,0 +1,31 @@
+"""What the worker runs for passes: rebuild on change, push to Apple, sync with Google."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from wallet import clock
+from wallet.passsync import service
+from wallet.platform.worker import register
+
+
+async def pass_update(payload: dict[str, Any]) -> None:
+    await service.refresh_account(int(payload["account_id"]), now=clock.now())
+
+
+async def apns_push(payload: dict[str, Any]) -> None:
+    await service.push_pass(str(payload["serial"]))
+
+
+async def google_sync(payload: dict[str, Any]) -> None:
+    await service.sync_google(int(payload["card_id"]), now=clock.now())
+
+
+async def google_message(payload: dict[str, Any]) -> None:
+    await service.send_google_message(payload, now=clock.now())
+
+
+register("pass_update", pass_update)
+register("apns_push", apns_push, max_attempts=10)
+register("google_sync", google_sync, max_attempts=10)
+register("google_message", google_message, max_attempts=10)

@@ -1,0 +1,809 @@
+"""Passes on phones: what each card's pass shows, who may fetch it, and when it changed.
+
+How a change reaches a phone without ever being lost:
+1. every ledger write calls ``platform.enqueue_pass_update(account_id)`` in its own
+   transaction (coalesced per account);
+2. the worker runs ``refresh_account``: it rebuilds each card's state, and where what the
+   pass shows differs from the stored fingerprint it gives the pass a new tag and
+   Last-Modified and queues an APNs push job and a Google sync job, all in one
+   transaction; a crash before that commit re-runs the job, a crash after it finds
+   nothing changed and the queued jobs carry on;
+3. ``push_pass`` sends to every registered device behind the pass's tag and records each
+   success, so a retried job skips the devices already told.
+
+Tags come from one counter row: bumping it holds the row's lock until commit, so tags are
+committed in increasing order, and a device that saw tag N never misses a pass whose change
+commits later with a smaller tag.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+import hmac
+import logging
+import os
+import secrets
+from collections.abc import Iterable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import msgspec
+
+from passes.apple import PassSigner, build_pkpass
+from passes.card import AppleSettings, CardState, GoalProgress, Program, StoreLocation
+from passes.google import (
+    GoogleSettings,
+    ServiceAccount,
+    add_message_body,
+    loyalty_class,
+    loyalty_object,
+    loyalty_object_patch,
+    object_id,
+    save_link,
+)
+from wallet import clock, codes, db, settings
+from wallet.errors import CardNotFound, NotFound, Unauthorized
+from wallet.ledger import service as ledger
+from wallet.members import service as members
+from wallet.members.service import CardInfo
+from wallet.passsync import apns, google_api
+from wallet.passsync.tables import (
+    GoogleMessage,
+    GoogleObject,
+    PassCard,
+    PassRegistration,
+    PassTagCounter,
+)
+from wallet.platform import service as platform
+from wallet.platform.worker import GiveUp, RetryLater
+from wallet.rules import service as rules_service
+from wallet.stores import service as stores
+
+log = logging.getLogger("wallet.passsync")
+
+SECRET_FILE = "secret.key"
+# A download link is for the shopper who just asked for it; /me hands out fresh ones.
+LINK_LIFETIME = timedelta(hours=1)
+# Google rings the phone for at most 3 messages per pass per 24 h (403 quotaExceeded).
+GOOGLE_NOTIFY_LIMIT = 3
+GOOGLE_NOTIFY_WINDOW = timedelta(hours=24)
+# Streams kept in flight on the one APNs connection.
+PUSH_CONCURRENCY = 100
+PASSKIT_PREFIX = "/passkit"
+
+
+class PassNotFound(NotFound):
+    code = "pass_not_found"
+
+
+# ---------------------------------------------------------------- secrets, tokens, links
+
+
+def ensure_secret_key(folder: Path) -> Path:
+    """Make ``<certs_dir>/secret.key`` once (32 random bytes, mode 0600); never logged."""
+    path = folder / SECRET_FILE
+    if path.exists():
+        return path
+    folder.mkdir(parents=True, exist_ok=True)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:  # another process made it first
+        return path
+    with os.fdopen(fd, "w") as f:
+        f.write(secrets.token_urlsafe(32))
+    return path
+
+
+_secret_cache: dict[tuple[str, str], bytes] = {}
+
+
+def secret_key() -> bytes:
+    cfg = settings.get()
+    key = (cfg.secret_key, str(cfg.certs_dir))
+    found = _secret_cache.get(key)
+    if found is None:
+        if cfg.secret_key:
+            found = cfg.secret_key.encode()
+        else:
+            found = ensure_secret_key(cfg.certs_dir).read_text().strip().encode()
+        _secret_cache[key] = found
+    return found
+
+
+def _mac(purpose: str, value: str) -> str:
+    digest = hmac.new(secret_key(), f"{purpose}:{value}".encode(), hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+
+
+def pass_token(serial: str) -> str:
+    """The pass's authenticationToken: HMAC(secret key, serial). Nothing secret is stored,
+    and a pass rebuilt later carries the same token Wallet already holds."""
+    return _mac("passkit-token", serial)
+
+
+def token_matches(serial: str, authorization: str | None) -> bool:
+    scheme, _sep, token = (authorization or "").partition(" ")
+    if scheme != "ApplePass" or not token:
+        return False
+    return codes.same_secret(token.strip(), pass_token(serial))
+
+
+def _signed(path: str, card_number: str, now: datetime) -> str:
+    expires = int((now + LINK_LIFETIME).timestamp())
+    sig = _mac("link", f"{path}:{card_number}:{expires}")
+    return f"{settings.get().base_url}{path}?expires={expires}&sig={sig}"
+
+
+def apple_pass_link(card_number: str, *, now: datetime | None = None) -> str:
+    """A short-lived signed link to the card's .pkpass (Safari cannot send a bearer)."""
+    return _signed(f"/passes/{quote(card_number)}.pkpass", card_number, now or clock.now())
+
+
+def google_save_link(card_number: str, *, now: datetime | None = None) -> str:
+    """A short-lived signed link that records the save and redirects to Google."""
+    return _signed(f"/passes/{quote(card_number)}/google", card_number, now or clock.now())
+
+
+def check_link(path: str, card_number: str, *, expires: int, sig: str, now: datetime) -> None:
+    if expires < int(now.timestamp()):
+        raise Unauthorized("this pass link has expired; open your card again for a fresh one")
+    if not codes.same_secret(sig, _mac("link", f"{path}:{card_number}:{expires}")):
+        raise Unauthorized("this pass link is not valid")
+
+
+# ---------------------------------------------------------------- program and card state
+
+
+def apple_settings() -> AppleSettings:
+    cfg = settings.get()
+    return AppleSettings(
+        pass_type_id=cfg.pass_type_id,
+        team_id=cfg.team_id,
+        web_service_url=cfg.base_url + PASSKIT_PREFIX,
+    )
+
+
+def google_settings() -> GoogleSettings:
+    cfg = settings.get()
+    return GoogleSettings(
+        issuer_id=cfg.google_issuer_id, class_suffix="loyalty", origins=[cfg.base_url]
+    )
+
+
+_signers: dict[str, PassSigner] = {}
+_accounts: dict[str, ServiceAccount] = {}
+_programs: dict[Any, Program] = {}
+
+
+def signer() -> PassSigner:
+    folder = settings.get().certs_dir
+    found = _signers.get(str(folder))
+    if found is None:
+        found = PassSigner.from_files(
+            folder / "pass-cert.pem", folder / "pass-key.pem", folder / "wwdr.pem"
+        )
+        _signers[str(folder)] = found
+    return found
+
+
+def service_account() -> ServiceAccount:
+    folder = settings.get().certs_dir
+    found = _accounts.get(str(folder))
+    if found is None:
+        found = ServiceAccount.from_file(folder / "google-service-account.json")
+        _accounts[str(folder)] = found
+    return found
+
+
+async def program(now: datetime) -> Program:
+    """The program as passes show it; one object per distinct content (passes/ caches by
+    identity)."""
+    rules = await rules_service.rules_at(now)
+    shops = [s for s in await stores.list_stores() if s.latitude is not None]
+    key = (
+        rules.program_name,
+        tuple((s.name, s.latitude, s.longitude) for s in shops[:10]),
+    )
+    found = _programs.get(key)
+    if found is None:
+        found = Program(
+            program_name=rules.program_name,
+            organization_name=rules.program_name,
+            issuer_name=rules.program_name,
+            homepage_url=settings.get().base_url,
+            locations=[
+                StoreLocation(latitude=lat, longitude=lon, name=name)
+                for name, lat, lon in key[1]
+                if lat is not None and lon is not None
+            ],
+        )
+        if len(_programs) > 32:
+            _programs.clear()
+        _programs[key] = found
+    return found
+
+
+async def goal_for_pass(account_id: int, now: datetime) -> GoalProgress | None:
+    """The cashback goal, from the offers domain when it is deployed."""
+    try:
+        from wallet.offers import service as offers
+    except ImportError:
+        return None
+    progress = getattr(offers, "goal_progress_for_pass", None)
+    if progress is None:
+        return None
+    result: GoalProgress | None = await progress(account_id, now=now)
+    return result
+
+
+class AccountView(msgspec.Struct, frozen=True):
+    balance: int
+    pending: int
+    tier_name: str
+    next_expiry_points: int
+    next_expiry_at: datetime | None
+    goal: GoalProgress | None
+
+
+async def account_view(account_id: int, now: datetime) -> AccountView:
+    summary = await ledger.summary(account_id, now=now)
+    rules = await rules_service.rules_at(now)
+    return AccountView(
+        balance=summary.balance,
+        pending=summary.pending,
+        tier_name=rules.tier_for(summary.lifetime_spend_kopecks).name,
+        next_expiry_points=summary.next_expiry.points if summary.next_expiry else 0,
+        next_expiry_at=summary.next_expiry.expires_at if summary.next_expiry else None,
+        goal=await goal_for_pass(account_id, now),
+    )
+
+
+def _message(row: dict[str, Any] | None) -> str | None:
+    if not row or not row["message_text"]:
+        return None
+    header = row["message_header"]
+    return f"{header}. {row['message_text']}" if header else row["message_text"]
+
+
+def card_state(
+    card: CardInfo, view: AccountView, row: dict[str, Any] | None, modified_at: datetime
+) -> CardState:
+    return CardState(
+        serial_number=card.pass_serial,
+        card_number=card.number,
+        holder_name=card.holder_name,
+        balance=view.balance,
+        pending=view.pending,
+        tier_name=view.tier_name,
+        next_expiry_points=view.next_expiry_points,
+        next_expiry_at=view.next_expiry_at,
+        goal=view.goal,
+        status=card.status,  # type: ignore[arg-type]
+        message=_message(row),
+        updated_at=modified_at,
+    )
+
+
+_EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
+
+
+def fingerprint(state: CardState) -> str:
+    """What the pass shows, without its own timestamp."""
+    return codes.sha256_hex(msgspec.json.encode(msgspec.structs.replace(state, updated_at=_EPOCH)))
+
+
+async def _next_tag() -> int:
+    await PassTagCounter.insert(PassTagCounter(id=1, value=0)).on_conflict(
+        target=PassTagCounter.id, action="DO NOTHING"
+    )
+    rows = await db.raw(
+        "UPDATE pass_tag_counter SET value = value + 1 WHERE id = 1 RETURNING value"
+    )
+    return int(rows[0]["value"])
+
+
+def _next_modified(previous: datetime | None, now: datetime) -> datetime:
+    """Last-Modified travels in whole seconds: keep it strictly increasing per pass, so a
+    second change within one second is not hidden by a 304."""
+    moment = now.replace(microsecond=0)
+    if previous is not None and moment <= previous:
+        moment = previous.replace(microsecond=0) + timedelta(seconds=1)
+    return moment
+
+
+_PASS_COLUMNS = (
+    PassCard.id,
+    PassCard.card_id,
+    PassCard.account_id,
+    PassCard.serial,
+    PassCard.tag,
+    PassCard.modified_at,
+    PassCard.fingerprint,
+    PassCard.message_id,
+    PassCard.message_header,
+    PassCard.message_text,
+)
+
+
+async def _pass_row(serial: str) -> dict[str, Any] | None:
+    return await PassCard.select(*_PASS_COLUMNS).where(PassCard.serial == serial).first()
+
+
+async def ensure_pass(card: CardInfo, *, now: datetime) -> dict[str, Any]:
+    """The card's pass row, made when its pass is first served or saved."""
+    row = await PassCard.select(*_PASS_COLUMNS).where(PassCard.card_id == card.id).first()
+    if row is not None:
+        return row
+    view = await account_view(card.account_id, now)
+    modified = _next_modified(None, now)
+    async with db.write_transaction():
+        inserted = await (
+            PassCard.insert(
+                PassCard(
+                    card_id=card.id,
+                    account_id=card.account_id,
+                    serial=card.pass_serial,
+                    tag=0,
+                    modified_at=modified,
+                    fingerprint=fingerprint(card_state(card, view, None, modified)),
+                    created_at=now,
+                )
+            )
+            .on_conflict(target=PassCard.card_id, action="DO NOTHING")
+            .returning(PassCard.id)
+        )
+        if inserted:
+            tag = await _next_tag()
+            await PassCard.update({PassCard.tag: tag}).where(PassCard.id == inserted[0]["id"])
+    found = await PassCard.select(*_PASS_COLUMNS).where(PassCard.card_id == card.id).first()
+    assert found is not None
+    return found
+
+
+# ---------------------------------------------------------------- serving passes
+
+
+class BuiltPass(msgspec.Struct, frozen=True):
+    data: bytes
+    modified_at: datetime
+
+
+async def _build(card: CardInfo, row: dict[str, Any], now: datetime) -> BuiltPass:
+    view = await account_view(card.account_id, now)
+    state = card_state(card, view, row, row["modified_at"])
+    prog = await program(now)
+    data = await asyncio.to_thread(
+        build_pkpass, state, prog, apple_settings(), pass_token(card.pass_serial), signer()
+    )
+    return BuiltPass(data=data, modified_at=row["modified_at"])
+
+
+async def download_pass(card_number: str, *, now: datetime) -> BuiltPass:
+    """The .pkpass behind a signed link (the link was checked by the caller)."""
+    card = await members.find_card(card_number)
+    row = await ensure_pass(card, now=now)
+    return await _build(card, row, now)
+
+
+def _authorize(pass_type_id: str, serial: str, authorization: str | None) -> None:
+    # Checked before anything is looked up, so a caller without the token learns nothing
+    # about which serials exist.
+    if pass_type_id != settings.get().pass_type_id or not token_matches(serial, authorization):
+        raise Unauthorized("missing or wrong ApplePass token")
+
+
+async def latest_pass(
+    pass_type_id: str,
+    serial: str,
+    *,
+    authorization: str | None,
+    if_modified_since: datetime | None,
+    now: datetime,
+) -> BuiltPass | None:
+    """The pass as it is now, or None when the device's copy is current (304)."""
+    _authorize(pass_type_id, serial, authorization)
+    row = await _pass_row(serial)
+    if row is None:
+        raise PassNotFound(f"no pass {serial}")
+    if if_modified_since is not None and if_modified_since >= row["modified_at"]:
+        return None
+    try:
+        card = await members.find_card_by_id(row["card_id"])
+    except CardNotFound as exc:
+        raise PassNotFound(f"no pass {serial}") from exc
+    return await _build(card, row, now)
+
+
+# ---------------------------------------------------------------- registrations
+
+
+async def register_device(
+    *,
+    device_id: str,
+    pass_type_id: str,
+    serial: str,
+    push_token: str,
+    authorization: str | None,
+    now: datetime,
+) -> bool:
+    """Register a device for a pass's updates; True when new (201), False when known (200)."""
+    _authorize(pass_type_id, serial, authorization)
+    row = await _pass_row(serial)
+    if row is None:
+        raise PassNotFound(f"no pass {serial}")
+    async with db.write_transaction():
+        inserted = await (
+            PassRegistration.insert(
+                PassRegistration(
+                    key=f"{device_id}:{serial}",
+                    device_id=device_id,
+                    serial=serial,
+                    push_token=push_token,
+                    # The device has just downloaded the current version.
+                    pushed_tag=row["tag"],
+                    created_at=now,
+                )
+            )
+            .on_conflict(target=PassRegistration.key, action="DO NOTHING")
+            .returning(PassRegistration.id)
+        )
+        if not inserted:
+            # A restored phone may come back with a new push token.
+            await PassRegistration.update({PassRegistration.push_token: push_token}).where(
+                PassRegistration.key == f"{device_id}:{serial}"
+            )
+    return bool(inserted)
+
+
+async def unregister_device(
+    *, device_id: str, pass_type_id: str, serial: str, authorization: str | None
+) -> None:
+    _authorize(pass_type_id, serial, authorization)
+    async with db.write_transaction():
+        await PassRegistration.delete().where(PassRegistration.key == f"{device_id}:{serial}")
+
+
+class UpdatedSerials(msgspec.Struct, frozen=True):
+    serial_numbers: list[str] = msgspec.field(name="serialNumbers")
+    last_updated: str = msgspec.field(name="lastUpdated")
+
+
+async def serials_updated_since(
+    device_id: str, pass_type_id: str, since: str | None
+) -> UpdatedSerials | None:
+    """All of this device's passes changed after tag ``since`` (all of them without a tag);
+    None (204) when there are none or the device is unknown."""
+    if pass_type_id != settings.get().pass_type_id:
+        return None
+    sql = (
+        "SELECT r.serial AS serial, p.tag AS tag FROM pass_registration r "
+        "JOIN pass_card p ON p.serial = r.serial WHERE r.device_id = {}"
+    )
+    args: list[Any] = [device_id]
+    if since is not None and since.strip().isdigit():
+        sql += " AND p.tag > {}"
+        args.append(int(since))
+    rows = await db.raw(sql + " ORDER BY p.tag", *args)
+    if not rows:
+        return None
+    return UpdatedSerials(
+        serial_numbers=[row["serial"] for row in rows],
+        last_updated=str(max(int(row["tag"]) for row in rows)),
+    )
+
+
+# ---------------------------------------------------------------- the worker's side
+
+
+async def refresh_account(account_id: int, *, now: datetime) -> int:
+    """Give every card of the account whose pass content changed a new tag, and queue its
+    pushes; returns how many passes changed."""
+    cards = await members.cards_of_account(account_id)
+    if not cards:
+        return 0
+    ids = [card.id for card in cards]
+    known = await PassCard.select(PassCard.card_id).where(PassCard.card_id.is_in(ids))
+    if not known:
+        return 0
+    view = await account_view(account_id, now)
+    changed = 0
+    async with db.write_transaction():
+        query = PassCard.select(*_PASS_COLUMNS).where(PassCard.card_id.is_in(ids))
+        if not db.is_sqlite():
+            query = query.lock_rows("UPDATE")
+        rows = {row["card_id"]: row for row in await query}
+        google = {
+            row["card_id"]
+            for row in await GoogleObject.select(GoogleObject.card_id).where(
+                GoogleObject.card_id.is_in(ids)
+            )
+        }
+        for card in cards:
+            row = rows.get(card.id)
+            if row is None:
+                continue
+            seen = fingerprint(card_state(card, view, row, row["modified_at"]))
+            if seen == row["fingerprint"] and row["account_id"] == account_id:
+                continue
+            tag = await _next_tag()
+            await PassCard.update(
+                {
+                    PassCard.tag: tag,
+                    PassCard.modified_at: _next_modified(row["modified_at"], now),
+                    PassCard.fingerprint: seen,
+                    PassCard.account_id: account_id,
+                }
+            ).where(PassCard.id == row["id"])
+            await platform.enqueue(
+                kind="apns_push",
+                payload={"serial": card.pass_serial},
+                dedupe_key=f"apns:{card.pass_serial}",
+            )
+            if card.id in google:
+                await platform.enqueue(
+                    kind="google_sync",
+                    payload={"card_id": card.id},
+                    dedupe_key=f"google:card:{card.id}",
+                )
+            changed += 1
+    return changed
+
+
+async def push_pass(serial: str) -> dict[str, int]:
+    """Tell every device behind the pass's tag to fetch it; successes are recorded, so a
+    retry only reaches the devices not yet told."""
+    row = await PassCard.select(PassCard.tag).where(PassCard.serial == serial).first()
+    if row is None:
+        return {}
+    tag = row["tag"]
+    devices = await PassRegistration.select(PassRegistration.id, PassRegistration.push_token).where(
+        (PassRegistration.serial == serial) & (PassRegistration.pushed_tag < tag)
+    )
+    counts = await _push_all(devices, tag)
+    return counts
+
+
+async def _push_all(devices: list[dict[str, Any]], tag: int) -> dict[str, int]:
+    if not devices:
+        return {"sent": 0}
+    client = apns.client()
+    gate = asyncio.Semaphore(PUSH_CONCURRENCY)
+
+    async def one(device: dict[str, Any]) -> tuple[dict[str, Any], apns.Result]:
+        async with gate:
+            return device, await client.push(device["push_token"])
+
+    results = await asyncio.gather(*(one(d) for d in devices))
+    sent = [d["id"] for d, r in results if r.outcome is apns.Outcome.SENT]
+    gone = [d["id"] for d, r in results if r.outcome is apns.Outcome.GONE]
+    retry = [r for _d, r in results if r.outcome is apns.Outcome.RETRY]
+    failed = [r for _d, r in results if r.outcome is apns.Outcome.FAILED]
+    async with db.write_transaction():
+        for chunk in _chunks(sent, 500):
+            await PassRegistration.update({PassRegistration.pushed_tag: tag}).where(
+                PassRegistration.id.is_in(chunk) & (PassRegistration.pushed_tag < tag)
+            )
+        for chunk in _chunks(gone, 500):
+            await PassRegistration.delete().where(PassRegistration.id.is_in(chunk))
+    if gone:
+        log.info("APNs: removed %s registrations the device no longer holds", len(gone))
+    if retry:
+        raise RetryLater(
+            f"APNs asked to retry {len(retry)} pushes: {retry[0].status} {retry[0].reason}"
+        )
+    if failed:
+        raise GiveUp(
+            f"APNs refused {len(failed)} pushes: {failed[0].status} {failed[0].reason}; "
+            "check the Pass Type ID certificate and WALLET_PASS_TYPE_ID"
+        )
+    return {"sent": len(sent), "gone": len(gone)}
+
+
+def _chunks(items: list[int], size: int) -> Iterable[list[int]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+# ---------------------------------------------------------------- Google Wallet
+
+_classes_made: set[tuple[str, str]] = set()
+
+
+async def _ensure_class(prog: Program, google: GoogleSettings) -> None:
+    cfg = settings.get()
+    key = (cfg.google_api_url, f"{google.issuer_id}.{google.class_suffix}")
+    if key in _classes_made:
+        return
+    reply = await google_api.client().insert_class(loyalty_class(prog, google))
+    if reply.retry:
+        raise RetryLater(f"Google loyaltyClass insert: {reply}")
+    if reply.status not in (200, 409):
+        raise GiveUp(f"Google refused the loyaltyClass: {reply}")
+    _classes_made.add(key)
+
+
+async def save_to_google(card_number: str, *, now: datetime) -> str:
+    """Record the shopper's Save (the object will be inserted by the worker) and return
+    Google's save link."""
+    card = await members.find_card(card_number)
+    row = await ensure_pass(card, now=now)
+    google = google_settings()
+    view = await account_view(card.account_id, now)
+    state = card_state(card, view, row, row["modified_at"])
+    prog = await program(now)
+    body = loyalty_object(state, prog, google)
+    async with db.write_transaction():
+        await GoogleObject.insert(
+            GoogleObject(
+                card_id=card.id,
+                account_id=card.account_id,
+                object_id=body["id"],
+                inserted=False,
+                saved_at=now,
+            )
+        ).on_conflict(target=GoogleObject.card_id, action="DO NOTHING")
+        await platform.enqueue(
+            kind="google_sync", payload={"card_id": card.id}, dedupe_key=f"google:card:{card.id}"
+        )
+    existing = (
+        await GoogleObject.select(GoogleObject.inserted)
+        .where(GoogleObject.card_id == card.id)
+        .first()
+    )
+    # Google takes the full object from the link if it has none yet; a later insert then
+    # gets 409 and patches. An object already inserted travels as a short reference.
+    ids = {body["id"]} if existing and existing["inserted"] else set()
+    return save_link(service_account(), [body], google.origins, existing_ids=ids)
+
+
+async def sync_google(card_id: int, *, now: datetime) -> str:
+    """Insert or patch the card's Google object with what its pass shows now."""
+    obj = (
+        await GoogleObject.select(GoogleObject.object_id, GoogleObject.inserted)
+        .where(GoogleObject.card_id == card_id)
+        .first()
+    )
+    if obj is None:
+        return "none"
+    card = await members.find_card_by_id(card_id)
+    row = await PassCard.select(*_PASS_COLUMNS).where(PassCard.card_id == card_id).first()
+    view = await account_view(card.account_id, now)
+    state = card_state(card, view, row, row["modified_at"] if row else now)
+    prog = await program(now)
+    google = google_settings()
+    await _ensure_class(prog, google)
+    client = google_api.client()
+    oid = object_id(state, google)
+    if obj["inserted"]:
+        reply = await client.patch_object(oid, loyalty_object_patch(state, prog, google))
+        done = "patched"
+        if reply.status == 404:
+            reply = await client.insert_object(loyalty_object(state, prog, google))
+            done = "inserted"
+    else:
+        reply = await client.insert_object(loyalty_object(state, prog, google))
+        done = "inserted"
+        if reply.status == 409:
+            reply = await client.patch_object(oid, loyalty_object_patch(state, prog, google))
+            done = "patched"
+    if reply.retry:
+        raise RetryLater(f"Google {done[:-2]}: {reply}")
+    if reply.status != 200:
+        raise GiveUp(f"Google refused the object {oid}: {reply}")
+    if not obj["inserted"]:
+        async with db.write_transaction():
+            await GoogleObject.update({GoogleObject.inserted: True}).where(
+                GoogleObject.card_id == card_id
+            )
+    return done
+
+
+async def send_google_message(payload: dict[str, Any], *, now: datetime) -> str:
+    client = google_api.client()
+    body = add_message_body(
+        payload["header"], payload["text"], payload["message_type"], payload["message_id"]
+    )
+    reply = await client.add_message(payload["object_id"], body)
+    if reply.status == 404:
+        # Not inserted yet (the sync job is queued behind us): insert it now, then add.
+        await sync_google(payload["card_id"], now=now)
+        reply = await client.add_message(payload["object_id"], body)
+    if reply.status == 403 and payload["message_type"] == "TEXT_AND_NOTIFY":
+        # Google's own quota said no: the message still goes on the pass, without a ring.
+        body["message"]["messageType"] = "TEXT"
+        reply = await client.add_message(payload["object_id"], body)
+    if reply.retry:
+        raise RetryLater(f"Google addMessage: {reply}")
+    if reply.status != 200:
+        raise GiveUp(f"Google refused addMessage on {payload['object_id']}: {reply}")
+    return "added"
+
+
+# ---------------------------------------------------------------- for campaigns and segments
+
+
+async def push_message(
+    account_id: int, *, header: str, text: str, message_id: str, now: datetime
+) -> dict[str, Any]:
+    """Put a marketer's message on the account's passes, in the caller's transaction.
+
+    Apple: stored as the pass's message field, whose changeMessage "%@" shows it on the
+    lock screen when the pass updates. Google: an addMessage per saved object, ringing the
+    phone (TEXT_AND_NOTIFY) only while the object had fewer than 3 ringing messages in 24 h.
+    Returns ``{"apple_devices": n, "google": "notify" | "text" | "none"}``.
+    """
+    cards = [c for c in await members.cards_of_account(account_id) if c.status == "active"]
+    ids = [c.id for c in cards]
+    apple_devices = 0
+    google_result = "none"
+    if not ids:
+        return {"apple_devices": 0, "google": google_result}
+    rows = await PassCard.select(PassCard.serial).where(PassCard.card_id.is_in(ids))
+    if rows:
+        await PassCard.update(
+            {
+                PassCard.message_id: message_id[:100],
+                PassCard.message_header: header[:200],
+                PassCard.message_text: text,
+            }
+        ).where(PassCard.card_id.is_in(ids))
+        await platform.enqueue_pass_update(account_id)
+        apple_devices = await PassRegistration.count().where(
+            PassRegistration.serial.is_in([r["serial"] for r in rows])
+        )
+    objects = await GoogleObject.select(GoogleObject.card_id, GoogleObject.object_id).where(
+        GoogleObject.card_id.is_in(ids)
+    )
+    for obj in objects:
+        key = f"{obj['object_id']}:{message_id}"[:240]
+        earlier = (
+            await GoogleMessage.select(GoogleMessage.notify).where(GoogleMessage.key == key).first()
+        )
+        if earlier is not None:  # a retried campaign step
+            notify = bool(earlier["notify"])
+        else:
+            rung = await GoogleMessage.count().where(
+                (GoogleMessage.object_id == obj["object_id"])
+                & (GoogleMessage.notify == True)  # noqa: E712 - Piccolo builds SQL from ==
+                & (GoogleMessage.created_at > now - GOOGLE_NOTIFY_WINDOW)
+            )
+            notify = rung < GOOGLE_NOTIFY_LIMIT
+            await GoogleMessage.insert(
+                GoogleMessage(key=key, object_id=obj["object_id"], notify=notify, created_at=now)
+            )
+            await platform.enqueue(
+                kind="google_message",
+                payload={
+                    "card_id": obj["card_id"],
+                    "object_id": obj["object_id"],
+                    "header": header,
+                    "text": text,
+                    "message_id": message_id,
+                    "message_type": "TEXT_AND_NOTIFY" if notify else "TEXT",
+                },
+                dedupe_key=f"gmsg:{key}"[:120],
+            )
+        if notify:
+            google_result = "notify"
+        elif google_result == "none":
+            google_result = "text"
+    return {"apple_devices": apple_devices, "google": google_result}
+
+
+async def wallets_of_account(account_id: int) -> set[str]:
+    """Which wallets hold a pass of this account: "apple" (a registered device), "google"
+    (a saved object)."""
+    cards = await members.cards_of_account(account_id)
+    if not cards:
+        return set()
+    found: set[str] = set()
+    serials = [c.pass_serial for c in cards]
+    if await PassRegistration.exists().where(PassRegistration.serial.is_in(serials)):
+        found.add("apple")
+    if await GoogleObject.exists().where(GoogleObject.card_id.is_in([c.id for c in cards])):
+        found.add("google")
+    return found
