@@ -45,13 +45,46 @@ async def open_account(*, now: datetime) -> int:
 
 
 async def lock_account(account_id: int) -> AccountState:
-    query = Account.select(*_STATE_COLUMNS).where(Account.id == account_id)
-    if not db.is_sqlite():
-        query = query.lock_rows("UPDATE")
-    rows = await query
+    rows = await db.fetch(
+        "SELECT id, balance, pending, debt, lifetime_spend_kopecks, next_lot_event_at "
+        "FROM account WHERE id = $1 FOR UPDATE",
+        account_id,
+    )
     if not rows:
         raise AccountNotFound(f"no account {account_id}", {"account_id": account_id})
     return AccountState(**rows[0])
+
+
+JournalRow = tuple[int, int | None, str, int, int | None, str, str, datetime]
+
+
+async def _journal(entries: list[JournalRow]) -> None:
+    """Insert journal entries (account, lot, kind, points, receipt, actor, reason, at) in
+    one statement."""
+    if not entries:
+        return
+    groups = ", ".join(
+        "(" + ", ".join(f"${i * 8 + j + 1}" for j in range(8)) + ")" for i in range(len(entries))
+    )
+    await db.fetch(
+        "INSERT INTO journal_entry (account, lot, kind, points, receipt_id, actor, reason, "
+        f"created_at) VALUES {groups}",
+        *[value for entry in entries for value in entry],
+    )
+
+
+async def _save_totals(state: AccountState) -> None:
+    """Write the account's totals as the caller computed them under the account's lock."""
+    await db.fetch(
+        "UPDATE account SET balance = $1, pending = $2, debt = $3, lifetime_spend_kopecks = $4, "
+        "next_lot_event_at = $5 WHERE id = $6",
+        state.balance,
+        state.pending,
+        state.debt,
+        state.lifetime_spend_kopecks,
+        state.next_lot_event_at,
+        state.id,
+    )
 
 
 async def settle_clock(state: AccountState, *, now: datetime) -> AccountState:
@@ -141,81 +174,47 @@ async def credit(
     expired at once, so the journal still shows what was earned and when it burned.
     """
     pending = available_from > now
-    rows = await Lot.insert(
-        Lot(
-            account=state.id,
-            amount=points,
-            remaining=points,
-            earned_at=earned_at,
-            available_from=available_from,
-            expires_at=expires_at,
-            is_pending=pending,
-            source=source,
-            receipt_id=receipt_id,
-        )
-    ).returning(Lot.id)
-    lot_id = int(rows[0]["id"])
-    entries = [
-        JournalEntry(
-            account=state.id,
-            lot=lot_id,
-            kind=kind,
-            points=points,
-            receipt_id=receipt_id,
-            actor=actor,
-            reason=reason,
-            created_at=now,
-        )
-    ]
     repaid = min(state.debt, points)
+    kept = points - repaid
+    rows = await db.fetch(
+        "INSERT INTO lot (account, amount, remaining, earned_at, available_from, expires_at, "
+        "is_pending, source, receipt_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id",
+        state.id,
+        points,
+        kept,
+        earned_at,
+        available_from,
+        expires_at,
+        pending,
+        source,
+        receipt_id,
+    )
+    lot_id = int(rows[0]["id"])
+    entries: list[JournalRow] = [(state.id, lot_id, kind, points, receipt_id, actor, reason, now)]
     if repaid:
         entries.append(
-            JournalEntry(
-                account=state.id,
-                lot=lot_id,
-                kind="repay",
-                points=-repaid,
-                receipt_id=receipt_id,
-                actor=actor,
-                reason="repays points owed after a return",
-                created_at=now,
+            (
+                state.id,
+                lot_id,
+                "repay",
+                -repaid,
+                receipt_id,
+                actor,
+                "repays points owed after a return",
+                now,
             )
         )
-        entries.append(
-            JournalEntry(
-                account=state.id,
-                lot=None,
-                kind="repay",
-                points=repaid,
-                receipt_id=receipt_id,
-                actor=actor,
-                reason="debt repaid",
-                created_at=now,
-            )
-        )
-        await Lot.update({Lot.remaining: points - repaid}).where(Lot.id == lot_id)
-    await JournalEntry.insert(*entries)
-    kept = points - repaid
+        entries.append((state.id, None, "repay", repaid, receipt_id, actor, "debt repaid", now))
+    await _journal(entries)
     event_at = available_from if pending else expires_at
-    next_event = (
-        event_at
-        if state.next_lot_event_at is None or event_at < state.next_lot_event_at
-        else state.next_lot_event_at
-    )
-    await Account.update(
-        {
-            Account.balance: Account.balance + (0 if pending else kept),
-            Account.pending: Account.pending + (kept if pending else 0),
-            Account.debt: Account.debt - repaid,
-            Account.next_lot_event_at: next_event,
-        }
-    ).where(Account.id == state.id)
+    if state.next_lot_event_at is None or event_at < state.next_lot_event_at:
+        state.next_lot_event_at = event_at
     if pending:
         state.pending += kept
     else:
         state.balance += kept
     state.debt -= repaid
-    state.next_lot_event_at = next_event
+    await _save_totals(state)
     if expires_at <= now:
         await settle_clock(state, now=now)
     return lot_id
@@ -239,23 +238,24 @@ async def debit(
             f"account {state.id} has {state.balance} points available, {points} were asked",
             {"available": state.balance, "requested": points},
         )
-    lots = (
-        await Lot.select(Lot.id, Lot.remaining, Lot.expires_at)
-        .where(
-            (Lot.account == state.id)
-            & (Lot.remaining > 0)
-            & (Lot.is_pending == False)  # noqa: E712
-            & (Lot.expires_at > now)
-        )
-        .order_by(Lot.expires_at)
-        .order_by(Lot.id)
-    )
+    lots = await _spendable_lots(state.id, now)
     taken = await _take(
         state, lots, points, kind=kind, now=now, receipt_id=receipt_id, actor=actor, reason=reason
     )
-    await Account.update({Account.balance: Account.balance - points}).where(Account.id == state.id)
     state.balance -= points
+    await _save_totals(state)
     return taken
+
+
+async def _spendable_lots(account_id: int, now: datetime) -> list[dict[str, Any]]:
+    """Available lots in the order spending takes them: oldest-expiring first."""
+    return await db.fetch(
+        "SELECT id, remaining, expires_at FROM lot WHERE account = $1 AND remaining > 0 "
+        "AND is_pending = $2 AND expires_at > $3 ORDER BY expires_at, id",
+        account_id,
+        False,
+        now,
+    )
 
 
 async def _take(
@@ -275,7 +275,7 @@ async def _take(
         if left == 0:
             break
         take = min(left, lot["remaining"])
-        await Lot.update({Lot.remaining: Lot.remaining - take}).where(Lot.id == lot["id"])
+        await db.fetch("UPDATE lot SET remaining = remaining - $1 WHERE id = $2", take, lot["id"])
         taken.append(LotTaken(lot_id=lot["id"], points=take, expires_at=lot["expires_at"]))
         left -= take
     if left:
@@ -284,18 +284,9 @@ async def _take(
             f"ledger of account {state.id} is inconsistent: balance {state.balance} but lots "
             f"hold {points - left}; run `wallet reconcile {state.id}`"
         )
-    await JournalEntry.insert(
-        *[
-            JournalEntry(
-                account=state.id,
-                lot=item.lot_id,
-                kind=kind,
-                points=-item.points,
-                receipt_id=receipt_id,
-                actor=actor,
-                reason=reason,
-                created_at=now,
-            )
+    await _journal(
+        [
+            (state.id, item.lot_id, kind, -item.points, receipt_id, actor, reason, now)
             for item in taken
         ]
     )
@@ -456,10 +447,8 @@ async def redeemed_from(receipt_id: int) -> list[LotTaken]:
 
 
 async def add_spend(state: AccountState, kopecks: int) -> None:
-    await Account.update(
-        {Account.lifetime_spend_kopecks: Account.lifetime_spend_kopecks + kopecks}
-    ).where(Account.id == state.id)
     state.lifetime_spend_kopecks += kopecks
+    await _save_totals(state)
 
 
 async def summary(account_id: int, *, now: datetime) -> Summary:

@@ -58,10 +58,14 @@ def _check_number(number: str) -> None:
 
 async def find_card(number: str) -> CardInfo:
     _check_number(number)
-    row = await Card.select(*_CARD_COLUMNS).where(Card.number == number).first()
-    if row is None:
+    rows = await db.fetch(
+        "SELECT id, number, account AS account_id, kind, role, status, holder_name, "
+        "replaced_by, pass_serial FROM card WHERE number = $1",
+        number,
+    )
+    if not rows:
         raise CardNotFound(f"no card {number}", {"number": number})
-    return CardInfo(**row)
+    return CardInfo(**rows[0])
 
 
 async def find_card_by_id(card_id: int) -> CardInfo:
@@ -328,3 +332,20 @@ async def move_card_to_account(
     )
     await platform.enqueue_pass_update(account_id)
     return await find_card_by_id(card_id)
+
+
+async def set_marketing_consent(member_id: int, channel: str, value: bool, *, now: datetime) -> None:
+    """Opt in or out of marketing by ``email`` or ``push`` (an unsubscribe link, a page)."""
+    if channel == "email":
+        columns = {Member.marketing_email: value, Member.marketing_email_at: now}
+    elif channel == "push":
+        columns = {Member.marketing_push: value, Member.marketing_push_at: now}
+    else:
+        raise InvalidInput(f"no marketing channel {channel!r}", {"channel": channel})
+    await Member.update(columns).where(Member.id == member_id)
+    await platform.audit(
+        actor=f"shopper:{member_id}",
+        action=f"consent.marketing_{channel}",
+        subject=f"member:{member_id}",
+        details={"value": value},
+    )

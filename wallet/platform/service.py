@@ -10,7 +10,7 @@ from typing import Any
 
 from wallet import clock, db
 from wallet.errors import IdempotencyConflict
-from wallet.platform.tables import AuditEvent, IdempotencyRecord, OutboxJob
+from wallet.platform.tables import AuditEvent, IdempotencyRecord
 
 
 async def enqueue(
@@ -21,19 +21,18 @@ async def enqueue(
     due_at: datetime | None = None,
 ) -> None:
     """Record work for the worker; a waiting job with the same ``dedupe_key`` absorbs it."""
-    moment = due_at or clock.now()
-    job = OutboxJob(
-        kind=kind,
-        payload=payload,
-        dedupe_key=dedupe_key,
-        due_at=moment,
-        created_at=clock.now(),
-        updated_at=clock.now(),
+    now = clock.now()
+    conflict = " ON CONFLICT (dedupe_key) DO NOTHING" if dedupe_key is not None else ""
+    await db.fetch(
+        "INSERT INTO outbox_job (kind, dedupe_key, payload, status, attempts, due_at, "
+        f"last_error, created_at, updated_at) VALUES ($1, $2, $3, 'pending', 0, $4, '', $5, $5)"
+        f"{conflict}",
+        kind,
+        dedupe_key,
+        payload,
+        due_at or now,
+        now,
     )
-    query = OutboxJob.insert(job)
-    if dedupe_key is not None:
-        query = query.on_conflict(target=OutboxJob.dedupe_key, action="DO NOTHING")
-    await query
 
 
 async def enqueue_pass_update(account_id: int) -> None:

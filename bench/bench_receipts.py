@@ -1,0 +1,280 @@
+"""POS receipts on PostgreSQL: the service beside pgbench running the same SQL.
+
+What it does, in one run on one scratch database:
+1. makes a scratch database next to WALLET_BENCH_POSTGRES_URL's, migrates it with
+   `wallet migrate`, adds a store, a till key and N shoppers;
+2. starts `uvicorn wallet.asgi:app` (no access log, embedded worker off: workers are
+   separate processes in production) and drives POST /api/v1/pos/receipts with wrk at 50
+   connections for --seconds (closed loop): receipts/s and p50/p99;
+3. runs pgbench with 50 clients for the same time on a script of the SQL one receipt
+   issues (the same statements, in one transaction): transactions/s; the ratio is the
+   figure (target: the service >= 1/4 of pgbench);
+4. offers receipts at half the service's sustained rate as a fixed arrival rate (open
+   loop, latency counted from the planned send time, so a stall is not hidden): p50/p99
+   (target p99 < 50 ms);
+5. samples the server's resident memory at the start and end of each phase.
+
+    .venv/bin/python bench/bench_receipts.py [--seconds 30] [--shoppers 2000] [--workers 1]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import random
+import re
+import secrets
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import asyncpg
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+PY = sys.executable
+BASE_URL = os.environ.get("WALLET_BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
+
+LUA = r"""
+local counter = 0
+local cards = {}
+for line in io.lines("%(cards)s") do cards[#cards + 1] = line end
+local thread_id = 0
+setup = function(thread) thread:set("tid", thread_id); thread_id = thread_id + 1 end
+request = function()
+  counter = counter + 1
+  local card = cards[math.random(#cards)]
+  local body = string.format(
+    '{"receipt_id":"%(run)s-%%d-%%d","card_number":"%%s","occurred_at":"%(at)s",' ..
+    '"lines":[{"sku":"MILK","category":"dairy","quantity":2,"amount":17980},' ..
+    '{"sku":"BREAD","category":"bakery","quantity":1,"amount":6490}],"redeem_points":0}',
+    tid, counter, card)
+  return wrk.format("POST", "/api/v1/pos/receipts",
+    {["Content-Type"] = "application/json", ["Authorization"] = "Bearer %(key)s"}, body)
+end
+done = function(summary, latency, requests)
+  io.write(string.format("RESULT %%d %%d %%d %%.1f %%.1f %%.1f\n", summary.requests,
+    summary.errors.status, summary.duration, latency:percentile(50), latency:percentile(99),
+    latency.mean))
+end
+"""
+
+# The statements one receipt issues (read off the service with log_statement=all), with
+# pgbench variables in place of the values.
+PGBENCH_SQL = """
+\\set card random(1, :ncards)
+\\set rid random(1, 1000000000)
+BEGIN;
+SELECT id, number, account AS account_id, kind, role, status, holder_name, replaced_by, pass_serial FROM card WHERE id = :card;
+SELECT id, balance, pending, debt, lifetime_spend_kopecks, next_lot_event_at FROM account WHERE id = :card FOR UPDATE;
+SELECT request_hash, result FROM receipt WHERE store_key = '1:P' || :rid || '-' || :client_id LIMIT 1;
+INSERT INTO receipt (store, external_id, store_key, card, account_id, occurred_at, posted_at, request_hash, total_kopecks, paid_kopecks, redeemed_points, earned_points, earned_lot_id, refunded_points, rules_id, result) VALUES (1, 'P' || :rid, '1:P' || :rid || '-' || :client_id || '-' || random(), :card, :card, now(), now(), 'x', 24470, 24470, 0, 12, NULL, 0, 1, '{}') RETURNING id \\gset
+INSERT INTO receipt_line (receipt, line_no, sku, category, quantity, amount_kopecks, redeemed_kopecks, earned_points, returned_kopecks, returned_redeemed_kopecks, returned_earned_points) VALUES (:id, 1, 'MILK', 'dairy', 2, 17980, 0, 9, 0, 0, 0), (:id, 2, 'BREAD', 'bakery', 1, 6490, 0, 3, 0, 0, 0);
+INSERT INTO lot (account, amount, remaining, earned_at, available_from, expires_at, is_pending, source, receipt_id) VALUES (:card, 12, 12, now(), now(), now() + interval '6 months', false, 'receipt', :id) RETURNING id AS lot_id \\gset
+INSERT INTO journal_entry (account, lot, kind, points, receipt_id, actor, reason, created_at) VALUES (:card, :lot_id, 'earn', 12, :id, 'pos:bench', 'receipt', now());
+UPDATE account SET balance = balance + 12, pending = pending + 0, debt = debt - 0, next_lot_event_at = now() + interval '6 months' WHERE id = :card;
+UPDATE account SET lifetime_spend_kopecks = lifetime_spend_kopecks + 24470 WHERE id = :card;
+UPDATE receipt SET result = '{"receipt_id": "x"}', earned_lot_id = :lot_id WHERE id = :id;
+INSERT INTO outbox_job (kind, dedupe_key, payload, status, attempts, due_at, last_error, created_at, updated_at) VALUES ('pass_update', 'pass:account:' || :card, '{}', 'pending', 0, now(), '', now(), now()) ON CONFLICT (dedupe_key) DO NOTHING;
+COMMIT;
+"""
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def rss_mb(pid: int) -> float:
+    total = 0
+    for child in [pid, *children(pid)]:
+        try:
+            text = Path(f"/proc/{child}/status").read_text()
+        except FileNotFoundError:
+            continue
+        total += int(re.search(r"VmRSS:\s+(\d+)", text).group(1))  # type: ignore[union-attr]
+    return total / 1024
+
+
+def children(pid: int) -> list[int]:
+    found = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True).stdout
+    return [int(x) for x in found.split()]
+
+
+async def prepare(url: str, shoppers: int, env: dict[str, str]) -> tuple[str, list[str]]:
+    done = subprocess.run([PY, "-m", "wallet", "migrate"], cwd=ROOT, env=env,
+                          capture_output=True, text=True)
+    if done.returncode:
+        raise SystemExit(f"migrate failed: {done.stderr[-2000:]}")
+    code = f"""
+import asyncio, json
+from wallet import clock, db
+from wallet.auth import service as auth
+from wallet.members import service as members
+from wallet.members.schemas import Consents, EnrolIn
+from wallet.rules import service as rules
+from wallet.stores import service as stores
+from wallet.stores.schemas import StoreIn
+
+async def main():
+    await db.start()
+    now = clock.now()
+    await rules.rules_at(now)
+    async with db.write_transaction():
+        await stores.create_store(StoreIn(code="B-1", name="Bench"))
+        key, _ = await auth.create_key(role="pos", store_code="B-1", name="bench", now=now)
+    cards = []
+    for i in range({shoppers}):
+        async with db.write_transaction():
+            e = await members.enrol(EnrolIn(name=f"Shopper {{i}}", email=f"s{{i}}@bench.ru",
+                consents=Consents(program=True, personal_data=True, terms_version="b")), now=now)
+        cards.append(e.card.number)
+    await db.stop()
+    print(json.dumps({{"key": key, "cards": cards}}))
+asyncio.run(main())
+"""
+    out = subprocess.run([PY, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True)
+    if out.returncode:
+        raise SystemExit(f"seeding failed: {out.stderr[-3000:]}")
+    data = json.loads(out.stdout.strip().splitlines()[-1])
+    return data["key"], data["cards"]
+
+
+def run_wrk(port: int, key: str, cards_file: Path, seconds: int, connections: int) -> dict[str, float]:
+    at = datetime.now(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+    script = Path(tempfile.mkstemp(suffix=".lua")[1])
+    run = secrets.token_hex(4)
+    script.write_text(LUA % {"cards": cards_file, "at": at, "key": key, "run": run})
+    out = subprocess.run(
+        ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--timeout", "10s", "-s", str(script),
+         f"http://127.0.0.1:{port}"],
+        capture_output=True, text=True,
+    ).stdout
+    line = next(row for row in out.splitlines() if row.startswith("RESULT"))
+    requests, errors, duration_us, p50, p99, mean = (float(x) for x in line.split()[1:])
+    return {"rps": (requests - errors) / (duration_us / 1e6), "errors": errors,
+            "p50_ms": p50 / 1000, "p99_ms": p99 / 1000, "mean_ms": mean / 1000}
+
+
+def run_pgbench(url: str, ncards: int, seconds: int, clients: int) -> float:
+    script = Path(tempfile.mkstemp(suffix=".sql")[1])
+    script.write_text(PGBENCH_SQL)
+    out = subprocess.run(
+        ["pgbench", "-n", "-c", str(clients), "-j", "2", "-T", str(seconds), "-D",
+         f"ncards={ncards}", "-f", str(script), url],
+        capture_output=True, text=True,
+    )
+    match = re.search(r"tps = ([\d.]+)", out.stdout)
+    if not match:
+        raise SystemExit(f"pgbench failed: {out.stdout[-1500:]}{out.stderr[-1500:]}")
+    return float(match.group(1))
+
+
+async def fixed_rate(port: int, key: str, cards: list[str], rate: float, seconds: int) -> dict[str, float]:
+    """Open loop: request i is due at start + i/rate whatever happened before it."""
+    latencies: list[float] = []
+    errors = 0
+    at = datetime.now(UTC).replace(microsecond=0).isoformat()
+    limits = httpx.Limits(max_connections=200, max_keepalive_connections=200)
+    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", limits=limits,
+                                 headers={"Authorization": f"Bearer {key}"}, timeout=30) as http:
+        start = time.perf_counter() + 0.2
+        total = int(rate * seconds)
+
+        async def one(index: int) -> None:
+            nonlocal errors
+            due = start + index / rate
+            await asyncio.sleep(max(0.0, due - time.perf_counter()))
+            body = {"receipt_id": f"F-{index}", "card_number": random.choice(cards),
+                    "occurred_at": at, "redeem_points": 0,
+                    "lines": [{"sku": "MILK", "category": "dairy", "quantity": 2, "amount": 17980}]}
+            reply = await http.post("/api/v1/pos/receipts", json=body)
+            if reply.status_code != 201:
+                errors += 1
+            latencies.append(time.perf_counter() - due)
+
+        await asyncio.gather(*(one(i) for i in range(total)))
+    latencies.sort()
+    return {"rate": rate, "sent": total, "errors": errors,
+            "p50_ms": statistics.median(latencies) * 1000,
+            "p99_ms": latencies[int(len(latencies) * 0.99) - 1] * 1000}
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--seconds", type=int, default=30)
+    parser.add_argument("--shoppers", type=int, default=2000)
+    parser.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
+    parser.add_argument("--connections", type=int, default=50)
+    args = parser.parse_args()
+    for tool in ("wrk", "pgbench"):
+        if not shutil.which(tool):
+            raise SystemExit(f"{tool} is missing: apt-get install {'wrk' if tool == 'wrk' else 'postgresql-client'}")
+
+    name = f"wallet_bench_{os.getpid()}_{secrets.token_hex(2)}"
+    admin = await asyncpg.connect(BASE_URL)
+    await admin.execute(f'CREATE DATABASE "{name}"')
+    url = BASE_URL.rsplit("/", 1)[0] + f"/{name}"
+    tmp = Path(tempfile.mkdtemp())
+    env = {**os.environ, "WALLET_DATABASE_URL": url, "WALLET_EMBEDDED_WORKER": "false",
+           "WALLET_CERTS_DIR": str(tmp / "certs"), "WALLET_LOG_LEVEL": "WARNING",
+           "WALLET_DB_POOL_SIZE": str(max(10, 60 // args.workers))}
+    server = None
+    try:
+        key, cards = await prepare(url, args.shoppers, env)
+        cards_file = tmp / "cards.txt"
+        cards_file.write_text("\n".join(cards) + "\n")
+        port = free_port()
+        server = subprocess.Popen(
+            [PY, "-m", "uvicorn", "wallet.asgi:app", "--host", "127.0.0.1", "--port", str(port),
+             "--no-access-log", "--log-level", "warning", "--workers", str(args.workers)],
+            cwd=ROOT, env=env,
+        )
+        for _ in range(100):
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/ready").status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.1)
+        run_wrk(port, key, cards_file, 3, args.connections)  # warm up
+        rss_start = rss_mb(server.pid)
+        closed = run_wrk(port, key, cards_file, args.seconds, args.connections)
+        rss_after_closed = rss_mb(server.pid)
+        open_loop = await fixed_rate(port, key, cards, closed["rps"] / 2, args.seconds)
+        rss_end = rss_mb(server.pid)
+        server.send_signal(signal.SIGINT)
+        server.wait(timeout=30)
+        server = None
+        tps = run_pgbench(url, len(cards), args.seconds, args.connections)
+    finally:
+        if server is not None:
+            server.kill()
+        await admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+        await admin.close()
+
+    ratio = closed["rps"] / tps
+    print(f"POS receipts, PostgreSQL, {args.connections} connections, {args.seconds} s, "
+          f"{args.workers} uvicorn worker(s), {len(cards)} cards")
+    print(f"  service (wrk, closed loop): {closed['rps']:.0f} receipts/s, "
+          f"p50 {closed['p50_ms']:.1f} ms, p99 {closed['p99_ms']:.1f} ms, errors {closed['errors']:.0f}")
+    print(f"  pgbench, same SQL:          {tps:.0f} transactions/s")
+    print(f"  ratio service/pgbench:      {ratio:.2f}  (target >= 0.25)")
+    print(f"  fixed rate {open_loop['rate']:.0f}/s (half):     p50 {open_loop['p50_ms']:.1f} ms, "
+          f"p99 {open_loop['p99_ms']:.1f} ms, errors {open_loop['errors']}  (target p99 < 50 ms)")
+    print(f"  server RSS MB: start {rss_start:.0f}, after closed loop {rss_after_closed:.0f}, "
+          f"end {rss_end:.0f}")
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
