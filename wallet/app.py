@@ -15,6 +15,8 @@ from litestar.openapi.spec import Components, SecurityScheme, Tag
 
 from wallet import db
 from wallet import settings as settings_module
+from wallet.campaigns.api import CampaignsController, UnsubscribeController
+from wallet.campaigns.console import ConsoleController
 from wallet.errors import EXCEPTION_HANDLERS
 from wallet.ledger.api import AdjustmentsController
 from wallet.members.api import AdminCardsController, EnrolController, MeController
@@ -24,6 +26,7 @@ from wallet.pages.controllers import PagesController
 from wallet.plastic.api import PlasticController
 from wallet.receipts.api import PosController
 from wallet.rules.api import RulesController
+from wallet.segments.api import SegmentsController
 from wallet.stores.api import StoresController
 
 
@@ -113,6 +116,10 @@ def create_app(*, manage_db: bool = True, extra_handlers: list[Any] | None = Non
         PlasticController,
         PassKitController,
         PassLinksController,
+        SegmentsController,
+        CampaignsController,
+        UnsubscribeController,
+        ConsoleController,
         *(extra_handlers or []),
     ]
     return Litestar(

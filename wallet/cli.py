@@ -166,6 +166,22 @@ def serve(args: argparse.Namespace) -> int:
     return 0
 
 
+async def rfm(_: argparse.Namespace) -> int:
+    """Rescore RFM now (the nightly job does the same) and print the groups."""
+    from wallet import clock, db
+    from wallet.segments import service as segments
+
+    await db.start()
+    try:
+        result = await segments.score_rfm(now=clock.now())
+    finally:
+        await db.stop()
+    print(f"scored {result.scored} accounts")
+    for group in result.groups:
+        print(f"{group.group:12} {group.accounts}")
+    return 0
+
+
 EXTRA_COMMANDS: list[Callable[[Any], None]] = []
 
 
@@ -216,6 +232,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--prefix", default="78", help="leading digits of the numbers (default 78)")
     p.add_argument("--batch", default="", help="a label kept with the batch")
     p.set_defaults(run=plastic_create)
+
+    p = sub.add_parser("rfm", help="score every account on recency, frequency and money now")
+    p.set_defaults(run=rfm)
 
     from wallet.offers.commands import add_commands as add_offer_commands
 

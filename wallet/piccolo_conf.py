@@ -20,9 +20,11 @@ APP_REGISTRY = AppRegistry(
         "wallet.receipts.piccolo_app",
         "wallet.auth.piccolo_app",
         "wallet.platform.piccolo_app",
-        "wallet.offers.piccolo_app",
-        "wallet.passsync.piccolo_app",
         "wallet.plastic.piccolo_app",
         "wallet.pages.piccolo_app",
+        "wallet.offers.piccolo_app",
+        "wallet.passsync.piccolo_app",
+        "wallet.segments.piccolo_app",
+        "wallet.campaigns.piccolo_app",
     ]
 )

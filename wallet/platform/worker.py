@@ -38,6 +38,8 @@ JOB_MODULES: list[str] = [
     "wallet.mail.jobs",
     "wallet.offers.jobs",
     "wallet.passsync.jobs",
+    "wallet.segments.jobs",
+    "wallet.campaigns.jobs",
 ]
 
 Handler = Callable[[dict[str, Any]], Awaitable[None]]

@@ -1,0 +1,37 @@
+"""What the worker runs for campaigns: the start at the scheduled time, the send slices,
+and the automatic messages."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from wallet import clock
+from wallet.campaigns import service
+from wallet.platform.worker import register
+
+
+async def start(payload: dict[str, Any]) -> None:
+    await service.start(int(payload["campaign_id"]), payload["at"], now=clock.now())
+
+
+async def send(payload: dict[str, Any]) -> None:
+    campaign_id, channel = int(payload["campaign_id"]), payload["channel"]
+    result = await service.send_slice(campaign_id, channel)
+    if result == "more":
+        await service.queue_send(campaign_id, channel)
+    elif result == "waiting":
+        await service.queue_send(campaign_id, channel, due_at=clock.now() + timedelta(seconds=15))
+    elif result == "cancelled":
+        from wallet import db
+
+        async with db.write_transaction():
+            await db.raw(
+                "UPDATE delivery SET status = 'cancelled' WHERE campaign_id = {} "
+                "AND status = 'pending'",
+                campaign_id,
+            )
+
+
+register("campaign_start", start, max_attempts=20)
+register("campaign_send", send, max_attempts=50)

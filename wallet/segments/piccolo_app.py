@@ -1,0 +1,12 @@
+import os
+
+from piccolo.conf.apps import AppConfig
+
+from wallet.segments.tables import RfmScore, Segment
+
+APP_CONFIG = AppConfig(
+    app_name="segments",
+    migrations_folder_path=os.path.join(os.path.dirname(__file__), "migrations"),
+    table_classes=[Segment, RfmScore],
+    migration_dependencies=["wallet.members.piccolo_app", "wallet.receipts.piccolo_app"],
+)

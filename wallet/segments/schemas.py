@@ -1,0 +1,96 @@
+"""Segment filters, segments and previews at the API boundary."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Annotated, Literal
+
+import msgspec
+
+Days = Annotated[int, msgspec.Meta(ge=1, le=3660)]
+NonNegative = Annotated[int, msgspec.Meta(ge=0)]
+RfmGroup = Literal["champions", "loyal", "new", "at_risk", "hibernating", "lost", "others"]
+RFM_GROUPS: tuple[str, ...] = (
+    "champions",
+    "loyal",
+    "new",
+    "at_risk",
+    "hibernating",
+    "lost",
+    "others",
+)
+
+
+class SegmentFilter(msgspec.Struct, frozen=True, forbid_unknown_fields=True, omit_defaults=True):
+    """Every condition given must hold (AND); an omitted one does not filter.
+
+    Windows count back from the moment the segment is evaluated. Money is kopecks."""
+
+    tiers: list[str] | None = None
+    balance_min: NonNegative | None = None
+    balance_max: NonNegative | None = None
+    # Points that burn within ``burning_within_days`` (default 30) add up to at least this.
+    burning_points_min: Annotated[int, msgspec.Meta(ge=1)] | None = None
+    burning_within_days: Days = 30
+    # Last purchase at most / at least this many days ago; ``never_purchased`` for none.
+    last_purchase_within_days: Days | None = None
+    last_purchase_before_days: Days | None = None
+    never_purchased: bool | None = None
+    # Purchase count and spend over the last ``window_days`` (default 90).
+    window_days: Days = 90
+    purchases_min: NonNegative | None = None
+    purchases_max: NonNegative | None = None
+    spend_min_kopecks: NonNegative | None = None
+    spend_max_kopecks: NonNegative | None = None
+    rfm_groups: list[RfmGroup] | None = None
+    birthday_month: Annotated[int, msgspec.Meta(ge=1, le=12)] | None = None
+    # Store codes.
+    join_stores: list[str] | None = None
+    last_stores: list[str] | None = None
+    marketing_email: bool | None = None
+    marketing_push: bool | None = None
+    joined_after: datetime | None = None
+    joined_before: datetime | None = None
+    # Which wallet holds the pass: "apple", "google" or "none" (needs pass sync).
+    wallets: list[Literal["apple", "google", "none"]] | None = None
+
+
+class SegmentIn(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    name: Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
+    filter: SegmentFilter = msgspec.field(default_factory=SegmentFilter)
+
+
+class SegmentOut(msgspec.Struct, frozen=True):
+    id: int
+    name: str
+    filter: SegmentFilter
+    created_by: str
+    created_at: datetime
+    updated_at: datetime
+
+
+class SampleShopper(msgspec.Struct, frozen=True):
+    account_id: int
+    member_id: int
+    name: str
+    email: str | None
+    balance: int
+    birthday: date | None
+    rfm_group: str | None
+
+
+class PreviewOut(msgspec.Struct, frozen=True):
+    count: int
+    sample: list[SampleShopper]
+    # The filters this deployment cannot apply yet (e.g. a domain not installed).
+    ignored: list[str] = []
+
+
+class RfmGroupCount(msgspec.Struct, frozen=True):
+    group: str
+    accounts: int
+
+
+class RfmOut(msgspec.Struct, frozen=True):
+    scored: int
+    groups: list[RfmGroupCount]
