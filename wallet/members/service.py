@@ -349,20 +349,3 @@ async def set_marketing_consent(member_id: int, channel: str, value: bool, *, no
         subject=f"member:{member_id}",
         details={"value": value},
     )
-
-
-async def set_marketing_consent(member_id: int, channel: str, value: bool, *, now: datetime) -> None:
-    """Opt in or out of marketing by ``email`` or ``push`` (an unsubscribe link, a page)."""
-    if channel == "email":
-        columns = {Member.marketing_email: value, Member.marketing_email_at: now}
-    elif channel == "push":
-        columns = {Member.marketing_push: value, Member.marketing_push_at: now}
-    else:
-        raise InvalidInput(f"no marketing channel {channel!r}", {"channel": channel})
-    await Member.update(columns).where(Member.id == member_id)
-    await platform.audit(
-        actor=f"shopper:{member_id}",
-        action=f"consent.marketing_{channel}",
-        subject=f"member:{member_id}",
-        details={"value": value},
-    )
