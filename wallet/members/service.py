@@ -336,6 +336,7 @@ async def move_card_to_account(
 
 async def set_marketing_consent(member_id: int, channel: str, value: bool, *, now: datetime) -> None:
     """Opt in or out of marketing by ``email`` or ``push`` (an unsubscribe link, a page)."""
+    columns: dict[Any, Any]
     if channel == "email":
         columns = {Member.marketing_email: value, Member.marketing_email_at: now}
     elif channel == "push":
