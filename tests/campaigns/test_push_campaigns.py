@@ -16,9 +16,7 @@ async def _save_to_google(shop: Shop, shopper: Shopper) -> None:
     assert reply.status_code == 302, reply.text
 
 
-async def test_a_push_campaign_updates_each_pass_once_and_pushes_once_per_device(
-    client, wallets
-):
+async def test_a_push_campaign_updates_each_pass_once_and_pushes_once_per_device(client, wallets):
     shop = await Shop.open(client)
     key = await make_key("marketer")
     both = await enrol(shop, "Анна Оба", "anna@example.ru", consents=PUSH)
@@ -41,8 +39,12 @@ async def test_a_push_campaign_updates_each_pass_once_and_pushes_once_per_device
     wallets.apns.pushes.clear()
 
     created = await campaign(
-        client, key, channels=["push"], push_header="Скидки",
-        push_text="{{ name }}, неделя скидок", email_rate=0,
+        client,
+        key,
+        channels=["push"],
+        push_header="Скидки",
+        push_text="{{ name }}, неделя скидок",
+        email_rate=0,
     )
     await client.post(f"/api/v1/admin/campaigns/{created['id']}/send", headers=bearer(key))
     await worker.run_until_idle()

@@ -334,7 +334,9 @@ async def move_card_to_account(
     return await find_card_by_id(card_id)
 
 
-async def set_marketing_consent(member_id: int, channel: str, value: bool, *, now: datetime) -> None:
+async def set_marketing_consent(
+    member_id: int, channel: str, value: bool, *, now: datetime
+) -> None:
     """Opt in or out of marketing by ``email`` or ``push`` (an unsubscribe link, a page)."""
     columns: dict[Any, Any]
     if channel == "email":
