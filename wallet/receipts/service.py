@@ -28,6 +28,8 @@ from wallet.platform import service as platform
 from wallet.receipts.pricing import price
 from wallet.receipts.schemas import (
     CardStatusOut,
+    LineIn,
+    LineResult,
     QuoteIn,
     QuoteOut,
     ReceiptIn,
@@ -130,40 +132,28 @@ async def post_receipt(data: ReceiptIn, *, store_id: int, actor: str, now: datet
             balance=state.balance,
             redeem_points=data.redeem_points,
         )
-        inserted = await Receipt.insert(
-            Receipt(
-                store=store_id,
-                external_id=data.receipt_id,
-                store_key=store_key,
-                card=card.id,
-                account_id=card.account_id,
-                occurred_at=occurred_at,
-                posted_at=now,
-                request_hash=request_hash,
-                total_kopecks=pricing.total_kopecks,
-                paid_kopecks=pricing.paid_kopecks,
-                redeemed_points=pricing.redeemed_points,
-                earned_points=pricing.earned_points,
-                rules_id=rules.id,
-                result={},
-            )
-        ).returning(Receipt.id)
-        receipt_pk = int(inserted[0]["id"])
-        await ReceiptLine.insert(
-            *[
-                ReceiptLine(
-                    receipt=receipt_pk,
-                    line_no=result.line,
-                    sku=result.sku,
-                    category=result.category,
-                    quantity=line.quantity,
-                    amount_kopecks=result.amount,
-                    redeemed_kopecks=result.redeemed_kopecks,
-                    earned_points=result.earned_points,
-                )
-                for line, result in zip(data.lines, pricing.lines, strict=True)
-            ]
+        inserted = await db.fetch(
+            "INSERT INTO receipt (store, external_id, store_key, card, account_id, occurred_at, "
+            "posted_at, request_hash, total_kopecks, paid_kopecks, redeemed_points, "
+            "earned_points, earned_lot_id, refunded_points, rules_id, result) VALUES "
+            "($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, NULL, 0, $13, $14) RETURNING id",
+            store_id,
+            data.receipt_id,
+            store_key,
+            card.id,
+            card.account_id,
+            occurred_at,
+            now,
+            request_hash,
+            pricing.total_kopecks,
+            pricing.paid_kopecks,
+            pricing.redeemed_points,
+            pricing.earned_points,
+            rules.id,
+            {},
         )
+        receipt_pk = int(inserted[0]["id"])
+        await _insert_lines(receipt_pk, data.lines, pricing.lines)
         reason = f"receipt {data.receipt_id}"
         await ledger.debit(
             state,
@@ -218,9 +208,12 @@ async def post_receipt(data: ReceiptIn, *, store_id: int, actor: str, now: datet
             lines=pricing.lines,
             explanation=pricing.explanation,
         )
-        await Receipt.update(
-            {Receipt.result: msgspec.to_builtins(reply), Receipt.earned_lot_id: lot_id}
-        ).where(Receipt.id == receipt_pk)
+        await db.fetch(
+            "UPDATE receipt SET result = $1, earned_lot_id = $2 WHERE id = $3",
+            msgspec.to_builtins(reply),
+            lot_id,
+            receipt_pk,
+        )
         await platform.enqueue_pass_update(card.account_id)
     return reply
 
@@ -228,13 +221,13 @@ async def post_receipt(data: ReceiptIn, *, store_id: int, actor: str, now: datet
 async def _earlier(
     table: type[Receipt] | type[ReceiptReturn], store_key: str, request_hash: str, external_id: str
 ) -> Any:
-    row = (
-        await table.select(table.request_hash, table.result)
-        .where(table.store_key == store_key)
-        .first()
+    rows = await db.fetch(
+        f"SELECT request_hash, result FROM {table._meta.tablename} WHERE store_key = $1",
+        store_key,
     )
-    if row is None:
+    if not rows:
         return None
+    row = rows[0]
     if row["request_hash"] != request_hash:
         what = "receipt" if table is Receipt else "return"
         raise ReceiptConflict(
@@ -243,6 +236,33 @@ async def _earlier(
             {"receipt_id": external_id},
         )
     return _loads(row["result"])
+
+
+async def _insert_lines(receipt_pk: int, lines: list[LineIn], results: list[LineResult]) -> None:
+    width = 8
+    groups = ", ".join(
+        "(" + ", ".join(f"${i * width + j + 1}" for j in range(width)) + ", 0, 0, 0)"
+        for i in range(len(lines))
+    )
+    await db.fetch(
+        "INSERT INTO receipt_line (receipt, line_no, sku, category, quantity, amount_kopecks, "
+        "redeemed_kopecks, earned_points, returned_kopecks, returned_redeemed_kopecks, "
+        f"returned_earned_points) VALUES {groups}",
+        *[
+            value
+            for line, result in zip(lines, results, strict=True)
+            for value in (
+                receipt_pk,
+                result.line,
+                result.sku,
+                result.category,
+                float(line.quantity),
+                result.amount,
+                result.redeemed_kopecks,
+                result.earned_points,
+            )
+        ],
+    )
 
 
 async def post_return(
