@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Annotated, Any
 
@@ -347,10 +348,13 @@ async def _card_page(
     assert p.session is not None
     now = clock.now()
     account_id = p.session.account_id
-    member = await members.member(p.session.member_id)
-    summary = await ledger.summary(account_id, now=now)
-    cards = await members.cards_of_account(account_id)
-    rules = await rules_service.rules_at(now)
+    # Independent reads side by side: on SQLite each is its own connection, so the page
+    # waits for the slowest read instead of their sum.
+    summary, cards, rules = await asyncio.gather(
+        ledger.summary(account_id, now=now),
+        members.cards_of_account(account_id),
+        rules_service.rules_at(now),
+    )
     active = [card for card in cards if card.status == "active"]
     # Only a card of this account can be shown, whatever number the link carries.
     shown = next((card for card in active if card.number == selected), None) or next(
@@ -359,7 +363,7 @@ async def _card_page(
     return p.render(
         "card.html",
         status=status,
-        name=member["name"],
+        name=next((c.holder_name for c in cards if c.role == "main"), ""),
         card=shown,
         qr=qr_svg(shown.number),
         links=views.links(shown.number),
