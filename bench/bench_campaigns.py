@@ -1,0 +1,246 @@
+"""An email campaign into a local SMTP server, beside that server's own receive rate.
+
+What it does, in one process on one scratch database (SQLite file by default, or a scratch
+PostgreSQL database next to WALLET_BENCH_POSTGRES_URL's with --postgres):
+1. migrates it with `wallet migrate` and adds N shoppers who consented to email (set-based
+   INSERTs: the bench measures sending, not enrolment);
+2. starts aiosmtpd on loopback that only counts messages, and measures its own receive
+   rate alone: the same pooled aiosmtplib connections sending the same kind of message
+   with no database (the ceiling);
+3. creates a campaign for everyone (rate limit lifted), sends it now and runs the outbox
+   worker until every delivery is marked: messages/s over the whole campaign, including
+   making the delivery rows; target >= 1/2 of the ceiling;
+4. samples resident memory before and after: deliveries are claimed in batches of 100,
+   so it must not grow with N (run two sizes to see it).
+
+    .venv/bin/python bench/bench_campaigns.py                      # quick: 2,000 shoppers
+    .venv/bin/python bench/bench_campaigns.py --shoppers 100000 --postgres
+
+The push half (100,000 passes into the APNs stand-in) is not here yet; see the report.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import resource
+import secrets
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+PG_URL = os.environ.get("WALLET_BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
+
+
+def rss_mb() -> float:
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 1e6
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+class Counter:
+    def __init__(self) -> None:
+        self.count = 0
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        self.count += 1
+        return "250 OK"
+
+
+async def seed(n: int) -> None:
+    from wallet import clock, db
+
+    now = clock.now()
+    chunk = 2000
+    async with db.write_transaction():
+        start = await db.raw("SELECT COALESCE(MAX(id), 0) AS m FROM account")
+        first = int(start[0]["m"]) + 1
+        for low in range(0, n, chunk):
+            ids = range(first + low, first + min(low + chunk, n))
+            marks = ", ".join("({}, 0, 0, 0, 0, {})" for _ in ids)
+            args: list[Any] = []
+            for i in ids:
+                args += [i, now]
+            await db.raw(
+                "INSERT INTO account (id, balance, pending, debt, lifetime_spend_kopecks, "
+                f"created_at) VALUES {marks}",
+                *args,
+            )
+            rows = ", ".join("({}, {}, {}, {}, 'v1', {}, 'v1', true, {}, false, {})" for _ in ids)
+            args = []
+            for i in ids:
+                args += [i, f"Покупатель {i}", f"shopper{i}@example.ru", now, now, now, now]
+            await db.raw(
+                "INSERT INTO member (account, name, email, consent_program_at, "
+                "consent_program_version, consent_data_at, consent_data_version, "
+                "marketing_email, marketing_email_at, marketing_push, created_at) "
+                f"VALUES {rows}",
+                *args,
+            )
+        if not db.is_sqlite():
+            await db.raw(
+                "SELECT setval(pg_get_serial_sequence('account', 'id'), "
+                "(SELECT MAX(id) FROM account))"
+            )
+
+
+async def ceiling(count: int) -> float:
+    """The sink's receive rate alone: the same pool, the same message, no database."""
+    from wallet.campaigns import service as campaigns
+    from wallet.mail import service as mail
+
+    camp = {
+        "name": "bench",
+        "subject": "Привет, {{ name }}",
+        "body": "Текст письма.",
+        "template": "campaign_default",
+    }
+    gate = asyncio.Semaphore(campaigns.CONCURRENCY["email"])
+
+    async def one(i: int) -> None:
+        async with gate:
+            context = {
+                "name": f"Покупатель {i}",
+                "balance": 0,
+                "burning_points": 0,
+                "burning_date": "",
+                "unsubscribe_url": "http://x/unsubscribe?token=1",
+            }
+            message = campaigns.email_message(
+                camp, context, to=f"c{i}@example.ru", message_key=f"c{i}"
+            )
+            await mail.send_message(message)
+
+    started = time.perf_counter()
+    await asyncio.gather(*(one(i) for i in range(count)))
+    return count / (time.perf_counter() - started)
+
+
+async def run(args: argparse.Namespace) -> None:
+    import dataclasses
+
+    from aiosmtpd.controller import Controller
+
+    from wallet import clock, db
+    from wallet import settings as settings_module
+    from wallet.campaigns import service as campaigns
+    from wallet.campaigns.schemas import CampaignIn
+    from wallet.mail import service as mail
+    from wallet.platform import worker
+
+    counter = Counter()
+    port = free_port()
+    controller = Controller(counter, hostname="127.0.0.1", port=port)
+    controller.start()
+    settings_module.override(
+        dataclasses.replace(settings_module.get(), smtp_host="127.0.0.1", smtp_port=port)
+    )
+    await db.start()
+    try:
+        await seed(args.shoppers)
+        alone = await ceiling(args.ceiling)
+        counter.count = 0
+        before = rss_mb()
+        now = clock.now()
+        async with db.write_transaction():
+            created = await campaigns.create_campaign(
+                CampaignIn(
+                    name="bench",
+                    subject="Привет, {{ name }}",
+                    body="Текст письма.",
+                    email_rate=100_000,
+                ),
+                actor="bench",
+                now=now,
+            )
+            await campaigns.schedule(created.id, now, actor="bench", now=now)
+        started = time.perf_counter()
+        peak = before
+        while True:
+            ran = await worker.run_once()
+            peak = max(peak, rss_mb())
+            if ran == 0:
+                left = await db.raw(
+                    "SELECT COUNT(*) AS n FROM delivery WHERE status IN ('pending', 'sending')"
+                )
+                if int(left[0]["n"]) == 0:
+                    break
+                await asyncio.sleep(0.05)
+        elapsed = time.perf_counter() - started
+        done = await campaigns.get_campaign(created.id)
+        rate = counter.count / elapsed
+        print(f"database              {'postgresql' if args.postgres else 'sqlite'}")
+        print(f"shoppers              {args.shoppers}")
+        print(f"sink alone            {alone:8.0f} messages/s ({args.ceiling} messages)")
+        print(f"campaign              {rate:8.0f} messages/s ({counter.count} in {elapsed:.1f} s)")
+        print(f"ratio                 {rate / alone:8.2f}  (target >= 0.50)")
+        print(f"figures               {done.figures[0]}")
+        print(f"resident memory       {before:.0f} MB before, peak {peak:.0f} MB during")
+        print(
+            f"max RSS (getrusage)   {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB"
+        )
+    finally:
+        await mail.pool.close()
+        await db.stop()
+        controller.stop()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--shoppers", type=int, default=2000)
+    parser.add_argument("--ceiling", type=int, default=2000, help="messages for the sink alone")
+    parser.add_argument("--postgres", action="store_true")
+    args = parser.parse_args()
+    tmp = Path(tempfile.mkdtemp(prefix="bench-campaigns-"))
+    admin_db = None
+    if args.postgres:
+        import asyncpg
+
+        name = f"bench_campaigns_{secrets.token_hex(3)}"
+
+        async def create() -> None:
+            conn = await asyncpg.connect(PG_URL)
+            await conn.execute(f'CREATE DATABASE "{name}"')
+            await conn.close()
+
+        asyncio.run(create())
+        url = PG_URL.rsplit("/", 1)[0] + f"/{name}"
+        admin_db = name
+    else:
+        url = f"sqlite:///{tmp / 'bench.sqlite3'}"
+    env = {
+        **os.environ,
+        "WALLET_DATABASE_URL": url,
+        "WALLET_CERTS_DIR": str(tmp / "certs"),
+        "WALLET_LOG_LEVEL": "WARNING",
+    }
+    os.environ.update(env)
+    subprocess.run([sys.executable, "-m", "wallet", "migrate"], cwd=ROOT, env=env, check=True)
+    try:
+        asyncio.run(run(args))
+    finally:
+        if admin_db is not None:
+            import asyncpg
+
+            async def drop() -> None:
+                conn = await asyncpg.connect(PG_URL)
+                await conn.execute(f'DROP DATABASE "{admin_db}" WITH (FORCE)')
+                await conn.close()
+
+            asyncio.run(drop())
+
+
+if __name__ == "__main__":
+    main()
