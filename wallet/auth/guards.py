@@ -8,7 +8,7 @@ from typing import Any
 from litestar.connection import ASGIConnection
 from litestar.handlers.base import BaseRouteHandler
 
-from wallet.auth.service import Principal, authenticate
+from wallet.auth.service import authenticate
 from wallet.errors import Forbidden, Unauthorized
 
 Guard = Callable[[ASGIConnection[Any, Any, Any, Any], BaseRouteHandler], Coroutine[Any, Any, None]]
@@ -32,8 +32,3 @@ def allow(*roles: str) -> Guard:
 
     guard.__name__ = f"allow_{'_'.join(roles)}"
     return guard
-
-
-async def current_principal(request: Any) -> Principal:
-    principal: Principal = request.state.principal
-    return principal
