@@ -111,9 +111,10 @@ def children(pid: int) -> list[int]:
     return [int(x) for x in found.split()]
 
 
-async def prepare(url: str, shoppers: int, env: dict[str, str]) -> tuple[str, list[str]]:
-    done = subprocess.run([PY, "-m", "wallet", "migrate"], cwd=ROOT, env=env,
-                          capture_output=True, text=True)
+def prepare(url: str, shoppers: int, env: dict[str, str]) -> tuple[str, list[str]]:
+    done = subprocess.run(
+        [PY, "-m", "wallet", "migrate"], cwd=ROOT, env=env, capture_output=True, text=True
+    )
     if done.returncode:
         raise SystemExit(f"migrate failed: {done.stderr[-2000:]}")
     code = f"""
@@ -150,29 +151,60 @@ asyncio.run(main())
     return data["key"], data["cards"]
 
 
-def run_wrk(port: int, key: str, cards_file: Path, seconds: int, connections: int) -> dict[str, float]:
+def run_wrk(
+    port: int, key: str, cards_file: Path, seconds: int, connections: int
+) -> dict[str, float]:
     at = datetime.now(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
     script = Path(tempfile.mkstemp(suffix=".lua")[1])
     run = secrets.token_hex(4)
     script.write_text(LUA % {"cards": cards_file, "at": at, "key": key, "run": run})
     out = subprocess.run(
-        ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--timeout", "10s", "-s", str(script),
-         f"http://127.0.0.1:{port}"],
-        capture_output=True, text=True,
+        [
+            "wrk",
+            "-t2",
+            f"-c{connections}",
+            f"-d{seconds}s",
+            "--timeout",
+            "10s",
+            "-s",
+            str(script),
+            f"http://127.0.0.1:{port}",
+        ],
+        capture_output=True,
+        text=True,
     ).stdout
     line = next(row for row in out.splitlines() if row.startswith("RESULT"))
     requests, errors, duration_us, p50, p99, mean = (float(x) for x in line.split()[1:])
-    return {"rps": (requests - errors) / (duration_us / 1e6), "errors": errors,
-            "p50_ms": p50 / 1000, "p99_ms": p99 / 1000, "mean_ms": mean / 1000}
+    return {
+        "rps": (requests - errors) / (duration_us / 1e6),
+        "errors": errors,
+        "p50_ms": p50 / 1000,
+        "p99_ms": p99 / 1000,
+        "mean_ms": mean / 1000,
+    }
 
 
 def run_pgbench(url: str, ncards: int, seconds: int, clients: int) -> float:
     script = Path(tempfile.mkstemp(suffix=".sql")[1])
     script.write_text(PGBENCH_SQL)
     out = subprocess.run(
-        ["pgbench", "-n", "-c", str(clients), "-j", "2", "-T", str(seconds), "-D",
-         f"ncards={ncards}", "-f", str(script), url],
-        capture_output=True, text=True,
+        [
+            "pgbench",
+            "-n",
+            "-c",
+            str(clients),
+            "-j",
+            "2",
+            "-T",
+            str(seconds),
+            "-D",
+            f"ncards={ncards}",
+            "-f",
+            str(script),
+            url,
+        ],
+        capture_output=True,
+        text=True,
     )
     match = re.search(r"tps = ([\d.]+)", out.stdout)
     if not match:
@@ -180,14 +212,20 @@ def run_pgbench(url: str, ncards: int, seconds: int, clients: int) -> float:
     return float(match.group(1))
 
 
-async def fixed_rate(port: int, key: str, cards: list[str], rate: float, seconds: int) -> dict[str, float]:
+async def fixed_rate(
+    port: int, key: str, cards: list[str], rate: float, seconds: int
+) -> dict[str, float]:
     """Open loop: request i is due at start + i/rate whatever happened before it."""
     latencies: list[float] = []
     errors = 0
     at = datetime.now(UTC).replace(microsecond=0).isoformat()
     limits = httpx.Limits(max_connections=200, max_keepalive_connections=200)
-    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", limits=limits,
-                                 headers={"Authorization": f"Bearer {key}"}, timeout=30) as http:
+    async with httpx.AsyncClient(
+        base_url=f"http://127.0.0.1:{port}",
+        limits=limits,
+        headers={"Authorization": f"Bearer {key}"},
+        timeout=30,
+    ) as http:
         start = time.perf_counter() + 0.2
         total = int(rate * seconds)
 
@@ -195,9 +233,13 @@ async def fixed_rate(port: int, key: str, cards: list[str], rate: float, seconds
             nonlocal errors
             due = start + index / rate
             await asyncio.sleep(max(0.0, due - time.perf_counter()))
-            body = {"receipt_id": f"F-{index}", "card_number": random.choice(cards),
-                    "occurred_at": at, "redeem_points": 0,
-                    "lines": [{"sku": "MILK", "category": "dairy", "quantity": 2, "amount": 17980}]}
+            body = {
+                "receipt_id": f"F-{index}",
+                "card_number": random.choice(cards),
+                "occurred_at": at,
+                "redeem_points": 0,
+                "lines": [{"sku": "MILK", "category": "dairy", "quantity": 2, "amount": 17980}],
+            }
             reply = await http.post("/api/v1/pos/receipts", json=body)
             if reply.status_code != 201:
                 errors += 1
@@ -205,12 +247,16 @@ async def fixed_rate(port: int, key: str, cards: list[str], rate: float, seconds
 
         await asyncio.gather(*(one(i) for i in range(total)))
     latencies.sort()
-    return {"rate": rate, "sent": total, "errors": errors,
-            "p50_ms": statistics.median(latencies) * 1000,
-            "p99_ms": latencies[int(len(latencies) * 0.99) - 1] * 1000}
+    return {
+        "rate": rate,
+        "sent": total,
+        "errors": errors,
+        "p50_ms": statistics.median(latencies) * 1000,
+        "p99_ms": latencies[int(len(latencies) * 0.99) - 1] * 1000,
+    }
 
 
-async def main() -> None:
+def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--seconds", type=int, default=30)
     parser.add_argument("--shoppers", type=int, default=2000)
@@ -219,26 +265,46 @@ async def main() -> None:
     args = parser.parse_args()
     for tool in ("wrk", "pgbench"):
         if not shutil.which(tool):
-            raise SystemExit(f"{tool} is missing: apt-get install {'wrk' if tool == 'wrk' else 'postgresql-client'}")
+            raise SystemExit(
+                f"{tool} is missing: apt-get install {'wrk' if tool == 'wrk' else 'postgresql-client'}"
+            )
 
     name = f"wallet_bench_{os.getpid()}_{secrets.token_hex(2)}"
-    admin = await asyncpg.connect(BASE_URL)
-    await admin.execute(f'CREATE DATABASE "{name}"')
+    asyncio.run(_admin(f'CREATE DATABASE "{name}"'))
     url = BASE_URL.rsplit("/", 1)[0] + f"/{name}"
     tmp = Path(tempfile.mkdtemp())
-    env = {**os.environ, "WALLET_DATABASE_URL": url, "WALLET_EMBEDDED_WORKER": "false",
-           "WALLET_CERTS_DIR": str(tmp / "certs"), "WALLET_LOG_LEVEL": "WARNING",
-           "WALLET_DB_POOL_SIZE": str(max(10, 60 // args.workers))}
+    env = {
+        **os.environ,
+        "WALLET_DATABASE_URL": url,
+        "WALLET_EMBEDDED_WORKER": "false",
+        "WALLET_CERTS_DIR": str(tmp / "certs"),
+        "WALLET_LOG_LEVEL": "WARNING",
+        "WALLET_DB_POOL_SIZE": str(max(10, 60 // args.workers)),
+    }
     server = None
     try:
-        key, cards = await prepare(url, args.shoppers, env)
+        key, cards = prepare(url, args.shoppers, env)
         cards_file = tmp / "cards.txt"
         cards_file.write_text("\n".join(cards) + "\n")
         port = free_port()
         server = subprocess.Popen(
-            [PY, "-m", "uvicorn", "wallet.asgi:app", "--host", "127.0.0.1", "--port", str(port),
-             "--no-access-log", "--log-level", "warning", "--workers", str(args.workers)],
-            cwd=ROOT, env=env,
+            [
+                PY,
+                "-m",
+                "uvicorn",
+                "wallet.asgi:app",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--no-access-log",
+                "--log-level",
+                "warning",
+                "--workers",
+                str(args.workers),
+            ],
+            cwd=ROOT,
+            env=env,
         )
         for _ in range(100):
             try:
@@ -251,7 +317,7 @@ async def main() -> None:
         rss_start = rss_mb(server.pid)
         closed = run_wrk(port, key, cards_file, args.seconds, args.connections)
         rss_after_closed = rss_mb(server.pid)
-        open_loop = await fixed_rate(port, key, cards, closed["rps"] / 2, args.seconds)
+        open_loop = asyncio.run(fixed_rate(port, key, cards, closed["rps"] / 2, args.seconds))
         rss_end = rss_mb(server.pid)
         server.send_signal(signal.SIGINT)
         server.wait(timeout=30)
@@ -260,21 +326,36 @@ async def main() -> None:
     finally:
         if server is not None:
             server.kill()
-        await admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
-        await admin.close()
+        asyncio.run(_admin(f'DROP DATABASE "{name}" WITH (FORCE)'))
 
     ratio = closed["rps"] / tps
-    print(f"POS receipts, PostgreSQL, {args.connections} connections, {args.seconds} s, "
-          f"{args.workers} uvicorn worker(s), {len(cards)} cards")
-    print(f"  service (wrk, closed loop): {closed['rps']:.0f} receipts/s, "
-          f"p50 {closed['p50_ms']:.1f} ms, p99 {closed['p99_ms']:.1f} ms, errors {closed['errors']:.0f}")
+    print(
+        f"POS receipts, PostgreSQL, {args.connections} connections, {args.seconds} s, "
+        f"{args.workers} uvicorn worker(s), {len(cards)} cards"
+    )
+    print(
+        f"  service (wrk, closed loop): {closed['rps']:.0f} receipts/s, "
+        f"p50 {closed['p50_ms']:.1f} ms, p99 {closed['p99_ms']:.1f} ms, errors {closed['errors']:.0f}"
+    )
     print(f"  pgbench, same SQL:          {tps:.0f} transactions/s")
     print(f"  ratio service/pgbench:      {ratio:.2f}  (target >= 0.25)")
-    print(f"  fixed rate {open_loop['rate']:.0f}/s (half):     p50 {open_loop['p50_ms']:.1f} ms, "
-          f"p99 {open_loop['p99_ms']:.1f} ms, errors {open_loop['errors']}  (target p99 < 50 ms)")
-    print(f"  server RSS MB: start {rss_start:.0f}, after closed loop {rss_after_closed:.0f}, "
-          f"end {rss_end:.0f}")
+    print(
+        f"  fixed rate {open_loop['rate']:.0f}/s (half):     p50 {open_loop['p50_ms']:.1f} ms, "
+        f"p99 {open_loop['p99_ms']:.1f} ms, errors {open_loop['errors']}  (target p99 < 50 ms)"
+    )
+    print(
+        f"  server RSS MB: start {rss_start:.0f}, after closed loop {rss_after_closed:.0f}, "
+        f"end {rss_end:.0f}"
+    )
+
+
+async def _admin(sql: str) -> None:
+    connection = await asyncpg.connect(BASE_URL)
+    try:
+        await connection.execute(sql)
+    finally:
+        await connection.close()
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    main()
