@@ -4,10 +4,12 @@ A month is settled a few days after it ends (``WALLET_CASHBACK_SETTLE_DAYS``), s
 receipts and returns are in. Each offer's month is one transaction of a few statements
 over the progress rows (``offer_goal_month``), never a loop over accounts:
 
-1. claim the month's open rows (``status = 'settling'``) and fix each outcome and reward:
-   spend >= goal pays min(floor(spend x rate), cap) points, below the goal nothing. A row
-   claimed once is never claimed again, which is what makes a second run credit nothing;
-2. credit accounts without debt in one grouped UPDATE and draw a lot id for each;
+1. claim the month's open rows (``status = 'settled'``, ``settled_at`` = this run) and fix
+   each outcome and reward: spend >= goal pays min(floor(spend x rate), cap) points, below
+   the goal nothing; on PostgreSQL the same UPDATE draws a lot id for each reward of an
+   account without debt. A row claimed once is never claimed again, which is what makes a
+   second run credit nothing;
+2. credit those accounts in one grouped UPDATE;
 3. insert those lots and their journal entries with INSERT ... SELECT;
 4. credit accounts with debt one by one through ``ledger.credit`` (it repays the debt from
    the new lot first, as every other credit does);
@@ -31,7 +33,8 @@ from wallet.offers.service import _offer_row, month_bounds
 from wallet.platform import service as platform
 from wallet.rules import service as rules_service
 
-_MONTH_ROWS = "offer_id = {} AND month = {} AND status = 'settling'"
+# The rows this run settled: a rerun finds none open, so it never shares this marker.
+_MONTH_ROWS = "offer_id = {} AND month = {} AND status = 'settled' AND settled_at = {}"
 
 
 async def settle_month(month: str, *, now: datetime) -> SettlementReport:
@@ -58,6 +61,12 @@ async def settle_month(month: str, *, now: datetime) -> SettlementReport:
 async def _settle_offer(
     offer_id: int, month: str, *, now: datetime, month_end: datetime
 ) -> dict[str, int]:
+    if not db.is_sqlite():
+        # The planner's statistics still say every row is 'open' (they predate step 1), so
+        # it would join the claimed rows by nested loops, row by row; these statements
+        # touch every claimed row, so hash joins are the right plan.
+        await db.raw("SET LOCAL enable_nestloop = off")
+        await db.raw("SET LOCAL work_mem = '64MB'")
     offer = await _offer_row(offer_id)
     rules = await rules_service.rules_at(month_end)
     divisor = 10_000 * rules.point_value_kopecks
@@ -66,11 +75,25 @@ async def _settle_offer(
     earned_at = min(now, month_end)
     reached = "spent_kopecks >= goal_kopecks AND spent_kopecks > 0"
     raw_reward = f"(spent_kopecks * {rate} / {divisor})"
+    reward = (
+        f"CASE WHEN NOT ({reached}) THEN 0 "
+        f"WHEN {raw_reward} > {cap} THEN {cap} ELSE {raw_reward} END"
+    )
+    # On PostgreSQL the claim also draws the lot id of every reward that can take the
+    # set-based path (no debt on the account), so the progress rows are written once.
+    lot_id = "NULL"
+    if not db.is_sqlite() and expires_at > now:
+        sequence = await db.raw("SELECT pg_get_serial_sequence('lot', 'id') AS name")
+        sequence_name = str(sequence[0]["name"]).replace("'", "")
+        lot_id = (
+            f"CASE WHEN ({reward}) > 0 AND NOT EXISTS (SELECT 1 FROM account "
+            "WHERE account.id = offer_goal_month.account_id AND account.debt > 0) "
+            f"THEN nextval('{sequence_name}') END"
+        )
     await db.raw(
-        "UPDATE offer_goal_month SET status = 'settling', settled_at = {}, "
+        "UPDATE offer_goal_month SET status = 'settled', settled_at = {}, "
         f"outcome = CASE WHEN {reached} THEN 'reached' ELSE 'missed' END, "
-        f"reward_points = CASE WHEN NOT ({reached}) THEN 0 "
-        f"WHEN {raw_reward} > {cap} THEN {cap} ELSE {raw_reward} END "
+        f"reward_points = {reward}, lot_id = {lot_id} "
         "WHERE offer_id = {} AND month = {} AND status = 'open'",
         now,
         offer_id,
@@ -81,6 +104,7 @@ async def _settle_offer(
         f"FROM offer_goal_month WHERE {_MONTH_ROWS} GROUP BY outcome",
         offer_id,
         month,
+        now,
     )
     counts = {"settled": 0, "reached": 0, "missed": 0, "points": 0}
     for item in summary:
@@ -89,7 +113,7 @@ async def _settle_offer(
         counts["points"] += int(item["points"])
     reason = f"cashback for {month}: offer {offer_id}"
     if expires_at > now:
-        await _credit_without_debt(offer_id, month, expires_at=expires_at)
+        await _credit_without_debt(offer_id, month, now=now, expires_at=expires_at)
         await db.raw(
             "INSERT INTO lot (id, account, amount, remaining, earned_at, available_from, "
             "expires_at, is_pending, source, receipt_id) "
@@ -100,6 +124,7 @@ async def _settle_offer(
             expires_at,
             offer_id,
             month,
+            now,
         )
         await db.raw(
             "INSERT INTO journal_entry (account, lot, kind, points, receipt_id, actor, reason, "
@@ -109,6 +134,7 @@ async def _settle_offer(
             now,
             offer_id,
             month,
+            now,
         )
     # Accounts that owe points (a return found its points spent) take the general path,
     # which repays the debt from the new lot first; they are few.
@@ -117,10 +143,11 @@ async def _settle_offer(
         f"WHERE {_MONTH_ROWS} AND reward_points > 0 AND lot_id IS NULL ORDER BY account_id",
         offer_id,
         month,
+        now,
     )
     for item in owing:
         state = await ledger.settle_clock(await ledger.lock_account(item["account_id"]), now=now)
-        lot_id = await ledger.credit(
+        new_lot = await ledger.credit(
             state,
             int(item["reward_points"]),
             kind="earn",
@@ -131,11 +158,8 @@ async def _settle_offer(
             now=now,
             reason=reason,
         )
-        await db.raw("UPDATE offer_goal_month SET lot_id = {} WHERE id = {}", lot_id, item["id"])
-    await _queue_pass_updates(offer_id, month)
-    await db.raw(
-        f"UPDATE offer_goal_month SET status = 'settled' WHERE {_MONTH_ROWS}", offer_id, month
-    )
+        await db.raw("UPDATE offer_goal_month SET lot_id = {} WHERE id = {}", new_lot, item["id"])
+    await _queue_pass_updates(offer_id, month, now=now)
     await platform.enqueue(
         kind="offers.notify",
         payload={"offer_id": offer_id, "month": month},
@@ -144,11 +168,13 @@ async def _settle_offer(
     return counts
 
 
-async def _credit_without_debt(offer_id: int, month: str, *, expires_at: datetime) -> None:
-    """Add each reward to its account's balance and give the row a lot id, in one pass.
+async def _credit_without_debt(
+    offer_id: int, month: str, *, now: datetime, expires_at: datetime
+) -> None:
+    """Add each reward that has a lot id to its account's balance, in one grouped UPDATE.
 
-    On PostgreSQL the account UPDATE re-checks ``debt = 0`` under the row lock, so a return
-    that added debt a moment earlier sends that account down the general path instead.
+    A return that added debt between the claim and this statement leaves the debt to be
+    repaid from the next points earned: nothing is created or lost either way.
     """
     next_event = (
         "CASE WHEN account.next_lot_event_at IS NULL OR account.next_lot_event_at > {} "
@@ -161,41 +187,27 @@ async def _credit_without_debt(offer_id: int, month: str, *, expires_at: datetim
             "UPDATE offer_goal_month SET lot_id = {} + numbered.rn FROM ("
             "SELECT g.id, ROW_NUMBER() OVER (ORDER BY g.id) AS rn FROM offer_goal_month g "
             "JOIN account a ON a.id = g.account_id WHERE g.offer_id = {} AND g.month = {} "
-            "AND g.status = 'settling' AND g.reward_points > 0 AND a.debt = 0) AS numbered "
-            "WHERE offer_goal_month.id = numbered.id",
+            "AND g.status = 'settled' AND g.settled_at = {} AND g.reward_points > 0 "
+            "AND a.debt = 0) AS numbered WHERE offer_goal_month.id = numbered.id",
             int(top[0]["top"]),
             offer_id,
             month,
+            now,
         )
-        await db.raw(
-            "UPDATE account SET balance = account.balance + g.reward_points, "
-            f"next_lot_event_at = {next_event} FROM offer_goal_month g "
-            "WHERE g.account_id = account.id AND g.offer_id = {} AND g.month = {} "
-            "AND g.status = 'settling' AND g.lot_id IS NOT NULL",
-            expires_at,
-            expires_at,
-            offer_id,
-            month,
-        )
-        return
-    sequence = await db.raw("SELECT pg_get_serial_sequence('lot', 'id') AS name")
-    sequence_name = str(sequence[0]["name"]).replace("'", "")
     await db.raw(
-        "WITH credited AS (UPDATE account SET balance = account.balance + g.reward_points, "
+        "UPDATE account SET balance = account.balance + g.reward_points, "
         f"next_lot_event_at = {next_event} FROM offer_goal_month g "
         "WHERE g.account_id = account.id AND g.offer_id = {} AND g.month = {} "
-        "AND g.status = 'settling' AND g.reward_points > 0 AND account.debt = 0 "
-        "RETURNING g.id) "
-        f"UPDATE offer_goal_month SET lot_id = nextval('{sequence_name}') FROM credited "
-        "WHERE offer_goal_month.id = credited.id",
+        "AND g.status = 'settled' AND g.settled_at = {} AND g.lot_id IS NOT NULL",
         expires_at,
         expires_at,
         offer_id,
         month,
+        now,
     )
 
 
-async def _queue_pass_updates(offer_id: int, month: str) -> None:
+async def _queue_pass_updates(offer_id: int, month: str, *, now: datetime) -> None:
     """One waiting pass update per account, written set-based (the same rows
     ``platform.enqueue_pass_update`` writes one at a time)."""
     payload = (
@@ -216,6 +228,7 @@ async def _queue_pass_updates(offer_id: int, month: str) -> None:
         moment,
         offer_id,
         month,
+        now,
     )
 
 

@@ -77,10 +77,12 @@ class GoalMonth(Table, tablename="offer_goal_month"):
 
     id = BigSerial(primary_key=True)
     enrolment_id = Integer(index=True)
-    offer_id = Integer(index=True)
+    # Settlement scans a whole month of one offer, so offer and month need no index (and
+    # every index is one more write per row when a million rows settle).
+    offer_id = Integer()
     account_id = Integer(index=True)
     # "2026-01" in the program's time zone
-    month = Varchar(length=7, index=True)
+    month = Varchar(length=7)
     # "<enrolment id>:<month>", unique: the goal is fixed once made.
     enrolment_month = Varchar(length=40, unique=True)
     counts_from = Timestamptz()
@@ -89,15 +91,15 @@ class GoalMonth(Table, tablename="offer_goal_month"):
     spent_kopecks = BigInt(default=0)
     # How the goal was computed, for support ("why is my goal so high?").
     explanation = JSON(default="{}")
-    # open, settling (inside the settlement transaction), settled
-    status = Varchar(length=10, default="open", index=True)
+    # open or settled
+    status = Varchar(length=10, default="open")
     # reached or missed, once settled
     outcome = Varchar(length=10, default="")
     reward_points = Integer(default=0)
     lot_id = BigInt(null=True, default=None)
     settled_at = Timestamptz(null=True, default=None)
     # The shopper was told the outcome (email queued or not wanted).
-    notified = Boolean(default=False, index=True)
+    notified = Boolean(default=False)
     created_at = Timestamptz(default=TimestamptzNow())
 
 

@@ -31,7 +31,7 @@ class Offer(Table, tablename="offer", schema=None):
     )
 
 
-ID = "2026-11-23T18:57:16:385151"
+ID = "2026-11-23T19:08:47:779576"
 VERSION = "1.38.0"
 DESCRIPTION = ""
 
@@ -39,6 +39,24 @@ DESCRIPTION = ""
 async def forwards():
     manager = MigrationManager(
         migration_id=ID, app_name="offers", description=DESCRIPTION
+    )
+
+    manager.add_table(
+        class_name="SpendMonth",
+        tablename="offer_spend_month",
+        schema=None,
+        columns=None,
+    )
+
+    manager.add_table(
+        class_name="Offer", tablename="offer", schema=None, columns=None
+    )
+
+    manager.add_table(
+        class_name="BurnReminder",
+        tablename="offer_burn_reminder",
+        schema=None,
+        columns=None,
     )
 
     manager.add_table(
@@ -55,157 +73,9 @@ async def forwards():
         columns=None,
     )
 
-    manager.add_table(
-        class_name="BurnReminder",
-        tablename="offer_burn_reminder",
-        schema=None,
-        columns=None,
-    )
-
-    manager.add_table(
-        class_name="Offer", tablename="offer", schema=None, columns=None
-    )
-
-    manager.add_table(
-        class_name="SpendMonth",
+    manager.add_column(
+        table_class_name="SpendMonth",
         tablename="offer_spend_month",
-        schema=None,
-        columns=None,
-    )
-
-    manager.add_column(
-        table_class_name="OfferEnrolment",
-        tablename="offer_enrolment",
-        column_name="id",
-        db_column_name="id",
-        column_class_name="Serial",
-        column_class=Serial,
-        params={
-            "null": False,
-            "primary_key": True,
-            "unique": False,
-            "index": False,
-            "index_method": IndexMethod.btree,
-            "choices": None,
-            "db_column_name": None,
-            "secret": False,
-        },
-        schema=None,
-    )
-
-    manager.add_column(
-        table_class_name="OfferEnrolment",
-        tablename="offer_enrolment",
-        column_name="offer",
-        db_column_name="offer",
-        column_class_name="ForeignKey",
-        column_class=ForeignKey,
-        params={
-            "references": Offer,
-            "on_delete": OnDelete.cascade,
-            "on_update": OnUpdate.cascade,
-            "target_column": None,
-            "null": True,
-            "primary_key": False,
-            "unique": False,
-            "index": True,
-            "index_method": IndexMethod.btree,
-            "choices": None,
-            "db_column_name": None,
-            "secret": False,
-        },
-        schema=None,
-    )
-
-    manager.add_column(
-        table_class_name="OfferEnrolment",
-        tablename="offer_enrolment",
-        column_name="account_id",
-        db_column_name="account_id",
-        column_class_name="Integer",
-        column_class=Integer,
-        params={
-            "default": 0,
-            "null": False,
-            "primary_key": False,
-            "unique": False,
-            "index": True,
-            "index_method": IndexMethod.btree,
-            "choices": None,
-            "db_column_name": None,
-            "secret": False,
-        },
-        schema=None,
-    )
-
-    manager.add_column(
-        table_class_name="OfferEnrolment",
-        tablename="offer_enrolment",
-        column_name="offer_account",
-        db_column_name="offer_account",
-        column_class_name="Varchar",
-        column_class=Varchar,
-        params={
-            "length": 40,
-            "default": "",
-            "null": False,
-            "primary_key": False,
-            "unique": True,
-            "index": False,
-            "index_method": IndexMethod.btree,
-            "choices": None,
-            "db_column_name": None,
-            "secret": False,
-        },
-        schema=None,
-    )
-
-    manager.add_column(
-        table_class_name="OfferEnrolment",
-        tablename="offer_enrolment",
-        column_name="opted_in_at",
-        db_column_name="opted_in_at",
-        column_class_name="Timestamptz",
-        column_class=Timestamptz,
-        params={
-            "default": TimestamptzNow(),
-            "null": False,
-            "primary_key": False,
-            "unique": False,
-            "index": False,
-            "index_method": IndexMethod.btree,
-            "choices": None,
-            "db_column_name": None,
-            "secret": False,
-        },
-        schema=None,
-    )
-
-    manager.add_column(
-        table_class_name="OfferEnrolment",
-        tablename="offer_enrolment",
-        column_name="status",
-        db_column_name="status",
-        column_class_name="Varchar",
-        column_class=Varchar,
-        params={
-            "length": 10,
-            "default": "active",
-            "null": False,
-            "primary_key": False,
-            "unique": False,
-            "index": False,
-            "index_method": IndexMethod.btree,
-            "choices": None,
-            "db_column_name": None,
-            "secret": False,
-        },
-        schema=None,
-    )
-
-    manager.add_column(
-        table_class_name="GoalMonth",
-        tablename="offer_goal_month",
         column_name="id",
         db_column_name="id",
         column_class_name="BigSerial",
@@ -224,18 +94,19 @@ async def forwards():
     )
 
     manager.add_column(
-        table_class_name="GoalMonth",
-        tablename="offer_goal_month",
-        column_name="enrolment_id",
-        db_column_name="enrolment_id",
-        column_class_name="Integer",
-        column_class=Integer,
+        table_class_name="SpendMonth",
+        tablename="offer_spend_month",
+        column_name="spend_key",
+        db_column_name="spend_key",
+        column_class_name="Varchar",
+        column_class=Varchar,
         params={
-            "default": 0,
+            "length": 120,
+            "default": "",
             "null": False,
             "primary_key": False,
-            "unique": False,
-            "index": True,
+            "unique": True,
+            "index": False,
             "index_method": IndexMethod.btree,
             "choices": None,
             "db_column_name": None,
@@ -245,29 +116,8 @@ async def forwards():
     )
 
     manager.add_column(
-        table_class_name="GoalMonth",
-        tablename="offer_goal_month",
-        column_name="offer_id",
-        db_column_name="offer_id",
-        column_class_name="Integer",
-        column_class=Integer,
-        params={
-            "default": 0,
-            "null": False,
-            "primary_key": False,
-            "unique": False,
-            "index": True,
-            "index_method": IndexMethod.btree,
-            "choices": None,
-            "db_column_name": None,
-            "secret": False,
-        },
-        schema=None,
-    )
-
-    manager.add_column(
-        table_class_name="GoalMonth",
-        tablename="offer_goal_month",
+        table_class_name="SpendMonth",
+        tablename="offer_spend_month",
         column_name="account_id",
         db_column_name="account_id",
         column_class_name="Integer",
@@ -287,8 +137,29 @@ async def forwards():
     )
 
     manager.add_column(
-        table_class_name="GoalMonth",
-        tablename="offer_goal_month",
+        table_class_name="SpendMonth",
+        tablename="offer_spend_month",
+        column_name="card_id",
+        db_column_name="card_id",
+        column_class_name="Integer",
+        column_class=Integer,
+        params={
+            "default": 0,
+            "null": False,
+            "primary_key": False,
+            "unique": False,
+            "index": False,
+            "index_method": IndexMethod.btree,
+            "choices": None,
+            "db_column_name": None,
+            "secret": False,
+        },
+        schema=None,
+    )
+
+    manager.add_column(
+        table_class_name="SpendMonth",
+        tablename="offer_spend_month",
         column_name="month",
         db_column_name="month",
         column_class_name="Varchar",
@@ -299,7 +170,7 @@ async def forwards():
             "null": False,
             "primary_key": False,
             "unique": False,
-            "index": True,
+            "index": False,
             "index_method": IndexMethod.btree,
             "choices": None,
             "db_column_name": None,
@@ -309,163 +180,14 @@ async def forwards():
     )
 
     manager.add_column(
-        table_class_name="GoalMonth",
-        tablename="offer_goal_month",
-        column_name="enrolment_month",
-        db_column_name="enrolment_month",
+        table_class_name="SpendMonth",
+        tablename="offer_spend_month",
+        column_name="category",
+        db_column_name="category",
         column_class_name="Varchar",
         column_class=Varchar,
         params={
-            "length": 40,
-            "default": "",
-            "null": False,
-            "primary_key": False,
-            "unique": True,
-            "index": False,
-            "index_method": IndexMethod.btree,
-            "choices": None,
-            "db_column_name": None,
-            "secret": False,
-        },
-        schema=None,
-    )
-
-    manager.add_column(
-        table_class_name="GoalMonth",
-        tablename="offer_goal_month",
-        column_name="counts_from",
-        db_column_name="counts_from",
-        column_class_name="Timestamptz",
-        column_class=Timestamptz,
-        params={
-            "default": TimestamptzNow(),
-            "null": False,
-            "primary_key": False,
-            "unique": False,
-            "index": False,
-            "index_method": IndexMethod.btree,
-            "choices": None,
-            "db_column_name": None,
-            "secret": False,
-        },
-        schema=None,
-    )
-
-    manager.add_column(
-        table_class_name="GoalMonth",
-        tablename="offer_goal_month",
-        column_name="month_ends_at",
-        db_column_name="month_ends_at",
-        column_class_name="Timestamptz",
-        column_class=Timestamptz,
-        params={
-            "default": TimestamptzNow(),
-            "null": False,
-            "primary_key": False,
-            "unique": False,
-            "index": False,
-            "index_method": IndexMethod.btree,
-            "choices": None,
-            "db_column_name": None,
-            "secret": False,
-        },
-        schema=None,
-    )
-
-    manager.add_column(
-        table_class_name="GoalMonth",
-        tablename="offer_goal_month",
-        column_name="goal_kopecks",
-        db_column_name="goal_kopecks",
-        column_class_name="BigInt",
-        column_class=BigInt,
-        params={
-            "default": 0,
-            "null": False,
-            "primary_key": False,
-            "unique": False,
-            "index": False,
-            "index_method": IndexMethod.btree,
-            "choices": None,
-            "db_column_name": None,
-            "secret": False,
-        },
-        schema=None,
-    )
-
-    manager.add_column(
-        table_class_name="GoalMonth",
-        tablename="offer_goal_month",
-        column_name="spent_kopecks",
-        db_column_name="spent_kopecks",
-        column_class_name="BigInt",
-        column_class=BigInt,
-        params={
-            "default": 0,
-            "null": False,
-            "primary_key": False,
-            "unique": False,
-            "index": False,
-            "index_method": IndexMethod.btree,
-            "choices": None,
-            "db_column_name": None,
-            "secret": False,
-        },
-        schema=None,
-    )
-
-    manager.add_column(
-        table_class_name="GoalMonth",
-        tablename="offer_goal_month",
-        column_name="explanation",
-        db_column_name="explanation",
-        column_class_name="JSON",
-        column_class=JSON,
-        params={
-            "default": "{}",
-            "null": False,
-            "primary_key": False,
-            "unique": False,
-            "index": False,
-            "index_method": IndexMethod.btree,
-            "choices": None,
-            "db_column_name": None,
-            "secret": False,
-        },
-        schema=None,
-    )
-
-    manager.add_column(
-        table_class_name="GoalMonth",
-        tablename="offer_goal_month",
-        column_name="status",
-        db_column_name="status",
-        column_class_name="Varchar",
-        column_class=Varchar,
-        params={
-            "length": 10,
-            "default": "open",
-            "null": False,
-            "primary_key": False,
-            "unique": False,
-            "index": True,
-            "index_method": IndexMethod.btree,
-            "choices": None,
-            "db_column_name": None,
-            "secret": False,
-        },
-        schema=None,
-    )
-
-    manager.add_column(
-        table_class_name="GoalMonth",
-        tablename="offer_goal_month",
-        column_name="outcome",
-        db_column_name="outcome",
-        column_class_name="Varchar",
-        column_class=Varchar,
-        params={
-            "length": 10,
+            "length": 64,
             "default": "",
             "null": False,
             "primary_key": False,
@@ -480,266 +202,14 @@ async def forwards():
     )
 
     manager.add_column(
-        table_class_name="GoalMonth",
-        tablename="offer_goal_month",
-        column_name="reward_points",
-        db_column_name="reward_points",
-        column_class_name="Integer",
-        column_class=Integer,
-        params={
-            "default": 0,
-            "null": False,
-            "primary_key": False,
-            "unique": False,
-            "index": False,
-            "index_method": IndexMethod.btree,
-            "choices": None,
-            "db_column_name": None,
-            "secret": False,
-        },
-        schema=None,
-    )
-
-    manager.add_column(
-        table_class_name="GoalMonth",
-        tablename="offer_goal_month",
-        column_name="lot_id",
-        db_column_name="lot_id",
+        table_class_name="SpendMonth",
+        tablename="offer_spend_month",
+        column_name="paid_kopecks",
+        db_column_name="paid_kopecks",
         column_class_name="BigInt",
         column_class=BigInt,
         params={
-            "default": None,
-            "null": True,
-            "primary_key": False,
-            "unique": False,
-            "index": False,
-            "index_method": IndexMethod.btree,
-            "choices": None,
-            "db_column_name": None,
-            "secret": False,
-        },
-        schema=None,
-    )
-
-    manager.add_column(
-        table_class_name="GoalMonth",
-        tablename="offer_goal_month",
-        column_name="settled_at",
-        db_column_name="settled_at",
-        column_class_name="Timestamptz",
-        column_class=Timestamptz,
-        params={
-            "default": None,
-            "null": True,
-            "primary_key": False,
-            "unique": False,
-            "index": False,
-            "index_method": IndexMethod.btree,
-            "choices": None,
-            "db_column_name": None,
-            "secret": False,
-        },
-        schema=None,
-    )
-
-    manager.add_column(
-        table_class_name="GoalMonth",
-        tablename="offer_goal_month",
-        column_name="notified",
-        db_column_name="notified",
-        column_class_name="Boolean",
-        column_class=Boolean,
-        params={
-            "default": False,
-            "null": False,
-            "primary_key": False,
-            "unique": False,
-            "index": True,
-            "index_method": IndexMethod.btree,
-            "choices": None,
-            "db_column_name": None,
-            "secret": False,
-        },
-        schema=None,
-    )
-
-    manager.add_column(
-        table_class_name="GoalMonth",
-        tablename="offer_goal_month",
-        column_name="created_at",
-        db_column_name="created_at",
-        column_class_name="Timestamptz",
-        column_class=Timestamptz,
-        params={
-            "default": TimestamptzNow(),
-            "null": False,
-            "primary_key": False,
-            "unique": False,
-            "index": False,
-            "index_method": IndexMethod.btree,
-            "choices": None,
-            "db_column_name": None,
-            "secret": False,
-        },
-        schema=None,
-    )
-
-    manager.add_column(
-        table_class_name="BurnReminder",
-        tablename="offer_burn_reminder",
-        column_name="id",
-        db_column_name="id",
-        column_class_name="BigSerial",
-        column_class=BigSerial,
-        params={
-            "null": False,
-            "primary_key": True,
-            "unique": False,
-            "index": False,
-            "index_method": IndexMethod.btree,
-            "choices": None,
-            "db_column_name": None,
-            "secret": False,
-        },
-        schema=None,
-    )
-
-    manager.add_column(
-        table_class_name="BurnReminder",
-        tablename="offer_burn_reminder",
-        column_name="reminder_key",
-        db_column_name="reminder_key",
-        column_class_name="Varchar",
-        column_class=Varchar,
-        params={
-            "length": 60,
-            "default": "",
-            "null": False,
-            "primary_key": False,
-            "unique": True,
-            "index": False,
-            "index_method": IndexMethod.btree,
-            "choices": None,
-            "db_column_name": None,
-            "secret": False,
-        },
-        schema=None,
-    )
-
-    manager.add_column(
-        table_class_name="BurnReminder",
-        tablename="offer_burn_reminder",
-        column_name="account_id",
-        db_column_name="account_id",
-        column_class_name="Integer",
-        column_class=Integer,
-        params={
             "default": 0,
-            "null": False,
-            "primary_key": False,
-            "unique": False,
-            "index": True,
-            "index_method": IndexMethod.btree,
-            "choices": None,
-            "db_column_name": None,
-            "secret": False,
-        },
-        schema=None,
-    )
-
-    manager.add_column(
-        table_class_name="BurnReminder",
-        tablename="offer_burn_reminder",
-        column_name="burns_on",
-        db_column_name="burns_on",
-        column_class_name="Date",
-        column_class=Date,
-        params={
-            "default": DateNow(),
-            "null": False,
-            "primary_key": False,
-            "unique": False,
-            "index": False,
-            "index_method": IndexMethod.btree,
-            "choices": None,
-            "db_column_name": None,
-            "secret": False,
-        },
-        schema=None,
-    )
-
-    manager.add_column(
-        table_class_name="BurnReminder",
-        tablename="offer_burn_reminder",
-        column_name="burns_at",
-        db_column_name="burns_at",
-        column_class_name="Timestamptz",
-        column_class=Timestamptz,
-        params={
-            "default": TimestamptzNow(),
-            "null": False,
-            "primary_key": False,
-            "unique": False,
-            "index": False,
-            "index_method": IndexMethod.btree,
-            "choices": None,
-            "db_column_name": None,
-            "secret": False,
-        },
-        schema=None,
-    )
-
-    manager.add_column(
-        table_class_name="BurnReminder",
-        tablename="offer_burn_reminder",
-        column_name="days_before",
-        db_column_name="days_before",
-        column_class_name="Integer",
-        column_class=Integer,
-        params={
-            "default": 0,
-            "null": False,
-            "primary_key": False,
-            "unique": False,
-            "index": False,
-            "index_method": IndexMethod.btree,
-            "choices": None,
-            "db_column_name": None,
-            "secret": False,
-        },
-        schema=None,
-    )
-
-    manager.add_column(
-        table_class_name="BurnReminder",
-        tablename="offer_burn_reminder",
-        column_name="points",
-        db_column_name="points",
-        column_class_name="Integer",
-        column_class=Integer,
-        params={
-            "default": 0,
-            "null": False,
-            "primary_key": False,
-            "unique": False,
-            "index": False,
-            "index_method": IndexMethod.btree,
-            "choices": None,
-            "db_column_name": None,
-            "secret": False,
-        },
-        schema=None,
-    )
-
-    manager.add_column(
-        table_class_name="BurnReminder",
-        tablename="offer_burn_reminder",
-        column_name="sent_at",
-        db_column_name="sent_at",
-        column_class_name="Timestamptz",
-        column_class=Timestamptz,
-        params={
-            "default": TimestamptzNow(),
             "null": False,
             "primary_key": False,
             "unique": False,
@@ -1196,8 +666,8 @@ async def forwards():
     )
 
     manager.add_column(
-        table_class_name="SpendMonth",
-        tablename="offer_spend_month",
+        table_class_name="BurnReminder",
+        tablename="offer_burn_reminder",
         column_name="id",
         db_column_name="id",
         column_class_name="BigSerial",
@@ -1216,14 +686,14 @@ async def forwards():
     )
 
     manager.add_column(
-        table_class_name="SpendMonth",
-        tablename="offer_spend_month",
-        column_name="spend_key",
-        db_column_name="spend_key",
+        table_class_name="BurnReminder",
+        tablename="offer_burn_reminder",
+        column_name="reminder_key",
+        db_column_name="reminder_key",
         column_class_name="Varchar",
         column_class=Varchar,
         params={
-            "length": 120,
+            "length": 60,
             "default": "",
             "null": False,
             "primary_key": False,
@@ -1238,8 +708,8 @@ async def forwards():
     )
 
     manager.add_column(
-        table_class_name="SpendMonth",
-        tablename="offer_spend_month",
+        table_class_name="BurnReminder",
+        tablename="offer_burn_reminder",
         column_name="account_id",
         db_column_name="account_id",
         column_class_name="Integer",
@@ -1259,10 +729,52 @@ async def forwards():
     )
 
     manager.add_column(
-        table_class_name="SpendMonth",
-        tablename="offer_spend_month",
-        column_name="card_id",
-        db_column_name="card_id",
+        table_class_name="BurnReminder",
+        tablename="offer_burn_reminder",
+        column_name="burns_on",
+        db_column_name="burns_on",
+        column_class_name="Date",
+        column_class=Date,
+        params={
+            "default": DateNow(),
+            "null": False,
+            "primary_key": False,
+            "unique": False,
+            "index": False,
+            "index_method": IndexMethod.btree,
+            "choices": None,
+            "db_column_name": None,
+            "secret": False,
+        },
+        schema=None,
+    )
+
+    manager.add_column(
+        table_class_name="BurnReminder",
+        tablename="offer_burn_reminder",
+        column_name="burns_at",
+        db_column_name="burns_at",
+        column_class_name="Timestamptz",
+        column_class=Timestamptz,
+        params={
+            "default": TimestamptzNow(),
+            "null": False,
+            "primary_key": False,
+            "unique": False,
+            "index": False,
+            "index_method": IndexMethod.btree,
+            "choices": None,
+            "db_column_name": None,
+            "secret": False,
+        },
+        schema=None,
+    )
+
+    manager.add_column(
+        table_class_name="BurnReminder",
+        tablename="offer_burn_reminder",
+        column_name="days_before",
+        db_column_name="days_before",
         column_class_name="Integer",
         column_class=Integer,
         params={
@@ -1280,8 +792,263 @@ async def forwards():
     )
 
     manager.add_column(
-        table_class_name="SpendMonth",
-        tablename="offer_spend_month",
+        table_class_name="BurnReminder",
+        tablename="offer_burn_reminder",
+        column_name="points",
+        db_column_name="points",
+        column_class_name="Integer",
+        column_class=Integer,
+        params={
+            "default": 0,
+            "null": False,
+            "primary_key": False,
+            "unique": False,
+            "index": False,
+            "index_method": IndexMethod.btree,
+            "choices": None,
+            "db_column_name": None,
+            "secret": False,
+        },
+        schema=None,
+    )
+
+    manager.add_column(
+        table_class_name="BurnReminder",
+        tablename="offer_burn_reminder",
+        column_name="sent_at",
+        db_column_name="sent_at",
+        column_class_name="Timestamptz",
+        column_class=Timestamptz,
+        params={
+            "default": TimestamptzNow(),
+            "null": False,
+            "primary_key": False,
+            "unique": False,
+            "index": False,
+            "index_method": IndexMethod.btree,
+            "choices": None,
+            "db_column_name": None,
+            "secret": False,
+        },
+        schema=None,
+    )
+
+    manager.add_column(
+        table_class_name="OfferEnrolment",
+        tablename="offer_enrolment",
+        column_name="id",
+        db_column_name="id",
+        column_class_name="Serial",
+        column_class=Serial,
+        params={
+            "null": False,
+            "primary_key": True,
+            "unique": False,
+            "index": False,
+            "index_method": IndexMethod.btree,
+            "choices": None,
+            "db_column_name": None,
+            "secret": False,
+        },
+        schema=None,
+    )
+
+    manager.add_column(
+        table_class_name="OfferEnrolment",
+        tablename="offer_enrolment",
+        column_name="offer",
+        db_column_name="offer",
+        column_class_name="ForeignKey",
+        column_class=ForeignKey,
+        params={
+            "references": Offer,
+            "on_delete": OnDelete.cascade,
+            "on_update": OnUpdate.cascade,
+            "target_column": None,
+            "null": True,
+            "primary_key": False,
+            "unique": False,
+            "index": True,
+            "index_method": IndexMethod.btree,
+            "choices": None,
+            "db_column_name": None,
+            "secret": False,
+        },
+        schema=None,
+    )
+
+    manager.add_column(
+        table_class_name="OfferEnrolment",
+        tablename="offer_enrolment",
+        column_name="account_id",
+        db_column_name="account_id",
+        column_class_name="Integer",
+        column_class=Integer,
+        params={
+            "default": 0,
+            "null": False,
+            "primary_key": False,
+            "unique": False,
+            "index": True,
+            "index_method": IndexMethod.btree,
+            "choices": None,
+            "db_column_name": None,
+            "secret": False,
+        },
+        schema=None,
+    )
+
+    manager.add_column(
+        table_class_name="OfferEnrolment",
+        tablename="offer_enrolment",
+        column_name="offer_account",
+        db_column_name="offer_account",
+        column_class_name="Varchar",
+        column_class=Varchar,
+        params={
+            "length": 40,
+            "default": "",
+            "null": False,
+            "primary_key": False,
+            "unique": True,
+            "index": False,
+            "index_method": IndexMethod.btree,
+            "choices": None,
+            "db_column_name": None,
+            "secret": False,
+        },
+        schema=None,
+    )
+
+    manager.add_column(
+        table_class_name="OfferEnrolment",
+        tablename="offer_enrolment",
+        column_name="opted_in_at",
+        db_column_name="opted_in_at",
+        column_class_name="Timestamptz",
+        column_class=Timestamptz,
+        params={
+            "default": TimestamptzNow(),
+            "null": False,
+            "primary_key": False,
+            "unique": False,
+            "index": False,
+            "index_method": IndexMethod.btree,
+            "choices": None,
+            "db_column_name": None,
+            "secret": False,
+        },
+        schema=None,
+    )
+
+    manager.add_column(
+        table_class_name="OfferEnrolment",
+        tablename="offer_enrolment",
+        column_name="status",
+        db_column_name="status",
+        column_class_name="Varchar",
+        column_class=Varchar,
+        params={
+            "length": 10,
+            "default": "active",
+            "null": False,
+            "primary_key": False,
+            "unique": False,
+            "index": False,
+            "index_method": IndexMethod.btree,
+            "choices": None,
+            "db_column_name": None,
+            "secret": False,
+        },
+        schema=None,
+    )
+
+    manager.add_column(
+        table_class_name="GoalMonth",
+        tablename="offer_goal_month",
+        column_name="id",
+        db_column_name="id",
+        column_class_name="BigSerial",
+        column_class=BigSerial,
+        params={
+            "null": False,
+            "primary_key": True,
+            "unique": False,
+            "index": False,
+            "index_method": IndexMethod.btree,
+            "choices": None,
+            "db_column_name": None,
+            "secret": False,
+        },
+        schema=None,
+    )
+
+    manager.add_column(
+        table_class_name="GoalMonth",
+        tablename="offer_goal_month",
+        column_name="enrolment_id",
+        db_column_name="enrolment_id",
+        column_class_name="Integer",
+        column_class=Integer,
+        params={
+            "default": 0,
+            "null": False,
+            "primary_key": False,
+            "unique": False,
+            "index": True,
+            "index_method": IndexMethod.btree,
+            "choices": None,
+            "db_column_name": None,
+            "secret": False,
+        },
+        schema=None,
+    )
+
+    manager.add_column(
+        table_class_name="GoalMonth",
+        tablename="offer_goal_month",
+        column_name="offer_id",
+        db_column_name="offer_id",
+        column_class_name="Integer",
+        column_class=Integer,
+        params={
+            "default": 0,
+            "null": False,
+            "primary_key": False,
+            "unique": False,
+            "index": False,
+            "index_method": IndexMethod.btree,
+            "choices": None,
+            "db_column_name": None,
+            "secret": False,
+        },
+        schema=None,
+    )
+
+    manager.add_column(
+        table_class_name="GoalMonth",
+        tablename="offer_goal_month",
+        column_name="account_id",
+        db_column_name="account_id",
+        column_class_name="Integer",
+        column_class=Integer,
+        params={
+            "default": 0,
+            "null": False,
+            "primary_key": False,
+            "unique": False,
+            "index": True,
+            "index_method": IndexMethod.btree,
+            "choices": None,
+            "db_column_name": None,
+            "secret": False,
+        },
+        schema=None,
+    )
+
+    manager.add_column(
+        table_class_name="GoalMonth",
+        tablename="offer_goal_month",
         column_name="month",
         db_column_name="month",
         column_class_name="Varchar",
@@ -1302,14 +1069,163 @@ async def forwards():
     )
 
     manager.add_column(
-        table_class_name="SpendMonth",
-        tablename="offer_spend_month",
-        column_name="category",
-        db_column_name="category",
+        table_class_name="GoalMonth",
+        tablename="offer_goal_month",
+        column_name="enrolment_month",
+        db_column_name="enrolment_month",
         column_class_name="Varchar",
         column_class=Varchar,
         params={
-            "length": 64,
+            "length": 40,
+            "default": "",
+            "null": False,
+            "primary_key": False,
+            "unique": True,
+            "index": False,
+            "index_method": IndexMethod.btree,
+            "choices": None,
+            "db_column_name": None,
+            "secret": False,
+        },
+        schema=None,
+    )
+
+    manager.add_column(
+        table_class_name="GoalMonth",
+        tablename="offer_goal_month",
+        column_name="counts_from",
+        db_column_name="counts_from",
+        column_class_name="Timestamptz",
+        column_class=Timestamptz,
+        params={
+            "default": TimestamptzNow(),
+            "null": False,
+            "primary_key": False,
+            "unique": False,
+            "index": False,
+            "index_method": IndexMethod.btree,
+            "choices": None,
+            "db_column_name": None,
+            "secret": False,
+        },
+        schema=None,
+    )
+
+    manager.add_column(
+        table_class_name="GoalMonth",
+        tablename="offer_goal_month",
+        column_name="month_ends_at",
+        db_column_name="month_ends_at",
+        column_class_name="Timestamptz",
+        column_class=Timestamptz,
+        params={
+            "default": TimestamptzNow(),
+            "null": False,
+            "primary_key": False,
+            "unique": False,
+            "index": False,
+            "index_method": IndexMethod.btree,
+            "choices": None,
+            "db_column_name": None,
+            "secret": False,
+        },
+        schema=None,
+    )
+
+    manager.add_column(
+        table_class_name="GoalMonth",
+        tablename="offer_goal_month",
+        column_name="goal_kopecks",
+        db_column_name="goal_kopecks",
+        column_class_name="BigInt",
+        column_class=BigInt,
+        params={
+            "default": 0,
+            "null": False,
+            "primary_key": False,
+            "unique": False,
+            "index": False,
+            "index_method": IndexMethod.btree,
+            "choices": None,
+            "db_column_name": None,
+            "secret": False,
+        },
+        schema=None,
+    )
+
+    manager.add_column(
+        table_class_name="GoalMonth",
+        tablename="offer_goal_month",
+        column_name="spent_kopecks",
+        db_column_name="spent_kopecks",
+        column_class_name="BigInt",
+        column_class=BigInt,
+        params={
+            "default": 0,
+            "null": False,
+            "primary_key": False,
+            "unique": False,
+            "index": False,
+            "index_method": IndexMethod.btree,
+            "choices": None,
+            "db_column_name": None,
+            "secret": False,
+        },
+        schema=None,
+    )
+
+    manager.add_column(
+        table_class_name="GoalMonth",
+        tablename="offer_goal_month",
+        column_name="explanation",
+        db_column_name="explanation",
+        column_class_name="JSON",
+        column_class=JSON,
+        params={
+            "default": "{}",
+            "null": False,
+            "primary_key": False,
+            "unique": False,
+            "index": False,
+            "index_method": IndexMethod.btree,
+            "choices": None,
+            "db_column_name": None,
+            "secret": False,
+        },
+        schema=None,
+    )
+
+    manager.add_column(
+        table_class_name="GoalMonth",
+        tablename="offer_goal_month",
+        column_name="status",
+        db_column_name="status",
+        column_class_name="Varchar",
+        column_class=Varchar,
+        params={
+            "length": 10,
+            "default": "open",
+            "null": False,
+            "primary_key": False,
+            "unique": False,
+            "index": False,
+            "index_method": IndexMethod.btree,
+            "choices": None,
+            "db_column_name": None,
+            "secret": False,
+        },
+        schema=None,
+    )
+
+    manager.add_column(
+        table_class_name="GoalMonth",
+        tablename="offer_goal_month",
+        column_name="outcome",
+        db_column_name="outcome",
+        column_class_name="Varchar",
+        column_class=Varchar,
+        params={
+            "length": 10,
             "default": "",
             "null": False,
             "primary_key": False,
@@ -1324,14 +1240,98 @@ async def forwards():
     )
 
     manager.add_column(
-        table_class_name="SpendMonth",
-        tablename="offer_spend_month",
-        column_name="paid_kopecks",
-        db_column_name="paid_kopecks",
+        table_class_name="GoalMonth",
+        tablename="offer_goal_month",
+        column_name="reward_points",
+        db_column_name="reward_points",
+        column_class_name="Integer",
+        column_class=Integer,
+        params={
+            "default": 0,
+            "null": False,
+            "primary_key": False,
+            "unique": False,
+            "index": False,
+            "index_method": IndexMethod.btree,
+            "choices": None,
+            "db_column_name": None,
+            "secret": False,
+        },
+        schema=None,
+    )
+
+    manager.add_column(
+        table_class_name="GoalMonth",
+        tablename="offer_goal_month",
+        column_name="lot_id",
+        db_column_name="lot_id",
         column_class_name="BigInt",
         column_class=BigInt,
         params={
-            "default": 0,
+            "default": None,
+            "null": True,
+            "primary_key": False,
+            "unique": False,
+            "index": False,
+            "index_method": IndexMethod.btree,
+            "choices": None,
+            "db_column_name": None,
+            "secret": False,
+        },
+        schema=None,
+    )
+
+    manager.add_column(
+        table_class_name="GoalMonth",
+        tablename="offer_goal_month",
+        column_name="settled_at",
+        db_column_name="settled_at",
+        column_class_name="Timestamptz",
+        column_class=Timestamptz,
+        params={
+            "default": None,
+            "null": True,
+            "primary_key": False,
+            "unique": False,
+            "index": False,
+            "index_method": IndexMethod.btree,
+            "choices": None,
+            "db_column_name": None,
+            "secret": False,
+        },
+        schema=None,
+    )
+
+    manager.add_column(
+        table_class_name="GoalMonth",
+        tablename="offer_goal_month",
+        column_name="notified",
+        db_column_name="notified",
+        column_class_name="Boolean",
+        column_class=Boolean,
+        params={
+            "default": False,
+            "null": False,
+            "primary_key": False,
+            "unique": False,
+            "index": False,
+            "index_method": IndexMethod.btree,
+            "choices": None,
+            "db_column_name": None,
+            "secret": False,
+        },
+        schema=None,
+    )
+
+    manager.add_column(
+        table_class_name="GoalMonth",
+        tablename="offer_goal_month",
+        column_name="created_at",
+        db_column_name="created_at",
+        column_class_name="Timestamptz",
+        column_class=Timestamptz,
+        params={
+            "default": TimestamptzNow(),
             "null": False,
             "primary_key": False,
             "unique": False,
