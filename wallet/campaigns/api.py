@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 from litestar import Controller, Request, Response, get, post, put
 from litestar.enums import RequestEncodingType
-from litestar.params import Body, JSONBody
+from litestar.params import Body, FromQuery, JSONBody
 
 from wallet import clock, db
 from wallet.auth.guards import allow
@@ -153,7 +153,7 @@ class UnsubscribeController(Controller):
         summary="Confirm unsubscribing from email",
         include_in_schema=True,
     )
-    async def page(self, token: str = "") -> Response[str]:
+    async def page(self, token: FromQuery[str] = "") -> Response[str]:
         try:
             service.read_unsubscribe_token(token)
         except DomainError:

@@ -17,7 +17,7 @@ from typing import Annotated, Any
 import msgspec
 from litestar import Controller, Request, Response, get, post
 from litestar.enums import RequestEncodingType
-from litestar.params import Body
+from litestar.params import Body, FromPath
 from litestar.response import Redirect
 
 from wallet import clock, db
@@ -225,7 +225,7 @@ class ConsoleController(Controller):
 
     @get("/campaigns/{campaign_id:int}")
     async def campaign_page(
-        self, request: Request[Any, Any, Any], campaign_id: int
+        self, request: Request[Any, Any, Any], campaign_id: FromPath[int]
     ) -> Response[Any]:
         who = await _who(request)
         if who is None:
@@ -252,7 +252,7 @@ class ConsoleController(Controller):
 
     @post("/campaigns/{campaign_id:int}/{action:str}", status_code=200)
     async def campaign_action(
-        self, request: Request[Any, Any, Any], campaign_id: int, action: str, data: Form
+        self, request: Request[Any, Any, Any], campaign_id: FromPath[int], action: FromPath[str], data: Form
     ) -> Response[Any]:
         who = await _who(request)
         if who is None:
