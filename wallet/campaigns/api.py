@@ -165,10 +165,10 @@ class UnsubscribeController(Controller):
     )
     async def unsubscribe(
         self,
-        token: str = "",
-        data: dict[str, str] | None = Body(
-            media_type=RequestEncodingType.URL_ENCODED, default=None
-        ),
+        data: Annotated[
+            dict[str, str] | None, Body(media_type=RequestEncodingType.URL_ENCODED)
+        ] = None,
+        token: FromQuery[str] = "",
     ) -> Response[str]:
         token = token or (data or {}).get("token", "")
         try:

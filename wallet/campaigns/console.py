@@ -252,7 +252,11 @@ class ConsoleController(Controller):
 
     @post("/campaigns/{campaign_id:int}/{action:str}", status_code=200)
     async def campaign_action(
-        self, request: Request[Any, Any, Any], campaign_id: FromPath[int], action: FromPath[str], data: Form
+        self,
+        request: Request[Any, Any, Any],
+        campaign_id: FromPath[int],
+        action: FromPath[str],
+        data: Form,
     ) -> Response[Any]:
         who = await _who(request)
         if who is None:
