@@ -125,6 +125,8 @@ async def running_apns(certs_dir: Path, folder: Path) -> AsyncIterator[ApnsStand
     config.errorlog = None
     config.h2_max_concurrent_streams = 1000
     config.keep_alive_timeout = 300
+    # Hypercorn closes a connection after 1,000 requests by default; APNs does not.
+    config.keep_alive_max_requests = 10**9
     stop = asyncio.Event()
     task = asyncio.create_task(serve(standin, config, shutdown_trigger=stop.wait))  # type: ignore[arg-type]
     standin.url = f"https://127.0.0.1:{port}"

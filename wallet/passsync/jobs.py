@@ -13,8 +13,8 @@ async def pass_update(payload: dict[str, Any]) -> None:
     await service.refresh_account(int(payload["account_id"]), now=clock.now())
 
 
-async def apns_push(payload: dict[str, Any]) -> None:
-    await service.push_pass(str(payload["serial"]))
+async def apns_push(_payload: dict[str, Any]) -> None:
+    await service.push_due()
 
 
 async def google_sync(payload: dict[str, Any]) -> None:

@@ -8,7 +8,7 @@ How a change reaches a phone without ever being lost:
    Last-Modified and queues an APNs push job and a Google sync job, all in one
    transaction; a crash before that commit re-runs the job, a crash after it finds
    nothing changed and the queued jobs carry on;
-3. ``push_pass`` sends to every registered device behind the pass's tag and records each
+3. ``push_due`` sends to every registered device behind its pass's tag and records each
    success, so a retried job skips the devices already told.
 
 Tags come from one counter row: bumping it holds the row's lock until commit, so tags are
@@ -538,11 +538,8 @@ async def refresh_account(account_id: int, *, now: datetime) -> int:
                     PassCard.account_id: account_id,
                 }
             ).where(PassCard.id == row["id"])
-            await platform.enqueue(
-                kind="apns_push",
-                payload={"serial": card.pass_serial},
-                dedupe_key=f"apns:{card.pass_serial}",
-            )
+            # One waiting push job serves every changed pass (see push_due).
+            await platform.enqueue(kind="apns_push", payload={}, dedupe_key="apns:due")
             if card.id in google:
                 await platform.enqueue(
                     kind="google_sync",
@@ -553,44 +550,54 @@ async def refresh_account(account_id: int, *, now: datetime) -> int:
     return changed
 
 
-async def push_pass(serial: str) -> dict[str, int]:
-    """Tell every device behind the pass's tag to fetch it; successes are recorded, so a
-    retry only reaches the devices not yet told."""
-    row = await PassCard.select(PassCard.tag).where(PassCard.serial == serial).first()
-    if row is None:
-        return {}
-    tag = row["tag"]
-    devices = await PassRegistration.select(PassRegistration.id, PassRegistration.push_token).where(
-        (PassRegistration.serial == serial) & (PassRegistration.pushed_tag < tag)
-    )
-    counts = await _push_all(devices, tag)
-    return counts
+PUSH_BATCH = 1000
+# How long a worker holds the devices it is pushing to; shorter than the outbox lease, so
+# a job taken over after a crash finds them free again.
+PUSH_LEASE = timedelta(seconds=30)
 
 
-async def _push_all(devices: list[dict[str, Any]], tag: int) -> dict[str, int]:
-    if not devices:
-        return {"sent": 0}
-    client = apns.client()
-    gate = asyncio.Semaphore(PUSH_CONCURRENCY)
-
-    async def one(device: dict[str, Any]) -> tuple[dict[str, Any], apns.Result]:
-        async with gate:
-            return device, await client.push(device["push_token"])
-
-    results = await asyncio.gather(*(one(d) for d in devices))
-    sent = [d["id"] for d, r in results if r.outcome is apns.Outcome.SENT]
-    gone = [d["id"] for d, r in results if r.outcome is apns.Outcome.GONE]
-    retry = [r for _d, r in results if r.outcome is apns.Outcome.RETRY]
-    failed = [r for _d, r in results if r.outcome is apns.Outcome.FAILED]
+async def _claim_devices(now: datetime) -> list[dict[str, Any]]:
+    skip = "" if db.is_sqlite() else " FOR UPDATE OF r SKIP LOCKED"
     async with db.write_transaction():
-        for chunk in _chunks(sent, 500):
-            await PassRegistration.update({PassRegistration.pushed_tag: tag}).where(
-                PassRegistration.id.is_in(chunk) & (PassRegistration.pushed_tag < tag)
+        return await db.raw(
+            "UPDATE pass_registration SET pushing_until = {} WHERE id IN ("
+            "SELECT r.id FROM pass_registration r JOIN pass_card p ON p.serial = r.serial "
+            "WHERE r.pushed_tag < p.tag AND (r.pushing_until IS NULL OR r.pushing_until < {}) "
+            f"ORDER BY r.id LIMIT {PUSH_BATCH}{skip}) "
+            "RETURNING id, push_token, serial",
+            now + PUSH_LEASE,
+            now,
+        )
+
+
+async def push_due(*, now: datetime | None = None) -> dict[str, int]:
+    """Push every device whose pass changed since it was last told, a batch at a time over
+    the one HTTP/2 connection. Each batch is leased (``pushing_until``, SKIP LOCKED on
+    PostgreSQL), so workers on several machines share devices without pushing one twice,
+    and successes are recorded, so a retry only reaches the devices not yet told."""
+    totals = {"sent": 0, "gone": 0}
+    retry: list[apns.Result] = []
+    failed: list[apns.Result] = []
+    while True:
+        devices = await _claim_devices(now or clock.now())
+        if not devices:
+            break
+        serials = sorted({d["serial"] for d in devices})
+        tags = {
+            row["serial"]: row["tag"]
+            for row in await PassCard.select(PassCard.serial, PassCard.tag).where(
+                PassCard.serial.is_in(serials)
             )
-        for chunk in _chunks(gone, 500):
-            await PassRegistration.delete().where(PassRegistration.id.is_in(chunk))
-    if gone:
-        log.info("APNs: removed %s registrations the device no longer holds", len(gone))
+        }
+        batch = await _push_batch(devices, tags)
+        totals["sent"] += batch.sent
+        totals["gone"] += batch.gone
+        retry += batch.retry
+        failed += batch.failed
+        if len(devices) < PUSH_BATCH or batch.retry:
+            break
+    if totals["gone"]:
+        log.info("APNs: removed %s registrations the devices no longer hold", totals["gone"])
     if retry:
         raise RetryLater(
             f"APNs asked to retry {len(retry)} pushes: {retry[0].status} {retry[0].reason}"
@@ -600,7 +607,49 @@ async def _push_all(devices: list[dict[str, Any]], tag: int) -> dict[str, int]:
             f"APNs refused {len(failed)} pushes: {failed[0].status} {failed[0].reason}; "
             "check the Pass Type ID certificate and WALLET_PASS_TYPE_ID"
         )
-    return {"sent": len(sent), "gone": len(gone)}
+    return totals
+
+
+class _Batch(msgspec.Struct):
+    sent: int
+    gone: int
+    retry: list[apns.Result]
+    failed: list[apns.Result]
+
+
+async def _push_batch(devices: list[dict[str, Any]], tags: dict[str, int]) -> _Batch:
+    client = apns.client()
+    gate = asyncio.Semaphore(PUSH_CONCURRENCY)
+
+    async def one(device: dict[str, Any]) -> tuple[dict[str, Any], apns.Result]:
+        async with gate:
+            return device, await client.push(device["push_token"])
+
+    results = await asyncio.gather(*(one(d) for d in devices))
+    sent: dict[int, list[int]] = {}
+    for device, result in results:
+        if result.outcome is apns.Outcome.SENT:
+            sent.setdefault(tags.get(device["serial"], 0), []).append(device["id"])
+    gone = [d["id"] for d, r in results if r.outcome is apns.Outcome.GONE]
+    others = [d["id"] for d, r in results if r.outcome in (apns.Outcome.RETRY, apns.Outcome.FAILED)]
+    async with db.write_transaction():
+        for tag, ids in sent.items():
+            for chunk in _chunks(ids, 500):
+                await PassRegistration.update(
+                    {PassRegistration.pushed_tag: tag, PassRegistration.pushing_until: None}
+                ).where(PassRegistration.id.is_in(chunk))
+        for chunk in _chunks(gone, 500):
+            await PassRegistration.delete().where(PassRegistration.id.is_in(chunk))
+        for chunk in _chunks(others, 500):
+            await PassRegistration.update({PassRegistration.pushing_until: None}).where(
+                PassRegistration.id.is_in(chunk)
+            )
+    return _Batch(
+        sent=sum(len(ids) for ids in sent.values()),
+        gone=len(gone),
+        retry=[r for _d, r in results if r.outcome is apns.Outcome.RETRY],
+        failed=[r for _d, r in results if r.outcome is apns.Outcome.FAILED],
+    )
 
 
 def _chunks(items: list[int], size: int) -> Iterable[list[int]]:

@@ -62,6 +62,9 @@ class PassRegistration(Table, tablename="pass_registration"):
     push_token = Varchar(length=256)
     # The pass tag this device was last pushed for; a push job sends where it is behind.
     pushed_tag = BigInt(default=0)
+    # Set while a push worker holds this device (see service.push_due); a worker that died
+    # lets go when it passes.
+    pushing_until = Timestamptz(null=True, default=None)
     created_at = Timestamptz(default=TimestamptzNow())
 
 
