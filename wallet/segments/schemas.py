@@ -51,8 +51,18 @@ class SegmentFilter(msgspec.Struct, frozen=True, forbid_unknown_fields=True, omi
     marketing_push: bool | None = None
     joined_after: datetime | None = None
     joined_before: datetime | None = None
-    # Which wallet holds the pass: "apple", "google" or "none" (needs pass sync).
+    # Which wallet holds a pass of the account: "apple" (a device registered it),
+    # "google" (saved to Google Wallet) or "none" (neither); any of those listed.
     wallets: list[Literal["apple", "google", "none"]] | None = None
+    # Opted in to a cashback offer (and not left it).
+    cashback_opted_in: bool | None = None
+    # The cashback goal of ``goal_month`` ("2026-01", default: the current month in the
+    # program's zone): "in_progress" (open, below the goal), "reached" (settled reached, or
+    # open and already at the goal), "missed" (settled missed); any of those listed.
+    goal_statuses: list[Literal["in_progress", "reached", "missed"]] | None = None
+    goal_month: Annotated[str, msgspec.Meta(pattern=r"^[0-9]{4}-(0[1-9]|1[0-2])$")] | None = None
+    # Day of the month of the birthday (with ``birthday_month``: one calendar day).
+    birthday_day: Annotated[int, msgspec.Meta(ge=1, le=31)] | None = None
 
 
 class SegmentIn(msgspec.Struct, frozen=True, forbid_unknown_fields=True):

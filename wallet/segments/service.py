@@ -2,11 +2,12 @@
 
 A segment is a *read model*. Counting 100,000 shoppers by recency, spend in a window,
 burning points and last store one service call at a time would take minutes, so this
-module (and only this one) reads the member, account, lot and receipt tables directly with
-set-based SQL, written for both engines. It never writes them: the only tables it writes
-are its own (``segment``, ``rfm_score``). Campaigns get their audience from here as a SQL
-fragment (``compile_filter``) so the delivery rows are made in one INSERT ... SELECT, and
-their per-recipient context (name, balance, burning points) from ``recipients``.
+module (and only this one) reads the member, card, account, lot and receipt tables, the
+cashback enrolments and goals (offers) and the device registrations and saved Google objects
+(pass sync) directly with set-based SQL, written for both engines. It never writes them: the
+only tables it writes are its own (``segment``, ``rfm_score``). Campaigns get their
+audience from here as a SQL fragment (``compile_filter``) so the delivery rows are made in
+one INSERT ... SELECT, and their per-recipient context (name, balance, burning points) from ``recipients``.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from typing import Any
 import msgspec
 
 from wallet import db
+from wallet import settings as settings_module
 from wallet.errors import InvalidInput, NotFound
 from wallet.rules import service as rules_service
 from wallet.segments.schemas import (
@@ -172,9 +174,51 @@ async def compile_filter(flt: SegmentFilter, *, now: datetime) -> Compiled:
     if flt.joined_before is not None:
         add("m.created_at < {}", flt.joined_before)
     if flt.wallets:
-        # Which wallet holds a pass is pass sync's knowledge, and it offers no set-based
-        # read yet; the filter is reported as not applied rather than guessed.
-        ignored.append("wallets")
+        # Pass sync's tables, read set-based: a device registration of any card's serial
+        # is Apple, a saved Google object of any card is Google.
+        apple = (
+            "EXISTS (SELECT 1 FROM card c JOIN pass_registration pr ON pr.serial = c.pass_serial "
+            "WHERE c.account = m.account)"
+        )
+        google = (
+            "EXISTS (SELECT 1 FROM card c JOIN google_object gob ON gob.card_id = c.id "
+            "WHERE c.account = m.account)"
+        )
+        held = {
+            "apple": apple,
+            "google": google,
+            "none": f"(NOT {apple} AND NOT {google})",
+        }
+        parts.append("(" + " OR ".join(held[w] for w in dict.fromkeys(flt.wallets)) + ")")
+    if flt.cashback_opted_in is not None:
+        opted = (
+            "EXISTS (SELECT 1 FROM offer_enrolment oe WHERE oe.account_id = m.account "
+            "AND oe.status = 'active')"
+        )
+        parts.append(opted if flt.cashback_opted_in else f"NOT {opted}")
+    if flt.goal_statuses:
+        local = now.astimezone(settings_module.get().tz)
+        month = flt.goal_month or f"{local.year:04d}-{local.month:02d}"
+        states = {
+            "in_progress": "(g.status = 'open' AND g.spent_kopecks < g.goal_kopecks)",
+            "reached": (
+                "(g.outcome = 'reached' OR (g.status = 'open' AND g.spent_kopecks >= "
+                "g.goal_kopecks))"
+            ),
+            "missed": "(g.status = 'settled' AND g.outcome = 'missed')",
+        }
+        add(
+            "EXISTS (SELECT 1 FROM offer_goal_month g WHERE g.account_id = m.account "
+            "AND g.month = {} AND ("
+            + " OR ".join(states[s] for s in dict.fromkeys(flt.goal_statuses))
+            + "))",
+            month,
+        )
+    if flt.birthday_day is not None:
+        if db.is_sqlite():
+            add("CAST(strftime('%d', m.birthday) AS INTEGER) = {}", flt.birthday_day)
+        else:
+            add("EXTRACT(DAY FROM m.birthday) = {}", flt.birthday_day)
     return Compiled(where=" AND ".join(parts), args=args, ignored=ignored)
 
 
