@@ -108,17 +108,24 @@ async def test_a_worker_killed_between_claim_and_send_delivers_each_update_once(
     assert "pass_update" in [job["kind"] for job in claimed]
     await worker.run_until_idle(now=now + timedelta(seconds=1))
     assert wallets.apns.pushes == []
-    # Its lease runs out; the next worker refreshes the pass and queues the push, then a
-    # worker claims the push and dies before sending.
+    # Its lease runs out; a restarted worker refreshes the pass and pushes, once, and the
+    # push job queued with the change finds the device already told.
     later = now + worker.LEASE + timedelta(seconds=1)
-    await worker.run_once(now=later)
-    claimed = await worker._claim(later, 10)
-    assert "apns_push" in [job["kind"] for job in claimed]
-    assert wallets.apns.pushes == []
-    # A restarted worker delivers it, once.
-    await worker.run_until_idle(now=later + worker.LEASE + timedelta(seconds=1))
+    await worker.run_until_idle(now=later)
     await worker.run_until_idle(now=later + 3 * worker.LEASE)
     assert len(wallets.apns.to(phone.push_token)) == 1
+
+    # A second change; the worker is killed after claiming the push job (the immediate
+    # push having met an APNs outage); the restarted one sends it, once.
+    wallets.apns.fail_next = [(503, "ServiceUnavailable")]
+    await shop.receipt(shopper.card, "R-2", [line(10_000)])
+    await worker.run_once(now=later + 4 * worker.LEASE)
+    assert len(wallets.apns.to(phone.push_token)) == 1
+    claimed = await worker._claim(later + 5 * worker.LEASE, 10)
+    assert "apns_push" in [job["kind"] for job in claimed]
+    await worker.run_until_idle(now=later + 7 * worker.LEASE)
+    await worker.run_until_idle(now=later + 9 * worker.LEASE)
+    assert len(wallets.apns.to(phone.push_token)) == 2
     statuses = await OutboxJob.select(OutboxJob.status).where(
         OutboxJob.kind.is_in(["pass_update", "apns_push"])
     )

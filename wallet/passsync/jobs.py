@@ -6,11 +6,18 @@ from typing import Any
 
 from wallet import clock
 from wallet.passsync import service
-from wallet.platform.worker import register
+from wallet.platform.worker import GiveUp, RetryLater, register
 
 
 async def pass_update(payload: dict[str, Any]) -> None:
-    await service.refresh_account(int(payload["account_id"]), now=clock.now())
+    changed = await service.refresh_account(int(payload["account_id"]), now=clock.now())
+    if changed:
+        # Push at once rather than a worker round later. The push job queued with the
+        # change stays the guarantee: it finds these devices already told, or retries.
+        try:
+            await service.push_due()
+        except (RetryLater, GiveUp):
+            pass
 
 
 async def apns_push(_payload: dict[str, Any]) -> None:
