@@ -6,11 +6,11 @@ from typing import Annotated, Any
 
 from litestar import Controller, Request, Response, get, post, put
 from litestar.enums import RequestEncodingType
-from litestar.params import Body, FromQuery, JSONBody
+from litestar.params import Body, FromPath, FromQuery, JSONBody
 
 from wallet import clock, db
 from wallet.auth.guards import allow
-from wallet.campaigns import pages, service
+from wallet.campaigns import automatic, pages, service
 from wallet.campaigns.schemas import (
     CampaignIn,
     CampaignOut,
@@ -118,6 +118,19 @@ class CampaignsController(Controller):
             return await service.cancel(
                 campaign_id, actor=principal(request).actor, now=clock.now()
             )
+
+    @post(
+        "/automatic/{kind:str}",
+        operation_id="enableAutomaticMessage",
+        summary="Switch an automatic message on (welcome, birthday); cancel switches it off",
+        status_code=200,
+        responses=errors(422),
+    )
+    async def enable_automatic(
+        self, request: Request[Any, Any, Any], kind: FromPath[str]
+    ) -> CampaignOut:
+        async with db.write_transaction():
+            return await automatic.enable(kind, actor=principal(request).actor, now=clock.now())
 
     @post(
         "/{campaign_id:int}/test",

@@ -3,12 +3,12 @@ and the automatic messages."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import date, timedelta
 from typing import Any
 
 from wallet import clock
-from wallet.campaigns import service
-from wallet.platform.worker import register
+from wallet.campaigns import automatic, service
+from wallet.platform.worker import register, register_schedule
 
 
 async def start(payload: dict[str, Any]) -> None:
@@ -35,3 +35,17 @@ async def send(payload: dict[str, Any]) -> None:
 
 register("campaign_start", start, max_attempts=20)
 register("campaign_send", send, max_attempts=50)
+
+
+async def welcome(_: dict[str, Any]) -> None:
+    await automatic.welcome(now=clock.now())
+
+
+async def birthday(payload: dict[str, Any]) -> None:
+    await automatic.birthday(date.fromisoformat(payload["slot"]), now=clock.now())
+
+
+register("campaign_welcome", welcome, max_attempts=3)
+register("campaign_birthday", birthday, max_attempts=5)
+register_schedule("campaign_welcome", kind="campaign_welcome", slot=automatic.minute_slot)
+register_schedule("campaign_birthday", kind="campaign_birthday", slot=automatic.birthday_slot)

@@ -271,7 +271,8 @@ async def create_campaign(
 
 async def update_campaign(campaign_id: int, data: CampaignIn, *, now: datetime) -> CampaignOut:
     camp = await _row(campaign_id)
-    if camp["status"] not in ("draft", "scheduled"):
+    # An automatic message (welcome, birthday) keeps sending: its texts change at any time.
+    if camp["kind"] == "manual" and camp["status"] not in ("draft", "scheduled"):
         raise CampaignNotEditable(
             f"campaign {campaign_id} is {camp['status']}; only drafts and scheduled ones change",
             {"status": camp["status"]},
@@ -645,12 +646,17 @@ async def _send_push(
         return "skipped", "no_wallet"
     header, text = push_texts(camp, context_of(recipient, camp["id"]))
     now = clock.now()
+    message_id = f"campaign-{camp['id']}"
+    if camp["kind"] != "manual":
+        # An automatic message goes to the same shopper again on the next occasion (next
+        # year's birthday): Google folds messages by id, so the occasion is part of it.
+        message_id += "-" + str(row["key"]).rsplit(":", 1)[-1]
     async with db.write_transaction():
         await passsync.push_message(
             recipient.account_id,
             header=header,
             text=text,
-            message_id=f"campaign-{camp['id']}",
+            message_id=message_id,
             now=now,
         )
         await _mark([int(row["id"])], "sent", "", now)
