@@ -1,6 +1,6 @@
 """What the worker runs for cashback and expiry: the month-end settlement a few days after
 the month ends, the daily expiry sweep with burn reminders, the month-start opening of
-renewing goals, and the outcome emails in batches."""
+renewing goals, and the pass updates and outcome emails of a settled month in batches."""
 
 from __future__ import annotations
 
@@ -61,6 +61,15 @@ async def open_month(payload: dict[str, Any]) -> None:
     await service.open_month(payload["slot"], now=_not_before(start))
 
 
+async def pass_updates(payload: dict[str, Any]) -> None:
+    """The settled accounts that have a pass get a pass update (new balance, goal reset)."""
+    await settlement.queue_pass_updates(
+        int(payload["offer_id"]),
+        payload["month"],
+        settled_at=datetime.fromisoformat(payload["settled_at"]),
+    )
+
+
 async def notify(payload: dict[str, Any]) -> None:
     """Tell each shopper of a settled month how it went, in batches; a retry resumes
     where it stopped (``notified``), and each email has its own dedupe key."""
@@ -107,6 +116,7 @@ register("offers.settle", settle, max_attempts=5)
 register("offers.expire", expire_and_remind, max_attempts=5)
 register("offers.open_month", open_month, max_attempts=5)
 register("offers.notify", notify, max_attempts=10)
+register("offers.pass_updates", pass_updates, max_attempts=10)
 register_schedule("offers.settle", kind="offers.settle", slot=settle_slot)
 register_schedule("offers.expire", kind="offers.expire", slot=daily_slot)
 register_schedule("offers.open_month", kind="offers.open_month", slot=month_slot)

@@ -856,3 +856,15 @@ async def wallets_of_account(account_id: int) -> set[str]:
     if await GoogleObject.exists().where(GoogleObject.card_id.is_in([c.id for c in cards])):
         found.add("google")
     return found
+
+
+def has_pass_sql(account_column: str) -> str:
+    """An SQL condition (both engines) that holds where the account in ``account_column``
+    has a pass served or saved for one of its cards: the accounts ``refresh_account`` can
+    change anything for. Set-based callers (cashback settlement) queue pass updates only
+    for those instead of one no-op job per account.
+
+    ``pass_card.account_id`` is the account the pass last showed; a card moved to another
+    account since (merge) already has a pass update waiting for its new account.
+    """
+    return f"EXISTS (SELECT 1 FROM pass_card pc WHERE pc.account_id = {account_column})"
