@@ -16,7 +16,18 @@ PostgreSQL database next to WALLET_BENCH_POSTGRES_URL's with --postgres):
     .venv/bin/python bench/bench_campaigns.py                      # quick: 2,000 shoppers
     .venv/bin/python bench/bench_campaigns.py --shoppers 100000 --postgres
 
-The push half (100,000 passes into the APNs stand-in) is not here yet; see the report.
+With ``--channel push`` the same campaign goes to the passes instead: every shopper has a
+card whose pass one device registered (seeded set-based, as pass sync would have stored
+it), the stand-in APNs (HTTP/2, TLS client certificates, tests/support/apns_standin.py)
+receives the pushes, and the rate is pushes received per second from the send to the last
+push (the campaign's deliveries, the pass updates and the APNs sweep, all through the
+outbox worker), beside a bare HTTP/2 client (httpx, one connection, 100 streams, as
+bench/bench_push.py measures it) sending to the same stand-in in the same run. Run two
+sizes to see the memory stay flat:
+
+    .venv/bin/python bench/bench_campaigns.py --channel push --shoppers 2000
+    .venv/bin/python bench/bench_campaigns.py --channel push --shoppers 20000
+    .venv/bin/python bench/bench_campaigns.py --channel push --shoppers 100000 --postgres
 """
 
 from __future__ import annotations
@@ -59,7 +70,7 @@ class Counter:
         return "250 OK"
 
 
-async def seed(n: int) -> None:
+async def seed(n: int, *, push: bool = False) -> None:
     from wallet import clock, db
 
     now = clock.now()
@@ -78,7 +89,10 @@ async def seed(n: int) -> None:
                 f"created_at) VALUES {marks}",
                 *args,
             )
-            rows = ", ".join("({}, {}, {}, {}, 'v1', {}, 'v1', true, {}, false, {})" for _ in ids)
+            flag = "true" if push else "false"
+            rows = ", ".join(
+                f"({{}}, {{}}, {{}}, {{}}, 'v1', {{}}, 'v1', true, {{}}, {flag}, {{}})" for _ in ids
+            )
             args = []
             for i in ids:
                 args += [i, f"Покупатель {i}", f"shopper{i}@example.ru", now, now, now, now]
@@ -89,11 +103,57 @@ async def seed(n: int) -> None:
                 f"VALUES {rows}",
                 *args,
             )
+            if push:
+                await seed_passes(list(ids), now)
         if not db.is_sqlite():
             await db.raw(
                 "SELECT setval(pg_get_serial_sequence('account', 'id'), "
                 "(SELECT MAX(id) FROM account))"
             )
+            if push:
+                await db.raw(
+                    "SELECT setval(pg_get_serial_sequence('card', 'id'), (SELECT MAX(id) FROM card))"
+                )
+
+
+async def seed_passes(ids: list[int], now: Any) -> None:
+    """A virtual card per account, its pass as pass sync stores it once served, and one
+    device that registered it (ids of cards = ids of accounts, serials made up)."""
+    from wallet import db
+
+    marks = ", ".join("({}, {}, {}, 'virtual', 'main', 'active', '', {}, {})" for _ in ids)
+    args: list[Any] = []
+    for i in ids:
+        args += [i, f"77{i:014d}", i, f"bench{i:010d}", now]
+    await db.raw(
+        "INSERT INTO card (id, number, account, kind, role, status, holder_name, pass_serial, "
+        f"created_at) VALUES {marks}",
+        *args,
+    )
+    marks = ", ".join("({}, {}, {}, 1, {}, '', '', '', '', {})" for _ in ids)
+    args = []
+    for i in ids:
+        args += [i, i, f"bench{i:010d}", now, now]
+    await db.raw(
+        "INSERT INTO pass_card (card_id, account_id, serial, tag, modified_at, fingerprint, "
+        f"message_id, message_header, message_text, created_at) VALUES {marks}",
+        *args,
+    )
+    marks = ", ".join("({}, {}, {}, {}, 1, {})" for _ in ids)
+    args = []
+    for i in ids:
+        args += [
+            f"dev{i:010d}:bench{i:010d}",
+            f"dev{i:010d}",
+            f"bench{i:010d}",
+            f"tok{i:010d}",
+            now,
+        ]
+    await db.raw(
+        "INSERT INTO pass_registration (key, device_id, serial, push_token, pushed_tag, "
+        f"created_at) VALUES {marks}",
+        *args,
+    )
 
 
 async def ceiling(count: int) -> float:
@@ -197,13 +257,97 @@ async def run(args: argparse.Namespace) -> None:
         controller.stop()
 
 
+async def run_push(args: argparse.Namespace) -> None:
+    import dataclasses
+    import logging
+
+    sys.path.insert(0, str(ROOT / "bench"))
+    from bench_push import _bare_client_rate
+
+    from tests.support.apns_standin import running_apns
+    from wallet import clock, db
+    from wallet import settings as settings_module
+    from wallet.campaigns import service as campaigns
+    from wallet.campaigns.schemas import CampaignIn
+    from wallet.passsync import apns
+    from wallet.platform import worker
+
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    certs = Path(os.environ["WALLET_CERTS_DIR"])
+    async with running_apns(certs, certs.parent) as standin:
+        settings_module.override(
+            dataclasses.replace(
+                settings_module.get(),
+                base_url="https://bench.local",
+                apns_url=standin.url,
+                apns_ca=str(certs / "apple-root.pem"),
+            )
+        )
+        await db.start()
+        try:
+            await seed(args.shoppers, push=True)
+            before = rss_mb()
+            now = clock.now()
+            async with db.write_transaction():
+                created = await campaigns.create_campaign(
+                    CampaignIn(
+                        name="bench",
+                        channels=["push"],
+                        push_header="Неделя скидок",
+                        push_text="{{ name }}, у вас {{ balance }} баллов",
+                        push_rate=100_000,
+                    ),
+                    actor="bench",
+                    now=now,
+                )
+                await campaigns.schedule(created.id, now, actor="bench", now=now)
+            standin.pushes.clear()
+            started = time.perf_counter()
+            peak = before
+            idle_since: float | None = None
+            while len(standin.pushes) < args.shoppers:
+                ran = await worker.run_once()
+                peak = max(peak, rss_mb())
+                if ran:
+                    idle_since = None
+                    continue
+                idle_since = idle_since or time.perf_counter()
+                if time.perf_counter() - idle_since > 10:
+                    break  # nothing more is coming: report what arrived
+                await asyncio.sleep(0.05)
+            received = len(standin.pushes)
+            elapsed = (standin.pushes[-1].at if received else time.perf_counter()) - started
+            done = await campaigns.get_campaign(created.id)
+            rate = received / elapsed
+            bare = await _bare_client_rate(standin.url, certs, args.ceiling)
+            print(f"database              {'postgresql' if args.postgres else 'sqlite'}")
+            print(f"passes (one device)   {args.shoppers}")
+            print(f"stand-in, bare client {bare:8.0f} pushes/s ({args.ceiling} pushes)")
+            print(f"campaign              {rate:8.0f} pushes/s ({received} in {elapsed:.1f} s)")
+            print(f"ratio                 {rate / bare:8.2f}")
+            print(f"figures               {done.figures[0]}")
+            print(f"resident memory       {before:.0f} MB before, peak {peak:.0f} MB during")
+            print(
+                "max RSS (getrusage)   "
+                f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB"
+            )
+        finally:
+            await apns.close_all()
+            await db.stop()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--shoppers", type=int, default=2000)
     parser.add_argument("--ceiling", type=int, default=2000, help="messages for the sink alone")
     parser.add_argument("--postgres", action="store_true")
+    parser.add_argument("--channel", choices=["email", "push"], default="email")
     args = parser.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="bench-campaigns-"))
+    if args.channel == "push":
+        from passes.devcerts import make_dev_certs
+
+        make_dev_certs(tmp / "certs", pass_type_id="pass.ru.example.loyalty", team_id="DEVTEAM123")
     admin_db = None
     if args.postgres:
         import asyncpg
@@ -229,7 +373,7 @@ def main() -> None:
     os.environ.update(env)
     subprocess.run([sys.executable, "-m", "wallet", "migrate"], cwd=ROOT, env=env, check=True)
     try:
-        asyncio.run(run(args))
+        asyncio.run(run_push(args) if args.channel == "push" else run(args))
     finally:
         if admin_db is not None:
             import asyncpg
