@@ -136,10 +136,12 @@ async def _assert_ledger_agrees() -> None:
 
 def _forget_caches() -> None:
     from wallet.auth import service as auth
+    from wallet.platform import worker
     from wallet.rules import service as rules
 
     auth.forget_cache()
     rules.forget_cache()
+    worker.forget_seen_slots()
 
 
 async def _empty(found: Database) -> None:
