@@ -21,8 +21,8 @@ from wallet.errors import EXCEPTION_HANDLERS
 from wallet.ledger.api import AdjustmentsController
 from wallet.members.api import AdminCardsController, EnrolController, MeController
 from wallet.offers.api import MyOffersController, OffersAdminController
-from wallet.passsync.api import PassKitController, PassLinksController
 from wallet.pages.controllers import PagesController
+from wallet.passsync.api import PassKitController, PassLinksController
 from wallet.plastic.api import PlasticController
 from wallet.receipts.api import PosController
 from wallet.rules.api import RulesController
