@@ -3,7 +3,12 @@ month in the program's zone, a shopper who owes points, offers that would overla
 
 from __future__ import annotations
 
+import dataclasses
+import io
+import json
+import zipfile
 from datetime import timedelta
+from urllib.parse import urlsplit
 
 from tests.offers.support import (
     consenting,
@@ -16,7 +21,7 @@ from tests.offers.support import (
     this_month,
 )
 from tests.support.shop import Shop, bearer, iso, line, make_key
-from wallet import clock, db
+from wallet import clock, db, settings
 from wallet.offers import service, settlement
 from wallet.platform import worker
 
@@ -134,3 +139,48 @@ async def test_marketer_manages_offers_and_shoppers_hold_one_offer_a_month(clien
     assert (await opt_in(shop, boris, third["id"], expect=422))["code"] == "offer_not_available"
     mine = (await client.get("/api/v1/me/offers", headers=boris.headers)).json()["offers"]
     assert {o["offer"]["id"] for o in mine} == {first["id"], gold["id"]}
+
+
+async def test_settlement_updates_the_passes_of_shoppers_who_have_one_and_queues_none_for_others(
+    client,
+):
+    # Wallet accepts a plain-http webServiceURL only for localhost.
+    settings.override(dataclasses.replace(settings.get(), base_url="http://localhost"))
+    shop = await Shop.open(client)
+    offer = await make_offer(shop)
+    holder = await shop.enrol("Вера С Карточкой")
+    plain = await shop.enrol("Глеб Без Карточки")
+    for shopper in (holder, plain):
+        await opt_in(shop, shopper, offer["id"])
+        await shop.receipt(
+            shopper.card, f"P-{shopper.account_id}", [line(5_000_000)], at=in_this_month()
+        )
+    link = urlsplit((await shop.me(holder))["links"]["apple_pass"])
+    before = await client.get(f"{link.path}?{link.query}")
+    assert before.status_code == 200, before.text
+    _start, end = service.month_bounds(this_month())
+    settle_at = end + timedelta(days=3)
+    # Whatever the receipts queued is done before the month is settled.
+    await worker.run_until_idle(now=clock.now())
+
+    report = await settlement.settle_month(this_month(), now=settle_at)
+    assert report.reached == 2
+    # The settlement itself writes no job per account; its pass-update job fans out to the
+    # accounts with a pass only.
+    await settlement.queue_pass_updates(offer["id"], this_month(), settled_at=settle_at)
+    queued = await db.raw(
+        "SELECT payload FROM outbox_job WHERE kind = 'pass_update' AND status = 'pending'"
+    )
+    assert [
+        json.loads(row["payload"]) if isinstance(row["payload"], str) else row["payload"]
+        for row in queued
+    ] == [{"account_id": holder.account_id}]
+    await worker.run_until_idle(now=settle_at)
+    after = await client.get(f"{link.path}?{link.query}")
+    assert after.status_code == 200, after.text
+    # What the pass shows (pass.json, not the signature) changed: the new balance.
+    shown = [
+        zipfile.ZipFile(io.BytesIO(reply.content)).read("pass.json") for reply in (before, after)
+    ]
+    assert shown[0] != shown[1]
+    assert (await shop.me(holder))["balance"] == (await shop.me(plain))["balance"]
