@@ -554,16 +554,21 @@ async def reconcile(account_id: int, *, now: datetime) -> list[str]:
 
 
 async def expire_all(*, now: datetime) -> int:
-    """Settle the clock of every account with a lot due (the daily sweep); returns how many
-    accounts changed. Each account is its own short transaction."""
-    rows = await db.raw(
-        "SELECT id FROM account WHERE next_lot_event_at IS NOT NULL AND next_lot_event_at <= {}",
+    """Settle the clock of every account with a lot due: expire lots past their date,
+    release pending lots that matured, and queue the account's pass update, each account in
+    its own short transaction. Returns how many accounts changed."""
+    from wallet.platform import service as platform
+
+    rows = await db.fetch(
+        "SELECT id FROM account WHERE next_lot_event_at IS NOT NULL AND next_lot_event_at <= $1 "
+        "ORDER BY id",
         now,
     )
     for row in rows:
         async with db.write_transaction():
             state = await lock_account(row["id"])
             await settle_clock(state, now=now)
+            await platform.enqueue_pass_update(row["id"])
     return len(rows)
 
 

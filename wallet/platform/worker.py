@@ -36,6 +36,7 @@ log = logging.getLogger("wallet.worker")
 # Modules whose import registers job handlers and schedules.
 JOB_MODULES: list[str] = [
     "wallet.mail.jobs",
+    "wallet.ledger.jobs",
     "wallet.offers.jobs",
     "wallet.passsync.jobs",
     "wallet.segments.jobs",
