@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
+import os
 import secrets
+from pathlib import Path
 
 import msgspec
 
@@ -57,3 +60,47 @@ def same_secret(a: str, b: str) -> bool:
 def fingerprint(body: msgspec.Struct) -> str:
     """A stable hash of a request body: a retry with the same body has the same one."""
     return sha256_hex(msgspec.json.encode(body))
+
+
+# ---------------------------------------------------------------- the server secret
+
+SECRET_FILE = "secret.key"
+_secret_cache: dict[tuple[str, str], bytes] = {}
+
+
+def ensure_secret_key(folder: Path) -> Path:
+    """Make ``<certs_dir>/secret.key`` once (random, mode 0600); never logged."""
+    path = folder / SECRET_FILE
+    if path.exists():
+        return path
+    folder.mkdir(parents=True, exist_ok=True)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:  # another process made it first
+        return path
+    with os.fdopen(fd, "w") as handle:
+        handle.write(secrets.token_urlsafe(32))
+    return path
+
+
+def secret_key() -> bytes:
+    """``WALLET_SECRET_KEY``, or the one kept in the certificates folder (embedded default)."""
+    from wallet import settings
+
+    cfg = settings.get()
+    cache_key = (cfg.secret_key, str(cfg.certs_dir))
+    found = _secret_cache.get(cache_key)
+    if found is None:
+        if cfg.secret_key:
+            found = cfg.secret_key.encode()
+        else:
+            found = ensure_secret_key(cfg.certs_dir).read_text().strip().encode()
+        _secret_cache[cache_key] = found
+    return found
+
+
+def mac(purpose: str, value: str) -> str:
+    """HMAC-SHA256 of ``value`` under the server secret, for one ``purpose`` (so a MAC made
+    for one use is worthless for another), URL-safe base64 without padding."""
+    digest = hmac.new(secret_key(), f"{purpose}:{value}".encode(), hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
