@@ -154,6 +154,15 @@ async def seed_passes(ids: list[int], now: Any) -> None:
         f"created_at) VALUES {marks}",
         *args,
     )
+    # Serving a pass takes its tag from the counter row (passsync._next_tag): the passes
+    # above carry tag 1, so the counter must stand at 1 too. Left empty, the first pass the
+    # campaign changes got tag 1 again, equal to its device's pushed_tag, and was never
+    # pushed (500 sent, 499 received).
+    await db.raw(
+        "INSERT INTO pass_tag_counter (id, value) VALUES (1, 1) "
+        "ON CONFLICT (id) DO UPDATE SET value = CASE WHEN pass_tag_counter.value > 1 "
+        "THEN pass_tag_counter.value ELSE 1 END"
+    )
 
 
 async def ceiling(count: int) -> float:
