@@ -8,6 +8,8 @@ import base64
 import contextlib
 import itertools
 import json
+import os
+import signal
 import subprocess
 import tempfile
 from collections.abc import AsyncIterator
@@ -96,7 +98,9 @@ class Tab:
 @contextlib.asynccontextmanager
 async def chromium(*, lang: str = "ru-RU,ru;q=0.9") -> AsyncIterator[Tab]:
     """A fresh headless Chromium with one tab at 390x844 (a phone), closed afterwards."""
-    with tempfile.TemporaryDirectory() as profile:
+    # Chromium's helper processes may still be writing the profile as the main one exits;
+    # the whole process group is stopped, and leftovers never fail the test.
+    with tempfile.TemporaryDirectory(ignore_cleanup_errors=True) as profile:
         process = subprocess.Popen(  # noqa: ASYNC220 - its stderr is read from a thread
             [
                 CHROMIUM,
@@ -117,6 +121,7 @@ async def chromium(*, lang: str = "ru-RU,ru;q=0.9") -> AsyncIterator[Tab]:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
             text=True,
+            start_new_session=True,
         )
         try:
             port = await asyncio.wait_for(asyncio.to_thread(_devtools_port, process), 30)
@@ -142,11 +147,13 @@ async def chromium(*, lang: str = "ru-RU,ru;q=0.9") -> AsyncIterator[Tab]:
                 finally:
                     tab.reader.cancel()
         finally:
-            process.terminate()
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGTERM)
             try:
                 process.wait(10)
             except subprocess.TimeoutExpired:
-                process.kill()
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(process.pid, signal.SIGKILL)
                 process.wait()
 
 
