@@ -10,6 +10,8 @@ from wallet.auth import service as auth
 from wallet.errors import Conflict
 from wallet.members import service as members
 from wallet.members.schemas import Consents, EnrolIn
+from wallet.offers import service as offers
+from wallet.offers.schemas import OfferIn
 from wallet.receipts import service as receipts
 from wallet.receipts.schemas import LineIn, ReceiptIn
 from wallet.rules import service as rules_service
@@ -90,6 +92,18 @@ async def seed() -> None:
                     actor="demo",
                     now=now,
                 )
+        if not await offers.list_offers():
+            async with db.write_transaction():
+                await offers.create_offer(
+                    OfferIn(
+                        name="Кэшбэк 2% за цель месяца",
+                        description="Достигните личной цели по покупкам за месяц и получите 2% "
+                        "баллами (до 1 000 баллов в месяц, действуют 6 месяцев).",
+                        starts_at=now.replace(day=1, hour=0, minute=0, second=0, microsecond=0),
+                    ),
+                    actor="demo",
+                    now=now,
+                )
         async with db.write_transaction():
             pos_key, _ = await auth.create_key(
                 role="pos", store_code=store.code, name="demo till", now=now
@@ -100,6 +114,9 @@ async def seed() -> None:
             support_key, _ = await auth.create_key(
                 role="support", store_code=None, name="demo support", now=now
             )
+            marketer_key, _ = await auth.create_key(
+                role="marketer", store_code=None, name="demo marketer", now=now
+            )
         base = settings_module.get().base_url
         print("Demo program ready.")
         if cards:
@@ -107,7 +124,12 @@ async def seed() -> None:
         print(f"POS key (store {store.code}): {pos_key}")
         print(f"Admin key:   {admin_key}")
         print(f"Support key: {support_key}")
+        print(f"Marketer key (console at {base}/console): {marketer_key}")
         print(f"API manual: {base}/schema")
+        print(
+            f"Shopper pages: {base}/join, {base}/card, {base}/cashback; sign in at "
+            f"{base}/signin as {SHOPPERS[0][1]} (with no WALLET_SMTP_HOST the code is logged)"
+        )
         print(
             "Try: curl -H 'Authorization: Bearer <POS key>' "
             f"{base}/api/v1/pos/cards/{cards[0] if cards else '<card>'}"
