@@ -314,8 +314,14 @@ async def run_push(args: argparse.Namespace) -> None:
             started = time.perf_counter()
             peak = before
             idle_since: float | None = None
+            marked_at = 0.0
             while len(standin.pushes) < args.shoppers:
                 ran = await worker.run_once()
+                if not marked_at:
+                    left = await db.raw(
+                        "SELECT COUNT(*) AS n FROM delivery WHERE status IN ('pending', 'sending')"
+                    )
+                    marked_at = 0.0 if int(left[0]["n"]) else time.perf_counter()
                 peak = max(peak, rss_mb())
                 if ran:
                     idle_since = None
@@ -333,6 +339,11 @@ async def run_push(args: argparse.Namespace) -> None:
             print(f"passes (one device)   {args.shoppers}")
             print(f"stand-in, bare client {bare:8.0f} pushes/s ({args.ceiling} pushes)")
             print(f"campaign              {rate:8.0f} pushes/s ({received} in {elapsed:.1f} s)")
+            if received:
+                print(
+                    f"first push after      {standin.pushes[0].at - started:8.2f} s, "
+                    f"deliveries all marked after {marked_at - started:.2f} s"
+                )
             print(f"ratio                 {rate / bare:8.2f}")
             print(f"figures               {done.figures[0]}")
             print(f"resident memory       {before:.0f} MB before, peak {peak:.0f} MB during")

@@ -22,7 +22,7 @@ from typing import Any
 
 from piccolo.engine.base import Engine
 from piccolo.engine.postgres import PostgresEngine
-from piccolo.engine.sqlite import SQLiteEngine, TransactionType
+from piccolo.engine.sqlite import SQLiteEngine, TransactionType, dict_factory
 from piccolo.table import Table
 
 from wallet import settings as settings_module
@@ -33,13 +33,92 @@ except ImportError:  # pragma: no cover - asyncpg is a hard dependency
     asyncpg = None  # type: ignore[assignment]
 
 
+class WalSQLiteEngine(SQLiteEngine):
+    """Piccolo's SQLite engine with ``PRAGMA synchronous = NORMAL`` and reused connections.
+
+    Durability: the database runs in WAL mode (``start``). There, NORMAL still writes every
+    transaction to the WAL before the commit returns, so a committed write survives the
+    *process* dying at any point (a killed worker, a crash), which is what the outbox and
+    the ledger rely on. It skips the fsync at each commit and syncs at checkpoints instead,
+    so only an operating-system crash or a power cut could lose the last commits (the file
+    is never corrupted). FULL paid one fsync per write transaction. ``synchronous`` is a
+    per-connection setting, so it is set on every connection made here.
+
+    Connections: Piccolo opens a new connection, and aiosqlite a new thread, for every query
+    outside a transaction and for every transaction; on a busy 2-core machine starting that
+    thread was most of a pass update's time (py-spy, bench/bench_campaigns.py --channel
+    push). Idle connections are kept (up to ``IDLE``) and handed out again. One comes back
+    only when it holds no open transaction; otherwise it is closed. Their threads are
+    daemons, so idle connections never keep the process from exiting.
+    """
+
+    IDLE = 8
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._idle: list[Any] = []
+
+    async def _new_connection(self) -> Any:
+        import aiosqlite
+
+        connection = aiosqlite.connect(**self.connection_kwargs)
+        connection._thread.daemon = True  # an idle connection must not block exit
+        await connection
+        connection.row_factory = dict_factory  # type: ignore[assignment]
+        await connection.execute("PRAGMA foreign_keys = 1")
+        await connection.execute("PRAGMA synchronous = NORMAL")
+        return connection
+
+    async def get_connection(self) -> Any:
+        while self._idle:
+            connection = self._idle.pop()
+            if connection._connection is not None:  # not closed underneath us
+                break
+        else:
+            connection = await self._new_connection()
+        engine = self
+        really_close = type(connection).close.__get__(connection)
+
+        async def close() -> None:
+            # Piccolo's transactions and db.fetch call close(): give it back instead.
+            del connection.close
+            if connection.in_transaction or len(engine._idle) >= engine.IDLE:
+                await really_close()
+            else:
+                engine._idle.append(connection)
+
+        connection.close = close
+        return connection
+
+    async def close_idle(self) -> None:
+        idle, self._idle = self._idle, []
+        for connection in idle:
+            await connection.close()
+
+    async def _run_in_new_connection(
+        self,
+        query: str,
+        args: list[Any] | None = None,
+        query_type: str = "generic",
+        table: type[Table] | None = None,
+    ) -> Any:
+        # As Piccolo's, on a reused connection (SQLite >= 3.35 has RETURNING).
+        connection = await self.get_connection()
+        try:
+            async with connection.execute(query, args or []) as cursor:
+                await connection.commit()
+                return await cursor.fetchall()
+        finally:
+            await connection.close()
+
+
 def make_engine(database_url: str, *, pool_size: int = 20) -> Engine:
     if database_url.startswith("sqlite:"):
         path = Path(database_url.removeprefix("sqlite:///"))
         path.parent.mkdir(parents=True, exist_ok=True)
         # Each query opens its own connection in Piccolo's SQLite engine, so the busy timeout
         # is what lets a second process (a separate worker) wait for the writer.
-        return SQLiteEngine(path=str(path), timeout=30)
+        return WalSQLiteEngine(path=str(path), timeout=30)
     if database_url.startswith(("postgresql://", "postgres://")):
         return PostgresEngine(config={"dsn": database_url})
     raise SystemExit(
@@ -96,6 +175,8 @@ async def stop() -> None:
     eng = engine()
     if isinstance(eng, PostgresEngine) and eng.pool is not None:
         await eng.close_connection_pool()
+    if isinstance(eng, WalSQLiteEngine):
+        await eng.close_idle()
 
 
 @asynccontextmanager
