@@ -295,6 +295,11 @@ async def run_push(args: argparse.Namespace) -> None:
         await db.start()
         try:
             await seed(args.shoppers, push=True)
+            # The program's first rules version is stored on first use: make it now, as a
+            # running program has it, not in a race of the first pass updates.
+            from wallet.rules import service as rules_service
+
+            await rules_service.rules_at(clock.now())
             before = rss_mb()
             now = clock.now()
             async with db.write_transaction():

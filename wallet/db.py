@@ -52,7 +52,7 @@ class WalSQLiteEngine(SQLiteEngine):
     daemons, so idle connections never keep the process from exiting.
     """
 
-    IDLE = 8
+    IDLE = 32
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

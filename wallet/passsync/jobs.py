@@ -2,11 +2,56 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from typing import Any
 
 from wallet import clock
 from wallet.passsync import service
 from wallet.platform.worker import GiveUp, RetryLater, register
+
+log = logging.getLogger("wallet.passsync")
+
+# The sweep the callers below wait for, not yet started; and whether one is running.
+_next_sweep: asyncio.Future[None] | None = None
+_sweeping = False
+
+
+async def push_soon() -> None:
+    """Push every due device, sharing one sweep among the pass updates that ask at once.
+
+    A sweep started before a caller's change committed may miss it, so a caller waits for
+    a sweep that starts after it asked: while one runs, everyone who asks joins the next,
+    and the caller that started the first keeps sweeping until nobody is waiting. 32 pass
+    updates in a worker round cost two sweeps (two lease claims, two marks) instead of 32.
+    Failures are only logged: the push job queued with each change stays the guarantee.
+    """
+    global _next_sweep, _sweeping
+    if _next_sweep is None or _next_sweep.done():
+        _next_sweep = asyncio.get_running_loop().create_future()
+    mine = _next_sweep
+    if _sweeping:
+        await asyncio.shield(mine)
+        return
+    _sweeping = True
+    current: asyncio.Future[None] | None = None
+    try:
+        while _next_sweep is not None and not _next_sweep.done():
+            current, _next_sweep = _next_sweep, None
+            try:
+                await service.push_due()
+            except (RetryLater, GiveUp) as exc:
+                log.info("push right after a pass change: %s; the push job retries", exc)
+            except Exception:
+                log.exception("push right after a pass change failed; the push job retries")
+            current.set_result(None)
+    finally:
+        _sweeping = False
+        # Cancelled mid-sweep: release whoever waits (their push jobs are still queued).
+        for waiting in (current, _next_sweep):
+            if waiting is not None and not waiting.done():
+                waiting.set_result(None)
+        _next_sweep = None
 
 
 async def pass_update(payload: dict[str, Any]) -> None:
@@ -14,10 +59,7 @@ async def pass_update(payload: dict[str, Any]) -> None:
     if changed:
         # Push at once rather than a worker round later. The push job queued with the
         # change stays the guarantee: it finds these devices already told, or retries.
-        try:
-            await service.push_due()
-        except (RetryLater, GiveUp):
-            pass
+        await push_soon()
 
 
 async def apns_push(_payload: dict[str, Any]) -> None:
