@@ -148,3 +148,30 @@ async def test_the_embedded_worker_pushes_within_a_second_of_the_commit(client, 
     finally:
         stop.set()
         await running
+
+
+async def test_pass_updates_run_together_give_each_pass_its_own_tag_and_push_each_device_once(
+    client, wallets
+):
+    shop = await Shop.open(client)
+    phones = []
+    for n in range(6):
+        shopper = await shop.enrol()
+        card = await download_pass(shop, shopper)
+        phone = Phone(client, device_id=f"{n:032d}", push_token=f"{n:02d}" * 32)
+        assert (await phone.register(card)).status_code == 201
+        tag = (await phone.changed(card)).json()["lastUpdated"]
+        phones.append((shopper, card, phone, tag))
+        await shop.receipt(shopper.card, f"R-{n}", [line(10_000)])
+
+    # One worker round claims every pass update at once; they are refreshed together.
+    await worker.run_until_idle()
+
+    pushes = wallets.apns.pushes
+    assert sorted(p.token for p in pushes) == sorted(phone.push_token for *_s, phone, _t in phones)
+    new_tags = set()
+    for _shopper, card, phone, tag in phones:
+        seen = (await phone.changed(card, since=tag)).json()
+        assert seen["serialNumbers"] == [card.serial]
+        new_tags.add(seen["lastUpdated"])
+    assert len(new_tags) == len(phones)

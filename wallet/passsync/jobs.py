@@ -54,8 +54,62 @@ async def push_soon() -> None:
         _next_sweep = None
 
 
+# Pass updates waiting to be refreshed together, and whether a group is being refreshed.
+_waiting: list[tuple[int, asyncio.Future[int]]] = []
+_refreshing = False
+REFRESH_GROUP = 64
+
+
+async def _refresh_group(group: list[tuple[int, asyncio.Future[int]]]) -> None:
+    ids = sorted({account_id for account_id, _f in group})
+    try:
+        changed = await service.refresh_accounts(ids, now=clock.now())
+    except Exception:
+        # One account's failure must not fail the others' jobs: each on its own.
+        for account_id, future in group:
+            try:
+                found = await service.refresh_account(account_id, now=clock.now())
+            except Exception as exc:
+                future.set_exception(exc)
+            else:
+                future.set_result(found)
+        return
+    for account_id, future in group:
+        future.set_result(changed[account_id])
+
+
+async def refresh_soon(account_id: int) -> int:
+    """Refresh the account's passes together with the pass updates running at the same time.
+
+    The worker runs a round's jobs at once: the first pass update to arrive lets the others
+    of the round join (one event-loop turn), then refreshes them in one transaction
+    (``refresh_accounts``) while later ones gather for the next group. Each job still gets
+    its own outcome: the job fails only if its own account fails.
+    """
+    global _refreshing
+    future: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+    _waiting.append((account_id, future))
+    if not _refreshing:
+        _refreshing = True
+        group: list[tuple[int, asyncio.Future[int]]] = []
+        try:
+            await asyncio.sleep(0)
+            while _waiting:
+                group = _waiting[:REFRESH_GROUP]
+                del _waiting[:REFRESH_GROUP]
+                await _refresh_group(group)
+        finally:
+            _refreshing = False
+            # Cancelled mid-group: whoever still waits retries its job later.
+            for _id, waiting in group + _waiting:
+                if not waiting.done():
+                    waiting.set_exception(RetryLater("pass refresh interrupted"))
+            _waiting.clear()
+    return await asyncio.shield(future)
+
+
 async def pass_update(payload: dict[str, Any]) -> None:
-    changed = await service.refresh_account(int(payload["account_id"]), now=clock.now())
+    changed = await refresh_soon(int(payload["account_id"]))
     if changed:
         # Push at once rather than a worker round later. The push job queued with the
         # change stays the guarantee: it finds these devices already told, or retries.
