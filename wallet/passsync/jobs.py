@@ -85,35 +85,43 @@ async def refresh_soon(account_id: int) -> int:
     of the round join (one event-loop turn), then refreshes them in one transaction
     (``refresh_accounts``) while later ones gather for the next group. Each job still gets
     its own outcome: the job fails only if its own account fails.
+
+    Returns the passes changed for this account. The caller that refreshed the groups
+    pushes once after them, if any pass changed; the others' jobs finish at once, so the
+    next groups refresh while it pushes.
     """
     global _refreshing
     future: asyncio.Future[int] = asyncio.get_running_loop().create_future()
     _waiting.append((account_id, future))
-    if not _refreshing:
-        _refreshing = True
-        group: list[tuple[int, asyncio.Future[int]]] = []
-        try:
-            await asyncio.sleep(0)
-            while _waiting:
-                group = _waiting[:REFRESH_GROUP]
-                del _waiting[:REFRESH_GROUP]
-                await _refresh_group(group)
-        finally:
-            _refreshing = False
-            # Cancelled mid-group: whoever still waits retries its job later.
-            for _id, waiting in group + _waiting:
-                if not waiting.done():
-                    waiting.set_exception(RetryLater("pass refresh interrupted"))
-            _waiting.clear()
-    return await asyncio.shield(future)
+    if _refreshing:
+        return await asyncio.shield(future)
+    _refreshing = True
+    group: list[tuple[int, asyncio.Future[int]]] = []
+    any_changed = False
+    try:
+        await asyncio.sleep(0)
+        while _waiting:
+            group = _waiting[:REFRESH_GROUP]
+            del _waiting[:REFRESH_GROUP]
+            await _refresh_group(group)
+            any_changed = any_changed or any(not f.exception() and f.result() for _a, f in group)
+    finally:
+        _refreshing = False
+        # Cancelled mid-group: whoever still waits retries its job later.
+        for _id, waiting in group + _waiting:
+            if not waiting.done():
+                waiting.set_exception(RetryLater("pass refresh interrupted"))
+        _waiting.clear()
+    if any_changed:
+        # Push at once rather than a worker round later (even if this caller's own account
+        # failed). The push job queued with each change stays the guarantee: it finds these
+        # devices already told, or retries.
+        await push_soon()
+    return future.result()
 
 
 async def pass_update(payload: dict[str, Any]) -> None:
-    changed = await refresh_soon(int(payload["account_id"]))
-    if changed:
-        # Push at once rather than a worker round later. The push job queued with the
-        # change stays the guarantee: it finds these devices already told, or retries.
-        await push_soon()
+    await refresh_soon(int(payload["account_id"]))
 
 
 async def apns_push(_payload: dict[str, Any]) -> None:

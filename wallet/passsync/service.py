@@ -590,6 +590,9 @@ READS_AT_ONCE = 16
 
 
 async def _side_by_side(read: Callable[[int], Awaitable[_T]], account_ids: list[int]) -> list[_T]:
+    if db.engine().current_transaction.get() is not None:
+        # One connection (asyncpg runs one query at a time on it): one after another.
+        return [await read(account_id) for account_id in account_ids]
     gate = asyncio.Semaphore(READS_AT_ONCE)
 
     async def one(account_id: int) -> _T:
