@@ -19,15 +19,9 @@ commits later with a smaller tag.
 from __future__ import annotations
 
 import asyncio
-import base64
-import hashlib
-import hmac
 import logging
-import os
-import secrets
 from collections.abc import Awaitable, Callable, Iterable
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import quote
 
@@ -66,7 +60,6 @@ from wallet.stores import service as stores
 log = logging.getLogger("wallet.passsync")
 _T = TypeVar("_T")
 
-SECRET_FILE = "secret.key"
 # A download link is for the shopper who just asked for it; /me hands out fresh ones.
 LINK_LIFETIME = timedelta(hours=1)
 # Google rings the phone for at most 3 messages per pass per 24 h (403 quotaExceeded).
@@ -84,40 +77,11 @@ class PassNotFound(NotFound):
 # ---------------------------------------------------------------- secrets, tokens, links
 
 
-def ensure_secret_key(folder: Path) -> Path:
-    """Make ``<certs_dir>/secret.key`` once (32 random bytes, mode 0600); never logged."""
-    path = folder / SECRET_FILE
-    if path.exists():
-        return path
-    folder.mkdir(parents=True, exist_ok=True)
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:  # another process made it first
-        return path
-    with os.fdopen(fd, "w") as f:
-        f.write(secrets.token_urlsafe(32))
-    return path
-
-
-_secret_cache: dict[tuple[str, str], bytes] = {}
-
-
-def secret_key() -> bytes:
-    cfg = settings.get()
-    key = (cfg.secret_key, str(cfg.certs_dir))
-    found = _secret_cache.get(key)
-    if found is None:
-        if cfg.secret_key:
-            found = cfg.secret_key.encode()
-        else:
-            found = ensure_secret_key(cfg.certs_dir).read_text().strip().encode()
-        _secret_cache[key] = found
-    return found
-
-
-def _mac(purpose: str, value: str) -> str:
-    digest = hmac.new(secret_key(), f"{purpose}:{value}".encode(), hashlib.sha256).digest()
-    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+# The server secret and purpose-bound HMACs live in wallet.codes (shared with campaigns'
+# unsubscribe links and plastic activation codes); re-exported for existing callers.
+ensure_secret_key = codes.ensure_secret_key
+secret_key = codes.secret_key
+_mac = codes.mac
 
 
 def pass_token(serial: str) -> str:
