@@ -317,18 +317,7 @@ async def take_back(
         if lot is not None and lot["remaining"] > 0:
             own = min(left, lot["remaining"])
             await Lot.update({Lot.remaining: Lot.remaining - own}).where(Lot.id == from_lot)
-            await JournalEntry.insert(
-                JournalEntry(
-                    account=state.id,
-                    lot=from_lot,
-                    kind="return",
-                    points=-own,
-                    receipt_id=receipt_id,
-                    actor=actor,
-                    reason=reason,
-                    created_at=now,
-                )
-            )
+            await _journal([(state.id, from_lot, "return", -own, receipt_id, actor, reason, now)])
             if lot["is_pending"]:
                 from_pending = own
             else:
@@ -336,20 +325,9 @@ async def take_back(
             left -= own
     if left and state.balance - from_own > 0:
         from_balance = min(left, state.balance - from_own)
-        lots = (
-            await Lot.select(Lot.id, Lot.remaining, Lot.expires_at)
-            .where(
-                (Lot.account == state.id)
-                & (Lot.remaining > 0)
-                & (Lot.is_pending == False)  # noqa: E712
-                & (Lot.expires_at > now)
-            )
-            .order_by(Lot.expires_at)
-            .order_by(Lot.id)
-        )
         await _take(
             state,
-            lots,
+            await _spendable_lots(state.id, now),
             from_balance,
             kind="return",
             now=now,
