@@ -150,6 +150,49 @@ async def test_the_embedded_worker_pushes_within_a_second_of_the_commit(client, 
         await running
 
 
+_slow_started = asyncio.Event()
+_slow_release = asyncio.Event()
+
+
+async def _slow_job(_payload: dict[str, object]) -> None:
+    _slow_started.set()
+    await _slow_release.wait()
+
+
+worker.register("test.slow", _slow_job)
+
+
+async def test_a_long_job_does_not_hold_back_a_receipts_push(client, wallets):
+    """A campaign's sending slice works for 20 s: the pass updates of the tills go on
+    beside it, not after it."""
+    from wallet.platform import service as platform
+
+    shop = await Shop.open(client)
+    shopper = await shop.enrol()
+    card = await download_pass(shop, shopper)
+    phone = Phone(client, device_id="6" * 32, push_token="79" * 32)
+    assert (await phone.register(card)).status_code == 201
+    _slow_started.clear()
+    _slow_release.clear()
+    async with db.write_transaction():
+        await platform.enqueue(kind="test.slow", payload={})
+    stop = asyncio.Event()
+    running = asyncio.create_task(worker.run_forever(stop, poll_seconds=0.05))
+    try:
+        await asyncio.wait_for(_slow_started.wait(), timeout=5)
+        started = asyncio.get_running_loop().time()
+        await shop.receipt(shopper.card, "R-1", [line(10_000)])
+        await asyncio.wait_for(wallets.apns.arrived.wait(), timeout=5)
+        assert asyncio.get_running_loop().time() - started < 1.0
+        assert not _slow_release.is_set()  # the long job is still running
+    finally:
+        _slow_release.set()
+        stop.set()
+        await running
+    slow = await OutboxJob.select(OutboxJob.status).where(OutboxJob.kind == "test.slow")
+    assert [row["status"] for row in slow] == ["done"]  # stopping let it finish
+
+
 async def test_pass_updates_run_together_give_each_pass_its_own_tag_and_push_each_device_once(
     client, wallets
 ):

@@ -240,18 +240,68 @@ async def run_until_idle(*, now: datetime | None = None, max_rounds: int = 100) 
     return total
 
 
-async def run_forever(stop: asyncio.Event, *, poll_seconds: float = 0.2) -> None:
+async def run_forever(
+    stop: asyncio.Event, *, poll_seconds: float = 0.2, concurrency: int = CONCURRENCY
+) -> None:
+    """Run jobs until ``stop`` is set, up to ``concurrency`` at a time.
+
+    There are no rounds: whenever a slot is free the worker claims as many due jobs as
+    there are free slots, and a job that finishes wakes it at once (the job may have
+    queued the next one, a pass update its push). So a long job (a campaign's sending
+    slice works for 20 s) holds one slot, not everyone else's: pass updates and pushes go
+    on beside it. On ``stop`` no new job is claimed and the running ones finish; if the
+    worker itself is cancelled, they are cancelled too (their leases bring them back).
+    """
     load_job_modules()
     log.info("worker started: %s", ", ".join(sorted(_handlers)) or "no handlers")
-    while not stop.is_set():
-        try:
-            ran = await run_once()
-        except Exception:
-            log.exception("worker round failed; retrying in 1 s (is the database reachable?)")
-            ran = 0
-            await asyncio.sleep(1)
-        if ran == 0:
-            try:
-                await asyncio.wait_for(stop.wait(), timeout=poll_seconds)
-            except TimeoutError:
-                pass
+    running: set[asyncio.Task[None]] = set()
+    finished = asyncio.Event()
+
+    def done(task: asyncio.Task[None]) -> None:
+        running.discard(task)
+        finished.set()
+
+    try:
+        while not stop.is_set():
+            free = concurrency - len(running)
+            claimed = 0
+            if free > 0:
+                now = clock.now()
+                try:
+                    await enqueue_due_schedules(now)
+                    jobs = await _claim(now, min(free, BATCH))
+                except Exception:
+                    log.exception(
+                        "worker could not claim jobs; retrying in 1 s (is the database reachable?)"
+                    )
+                    await _wait(stop, finished, 1.0)
+                    continue
+                for job in jobs:
+                    task = asyncio.create_task(_run(job, now), name=f"outbox-job-{job['id']}")
+                    running.add(task)
+                    task.add_done_callback(done)
+                claimed = len(jobs)
+            if claimed and claimed == free:
+                await asyncio.sleep(0)  # there may be more due: claim again once they started
+                continue
+            finished.clear()
+            await _wait(stop, finished, poll_seconds)
+            # Let the jobs finishing in the same moment free their slots together.
+            await asyncio.sleep(0)
+        if running:
+            await asyncio.gather(*running, return_exceptions=True)
+    except asyncio.CancelledError:
+        for task in running:
+            task.cancel()
+        await asyncio.gather(*running, return_exceptions=True)
+        raise
+
+
+async def _wait(stop: asyncio.Event, finished: asyncio.Event, seconds: float) -> None:
+    """Until a job finishes, ``stop`` is set, or ``seconds`` pass."""
+    waiters = [asyncio.ensure_future(stop.wait()), asyncio.ensure_future(finished.wait())]
+    try:
+        await asyncio.wait(waiters, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for waiter in waiters:
+            waiter.cancel()
