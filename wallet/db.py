@@ -270,3 +270,19 @@ async def fetch(sql: str, *args: Any) -> list[dict[str, Any]]:
         finally:
             await connection.close()
     return [row if isinstance(row, dict) else dict(zip(names, row, strict=True)) for row in found]
+
+
+def values_table(rows: list[tuple[Any, ...]], types: tuple[str, ...]) -> tuple[str, list[Any]]:
+    """``(VALUES ($1, $2), ($3, $4)) AS v`` for ``fetch``, with its arguments: a batch of
+    rows to join in one statement (``UPDATE t SET x = v.column2 FROM <this> WHERE
+    t.id = v.column1``) instead of one statement per row. Both engines name the columns
+    ``column1``, ``column2``...; PostgreSQL is told each column's type (``types``, e.g.
+    ``"bigint"``, ``"text"``, ``"timestamptz"``), which it cannot infer from parameters."""
+    cast = [""] * len(types) if is_sqlite() else [f"::{name}" for name in types]
+    marks: list[str] = []
+    args: list[Any] = []
+    for row in rows:
+        start = len(args)
+        marks.append("(" + ", ".join(f"${start + n + 1}{cast[n]}" for n in range(len(types))) + ")")
+        args.extend(row)
+    return f"(VALUES {', '.join(marks)}) AS v", args

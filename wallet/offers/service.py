@@ -782,23 +782,39 @@ async def open_month(month: str, *, now: datetime) -> int:
 
 async def goal_progress_for_pass(account_id: int, *, now: datetime) -> GoalProgress | None:
     """This month's goal and progress for the account's passes, once the shopper opted in."""
-    row = await (
-        GoalMonth.select()
-        .where((GoalMonth.account_id == account_id) & (GoalMonth.month == month_key(now)))
-        .order_by(GoalMonth.id)
-        .first()
-    )
-    if row is None:
-        return None
-    offer = await _offer_row(int(row["offer_id"]))
-    shown = await _progress_of(row, offer, now=now)
-    return GoalProgress(
-        goal_kopecks=shown.goal_kopecks,
-        spent_kopecks=shown.spent_kopecks,
-        reward_points=shown.reward_if_ended_now,
-        cap_points=shown.cap_points,
-        month_ends_at=shown.month_ends_at,
-    )
+    return (await goal_progress_for_passes([account_id], now=now)).get(account_id)
+
+
+async def goal_progress_for_passes(
+    account_ids: list[int], *, now: datetime
+) -> dict[int, GoalProgress]:
+    """``goal_progress_for_pass`` for many accounts in one IN query a 500; an account
+    without a goal this month is left out."""
+    month = month_key(now)
+    ids = sorted(set(account_ids))
+    rows: dict[int, dict[str, Any]] = {}
+    for low in range(0, len(ids), 500):
+        for row in (
+            await GoalMonth.select()
+            .where((GoalMonth.account_id.is_in(ids[low : low + 500])) & (GoalMonth.month == month))
+            .order_by(GoalMonth.id)
+        ):
+            rows.setdefault(int(row["account_id"]), row)  # the first offer's, as before
+    offers: dict[int, dict[str, Any]] = {}
+    found: dict[int, GoalProgress] = {}
+    for account_id, row in rows.items():
+        offer_id = int(row["offer_id"])
+        if offer_id not in offers:
+            offers[offer_id] = await _offer_row(offer_id)
+        shown = await _progress_of(row, offers[offer_id], now=now)
+        found[account_id] = GoalProgress(
+            goal_kopecks=shown.goal_kopecks,
+            spent_kopecks=shown.spent_kopecks,
+            reward_points=shown.reward_if_ended_now,
+            cap_points=shown.cap_points,
+            month_ends_at=shown.month_ends_at,
+        )
+    return found
 
 
 async def burn_reminder_for_pass(account_id: int, *, now: datetime) -> tuple[int, datetime] | None:

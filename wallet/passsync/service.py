@@ -20,9 +20,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
-from typing import Any, TypeVar
+from typing import Any
 from urllib.parse import quote
 
 import msgspec
@@ -40,7 +40,7 @@ from passes.google import (
     save_link,
 )
 from wallet import clock, codes, db, settings
-from wallet.errors import CardNotFound, NotFound, Unauthorized
+from wallet.errors import AccountNotFound, CardNotFound, NotFound, Unauthorized
 from wallet.ledger import service as ledger
 from wallet.members import service as members
 from wallet.members.service import CardInfo
@@ -58,7 +58,6 @@ from wallet.rules import service as rules_service
 from wallet.stores import service as stores
 
 log = logging.getLogger("wallet.passsync")
-_T = TypeVar("_T")
 
 # A download link is for the shopper who just asked for it; /me hands out fresh ones.
 LINK_LIFETIME = timedelta(hours=1)
@@ -192,16 +191,16 @@ async def program(now: datetime) -> Program:
     return found
 
 
-async def goal_for_pass(account_id: int, now: datetime) -> GoalProgress | None:
-    """The cashback goal, from the offers domain when it is deployed."""
+async def goals_for_passes(account_ids: list[int], now: datetime) -> dict[int, GoalProgress]:
+    """The cashback goals of these accounts, from the offers domain when it is deployed."""
     try:
         from wallet.offers import service as offers
     except ImportError:
-        return None
-    progress = getattr(offers, "goal_progress_for_pass", None)
+        return {}
+    progress = getattr(offers, "goal_progress_for_passes", None)
     if progress is None:
-        return None
-    result: GoalProgress | None = await progress(account_id, now=now)
+        return {}
+    result: dict[int, GoalProgress] = await progress(account_ids, now=now)
     return result
 
 
@@ -215,16 +214,29 @@ class AccountView(msgspec.Struct, frozen=True):
 
 
 async def account_view(account_id: int, now: datetime) -> AccountView:
-    summary = await ledger.summary(account_id, now=now)
+    found = await account_views([account_id], now)
+    if account_id not in found:
+        raise AccountNotFound(f"no account {account_id}", {"account_id": account_id})
+    return found[account_id]
+
+
+async def account_views(account_ids: list[int], now: datetime) -> dict[int, AccountView]:
+    """What the passes of these accounts show, read for all of them at once (a few IN
+    queries, not a few queries per account: pass refreshes and campaigns run in batches)."""
+    summaries = await ledger.summaries(account_ids, now=now)
+    goals = await goals_for_passes(list(summaries), now)
     rules = await rules_service.rules_at(now)
-    return AccountView(
-        balance=summary.balance,
-        pending=summary.pending,
-        tier_name=rules.tier_for(summary.lifetime_spend_kopecks).name,
-        next_expiry_points=summary.next_expiry.points if summary.next_expiry else 0,
-        next_expiry_at=summary.next_expiry.expires_at if summary.next_expiry else None,
-        goal=await goal_for_pass(account_id, now),
-    )
+    return {
+        account_id: AccountView(
+            balance=summary.balance,
+            pending=summary.pending,
+            tier_name=rules.tier_for(summary.lifetime_spend_kopecks).name,
+            next_expiry_points=summary.next_expiry.points if summary.next_expiry else 0,
+            next_expiry_at=summary.next_expiry.expires_at if summary.next_expiry else None,
+            goal=goals.get(account_id),
+        )
+        for account_id, summary in summaries.items()
+    }
 
 
 def _message(row: dict[str, Any] | None) -> str | None:
@@ -474,17 +486,25 @@ async def refresh_account(account_id: int, *, now: datetime) -> int:
     return (await refresh_accounts([account_id], now=now))[account_id]
 
 
-async def refresh_accounts(account_ids: list[int], *, now: datetime) -> dict[int, int]:
-    """``refresh_account`` for many accounts in one write transaction (the worker's pass
-    updates that run at once): the pass rows are read and locked in one query, the tags
-    taken from the counter in one bump, one push job queued. Returns passes changed per
+async def refresh_accounts(
+    account_ids: list[int],
+    *,
+    now: datetime,
+    cards: dict[int, list[CardInfo]] | None = None,
+    messages: dict[int, PassText] | None = None,
+) -> dict[int, int]:
+    """``refresh_account`` for many accounts in one write transaction (the caller's, if
+    there is one): the cards and what their passes show are read for all the accounts in a
+    few IN queries, the pass rows read and locked in one query, the tags taken from the
+    counter in one bump, the changed passes written in one statement, one push job queued.
+    The worker's pass updates that run at once and a campaign's batch of messages come
+    here; ``messages`` (by card id) puts a new message on those passes in the same write.
+    ``cards`` saves reading them again when the caller has. Returns passes changed per
     account."""
     changed = dict.fromkeys(account_ids, 0)
-    # The per-account reads go side by side, each on its own connection: a query costs
-    # about 0.3 ms of hand-offs to SQLite's thread and back, which overlap this way.
-    found_cards = await _side_by_side(members.cards_of_account, list(changed))
-    cards = dict(zip(changed, found_cards, strict=True))
-    ids = [card.id for found in cards.values() for card in found]
+    if cards is None:
+        cards = await members.cards_of_accounts(list(changed))
+    ids = [card.id for account_id in changed for card in cards.get(account_id, [])]
     if not ids:
         return changed
     known = {
@@ -496,12 +516,11 @@ async def refresh_accounts(account_ids: list[int], *, now: datetime) -> dict[int
     }
     if not known:
         return changed
-    shown = [a for a, found in cards.items() if any(card.id in known for card in found)]
-    views = dict(
-        zip(shown, await _side_by_side(lambda a: account_view(a, now), shown), strict=True)
-    )
+    shown = [a for a in changed if any(card.id in known for card in cards.get(a, []))]
+    views = await account_views(shown, now)
     columns = ", ".join(column._meta.db_column_name for column in _PASS_COLUMNS)
     lock = "" if db.is_sqlite() else " ORDER BY id FOR UPDATE"
+    messages = messages or {}
     async with db.write_transaction():
         mine = sorted(known)
         rows: dict[int, dict[str, Any]] = {}
@@ -522,22 +541,45 @@ async def refresh_accounts(account_ids: list[int], *, now: datetime) -> dict[int
                 pass_row = rows.get(card.id)
                 if pass_row is None:
                     continue
+                text = messages.get(card.id)
+                if text is not None:
+                    pass_row = {**pass_row, **text.columns()}
                 seen = fingerprint(card_state(card, view, pass_row, pass_row["modified_at"]))
-                if seen == pass_row["fingerprint"] and pass_row["account_id"] == account_id:
+                if (
+                    seen == pass_row["fingerprint"]
+                    and pass_row["account_id"] == account_id
+                    and (text is None or text.message_id == rows[card.id]["message_id"])
+                ):
                     continue
                 updates.append((account_id, card.id, pass_row, seen))
         if updates:
             last = await _next_tags(len(updates))
-            for number, (account_id, card_id, row, seen) in enumerate(updates):
+            first = last - len(updates) + 1
+            for low in range(0, len(updates), 200):
+                batch = [
+                    (
+                        row["id"],
+                        first + low + number,
+                        _next_modified(row["modified_at"], now),
+                        seen,
+                        account_id,
+                        row["message_id"],
+                        row["message_header"],
+                        row["message_text"],
+                    )
+                    for number, (account_id, _card, row, seen) in enumerate(
+                        updates[low : low + 200]
+                    )
+                ]
+                table, args = db.values_table(batch, _PASS_UPDATE_TYPES)
                 await db.fetch(
-                    "UPDATE pass_card SET tag = $1, modified_at = $2, fingerprint = $3, "
-                    "account_id = $4 WHERE id = $5",
-                    last - len(updates) + 1 + number,
-                    _next_modified(row["modified_at"], now),
-                    seen,
-                    account_id,
-                    row["id"],
+                    "UPDATE pass_card SET tag = v.column2, modified_at = v.column3, "
+                    "fingerprint = v.column4, account_id = v.column5, message_id = v.column6, "
+                    f"message_header = v.column7, message_text = v.column8 FROM {table} "
+                    "WHERE pass_card.id = v.column1",
+                    *args,
                 )
+            for account_id, card_id, _row, _seen in updates:
                 if card_id in google:
                     await platform.enqueue(
                         kind="google_sync",
@@ -550,20 +592,22 @@ async def refresh_accounts(account_ids: list[int], *, now: datetime) -> dict[int
     return changed
 
 
-READS_AT_ONCE = 16
+_PASS_UPDATE_TYPES = ("bigint", "bigint", "timestamptz", "text", "bigint", "text", "text", "text")
 
 
-async def _side_by_side(read: Callable[[int], Awaitable[_T]], account_ids: list[int]) -> list[_T]:
-    if db.engine().current_transaction.get() is not None:
-        # One connection (asyncpg runs one query at a time on it): one after another.
-        return [await read(account_id) for account_id in account_ids]
-    gate = asyncio.Semaphore(READS_AT_ONCE)
+class PassText(msgspec.Struct, frozen=True):
+    """A marketer's message as a pass shows it (``push_message``)."""
 
-    async def one(account_id: int) -> _T:
-        async with gate:
-            return await read(account_id)
+    message_id: str
+    header: str
+    text: str
 
-    return list(await asyncio.gather(*(one(a) for a in account_ids)))
+    def columns(self) -> dict[str, str]:
+        return {
+            "message_id": self.message_id[:100],
+            "message_header": self.header[:200],
+            "message_text": self.text,
+        }
 
 
 def _marks(count: int) -> str:
@@ -901,34 +945,38 @@ async def push_messages(messages: list[PushMessage], *, now: datetime) -> dict[i
     where the account holds a pass in a wallet (``wallets_of_account``); an account without
     one is left untouched (its outcome has no wallets).
 
-    The pass rows, registrations and Google objects of all the accounts are read in a few
-    IN queries instead of several queries per account: a campaign slice sends its claimed
-    deliveries this way, marking them in the same transaction.
+    The cards, pass rows, registrations and Google objects of all the accounts are read in
+    a few IN queries, and the changed passes are rebuilt right here (``refresh_accounts``,
+    in the same transaction) instead of one pass-update job per account: a campaign slice
+    sends its claimed deliveries this way and marks them in the same transaction, so the
+    new tags, the push job and the marks commit together or not at all.
     """
-    cards: dict[int, list[CardInfo]] = {}
-    for message in messages:
-        if message.account_id not in cards:
-            cards[message.account_id] = await members.cards_of_account(message.account_id)
+    cards = await members.cards_of_accounts(sorted({m.account_id for m in messages}))
     all_ids = [c.id for found in cards.values() for c in found]
     serial_of: dict[int, str] = {}
     devices: dict[str, int] = {}
     objects: dict[int, list[dict[str, Any]]] = {}
     for chunk in _chunks(all_ids, 500):
-        for row in await PassCard.select(PassCard.card_id, PassCard.serial).where(
-            PassCard.card_id.is_in(chunk)
+        marks = _marks(len(chunk))
+        for row in await db.fetch(
+            f"SELECT card_id, serial FROM pass_card WHERE card_id IN ({marks})", *chunk
         ):
             serial_of[row["card_id"]] = row["serial"]
-        for obj in await GoogleObject.select(GoogleObject.card_id, GoogleObject.object_id).where(
-            GoogleObject.card_id.is_in(chunk)
+        for obj in await db.fetch(
+            f"SELECT card_id, object_id FROM google_object WHERE card_id IN ({marks})", *chunk
         ):
             objects.setdefault(obj["card_id"], []).append(obj)
     every_serial = sorted({c.pass_serial for found in cards.values() for c in found})
     for low in range(0, len(every_serial), 500):
-        for row in await PassRegistration.select(PassRegistration.serial).where(
-            PassRegistration.serial.is_in(every_serial[low : low + 500])
+        chunk_serials = every_serial[low : low + 500]
+        for row in await db.fetch(
+            f"SELECT serial FROM pass_registration WHERE serial IN ({_marks(len(chunk_serials))})",
+            *chunk_serials,
         ):
             devices[row["serial"]] = devices.get(row["serial"], 0) + 1
     outcomes: dict[int, PushOutcome] = {}
+    changed: list[int] = []
+    texts: dict[int, PassText] = {}
     for message in messages:
         account_cards = cards[message.account_id]
         wallets = set()
@@ -941,15 +989,11 @@ async def push_messages(messages: list[PushMessage], *, now: datetime) -> dict[i
         google_result = "none"
         if wallets and active:
             with_pass = [c for c in active if c.id in serial_of]
+            text = PassText(message_id=message.message_id, header=message.header, text=message.text)
+            for card in with_pass:
+                texts[card.id] = text
             if with_pass:
-                await PassCard.update(
-                    {
-                        PassCard.message_id: message.message_id[:100],
-                        PassCard.message_header: message.header[:200],
-                        PassCard.message_text: message.text,
-                    }
-                ).where(PassCard.card_id.is_in([c.id for c in with_pass]))
-                await platform.enqueue_pass_update(message.account_id)
+                changed.append(message.account_id)
                 apple_devices = sum(devices.get(serial_of[c.id], 0) for c in with_pass)
             google_result = await _google_messages(
                 [obj for c in active for obj in objects.get(c.id, [])],
@@ -961,6 +1005,8 @@ async def push_messages(messages: list[PushMessage], *, now: datetime) -> dict[i
         outcomes[message.account_id] = PushOutcome(
             wallets=frozenset(wallets), apple_devices=apple_devices, google=google_result
         )
+    if changed:
+        await refresh_accounts(changed, now=now, cards=cards, messages=texts)
     return outcomes
 
 
