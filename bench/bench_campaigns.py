@@ -318,23 +318,29 @@ async def run_push(args: argparse.Namespace) -> None:
             standin.pushes.clear()
             started = time.perf_counter()
             peak = before
-            idle_since: float | None = None
             marked_at = 0.0
-            while len(standin.pushes) < args.shoppers:
-                ran = await worker.run_once()
-                if not marked_at:
-                    left = await db.raw(
-                        "SELECT COUNT(*) AS n FROM delivery WHERE status IN ('pending', 'sending')"
-                    )
-                    marked_at = 0.0 if int(left[0]["n"]) else time.perf_counter()
-                peak = max(peak, rss_mb())
-                if ran:
-                    idle_since = None
-                    continue
-                idle_since = idle_since or time.perf_counter()
-                if time.perf_counter() - idle_since > 10:
-                    break  # nothing more is coming: report what arrived
-                await asyncio.sleep(0.05)
+            last_count, last_change = 0, time.perf_counter()
+            # The worker as `wallet serve` and `wallet worker` run it.
+            stop = asyncio.Event()
+            running = asyncio.create_task(worker.run_forever(stop))
+            try:
+                while len(standin.pushes) < args.shoppers:
+                    await asyncio.sleep(0.05)
+                    peak = max(peak, rss_mb())
+                    if not marked_at:
+                        left = await db.raw(
+                            "SELECT COUNT(*) AS n, COUNT(*) FILTER (WHERE status IN "
+                            "('pending', 'sending')) AS waiting FROM delivery"
+                        )
+                        if int(left[0]["n"]) and not int(left[0]["waiting"]):
+                            marked_at = time.perf_counter()
+                    if len(standin.pushes) != last_count:
+                        last_count, last_change = len(standin.pushes), time.perf_counter()
+                    elif time.perf_counter() - last_change > 10:
+                        break  # nothing more is coming: report what arrived
+            finally:
+                stop.set()
+                await running
             received = len(standin.pushes)
             elapsed = (standin.pushes[-1].at if received else time.perf_counter()) - started
             done = await campaigns.get_campaign(created.id)
