@@ -40,6 +40,16 @@ class ApnsStandIn:
     # Every push to any token answers this first N times (429/503 tests).
     fail_next: list[tuple[int, str]] = field(default_factory=list)
     arrived: asyncio.Event = field(default_factory=asyncio.Event)
+    # Benchmarks of 100,000 pushes keep only these (record=False), so what they measure of
+    # memory is the sender's, not a list of pushes kept here in the same process.
+    record: bool = True
+    received: int = 0
+    first_at: float = 0.0
+    last_at: float = 0.0
+
+    def reset(self) -> None:
+        self.pushes.clear()
+        self.received, self.first_at, self.last_at = 0, 0.0, 0.0
 
     def to(self, token: str) -> list[Push]:
         return [p for p in self.pushes if p.token == token]
@@ -71,16 +81,21 @@ class ApnsStandIn:
             elif token in self.answers:
                 status, reason = self.answers[token]
             else:
-                self.pushes.append(
-                    Push(
-                        token=token,
-                        topic=headers.get("apns-topic"),
-                        push_type=headers.get("apns-push-type"),
-                        body=body,
-                        http_version=scope["http_version"],
-                        at=time.perf_counter(),
+                at = time.perf_counter()
+                self.received += 1
+                self.first_at = self.first_at or at
+                self.last_at = at
+                if self.record:
+                    self.pushes.append(
+                        Push(
+                            token=token,
+                            topic=headers.get("apns-topic"),
+                            push_type=headers.get("apns-push-type"),
+                            body=body,
+                            http_version=scope["http_version"],
+                            at=at,
+                        )
                     )
-                )
                 self.arrived.set()
         reply = b"" if status == 200 else json.dumps({"reason": reason}).encode()
         await send(
