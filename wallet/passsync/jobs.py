@@ -12,46 +12,77 @@ from wallet.platform.worker import GiveUp, RetryLater, register
 
 log = logging.getLogger("wallet.passsync")
 
-# The sweep the callers below wait for, not yet started; and whether one is running.
-_next_sweep: asyncio.Future[None] | None = None
-_sweeping = False
+# A sweep sends for at most this long, then queues the next (the outbox lease is 60 s).
+SWEEP_SECONDS = 20.0
+
+
+class _Sweeper:
+    """One APNs sweep at a time per process, run by a task of its own."""
+
+    def __init__(self) -> None:
+        self.waiting: list[asyncio.Future[None]] = []
+        self.task: asyncio.Task[None] | None = None
+
+
+_sweeper = _Sweeper()
+
+
+async def sweep_soon() -> None:
+    """Wait for a sweep of every due device that starts after this call; raise what it
+    raised (``RetryLater``, ``GiveUp``).
+
+    A sweep started before a caller's change committed may miss it, so a caller waits for
+    one that starts after it asked. One task sweeps: while it runs, everyone who asks joins
+    the next sweep, so a campaign's stream of push jobs and a round of pass updates cost a
+    sweep after another, not many sweeps at once over one HTTP/2 connection (each claiming
+    its own devices, all of them slower, until their leases ran out). A sweep that stops at
+    ``SWEEP_SECONDS`` with devices left queues an ``apns_push`` job before releasing its
+    waiters: a crash never leaves due devices without a job.
+    """
+    loop = asyncio.get_running_loop()
+    future: asyncio.Future[None] = loop.create_future()
+    _sweeper.waiting.append(future)
+    task = _sweeper.task
+    if task is None or task.done() or task.get_loop() is not loop:
+        _sweeper.task = loop.create_task(_sweep_while_asked(), name="apns-sweeper")
+    await asyncio.shield(future)
+
+
+async def _sweep_while_asked() -> None:
+    while _sweeper.waiting:
+        waiting, _sweeper.waiting = _sweeper.waiting, []
+        error: BaseException | None = None
+        try:
+            totals = await service.push_due(seconds=SWEEP_SECONDS)
+            if totals["more"]:
+                await service.queue_push()
+        except Exception as exc:
+            error = exc
+        except asyncio.CancelledError:
+            for future in waiting + _sweeper.waiting:
+                if not future.done():
+                    future.set_exception(RetryLater("the push sweep was interrupted"))
+            raise
+        for future in waiting:
+            if future.done():
+                continue
+            if error is None:
+                future.set_result(None)
+            else:
+                future.set_exception(error)
+                # Retrieved by the waiter, or by no one if it was cancelled meanwhile.
+                future.add_done_callback(lambda f: f.exception())
 
 
 async def push_soon() -> None:
-    """Push every due device, sharing one sweep among the pass updates that ask at once.
-
-    A sweep started before a caller's change committed may miss it, so a caller waits for
-    a sweep that starts after it asked: while one runs, everyone who asks joins the next,
-    and the caller that started the first keeps sweeping until nobody is waiting. 32 pass
-    updates in a worker round cost two sweeps (two lease claims, two marks) instead of 32.
-    Failures are only logged: the push job queued with each change stays the guarantee.
-    """
-    global _next_sweep, _sweeping
-    if _next_sweep is None or _next_sweep.done():
-        _next_sweep = asyncio.get_running_loop().create_future()
-    mine = _next_sweep
-    if _sweeping:
-        await asyncio.shield(mine)
-        return
-    _sweeping = True
-    current: asyncio.Future[None] | None = None
+    """``sweep_soon`` for the pass updates that just changed passes: failures are only
+    logged, the push job queued with each change stays the guarantee."""
     try:
-        while _next_sweep is not None and not _next_sweep.done():
-            current, _next_sweep = _next_sweep, None
-            try:
-                await service.push_due()
-            except (RetryLater, GiveUp) as exc:
-                log.info("push right after a pass change: %s; the push job retries", exc)
-            except Exception:
-                log.exception("push right after a pass change failed; the push job retries")
-            current.set_result(None)
-    finally:
-        _sweeping = False
-        # Cancelled mid-sweep: release whoever waits (their push jobs are still queued).
-        for waiting in (current, _next_sweep):
-            if waiting is not None and not waiting.done():
-                waiting.set_result(None)
-        _next_sweep = None
+        await sweep_soon()
+    except (RetryLater, GiveUp) as exc:
+        log.info("push right after a pass change: %s; the push job retries", exc)
+    except Exception:
+        log.exception("push right after a pass change failed; the push job retries")
 
 
 # Pass updates waiting to be refreshed together, and whether a group is being refreshed.
@@ -125,7 +156,7 @@ async def pass_update(payload: dict[str, Any]) -> None:
 
 
 async def apns_push(_payload: dict[str, Any]) -> None:
-    await service.push_due()
+    await sweep_soon()
 
 
 async def google_sync(payload: dict[str, Any]) -> None:

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -587,8 +588,7 @@ async def refresh_accounts(
                         dedupe_key=f"google:card:{card_id}",
                     )
                 changed[account_id] += 1
-            # One waiting push job serves every changed pass (see push_due).
-            await platform.enqueue(kind="apns_push", payload={}, dedupe_key="apns:due")
+            await queue_push()
     return changed
 
 
@@ -623,7 +623,13 @@ async def _next_tags(count: int) -> int:
     return int(rows[0]["value"])
 
 
-PUSH_BATCH = 1000
+async def queue_push() -> None:
+    """One waiting push job serves every changed pass (see push_due)."""
+    async with db.write_transaction():
+        await platform.enqueue(kind="apns_push", payload={}, dedupe_key="apns:due")
+
+
+PUSH_BATCH = 500
 # How long a worker holds the devices it is pushing to; shorter than the outbox lease, so
 # a job taken over after a crash finds them free again.
 PUSH_LEASE = timedelta(seconds=30)
@@ -643,15 +649,23 @@ async def _claim_devices(now: datetime) -> list[dict[str, Any]]:
         )
 
 
-async def push_due(*, now: datetime | None = None) -> dict[str, int]:
+async def push_due(*, now: datetime | None = None, seconds: float | None = None) -> dict[str, int]:
     """Push every device whose pass changed since it was last told, a batch at a time over
     the one HTTP/2 connection. Each batch is leased (``pushing_until``, SKIP LOCKED on
     PostgreSQL), so workers on several machines share devices without pushing one twice,
-    and successes are recorded, so a retry only reaches the devices not yet told."""
-    totals = {"sent": 0, "gone": 0}
+    and successes are recorded, so a retry only reaches the devices not yet told.
+
+    With ``seconds``, no batch is started after that long (a campaign leaves 100,000
+    devices due; a job must end within its outbox lease): ``more`` is 1 then, and the
+    caller queues the next sweep."""
+    totals = {"sent": 0, "gone": 0, "more": 0}
     retry: list[apns.Result] = []
     failed: list[apns.Result] = []
+    deadline = None if seconds is None else time.monotonic() + seconds
     while True:
+        if deadline is not None and time.monotonic() > deadline:
+            totals["more"] = 1
+            break
         devices = await _claim_devices(now or clock.now())
         if not devices:
             break
