@@ -128,7 +128,8 @@ async def _settle_offer(
         expires_at=expires_at,
         reason=f"cashback for {month}: offer {offer_id}",
     )
-    connections = settings_module.get().cashback_settle_connections
+    config = settings_module.get()
+    connections = max(1, min(config.cashback_settle_connections, config.db_pool_size))
     if db.is_sqlite() or expires_at <= now or _in_transaction():
         async with db.write_transaction():
             return await _settle_range(run, None)
