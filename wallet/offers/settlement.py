@@ -142,9 +142,13 @@ async def _settle_offer(
             return await _settle_range(run, accounts)
 
     # A failing range cancels the others (their transactions roll back); ranges already
-    # committed stay settled and a rerun settles the rest.
-    async with asyncio.TaskGroup() as group:
-        tasks = [group.create_task(settle_one(accounts)) for accounts in ranges]
+    # committed stay settled and a rerun settles the rest. The operator sees the first
+    # error itself, not a group of one.
+    try:
+        async with asyncio.TaskGroup() as group:
+            tasks = [group.create_task(settle_one(accounts)) for accounts in ranges]
+    except ExceptionGroup as failed:
+        raise failed.exceptions[0] from None
     for task in tasks:
         for key, value in task.result().items():
             totals[key] += value
