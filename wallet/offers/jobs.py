@@ -98,7 +98,7 @@ async def notify(payload: dict[str, Any]) -> None:
                 await mail.queue_email(
                     to=member["email"],
                     template="cashback_reached" if reached else "cashback_missed",
-                    lang="ru",
+                    lang=member["language"],
                     context={
                         "name": member["name"],
                         "month": month,
