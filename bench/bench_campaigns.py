@@ -188,7 +188,7 @@ async def ceiling(count: int) -> float:
                 "unsubscribe_url": "http://x/unsubscribe?token=1",
             }
             message = campaigns.email_message(
-                camp, context, to=f"c{i}@example.ru", message_key=f"c{i}"
+                camp, context, to=f"c{i}@example.ru", lang="ru", message_key=f"c{i}"
             )
             await mail.send_message(message)
 

@@ -73,6 +73,10 @@ class Settings:
     # Cashback months are settled this many days after the month ends, so late receipts
     # and returns are in.
     cashback_settle_days: int = 3
+    # PostgreSQL connections that settle one offer's month side by side, each an account
+    # range in its own transaction (a rerun after a crash settles the ranges left open).
+    # At most the pool size; SQLite settles in one transaction.
+    cashback_settle_connections: int = 2
     # Shoppers are reminded this many days before their points burn (once per lead time).
     burn_reminder_days: tuple[int, ...] = (30, 7)
     # Signs pass authentication tokens and pass download links. Empty: a random key is made
@@ -124,6 +128,9 @@ def load() -> Settings:
         smtp_pool_size=_int("WALLET_SMTP_POOL_SIZE", Settings.smtp_pool_size),
         mail_from=env("WALLET_MAIL_FROM") or Settings.mail_from,
         cashback_settle_days=_int("WALLET_CASHBACK_SETTLE_DAYS", Settings.cashback_settle_days),
+        cashback_settle_connections=_int(
+            "WALLET_CASHBACK_SETTLE_CONNECTIONS", Settings.cashback_settle_connections
+        ),
         burn_reminder_days=_days("WALLET_BURN_REMINDER_DAYS", Settings.burn_reminder_days),
         secret_key=env("WALLET_SECRET_KEY") or Settings.secret_key,
         pass_type_id=env("WALLET_PASS_TYPE_ID") or Settings.pass_type_id,

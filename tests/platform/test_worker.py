@@ -96,7 +96,7 @@ async def test_queued_email_is_sent_after_commit_with_both_parts(smtp_sink):
     assert smtp_sink.messages == []
     await worker.run_until_idle()
     [message] = smtp_sink.to("anna@example.ru")
-    assert message["Subject"] == "Проверка связи, Анна"
+    assert message["Subject"] == "Checking in, Анна"
     assert "120" in message.get_body(("plain",)).get_content()
     assert "<b>120</b>" in message.get_body(("html",)).get_content()
 

@@ -50,6 +50,7 @@ from wallet.campaigns.tables import Campaign
 from wallet.errors import Conflict, InvalidInput, NotFound
 from wallet.mail import service as mail
 from wallet.members import service as members
+from wallet.members.schemas import LANGUAGES
 from wallet.platform import service as platform
 from wallet.segments import service as segments
 from wallet.segments.schemas import SegmentFilter
@@ -171,20 +172,34 @@ def context_of(recipient: segments.Recipient | None, campaign_id: int) -> dict[s
     }
 
 
-def render_email(camp: dict[str, Any], context: dict[str, Any]) -> tuple[str, str, str]:
+def render_email(
+    camp: dict[str, Any], context: dict[str, Any], *, lang: str
+) -> tuple[str, str, str]:
+    """The marketer's subject and body are one text, written in whatever language they
+    chose; the template around them (greeting, balance, footer, unsubscribe) speaks the
+    shopper's ``lang``."""
     subject = _text(camp["subject"] or camp["name"], context)
     body = _text(camp["body"], context)
     return mail.render(
         camp["template"],
-        lang="ru",
+        lang=lang,
         context={**context, "subject": subject, "body": body, "paragraphs": body.split("\n\n")},
     )
 
 
+def _lang(recipient: segments.Recipient | None) -> str:
+    return recipient.language if recipient is not None else mail.DEFAULT_LANG
+
+
 def email_message(
-    camp: dict[str, Any], context: dict[str, Any], *, to: str, message_key: str | None
+    camp: dict[str, Any],
+    context: dict[str, Any],
+    *,
+    to: str,
+    lang: str,
+    message_key: str | None,
 ) -> EmailMessage:
-    subject, html, text = render_email(camp, context)
+    subject, html, text = render_email(camp, context, lang=lang)
     message = mail.build_message(
         to=to,
         subject=subject,
@@ -232,11 +247,12 @@ async def _check_audience(data: CampaignIn, now: datetime) -> None:
     for text in (data.subject, data.body, data.push_header, data.push_text):
         _text(text, context_of(None, 0))
     try:
-        mail.render(
-            data.template,
-            lang="ru",
-            context={**context_of(None, 0), "subject": "", "body": "", "paragraphs": []},
-        )
+        for lang in LANGUAGES:
+            mail.render(
+                data.template,
+                lang=lang,
+                context={**context_of(None, 0), "subject": "", "body": "", "paragraphs": []},
+            )
     except FileNotFoundError as exc:
         raise InvalidInput(str(exc), {"template": data.template}) from exc
 
@@ -379,7 +395,7 @@ async def preview(campaign_id: int, *, now: datetime) -> CampaignPreview:
     sample = shown.sample[0].account_id if shown.sample else None
     recipient = (await segments.recipients([sample], now=now)).get(sample) if sample else None
     context = context_of(recipient, campaign_id)
-    subject, html, text = render_email(camp, context)
+    subject, html, text = render_email(camp, context, lang=_lang(recipient))
     header, push = push_texts(camp, context) if camp["push_text"] else ("", "")
     return CampaignPreview(
         audience=shown.count,
@@ -622,6 +638,7 @@ async def _send_email(
         camp,
         context_of(recipient, camp["id"]),
         to=recipient.email,
+        lang=recipient.language,
         message_key=f"delivery-{row['id']}",
     )
     try:
@@ -858,7 +875,7 @@ async def test_send(
     if email or (recipient and recipient.email and "email" in camp["channels"]):
         to = email or (recipient.email if recipient else None)
         assert to is not None
-        message = email_message(camp, context, to=to, message_key=None)
+        message = email_message(camp, context, to=to, lang=_lang(recipient), message_key=None)
         message.replace_header("Subject", f"[ТЕСТ] {message['Subject']}")
         await mail.send_message(message)
         sent.append(f"email:{to}")

@@ -1,8 +1,9 @@
 """Email: Jinja templates with HTML and plain-text parts, sent over pooled SMTP connections.
 
 Templates live in ``templates/email/``: ``<name>.<lang>.subject.txt``, ``<name>.<lang>.html``
-and ``<name>.<lang>.txt`` (``lang`` is ``ru`` or ``en``; a missing English template falls
-back to the Russian one). Mail that follows a database change goes through the outbox
+and ``<name>.<lang>.txt``. ``lang`` is the shopper's language (``member.language``, ``ru`` or
+``en``); a template without all three English parts is sent whole in Russian, the
+program's first language, so one message never mixes the two. Mail that follows a database change goes through the outbox
 (``queue_email``, in the caller's transaction); a sign-in code is sent at once
 (``send_now``). With no ``WALLET_SMTP_HOST`` mail is written to the log instead.
 """
@@ -17,7 +18,13 @@ from pathlib import Path
 from typing import Any
 
 import aiosmtplib
-from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from jinja2 import (
+    Environment,
+    FileSystemLoader,
+    StrictUndefined,
+    TemplateNotFound,
+    select_autoescape,
+)
 
 from wallet import settings as settings_module
 from wallet.platform import service as platform
@@ -34,19 +41,49 @@ _env = Environment(
 )
 
 
-def _pick(name: str, lang: str, part: str) -> str:
-    for candidate in (lang, "ru"):
-        path = f"{name}.{candidate}.{part}"
-        if (TEMPLATES / path).exists():
-            return path
-    raise FileNotFoundError(f"no email template {name}.{lang}.{part} in {TEMPLATES}")
+PARTS = ("subject.txt", "html", "txt")
+DEFAULT_LANG = "ru"
+_fallbacks_logged: set[tuple[str, str]] = set()
+
+
+def _has(name: str, lang: str) -> bool:
+    try:
+        for part in PARTS:
+            _env.get_template(f"{name}.{lang}.{part}")
+    except TemplateNotFound:
+        return False
+    return True
+
+
+def language_of(name: str, lang: str) -> str:
+    """The language template ``name`` is sent in to a shopper of ``lang``: theirs when the
+    template has it, Russian otherwise (the one language every template has)."""
+    if lang != DEFAULT_LANG and _has(name, lang):
+        return lang
+    if lang != DEFAULT_LANG and (name, lang) not in _fallbacks_logged:
+        _fallbacks_logged.add((name, lang))
+        log.warning(
+            "email template %s has no %r version (%s.%s.{subject.txt,html,txt} in %s): "
+            "those shoppers get the %r one",
+            name,
+            lang,
+            name,
+            lang,
+            TEMPLATES,
+            DEFAULT_LANG,
+        )
+    if not _has(name, DEFAULT_LANG):
+        raise FileNotFoundError(f"no email template {name}.{DEFAULT_LANG}.* in {TEMPLATES}")
+    return DEFAULT_LANG
 
 
 def render(name: str, *, lang: str, context: dict[str, Any]) -> tuple[str, str, str]:
-    """Subject, HTML body and plain-text body of template ``name``."""
-    subject = _env.get_template(_pick(name, lang, "subject.txt")).render(context).strip()
-    html = _env.get_template(_pick(name, lang, "html")).render(context)
-    text = _env.get_template(_pick(name, lang, "txt")).render(context)
+    """Subject, HTML body and plain-text body of template ``name`` in ``lang`` (or in
+    Russian when the template has no such version)."""
+    chosen = language_of(name, lang)
+    subject = _env.get_template(f"{name}.{chosen}.subject.txt").render(context).strip()
+    html = _env.get_template(f"{name}.{chosen}.html").render(context)
+    text = _env.get_template(f"{name}.{chosen}.txt").render(context)
     return subject, html, text
 
 

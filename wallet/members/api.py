@@ -3,10 +3,10 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 import msgspec
-from litestar import Controller, Request, Response, get, post
+from litestar import Controller, Request, Response, get, patch, post
 from litestar.params import FromPath, JSONBody, Parameter
 
-from wallet import clock
+from wallet import clock, db
 from wallet.auth import service as auth
 from wallet.auth.guards import allow
 from wallet.errors import Forbidden
@@ -20,6 +20,7 @@ from wallet.members.schemas import (
     EnrolIn,
     EnrolOut,
     MeOut,
+    MeUpdate,
 )
 
 
@@ -83,6 +84,21 @@ class MeController(Controller):
     async def me(self, request: Request[Any, Any, Any]) -> MeOut:
         who = principal(request)
         assert who.account_id is not None and who.member_id is not None
+        return await views.me(who.member_id, now=clock.now())
+
+    @patch(
+        operation_id="updateMe",
+        summary="Change my settings: the language of my emails",
+        description="Send only what changes. `language` is `ru` or `en`; every email from "
+        "now on (cashback outcomes, burn reminders, campaigns) is written in it.",
+        responses=errors(400),
+    )
+    async def update_me(self, request: Request[Any, Any, Any], data: JSONBody[MeUpdate]) -> MeOut:
+        who = principal(request)
+        assert who.member_id is not None
+        if data.language is not None:
+            async with db.write_transaction():
+                await service.set_language(who.member_id, data.language)
         return await views.me(who.member_id, now=clock.now())
 
     @get(

@@ -10,6 +10,9 @@ Email = Annotated[str, msgspec.Meta(pattern=r"^[^@\s]{1,64}@[^@\s]{1,189}\.[^@\s
 Phone = Annotated[str, msgspec.Meta(pattern=r"^\+?[0-9]{10,15}$", description="digits, E.164")]
 CardNumber = Annotated[str, msgspec.Meta(pattern=r"^[0-9]{16}$", description="16 digits")]
 ConsentVersion = Annotated[str, msgspec.Meta(min_length=1, max_length=32)]
+# The language of the shopper's emails.
+Language = Literal["ru", "en"]
+LANGUAGES: tuple[Language, ...] = ("ru", "en")
 
 
 class Consents(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
@@ -30,6 +33,13 @@ class EnrolIn(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     phone: Phone | None = None
     birthday: date | None = None
     join_store: str | None = None
+    language: Language = "ru"
+
+
+class MeUpdate(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """What a shopper may change about themselves; a field left out stays as it is."""
+
+    language: Language | None = None
 
 
 class CardOut(msgspec.Struct, frozen=True):
@@ -65,6 +75,7 @@ class MeOut(msgspec.Struct, frozen=True):
     name: str
     email: str | None
     phone: str | None
+    language: Language
     balance: int
     pending: int
     debt: int

@@ -17,7 +17,7 @@ from wallet.errors import (
     InvalidInput,
 )
 from wallet.ledger import service as ledger
-from wallet.members.schemas import AddCardIn, CardOut, EnrolIn
+from wallet.members.schemas import LANGUAGES, AddCardIn, CardOut, EnrolIn
 from wallet.members.tables import Card, Member
 from wallet.platform import service as platform
 from wallet.stores import service as stores
@@ -202,6 +202,7 @@ async def enrol(data: EnrolIn, *, now: datetime) -> Enrolled:
                 marketing_push=data.consents.marketing_push,
                 marketing_push_at=now if data.consents.marketing_push else None,
                 join_store_id=join_store_id,
+                language=data.language,
                 created_at=now,
             )
         ).returning(Member.id)
@@ -228,6 +229,7 @@ async def member_of_account(account_id: int) -> dict[str, Any] | None:
             Member.birthday,
             Member.marketing_email,
             Member.marketing_push,
+            Member.language,
         )
         .where(Member.account == account_id)
         .first()
@@ -245,6 +247,7 @@ async def member(member_id: int) -> dict[str, Any]:
             Member.birthday,
             Member.marketing_email,
             Member.marketing_push,
+            Member.language,
         )
         .where(Member.id == member_id)
         .first()
@@ -368,4 +371,22 @@ async def set_marketing_consent(
         action=f"consent.marketing_{channel}",
         subject=f"member:{member_id}",
         details={"value": value},
+    )
+
+
+async def set_language(member_id: int, language: str) -> None:
+    """The language of the shopper's emails from now on (mail already queued keeps its
+    own)."""
+    if language not in LANGUAGES:
+        raise InvalidInput(
+            f"no language {language!r}; it is one of {', '.join(LANGUAGES)}",
+            {"language": language},
+        )
+    await member(member_id)  # AccountNotFound for a member that is gone
+    await Member.update({Member.language: language}).where(Member.id == member_id)
+    await platform.audit(
+        actor=f"shopper:{member_id}",
+        action="member.language",
+        subject=f"member:{member_id}",
+        details={"language": language},
     )

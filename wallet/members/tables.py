@@ -32,6 +32,9 @@ class Member(Table, tablename="member"):
     marketing_push = Boolean(default=False)
     marketing_push_at = Timestamptz(null=True, default=None)
     join_store_id = Integer(null=True, default=None)
+    # The language of every email to the shopper: "ru" or "en" (set when joining, from the
+    # join page's language or the API body; the shopper may change it).
+    language = Varchar(length=2, default="ru")
     created_at = Timestamptz(default=TimestamptzNow())
 
 

@@ -46,6 +46,7 @@ async def me(member_id: int, *, now: datetime) -> MeOut:
         name=member["name"],
         email=member["email"],
         phone=member["phone"],
+        language=member["language"],
         balance=summary.balance,
         pending=summary.pending,
         debt=summary.debt,

@@ -144,7 +144,7 @@ async def _email(
     await mail.queue_email(
         to=member["email"],
         template="expiry_reminder",
-        lang="ru",
+        lang=member["language"],
         context={
             "name": member["name"],
             "points": points,

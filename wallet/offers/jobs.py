@@ -61,12 +61,19 @@ async def open_month(payload: dict[str, Any]) -> None:
     await service.open_month(payload["slot"], now=_not_before(start))
 
 
+def _accounts(payload: dict[str, Any]) -> tuple[int, int] | None:
+    """The account range a settlement transaction covered (PostgreSQL), or None: all."""
+    accounts = payload.get("accounts")
+    return (int(accounts[0]), int(accounts[1])) if accounts else None
+
+
 async def pass_updates(payload: dict[str, Any]) -> None:
     """The settled accounts that have a pass get a pass update (new balance, goal reset)."""
     await settlement.queue_pass_updates(
         int(payload["offer_id"]),
         payload["month"],
         settled_at=datetime.fromisoformat(payload["settled_at"]),
+        accounts=_accounts(payload),
     )
 
 
@@ -75,10 +82,12 @@ async def notify(payload: dict[str, Any]) -> None:
     where it stopped (``notified``), and each email has its own dedupe key."""
     from wallet.mail import service as mail
 
-    offer_id, month = int(payload["offer_id"]), payload["month"]
+    offer_id, month, accounts = int(payload["offer_id"]), payload["month"], _accounts(payload)
     while True:
         async with db.write_transaction():
-            rows = await settlement.unnotified(offer_id, month, limit=NOTIFY_BATCH)
+            rows = await settlement.unnotified(
+                offer_id, month, limit=NOTIFY_BATCH, accounts=accounts
+            )
             if not rows:
                 return
             for row in rows:
@@ -89,7 +98,7 @@ async def notify(payload: dict[str, Any]) -> None:
                 await mail.queue_email(
                     to=member["email"],
                     template="cashback_reached" if reached else "cashback_missed",
-                    lang="ru",
+                    lang=member["language"],
                     context={
                         "name": member["name"],
                         "month": month,

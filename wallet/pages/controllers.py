@@ -24,7 +24,7 @@ from wallet.errors import (
 from wallet.ledger import service as ledger
 from wallet.members import service as members
 from wallet.members import views
-from wallet.members.schemas import AddCardIn, EnrolIn
+from wallet.members.schemas import LANGUAGES, AddCardIn, EnrolIn
 from wallet.pages import cashback
 from wallet.pages import service as pages
 from wallet.pages.render import Page, client_ip, page, qr_svg
@@ -106,6 +106,8 @@ class PagesController(Controller):
                     "phone": phone,
                     "birthday": form.get("birthday") or None,
                     "join_store": code if store_name else None,
+                    # The shopper's emails speak the language they joined in.
+                    "language": p.lang,
                     "consents": {
                         "program": True,
                         "personal_data": True,
@@ -215,6 +217,23 @@ class PagesController(Controller):
         except TooManyAttempts:
             return await _card_page(p, error=p.t("card.too_many"), status=429, form=form)
         return p.redirect(f"/card?n={card.number}&msg=activated")
+
+    @post("/card/language")
+    async def email_language(self, request: Request[Any, Any, Any]) -> Response[Any]:
+        p = await page(request)
+        if p.session is None:
+            return p.redirect("/signin")
+        form = await p.form()
+        if form is None:
+            return p.refused()
+        language = form.get("language", "")
+        if language not in LANGUAGES:
+            return await _card_page(
+                p, error=p.t("settings.bad_language"), status=422, error_box="settings"
+            )
+        async with db.write_transaction():
+            await members.set_language(p.session.member_id, language)
+        return p.redirect("/card?msg=language")
 
     # ---- history, cashback ------------------------------------------------------------
 
@@ -331,9 +350,11 @@ def _join_url(code: str | None) -> str:
 
 
 def _notice(p: Page, msg: str | None) -> str | None:
-    return {"family": p.t("card.family_added"), "activated": p.t("card.activated_short")}.get(
-        msg or ""
-    )
+    return {
+        "family": p.t("card.family_added"),
+        "activated": p.t("card.activated_short"),
+        "language": p.t("settings.saved"),
+    }.get(msg or "")
 
 
 async def _card_page(
@@ -344,16 +365,18 @@ async def _card_page(
     error: str | None = None,
     status: int = 200,
     form: dict[str, str] | None = None,
+    error_box: str = "activate",
 ) -> Response[Any]:
     assert p.session is not None
     now = clock.now()
     account_id = p.session.account_id
     # Independent reads side by side: on SQLite each is its own connection, so the page
     # waits for the slowest read instead of their sum.
-    summary, cards, rules = await asyncio.gather(
+    summary, cards, rules, member = await asyncio.gather(
         ledger.summary(account_id, now=now),
         members.cards_of_account(account_id),
         rules_service.rules_at(now),
+        members.member(p.session.member_id),
     )
     active = [card for card in cards if card.status == "active"]
     # Only a card of this account can be shown, whatever number the link carries.
@@ -372,5 +395,8 @@ async def _card_page(
         cards=cards,
         notice=notice,
         error=error,
+        error_box=error_box,
         form=form or {},
+        email_language=member["language"],
+        languages=LANGUAGES,
     )

@@ -7,7 +7,8 @@ cashback enrolments and goals (offers) and the device registrations and saved Go
 (pass sync) directly with set-based SQL, written for both engines. It never writes them: the
 only tables it writes are its own (``segment``, ``rfm_score``). Campaigns get their
 audience from here as a SQL fragment (``compile_filter``) so the delivery rows are made in
-one INSERT ... SELECT, and their per-recipient context (name, balance, burning points) from ``recipients``.
+one INSERT ... SELECT, and their per-recipient context (name, language, balance, burning
+points) from ``recipients``.
 """
 
 from __future__ import annotations
@@ -407,20 +408,22 @@ class Recipient(msgspec.Struct, frozen=True):
     balance: int
     burning_points: int
     burning_at: datetime | None
+    # The language of the shopper's emails ("ru" or "en").
+    language: str
 
 
 async def recipients(
     account_ids: list[int], *, now: datetime, burning_days: int = 30
 ) -> dict[int, Recipient]:
-    """Name, address, consents, balance and points burning soon of each account, in two
-    queries whatever the count (a campaign batch)."""
+    """Name, address, language, consents, balance and points burning soon of each account,
+    in two queries whatever the count (a campaign batch)."""
     if not account_ids:
         return {}
     args: list[Any] = []
     where = _in(account_ids, args)
     rows = await db.raw(
         "SELECT m.account AS account_id, m.id AS member_id, m.name, m.email, "
-        "m.marketing_email, m.marketing_push, a.balance "
+        "m.marketing_email, m.marketing_push, m.language, a.balance "
         f"FROM member m JOIN account a ON a.id = m.account WHERE m.account IN {where}",
         *args,
     )
@@ -449,5 +452,6 @@ async def recipients(
             balance=int(row["balance"]),
             burning_points=int(burn["points"]) if burn else 0,
             burning_at=first,
+            language=row["language"],
         )
     return found
