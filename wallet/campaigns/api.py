@@ -34,7 +34,7 @@ class CampaignsController(Controller):
         summary="Campaigns with their figures",
         responses=errors(),
     )
-    async def list_campaigns(self, kind: str | None = None) -> list[CampaignOut]:
+    async def list_campaigns(self, kind: FromQuery[str | None] = None) -> list[CampaignOut]:
         return await service.list_campaigns(kind=kind)
 
     @post(
@@ -57,7 +57,7 @@ class CampaignsController(Controller):
         summary="A campaign and its figures: targeted, sent, failed, skipped, unsubscribed",
         responses=errors(404),
     )
-    async def get_one(self, campaign_id: int) -> CampaignOut:
+    async def get_one(self, campaign_id: FromPath[int]) -> CampaignOut:
         return await service.get_campaign(campaign_id)
 
     @put(
@@ -66,7 +66,7 @@ class CampaignsController(Controller):
         summary="Change a draft or scheduled campaign",
         responses=errors(404, 409, 422),
     )
-    async def update(self, campaign_id: int, data: JSONBody[CampaignIn]) -> CampaignOut:
+    async def update(self, campaign_id: FromPath[int], data: JSONBody[CampaignIn]) -> CampaignOut:
         async with db.write_transaction():
             return await service.update_campaign(campaign_id, data, now=clock.now())
 
@@ -76,7 +76,7 @@ class CampaignsController(Controller):
         summary="The audience count and the email and pass message its first shopper gets",
         responses=errors(404, 422),
     )
-    async def preview(self, campaign_id: int) -> CampaignPreview:
+    async def preview(self, campaign_id: FromPath[int]) -> CampaignPreview:
         return await service.preview(campaign_id, now=clock.now())
 
     @post(
@@ -87,7 +87,10 @@ class CampaignsController(Controller):
         responses=errors(404, 409),
     )
     async def schedule(
-        self, request: Request[Any, Any, Any], campaign_id: int, data: JSONBody[ScheduleIn]
+        self,
+        request: Request[Any, Any, Any],
+        campaign_id: FromPath[int],
+        data: JSONBody[ScheduleIn],
     ) -> CampaignOut:
         async with db.write_transaction():
             return await service.schedule(
@@ -101,7 +104,9 @@ class CampaignsController(Controller):
         status_code=200,
         responses=errors(404, 409),
     )
-    async def send_now(self, request: Request[Any, Any, Any], campaign_id: int) -> CampaignOut:
+    async def send_now(
+        self, request: Request[Any, Any, Any], campaign_id: FromPath[int]
+    ) -> CampaignOut:
         now = clock.now()
         async with db.write_transaction():
             return await service.schedule(campaign_id, now, actor=principal(request).actor, now=now)
@@ -113,7 +118,9 @@ class CampaignsController(Controller):
         status_code=200,
         responses=errors(404, 409),
     )
-    async def cancel(self, request: Request[Any, Any, Any], campaign_id: int) -> CampaignOut:
+    async def cancel(
+        self, request: Request[Any, Any, Any], campaign_id: FromPath[int]
+    ) -> CampaignOut:
         async with db.write_transaction():
             return await service.cancel(
                 campaign_id, actor=principal(request).actor, now=clock.now()
@@ -140,7 +147,10 @@ class CampaignsController(Controller):
         responses=errors(404, 422),
     )
     async def test_send(
-        self, request: Request[Any, Any, Any], campaign_id: int, data: JSONBody[TestSendIn]
+        self,
+        request: Request[Any, Any, Any],
+        campaign_id: FromPath[int],
+        data: JSONBody[TestSendIn],
     ) -> TestSendOut:
         sent = await service.test_send(
             campaign_id,

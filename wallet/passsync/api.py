@@ -14,7 +14,7 @@ from email.utils import format_datetime, parsedate_to_datetime
 from typing import Annotated, Any
 
 from litestar import Controller, Request, Response, delete, get, post
-from litestar.params import JSONBody, Parameter
+from litestar.params import FromQuery, JSONBody, Parameter, QueryParameter
 from litestar.response import Redirect
 
 from wallet import clock
@@ -123,7 +123,7 @@ class PassKitController(Controller):
         device_id: DeviceId,
         pass_type_id: PassType,
         passes_updated_since: Annotated[
-            str | None, Parameter(query="passesUpdatedSince", max_length=40)
+            str | None, QueryParameter(name="passesUpdatedSince", max_length=40)
         ] = None,
     ) -> Response[Any]:
         found = await service.serials_updated_since(device_id, pass_type_id, passes_updated_since)
@@ -183,7 +183,7 @@ class PassLinksController(Controller):
     async def apple(
         self,
         name: Annotated[str, Parameter(max_length=40)],
-        expires: int,
+        expires: FromQuery[int],
         sig: Annotated[str, Parameter(max_length=100)],
     ) -> Response[bytes]:
         if not name.endswith(".pkpass"):
@@ -205,7 +205,7 @@ class PassLinksController(Controller):
     async def google(
         self,
         number: Annotated[str, Parameter(max_length=20)],
-        expires: int,
+        expires: FromQuery[int],
         sig: Annotated[str, Parameter(max_length=100)],
     ) -> Redirect:
         now = clock.now()

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from litestar import Controller, Request, delete, get, post, put
-from litestar.params import JSONBody
+from litestar.params import FromPath, FromQuery, JSONBody
 
 from wallet import clock, db
 from wallet.auth.guards import allow
@@ -44,7 +44,9 @@ class SegmentsController(Controller):
         status_code=200,
         responses=errors(404, 422),
     )
-    async def preview_filter(self, data: JSONBody[SegmentFilter], sample: int = 10) -> PreviewOut:
+    async def preview_filter(
+        self, data: JSONBody[SegmentFilter], sample: FromQuery[int] = 10
+    ) -> PreviewOut:
         return await service.preview(data, now=clock.now(), sample_size=min(max(sample, 0), 100))
 
     @get(
@@ -68,7 +70,7 @@ class SegmentsController(Controller):
         return await service.score_rfm(now=clock.now())
 
     @get("/{segment_id:int}", operation_id="getSegment", summary="A segment", responses=errors(404))
-    async def get_segment(self, segment_id: int) -> SegmentOut:
+    async def get_segment(self, segment_id: FromPath[int]) -> SegmentOut:
         return await service.get_segment(segment_id)
 
     @put(
@@ -77,7 +79,9 @@ class SegmentsController(Controller):
         summary="Change a segment's name or filter",
         responses=errors(404, 422),
     )
-    async def update_segment(self, segment_id: int, data: JSONBody[SegmentIn]) -> SegmentOut:
+    async def update_segment(
+        self, segment_id: FromPath[int], data: JSONBody[SegmentIn]
+    ) -> SegmentOut:
         async with db.write_transaction():
             return await service.update_segment(segment_id, data, now=clock.now())
 
@@ -87,7 +91,7 @@ class SegmentsController(Controller):
         summary="Delete a segment",
         responses=errors(404),
     )
-    async def delete_segment(self, segment_id: int) -> None:
+    async def delete_segment(self, segment_id: FromPath[int]) -> None:
         async with db.write_transaction():
             await service.delete_segment(segment_id)
 
@@ -97,7 +101,9 @@ class SegmentsController(Controller):
         summary="Live count and a sample of a saved segment",
         responses=errors(404),
     )
-    async def preview_segment(self, segment_id: int, sample: int = 10) -> PreviewOut:
+    async def preview_segment(
+        self, segment_id: FromPath[int], sample: FromQuery[int] = 10
+    ) -> PreviewOut:
         segment = await service.get_segment(segment_id)
         return await service.preview(
             segment.filter, now=clock.now(), sample_size=min(max(sample, 0), 100)
