@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 from typing import Any
 
@@ -115,3 +116,46 @@ async def test_a_schedule_runs_once_per_slot(database):
         assert len(calls) == 2
     finally:
         worker._schedules.pop("test.daily")
+
+
+_alone_now = 0
+_alone_most = 0
+
+
+async def _alone(_payload: dict[str, Any]) -> None:
+    global _alone_now, _alone_most
+    _alone_now += 1
+    _alone_most = max(_alone_most, _alone_now)
+    await asyncio.sleep(0.05)
+    _alone_now -= 1
+
+
+worker.register("test.alone", _alone, at_once=1)
+
+
+async def test_a_kind_limited_to_one_at_a_time_runs_its_jobs_one_after_another(database):
+    """The APNs sweep is such a kind: five waiting jobs take one worker slot, not five."""
+    global _alone_most
+    _alone_most = 0
+    async with db.write_transaction():
+        for n in range(5):
+            await platform.enqueue(kind="test.alone", payload={"n": n})
+            await platform.enqueue(kind="test.flaky", payload={"n": 100 + n})
+    stop = asyncio.Event()
+    running = asyncio.create_task(worker.run_forever(stop, poll_seconds=0.02))
+    try:
+        for _ in range(200):
+            rows = await OutboxJob.select(OutboxJob.status).where(
+                OutboxJob.kind.is_in(["test.alone", "test.flaky"])
+            )
+            if {row["status"] for row in rows} == {"done"}:
+                break
+            await asyncio.sleep(0.02)
+    finally:
+        stop.set()
+        await running
+    statuses = await OutboxJob.select(OutboxJob.status, OutboxJob.attempts).where(
+        OutboxJob.kind == "test.alone"
+    )
+    assert [(row["status"], row["attempts"]) for row in statuses] == [("done", 1)] * 5
+    assert _alone_most == 1

@@ -168,6 +168,6 @@ async def google_message(payload: dict[str, Any]) -> None:
 
 
 register("pass_update", pass_update)
-register("apns_push", apns_push, max_attempts=10)
+register("apns_push", apns_push, max_attempts=10, at_once=1)
 register("google_sync", google_sync, max_attempts=10)
 register("google_message", google_message, max_attempts=10)

@@ -65,6 +65,8 @@ class GiveUp(Exception):
 class JobSpec:
     handler: Handler
     max_attempts: int
+    # At most this many of the kind run at once in one process (None: no limit).
+    at_once: int | None = None
 
 
 @dataclass(frozen=True)
@@ -81,8 +83,13 @@ _schedules: dict[str, Schedule] = {}
 _loaded = False
 
 
-def register(kind: str, handler: Handler, *, max_attempts: int = 8) -> None:
-    _handlers[kind] = JobSpec(handler=handler, max_attempts=max_attempts)
+def register(
+    kind: str, handler: Handler, *, max_attempts: int = 8, at_once: int | None = None
+) -> None:
+    """``at_once``: how many jobs of this kind one worker process runs at the same time.
+    A job kind that serves everything due when it runs (the APNs sweep) takes 1: the jobs
+    queued meanwhile fold into one waiting job instead of each taking a worker slot."""
+    _handlers[kind] = JobSpec(handler=handler, max_attempts=max_attempts, at_once=at_once)
 
 
 def register_schedule(
@@ -116,25 +123,43 @@ def backoff(attempts: int) -> timedelta:
     return timedelta(seconds=min(2 ** max(attempts - 1, 0), 3600))
 
 
-async def _claim(now: datetime, limit: int) -> list[dict[str, Any]]:
+async def _claim(
+    now: datetime, limit: int, *, skip_kinds: frozenset[str] = frozenset()
+) -> list[dict[str, Any]]:
     lock = "" if db.is_sqlite() else " FOR UPDATE SKIP LOCKED"
+    skip = ""
+    args: list[Any] = [now + LEASE, now, now]
+    if skip_kinds:
+        skip = f" AND kind NOT IN ({', '.join('{}' for _ in skip_kinds)})"
+        args.extend(sorted(skip_kinds))
     async with db.write_transaction():
         rows = await db.raw(
             "UPDATE outbox_job SET status = 'running', attempts = attempts + 1, "
             "dedupe_key = NULL, due_at = {}, updated_at = {} "
             "WHERE id IN (SELECT id FROM outbox_job "
-            "WHERE status IN ('pending', 'running') AND due_at <= {} "
+            f"WHERE status IN ('pending', 'running') AND due_at <= {{}}{skip} "
             f"ORDER BY due_at, id LIMIT {{}}{lock}) "
             "RETURNING id, kind, payload, attempts",
-            now + LEASE,
-            now,
-            now,
+            *args,
             limit,
         )
     for row in rows:
         if isinstance(row["payload"], str):
             row["payload"] = msgspec.json.decode(row["payload"])
     return rows
+
+
+async def _hand_back(jobs: list[dict[str, Any]]) -> None:
+    """Jobs claimed beyond their kind's ``at_once``: waiting again, as if never claimed."""
+    async with db.write_transaction():
+        for job in jobs:
+            await OutboxJob.update(
+                {
+                    OutboxJob.status: "pending",
+                    OutboxJob.attempts: job["attempts"] - 1,
+                    OutboxJob.due_at: clock.now(),
+                }
+            ).where(OutboxJob.id == job["id"])
 
 
 async def _finish(job_id: int, **values: Any) -> None:
@@ -256,10 +281,24 @@ async def run_forever(
     log.info("worker started: %s", ", ".join(sorted(_handlers)) or "no handlers")
     running: set[asyncio.Task[None]] = set()
     finished = asyncio.Event()
+    kinds: dict[asyncio.Task[None], str] = {}
 
     def done(task: asyncio.Task[None]) -> None:
         running.discard(task)
+        kinds.pop(task, None)
         finished.set()
+
+    def full_kinds() -> frozenset[str]:
+        counts: dict[str, int] = {}
+        for kind in kinds.values():
+            counts[kind] = counts.get(kind, 0) + 1
+        return frozenset(
+            kind
+            for kind, n in counts.items()
+            if (spec := _handlers.get(kind)) is not None
+            and spec.at_once is not None
+            and n >= spec.at_once
+        )
 
     try:
         while not stop.is_set():
@@ -269,7 +308,8 @@ async def run_forever(
                 now = clock.now()
                 try:
                     await enqueue_due_schedules(now)
-                    jobs = await _claim(now, min(free, BATCH))
+                    jobs = await _claim(now, min(free, BATCH), skip_kinds=full_kinds())
+                    jobs = await _within_limits(jobs, list(kinds.values()))
                 except Exception:
                     log.exception(
                         "worker could not claim jobs; retrying in 1 s (is the database reachable?)"
@@ -279,6 +319,7 @@ async def run_forever(
                 for job in jobs:
                     task = asyncio.create_task(_run(job, now), name=f"outbox-job-{job['id']}")
                     running.add(task)
+                    kinds[task] = job["kind"]
                     task.add_done_callback(done)
                 claimed = len(jobs)
             if claimed and claimed == free:
@@ -295,6 +336,24 @@ async def run_forever(
             task.cancel()
         await asyncio.gather(*running, return_exceptions=True)
         raise
+
+
+async def _within_limits(jobs: list[dict[str, Any]], running: list[str]) -> list[dict[str, Any]]:
+    """The claimed jobs this process may start now; the rest are handed back."""
+    counts: dict[str, int] = {}
+    for kind in running:
+        counts[kind] = counts.get(kind, 0) + 1
+    keep, extra = [], []
+    for job in jobs:
+        spec = _handlers.get(job["kind"])
+        counts[job["kind"]] = counts.get(job["kind"], 0) + 1
+        if spec is not None and spec.at_once is not None and counts[job["kind"]] > spec.at_once:
+            extra.append(job)
+        else:
+            keep.append(job)
+    if extra:
+        await _hand_back(extra)
+    return keep
 
 
 async def _wait(stop: asyncio.Event, finished: asyncio.Event, seconds: float) -> None:
