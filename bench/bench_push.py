@@ -212,6 +212,7 @@ async def main(args: argparse.Namespace) -> None:
                             serial=f"bench{n // 2:08d}",
                             push_token=f"tok{n:08d}",
                             pushed_tag=0,
+                            push_due=True,  # behind its pass, as a refresh leaves it
                             created_at=now,
                         )
                         for n in range(start, min(args.devices, start + 500))

@@ -218,3 +218,39 @@ async def test_pass_updates_run_together_give_each_pass_its_own_tag_and_push_eac
         assert seen["serialNumbers"] == [card.serial]
         new_tags.add(seen["lastUpdated"])
     assert len(new_tags) == len(phones)
+
+
+async def test_a_pass_that_changes_again_while_its_push_is_on_the_way_is_pushed_again(
+    client, wallets
+):
+    shop = await Shop.open(client)
+    shopper = await shop.enrol()
+    card = await download_pass(shop, shopper)
+    phone = Phone(client, device_id="7" * 32, push_token="7a" * 32)
+    assert (await phone.register(card)).status_code == 201
+    await shop.receipt(shopper.card, "R-1", [line(10_000)])
+    # What the pass update does before its sweep: a new tag, the device flagged.
+    await passsync.refresh_account(shopper.account_id, now=clock.now())
+
+    # A sweep claims the device and reads the tag; the next receipt changes the pass
+    # before that sweep records its push.
+    devices = await passsync._claim_devices(clock.now())
+    assert [d["push_token"] for d in devices] == [phone.push_token]
+    tags = {card.serial: await _tag(card.serial)}
+    await shop.receipt(shopper.card, "R-2", [line(10_000)])
+    await passsync.refresh_account(shopper.account_id, now=clock.now())
+    await passsync._push_batch(devices, tags)
+    assert len(wallets.apns.to(phone.push_token)) == 1
+
+    await passsync.push_due()
+    assert len(wallets.apns.to(phone.push_token)) == 2
+    await passsync.push_due()  # told of the newest tag: nothing more
+    assert len(wallets.apns.to(phone.push_token)) == 2
+
+
+async def _tag(serial: str) -> int:
+    from wallet.passsync.tables import PassCard
+
+    row = await PassCard.select(PassCard.tag).where(PassCard.serial == serial).first()
+    assert row is not None
+    return int(row["tag"])

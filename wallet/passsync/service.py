@@ -23,7 +23,7 @@ import logging
 import time
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import quote
 
 import msgspec
@@ -59,6 +59,7 @@ from wallet.rules import service as rules_service
 from wallet.stores import service as stores
 
 log = logging.getLogger("wallet.passsync")
+_T = TypeVar("_T")
 
 # A download link is for the shopper who just asked for it; /me hands out fresh ones.
 LINK_LIFETIME = timedelta(hours=1)
@@ -418,6 +419,9 @@ async def register_device(
     if row is None:
         raise PassNotFound(f"no pass {serial}")
     async with db.write_transaction():
+        # Read under the pass row's lock: a refresh giving it a new tag either committed
+        # before (we store that tag) or flags this registration after we commit.
+        locked = await db.fetch("SELECT tag FROM pass_card WHERE id = $1 FOR UPDATE", row["id"])
         inserted = await (
             PassRegistration.insert(
                 PassRegistration(
@@ -426,7 +430,7 @@ async def register_device(
                     serial=serial,
                     push_token=push_token,
                     # The device has just downloaded the current version.
-                    pushed_tag=row["tag"],
+                    pushed_tag=locked[0]["tag"],
                     created_at=now,
                 )
             )
@@ -580,6 +584,13 @@ async def refresh_accounts(
                     "WHERE pass_card.id = v.column1",
                     *args,
                 )
+            serials = sorted({row["serial"] for _a, _c, row, _s in updates})
+            for chunk_serials in _chunks(serials, 500):
+                await db.fetch(
+                    "UPDATE pass_registration SET push_due = true "
+                    f"WHERE serial IN ({_marks(len(chunk_serials))}) AND NOT push_due",
+                    *chunk_serials,
+                )
             for account_id, card_id, _row, _seen in updates:
                 if card_id in google:
                     await platform.enqueue(
@@ -636,14 +647,15 @@ PUSH_LEASE = timedelta(seconds=30)
 
 
 async def _claim_devices(now: datetime) -> list[dict[str, Any]]:
+    """Lease a batch of the devices flagged ``push_due`` (a partial index holds just them)."""
     skip = "" if db.is_sqlite() else " FOR UPDATE OF r SKIP LOCKED"
     async with db.write_transaction():
         return await db.raw(
             "UPDATE pass_registration SET pushing_until = {} WHERE id IN ("
-            "SELECT r.id FROM pass_registration r JOIN pass_card p ON p.serial = r.serial "
-            "WHERE r.pushed_tag < p.tag AND (r.pushing_until IS NULL OR r.pushing_until < {}) "
+            "SELECT r.id FROM pass_registration r "
+            "WHERE r.push_due AND (r.pushing_until IS NULL OR r.pushing_until < {}) "
             f"ORDER BY r.id LIMIT {PUSH_BATCH}{skip}) "
-            "RETURNING id, push_token, serial",
+            "RETURNING id, push_token, serial, pushed_tag",
             now + PUSH_LEASE,
             now,
         )
@@ -712,6 +724,9 @@ async def _push_batch(devices: list[dict[str, Any]], tags: dict[str, int]) -> _B
         async with gate:
             return device, await client.push(device["push_token"])
 
+    # Flagged but already told of the newest tag (a push raced the flag): nothing to send.
+    told = [d["id"] for d in devices if d["pushed_tag"] >= tags.get(d["serial"], 0)]
+    devices = [d for d in devices if d["pushed_tag"] < tags.get(d["serial"], 0)]
     results = await asyncio.gather(*(one(d) for d in devices))
     sent: dict[int, list[int]] = {}
     for device, result in results:
@@ -722,9 +737,23 @@ async def _push_batch(devices: list[dict[str, Any]], tags: dict[str, int]) -> _B
     async with db.write_transaction():
         for tag, ids in sent.items():
             for chunk in _chunks(ids, 500):
-                await PassRegistration.update(
-                    {PassRegistration.pushed_tag: tag, PassRegistration.pushing_until: None}
-                ).where(PassRegistration.id.is_in(chunk))
+                # Still due if the pass changed again while the push was on its way.
+                await db.fetch(
+                    "UPDATE pass_registration SET pushed_tag = $1, pushing_until = NULL, "
+                    "push_due = EXISTS (SELECT 1 FROM pass_card p "
+                    "WHERE p.serial = pass_registration.serial AND p.tag > $1) "
+                    f"WHERE id IN ({', '.join(f'${n + 2}' for n in range(len(chunk)))})",
+                    tag,
+                    *chunk,
+                )
+        for chunk in _chunks(told, 500):
+            await db.fetch(
+                "UPDATE pass_registration SET pushing_until = NULL, push_due = EXISTS "
+                "(SELECT 1 FROM pass_card p WHERE p.serial = pass_registration.serial "
+                "AND p.tag > pass_registration.pushed_tag) "
+                f"WHERE id IN ({_marks(len(chunk))})",
+                *chunk,
+            )
         for chunk in _chunks(gone, 500):
             await PassRegistration.delete().where(PassRegistration.id.is_in(chunk))
         for chunk in _chunks(others, 500):
@@ -739,7 +768,7 @@ async def _push_batch(devices: list[dict[str, Any]], tags: dict[str, int]) -> _B
     )
 
 
-def _chunks(items: list[int], size: int) -> Iterable[list[int]]:
+def _chunks(items: list[_T], size: int) -> Iterable[list[_T]]:
     for start in range(0, len(items), size):
         yield items[start : start + size]
 

@@ -65,6 +65,10 @@ class PassRegistration(Table, tablename="pass_registration"):
     # Set while a push worker holds this device (see service.push_due); a worker that died
     # lets go when it passes.
     pushing_until = Timestamptz(null=True, default=None)
+    # Set in the transaction that gives the pass a new tag (``refresh_accounts``), cleared by
+    # the push that told the device about the newest tag: the sweep finds its devices through
+    # a partial index on this flag instead of comparing every registration with its pass.
+    push_due = Boolean(default=False)
     created_at = Timestamptz(default=TimestamptzNow())
 
 
