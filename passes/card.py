@@ -8,7 +8,7 @@ kopecks and points are integers, as everywhere in the product.
 from __future__ import annotations
 
 import re
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import Literal
 
@@ -46,7 +46,66 @@ class GoalProgress(msgspec.Struct, frozen=True, kw_only=True):
         return min(100, self.spent_kopecks * 100 // self.goal_kopecks)
 
 
-class CardState(msgspec.Struct, frozen=True, kw_only=True):
+_MONTHS_RU = (
+    "января",
+    "февраля",
+    "марта",
+    "апреля",
+    "мая",
+    "июня",
+    "июля",
+    "августа",
+    "сентября",
+    "октября",
+    "ноября",
+    "декабря",
+)
+_MONTHS_EN = (
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
+)
+
+
+class BurnNotice(msgspec.Struct, frozen=True, kw_only=True):
+    """A reminder that went out: these points burn on this (local) day."""
+
+    points: int
+    burns_on: date
+
+    def text(self, language: str) -> str:
+        """'300 баллов сгорят 31 января 2027' / '300 points expire on 31 January 2027'."""
+        day = self.burns_on
+        points = format_points(self.points)
+        if language == "en":
+            noun = "point expires" if self.points == 1 else "points expire"
+            return f"{points} {noun} on {day.day} {_MONTHS_EN[day.month - 1]} {day.year}"
+        return (
+            f"{points} {_points_ru(self.points)} {day.day} {_MONTHS_RU[day.month - 1]} {day.year}"
+        )
+
+
+def _points_ru(n: int) -> str:
+    """The noun and verb agreeing with n: 1 балл сгорит, 3 балла сгорят, 5 баллов сгорят."""
+    if n % 10 == 1 and n % 100 != 11:
+        return "балл сгорит"
+    if 2 <= n % 10 <= 4 and not 12 <= n % 100 <= 14:
+        return "балла сгорят"
+    return "баллов сгорят"
+
+
+# Defaults are left out of the encoding: a pass's fingerprint (the service hashes this
+# state) stays what it was for a card without the newer fields.
+class CardState(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
     serial_number: str
     card_number: str
     holder_name: str
@@ -62,6 +121,10 @@ class CardState(msgspec.Struct, frozen=True, kw_only=True):
     message: str | None
     """A marketer's message; shown on the pass back and, when it changes, on the lock screen."""
     updated_at: datetime
+    burn_notice: BurnNotice | None = None
+    """Points about to burn, once their reminder went out: on the pass and the lock screen."""
+    language: str = "ru"
+    """The shopper's language ("ru" or "en"), for texts the pass composes for them."""
 
     def __post_init__(self) -> None:
         for name in ("next_expiry_at", "updated_at"):

@@ -54,6 +54,7 @@ LABELS: dict[str, tuple[str, str]] = {
     "label.expiry_date": ("Когда", "On"),
     "label.goal": ("Цель месяца", "Monthly goal"),
     "label.message": ("Сообщение", "Message"),
+    "label.burn_notice": ("Напоминание", "Reminder"),
     "label.card_number": ("Номер карты", "Card number"),
     "label.holder": ("Владелец", "Card holder"),
     "label.goal_progress": ("Покупки за месяц", "Spent this month"),
@@ -254,6 +255,16 @@ def pass_json_for(
             label="label.message",
             value=state.message or "value.no_message",
             change_message="%@",
+        ),
+        # Also always present: the reminder appearing is a change, and its text is the
+        # lock-screen alert ("300 баллов сгорят 31 января 2027"); going away, it says nothing.
+        Field(
+            key="burn_notice",
+            label="label.burn_notice",
+            value=state.burn_notice.text(state.language)
+            if state.burn_notice
+            else "value.no_message",
+            change_message="%@" if state.burn_notice else None,
         ),
         Field(key="card_number", label="label.card_number", value=state.card_number),
         Field(key="holder", label="label.holder", value=state.holder_name),

@@ -311,6 +311,17 @@ def _text_modules(state: CardState) -> list[TextModuleData]:
                 localized_header=_loc("Ожидают начисления", "Pending points"),
             )
         )
+    if state.burn_notice is not None:
+        ru, en = state.burn_notice.text("ru"), state.burn_notice.text("en")
+        modules.append(
+            TextModuleData(
+                id="burn_notice",
+                header="Напоминание",
+                body=ru,
+                localized_header=_loc("Напоминание", "Reminder"),
+                localized_body=_loc(ru, en),
+            )
+        )
     if state.message:
         modules.append(TextModuleData(id="message", header="Сообщение", body=state.message))
     return modules

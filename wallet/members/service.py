@@ -374,6 +374,18 @@ async def set_marketing_consent(
     )
 
 
+async def languages_of_accounts(account_ids: list[int]) -> dict[int, str]:
+    """The language of each account's shopper (accounts without a member are left out)."""
+    found: dict[int, str] = {}
+    ids = sorted(set(account_ids))
+    for low in range(0, len(ids), 500):
+        for row in await Member.select(Member.account, Member.language).where(
+            Member.account.is_in(ids[low : low + 500])
+        ):
+            found[int(row["account"])] = row["language"]
+    return found
+
+
 async def set_language(member_id: int, language: str) -> None:
     """The language of the shopper's emails from now on (mail already queued keeps its
     own)."""

@@ -66,7 +66,7 @@ async def expire(*, now: datetime) -> int:
 
 
 async def _burning(
-    *, after: datetime, until: datetime, account_id: int | None = None
+    *, after: datetime, until: datetime, account_ids: list[int] | None = None
 ) -> dict[tuple[int, date], tuple[int, datetime]]:
     """Spendable points burning in (after, until], per account and local date: the points
     and the earliest burn time of that date."""
@@ -77,9 +77,9 @@ async def _burning(
         "WHERE remaining > 0 AND expires_at > {} AND expires_at <= {} "
         "AND (is_pending = false OR available_from <= {})"
     )
-    if account_id is not None:
-        sql += " AND account = {}"
-        args.append(account_id)
+    if account_ids is not None:
+        sql += f" AND account IN ({', '.join('{}' for _ in account_ids)})"
+        args.extend(account_ids)
     sql += " GROUP BY account, expires_at"
     batches: dict[tuple[int, date], tuple[int, datetime]] = {}
     for row in await db.raw(sql, *args):
@@ -159,24 +159,44 @@ async def _email(
 
 async def reminder_due(account_id: int, *, now: datetime) -> tuple[int, datetime] | None:
     """The points of the next burn a reminder went out for, and when they burn."""
+    found = (await reminders_due([account_id], now=now)).get(account_id)
+    return None if found is None else (found[0], found[2])
+
+
+async def reminders_due(
+    account_ids: list[int], *, now: datetime
+) -> dict[int, tuple[int, date, datetime]]:
+    """``reminder_due`` for many accounts in two queries a 500 (passes are rebuilt in
+    batches): points, local day and time of each account's next reminded burn that still
+    has points left; accounts without one are left out."""
     zone = settings_module.get().tz
     today = now.astimezone(zone).date()
-    row = await (
-        BurnReminder.select(BurnReminder.burns_on)
-        .where((BurnReminder.account_id == account_id) & (BurnReminder.burns_on >= today))
-        .order_by(BurnReminder.burns_on)
-        .first()
-    )
-    if row is None:
-        return None
-    day: date = row["burns_on"]
-    start = datetime(day.year, day.month, day.day, tzinfo=zone)
-    batches = await _burning(
-        after=max(now, clock.to_utc(start)),
-        until=clock.to_utc(start + timedelta(days=1)),
-        account_id=account_id,
-    )
-    found = batches.get((account_id, day))
-    if found is None or found[0] <= 0:
-        return None
-    return found[0], found[1]
+    ids = sorted(set(account_ids))
+    found: dict[int, tuple[int, date, datetime]] = {}
+    for low in range(0, len(ids), 500):
+        days: dict[int, date] = {}
+        for row in (
+            await BurnReminder.select(BurnReminder.account_id, BurnReminder.burns_on)
+            .where(
+                (BurnReminder.account_id.is_in(ids[low : low + 500]))
+                & (BurnReminder.burns_on >= today)
+            )
+            .order_by(BurnReminder.burns_on)
+        ):
+            days.setdefault(int(row["account_id"]), row["burns_on"])
+        if not days:
+            continue
+        starts = {
+            day: clock.to_utc(datetime(day.year, day.month, day.day, tzinfo=zone))
+            for day in set(days.values())
+        }
+        batches = await _burning(
+            after=max(now, min(starts.values())),
+            until=max(starts.values()) + timedelta(days=1),
+            account_ids=sorted(days),
+        )
+        for account_id, day in days.items():
+            burning = batches.get((account_id, day))
+            if burning is not None and burning[0] > 0 and burning[1] > now:
+                found[account_id] = (burning[0], day, burning[1])
+    return found

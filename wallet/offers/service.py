@@ -16,7 +16,7 @@ from typing import Any, ClassVar
 
 import msgspec
 
-from passes.card import GoalProgress
+from passes.card import BurnNotice, GoalProgress
 from wallet import clock, db
 from wallet import settings as settings_module
 from wallet.errors import Conflict, DomainError, InvalidInput, NotFound
@@ -815,6 +815,19 @@ async def goal_progress_for_passes(
             month_ends_at=shown.month_ends_at,
         )
     return found
+
+
+async def burn_notices_for_passes(
+    account_ids: list[int], *, now: datetime
+) -> dict[int, BurnNotice]:
+    """The reminded burns the passes of these accounts show (accounts without one left out)."""
+    from wallet.offers import expiry
+
+    found = await expiry.reminders_due(account_ids, now=now)
+    return {
+        account_id: BurnNotice(points=points, burns_on=day)
+        for account_id, (points, day, _at) in found.items()
+    }
 
 
 async def burn_reminder_for_pass(account_id: int, *, now: datetime) -> tuple[int, datetime] | None:

@@ -29,7 +29,14 @@ from urllib.parse import quote
 import msgspec
 
 from passes.apple import PassSigner, build_pkpass
-from passes.card import AppleSettings, CardState, GoalProgress, Program, StoreLocation
+from passes.card import (
+    AppleSettings,
+    BurnNotice,
+    CardState,
+    GoalProgress,
+    Program,
+    StoreLocation,
+)
 from passes.google import (
     GoogleSettings,
     ServiceAccount,
@@ -206,6 +213,19 @@ async def goals_for_passes(account_ids: list[int], now: datetime) -> dict[int, G
     return result
 
 
+async def burn_notices_for_passes(account_ids: list[int], now: datetime) -> dict[int, BurnNotice]:
+    """The reminded burns of these accounts, from the offers domain when it is deployed."""
+    try:
+        from wallet.offers import service as offers
+    except ImportError:
+        return {}
+    notices = getattr(offers, "burn_notices_for_passes", None)
+    if notices is None:
+        return {}
+    result: dict[int, BurnNotice] = await notices(account_ids, now=now)
+    return result
+
+
 class AccountView(msgspec.Struct, frozen=True):
     balance: int
     pending: int
@@ -213,6 +233,8 @@ class AccountView(msgspec.Struct, frozen=True):
     next_expiry_points: int
     next_expiry_at: datetime | None
     goal: GoalProgress | None
+    burn_notice: BurnNotice | None = None
+    language: str = "ru"
 
 
 async def account_view(account_id: int, now: datetime) -> AccountView:
@@ -227,6 +249,9 @@ async def account_views(account_ids: list[int], now: datetime) -> dict[int, Acco
     queries, not a few queries per account: pass refreshes and campaigns run in batches)."""
     summaries = await ledger.summaries(account_ids, now=now)
     goals = await goals_for_passes(list(summaries), now)
+    notices = await burn_notices_for_passes(list(summaries), now)
+    # The reminder is the one text the pass composes in the shopper's own language.
+    languages = await members.languages_of_accounts(list(notices)) if notices else {}
     rules = await rules_service.rules_at(now)
     return {
         account_id: AccountView(
@@ -236,6 +261,8 @@ async def account_views(account_ids: list[int], now: datetime) -> dict[int, Acco
             next_expiry_points=summary.next_expiry.points if summary.next_expiry else 0,
             next_expiry_at=summary.next_expiry.expires_at if summary.next_expiry else None,
             goal=goals.get(account_id),
+            burn_notice=notices.get(account_id),
+            language=languages.get(account_id, "ru"),
         )
         for account_id, summary in summaries.items()
     }
@@ -264,6 +291,8 @@ def card_state(
         status=card.status,  # type: ignore[arg-type]
         message=_message(row),
         updated_at=modified_at,
+        burn_notice=view.burn_notice,
+        language=view.language,
     )
 
 
