@@ -218,9 +218,17 @@ async def main() -> None:
                 return result
 
             db.raw = traced  # type: ignore[assignment]
+        wal_before = await conn.fetchval("SELECT pg_current_wal_lsn()")
         began = time.perf_counter()
         report = await settlement.settle_month(MONTH, now=now)
         settle_s = time.perf_counter() - began
+        wal_bytes = await conn.fetchval(
+            "SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), $1::pg_lsn)", wal_before
+        )
+        hot = await conn.fetch(
+            "SELECT relname, n_tup_upd, n_tup_hot_upd FROM pg_stat_user_tables "
+            "WHERE relname IN ('offer_goal_month', 'account') ORDER BY relname"
+        )
         queued = await conn.fetchval("SELECT COUNT(*) FROM outbox_job WHERE kind = 'pass_update'")
         # The pass-update jobs the settlement queued (one per account range), run one after
         # another as a single worker would.
@@ -275,6 +283,12 @@ async def main() -> None:
             f"connections: {settings.cashback_settle_connections}"
         )
         print(f"settlement (service code):                          {settle_s:8.2f} s")
+        print(
+            f"  WAL written meanwhile (whole server): {int(wal_bytes) / 1e6:,.0f} MB; HOT updates: "
+            + ", ".join(
+                f"{row['relname']} {row['n_tup_hot_upd']:,} of {row['n_tup_upd']:,}" for row in hot
+            )
+        )
         print(f"ratio settlement / baseline A (target <= 3x):       {settle_s / aggregate_s:8.2f}x")
         print(
             f"pass-update jobs after it ({len(follow_ups)}, worker, {outbox:,} with a pass): "
