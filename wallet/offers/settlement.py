@@ -62,14 +62,17 @@ async def settle_month(month: str, *, now: datetime) -> SettlementReport:
             f"{month} is not over yet (it ends {end.isoformat()}); settle after that",
             {"month": month},
         )
+    # Each offer with open rows, and where its open rows lie (one scan for all offers).
     offers = await db.raw(
-        "SELECT DISTINCT offer_id FROM offer_goal_month WHERE month = {} AND status = 'open' "
-        "ORDER BY offer_id",
+        "SELECT offer_id, MIN(account_id) AS low, MAX(account_id) AS high, COUNT(*) AS n "
+        "FROM offer_goal_month WHERE month = {} AND status = 'open' "
+        "GROUP BY offer_id ORDER BY offer_id",
         month,
     )
     totals = {"settled": 0, "reached": 0, "missed": 0, "points": 0}
     for row in offers:
-        counts = await _settle_offer(int(row["offer_id"]), month, now=now, month_end=end)
+        span = (int(row["low"]), int(row["high"]), int(row["n"]))
+        counts = await _settle_offer(int(row["offer_id"]), month, now=now, month_end=end, span=span)
         for key, value in counts.items():
             totals[key] += value
     return SettlementReport(month=month, offers=len(offers), **totals)
@@ -114,7 +117,7 @@ _Range = tuple[int, int] | None
 
 
 async def _settle_offer(
-    offer_id: int, month: str, *, now: datetime, month_end: datetime
+    offer_id: int, month: str, *, now: datetime, month_end: datetime, span: tuple[int, int, int]
 ) -> dict[str, int]:
     offer = await _offer_row(offer_id)
     rules = await rules_service.rules_at(month_end)
@@ -133,7 +136,7 @@ async def _settle_offer(
     if db.is_sqlite() or expires_at <= now or _in_transaction():
         async with db.write_transaction():
             return await _settle_range(run, None)
-    ranges = await _account_ranges(offer_id, month, connections)
+    ranges = _account_ranges(*span, connections=connections)
     totals = {"settled": 0, "reached": 0, "missed": 0, "points": 0}
     gate = asyncio.Semaphore(connections)
 
@@ -160,19 +163,12 @@ def _in_transaction() -> bool:
     return db.engine().current_transaction.get() is not None
 
 
-async def _account_ranges(offer_id: int, month: str, connections: int) -> list[_Range]:
-    """The month's open rows cut into account-id ranges of about ``RANGE_ROWS`` rows, at
-    least one per connection. Even cuts of the id span: account ids are a sequence, so the
-    enrolled ones spread over it; an uneven range only waits a little longer."""
-    span = await db.raw(
-        "SELECT MIN(account_id) AS low, MAX(account_id) AS high, COUNT(*) AS n "
-        "FROM offer_goal_month WHERE offer_id = {} AND month = {} AND status = 'open'",
-        offer_id,
-        month,
-    )
-    if not span or not span[0]["n"]:
-        return []
-    low, high, rows = int(span[0]["low"]), int(span[0]["high"]), int(span[0]["n"])
+def _account_ranges(low: int, high: int, rows: int, *, connections: int) -> list[_Range]:
+    """The open rows, whose account ids run from ``low`` to ``high``, cut into account-id
+    ranges of about ``RANGE_ROWS`` rows, at least one per connection. Even cuts of the id
+    span: account ids are a sequence, so the enrolled ones spread over it; an uneven range
+    only waits a little longer. Rows opened after the span was read fall outside every
+    range and wait for the next run."""
     pieces = max(connections, -(-rows // RANGE_ROWS))
     width = -(-(high - low + 1) // pieces)
     return [(first, min(first + width - 1, high)) for first in range(low, high + 1, width)]
