@@ -107,3 +107,12 @@ async def test_a_rerun_after_a_failed_range_settles_the_rest_exactly_once(
     await worker.run_until_idle(now=first_at + timedelta(hours=2))
     for n in range(3):
         assert len(smtp_sink.to(f"range{n}@example.ru")) == 1
+
+
+def test_account_ranges_cover_the_span_once_with_a_range_per_connection_at_least():
+    for low, high, rows, connections in [(1, 1, 1, 3), (5, 1_000_004, 1_000_000, 2), (7, 9, 3, 4)]:
+        ranges = settlement._account_ranges(low, high, rows, connections=connections)
+        covered = [n for first, last in ranges for n in range(first, last + 1)]
+        assert covered == list(range(low, high + 1))
+        assert len(ranges) >= min(connections, high - low + 1)
+        assert len(ranges) >= rows // settlement.RANGE_ROWS
