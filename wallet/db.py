@@ -12,13 +12,14 @@ Two facts measured on this stack decide how writes are made (STACK_NOTES.md):
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import re
 import sqlite3
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, ParamSpec, TypeVar
 
 from piccolo.engine.base import Engine
 from piccolo.engine.postgres import PostgresEngine
@@ -31,6 +32,9 @@ try:  # asyncpg is the PostgreSQL driver; its errors are translated in one place
     import asyncpg
 except ImportError:  # pragma: no cover - asyncpg is a hard dependency
     asyncpg = None  # type: ignore[assignment]
+
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
 
 
 class WalSQLiteEngine(SQLiteEngine):
@@ -201,6 +205,40 @@ async def ping() -> bool:
     except Exception:
         return False
     return True
+
+
+_RETRIES = 3
+
+
+def retry_on_deadlock(
+    write: Callable[_P, Awaitable[_R]],
+) -> Callable[_P, Awaitable[_R]]:
+    """Run a write (one transaction inside ``write``) again when PostgreSQL chose it as
+    the victim of a deadlock or a serialization failure: nothing of it was committed, so
+    running it again is what the caller would do. A till's late return can cross the
+    month-end settlement of the same account (progress row, then account, against the
+    settlement's progress rows, then accounts); the till should not see an error for it."""
+
+    @functools.wraps(write)
+    async def run(*args: _P.args, **kwargs: _P.kwargs) -> _R:
+        if engine().current_transaction.get() is not None:
+            return await write(*args, **kwargs)  # the caller's transaction: theirs to retry
+        for attempt in range(1, _RETRIES + 1):
+            try:
+                return await write(*args, **kwargs)
+            except Exception as exc:
+                if attempt == _RETRIES or not _is_retryable(exc):
+                    raise
+                await asyncio.sleep(0.01 * attempt)
+        raise AssertionError("unreachable")
+
+    return run
+
+
+def _is_retryable(exc: BaseException) -> bool:
+    return asyncpg is not None and isinstance(
+        exc, asyncpg.DeadlockDetectedError | asyncpg.SerializationError
+    )
 
 
 def is_unique_violation(exc: BaseException) -> bool:

@@ -112,6 +112,7 @@ async def quote(data: QuoteIn, *, now: datetime) -> QuoteOut:
     )
 
 
+@db.retry_on_deadlock
 async def post_receipt(data: ReceiptIn, *, store_id: int, actor: str, now: datetime) -> ReceiptOut:
     occurred_at = _check_time(data.occurred_at, now=now, what="occurred_at")
     request_hash = codes.fingerprint(data)
@@ -265,6 +266,7 @@ async def _insert_lines(receipt_pk: int, lines: list[LineIn], results: list[Line
     )
 
 
+@db.retry_on_deadlock
 async def post_return(
     receipt_id: str, data: ReturnIn, *, store_id: int, actor: str, now: datetime
 ) -> ReturnOut:
