@@ -116,3 +116,37 @@ def test_account_ranges_cover_the_span_once_with_a_range_per_connection_at_least
         assert covered == list(range(low, high + 1))
         assert len(ranges) >= min(connections, high - low + 1)
         assert len(ranges) >= rows // settlement.RANGE_ROWS
+
+
+async def test_the_pass_update_job_rebuilds_every_holders_pass_in_slices(client, monkeypatch):
+    """One account a batch, one batch a slice: each slice queues the next where it stopped,
+    and every holder's pass shows the cashback in the end."""
+    from tests.passsync.conftest import download_pass
+    from wallet.offers import jobs as offer_jobs
+
+    monkeypatch.setattr(settlement, "PASS_REFRESH_BATCH", 1)
+    monkeypatch.setattr(offer_jobs, "PASS_SLICE_SECONDS", 0.0)
+    # Passes name their web service; Wallet takes plain http from localhost only.
+    settings.override(dataclasses.replace(settings.get(), base_url="http://localhost"))
+    shop = await Shop.open(client)
+    offer = await make_offer(shop)
+    holders = [await shop.enrol(f"Держатель{n} Карты") for n in range(3)]
+    for shopper in holders:
+        await opt_in(shop, shopper, offer["id"])
+        await shop.receipt(
+            shopper.card, f"SLICE-{shopper.account_id}", [line(5_000_000)], at=in_this_month()
+        )
+        await download_pass(shop, shopper)
+    await worker.run_until_idle(now=in_this_month())
+    tags = {int(r["account_id"]): r["tag"] for r in await db.raw("SELECT * FROM pass_card")}
+    _start, end = service.month_bounds(this_month())
+    settle_at = end + timedelta(days=3)
+    await settlement.settle_month(this_month(), now=settle_at)
+
+    await worker.run_until_idle(now=settle_at)
+    after = {int(r["account_id"]): r["tag"] for r in await db.raw("SELECT * FROM pass_card")}
+    assert all(after[a] > tags[a] for a in tags), (tags, after)
+    jobs = await db.raw("SELECT status, payload FROM outbox_job WHERE kind = 'offers.pass_updates'")
+    assert {row["status"] for row in jobs} == {"done"}
+    # A slice per holder, and one that found nothing left (per range on PostgreSQL).
+    assert len(jobs) >= len(holders) + 1

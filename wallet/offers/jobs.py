@@ -11,6 +11,7 @@ from wallet import clock, db
 from wallet import settings as settings_module
 from wallet.members import service as members
 from wallet.offers import expiry, service, settlement
+from wallet.platform import service as platform
 from wallet.platform.worker import register, register_schedule
 
 NOTIFY_BATCH = 500
@@ -67,14 +68,29 @@ def _accounts(payload: dict[str, Any]) -> tuple[int, int] | None:
     return (int(accounts[0]), int(accounts[1])) if accounts else None
 
 
+# A pass-update job works this long, then queues the rest (the outbox lease is 60 s).
+PASS_SLICE_SECONDS = 20.0
+
+
 async def pass_updates(payload: dict[str, Any]) -> None:
-    """The settled accounts that have a pass get a pass update (new balance, goal reset)."""
-    await settlement.queue_pass_updates(
+    """The settled accounts that have a pass get it rebuilt (new balance, goal reset), in
+    slices: a slice that runs out of time queues the next one where it stopped."""
+    after = await settlement.refresh_passes(
         int(payload["offer_id"]),
         payload["month"],
         settled_at=datetime.fromisoformat(payload["settled_at"]),
         accounts=_accounts(payload),
+        after=int(payload.get("after", 0)),
+        seconds=PASS_SLICE_SECONDS,
     )
+    if after is not None:
+        async with db.write_transaction():
+            await platform.enqueue(
+                kind="offers.pass_updates",
+                payload={**payload, "after": after},
+                dedupe_key=f"offers:pass_updates:{payload['offer_id']}:{payload['month']}:"
+                f"{payload['settled_at']}:{payload.get('accounts')}:{after}"[:120],
+            )
 
 
 async def notify(payload: dict[str, Any]) -> None:

@@ -49,6 +49,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -65,8 +66,8 @@ from wallet.rules import service as rules_service
 
 # The rows this run settled: a rerun finds none open, so it never shares this marker.
 _MONTH_ROWS = "offer_id = {} AND month = {} AND status = 'settled' AND settled_at = {}"
-# Outbox rows written per transaction when the pass-update job fans out.
-PASS_UPDATE_BATCH = 20_000
+# Accounts whose passes are rebuilt per transaction after a settlement.
+PASS_REFRESH_BATCH = 500
 # Progress rows per account range on PostgreSQL (each range is one transaction; a till's
 # receipt for an account of a range being settled waits for that range only).
 RANGE_ROWS = 100_000
@@ -403,59 +404,46 @@ async def _settle_in_steps(run: _Month) -> tuple[dict[str, int], list[dict[str, 
     return _counts(summary), owing
 
 
-async def queue_pass_updates(
-    offer_id: int, month: str, *, settled_at: datetime, accounts: _Range = None
-) -> int:
-    """One waiting pass update for every account settled by that run (in that account
-    range, if given) that has a pass, in
-    batches of ``PASS_UPDATE_BATCH`` progress rows, each its own transaction (the same rows
-    ``platform.enqueue_pass_update`` writes one at a time, coalesced with a waiting one).
+async def refresh_passes(
+    offer_id: int,
+    month: str,
+    *,
+    settled_at: datetime,
+    accounts: _Range = None,
+    after: int = 0,
+    seconds: float | None = None,
+) -> int | None:
+    """Rebuild the passes of the accounts settled by that run (in that account range, if
+    given) that have one, ``PASS_REFRESH_BATCH`` accounts a transaction through
+    ``passsync.refresh_accounts`` (new balance and goal on the pass, its devices flagged,
+    one push job). Not one outbox job per account: 400,000 of them queued in front of the
+    tills' own pass updates held those back for minutes after a month was settled.
 
-    A retry starts over: a second job for an account only rebuilds a pass that has not
-    changed, which pushes nothing. Returns how many progress rows were looked at.
+    Starts after progress row ``after``; with ``seconds``, stops after that long and
+    returns the row to go on from (None: done). A retry redoes a batch at most: a pass
+    that has not changed since is left as it is and pushes nothing.
     """
-    payload = (
-        "json_object('account_id', g.account_id)"
-        if db.is_sqlite()
-        else "json_build_object('account_id', g.account_id)"
-    )
-    after, seen = 0, 0
+    deadline = None if seconds is None else time.monotonic() + seconds
     while True:
-        async with db.write_transaction():
-            batch = await db.raw(
-                "SELECT MAX(id) AS last, COUNT(*) AS n FROM (SELECT id FROM offer_goal_month "
-                f"WHERE {_MONTH_ROWS}{_in_range('account_id', accounts)} AND id > {{}} "
-                "ORDER BY id LIMIT {}) AS b",
-                offer_id,
-                month,
-                settled_at,
-                after,
-                PASS_UPDATE_BATCH,
-            )
-            if not batch or not batch[0]["n"]:
-                return seen
-            last = int(batch[0]["last"])
-            moment = clock.now()
-            await db.raw(
-                "INSERT INTO outbox_job (kind, dedupe_key, payload, status, attempts, due_at, "
-                "last_error, created_at, updated_at) "
-                f"SELECT 'pass_update', 'pass:account:' || g.account_id, {payload}, "
-                "'pending', 0, {}, '', {}, {} FROM offer_goal_month g "
-                "WHERE g.offer_id = {} AND g.month = {} AND g.status = 'settled' "
-                "AND g.settled_at = {} AND g.id > {} AND g.id <= {}"
-                f"{_in_range('g.account_id', accounts)} AND {passsync.has_pass_sql('g.account_id')} "
-                "ON CONFLICT (dedupe_key) DO NOTHING",
-                moment,
-                moment,
-                moment,
-                offer_id,
-                month,
-                settled_at,
-                after,
-                last,
-            )
-        seen += int(batch[0]["n"])
-        after = last
+        rows = await db.raw(
+            "SELECT g.id, g.account_id FROM offer_goal_month g "
+            "WHERE g.offer_id = {} AND g.month = {} AND g.status = 'settled' "
+            f"AND g.settled_at = {{}} AND g.id > {{}}{_in_range('g.account_id', accounts)} "
+            f"AND {passsync.has_pass_sql('g.account_id')} ORDER BY g.id LIMIT {{}}",
+            offer_id,
+            month,
+            settled_at,
+            after,
+            PASS_REFRESH_BATCH,
+        )
+        if not rows:
+            return None
+        await passsync.refresh_accounts(
+            sorted({int(row["account_id"]) for row in rows}), now=clock.now()
+        )
+        after = int(rows[-1]["id"])
+        if deadline is not None and time.monotonic() > deadline:
+            return after
 
 
 async def unnotified(
