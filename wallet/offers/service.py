@@ -194,7 +194,7 @@ def _check_dates(starts_at: datetime, ends_at: datetime | None) -> None:
 async def _check_segments(segment_ids: list[int]) -> list[int]:
     """The ids, sorted and once each, after checking every one is a saved segment."""
     wanted = sorted(set(segment_ids))
-    unknown = sorted(set(wanted) - set(await segments.segments_by_id(wanted)))
+    unknown = sorted(set(wanted) - set(await segments.segments_by_id(wanted, lock=True)))
     if unknown:
         raise segments.SegmentNotFound(
             f"no segment {', '.join(map(str, unknown))}; eligible_segment_ids takes the ids "

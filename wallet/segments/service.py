@@ -322,7 +322,8 @@ async def delete_segment(segment_id: int) -> None:
     silently stop letting that group's shoppers opt in. An ended offer does not hold it."""
     from wallet.offers import service as offers  # offers asks segments who may opt in
 
-    await get_segment(segment_id)
+    if not await segments_by_id([segment_id], lock=True):
+        raise SegmentNotFound(f"no segment {segment_id}", {"segment_id": segment_id})
     users = await offers.offers_using_segment(segment_id)
     if users:
         named = ", ".join(f"{offer_id} «{name}»" for offer_id, name in users)
@@ -342,11 +343,22 @@ async def get_segment(segment_id: int) -> SegmentOut:
     return _out(row)
 
 
-async def segments_by_id(segment_ids: list[int]) -> dict[int, SegmentOut]:
-    """The saved segments with these ids; an id with no segment is left out."""
+async def segments_by_id(segment_ids: list[int], *, lock: bool = False) -> dict[int, SegmentOut]:
+    """The saved segments with these ids; an id with no segment is left out.
+
+    ``lock`` holds the rows to the end of the transaction (PostgreSQL; SQLite's write
+    transaction holds the whole file): an offer saved with a segment and the segment's
+    deletion then happen one after the other, so neither misses the other."""
     if not segment_ids:
         return {}
-    rows = await Segment.select().where(Segment.id.is_in(sorted(set(segment_ids))))
+    args: list[Any] = []
+    where = _in(sorted(set(segment_ids)), args)
+    locking = " FOR UPDATE" if lock and not db.is_sqlite() else ""
+    rows = await db.raw(
+        "SELECT id, name, filter, created_by, created_at, updated_at FROM segment "
+        f"WHERE id IN {where} ORDER BY id{locking}",
+        *args,
+    )
     return {int(row["id"]): _out(row) for row in rows}
 
 
