@@ -3,10 +3,18 @@ levels), unknown segments are refused, and a segment an offer uses cannot be del
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
-from tests.offers.support import in_this_month, make_offer, opt_in
+import msgspec
+import pytest
+
+from tests.offers.support import OFFER, in_this_month, local, make_offer, opt_in
 from tests.support.shop import Shop, Shopper, bearer, line, make_key
+from wallet import clock, db
+from wallet.offers import service as offers
+from wallet.offers.schemas import OfferIn
+from wallet.segments import service as segments
 
 
 async def make_segment(shop: Shop, key: str, name: str, flt: dict[str, Any]) -> int:
@@ -132,3 +140,37 @@ async def test_unknown_segments_are_refused_and_a_segment_in_use_cannot_be_delet
     assert ended.status_code == 200, ended.text
     gone = await client.delete(f"/api/v1/admin/segments/{spenders}", headers=bearer(marketer))
     assert gone.status_code == 204, gone.text
+
+
+async def test_a_segment_deleted_while_an_offer_is_saved_with_it_waits_and_is_refused(client):
+    shop = await Shop.open(client)
+    marketer = await make_key("marketer")
+    spenders = await make_segment(shop, marketer, "gold spenders", {"spend_min_kopecks": 1})
+    checked = asyncio.Event()
+
+    async def save_offer() -> int:
+        async with db.write_transaction():
+            await segments.segments_by_id([spenders], lock=True)  # what create_offer checks
+            checked.set()
+            await asyncio.sleep(0.3)
+            made = await offers.create_offer(
+                msgspec.convert(
+                    {**OFFER, "starts_at": local(2000, 1, 1), "eligible_segment_ids": [spenders]},
+                    OfferIn,
+                    strict=False,
+                ),
+                actor="test",
+                now=clock.now(),
+            )
+        return made.id
+
+    async def delete() -> None:
+        await checked.wait()
+        async with db.write_transaction():
+            await segments.delete_segment(spenders)
+
+    saving = asyncio.create_task(save_offer())
+    with pytest.raises(segments.SegmentInUse):
+        await delete()
+    offer_id = await saving
+    assert (await offers.get_offer(offer_id)).eligible_segment_ids == [spenders]
