@@ -24,11 +24,15 @@ class OffersAdminController(Controller):
         summary="Create a smart-goal cashback offer",
         description="Rate in basis points (200 = 2%), monthly cap in points, validity of "
         "the reward points in months, the categories that count, the goal policy and who "
-        "may opt in (empty eligible_tiers = everyone). The reply lists running offers the "
-        "same shoppers could hold (`overlaps_with`): a shopper holds one offer a month, so "
-        "opting in to a second is refused. Send an Idempotency-Key so a retry creates one.",
+        "may opt in: card levels (`eligible_tiers`) and groups (`eligible_segment_ids`, saved "
+        "segments: the shopper must be in one of them when opting in); both empty = "
+        "everyone, both set = both must hold, an unknown segment id is refused (404 "
+        "segment_not_found). The reply lists running offers the same shoppers could hold "
+        "(`overlaps_with`; offers for groups count as overlapping unless their card levels "
+        "differ): a shopper holds one offer a month, so opting in to a second is refused. "
+        "Send an Idempotency-Key so a retry creates one.",
         status_code=201,
-        responses=errors(400, 409, 422),
+        responses=errors(400, 404, 409, 422),
     )
     async def create(self, request: Request[Any, Any, Any], data: JSONBody[OfferIn]) -> OfferOut:
         who = principal(request)

@@ -10,6 +10,15 @@ import msgspec
 Bp = Annotated[int, msgspec.Meta(ge=1, le=10_000, description="basis points: 200 = 2%")]
 Kopecks = Annotated[int, msgspec.Meta(ge=0, le=100_000_000_00, description="integer kopecks")]
 Category = Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
+# Saved segments (``/api/v1/admin/segments``) whose shoppers may opt in.
+SegmentIds = Annotated[
+    list[Annotated[int, msgspec.Meta(ge=1)]],
+    msgspec.Meta(
+        max_length=20,
+        description="saved segments (groups) whose shoppers may opt in: a shopper in any "
+        "of them at the time of opting in; empty = no group restriction",
+    ),
+]
 
 
 class GoalPolicy(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
@@ -37,6 +46,7 @@ class OfferIn(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     counts_whole_month: bool = True
     ends_at: datetime | None = None
     eligible_tiers: list[Annotated[str, msgspec.Meta(min_length=1, max_length=64)]] = []
+    eligible_segment_ids: SegmentIds = []
     description: Annotated[str, msgspec.Meta(max_length=2000)] = ""
 
 
@@ -55,6 +65,7 @@ class OfferChange(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     counts_whole_month: bool | None = None
     ends_at: datetime | None = None
     eligible_tiers: list[str] | None = None
+    eligible_segment_ids: SegmentIds | None = None
 
 
 class OfferOut(msgspec.Struct, frozen=True):
@@ -71,6 +82,7 @@ class OfferOut(msgspec.Struct, frozen=True):
     starts_at: datetime
     ends_at: datetime | None
     eligible_tiers: list[str]
+    eligible_segment_ids: list[int]
     status: str
     # Other running offers the same shoppers could hold at the same time (a shopper may
     # hold only one of them in a month; opting in to a second is refused).

@@ -9,6 +9,7 @@ sees and what settlement pays are the same number.
 from __future__ import annotations
 
 import json
+import logging
 from collections import defaultdict
 from collections.abc import Sequence
 from datetime import datetime
@@ -37,6 +38,9 @@ from wallet.offers.schemas import (
 from wallet.offers.tables import GoalMonth, Offer, OfferEnrolment
 from wallet.platform import service as platform
 from wallet.rules import service as rules_service
+from wallet.segments import service as segments
+
+log = logging.getLogger("wallet.offers")
 
 
 class OfferNotFound(NotFound):
@@ -100,6 +104,11 @@ def _list(value: Any) -> list[str]:
     return list(loaded or [])
 
 
+def _ids(value: Any) -> list[int]:
+    loaded = json.loads(value) if isinstance(value, str) else value
+    return [int(item) for item in loaded or []]
+
+
 def _dict(value: Any) -> dict[str, Any]:
     loaded = json.loads(value) if isinstance(value, str) else value
     return dict(loaded or {})
@@ -129,6 +138,7 @@ def _offer_out(row: dict[str, Any], overlaps: list[int] | None = None) -> OfferO
         starts_at=_ts(row["starts_at"]),
         ends_at=_ts(row["ends_at"]) if row["ends_at"] is not None else None,
         eligible_tiers=_list(row["eligible_tiers"]),
+        eligible_segment_ids=_ids(row["eligible_segment_ids"]),
         status=row["status"],
         overlaps_with=overlaps or [],
     )
@@ -161,6 +171,9 @@ async def _overlapping(row: dict[str, Any]) -> list[int]:
         else datetime.max.replace(tzinfo=clock.now().tzinfo)
     )
     tiers = set(_list(row["eligible_tiers"]))
+    # Groups (saved segments) are filters over behaviour that changes every day, so two
+    # offers for different groups may still reach the same shopper: only disjoint card
+    # levels prove two offers apart, with or without groups.
     found = []
     for other in await Offer.select().where((Offer.status == "active") & (Offer.id != row["id"])):
         other_tiers = set(_list(other["eligible_tiers"]))
@@ -178,8 +191,34 @@ def _check_dates(starts_at: datetime, ends_at: datetime | None) -> None:
         raise InvalidInput("ends_at must be after starts_at", {"field": "ends_at"})
 
 
+async def _check_segments(segment_ids: list[int]) -> list[int]:
+    """The ids, sorted and once each, after checking every one is a saved segment."""
+    wanted = sorted(set(segment_ids))
+    unknown = sorted(set(wanted) - set(await segments.segments_by_id(wanted, lock=True)))
+    if unknown:
+        raise segments.SegmentNotFound(
+            f"no segment {', '.join(map(str, unknown))}; eligible_segment_ids takes the ids "
+            "of saved segments (GET /api/v1/admin/segments)",
+            {"segment_ids": unknown},
+        )
+    return wanted
+
+
+async def offers_using_segment(segment_id: int) -> list[tuple[int, str]]:
+    """Id and name of every active offer whose groups include the segment."""
+    rows = await Offer.select(Offer.id, Offer.name, Offer.eligible_segment_ids).where(
+        Offer.status == "active"
+    )
+    return [
+        (int(row["id"]), row["name"])
+        for row in sorted(rows, key=lambda r: int(r["id"]))
+        if segment_id in _ids(row["eligible_segment_ids"])
+    ]
+
+
 async def create_offer(data: OfferIn, *, actor: str, now: datetime) -> OfferOut:
     _check_dates(data.starts_at, data.ends_at)
+    segment_ids = await _check_segments(data.eligible_segment_ids)
     rows = await Offer.insert(
         Offer(
             name=data.name,
@@ -198,6 +237,7 @@ async def create_offer(data: OfferIn, *, actor: str, now: datetime) -> OfferOut:
             starts_at=clock.to_utc(data.starts_at),
             ends_at=clock.to_utc(data.ends_at) if data.ends_at else None,
             eligible_tiers=sorted(set(data.eligible_tiers)),
+            eligible_segment_ids=segment_ids,
             status="active",
             created_by=actor,
             created_at=now,
@@ -239,6 +279,8 @@ async def change_offer(
         values[Offer.categories] = sorted(set(change.categories))
     if change.eligible_tiers is not None:
         values[Offer.eligible_tiers] = sorted(set(change.eligible_tiers))
+    if change.eligible_segment_ids is not None:
+        values[Offer.eligible_segment_ids] = await _check_segments(change.eligible_segment_ids)
     if change.goal is not None:
         for name in GoalPolicy.__struct_fields__:
             values[getattr(Offer, name)] = getattr(change.goal, name)
@@ -441,6 +483,27 @@ async def _eligibility(offer: dict[str, Any], account_id: int, now: datetime) ->
         tier = (await rules_service.rules_at(now)).tier_for(summary.lifetime_spend_kopecks).name
         if tier not in tiers:
             return f"the offer is for card levels {', '.join(tiers)}; this card is {tier}"
+    segment_ids = _ids(offer["eligible_segment_ids"])
+    if segment_ids:
+        groups = await segments.segments_by_id(segment_ids)
+        for segment in groups.values():
+            try:
+                if await segments.matches(segment.filter, account_id, now=now):
+                    return None
+            except DomainError as exc:
+                # A saved filter naming a tier or store that is gone admits nobody; the
+                # shopper is told they are not in the group, the operator reads why here.
+                log.warning(
+                    "offer %s: segment %s «%s» no longer compiles (%s); nobody is in it",
+                    offer["id"],
+                    segment.id,
+                    segment.name,
+                    exc.message,
+                )
+        names = ", ".join(f"«{groups[i].name}»" for i in segment_ids if i in groups)
+        return (
+            f"the offer is for the groups {names or '(deleted)'}; this shopper is in none of them"
+        )
     return None
 
 

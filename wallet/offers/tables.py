@@ -48,6 +48,10 @@ class Offer(Table, tablename="offer"):
     ends_at = Timestamptz(null=True, default=None)
     # Who may opt in: empty = everyone; else only these tiers ("card levels").
     eligible_tiers = JSON(default="[]")
+    # ... and, when not empty, only shoppers in one of these saved segments ("groups") at
+    # the time of opting in; both lists set = both must hold. Segments are referred to by
+    # id (no foreign key); a segment an active offer uses cannot be deleted.
+    eligible_segment_ids = JSON(default="[]")
     # active or ended
     status = Varchar(length=10, default="active")
     created_by = Varchar(length=100, default="")

@@ -89,7 +89,9 @@ class SegmentsController(Controller):
         "/{segment_id:int}",
         operation_id="deleteSegment",
         summary="Delete a segment",
-        responses=errors(404),
+        description="Refused (409 segment_in_use, naming the offers) while an active "
+        "cashback offer lets this segment's shoppers opt in.",
+        responses=errors(404, 409),
     )
     async def delete_segment(self, segment_id: FromPath[int]) -> None:
         async with db.write_transaction():

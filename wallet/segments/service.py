@@ -23,7 +23,7 @@ import msgspec
 
 from wallet import db
 from wallet import settings as settings_module
-from wallet.errors import InvalidInput, NotFound
+from wallet.errors import Conflict, InvalidInput, NotFound
 from wallet.rules import service as rules_service
 from wallet.segments.schemas import (
     RFM_GROUPS,
@@ -47,6 +47,10 @@ NEW_SHOPPER = timedelta(days=30)
 
 class SegmentNotFound(NotFound):
     code = "segment_not_found"
+
+
+class SegmentInUse(Conflict):
+    code = "segment_in_use"
 
 
 # Shoppers (members) and their account; the RFM score is optional (not yet scored).
@@ -245,6 +249,18 @@ async def preview(flt: SegmentFilter, *, now: datetime, sample_size: int = 10) -
     )
 
 
+async def matches(flt: SegmentFilter, account_id: int, *, now: datetime) -> bool:
+    """Whether the account's shopper is in the filter's audience at ``now``: one query,
+    the same SQL a campaign's audience is made from (a cashback offer's groups)."""
+    compiled = await compile_filter(flt, now=now)
+    rows = await db.raw(
+        f"SELECT 1 AS hit {FROM_SQL} WHERE {compiled.where} AND m.account = {{}} LIMIT 1",
+        *compiled.args,
+        account_id,
+    )
+    return bool(rows)
+
+
 async def account_ids(flt: SegmentFilter, *, now: datetime) -> list[int]:
     """Every matching account, ordered (tests and small audiences; campaigns stream)."""
     compiled = await compile_filter(flt, now=now)
@@ -302,7 +318,21 @@ async def update_segment(segment_id: int, data: SegmentIn, *, now: datetime) -> 
 
 
 async def delete_segment(segment_id: int) -> None:
-    await get_segment(segment_id)
+    """Refused while an active offer names the segment among its groups: the offer would
+    silently stop letting that group's shoppers opt in. An ended offer does not hold it."""
+    from wallet.offers import service as offers  # offers asks segments who may opt in
+
+    if not await segments_by_id([segment_id], lock=True):
+        raise SegmentNotFound(f"no segment {segment_id}", {"segment_id": segment_id})
+    users = await offers.offers_using_segment(segment_id)
+    if users:
+        named = ", ".join(f"{offer_id} «{name}»" for offer_id, name in users)
+        raise SegmentInUse(
+            f"segment {segment_id} decides who may opt in to offer {named}; remove it from "
+            "the offer's eligible_segment_ids (PATCH /api/v1/admin/offers/{id}) or end the "
+            "offer first",
+            {"segment_id": segment_id, "offer_ids": [offer_id for offer_id, _ in users]},
+        )
     await Segment.delete().where(Segment.id == segment_id)
 
 
@@ -311,6 +341,25 @@ async def get_segment(segment_id: int) -> SegmentOut:
     if row is None:
         raise SegmentNotFound(f"no segment {segment_id}", {"segment_id": segment_id})
     return _out(row)
+
+
+async def segments_by_id(segment_ids: list[int], *, lock: bool = False) -> dict[int, SegmentOut]:
+    """The saved segments with these ids; an id with no segment is left out.
+
+    ``lock`` holds the rows to the end of the transaction (PostgreSQL; SQLite's write
+    transaction holds the whole file): an offer saved with a segment and the segment's
+    deletion then happen one after the other, so neither misses the other."""
+    if not segment_ids:
+        return {}
+    args: list[Any] = []
+    where = _in(sorted(set(segment_ids)), args)
+    locking = " FOR UPDATE" if lock and not db.is_sqlite() else ""
+    rows = await db.raw(
+        "SELECT id, name, filter, created_by, created_at, updated_at FROM segment "
+        f"WHERE id IN {where} ORDER BY id{locking}",
+        *args,
+    )
+    return {int(row["id"]): _out(row) for row in rows}
 
 
 async def list_segments() -> list[SegmentOut]:
