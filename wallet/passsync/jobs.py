@@ -41,10 +41,12 @@ async def sweep_soon() -> None:
     """
     loop = asyncio.get_running_loop()
     future: asyncio.Future[None] = loop.create_future()
-    _sweeper.waiting.append(future)
     task = _sweeper.task
     if task is None or task.done() or task.get_loop() is not loop:
+        # Nobody of another event loop (a test's, since closed) is waiting any more.
+        _sweeper.waiting = [f for f in _sweeper.waiting if f.get_loop() is loop]
         _sweeper.task = loop.create_task(_sweep_while_asked(), name="apns-sweeper")
+    _sweeper.waiting.append(future)
     await asyncio.shield(future)
 
 
