@@ -79,6 +79,10 @@ class Settings:
     cashback_settle_connections: int = 2
     # Shoppers are reminded this many days before their points burn (once per lead time).
     burn_reminder_days: tuple[int, ...] = (30, 7)
+    # The daily housekeeping forgets finished outbox jobs after this many days (dead ones
+    # stay for the operator) and Idempotency-Key answers after this many.
+    outbox_keep_days: int = 7
+    idempotency_keep_days: int = 30
     # Signs pass authentication tokens and pass download links. Empty: a random key is made
     # once in ``<certs_dir>/secret.key`` (the embedded default); never logged.
     secret_key: str = ""
@@ -132,6 +136,8 @@ def load() -> Settings:
             "WALLET_CASHBACK_SETTLE_CONNECTIONS", Settings.cashback_settle_connections
         ),
         burn_reminder_days=_days("WALLET_BURN_REMINDER_DAYS", Settings.burn_reminder_days),
+        outbox_keep_days=_int("WALLET_OUTBOX_KEEP_DAYS", Settings.outbox_keep_days),
+        idempotency_keep_days=_int("WALLET_IDEMPOTENCY_KEEP_DAYS", Settings.idempotency_keep_days),
         secret_key=env("WALLET_SECRET_KEY") or Settings.secret_key,
         pass_type_id=env("WALLET_PASS_TYPE_ID") or Settings.pass_type_id,
         team_id=env("WALLET_TEAM_ID") or Settings.team_id,

@@ -178,3 +178,26 @@ async def close_session(token: str, *, now: datetime) -> None:
     await PageSession.update({PageSession.revoked_at: now}).where(
         PageSession.token_hash == codes.sha256_hex(token)
     )
+
+
+# Traces kept a day past their use, for an operator looking into "I never got my code".
+TRACE_KEEP = timedelta(days=1)
+
+
+async def prune(*, now: datetime) -> dict[str, int]:
+    """Forget sign-in traces that limit or let in nobody any more: send events older than
+    their rate windows, expired codes, sessions expired or signed out (each a day after)."""
+    from wallet.platform import service as platform
+
+    cutoff = now - TRACE_KEEP - max(ADDRESS_WINDOW, IP_WINDOW)
+    return {
+        "signin_send_event": await platform.delete_in_batches(
+            "signin_send_event", "created_at < {}", cutoff
+        ),
+        "signin_code": await platform.delete_in_batches(
+            "signin_code", "expires_at < {}", now - TRACE_KEEP
+        ),
+        "page_session": await platform.delete_in_batches(
+            "page_session", "expires_at < {} OR revoked_at < {}", now - TRACE_KEEP, now - TRACE_KEEP
+        ),
+    }

@@ -5,10 +5,11 @@ All three write inside the caller's transaction, so they commit or roll back wit
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from wallet import clock, db
+from wallet import settings as settings_module
 from wallet.errors import IdempotencyConflict
 from wallet.platform.tables import AuditEvent, IdempotencyRecord
 
@@ -98,3 +99,48 @@ def _loads(value: Any) -> Any:
 async def outbox_counts() -> dict[str, int]:
     rows = await db.raw("SELECT status, COUNT(*) AS n FROM outbox_job GROUP BY status")
     return {row["status"]: int(row["n"]) for row in rows}
+
+
+PRUNE_BATCH = 10_000
+# A schedule slot names a period (a day, a month); none comes round again after a year.
+SLOT_KEEP = timedelta(days=400)
+
+
+async def prune(*, now: datetime) -> dict[str, int]:
+    """Forget what serves nobody any more, ``PRUNE_BATCH`` rows a transaction: finished
+    outbox jobs after ``WALLET_OUTBOX_KEEP_DAYS`` (failed ones stay for the operator),
+    Idempotency-Key answers after ``WALLET_IDEMPOTENCY_KEEP_DAYS``, schedule slots after
+    400 days. Every receipt leaves a finished pass-update job, so without this the outbox
+    table only grows. Returns the rows removed per table."""
+    cfg = settings_module.get()
+    return {
+        "outbox_job": await delete_in_batches(
+            "outbox_job",
+            "status = 'done' AND updated_at < {}",
+            now - timedelta(days=cfg.outbox_keep_days),
+        ),
+        "idempotency_record": await delete_in_batches(
+            "idempotency_record",
+            "created_at < {}",
+            now - timedelta(days=cfg.idempotency_keep_days),
+        ),
+        "schedule_slot": await delete_in_batches(
+            "schedule_slot", "created_at < {}", now - SLOT_KEEP
+        ),
+    }
+
+
+async def delete_in_batches(table: str, where: str, *args: Any) -> int:
+    """``DELETE FROM table WHERE where`` a batch a transaction (``table`` and ``where`` are
+    our own SQL; values are bound). Returns how many rows went."""
+    removed = 0
+    while True:
+        async with db.write_transaction():
+            rows = await db.raw(
+                f"DELETE FROM {table} WHERE id IN (SELECT id FROM {table} WHERE {where} "
+                f"LIMIT {PRUNE_BATCH}) RETURNING id",
+                *args,
+            )
+        removed += len(rows)
+        if len(rows) < PRUNE_BATCH:
+            return removed

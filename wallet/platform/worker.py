@@ -41,6 +41,8 @@ JOB_MODULES: list[str] = [
     "wallet.passsync.jobs",
     "wallet.segments.jobs",
     "wallet.campaigns.jobs",
+    "wallet.platform.jobs",
+    "wallet.pages.jobs",
 ]
 
 Handler = Callable[[dict[str, Any]], Awaitable[None]]
