@@ -47,33 +47,21 @@ class GoalProgress(msgspec.Struct, frozen=True, kw_only=True):
 
 
 _MONTHS_RU = (
-    "января",
-    "февраля",
-    "марта",
-    "апреля",
-    "мая",
-    "июня",
-    "июля",
-    "августа",
-    "сентября",
-    "октября",
-    "ноября",
-    "декабря",
-)
+    "января февраля марта апреля мая июня июля августа сентября октября ноября декабря"
+).split()
 _MONTHS_EN = (
-    "January",
-    "February",
-    "March",
-    "April",
-    "May",
-    "June",
-    "July",
-    "August",
-    "September",
-    "October",
-    "November",
-    "December",
-)
+    "January February March April May June July August September October November December"
+).split()
+
+
+def date_ru(day: date) -> str:
+    """'31 января 2027', as a Russian reader writes a date."""
+    return f"{day.day} {_MONTHS_RU[day.month - 1]} {day.year}"
+
+
+def date_en(day: date) -> str:
+    """'31 January 2027'."""
+    return f"{day.day} {_MONTHS_EN[day.month - 1]} {day.year}"
 
 
 class BurnNotice(msgspec.Struct, frozen=True, kw_only=True):
@@ -88,10 +76,8 @@ class BurnNotice(msgspec.Struct, frozen=True, kw_only=True):
         points = format_points(self.points)
         if language == "en":
             noun = "point expires" if self.points == 1 else "points expire"
-            return f"{points} {noun} on {day.day} {_MONTHS_EN[day.month - 1]} {day.year}"
-        return (
-            f"{points} {_points_ru(self.points)} {day.day} {_MONTHS_RU[day.month - 1]} {day.year}"
-        )
+            return f"{points} {noun} on {date_en(day)}"
+        return f"{points} {_points_ru(self.points)} {date_ru(day)}"
 
 
 def _points_ru(n: int) -> str:

@@ -13,31 +13,13 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 from typing import Any
 
+from passes.card import date_ru
 from wallet import clock, db
 from wallet import settings as settings_module
 from wallet.ledger import service as ledger
 from wallet.members import service as members
 from wallet.offers.tables import BurnReminder
 from wallet.platform import service as platform
-
-MONTHS_RU = (
-    "января",
-    "февраля",
-    "марта",
-    "апреля",
-    "мая",
-    "июня",
-    "июля",
-    "августа",
-    "сентября",
-    "октября",
-    "ноября",
-    "декабря",
-)
-
-
-def date_ru(day: date) -> str:
-    return f"{day.day} {MONTHS_RU[day.month - 1]} {day.year}"
 
 
 def _ts(value: Any) -> datetime:
@@ -173,14 +155,11 @@ async def reminders_due(
     today = now.astimezone(zone).date()
     ids = sorted(set(account_ids))
     found: dict[int, tuple[int, date, datetime]] = {}
-    for low in range(0, len(ids), 500):
+    for chunk in db.chunks(ids):
         days: dict[int, date] = {}
         for row in (
             await BurnReminder.select(BurnReminder.account_id, BurnReminder.burns_on)
-            .where(
-                (BurnReminder.account_id.is_in(ids[low : low + 500]))
-                & (BurnReminder.burns_on >= today)
-            )
+            .where((BurnReminder.account_id.is_in(chunk)) & (BurnReminder.burns_on >= today))
             .order_by(BurnReminder.burns_on)
         ):
             days.setdefault(int(row["account_id"]), row["burns_on"])

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal
 
+from passes.card import date_ru
 from wallet import settings
 
 Lang = Literal["ru", "en"]
@@ -163,10 +164,6 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "poster.scan": ("Наведите камеру на код", "Point your camera at the code"),
 }
 
-MONTHS_RU = (
-    "января февраля марта апреля мая июня июля августа сентября октября ноября декабря"
-).split()
-
 
 def choose(accept_language: str | None) -> Lang:
     """English only if the browser ranks it above Russian; Russian otherwise."""
@@ -199,7 +196,7 @@ def translate(lang: Lang, key: str, **values: object) -> str:
 def date(lang: Lang, moment: datetime) -> str:
     local = moment.astimezone(settings.get().tz)
     if lang == "ru":
-        return f"{local.day} {MONTHS_RU[local.month - 1]} {local.year}"
+        return date_ru(local.date())
     return local.strftime("%-d %b %Y")
 
 
