@@ -21,9 +21,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
-from typing import Any, TypeVar
+from typing import Any
 from urllib.parse import quote
 
 import msgspec
@@ -66,7 +65,6 @@ from wallet.rules import service as rules_service
 from wallet.stores import service as stores
 
 log = logging.getLogger("wallet.passsync")
-_T = TypeVar("_T")
 
 # A download link is for the shopper who just asked for it; /me hands out fresh ones.
 LINK_LIFETIME = timedelta(hours=1)
@@ -200,29 +198,16 @@ async def program(now: datetime) -> Program:
     return found
 
 
-async def goals_for_passes(account_ids: list[int], now: datetime) -> dict[int, GoalProgress]:
-    """The cashback goals of these accounts, from the offers domain when it is deployed."""
+async def _from_offers(name: str, account_ids: list[int], now: datetime) -> dict[int, Any]:
+    """``offers.<name>(account_ids, now=now)`` when the offers domain is deployed, else {}."""
     try:
         from wallet.offers import service as offers
     except ImportError:
         return {}
-    progress = getattr(offers, "goal_progress_for_passes", None)
-    if progress is None:
+    read = getattr(offers, name, None)
+    if read is None:
         return {}
-    result: dict[int, GoalProgress] = await progress(account_ids, now=now)
-    return result
-
-
-async def burn_notices_for_passes(account_ids: list[int], now: datetime) -> dict[int, BurnNotice]:
-    """The reminded burns of these accounts, from the offers domain when it is deployed."""
-    try:
-        from wallet.offers import service as offers
-    except ImportError:
-        return {}
-    notices = getattr(offers, "burn_notices_for_passes", None)
-    if notices is None:
-        return {}
-    result: dict[int, BurnNotice] = await notices(account_ids, now=now)
+    result: dict[int, Any] = await read(account_ids, now=now)
     return result
 
 
@@ -248,8 +233,12 @@ async def account_views(account_ids: list[int], now: datetime) -> dict[int, Acco
     """What the passes of these accounts show, read for all of them at once (a few IN
     queries, not a few queries per account: pass refreshes and campaigns run in batches)."""
     summaries = await ledger.summaries(account_ids, now=now)
-    goals = await goals_for_passes(list(summaries), now)
-    notices = await burn_notices_for_passes(list(summaries), now)
+    goals: dict[int, GoalProgress] = await _from_offers(
+        "goal_progress_for_passes", list(summaries), now
+    )
+    notices: dict[int, BurnNotice] = await _from_offers(
+        "burn_notices_for_passes", list(summaries), now
+    )
     # The reminder is the one text the pass composes in the shopper's own language.
     languages = await members.languages_of_accounts(list(notices)) if notices else {}
     rules = await rules_service.rules_at(now)
@@ -543,7 +532,7 @@ async def refresh_accounts(
         return changed
     known = {
         row["card_id"]
-        for chunk in _chunks(ids, 500)
+        for chunk in db.chunks(ids)
         for row in await db.fetch(
             f"SELECT card_id FROM pass_card WHERE card_id IN ({_marks(len(chunk))})", *chunk
         )
@@ -559,7 +548,7 @@ async def refresh_accounts(
         mine = sorted(known)
         rows: dict[int, dict[str, Any]] = {}
         google: set[int] = set()
-        for chunk in _chunks(mine, 500):
+        for chunk in db.chunks(mine):
             marks = _marks(len(chunk))
             for row in await db.fetch(
                 f"SELECT {columns} FROM pass_card WHERE card_id IN ({marks}){lock}", *chunk
@@ -614,7 +603,7 @@ async def refresh_accounts(
                     *args,
                 )
             serials = sorted({row["serial"] for _a, _c, row, _s in updates})
-            for chunk_serials in _chunks(serials, 500):
+            for chunk_serials in db.chunks(serials):
                 await db.fetch(
                     "UPDATE pass_registration SET push_due = true "
                     f"WHERE serial IN ({_marks(len(chunk_serials))}) AND NOT push_due",
@@ -765,7 +754,7 @@ async def _push_batch(devices: list[dict[str, Any]], tags: dict[str, int]) -> _B
     others = [d["id"] for d, r in results if r.outcome in (apns.Outcome.RETRY, apns.Outcome.FAILED)]
     async with db.write_transaction():
         for tag, ids in sent.items():
-            for chunk in _chunks(ids, 500):
+            for chunk in db.chunks(ids):
                 # Still due if the pass changed again while the push was on its way.
                 await db.fetch(
                     "UPDATE pass_registration SET pushed_tag = $1, pushing_until = NULL, "
@@ -775,7 +764,7 @@ async def _push_batch(devices: list[dict[str, Any]], tags: dict[str, int]) -> _B
                     tag,
                     *chunk,
                 )
-        for chunk in _chunks(told, 500):
+        for chunk in db.chunks(told):
             await db.fetch(
                 "UPDATE pass_registration SET pushing_until = NULL, push_due = EXISTS "
                 "(SELECT 1 FROM pass_card p WHERE p.serial = pass_registration.serial "
@@ -783,9 +772,9 @@ async def _push_batch(devices: list[dict[str, Any]], tags: dict[str, int]) -> _B
                 f"WHERE id IN ({_marks(len(chunk))})",
                 *chunk,
             )
-        for chunk in _chunks(gone, 500):
+        for chunk in db.chunks(gone):
             await PassRegistration.delete().where(PassRegistration.id.is_in(chunk))
-        for chunk in _chunks(others, 500):
+        for chunk in db.chunks(others):
             await PassRegistration.update({PassRegistration.pushing_until: None}).where(
                 PassRegistration.id.is_in(chunk)
             )
@@ -795,11 +784,6 @@ async def _push_batch(devices: list[dict[str, Any]], tags: dict[str, int]) -> _B
         retry=[r for _d, r in results if r.outcome is apns.Outcome.RETRY],
         failed=[r for _d, r in results if r.outcome is apns.Outcome.FAILED],
     )
-
-
-def _chunks(items: list[_T], size: int) -> Iterable[list[_T]]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
 
 
 # ---------------------------------------------------------------- Google Wallet
@@ -1028,7 +1012,7 @@ async def push_messages(messages: list[PushMessage], *, now: datetime) -> dict[i
     serial_of: dict[int, str] = {}
     devices: dict[str, int] = {}
     objects: dict[int, list[dict[str, Any]]] = {}
-    for chunk in _chunks(all_ids, 500):
+    for chunk in db.chunks(all_ids):
         marks = _marks(len(chunk))
         for row in await db.fetch(
             f"SELECT card_id, serial FROM pass_card WHERE card_id IN ({marks})", *chunk
