@@ -16,7 +16,7 @@ import functools
 import json
 import re
 import sqlite3
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
@@ -324,3 +324,10 @@ def values_table(rows: list[tuple[Any, ...]], types: tuple[str, ...]) -> tuple[s
         marks.append("(" + ", ".join(f"${start + n + 1}{cast[n]}" for n in range(len(types))) + ")")
         args.extend(row)
     return f"(VALUES {', '.join(marks)}) AS v", args
+
+
+def chunks(items: list[_R], size: int = 500) -> Iterator[list[_R]]:
+    """``items`` in lists of at most ``size``: IN lists of a bounded length (SQLite allows
+    32,766 parameters a statement; asyncpg caches a statement per distinct length)."""
+    for start in range(0, len(items), size):
+        yield items[start : start + size]

@@ -441,8 +441,7 @@ async def summaries(account_ids: list[int], *, now: datetime) -> dict[int, Summa
     are left out."""
     found: dict[int, Summary] = {}
     ids = sorted(set(account_ids))
-    for low in range(0, len(ids), 500):
-        chunk = ids[low : low + 500]
+    for chunk in db.chunks(ids):
         lots: dict[int, list[dict[str, Any]]] = {account_id: [] for account_id in chunk}
         for lot in (
             await Lot.select(

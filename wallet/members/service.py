@@ -103,8 +103,7 @@ async def cards_of_accounts(account_ids: list[int]) -> dict[int, list[CardInfo]]
     campaigns work on batches of accounts)."""
     found: dict[int, list[CardInfo]] = {account_id: [] for account_id in account_ids}
     ids = list(found)
-    for low in range(0, len(ids), 500):
-        chunk = ids[low : low + 500]
+    for chunk in db.chunks(ids):
         marks = ", ".join(f"${n}" for n in range(1, len(chunk) + 1))
         for row in await db.fetch(
             "SELECT id, number, account AS account_id, kind, role, status, holder_name, "
@@ -378,9 +377,9 @@ async def languages_of_accounts(account_ids: list[int]) -> dict[int, str]:
     """The language of each account's shopper (accounts without a member are left out)."""
     found: dict[int, str] = {}
     ids = sorted(set(account_ids))
-    for low in range(0, len(ids), 500):
+    for chunk in db.chunks(ids):
         for row in await Member.select(Member.account, Member.language).where(
-            Member.account.is_in(ids[low : low + 500])
+            Member.account.is_in(chunk)
         ):
             found[int(row["account"])] = row["language"]
     return found

@@ -856,10 +856,10 @@ async def goal_progress_for_passes(
     month = month_key(now)
     ids = sorted(set(account_ids))
     rows: dict[int, dict[str, Any]] = {}
-    for low in range(0, len(ids), 500):
+    for chunk in db.chunks(ids):
         for row in (
             await GoalMonth.select()
-            .where((GoalMonth.account_id.is_in(ids[low : low + 500])) & (GoalMonth.month == month))
+            .where((GoalMonth.account_id.is_in(chunk)) & (GoalMonth.month == month))
             .order_by(GoalMonth.id)
         ):
             rows.setdefault(int(row["account_id"]), row)  # the first offer's, as before
