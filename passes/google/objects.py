@@ -173,7 +173,12 @@ def class_id(google: GoogleSettings) -> str:
 
 def object_id(state: CardState, google: GoogleSettings) -> str:
     """`issuerId.suffix`; the serial is the suffix, so a replaced card gets a new object."""
-    return f"{google.issuer_id}.{_ID_PART.sub('_', state.serial_number)}"
+    return serial_object_id(state.serial_number, google)
+
+
+def serial_object_id(serial: str, google: GoogleSettings) -> str:
+    """``object_id`` of the pass with this serial, before its state is read."""
+    return f"{google.issuer_id}.{_ID_PART.sub('_', serial)}"
 
 
 def _links(program: Program) -> LinksModuleData | None:
@@ -357,14 +362,17 @@ def loyalty_object(state: CardState, program: Program, google: GoogleSettings) -
 
 
 def loyalty_object_patch(
-    state: CardState, program: Program, google: GoogleSettings
+    state: CardState, program: Program, google: GoogleSettings, *, whole: bool = False
 ) -> dict[str, Any]:
     """PATCH walletobjects/v1/loyaltyObject/{id} body: only what card state changes.
 
     textModulesData is sent whole (an empty list clears it): PATCH replaces repeated
-    fields, it does not merge them.
+    fields, it does not merge them. ``whole`` adds the program's stores and links, for an
+    object Google made from a save link that had to leave them out.
     """
     full = loyalty_object(state, program, google)
+    if whole:
+        return {k: v for k, v in full.items() if k not in ("id", "classId")}
     patch: dict[str, Any] = {
         "state": full["state"],
         "loyaltyPoints": full["loyaltyPoints"],

@@ -18,6 +18,7 @@ from passes.google import (
     GoogleSettings,
     ServiceAccount,
     add_message_body,
+    fitting_save_link,
     loyalty_class,
     loyalty_object,
     loyalty_object_patch,
@@ -214,6 +215,48 @@ def test_a_link_over_the_length_limit_is_refused(
 ) -> None:
     with pytest.raises(SaveLinkTooLong, match="existing_ids"):
         save_link(service_account, [loyalty_object(state, program, google)], google.origins)
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "Анна Смирнова",
+        "Александра Константиновна Преображенская",
+        # The longest name enrolment accepts (200 characters), in Cyrillic: 2 bytes each.
+        ("Преображенская-Константинопольская " * 6)[:200],
+    ],
+)
+def test_a_new_object_too_long_for_a_link_is_trimmed_until_it_fits_and_stays_valid(
+    service_account: ServiceAccount,
+    make_state: Callable[..., CardState],
+    program: Program,
+    google: GoogleSettings,
+    name: str,
+) -> None:
+    state = make_state(holder_name=name, message="Двойные баллы на овощи до воскресенья")
+    whole = loyalty_object(state, program, google)
+    link = fitting_save_link(service_account, whole, google.origins)
+    assert len(link) <= MAX_LINK_LENGTH
+    [obj] = _payload(link)["loyaltyObjects"]
+    assert_valid("LoyaltyObject", obj)
+    assert "merchantLocations" not in obj and "linksModuleData" not in obj
+    assert "message" not in {t["id"] for t in obj.get("textModulesData", [])}
+    # What a till and the shopper need is always there: the id, the QR code, the points.
+    assert obj["id"] == whole["id"] and obj["barcode"]["value"] == state.card_number
+    assert obj["loyaltyPoints"]["balance"] == {"int": 1234}
+    assert obj["accountName"].rstrip("…") == name[: len(obj["accountName"].rstrip("…"))]
+
+
+def test_an_object_that_fits_travels_whole(
+    service_account: ServiceAccount,
+    make_state: Callable[..., CardState],
+    program: Program,
+    google: GoogleSettings,
+) -> None:
+    bare = Program(program_name="Корзина", organization_name="Корзина", issuer_name="Корзина")
+    obj = loyalty_object(make_state(goal=None, next_expiry_at=None), bare, google)
+    link = fitting_save_link(service_account, obj, google.origins)
+    assert _payload(link)["loyaltyObjects"] == [obj]
 
 
 def _payload(link: str) -> dict[str, Any]:

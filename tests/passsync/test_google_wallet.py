@@ -72,25 +72,31 @@ async def test_an_object_google_does_not_know_is_inserted_when_a_patch_gets_404(
 async def test_an_object_google_made_from_the_save_link_is_patched_on_409(client, wallets):
     shop = await Shop.open(client)
     shopper = await shop.enrol()
+    # Google's API is down when the shopper taps Save: the link carries the object itself.
+    wallets.google.fail_next = [503]
     claims = _jwt_claims(await _save(shop, shopper))
     obj = claims["payload"]["loyaltyObjects"][0]
-    wallets.google.objects[obj["id"]] = obj  # the shopper tapped Save before our insert
+    assert obj["state"] == "ACTIVE" and "barcode" in obj
+    wallets.google.objects[obj["id"]] = obj  # Google made it from the link
+    # Saved again: Google holds the object (409), so the link is a reference to it.
+    again = _jwt_claims(await _save(shop, shopper))
+    assert again["payload"]["loyaltyObjects"] == [{"id": obj["id"], "classId": obj["classId"]}]
     await worker.run_until_idle()
-    assert wallets.google.statuses("POST", "loyaltyObject") == [409]
+    assert wallets.google.statuses("POST", "loyaltyObject") == [409, 409]
     assert wallets.google.statuses("PATCH") == [200]
 
 
 async def test_google_429_is_retried_later(client, wallets):
     shop = await Shop.open(client)
     shopper = await shop.enrol()
-    await _save(shop, shopper)
-    wallets.google.fail_next = [429]
+    wallets.google.fail_next = [429, 429]
+    await _save(shop, shopper)  # the save's own insert meets the first 429
     now = clock.now()
     await worker.run_until_idle(now=now)
     assert wallets.google.objects == {}
     await worker.run_until_idle(now=now + timedelta(seconds=5))
     assert len(wallets.google.objects) == 1
-    assert [c.status for c in wallets.google.calls] == [429, 200, 200]
+    assert [c.status for c in wallets.google.calls] == [429, 429, 200, 200]
 
 
 async def test_a_message_rings_google_three_times_a_day_then_goes_silent_and_shows_on_apple(

@@ -20,7 +20,7 @@ from litestar.response import Redirect
 from wallet import clock
 from wallet.errors import InvalidInput
 from wallet.http import errors
-from wallet.passsync import service
+from wallet.passsync import google_save, service
 from wallet.passsync.schemas import LogIn, RegistrationIn
 
 log = logging.getLogger("wallet.passkit")
@@ -198,7 +198,9 @@ class PassLinksController(Controller):
         "/{number:str}/google",
         operation_id="saveToGoogleWallet",
         summary="Save my card to Google Wallet (signed link from enrolment or /me)",
-        description="Records the save, queues the object's insert, and redirects to Google.",
+        description="Records the save, inserts the object through the Google Wallet API and "
+        "redirects to Google with a link carrying its id (a trimmed object when the API "
+        "cannot be reached).",
         status_code=302,
         responses=errors(404),
     )
@@ -210,4 +212,4 @@ class PassLinksController(Controller):
     ) -> Redirect:
         now = clock.now()
         service.check_link(f"/passes/{number}/google", number, expires=expires, sig=sig, now=now)
-        return Redirect(path=await service.save_to_google(number, now=now), status_code=302)
+        return Redirect(path=await google_save.save_to_google(number, now=now), status_code=302)

@@ -44,7 +44,6 @@ from passes.google import (
     loyalty_object,
     loyalty_object_patch,
     object_id,
-    save_link,
 )
 from wallet import clock, codes, db, settings
 from wallet.errors import AccountNotFound, CardNotFound, NotFound, Unauthorized
@@ -791,7 +790,7 @@ async def _push_batch(devices: list[dict[str, Any]], tags: dict[str, int]) -> _B
 _classes_made: set[tuple[str, str]] = set()
 
 
-async def _ensure_class(prog: Program, google: GoogleSettings) -> None:
+async def ensure_google_class(prog: Program, google: GoogleSettings) -> None:
     cfg = settings.get()
     key = (cfg.google_api_url, f"{google.issuer_id}.{google.class_suffix}")
     if key in _classes_made:
@@ -802,40 +801,6 @@ async def _ensure_class(prog: Program, google: GoogleSettings) -> None:
     if reply.status not in (200, 409):
         raise GiveUp(f"Google refused the loyaltyClass: {reply}")
     _classes_made.add(key)
-
-
-async def save_to_google(card_number: str, *, now: datetime) -> str:
-    """Record the shopper's Save (the object will be inserted by the worker) and return
-    Google's save link."""
-    card = await members.find_card(card_number)
-    row = await ensure_pass(card, now=now)
-    google = google_settings()
-    view = await account_view(card.account_id, now)
-    state = card_state(card, view, row, row["modified_at"])
-    prog = await program(now)
-    body = loyalty_object(state, prog, google)
-    async with db.write_transaction():
-        await GoogleObject.insert(
-            GoogleObject(
-                card_id=card.id,
-                account_id=card.account_id,
-                object_id=body["id"],
-                inserted=False,
-                saved_at=now,
-            )
-        ).on_conflict(target=GoogleObject.card_id, action="DO NOTHING")
-        await platform.enqueue(
-            kind="google_sync", payload={"card_id": card.id}, dedupe_key=f"google:card:{card.id}"
-        )
-    existing = (
-        await GoogleObject.select(GoogleObject.inserted)
-        .where(GoogleObject.card_id == card.id)
-        .first()
-    )
-    # Google takes the full object from the link if it has none yet; a later insert then
-    # gets 409 and patches. An object already inserted travels as a short reference.
-    ids = {body["id"]} if existing and existing["inserted"] else set()
-    return save_link(service_account(), [body], google.origins, existing_ids=ids)
 
 
 async def sync_google(card_id: int, *, now: datetime) -> str:
@@ -853,7 +818,7 @@ async def sync_google(card_id: int, *, now: datetime) -> str:
     state = card_state(card, view, row, row["modified_at"] if row else now)
     prog = await program(now)
     google = google_settings()
-    await _ensure_class(prog, google)
+    await ensure_google_class(prog, google)
     client = google_api.client()
     oid = object_id(state, google)
     if obj["inserted"]:
@@ -866,7 +831,9 @@ async def sync_google(card_id: int, *, now: datetime) -> str:
         reply = await client.insert_object(loyalty_object(state, prog, google))
         done = "inserted"
         if reply.status == 409:
-            reply = await client.patch_object(oid, loyalty_object_patch(state, prog, google))
+            # Made by Google from a save link, which may have left out stores and links.
+            patch = loyalty_object_patch(state, prog, google, whole=True)
+            reply = await client.patch_object(oid, patch)
             done = "patched"
     if reply.retry:
         raise RetryLater(f"Google {done[:-2]}: {reply}")
