@@ -115,7 +115,8 @@ class PassKitController(Controller):
         operation_id="passkitUpdatedSerials",
         summary="Which of the device's passes changed since a tag",
         description="200 with every pass of this device changed after `passesUpdatedSince` "
-        "(all of them without it); 204 when none changed or the device is unknown.",
+        "(all of them without it, or with a tag this service never gave, which a device "
+        "only sends when its copy is damaged); 204 when none changed or the device is unknown.",
         responses={},
     )
     async def updated(

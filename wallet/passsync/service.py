@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -475,6 +476,23 @@ class UpdatedSerials(msgspec.Struct, frozen=True):
     last_updated: str = msgspec.field(name="lastUpdated")
 
 
+# Tags we hand out are decimal counter values that fit the bigint column with room to spare.
+_TAG = re.compile(r"[0-9]{1,18}")
+
+
+def _our_tag(since: str | None) -> int | None:
+    """The tag a device sent back, or None for one we never gave (``²``, 20 digits, text).
+
+    A device only echoes our own ``lastUpdated``, so anything else is a corrupted or forged
+    value; answering with every pass of the device (as for a first sync) is what Wallet
+    copes with: it fetches each with If-Modified-Since and gets cheap 304s, where a 4xx
+    would leave it retrying the same bad tag and never learn of changes.
+    """
+    if since is None or not _TAG.fullmatch(since.strip()):
+        return None
+    return int(since.strip())
+
+
 async def serials_updated_since(
     device_id: str, pass_type_id: str, since: str | None
 ) -> UpdatedSerials | None:
@@ -487,9 +505,10 @@ async def serials_updated_since(
         "JOIN pass_card p ON p.serial = r.serial WHERE r.device_id = {}"
     )
     args: list[Any] = [device_id]
-    if since is not None and since.strip().isdigit():
+    tag = _our_tag(since)
+    if tag is not None:
         sql += " AND p.tag > {}"
-        args.append(int(since))
+        args.append(tag)
     rows = await db.raw(sql + " ORDER BY p.tag", *args)
     if not rows:
         return None
