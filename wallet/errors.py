@@ -135,6 +135,24 @@ def domain_error_handler(_: Request[Any, Any, Any], exc: DomainError) -> Respons
 def validation_error_handler(
     _: Request[Any, Any, Any], exc: ValidationException
 ) -> Response[ErrorReply]:
+    from wallet.inputs import control_character_field
+
+    problems = exc.extra if isinstance(exc.extra, list) else []
+    for problem in problems:
+        if not isinstance(problem, dict):
+            continue
+        rule = control_character_field(str(problem.get("message", "")))
+        if rule is not None:
+            field = problem.get("key") or "?"
+            # A well-formed request with a text we refuse: name the field, not a regex.
+            return _reply(
+                422,
+                ErrorReply(
+                    "control_characters",
+                    f"{field}: {rule} (no line breaks, tabs or other control characters)",
+                    {"field": field, "source": problem.get("source")},
+                ),
+            )
     return _reply(
         400, ErrorReply("invalid_request", "the request body or parameters are invalid", exc.extra)
     )

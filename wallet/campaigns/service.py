@@ -829,9 +829,7 @@ async def send_slice(
                         # Anything else is about this one message: raising would fail the
                         # slice and hand the batch back, so everyone already sent in it
                         # would get another copy on the retry. It fails alone instead.
-                        log.exception(
-                            "campaign %s: delivery %s failed", campaign_id, row["id"]
-                        )
+                        log.exception("campaign %s: delivery %s failed", campaign_id, row["id"])
                         status, reason = "failed", f"error: {_reason(exc)}"
                 inflight.discard(int(row["id"]))
                 if status != "marked":

@@ -7,7 +7,7 @@ import msgspec
 from litestar import Controller, Request, post
 from litestar.params import FromPath, JSONBody
 
-from wallet import clock
+from wallet import clock, inputs
 from wallet.auth.guards import allow
 from wallet.http import errors, idempotent, principal
 from wallet.ledger import service
@@ -17,7 +17,7 @@ class AdjustmentIn(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     """A manual credit (points > 0) or debit (points < 0), with the reason support gives."""
 
     points: Annotated[int, msgspec.Meta(ge=-1_000_000, le=1_000_000)]
-    reason: Annotated[str, msgspec.Meta(min_length=3, max_length=500)]
+    reason: inputs.Reason
 
 
 class AdjustmentOut(msgspec.Struct, frozen=True):

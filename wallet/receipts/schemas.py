@@ -5,6 +5,7 @@ from typing import Annotated
 
 import msgspec
 
+from wallet import inputs
 from wallet.members.schemas import CardNumber
 
 ReceiptId = Annotated[
@@ -18,8 +19,8 @@ Points = Annotated[int, msgspec.Meta(ge=0, le=1_000_000_000)]
 
 
 class LineIn(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
-    sku: Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
-    category: Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
+    sku: inputs.Label
+    category: inputs.Label
     quantity: Annotated[float, msgspec.Meta(gt=0, le=1_000_000)]
     amount: Kopecks
 

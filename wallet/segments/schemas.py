@@ -7,6 +7,8 @@ from typing import Annotated, Literal
 
 import msgspec
 
+from wallet import inputs
+
 Days = Annotated[int, msgspec.Meta(ge=1, le=3660)]
 NonNegative = Annotated[int, msgspec.Meta(ge=0)]
 RfmGroup = Literal["champions", "loyal", "new", "at_risk", "hibernating", "lost", "others"]
@@ -26,7 +28,7 @@ class SegmentFilter(msgspec.Struct, frozen=True, forbid_unknown_fields=True, omi
 
     Windows count back from the moment the segment is evaluated. Money is kopecks."""
 
-    tiers: list[str] | None = None
+    tiers: list[inputs.Label] | None = None
     balance_min: NonNegative | None = None
     balance_max: NonNegative | None = None
     # Points that burn within ``burning_within_days`` (default 30) add up to at least this.
@@ -45,8 +47,8 @@ class SegmentFilter(msgspec.Struct, frozen=True, forbid_unknown_fields=True, omi
     rfm_groups: list[RfmGroup] | None = None
     birthday_month: Annotated[int, msgspec.Meta(ge=1, le=12)] | None = None
     # Store codes.
-    join_stores: list[str] | None = None
-    last_stores: list[str] | None = None
+    join_stores: list[inputs.ShortLine] | None = None
+    last_stores: list[inputs.ShortLine] | None = None
     marketing_email: bool | None = None
     marketing_push: bool | None = None
     joined_after: datetime | None = None
@@ -66,7 +68,7 @@ class SegmentFilter(msgspec.Struct, frozen=True, forbid_unknown_fields=True, omi
 
 
 class SegmentIn(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
-    name: Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
+    name: inputs.Name
     filter: SegmentFilter = msgspec.field(default_factory=SegmentFilter)
 
 
