@@ -184,7 +184,23 @@ def unexpected_error_handler(request: Request[Any, Any, Any], exc: Exception) ->
     )
 
 
+def recursion_error_handler(request: Request[Any, Any, Any], exc: RecursionError) -> Response[Any]:
+    # msgspec stops decoding JSON nested past the interpreter's stack with a RecursionError
+    # (a 2 KB body of brackets): that is the client's input, not our failure.
+    if "deserializ" in str(exc):
+        return _reply(
+            400,
+            ErrorReply(
+                "invalid_request",
+                "the JSON body is nested too deeply",
+                {"source": "body"},
+            ),
+        )
+    return unexpected_error_handler(request, exc)
+
+
 EXCEPTION_HANDLERS: dict[Any, Any] = {
+    RecursionError: recursion_error_handler,
     DomainError: domain_error_handler,
     ValidationException: validation_error_handler,
     HTTPException: http_error_handler,

@@ -32,6 +32,10 @@ INT64_MAX = 2**63 - 1
 
 ID_META = {"ge": 1, "le": INT32_MAX}
 
+# Figures compared with ``bigint`` columns or sums (points, kopecks) and with counts.
+Points64 = Annotated[int, msgspec.Meta(ge=0, le=INT64_MAX)]
+Count32 = Annotated[int, msgspec.Meta(ge=0, le=INT32_MAX)]
+
 
 def _line(min_length: int, max_length: int, description: str) -> msgspec.Meta:
     return msgspec.Meta(
@@ -64,6 +68,20 @@ Body = Annotated[str, _text(20_000)]
 Id = Annotated[int, msgspec.Meta(**ID_META)]
 PathId = Annotated[int, PathParameter(**ID_META)]
 QueryId = Annotated[int, QueryParameter(**ID_META)]
+# Journal entries and lots have ``bigint`` ids.
+QueryJournalId = Annotated[int | None, QueryParameter(ge=1, le=INT64_MAX)]
+
+
+def parse_id(value: str | None, field: str) -> int | None:
+    """An id typed into a form: empty is none; anything but a number in range is refused."""
+    from wallet.errors import InvalidInput
+
+    text = (value or "").strip()
+    if not text:
+        return None
+    if not text.isascii() or not text.isdigit() or not 1 <= int(text) <= INT32_MAX:
+        raise InvalidInput(f"{field} must be a number from 1 to {INT32_MAX}", {"field": field})
+    return int(text)
 
 
 def control_character_field(message: str) -> str | None:

@@ -43,7 +43,14 @@ async def test_a_poisoned_message_fails_alone_and_everyone_else_gets_one_copy(cl
     assert data["figures"][0]["sent"] == 5 and data["figures"][0]["failed"] == 1
 
 
-CONTROL = ["Eve\r\nBcc: evil@example.com", "Eve\n", "Tab\there", "Bell\x07", "C1\x85x", "Sep\u2028x"]
+CONTROL = [
+    "Eve\r\nBcc: evil@example.com",
+    "Eve\n",
+    "Tab\there",
+    "Bell\x07",
+    "C1\x85x",
+    "Sep\u2028x",
+]
 
 
 async def test_names_and_subjects_with_control_characters_are_refused_with_the_field(client):

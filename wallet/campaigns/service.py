@@ -105,7 +105,8 @@ def read_unsubscribe_token(token: str) -> tuple[int, int]:
         body = f"{int(member_part)}.{int(campaign_part)}"
     except ValueError as exc:
         raise InvalidInput("this unsubscribe link is damaged") from exc
-    if not hmac.compare_digest(signature, _sign(body)):
+    # Bytes: compare_digest refuses a str with non-ASCII characters (TypeError, a 500).
+    if not hmac.compare_digest(signature.encode(), _sign(body).encode()):
         raise InvalidInput("this unsubscribe link is damaged")
     return int(member_part), int(campaign_part)
 

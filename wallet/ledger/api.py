@@ -5,11 +5,12 @@ from typing import Annotated, Any
 
 import msgspec
 from litestar import Controller, Request, post
-from litestar.params import FromPath, JSONBody
+from litestar.params import JSONBody
 
 from wallet import clock, inputs
 from wallet.auth.guards import allow
 from wallet.http import errors, idempotent, principal
+from wallet.inputs import PathId
 from wallet.ledger import service
 
 
@@ -45,7 +46,7 @@ class AdjustmentsController(Controller):
     async def adjust(
         self,
         request: Request[Any, Any, Any],
-        account_id: FromPath[int],
+        account_id: PathId,
         data: JSONBody[AdjustmentIn],
     ) -> AdjustmentOut:
         who = principal(request)

@@ -13,7 +13,7 @@ Category = inputs.Label
 
 class Tier(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     name: inputs.Label
-    min_spend_kopecks: Annotated[int, msgspec.Meta(ge=0)]
+    min_spend_kopecks: inputs.Points64
     earn_rate_bp: Bp
 
 
