@@ -114,3 +114,15 @@ async def test_a_test_send_to_an_address_with_a_header_in_it_is_refused(client, 
     assert 400 <= reply.status_code < 500, reply.text
     assert reply.json()["code"] in ("invalid_request", "control_characters")
     assert smtp_sink.messages == []
+
+
+def test_a_sender_with_a_line_break_stops_the_service_at_start(monkeypatch):
+    import pytest
+
+    from wallet import settings
+
+    monkeypatch.setenv("WALLET_MAIL_FROM", "Shop <a@example.ru>\r\nBcc: evil@example.com")
+    with pytest.raises(SystemExit, match="WALLET_MAIL_FROM"):
+        settings.load()
+    monkeypatch.setenv("WALLET_MAIL_FROM", "Магазин <a@example.ru>")
+    assert settings.load().mail_from == "Магазин <a@example.ru>"
