@@ -135,6 +135,24 @@ def domain_error_handler(_: Request[Any, Any, Any], exc: DomainError) -> Respons
 def validation_error_handler(
     _: Request[Any, Any, Any], exc: ValidationException
 ) -> Response[ErrorReply]:
+    from wallet.inputs import control_character_field
+
+    problems = exc.extra if isinstance(exc.extra, list) else []
+    for problem in problems:
+        if not isinstance(problem, dict):
+            continue
+        rule = control_character_field(str(problem.get("message", "")))
+        if rule is not None:
+            field = problem.get("key") or "?"
+            # A well-formed request with a text we refuse: name the field, not a regex.
+            return _reply(
+                422,
+                ErrorReply(
+                    "control_characters",
+                    f"{field}: {rule} (no line breaks, tabs or other control characters)",
+                    {"field": field, "source": problem.get("source")},
+                ),
+            )
     return _reply(
         400, ErrorReply("invalid_request", "the request body or parameters are invalid", exc.extra)
     )
@@ -166,7 +184,23 @@ def unexpected_error_handler(request: Request[Any, Any, Any], exc: Exception) ->
     )
 
 
+def recursion_error_handler(request: Request[Any, Any, Any], exc: RecursionError) -> Response[Any]:
+    # msgspec stops decoding JSON nested past the interpreter's stack with a RecursionError
+    # (a 2 KB body of brackets): that is the client's input, not our failure.
+    if "deserializ" in str(exc):
+        return _reply(
+            400,
+            ErrorReply(
+                "invalid_request",
+                "the JSON body is nested too deeply",
+                {"source": "body"},
+            ),
+        )
+    return unexpected_error_handler(request, exc)
+
+
 EXCEPTION_HANDLERS: dict[Any, Any] = {
+    RecursionError: recursion_error_handler,
     DomainError: domain_error_handler,
     ValidationException: validation_error_handler,
     HTTPException: http_error_handler,

@@ -24,6 +24,20 @@ def _int(name: str, default: int) -> int:
         ) from exc
 
 
+def _header(name: str, default: str) -> str:
+    """A setting that goes into every email's headers: a line break in it would add headers
+    to every message we send, so the service refuses to start."""
+    import re
+
+    raw = os.environ.get(name) or default
+    if re.search(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]", raw):
+        raise SystemExit(
+            f"setting {name}={raw!r} has a control character (a line break?); "
+            "it goes into mail headers: write it on one line"
+        )
+    return raw
+
+
 def _bool(name: str, default: bool) -> bool:
     raw = os.environ.get(name)
     if raw is None or raw == "":
@@ -130,7 +144,7 @@ def load() -> Settings:
         smtp_password=env("WALLET_SMTP_PASSWORD") or Settings.smtp_password,
         smtp_starttls=_bool("WALLET_SMTP_STARTTLS", Settings.smtp_starttls),
         smtp_pool_size=_int("WALLET_SMTP_POOL_SIZE", Settings.smtp_pool_size),
-        mail_from=env("WALLET_MAIL_FROM") or Settings.mail_from,
+        mail_from=_header("WALLET_MAIL_FROM", Settings.mail_from),
         cashback_settle_days=_int("WALLET_CASHBACK_SETTLE_DAYS", Settings.cashback_settle_days),
         cashback_settle_connections=_int(
             "WALLET_CASHBACK_SETTLE_CONNECTIONS", Settings.cashback_settle_connections

@@ -21,6 +21,7 @@ from wallet.campaigns.schemas import (
 )
 from wallet.errors import DomainError
 from wallet.http import errors, principal
+from wallet.inputs import PathId
 
 
 class CampaignsController(Controller):
@@ -57,7 +58,7 @@ class CampaignsController(Controller):
         summary="A campaign and its figures: targeted, sent, failed, skipped, unsubscribed",
         responses=errors(404),
     )
-    async def get_one(self, campaign_id: FromPath[int]) -> CampaignOut:
+    async def get_one(self, campaign_id: PathId) -> CampaignOut:
         return await service.get_campaign(campaign_id)
 
     @put(
@@ -66,7 +67,7 @@ class CampaignsController(Controller):
         summary="Change a draft or scheduled campaign",
         responses=errors(404, 409, 422),
     )
-    async def update(self, campaign_id: FromPath[int], data: JSONBody[CampaignIn]) -> CampaignOut:
+    async def update(self, campaign_id: PathId, data: JSONBody[CampaignIn]) -> CampaignOut:
         async with db.write_transaction():
             return await service.update_campaign(campaign_id, data, now=clock.now())
 
@@ -76,7 +77,7 @@ class CampaignsController(Controller):
         summary="The audience count and the email and pass message its first shopper gets",
         responses=errors(404, 422),
     )
-    async def preview(self, campaign_id: FromPath[int]) -> CampaignPreview:
+    async def preview(self, campaign_id: PathId) -> CampaignPreview:
         return await service.preview(campaign_id, now=clock.now())
 
     @post(
@@ -89,7 +90,7 @@ class CampaignsController(Controller):
     async def schedule(
         self,
         request: Request[Any, Any, Any],
-        campaign_id: FromPath[int],
+        campaign_id: PathId,
         data: JSONBody[ScheduleIn],
     ) -> CampaignOut:
         async with db.write_transaction():
@@ -104,9 +105,7 @@ class CampaignsController(Controller):
         status_code=200,
         responses=errors(404, 409),
     )
-    async def send_now(
-        self, request: Request[Any, Any, Any], campaign_id: FromPath[int]
-    ) -> CampaignOut:
+    async def send_now(self, request: Request[Any, Any, Any], campaign_id: PathId) -> CampaignOut:
         now = clock.now()
         async with db.write_transaction():
             return await service.schedule(campaign_id, now, actor=principal(request).actor, now=now)
@@ -118,9 +117,7 @@ class CampaignsController(Controller):
         status_code=200,
         responses=errors(404, 409),
     )
-    async def cancel(
-        self, request: Request[Any, Any, Any], campaign_id: FromPath[int]
-    ) -> CampaignOut:
+    async def cancel(self, request: Request[Any, Any, Any], campaign_id: PathId) -> CampaignOut:
         async with db.write_transaction():
             return await service.cancel(
                 campaign_id, actor=principal(request).actor, now=clock.now()
@@ -149,7 +146,7 @@ class CampaignsController(Controller):
     async def test_send(
         self,
         request: Request[Any, Any, Any],
-        campaign_id: FromPath[int],
+        campaign_id: PathId,
         data: JSONBody[TestSendIn],
     ) -> TestSendOut:
         sent = await service.test_send(

@@ -27,6 +27,7 @@ from wallet.auth.service import Principal
 from wallet.campaigns import pages, service
 from wallet.campaigns.schemas import CampaignIn
 from wallet.errors import DomainError, Forbidden, Unauthorized
+from wallet.inputs import PathId, parse_id
 from wallet.segments import service as segments
 from wallet.segments.schemas import SegmentFilter, SegmentIn
 
@@ -77,21 +78,21 @@ def _local(moment: datetime | None) -> str:
 
 def _campaign_in(form: dict[str, str]) -> CampaignIn:
     channels = [c for c in ("email", "push") if form.get(f"channel_{c}")] or ["email"]
-    segment = form.get("segment_id", "").strip()
     raw = {
         "name": form.get("name", "").strip(),
         "channels": channels,
-        "segment_id": int(segment) if segment else None,
+        "segment_id": parse_id(form.get("segment_id"), "segment_id"),
         "template": form.get("template", "campaign_default").strip() or "campaign_default",
         "subject": form.get("subject", ""),
         "body": form.get("body", "").replace("\r\n", "\n"),
         "push_header": form.get("push_header", ""),
         "push_text": form.get("push_text", ""),
-        "email_rate": int(form.get("email_rate") or 0),
-        "push_rate": int(form.get("push_rate") or 0),
+        # Strings from the form: the schema reads the numbers (and refuses "abc").
+        "email_rate": form.get("email_rate", "").strip() or 0,
+        "push_rate": form.get("push_rate", "").strip() or 0,
     }
     try:
-        return msgspec.convert(raw, CampaignIn)
+        return msgspec.convert(raw, CampaignIn, strict=False)
     except msgspec.ValidationError as exc:
         from wallet.errors import InvalidInput
 
@@ -144,7 +145,7 @@ class ConsoleController(Controller):
             return _to_login()
         now = clock.now()
         saved = await segments.list_segments()
-        counts = {s.id: await segments.count(s.filter, now=now) for s in saved}
+        counts = await segments.counts(saved, now=now)
         return pages.html(
             "console_home.html",
             {
@@ -168,14 +169,20 @@ class ConsoleController(Controller):
         _check_csrf(who[1], data)
         try:
             flt = msgspec.json.decode(data.get("filter", "") or "{}", type=SegmentFilter)
+            # convert, not the constructor: the constructor checks no constraints.
+            segment = msgspec.convert(
+                {"name": data.get("name", "").strip() or "Сегмент", "filter": flt}, SegmentIn
+            )
             async with db.write_transaction():
                 await segments.create_segment(
-                    SegmentIn(name=data.get("name", "").strip() or "Сегмент", filter=flt),
+                    segment,
                     actor=who[0].actor,
                     now=clock.now(),
                 )
         except (msgspec.ValidationError, msgspec.DecodeError, DomainError) as exc:
             return _go(f"/console?error={_quote(str(exc))}")
+        except RecursionError:
+            return _go(f"/console?error={_quote('the filter is nested too deeply')}")
         return _go("/console")
 
     @get("/campaigns/new")
@@ -225,7 +232,7 @@ class ConsoleController(Controller):
 
     @get("/campaigns/{campaign_id:int}")
     async def campaign_page(
-        self, request: Request[Any, Any, Any], campaign_id: FromPath[int]
+        self, request: Request[Any, Any, Any], campaign_id: PathId
     ) -> Response[Any]:
         who = await _who(request)
         if who is None:
@@ -254,7 +261,7 @@ class ConsoleController(Controller):
     async def campaign_action(
         self,
         request: Request[Any, Any, Any],
-        campaign_id: FromPath[int],
+        campaign_id: PathId,
         action: FromPath[str],
         data: Form,
     ) -> Response[Any]:

@@ -7,6 +7,8 @@ from typing import Annotated, Literal
 
 import msgspec
 
+from wallet import inputs
+from wallet.members.schemas import CardNumber, Email
 from wallet.segments.schemas import SegmentFilter
 
 Channel = Literal["email", "push"]
@@ -19,17 +21,17 @@ class CampaignIn(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     ``subject``, ``body`` and ``push_text`` may use ``{{ name }}``, ``{{ balance }}``,
     ``{{ burning_points }}``, ``{{ burning_date }}``."""
 
-    name: Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
+    name: inputs.Name
     channels: Annotated[list[Channel], msgspec.Meta(min_length=1, max_length=2)] = msgspec.field(
         default_factory=lambda: ["email"]
     )
-    segment_id: int | None = None
+    segment_id: inputs.Id | None = None
     filter: SegmentFilter | None = None
     template: Template = "campaign_default"
-    subject: Annotated[str, msgspec.Meta(max_length=300)] = ""
-    body: Annotated[str, msgspec.Meta(max_length=20_000)] = ""
-    push_header: Annotated[str, msgspec.Meta(max_length=100)] = ""
-    push_text: Annotated[str, msgspec.Meta(max_length=300)] = ""
+    subject: inputs.Subject = ""
+    body: inputs.Body = ""
+    push_header: inputs.PushHeader = ""
+    push_text: inputs.PushText = ""
     email_rate: Rate = 0
     push_rate: Rate = 0
 
@@ -81,8 +83,8 @@ class TestSendIn(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     """Send this campaign's message now to one address (email) or one card (push), outside
     the audience and the figures."""
 
-    email: str | None = None
-    card_number: str | None = None
+    email: Email | None = None
+    card_number: CardNumber | None = None
 
 
 class TestSendOut(msgspec.Struct, frozen=True):

@@ -105,7 +105,8 @@ def read_unsubscribe_token(token: str) -> tuple[int, int]:
         body = f"{int(member_part)}.{int(campaign_part)}"
     except ValueError as exc:
         raise InvalidInput("this unsubscribe link is damaged") from exc
-    if not hmac.compare_digest(signature, _sign(body)):
+    # Bytes: compare_digest refuses a str with non-ASCII characters (TypeError, a 500).
+    if not hmac.compare_digest(signature.encode(), _sign(body).encode()):
         raise InvalidInput("this unsubscribe link is damaged")
     return int(member_part), int(campaign_part)
 
@@ -621,6 +622,11 @@ async def _claim(
     return sorted(rows, key=lambda row: int(row["id"]))
 
 
+def _reason(exc: BaseException) -> str:
+    message = exc.message if isinstance(exc, InvalidInput) else str(exc)
+    return f"{type(exc).__name__}: {message}"
+
+
 class TransientFailure(Exception):
     """The receiver is down; the row goes back to pending and the slice retries later."""
 
@@ -634,13 +640,18 @@ async def _send_email(
         return "skipped", "no_email"
     if not recipient.marketing_email:
         return "skipped", "unsubscribed"
-    message = email_message(
-        camp,
-        context_of(recipient, camp["id"]),
-        to=recipient.email,
-        lang=recipient.language,
-        message_key=f"delivery-{row['id']}",
-    )
+    try:
+        message = email_message(
+            camp,
+            context_of(recipient, camp["id"]),
+            to=recipient.email,
+            lang=recipient.language,
+            message_key=f"delivery-{row['id']}",
+        )
+    except (ValueError, TypeError, InvalidInput) as exc:
+        # This shopper's data cannot make a message (a line break in a header, a text that
+        # does not render): only this delivery fails, it will never succeed on a retry.
+        return "failed", f"unsendable: {_reason(exc)}"
     try:
         await mail.send_message(message)
     except aiosmtplib.SMTPRecipientsRefused as exc:
@@ -737,7 +748,11 @@ async def _send_push_batch(
         if len(chunk) >= PUSH_CHUNK or (chunk and limit.next_at > time.monotonic()):
             await write()
         await limit.wait()
-        header, text = push_texts(camp, context_of(recipient, camp["id"]))
+        try:
+            header, text = push_texts(camp, context_of(recipient, camp["id"]))
+        except (ValueError, TypeError, InvalidInput) as exc:
+            await marks.add(int(row["id"]), "failed", f"unsendable: {_reason(exc)}")
+            continue
         message_id = f"campaign-{camp['id']}"
         if camp["kind"] != "manual":
             message_id += "-" + str(row["key"]).rsplit(":", 1)[-1]
@@ -811,6 +826,12 @@ async def send_slice(
                     except TransientFailure as exc:
                         transient.append(str(exc))
                         return
+                    except Exception as exc:
+                        # Anything else is about this one message: raising would fail the
+                        # slice and hand the batch back, so everyone already sent in it
+                        # would get another copy on the retry. It fails alone instead.
+                        log.exception("campaign %s: delivery %s failed", campaign_id, row["id"])
+                        status, reason = "failed", f"error: {_reason(exc)}"
                 inflight.discard(int(row["id"]))
                 if status != "marked":
                     await marks.add(int(row["id"]), status, reason)

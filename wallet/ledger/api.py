@@ -5,11 +5,12 @@ from typing import Annotated, Any
 
 import msgspec
 from litestar import Controller, Request, post
-from litestar.params import FromPath, JSONBody
+from litestar.params import JSONBody
 
-from wallet import clock
+from wallet import clock, inputs
 from wallet.auth.guards import allow
 from wallet.http import errors, idempotent, principal
+from wallet.inputs import PathId
 from wallet.ledger import service
 
 
@@ -17,7 +18,7 @@ class AdjustmentIn(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     """A manual credit (points > 0) or debit (points < 0), with the reason support gives."""
 
     points: Annotated[int, msgspec.Meta(ge=-1_000_000, le=1_000_000)]
-    reason: Annotated[str, msgspec.Meta(min_length=3, max_length=500)]
+    reason: inputs.Reason
 
 
 class AdjustmentOut(msgspec.Struct, frozen=True):
@@ -45,7 +46,7 @@ class AdjustmentsController(Controller):
     async def adjust(
         self,
         request: Request[Any, Any, Any],
-        account_id: FromPath[int],
+        account_id: PathId,
         data: JSONBody[AdjustmentIn],
     ) -> AdjustmentOut:
         who = principal(request)

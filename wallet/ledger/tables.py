@@ -3,7 +3,6 @@ from piccolo.columns import (
     BigSerial,
     Boolean,
     ForeignKey,
-    Integer,
     Serial,
     Text,
     Timestamptz,
@@ -24,9 +23,9 @@ class Account(Table, tablename="account"):
     """
 
     id = Serial(primary_key=True)
-    balance = Integer(default=0)
-    pending = Integer(default=0)
-    debt = Integer(default=0)
+    balance = BigInt(default=0)
+    pending = BigInt(default=0)
+    debt = BigInt(default=0)
     lifetime_spend_kopecks = BigInt(default=0)
     # The earliest time a lot of this account matures or expires: the write path settles
     # the account's clock only when this has passed, so most receipts skip that query.
@@ -37,8 +36,8 @@ class Account(Table, tablename="account"):
 class Lot(Table, tablename="lot"):
     id = BigSerial(primary_key=True)
     account = ForeignKey(references=Account, index=True)
-    amount = Integer()
-    remaining = Integer()
+    amount = BigInt()
+    remaining = BigInt()
     earned_at = Timestamptz()
     available_from = Timestamptz()
     expires_at = Timestamptz(index=True)
@@ -59,7 +58,7 @@ class JournalEntry(Table, tablename="journal_entry"):
     lot = ForeignKey(references=Lot, null=True, default=None)
     # earn, redeem, return, refund, expire, adjust, debt, repay
     kind = Varchar(length=16)
-    points = Integer()
+    points = BigInt()
     receipt_id = BigInt(null=True, default=None, index=True)
     actor = Varchar(length=100, default="")
     reason = Text(default="")

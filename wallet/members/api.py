@@ -11,6 +11,7 @@ from wallet.auth import service as auth
 from wallet.auth.guards import allow
 from wallet.errors import Forbidden
 from wallet.http import errors, idempotent, principal
+from wallet.inputs import PathId, QueryJournalId
 from wallet.ledger import service as ledger
 from wallet.members import service, views
 from wallet.members.schemas import (
@@ -112,7 +113,7 @@ class MeController(Controller):
         self,
         request: Request[Any, Any, Any],
         limit: Annotated[int, Parameter(ge=1, le=100)] = 20,
-        before: Annotated[int | None, Parameter(ge=1)] = None,
+        before: QueryJournalId = None,
     ) -> views.HistoryPage:
         who = principal(request)
         assert who.account_id is not None
@@ -221,7 +222,7 @@ class AdminCardsController(Controller):
         status_code=201,
     )
     async def add_card(
-        self, request: Request[Any, Any, Any], account_id: FromPath[int], data: JSONBody[AddCardIn]
+        self, request: Request[Any, Any, Any], account_id: PathId, data: JSONBody[AddCardIn]
     ) -> CardOut:
         who = principal(request)
 
@@ -244,7 +245,7 @@ class AdminCardsController(Controller):
         summary="An account as support sees it: balance, cards, owner",
         responses=errors(404),
     )
-    async def account(self, account_id: FromPath[int]) -> MeOut:
+    async def account(self, account_id: PathId) -> MeOut:
         found = await service.member_of_account(account_id)
         if found is None:
             from wallet.errors import AccountNotFound
@@ -258,5 +259,5 @@ class AdminCardsController(Controller):
         summary="Check that the account's balance, lots and journal agree",
         responses=errors(404),
     )
-    async def reconcile(self, account_id: FromPath[int]) -> list[str]:
+    async def reconcile(self, account_id: PathId) -> list[str]:
         return await ledger.reconcile(account_id, now=clock.now())

@@ -5,11 +5,13 @@ from typing import Annotated, Literal
 
 import msgspec
 
-Name = Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
+from wallet import inputs
+from wallet.inputs import Name
+
 Email = Annotated[str, msgspec.Meta(pattern=r"^[^@\s]{1,64}@[^@\s]{1,189}\.[^@\s]{2,}$")]
 Phone = Annotated[str, msgspec.Meta(pattern=r"^\+?[0-9]{10,15}$", description="digits, E.164")]
 CardNumber = Annotated[str, msgspec.Meta(pattern=r"^[0-9]{16}$", description="16 digits")]
-ConsentVersion = Annotated[str, msgspec.Meta(min_length=1, max_length=32)]
+ConsentVersion = inputs.ShortLine
 # The language of the shopper's emails.
 Language = Literal["ru", "en"]
 LANGUAGES: tuple[Language, ...] = ("ru", "en")
@@ -32,7 +34,7 @@ class EnrolIn(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     email: Email | None = None
     phone: Phone | None = None
     birthday: date | None = None
-    join_store: str | None = None
+    join_store: inputs.ShortLine | None = None
     language: Language = "ru"
 
 
@@ -89,7 +91,7 @@ class MeOut(msgspec.Struct, frozen=True):
 class AddCardIn(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     kind: Literal["virtual", "plastic"]
     role: Literal["family", "twin"]
-    holder_name: Annotated[str, msgspec.Meta(max_length=200)] = ""
+    holder_name: inputs.OptionalName = ""
     number: CardNumber | None = None
 
 

@@ -5,11 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from litestar import Controller, Request, get, patch, post
-from litestar.params import FromPath, JSONBody
+from litestar.params import JSONBody
 
 from wallet import clock, db
 from wallet.auth.guards import allow
 from wallet.http import errors, idempotent, principal
+from wallet.inputs import PathId
 from wallet.offers import service
 from wallet.offers.schemas import MyOffers, OfferChange, OfferIn, OfferOut, Progress
 
@@ -59,7 +60,7 @@ class OffersAdminController(Controller):
         summary="One offer",
         responses=errors(404),
     )
-    async def get_offer(self, offer_id: FromPath[int]) -> OfferOut:
+    async def get_offer(self, offer_id: PathId) -> OfferOut:
         return await service.get_offer(offer_id)
 
     @patch(
@@ -69,7 +70,7 @@ class OffersAdminController(Controller):
         responses=errors(400, 404, 409, 422),
     )
     async def change(
-        self, request: Request[Any, Any, Any], offer_id: FromPath[int], data: JSONBody[OfferChange]
+        self, request: Request[Any, Any, Any], offer_id: PathId, data: JSONBody[OfferChange]
     ) -> OfferOut:
         who = principal(request)
         async with db.write_transaction():
@@ -82,7 +83,7 @@ class OffersAdminController(Controller):
         status_code=200,
         responses=errors(404),
     )
-    async def end(self, request: Request[Any, Any, Any], offer_id: FromPath[int]) -> OfferOut:
+    async def end(self, request: Request[Any, Any, Any], offer_id: PathId) -> OfferOut:
         who = principal(request)
         async with db.write_transaction():
             return await service.end_offer(offer_id, actor=who.actor, now=clock.now())
@@ -114,7 +115,7 @@ class MyOffersController(Controller):
         status_code=200,
         responses=errors(404, 409, 422),
     )
-    async def opt_in(self, request: Request[Any, Any, Any], offer_id: FromPath[int]) -> Progress:
+    async def opt_in(self, request: Request[Any, Any, Any], offer_id: PathId) -> Progress:
         who = principal(request)
         assert who.account_id is not None
         async with db.write_transaction():
@@ -127,7 +128,7 @@ class MyOffersController(Controller):
         status_code=204,
         responses=errors(404),
     )
-    async def opt_out(self, request: Request[Any, Any, Any], offer_id: FromPath[int]) -> None:
+    async def opt_out(self, request: Request[Any, Any, Any], offer_id: PathId) -> None:
         who = principal(request)
         assert who.account_id is not None
         async with db.write_transaction():
@@ -139,7 +140,7 @@ class MyOffersController(Controller):
         summary="My goal, spend so far, what is left, days left, the reward if the month ended now",
         responses=errors(404),
     )
-    async def progress(self, request: Request[Any, Any, Any], offer_id: FromPath[int]) -> Progress:
+    async def progress(self, request: Request[Any, Any, Any], offer_id: PathId) -> Progress:
         who = principal(request)
         assert who.account_id is not None
         return await service.progress(offer_id, account_id=who.account_id, now=clock.now())

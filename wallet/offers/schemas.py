@@ -7,12 +7,14 @@ from typing import Annotated
 
 import msgspec
 
+from wallet import inputs
+
 Bp = Annotated[int, msgspec.Meta(ge=1, le=10_000, description="basis points: 200 = 2%")]
 Kopecks = Annotated[int, msgspec.Meta(ge=0, le=100_000_000_00, description="integer kopecks")]
-Category = Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
+Category = inputs.Label
 # Saved segments (``/api/v1/admin/segments``) whose shoppers may opt in.
 SegmentIds = Annotated[
-    list[Annotated[int, msgspec.Meta(ge=1)]],
+    list[inputs.Id],
     msgspec.Meta(
         max_length=20,
         description="saved segments (groups) whose shoppers may opt in: a shopper in any "
@@ -35,7 +37,7 @@ class GoalPolicy(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
 
 
 class OfferIn(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
-    name: Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
+    name: inputs.Name
     starts_at: datetime
     rate_bp: Bp = 200
     cap_points: Annotated[int, msgspec.Meta(ge=1, le=10_000_000)] = 1_000
@@ -45,17 +47,17 @@ class OfferIn(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     renews_monthly: bool = True
     counts_whole_month: bool = True
     ends_at: datetime | None = None
-    eligible_tiers: list[Annotated[str, msgspec.Meta(min_length=1, max_length=64)]] = []
+    eligible_tiers: list[inputs.Label] = []
     eligible_segment_ids: SegmentIds = []
-    description: Annotated[str, msgspec.Meta(max_length=2000)] = ""
+    description: inputs.Description = ""
 
 
 class OfferChange(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     """Fields left out keep their value. A change applies to goals made from now on; a goal
     already shown to a shopper stays as it was for that month."""
 
-    name: Annotated[str, msgspec.Meta(min_length=1, max_length=200)] | None = None
-    description: Annotated[str, msgspec.Meta(max_length=2000)] | None = None
+    name: inputs.Name | None = None
+    description: inputs.Description | None = None
     rate_bp: Bp | None = None
     cap_points: Annotated[int, msgspec.Meta(ge=1, le=10_000_000)] | None = None
     validity_months: Annotated[int, msgspec.Meta(ge=1, le=120)] | None = None
@@ -64,7 +66,7 @@ class OfferChange(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     renews_monthly: bool | None = None
     counts_whole_month: bool | None = None
     ends_at: datetime | None = None
-    eligible_tiers: list[str] | None = None
+    eligible_tiers: list[inputs.Label] | None = None
     eligible_segment_ids: SegmentIds | None = None
 
 

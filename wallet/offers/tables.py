@@ -29,7 +29,7 @@ class Offer(Table, tablename="offer"):
     description = Text(default="")
     # 200 = 2% of the month's spend comes back as points.
     rate_bp = Integer()
-    cap_points = Integer()
+    cap_points = BigInt()
     validity_months = Integer()
     # Categories whose spend counts towards the goal; empty = every category.
     categories = JSON(default="[]")
@@ -37,7 +37,7 @@ class Offer(Table, tablename="offer"):
     # ``uplift_percent``, rounded up to ``rounding_step_kopecks``, never below the minimum.
     lookback_months = Integer(default=3)
     uplift_percent = Integer(default=10)
-    rounding_step_kopecks = Integer(default=10_000)
+    rounding_step_kopecks = BigInt(default=10_000)
     min_goal_kopecks = BigInt(default=0)
     no_history_goal_kopecks = BigInt(default=0)
     renews_monthly = Boolean(default=True)
@@ -99,7 +99,7 @@ class GoalMonth(Table, tablename="offer_goal_month"):
     status = Varchar(length=10, default="open")
     # reached or missed, once settled
     outcome = Varchar(length=10, default="")
-    reward_points = Integer(default=0)
+    reward_points = BigInt(default=0)
     lot_id = BigInt(null=True, default=None)
     settled_at = Timestamptz(null=True, default=None)
     # The shopper was told the outcome (email queued or not wanted).
@@ -134,5 +134,5 @@ class BurnReminder(Table, tablename="offer_burn_reminder"):
     burns_on = Date()
     burns_at = Timestamptz()
     days_before = Integer()
-    points = Integer()
+    points = BigInt()
     sent_at = Timestamptz()

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Annotated, Any
+from typing import Any
 
 import msgspec
 from litestar import Controller, Request, Response, get, post
-from litestar.params import FromQuery, Parameter
+from litestar.params import FromQuery
 
 from wallet import clock, db
 from wallet import settings as settings_module
@@ -21,6 +21,7 @@ from wallet.errors import (
     TooManyAttempts,
     WrongCode,
 )
+from wallet.inputs import QueryJournalId, parse_id
 from wallet.ledger import service as ledger
 from wallet.members import service as members
 from wallet.members import views
@@ -241,7 +242,7 @@ class PagesController(Controller):
     async def history(
         self,
         request: Request[Any, Any, Any],
-        before: Annotated[int | None, Parameter(ge=1)] = None,
+        before: QueryJournalId = None,
     ) -> Response[Any]:
         p = await page(request)
         if p.session is None:
@@ -271,7 +272,7 @@ class PagesController(Controller):
             await cashback.opt_in(
                 account_id=p.session.account_id,
                 member_id=p.session.member_id,
-                offer_id=int(form.get("offer_id") or 0),
+                offer_id=parse_id(form.get("offer_id"), "offer_id") or 0,
                 now=clock.now(),
             )
         except DomainError as exc:

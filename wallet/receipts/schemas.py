@@ -5,6 +5,7 @@ from typing import Annotated
 
 import msgspec
 
+from wallet import inputs
 from wallet.members.schemas import CardNumber
 
 ReceiptId = Annotated[
@@ -13,13 +14,24 @@ ReceiptId = Annotated[
         pattern=r"^[A-Za-z0-9._:/-]{1,64}$", description="the till's id, unique per store"
     ),
 ]
-Kopecks = Annotated[int, msgspec.Meta(ge=0, le=100_000_000_00, description="integer kopecks")]
+# What one till can sell: a line up to 1,000,000 ₽, a receipt up to 10,000,000 ₽ (far above
+# any shop's till; far below what the ledger's columns hold, so a mistyped amount is
+# refused instead of failing a write or minting billions of points).
+LINE_MAX_KOPECKS = 100_000_000
+RECEIPT_MAX_KOPECKS = 1_000_000_000
+LINES_MAX = 1000
+Kopecks = Annotated[
+    int,
+    msgspec.Meta(
+        ge=0, le=LINE_MAX_KOPECKS, description="integer kopecks, at most 100,000,000 a line"
+    ),
+]
 Points = Annotated[int, msgspec.Meta(ge=0, le=1_000_000_000)]
 
 
 class LineIn(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
-    sku: Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
-    category: Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
+    sku: inputs.Label
+    category: inputs.Label
     quantity: Annotated[float, msgspec.Meta(gt=0, le=1_000_000)]
     amount: Kopecks
 
@@ -28,8 +40,18 @@ class ReceiptIn(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     receipt_id: ReceiptId
     card_number: CardNumber
     occurred_at: datetime
-    lines: Annotated[list[LineIn], msgspec.Meta(min_length=1, max_length=1000)]
+    lines: Annotated[
+        list[LineIn],
+        msgspec.Meta(
+            min_length=1,
+            max_length=LINES_MAX,
+            description="at most 1,000 lines adding up to at most 1,000,000,000 kopecks",
+        ),
+    ]
     redeem_points: Points = 0
+
+    def __post_init__(self) -> None:
+        _check_total(self.lines)
 
 
 class QuoteIn(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
@@ -37,13 +59,34 @@ class QuoteIn(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     ``redeem_points`` the quote redeems nothing and reports the most that could be."""
 
     card_number: CardNumber
-    lines: Annotated[list[LineIn], msgspec.Meta(min_length=1, max_length=1000)]
+    lines: Annotated[
+        list[LineIn],
+        msgspec.Meta(
+            min_length=1,
+            max_length=LINES_MAX,
+            description="at most 1,000 lines adding up to at most 1,000,000,000 kopecks",
+        ),
+    ]
     redeem_points: Points = 0
     occurred_at: datetime | None = None
 
+    def __post_init__(self) -> None:
+        _check_total(self.lines)
+
+
+def _check_total(lines: list[LineIn]) -> None:
+    total = sum(line.amount for line in lines)
+    if total > RECEIPT_MAX_KOPECKS:
+        raise ValueError(
+            f"the lines add up to {total} kopecks; a receipt may hold at most "
+            f"{RECEIPT_MAX_KOPECKS} kopecks"
+        )
+
 
 class ReturnLineIn(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
-    line: Annotated[int, msgspec.Meta(ge=1, description="1-based position on the receipt")]
+    line: Annotated[
+        int, msgspec.Meta(ge=1, le=LINES_MAX, description="1-based position on the receipt")
+    ]
     amount: Kopecks | None = None
 
 

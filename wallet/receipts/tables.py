@@ -30,11 +30,11 @@ class Receipt(Table, tablename="receipt"):
     request_hash = Varchar(length=64)
     total_kopecks = BigInt()
     paid_kopecks = BigInt()
-    redeemed_points = Integer()
-    earned_points = Integer()
+    redeemed_points = BigInt()
+    earned_points = BigInt()
     # The lot this receipt's points went into, and what returns have given back so far.
     earned_lot_id = BigInt(null=True, default=None)
-    refunded_points = Integer(default=0)
+    refunded_points = BigInt(default=0)
     rules_id = Integer()
     result = JSON()
 
@@ -50,10 +50,10 @@ class ReceiptLine(Table, tablename="receipt_line"):
     # The part of the line paid with points, in kopecks (points x point value, spread over
     # the lines points may pay, in proportion to their amounts).
     redeemed_kopecks = BigInt()
-    earned_points = Integer()
+    earned_points = BigInt()
     returned_kopecks = BigInt(default=0)
     returned_redeemed_kopecks = BigInt(default=0)
-    returned_earned_points = Integer(default=0)
+    returned_earned_points = BigInt(default=0)
 
 
 class ReceiptReturn(Table, tablename="receipt_return"):

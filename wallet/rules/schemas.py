@@ -5,13 +5,15 @@ from typing import Annotated
 
 import msgspec
 
+from wallet import inputs
+
 Bp = Annotated[int, msgspec.Meta(ge=0, le=10_000, description="basis points: 100 = 1%")]
-Category = Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
+Category = inputs.Label
 
 
 class Tier(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
-    name: Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
-    min_spend_kopecks: Annotated[int, msgspec.Meta(ge=0)]
+    name: inputs.Label
+    min_spend_kopecks: inputs.Points64
     earn_rate_bp: Bp
 
 
@@ -19,7 +21,7 @@ class RulesIn(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     """A new version of the program rules. Omitted fields keep the current value."""
 
     effective_from: datetime | None = None
-    program_name: str | None = None
+    program_name: inputs.Name | None = None
     earn_rate_bp: Bp | None = None
     tiers: list[Tier] | None = None
     no_earn_categories: list[Category] | None = None

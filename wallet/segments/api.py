@@ -5,11 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from litestar import Controller, Request, delete, get, post, put
-from litestar.params import FromPath, FromQuery, JSONBody
+from litestar.params import FromQuery, JSONBody
 
 from wallet import clock, db
 from wallet.auth.guards import allow
 from wallet.http import errors, principal
+from wallet.inputs import PathId
 from wallet.segments import service
 from wallet.segments.schemas import PreviewOut, RfmOut, SegmentFilter, SegmentIn, SegmentOut
 
@@ -70,7 +71,7 @@ class SegmentsController(Controller):
         return await service.score_rfm(now=clock.now())
 
     @get("/{segment_id:int}", operation_id="getSegment", summary="A segment", responses=errors(404))
-    async def get_segment(self, segment_id: FromPath[int]) -> SegmentOut:
+    async def get_segment(self, segment_id: PathId) -> SegmentOut:
         return await service.get_segment(segment_id)
 
     @put(
@@ -79,9 +80,7 @@ class SegmentsController(Controller):
         summary="Change a segment's name or filter",
         responses=errors(404, 422),
     )
-    async def update_segment(
-        self, segment_id: FromPath[int], data: JSONBody[SegmentIn]
-    ) -> SegmentOut:
+    async def update_segment(self, segment_id: PathId, data: JSONBody[SegmentIn]) -> SegmentOut:
         async with db.write_transaction():
             return await service.update_segment(segment_id, data, now=clock.now())
 
@@ -93,7 +92,7 @@ class SegmentsController(Controller):
         "cashback offer lets this segment's shoppers opt in.",
         responses=errors(404, 409),
     )
-    async def delete_segment(self, segment_id: FromPath[int]) -> None:
+    async def delete_segment(self, segment_id: PathId) -> None:
         async with db.write_transaction():
             await service.delete_segment(segment_id)
 
@@ -103,9 +102,7 @@ class SegmentsController(Controller):
         summary="Live count and a sample of a saved segment",
         responses=errors(404),
     )
-    async def preview_segment(
-        self, segment_id: FromPath[int], sample: FromQuery[int] = 10
-    ) -> PreviewOut:
+    async def preview_segment(self, segment_id: PathId, sample: FromQuery[int] = 10) -> PreviewOut:
         segment = await service.get_segment(segment_id)
         return await service.preview(
             segment.filter, now=clock.now(), sample_size=min(max(sample, 0), 100)

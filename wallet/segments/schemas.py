@@ -7,8 +7,9 @@ from typing import Annotated, Literal
 
 import msgspec
 
+from wallet import inputs
+
 Days = Annotated[int, msgspec.Meta(ge=1, le=3660)]
-NonNegative = Annotated[int, msgspec.Meta(ge=0)]
 RfmGroup = Literal["champions", "loyal", "new", "at_risk", "hibernating", "lost", "others"]
 RFM_GROUPS: tuple[str, ...] = (
     "champions",
@@ -26,11 +27,11 @@ class SegmentFilter(msgspec.Struct, frozen=True, forbid_unknown_fields=True, omi
 
     Windows count back from the moment the segment is evaluated. Money is kopecks."""
 
-    tiers: list[str] | None = None
-    balance_min: NonNegative | None = None
-    balance_max: NonNegative | None = None
+    tiers: list[inputs.Label] | None = None
+    balance_min: inputs.Points64 | None = None
+    balance_max: inputs.Points64 | None = None
     # Points that burn within ``burning_within_days`` (default 30) add up to at least this.
-    burning_points_min: Annotated[int, msgspec.Meta(ge=1)] | None = None
+    burning_points_min: Annotated[int, msgspec.Meta(ge=1, le=inputs.INT64_MAX)] | None = None
     burning_within_days: Days = 30
     # Last purchase at most / at least this many days ago; ``never_purchased`` for none.
     last_purchase_within_days: Days | None = None
@@ -38,15 +39,15 @@ class SegmentFilter(msgspec.Struct, frozen=True, forbid_unknown_fields=True, omi
     never_purchased: bool | None = None
     # Purchase count and spend over the last ``window_days`` (default 90).
     window_days: Days = 90
-    purchases_min: NonNegative | None = None
-    purchases_max: NonNegative | None = None
-    spend_min_kopecks: NonNegative | None = None
-    spend_max_kopecks: NonNegative | None = None
+    purchases_min: inputs.Count32 | None = None
+    purchases_max: inputs.Count32 | None = None
+    spend_min_kopecks: inputs.Points64 | None = None
+    spend_max_kopecks: inputs.Points64 | None = None
     rfm_groups: list[RfmGroup] | None = None
     birthday_month: Annotated[int, msgspec.Meta(ge=1, le=12)] | None = None
     # Store codes.
-    join_stores: list[str] | None = None
-    last_stores: list[str] | None = None
+    join_stores: list[inputs.ShortLine] | None = None
+    last_stores: list[inputs.ShortLine] | None = None
     marketing_email: bool | None = None
     marketing_push: bool | None = None
     joined_after: datetime | None = None
@@ -66,7 +67,7 @@ class SegmentFilter(msgspec.Struct, frozen=True, forbid_unknown_fields=True, omi
 
 
 class SegmentIn(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
-    name: Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
+    name: inputs.Name
     filter: SegmentFilter = msgspec.field(default_factory=SegmentFilter)
 
 

@@ -4,6 +4,8 @@ from typing import Annotated
 
 import msgspec
 
+from wallet import inputs
+
 StoreCode = Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z0-9_-]{1,32}$")]
 Latitude = Annotated[float, msgspec.Meta(ge=-90, le=90)]
 Longitude = Annotated[float, msgspec.Meta(ge=-180, le=180)]
@@ -11,19 +13,19 @@ Longitude = Annotated[float, msgspec.Meta(ge=-180, le=180)]
 
 class StoreIn(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     code: StoreCode
-    name: Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
-    address: Annotated[str, msgspec.Meta(max_length=400)] = ""
+    name: inputs.Name
+    address: inputs.Address = ""
     latitude: Latitude | None = None
     longitude: Longitude | None = None
-    time_zone: str = "Europe/Moscow"
+    time_zone: inputs.Label = "Europe/Moscow"
 
 
 class StorePatch(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
-    name: Annotated[str, msgspec.Meta(min_length=1, max_length=200)] | None = None
-    address: Annotated[str, msgspec.Meta(max_length=400)] | None = None
+    name: inputs.Name | None = None
+    address: inputs.Address | None = None
     latitude: Latitude | None = None
     longitude: Longitude | None = None
-    time_zone: str | None = None
+    time_zone: inputs.Label | None = None
 
 
 class Store(msgspec.Struct, frozen=True):
