@@ -196,8 +196,10 @@ async def main() -> None:
     os.environ["WALLET_DATABASE_URL"] = url
     try:
         migrate(url)
-        from wallet import db
+        from wallet import db, wiring
         from wallet import settings as settings_module
+
+        wiring.connect()  # passes show the offers' goals, as in the app
 
         settings = dataclasses.replace(settings_module.load(), database_url=url)
         if args.connections is not None:

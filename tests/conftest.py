@@ -23,7 +23,7 @@ import pytest
 from piccolo.engine.base import Engine
 from piccolo.engine.postgres import PostgresEngine
 
-from wallet import db
+from wallet import db, wiring
 from wallet import settings as settings_module
 
 POSTGRES_URL = os.environ.get(
@@ -106,6 +106,7 @@ async def database(
 ) -> AsyncIterator[Database]:
     """A clean database of each kind, bound to every table, with fresh caches."""
     found = sqlite_database if request.param == "sqlite" else postgres_database
+    wiring.connect()
     db.bind(found.engine)
     settings_module.override(
         settings_module.Settings(

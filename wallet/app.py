@@ -13,7 +13,7 @@ from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme, Tag
 
-from wallet import db
+from wallet import db, wiring
 from wallet import settings as settings_module
 from wallet.campaigns.api import CampaignsController, UnsubscribeController
 from wallet.campaigns.console import ConsoleController
@@ -24,6 +24,7 @@ from wallet.offers.api import MyOffersController, OffersAdminController
 from wallet.pages.controllers import PagesController
 from wallet.passsync.api import PassKitController, PassLinksController
 from wallet.plastic.api import PlasticController
+from wallet.platform.worker import run_forever
 from wallet.receipts.api import PosController
 from wallet.rules.api import RulesController
 from wallet.segments.api import SegmentsController
@@ -75,8 +76,6 @@ _worker_task: asyncio.Task[None] | None = None
 async def _start_worker() -> None:
     """The embedded default runs the outbox worker inside the app process."""
     global _worker_task
-    from wallet.platform.worker import run_forever
-
     _worker_stop.clear()
     _worker_task = asyncio.create_task(run_forever(_worker_stop), name="outbox-worker")
 
@@ -90,6 +89,7 @@ async def _stop_worker() -> None:
 def create_app(*, manage_db: bool = True, extra_handlers: list[Any] | None = None) -> Litestar:
     """The app; ``manage_db=False`` leaves the engine's pool to the caller (tests)."""
     cfg = settings_module.get()
+    wiring.connect()
     startup: list[Any] = [db.start] if manage_db else []
     shutdown: list[Any] = []
     if manage_db and cfg.embedded_worker:

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import logging
 
+from passes.devcerts import make_dev_certs
 from wallet import settings
+from wallet.passsync.service import ensure_secret_key
 
 log = logging.getLogger(__name__)
 
@@ -17,14 +19,8 @@ def prepare_certificates() -> None:
     """
     folder = settings.get().certs_dir
     if not settings.get().secret_key:
-        from wallet.passsync.service import ensure_secret_key
-
         ensure_secret_key(folder)
     if (folder / "pass-cert.pem").exists():
-        return
-    try:
-        from passes.devcerts import make_dev_certs
-    except ImportError:  # pragma: no cover - passes/ ships with the service
         return
     folder.mkdir(parents=True, exist_ok=True)
     make_dev_certs(folder, pass_type_id="pass.ru.example.loyalty", team_id="DEVTEAM123")

@@ -10,6 +10,7 @@ from collections.abc import Callable, Coroutine
 from typing import Any
 
 from wallet import settings as settings_module
+from wallet import wiring
 
 Command = Callable[[argparse.Namespace], Coroutine[Any, Any, int]]
 
@@ -246,6 +247,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> None:
     args = build_parser().parse_args(argv)
+    wiring.connect()
     if getattr(args, "sync", None):
         raise SystemExit(args.sync(args))
     raise SystemExit(asyncio.run(args.run(args)))

@@ -29,9 +29,9 @@ async def test_matured_pending_points_become_spendable_and_update_the_pass(clien
     await worker.run_until_idle()
     assert not await _waiting_pass_update(shopper.account_id)
 
-    assert await ledger.expire_all(now=now + timedelta(days=13)) == 0
-    assert await ledger.expire_all(now=now + timedelta(days=15)) == 1
-    state = await ledger.lock_account(shopper.account_id)
+    assert await ledger.expire_due(now=now + timedelta(days=13)) == 0
+    assert await ledger.expire_due(now=now + timedelta(days=15)) == 1
+    state = await ledger.summary(shopper.account_id, now=now + timedelta(days=15))
     assert (state.balance, state.pending) == (50, 0)
     assert await _waiting_pass_update(shopper.account_id)
 
@@ -42,8 +42,8 @@ async def test_the_clock_expires_points_past_their_date(client):
     now = clock.now()
     earned = await shop.receipt(shopper.card, "R1", [line(100_000)], at=now - timedelta(days=10))
     assert earned["balance_after"] == 50
-    assert await ledger.expire_all(now=now + timedelta(days=200)) == 1
-    state = await ledger.lock_account(shopper.account_id)
+    assert await ledger.expire_due(now=now + timedelta(days=200)) == 1
+    state = await ledger.summary(shopper.account_id, now=now + timedelta(days=200))
     assert state.balance == 0
     history = await client.get("/api/v1/me/history", headers=shopper.headers)
     assert [(i["kind"], i["points"]) for i in history.json()["items"]][:1] == [("expire", -50)]

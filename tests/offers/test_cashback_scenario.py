@@ -17,7 +17,8 @@ from tests.offers.support import (
 )
 from tests.support.shop import Shop, bearer, iso, line
 from wallet import clock
-from wallet.offers import expiry, service, settlement
+from wallet.ledger import service as ledger
+from wallet.offers import service, settlement
 from wallet.platform import worker
 
 
@@ -116,6 +117,6 @@ async def test_shopper_reaches_goal_across_two_cards_and_gets_capped_cashback_on
 
     expires_at = clock.add_months(settle_at, 6)
     # Six months later the cashback lot's date passes and whatever is left expires.
-    changed = await expiry.expire(now=expires_at + timedelta(seconds=1))
+    changed = await ledger.expire_due(now=expires_at + timedelta(seconds=1))
     assert changed >= 1
     assert (await shop.me(anna))["balance"] == 0

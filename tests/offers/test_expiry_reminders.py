@@ -7,6 +7,7 @@ from datetime import timedelta
 from tests.offers.support import consenting
 from tests.support.shop import Shop
 from wallet import clock, settings
+from wallet.ledger import service as ledger
 from wallet.offers import expiry, service
 from wallet.platform import worker
 
@@ -37,8 +38,8 @@ async def test_reminders_go_out_once_per_lead_time_and_points_expire_on_their_da
     # No marketing-email consent, no email (the pass still shows the reminder).
     assert smtp_sink.to("ivan@example.ru") == []
 
-    assert await expiry.expire(now=expires_at - timedelta(seconds=1)) == 0
-    assert await expiry.expire(now=expires_at + timedelta(seconds=1)) == 2
+    assert await ledger.expire_due(now=expires_at - timedelta(seconds=1)) == 0
+    assert await ledger.expire_due(now=expires_at + timedelta(seconds=1)) == 2
     me = await shop.me(olga)
     assert me["balance"] == 0
     history = (await client.get("/api/v1/me/history", headers=olga.headers)).json()["items"]

@@ -145,41 +145,31 @@ async def test_merging_accounts_moves_pending_points_debt_and_spend(database):
     async with db.write_transaction():
         source_id = await ledger.open_account(now=now)
         target_id = await ledger.open_account(now=now)
-        source = await ledger.lock_account(source_id)
-        await ledger.credit(
-            source,
-            30,
-            kind="earn",
-            source="receipt",
-            earned_at=now,
-            available_from=now + timedelta(days=14),
-            expires_at=now + timedelta(days=180),
-            now=now,
-        )
-        await ledger.credit(
-            source,
-            40,
-            kind="earn",
-            source="receipt",
-            earned_at=now,
-            available_from=now,
-            expires_at=now + timedelta(days=90),
-            now=now,
-        )
-        await ledger.debit(source, 15, kind="redeem", now=now)
-        await ledger.add_spend(source, 500_000)
-        target = await ledger.lock_account(target_id)
-        await ledger.credit(
-            target,
-            100,
-            kind="earn",
-            source="receipt",
-            earned_at=now,
-            available_from=now,
-            expires_at=now + timedelta(days=30),
-            now=now,
-        )
-        merged = await ledger.merge_accounts(source_id, target_id, now=now, actor="test")
+        async with ledger.accounts(source_id, target_id, now=now) as (source, target):
+            await source.earn(
+                30,
+                source="receipt",
+                earned_at=now,
+                available_from=now + timedelta(days=14),
+                expires_at=now + timedelta(days=180),
+            )
+            await source.earn(
+                40,
+                source="receipt",
+                earned_at=now,
+                available_from=now,
+                expires_at=now + timedelta(days=90),
+            )
+            await source.spend(15)
+            source.add_spend(500_000)
+            await target.earn(
+                100,
+                source="receipt",
+                earned_at=now,
+                available_from=now,
+                expires_at=now + timedelta(days=30),
+            )
+            merged = await source.merge_into(target, actor="test")
     assert (merged.balance, merged.pending, merged.lots) == (25, 30, 2)
     after = await ledger.summary(target_id, now=now)
     assert (after.balance, after.pending, after.lifetime_spend_kopecks) == (125, 30, 500_000)
@@ -196,19 +186,16 @@ async def test_merging_an_account_with_debt_repays_it_from_the_target(database):
     async with db.write_transaction():
         source_id = await ledger.open_account(now=now)
         target_id = await ledger.open_account(now=now)
-        source = await ledger.lock_account(source_id)
-        await ledger.take_back(source, 12, from_lot=None, now=now, receipt_id=None)
-        target = await ledger.lock_account(target_id)
-        await ledger.credit(
-            target,
-            100,
-            kind="earn",
-            source="receipt",
-            earned_at=now,
-            available_from=now,
-            expires_at=now + timedelta(days=30),
-            now=now,
-        )
+        async with ledger.account(source_id, now=now) as source:
+            await source.take_back(12, from_lot=None, receipt_id=None)
+        async with ledger.account(target_id, now=now) as target:
+            await target.earn(
+                100,
+                source="receipt",
+                earned_at=now,
+                available_from=now,
+                expires_at=now + timedelta(days=30),
+            )
         merged = await ledger.merge_accounts(source_id, target_id, now=now, actor="test")
     assert (merged.debt, merged.debt_repaid) == (12, 12)
     after = await ledger.summary(target_id, now=now)

@@ -8,6 +8,7 @@ from typing import Any
 from tests.passsync.conftest import Phone, download_pass, read_pkpass
 from tests.support.shop import Shop
 from wallet import clock, settings
+from wallet.ledger import service as ledger
 from wallet.offers import expiry
 from wallet.platform import worker
 
@@ -58,7 +59,7 @@ async def test_the_reminder_appears_on_the_pass_with_its_alert_in_the_shoppers_l
     assert len(wallets.apns.pushes) == 2
 
     # Once the points burn, the reminder leaves the pass without an alert.
-    assert await expiry.expire(now=expires_at + timedelta(seconds=1)) == 2
+    assert await ledger.expire_due(now=expires_at + timedelta(seconds=1)) == 2
     await worker.run_until_idle(now=expires_at + timedelta(seconds=1))
     phone, card = phones[olga.account_id]
     assert len(wallets.apns.to(phone.push_token)) == 2

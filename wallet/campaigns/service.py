@@ -51,7 +51,9 @@ from wallet.errors import Conflict, InvalidInput, NotFound
 from wallet.mail import service as mail
 from wallet.members import service as members
 from wallet.members.schemas import LANGUAGES
+from wallet.passsync import service as passsync
 from wallet.platform import service as platform
+from wallet.platform.worker import RetryLater
 from wallet.segments import service as segments
 from wallet.segments.schemas import SegmentFilter
 
@@ -83,8 +85,6 @@ class CampaignNotEditable(Conflict):
 def secret_key() -> bytes:
     """The server secret (``WALLET_SECRET_KEY`` or ``<certs_dir>/secret.key``), shared with
     pass sync so one key signs every link."""
-    from wallet.passsync import service as passsync
-
     return passsync.secret_key()
 
 
@@ -673,10 +673,6 @@ async def _send_push(
         return "skipped", "no_member"
     if not recipient.marketing_push:
         return "skipped", "unsubscribed"
-    try:
-        from wallet.passsync import service as passsync
-    except ImportError:
-        return "failed", "pass sync is not installed"
     if not await passsync.wallets_of_account(recipient.account_id):
         return "skipped", "no_wallet"
     header, text = push_texts(camp, context_of(recipient, camp["id"]))
@@ -712,12 +708,6 @@ async def _send_push_batch(
     go on the passes (``passsync.push_messages``) and the rows are marked sent in the same
     transaction, exactly once. Skips are marked as ``_send_push`` marks them. The rate limit
     still spaces the sends: a chunk is written before the limit makes us wait."""
-    try:
-        from wallet.passsync import service as passsync
-    except ImportError:
-        for row in rows:
-            await marks.add(int(row["id"]), "failed", "pass sync is not installed")
-        return
     chunk: list[tuple[dict[str, Any], Any]] = []
 
     async def write() -> None:
@@ -845,8 +835,6 @@ async def send_slice(
         # what it did not.
         await asyncio.shield(_wind_up(marks, inflight))
     if transient:
-        from wallet.platform.worker import RetryLater
-
         raise RetryLater(f"{channel} receiver unavailable: {transient[0]}", seconds=10)
     result = await _finish_if_done(campaign_id)
     # Rows left are leased by another worker (or a dead one, until its lease ends).
@@ -901,8 +889,6 @@ async def test_send(
         await mail.send_message(message)
         sent.append(f"email:{to}")
     if card_number and recipient and "push" in camp["channels"]:
-        from wallet.passsync import service as passsync
-
         header, text = push_texts(camp, context)
         async with db.write_transaction():
             await passsync.push_message(

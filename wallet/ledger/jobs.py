@@ -20,7 +20,7 @@ def every_five_minutes(now: datetime) -> str:
 
 
 async def settle_due(payload: dict[str, Any]) -> None:
-    await service.expire_all(now=clock.now())
+    await service.expire_due(now=clock.now())
 
 
 register("ledger.clock", settle_due, max_attempts=3)

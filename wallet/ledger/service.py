@@ -1,18 +1,31 @@
 """The points ledger: lots, journal entries and the account's running totals.
 
+One door: every change to an account's points goes through ``account()`` (or
+``accounts()`` for two), inside the caller's ``db.write_transaction()``::
+
+    async with ledger.account(account_id, now=now) as acct:
+        await acct.spend(10, receipt_id=..., actor=..., reason=...)
+        await acct.earn(25, ...)
+
+Entering locks the account row (``SELECT ... FOR UPDATE`` on PostgreSQL; SQLite's
+IMMEDIATE transaction already holds the write lock) and settles its clock (``expire``);
+the movements record lots and journal entries and keep the totals in memory; leaving
+writes the totals once. Set-based crediting of many accounts at once (month-end cashback)
+is ``wallet.ledger.bulk``. Nothing outside this package writes ``lot``, ``journal_entry``
+or ``account``.
+
 Rules kept here, whatever the caller:
 - points come in lots; each lot has its own expiry and, if pending, a maturity time;
 - spending takes available lots in order of expiry (oldest-expiring first), never pending
   or expired ones, and never more than the balance;
 - every change to a lot's ``remaining`` has a journal entry naming the lot, so a lot's
-  entries sum to its remaining, and the account's entries sum to balance + pending - debt;
-- the functions that change points must run inside ``db.write_transaction()`` after
-  ``lock_account``: the lock serialises writers of one account on PostgreSQL
-  (``SELECT ... FOR UPDATE``); on SQLite the IMMEDIATE transaction already does.
+  entries sum to its remaining, and the account's entries sum to balance + pending - debt.
 """
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import datetime
 from typing import Any
 
@@ -28,6 +41,8 @@ from wallet.ledger.schemas import (
     Summary,
 )
 from wallet.ledger.tables import Account, JournalEntry, Lot
+from wallet.platform import service as platform
+from wallet.rules import service as rules_service
 
 _STATE_COLUMNS = (
     Account.id,
@@ -38,13 +53,15 @@ _STATE_COLUMNS = (
     Account.next_lot_event_at,
 )
 
+JournalRow = tuple[int, int | None, str, int, int | None, str, str, datetime]
+
 
 async def open_account(*, now: datetime) -> int:
     rows = await Account.insert(Account(created_at=now)).returning(Account.id)
     return int(rows[0]["id"])
 
 
-async def lock_account(account_id: int) -> AccountState:
+async def _lock(account_id: int) -> AccountState:
     rows = await db.fetch(
         "SELECT id, balance, pending, debt, lifetime_spend_kopecks, next_lot_event_at "
         "FROM account WHERE id = $1 FOR UPDATE",
@@ -55,7 +72,454 @@ async def lock_account(account_id: int) -> AccountState:
     return AccountState(**rows[0])
 
 
-JournalRow = tuple[int, int | None, str, int, int | None, str, str, datetime]
+async def lock_account(account_id: int) -> None:
+    """Wait for the account's other writers and hold them off until the transaction ends,
+    without touching its points (offers open a month's goal under it)."""
+    await _lock(account_id)
+
+
+@asynccontextmanager
+async def account(account_id: int, *, now: datetime) -> AsyncIterator[Book]:
+    """The account locked, its clock settled, for the movements of one unit of work; its
+    totals are written once on leaving (not at all when the block raises: the caller's
+    transaction rolls back)."""
+    async with accounts(account_id, now=now) as (book,):
+        yield book
+
+
+@asynccontextmanager
+async def accounts(*account_ids: int, now: datetime) -> AsyncIterator[tuple[Book, ...]]:
+    """``account`` for several accounts, locked in id order so that two units of work on the
+    same pair in opposite directions wait for each other instead of deadlocking."""
+    books: dict[int, Book] = {}
+    for account_id in sorted(set(account_ids)):
+        books[account_id] = Book(await _lock(account_id), now=now)
+        await books[account_id].expire()
+    yield tuple(books[account_id] for account_id in account_ids)
+    for book in books.values():
+        await book._close()
+
+
+class Book:
+    """One locked account inside a unit of work: its movements and its totals so far."""
+
+    def __init__(self, state: AccountState, *, now: datetime) -> None:
+        self._state = state
+        self._saved = msgspec.structs.astuple(state)
+        self._clock_moved = False
+        self.now = now
+
+    @property
+    def id(self) -> int:
+        return self._state.id
+
+    @property
+    def balance(self) -> int:
+        return self._state.balance
+
+    @property
+    def pending(self) -> int:
+        return self._state.pending
+
+    @property
+    def debt(self) -> int:
+        return self._state.debt
+
+    @property
+    def lifetime_spend_kopecks(self) -> int:
+        return self._state.lifetime_spend_kopecks
+
+    async def _close(self) -> None:
+        state = self._state
+        if msgspec.structs.astuple(state) != self._saved:
+            await db.fetch(
+                "UPDATE account SET balance = $1, pending = $2, debt = $3, "
+                "lifetime_spend_kopecks = $4, next_lot_event_at = $5 WHERE id = $6",
+                state.balance,
+                state.pending,
+                state.debt,
+                state.lifetime_spend_kopecks,
+                state.next_lot_event_at,
+                state.id,
+            )
+        if self._clock_moved:
+            # Points burnt or matured: the passes show the balance, whoever settled it.
+            await platform.enqueue_pass_update(state.id)
+
+    async def expire(self) -> None:
+        """Expire the account's lots past their date and release matured pending lots.
+
+        Runs on entering the unit of work, so a lot that expired a minute ago is never
+        spent even if the sweep (``expire_due``) has not run yet.
+        """
+        state, now = self._state, self.now
+        if state.next_lot_event_at is None or state.next_lot_event_at > now:
+            return
+        due = await Lot.select(
+            Lot.id, Lot.remaining, Lot.is_pending, Lot.available_from, Lot.expires_at
+        ).where(
+            (Lot.account == state.id)
+            & (Lot.remaining > 0)
+            & ((Lot.expires_at <= now) | ((Lot.is_pending == True) & (Lot.available_from <= now)))  # noqa: E712
+        )
+        entries: list[JournalEntry] = []
+        for lot in due:
+            if lot["expires_at"] <= now:
+                entries.append(
+                    JournalEntry(
+                        account=state.id,
+                        lot=lot["id"],
+                        kind="expire",
+                        points=-lot["remaining"],
+                        actor="system",
+                        reason="points expired",
+                        created_at=now,
+                    )
+                )
+                await Lot.update({Lot.remaining: 0, Lot.is_pending: False}).where(
+                    Lot.id == lot["id"]
+                )
+                if lot["is_pending"]:
+                    state.pending -= lot["remaining"]
+                else:
+                    state.balance -= lot["remaining"]
+            else:
+                await Lot.update({Lot.is_pending: False}).where(Lot.id == lot["id"])
+                state.pending -= lot["remaining"]
+                state.balance += lot["remaining"]
+        if entries:
+            await JournalEntry.insert(*entries)
+        state.next_lot_event_at = await _next_lot_event(state.id)
+        self._clock_moved = self._clock_moved or bool(due)
+
+    async def earn(
+        self,
+        points: int,
+        *,
+        source: str,
+        earned_at: datetime,
+        available_from: datetime,
+        expires_at: datetime,
+        receipt_id: int | None = None,
+        actor: str = "system",
+        reason: str = "",
+        kind: str = "earn",
+    ) -> int:
+        """A new lot of ``points``; a debt left by an earlier return is repaid from it first.
+
+        A lot dated in the past may already be expired (an imported receipt): it is created
+        and expired at once, so the journal still shows what was earned and when it burned.
+        """
+        state, now = self._state, self.now
+        pending = available_from > now
+        repaid = min(state.debt, points)
+        kept = points - repaid
+        rows = await db.fetch(
+            "INSERT INTO lot (account, amount, remaining, earned_at, available_from, "
+            "expires_at, is_pending, source, receipt_id) "
+            "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id",
+            state.id,
+            points,
+            kept,
+            earned_at,
+            available_from,
+            expires_at,
+            pending,
+            source,
+            receipt_id,
+        )
+        lot_id = int(rows[0]["id"])
+        entries: list[JournalRow] = [
+            (state.id, lot_id, kind, points, receipt_id, actor, reason, now)
+        ]
+        if repaid:
+            entries.append(
+                (
+                    state.id,
+                    lot_id,
+                    "repay",
+                    -repaid,
+                    receipt_id,
+                    actor,
+                    "repays points owed after a return",
+                    now,
+                )
+            )
+            entries.append((state.id, None, "repay", repaid, receipt_id, actor, "debt repaid", now))
+        await _journal(entries)
+        event_at = available_from if pending else expires_at
+        if state.next_lot_event_at is None or event_at < state.next_lot_event_at:
+            state.next_lot_event_at = event_at
+        if pending:
+            state.pending += kept
+        else:
+            state.balance += kept
+        state.debt -= repaid
+        if expires_at <= now:
+            await self.expire()
+        return lot_id
+
+    async def spend(
+        self,
+        points: int,
+        *,
+        kind: str = "redeem",
+        receipt_id: int | None = None,
+        actor: str = "system",
+        reason: str = "",
+    ) -> list[LotTaken]:
+        """Take ``points`` from the available lots, oldest-expiring first."""
+        state = self._state
+        if points <= 0:
+            return []
+        if points > state.balance:
+            raise InsufficientPoints(
+                f"account {state.id} has {state.balance} points available, {points} were asked",
+                {"available": state.balance, "requested": points},
+            )
+        taken = await self._take(
+            points, kind=kind, receipt_id=receipt_id, actor=actor, reason=reason
+        )
+        state.balance -= points
+        return taken
+
+    async def _take(
+        self, points: int, *, kind: str, receipt_id: int | None, actor: str, reason: str
+    ) -> list[LotTaken]:
+        state, now = self._state, self.now
+        # Available lots in the order spending takes them: oldest-expiring first.
+        lots = await db.fetch(
+            "SELECT id, remaining, expires_at FROM lot WHERE account = $1 AND remaining > 0 "
+            "AND is_pending = $2 AND expires_at > $3 ORDER BY expires_at, id",
+            state.id,
+            False,
+            now,
+        )
+        left = points
+        taken: list[LotTaken] = []
+        for lot in lots:
+            if left == 0:
+                break
+            take = min(left, lot["remaining"])
+            await db.fetch(
+                "UPDATE lot SET remaining = remaining - $1 WHERE id = $2", take, lot["id"]
+            )
+            taken.append(LotTaken(lot_id=lot["id"], points=take, expires_at=lot["expires_at"]))
+            left -= take
+        if left:
+            # The balance said there was enough; the lots disagree. Refuse rather than guess.
+            raise RuntimeError(
+                f"ledger of account {state.id} is inconsistent: balance {state.balance} but "
+                f"lots hold {points - left}; run `wallet reconcile {state.id}`"
+            )
+        await _journal(
+            [
+                (state.id, item.lot_id, kind, -item.points, receipt_id, actor, reason, now)
+                for item in taken
+            ]
+        )
+        return taken
+
+    def add_spend(self, kopecks: int) -> None:
+        """Count money paid (negative: given back) towards the lifetime spend, never below 0."""
+        state = self._state
+        state.lifetime_spend_kopecks = max(0, state.lifetime_spend_kopecks + kopecks)
+
+    async def take_back(
+        self,
+        points: int,
+        *,
+        from_lot: int | None,
+        receipt_id: int | None,
+        actor: str = "system",
+        reason: str = "",
+    ) -> dict[str, int]:
+        """Take back points a receipt earned, because its goods came back.
+
+        First from the lot the receipt created (whatever is left of it, pending or not),
+        then, if the shopper already spent those points, from the available balance
+        oldest-first; what is still missing becomes ``debt``, repaid from the next points
+        earned. Nothing is created or lost: the journal records each part.
+        """
+        state, now = self._state, self.now
+        from_own = from_pending = from_balance = 0
+        left = points
+        if from_lot is not None and left:
+            lot = await Lot.select(Lot.remaining, Lot.is_pending).where(Lot.id == from_lot).first()
+            if lot is not None and lot["remaining"] > 0:
+                own = min(left, lot["remaining"])
+                await Lot.update({Lot.remaining: Lot.remaining - own}).where(Lot.id == from_lot)
+                await _journal(
+                    [(state.id, from_lot, "return", -own, receipt_id, actor, reason, now)]
+                )
+                if lot["is_pending"]:
+                    from_pending = own
+                else:
+                    from_own = own
+                left -= own
+        if left and state.balance - from_own > 0:
+            from_balance = min(left, state.balance - from_own)
+            await self._take(
+                from_balance, kind="return", receipt_id=receipt_id, actor=actor, reason=reason
+            )
+            left -= from_balance
+        debt = left
+        if debt:
+            await _journal(
+                [
+                    (
+                        state.id,
+                        None,
+                        "debt",
+                        -debt,
+                        receipt_id,
+                        actor,
+                        "earned points were already spent; owed from future points",
+                        now,
+                    )
+                ]
+            )
+        state.balance -= from_own + from_balance
+        state.pending -= from_pending
+        state.debt += debt
+        return {
+            "from_receipt_lot": from_own + from_pending,
+            "from_balance": from_balance,
+            "owed": debt,
+        }
+
+    async def refund(
+        self,
+        points: int,
+        *,
+        receipt_id: int,
+        refunded_before: int,
+        actor: str,
+        reason: str,
+    ) -> None:
+        """Give back ``points`` the receipt redeemed (after ``refunded_before`` given back
+        already), lot by lot in the order they were taken, each keeping the expiry of the
+        lot it came from."""
+        taken = await redeemed_from(receipt_id)
+        start, end = refunded_before, refunded_before + points
+        position = 0
+        by_expiry: dict[datetime, int] = {}
+        for item in taken:
+            lo, hi = position, position + item.points
+            overlap = max(0, min(hi, end) - max(lo, start))
+            if overlap:
+                by_expiry[item.expires_at] = by_expiry.get(item.expires_at, 0) + overlap
+            position = hi
+        for expires_at, amount in sorted(by_expiry.items()):
+            await self.earn(
+                amount,
+                kind="refund",
+                source="return",
+                earned_at=self.now,
+                available_from=self.now,
+                expires_at=expires_at,
+                receipt_id=receipt_id,
+                actor=actor,
+                reason=reason,
+            )
+
+    async def adjust(self, points: int, *, expires_at: datetime, actor: str, reason: str) -> None:
+        """A manual credit (a lot valid until ``expires_at``) or debit by support."""
+        if points > 0:
+            await self.earn(
+                points,
+                kind="adjust",
+                source="adjustment",
+                earned_at=self.now,
+                available_from=self.now,
+                expires_at=expires_at,
+                actor=actor,
+                reason=reason,
+            )
+        else:
+            await self.spend(-points, kind="adjust", actor=actor, reason=reason)
+
+    async def merge_into(self, target: Book, *, actor: str, reason: str = "") -> Merged:
+        """Move everything this account holds onto ``target`` (an anonymous plastic card
+        joining a shopper's account): its live lots, its debt and its lifetime spend.
+
+        The lots themselves move (same id, remaining, expiry, pending state and receipt),
+        so a later return of a receipt posted on the plastic card still finds the lot it
+        earned. Each moved lot gets a ``transfer`` entry of ``-remaining`` on this account
+        and ``+remaining`` on the target, so both journals still sum to their lots and
+        totals. Debt moves the same way and is then repaid from the target's available
+        points, as it would have been had the cards shared an account from the start.
+        """
+        source, into, now = self._state, target._state, self.now
+        if source.id == into.id:
+            raise InvalidInput("an account cannot be merged into itself", {"account_id": source.id})
+        lots = (
+            await Lot.select(Lot.id, Lot.remaining, Lot.is_pending, Lot.receipt_id)
+            .where((Lot.account == source.id) & (Lot.remaining > 0))
+            .order_by(Lot.id)
+        )
+        entries: list[JournalRow] = []
+        for lot in lots:
+            for account_id, points in ((source.id, -lot["remaining"]), (into.id, lot["remaining"])):
+                entries.append(
+                    (
+                        account_id,
+                        lot["id"],
+                        "transfer",
+                        points,
+                        lot["receipt_id"],
+                        actor,
+                        reason,
+                        now,
+                    )
+                )
+        if lots:
+            await Lot.update({Lot.account: into.id}).where(
+                Lot.id.is_in([lot["id"] for lot in lots])
+            )
+        moved_balance = sum(lot["remaining"] for lot in lots if not lot["is_pending"])
+        moved_pending = sum(lot["remaining"] for lot in lots if lot["is_pending"])
+        moved_debt = source.debt
+        if moved_debt:
+            why = reason or "debt moved with the card"
+            entries.append((source.id, None, "transfer", moved_debt, None, actor, why, now))
+            entries.append((into.id, None, "transfer", -moved_debt, None, actor, why, now))
+        await _journal(entries)
+        moved_spend = source.lifetime_spend_kopecks
+        source.balance -= moved_balance
+        source.pending -= moved_pending
+        source.debt -= moved_debt
+        source.lifetime_spend_kopecks -= moved_spend
+        source.next_lot_event_at = None
+        into.balance += moved_balance
+        into.pending += moved_pending
+        into.debt += moved_debt
+        into.lifetime_spend_kopecks += moved_spend
+        into.next_lot_event_at = await _next_lot_event(into.id)
+        repaid = min(into.debt, into.balance)
+        if repaid:
+            await target.spend(repaid, kind="repay", actor=actor, reason="repays points owed")
+            await _journal([(into.id, None, "repay", repaid, None, actor, "debt repaid", now)])
+            into.debt -= repaid
+        return Merged(
+            lots=len(lots),
+            balance=moved_balance,
+            pending=moved_pending,
+            debt=moved_debt,
+            debt_repaid=repaid,
+            lifetime_spend_kopecks=moved_spend,
+        )
+
+
+class Merged(msgspec.Struct, frozen=True):
+    """What moved from one account to another."""
+
+    lots: int
+    balance: int
+    pending: int
+    debt: int
+    debt_repaid: int
+    lifetime_spend_kopecks: int
 
 
 async def _journal(entries: list[JournalRow]) -> None:
@@ -73,74 +537,6 @@ async def _journal(entries: list[JournalRow]) -> None:
     )
 
 
-async def _save_totals(state: AccountState) -> None:
-    """Write the account's totals as the caller computed them under the account's lock."""
-    await db.fetch(
-        "UPDATE account SET balance = $1, pending = $2, debt = $3, lifetime_spend_kopecks = $4, "
-        "next_lot_event_at = $5 WHERE id = $6",
-        state.balance,
-        state.pending,
-        state.debt,
-        state.lifetime_spend_kopecks,
-        state.next_lot_event_at,
-        state.id,
-    )
-
-
-async def settle_clock(state: AccountState, *, now: datetime) -> AccountState:
-    """Expire the account's lots past their date and release matured pending lots.
-
-    The write path calls this before spending, so a lot that expired a minute ago is never
-    spent even if the nightly sweep has not run yet.
-    """
-    if state.next_lot_event_at is None or state.next_lot_event_at > now:
-        return state
-    due = await Lot.select(
-        Lot.id, Lot.remaining, Lot.is_pending, Lot.available_from, Lot.expires_at
-    ).where(
-        (Lot.account == state.id)
-        & (Lot.remaining > 0)
-        & ((Lot.expires_at <= now) | ((Lot.is_pending == True) & (Lot.available_from <= now)))  # noqa: E712
-    )
-    expired_balance = expired_pending = released = 0
-    entries: list[JournalEntry] = []
-    for lot in due:
-        if lot["expires_at"] <= now:
-            entries.append(
-                JournalEntry(
-                    account=state.id,
-                    lot=lot["id"],
-                    kind="expire",
-                    points=-lot["remaining"],
-                    actor="system",
-                    reason="points expired",
-                    created_at=now,
-                )
-            )
-            await Lot.update({Lot.remaining: 0, Lot.is_pending: False}).where(Lot.id == lot["id"])
-            if lot["is_pending"]:
-                expired_pending += lot["remaining"]
-            else:
-                expired_balance += lot["remaining"]
-        else:
-            await Lot.update({Lot.is_pending: False}).where(Lot.id == lot["id"])
-            released += lot["remaining"]
-    if entries:
-        await JournalEntry.insert(*entries)
-    next_event = await _next_lot_event(state.id)
-    await Account.update(
-        {
-            Account.balance: Account.balance - expired_balance + released,
-            Account.pending: Account.pending - expired_pending - released,
-            Account.next_lot_event_at: next_event,
-        }
-    ).where(Account.id == state.id)
-    state.balance += released - expired_balance
-    state.pending -= expired_pending + released
-    state.next_lot_event_at = next_event
-    return state
-
-
 async def _next_lot_event(account_id: int) -> datetime | None:
     rows = await db.raw(
         "SELECT MIN(CASE WHEN is_pending AND available_from < expires_at "
@@ -154,219 +550,6 @@ async def _next_lot_event(account_id: int) -> datetime | None:
     return clock.to_utc(value) if value is not None else None
 
 
-async def credit(
-    state: AccountState,
-    points: int,
-    *,
-    kind: str,
-    source: str,
-    earned_at: datetime,
-    available_from: datetime,
-    expires_at: datetime,
-    now: datetime,
-    receipt_id: int | None = None,
-    actor: str = "system",
-    reason: str = "",
-) -> int:
-    """A new lot of ``points``; a debt left by an earlier return is repaid from it first.
-
-    A lot dated in the past may already be expired (an imported receipt): it is created and
-    expired at once, so the journal still shows what was earned and when it burned.
-    """
-    pending = available_from > now
-    repaid = min(state.debt, points)
-    kept = points - repaid
-    rows = await db.fetch(
-        "INSERT INTO lot (account, amount, remaining, earned_at, available_from, expires_at, "
-        "is_pending, source, receipt_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id",
-        state.id,
-        points,
-        kept,
-        earned_at,
-        available_from,
-        expires_at,
-        pending,
-        source,
-        receipt_id,
-    )
-    lot_id = int(rows[0]["id"])
-    entries: list[JournalRow] = [(state.id, lot_id, kind, points, receipt_id, actor, reason, now)]
-    if repaid:
-        entries.append(
-            (
-                state.id,
-                lot_id,
-                "repay",
-                -repaid,
-                receipt_id,
-                actor,
-                "repays points owed after a return",
-                now,
-            )
-        )
-        entries.append((state.id, None, "repay", repaid, receipt_id, actor, "debt repaid", now))
-    await _journal(entries)
-    event_at = available_from if pending else expires_at
-    if state.next_lot_event_at is None or event_at < state.next_lot_event_at:
-        state.next_lot_event_at = event_at
-    if pending:
-        state.pending += kept
-    else:
-        state.balance += kept
-    state.debt -= repaid
-    await _save_totals(state)
-    if expires_at <= now:
-        await settle_clock(state, now=now)
-    return lot_id
-
-
-async def debit(
-    state: AccountState,
-    points: int,
-    *,
-    kind: str,
-    now: datetime,
-    receipt_id: int | None = None,
-    actor: str = "system",
-    reason: str = "",
-) -> list[LotTaken]:
-    """Take ``points`` from the available lots, oldest-expiring first."""
-    if points <= 0:
-        return []
-    if points > state.balance:
-        raise InsufficientPoints(
-            f"account {state.id} has {state.balance} points available, {points} were asked",
-            {"available": state.balance, "requested": points},
-        )
-    lots = await _spendable_lots(state.id, now)
-    taken = await _take(
-        state, lots, points, kind=kind, now=now, receipt_id=receipt_id, actor=actor, reason=reason
-    )
-    state.balance -= points
-    await _save_totals(state)
-    return taken
-
-
-async def _spendable_lots(account_id: int, now: datetime) -> list[dict[str, Any]]:
-    """Available lots in the order spending takes them: oldest-expiring first."""
-    return await db.fetch(
-        "SELECT id, remaining, expires_at FROM lot WHERE account = $1 AND remaining > 0 "
-        "AND is_pending = $2 AND expires_at > $3 ORDER BY expires_at, id",
-        account_id,
-        False,
-        now,
-    )
-
-
-async def _take(
-    state: AccountState,
-    lots: list[dict[str, Any]],
-    points: int,
-    *,
-    kind: str,
-    now: datetime,
-    receipt_id: int | None,
-    actor: str,
-    reason: str,
-) -> list[LotTaken]:
-    left = points
-    taken: list[LotTaken] = []
-    for lot in lots:
-        if left == 0:
-            break
-        take = min(left, lot["remaining"])
-        await db.fetch("UPDATE lot SET remaining = remaining - $1 WHERE id = $2", take, lot["id"])
-        taken.append(LotTaken(lot_id=lot["id"], points=take, expires_at=lot["expires_at"]))
-        left -= take
-    if left:
-        # The balance said there was enough; the lots disagree. Refuse rather than guess.
-        raise RuntimeError(
-            f"ledger of account {state.id} is inconsistent: balance {state.balance} but lots "
-            f"hold {points - left}; run `wallet reconcile {state.id}`"
-        )
-    await _journal(
-        [
-            (state.id, item.lot_id, kind, -item.points, receipt_id, actor, reason, now)
-            for item in taken
-        ]
-    )
-    return taken
-
-
-async def take_back(
-    state: AccountState,
-    points: int,
-    *,
-    from_lot: int | None,
-    now: datetime,
-    receipt_id: int | None,
-    actor: str = "system",
-    reason: str = "",
-) -> dict[str, int]:
-    """Take back points a receipt earned, because its goods came back.
-
-    First from the lot the receipt created (whatever is left of it, pending or not), then,
-    if the shopper already spent those points, from the available balance oldest-first;
-    what is still missing becomes ``debt``, repaid from the next points earned. Nothing is
-    created or lost: the journal records each part.
-    """
-    from_own = from_pending = from_balance = 0
-    left = points
-    if from_lot is not None and left:
-        lot = await Lot.select(Lot.remaining, Lot.is_pending).where(Lot.id == from_lot).first()
-        if lot is not None and lot["remaining"] > 0:
-            own = min(left, lot["remaining"])
-            await Lot.update({Lot.remaining: Lot.remaining - own}).where(Lot.id == from_lot)
-            await _journal([(state.id, from_lot, "return", -own, receipt_id, actor, reason, now)])
-            if lot["is_pending"]:
-                from_pending = own
-            else:
-                from_own = own
-            left -= own
-    if left and state.balance - from_own > 0:
-        from_balance = min(left, state.balance - from_own)
-        await _take(
-            state,
-            await _spendable_lots(state.id, now),
-            from_balance,
-            kind="return",
-            now=now,
-            receipt_id=receipt_id,
-            actor=actor,
-            reason=reason,
-        )
-        left -= from_balance
-    debt = left
-    if debt:
-        await JournalEntry.insert(
-            JournalEntry(
-                account=state.id,
-                lot=None,
-                kind="debt",
-                points=-debt,
-                receipt_id=receipt_id,
-                actor=actor,
-                reason="earned points were already spent; owed from future points",
-                created_at=now,
-            )
-        )
-    await Account.update(
-        {
-            Account.balance: Account.balance - from_own - from_balance,
-            Account.pending: Account.pending - from_pending,
-            Account.debt: Account.debt + debt,
-        }
-    ).where(Account.id == state.id)
-    state.balance -= from_own + from_balance
-    state.pending -= from_pending
-    state.debt += debt
-    return {
-        "from_receipt_lot": from_own + from_pending,
-        "from_balance": from_balance,
-        "owed": debt,
-    }
-
-
 class Adjusted(msgspec.Struct, frozen=True):
     balance: int
     expires_at: datetime | None
@@ -376,30 +559,12 @@ async def adjust(
     account_id: int, points: int, *, reason: str, actor: str, now: datetime
 ) -> Adjusted:
     """A manual credit or debit by support, audited; runs in the caller's transaction."""
-    from wallet.platform import service as platform
-    from wallet.rules import service as rules_service
-
     if points == 0:
         raise InvalidInput("an adjustment of 0 points changes nothing", {"points": 0})
-    state = await settle_clock(await lock_account(account_id), now=now)
-    expires_at = None
-    if points > 0:
-        rules = await rules_service.rules_at(now)
-        expires_at = clock.add_months(now, rules.validity_months)
-        await credit(
-            state,
-            points,
-            kind="adjust",
-            source="adjustment",
-            earned_at=now,
-            available_from=now,
-            expires_at=expires_at,
-            now=now,
-            actor=actor,
-            reason=reason,
-        )
-    else:
-        await debit(state, -points, kind="adjust", now=now, actor=actor, reason=reason)
+    rules = await rules_service.rules_at(now)
+    expires_at = clock.add_months(now, rules.validity_months)
+    async with account(account_id, now=now) as acct:
+        await acct.adjust(points, expires_at=expires_at, actor=actor, reason=reason)
     await platform.audit(
         actor=actor,
         action="points.adjust",
@@ -407,7 +572,36 @@ async def adjust(
         details={"points": points, "reason": reason},
     )
     await platform.enqueue_pass_update(account_id)
-    return Adjusted(balance=state.balance, expires_at=expires_at)
+    return Adjusted(balance=acct.balance, expires_at=expires_at if points > 0 else None)
+
+
+async def merge_accounts(
+    source_account_id: int, target_account_id: int, *, now: datetime, actor: str, reason: str = ""
+) -> Merged:
+    """``Book.merge_into`` as one unit of work over both accounts, in the caller's
+    transaction."""
+    if source_account_id == target_account_id:
+        raise InvalidInput(
+            "an account cannot be merged into itself", {"account_id": source_account_id}
+        )
+    async with accounts(source_account_id, target_account_id, now=now) as (source, target):
+        return await source.merge_into(target, actor=actor, reason=reason)
+
+
+async def expire_due(*, now: datetime) -> int:
+    """Settle the clock of every account with a lot due (expire lots past their date,
+    release pending lots that matured, queue the account's pass update), each account in
+    its own short transaction. The one expiry: the worker runs it every five minutes and
+    with the daily reminders, ``wallet expire`` by hand. Returns how many accounts changed."""
+    rows = await db.fetch(
+        "SELECT id FROM account WHERE next_lot_event_at IS NOT NULL AND next_lot_event_at <= $1 "
+        "ORDER BY id",
+        now,
+    )
+    for row in rows:
+        async with db.write_transaction(), account(row["id"], now=now):
+            pass
+    return len(rows)
 
 
 async def redeemed_from(receipt_id: int) -> list[LotTaken]:
@@ -422,11 +616,6 @@ async def redeemed_from(receipt_id: int) -> list[LotTaken]:
     return [
         LotTaken(lot_id=row["lot"], points=-row["points"], expires_at=row["exp"]) for row in rows
     ]
-
-
-async def add_spend(state: AccountState, kopecks: int) -> None:
-    state.lifetime_spend_kopecks += kopecks
-    await _save_totals(state)
 
 
 async def summary(account_id: int, *, now: datetime) -> Summary:
@@ -549,147 +738,3 @@ async def reconcile(account_id: int, *, now: datetime) -> list[str]:
     if account["balance"] < 0:
         problems.append(f"balance is negative: {account['balance']}")
     return problems
-
-
-async def expire_all(*, now: datetime) -> int:
-    """Settle the clock of every account with a lot due: expire lots past their date,
-    release pending lots that matured, and queue the account's pass update, each account in
-    its own short transaction. Returns how many accounts changed."""
-    from wallet.platform import service as platform
-
-    rows = await db.fetch(
-        "SELECT id FROM account WHERE next_lot_event_at IS NOT NULL AND next_lot_event_at <= $1 "
-        "ORDER BY id",
-        now,
-    )
-    for row in rows:
-        async with db.write_transaction():
-            state = await lock_account(row["id"])
-            await settle_clock(state, now=now)
-            await platform.enqueue_pass_update(row["id"])
-    return len(rows)
-
-
-class Merged(msgspec.Struct, frozen=True):
-    """What moved from one account to another."""
-
-    lots: int
-    balance: int
-    pending: int
-    debt: int
-    debt_repaid: int
-    lifetime_spend_kopecks: int
-
-
-async def merge_accounts(
-    source_account_id: int, target_account_id: int, *, now: datetime, actor: str, reason: str = ""
-) -> Merged:
-    """Move everything an account holds onto another (an anonymous plastic card joining a
-    shopper's account): its live lots, its debt and its lifetime spend. Runs in the
-    caller's transaction.
-
-    The lots themselves move (same id, remaining, expiry, pending state and receipt), so a
-    later return of a receipt posted on the plastic card still finds the lot it earned.
-    Each moved lot gets a ``transfer`` entry of ``-remaining`` on the source account and
-    ``+remaining`` on the target, so both journals still sum to their lots and totals.
-    Debt moves the same way and is then repaid from the target's available points, as it
-    would have been had the cards shared an account from the start.
-    """
-    if source_account_id == target_account_id:
-        raise InvalidInput(
-            "an account cannot be merged into itself", {"account_id": source_account_id}
-        )
-    # Lock in id order: two merges of the same pair in opposite directions wait, not deadlock.
-    states: dict[int, AccountState] = {}
-    for account_id in sorted((source_account_id, target_account_id)):
-        states[account_id] = await settle_clock(await lock_account(account_id), now=now)
-    source, target = states[source_account_id], states[target_account_id]
-    lots = (
-        await Lot.select(Lot.id, Lot.remaining, Lot.is_pending, Lot.receipt_id)
-        .where((Lot.account == source.id) & (Lot.remaining > 0))
-        .order_by(Lot.id)
-    )
-    entries: list[JournalEntry] = []
-    for lot in lots:
-        for account_id, points in ((source.id, -lot["remaining"]), (target.id, lot["remaining"])):
-            entries.append(
-                JournalEntry(
-                    account=account_id,
-                    lot=lot["id"],
-                    kind="transfer",
-                    points=points,
-                    receipt_id=lot["receipt_id"],
-                    actor=actor,
-                    reason=reason,
-                    created_at=now,
-                )
-            )
-    if lots:
-        await Lot.update({Lot.account: target.id}).where(Lot.id.is_in([lot["id"] for lot in lots]))
-    moved_balance = sum(lot["remaining"] for lot in lots if not lot["is_pending"])
-    moved_pending = sum(lot["remaining"] for lot in lots if lot["is_pending"])
-    moved_debt = source.debt
-    if moved_debt:
-        for account_id, points in ((source.id, moved_debt), (target.id, -moved_debt)):
-            entries.append(
-                JournalEntry(
-                    account=account_id,
-                    lot=None,
-                    kind="transfer",
-                    points=points,
-                    actor=actor,
-                    reason=reason or "debt moved with the card",
-                    created_at=now,
-                )
-            )
-    if entries:
-        await JournalEntry.insert(*entries)
-    moved_spend = source.lifetime_spend_kopecks
-    await Account.update(
-        {
-            Account.balance: Account.balance - moved_balance,
-            Account.pending: Account.pending - moved_pending,
-            Account.debt: Account.debt - moved_debt,
-            Account.lifetime_spend_kopecks: Account.lifetime_spend_kopecks - moved_spend,
-            Account.next_lot_event_at: None,
-        }
-    ).where(Account.id == source.id)
-    next_event = await _next_lot_event(target.id)
-    await Account.update(
-        {
-            Account.balance: Account.balance + moved_balance,
-            Account.pending: Account.pending + moved_pending,
-            Account.debt: Account.debt + moved_debt,
-            Account.lifetime_spend_kopecks: Account.lifetime_spend_kopecks + moved_spend,
-            Account.next_lot_event_at: next_event,
-        }
-    ).where(Account.id == target.id)
-    target.balance += moved_balance
-    target.pending += moved_pending
-    target.debt += moved_debt
-    target.lifetime_spend_kopecks += moved_spend
-    target.next_lot_event_at = next_event
-    repaid = min(target.debt, target.balance)
-    if repaid:
-        await debit(target, repaid, kind="repay", now=now, actor=actor, reason="repays points owed")
-        await JournalEntry.insert(
-            JournalEntry(
-                account=target.id,
-                lot=None,
-                kind="repay",
-                points=repaid,
-                actor=actor,
-                reason="debt repaid",
-                created_at=now,
-            )
-        )
-        await Account.update({Account.debt: Account.debt - repaid}).where(Account.id == target.id)
-        target.debt -= repaid
-    return Merged(
-        lots=len(lots),
-        balance=moved_balance,
-        pending=moved_pending,
-        debt=moved_debt,
-        debt_repaid=repaid,
-        lifetime_spend_kopecks=moved_spend,
-    )

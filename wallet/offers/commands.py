@@ -6,10 +6,12 @@ import argparse
 from datetime import datetime
 from typing import Any
 
+from wallet import clock, db
+from wallet.ledger import service as ledger
+from wallet.offers import expiry, service, settlement
+
 
 def _as_of(text: str | None) -> datetime:
-    from wallet import clock
-
     if not text:
         return clock.now()
     try:
@@ -24,9 +26,6 @@ def _as_of(text: str | None) -> datetime:
 
 
 async def settle(args: argparse.Namespace) -> int:
-    from wallet import db
-    from wallet.offers import service, settlement
-
     month = service.parse_month(args.month)
     now = _as_of(args.as_of)
     await db.start()
@@ -42,13 +41,10 @@ async def settle(args: argparse.Namespace) -> int:
 
 
 async def expire(args: argparse.Namespace) -> int:
-    from wallet import db
-    from wallet.offers import expiry
-
     now = _as_of(args.as_of)
     await db.start()
     try:
-        changed = await expiry.expire(now=now)
+        changed = await ledger.expire_due(now=now)
         reminded = 0 if args.no_reminders else await expiry.send_reminders(now=now)
     finally:
         await db.stop()

@@ -1,8 +1,7 @@
-"""Points that burn: the daily expiry sweep and the reminders before it.
+"""Points that burn: the reminders before they do.
 
-Expiry itself is the ledger's rule (``ledger.settle_clock`` expires every lot past its date
-with a journal entry); this module runs it for every account that has a lot due and tells
-the passes. Reminders go out N days before points burn (``WALLET_BURN_REMINDER_DAYS``,
+Expiry itself is the ledger's (``ledger.expire_due``, run by the worker every five minutes
+and before the daily reminders). Reminders go out N days before points burn (``WALLET_BURN_REMINDER_DAYS``,
 default 30 and 7), once per account, burn date and lead time: a pass update (the pass
 shows "300 points burn on 31 January" with a lock-screen message) and an email to
 shoppers who consented to email.
@@ -16,7 +15,7 @@ from typing import Any
 from passes.card import date_ru
 from wallet import clock, db
 from wallet import settings as settings_module
-from wallet.ledger import service as ledger
+from wallet.mail import service as mail
 from wallet.members import service as members
 from wallet.offers.tables import BurnReminder
 from wallet.platform import service as platform
@@ -26,25 +25,6 @@ def _ts(value: Any) -> datetime:
     if isinstance(value, str):
         value = datetime.fromisoformat(value)
     return clock.to_utc(value)
-
-
-async def expire(*, now: datetime) -> int:
-    """Expire every lot past its date and release matured pending lots, one short
-    transaction per account (the write path would do the same on its next receipt);
-    each changed account's passes are updated. Returns how many accounts changed."""
-    # Read-only use of the ledger's account table to find who is due; the change itself
-    # goes through ledger.settle_clock under the account lock.
-    rows = await db.raw(
-        "SELECT id FROM account WHERE next_lot_event_at IS NOT NULL AND next_lot_event_at <= {} "
-        "ORDER BY id",
-        now,
-    )
-    for row in rows:
-        async with db.write_transaction():
-            state = await ledger.lock_account(row["id"])
-            await ledger.settle_clock(state, now=now)
-            await platform.enqueue_pass_update(row["id"])
-    return len(rows)
 
 
 async def _burning(
@@ -118,8 +98,6 @@ async def send_reminders(*, now: datetime) -> int:
 async def _email(
     account_id: int, *, points: int, day: date, days_left: int, key: list[dict[str, Any]]
 ) -> None:
-    from wallet.mail import service as mail
-
     member = await members.member_of_account(account_id)
     if not member or not member["email"] or not member["marketing_email"]:
         return

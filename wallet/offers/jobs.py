@@ -9,6 +9,8 @@ from typing import Any
 
 from wallet import clock, db
 from wallet import settings as settings_module
+from wallet.ledger import service as ledger
+from wallet.mail import service as mail
 from wallet.members import service as members
 from wallet.offers import expiry, service, settlement
 from wallet.platform import service as platform
@@ -53,7 +55,7 @@ async def settle(payload: dict[str, Any]) -> None:
 async def expire_and_remind(payload: dict[str, Any]) -> None:
     day = datetime.fromisoformat(payload["slot"]).replace(tzinfo=settings_module.get().tz)
     now = _not_before(clock.to_utc(day))
-    await expiry.expire(now=now)
+    await ledger.expire_due(now=now)
     await expiry.send_reminders(now=now)
 
 
@@ -96,8 +98,6 @@ async def pass_updates(payload: dict[str, Any]) -> None:
 async def notify(payload: dict[str, Any]) -> None:
     """Tell each shopper of a settled month how it went, in batches; a retry resumes
     where it stopped (``notified``), and each email has its own dedupe key."""
-    from wallet.mail import service as mail
-
     offer_id, month, accounts = int(payload["offer_id"]), payload["month"], _accounts(payload)
     while True:
         async with db.write_transaction():

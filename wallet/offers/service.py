@@ -23,6 +23,7 @@ from wallet import settings as settings_module
 from wallet.errors import Conflict, DomainError, InvalidInput, NotFound
 from wallet.ledger import service as ledger
 from wallet.members import service as members
+from wallet.offers import expiry
 from wallet.offers.schemas import (
     CardSpend,
     GoalExplanation,
@@ -37,8 +38,10 @@ from wallet.offers.schemas import (
 )
 from wallet.offers.tables import GoalMonth, Offer, OfferEnrolment
 from wallet.platform import service as platform
+from wallet.receipts.events import ReceiptPosted, ReturnPosted
 from wallet.rules import service as rules_service
 from wallet.segments import service as segments
+from wallet.segments.events import SegmentDeleting
 
 log = logging.getLogger("wallet.offers")
 
@@ -144,7 +147,7 @@ def _offer_out(row: dict[str, Any], overlaps: list[int] | None = None) -> OfferO
     )
 
 
-async def _offer_row(offer_id: int) -> dict[str, Any]:
+async def offer_row(offer_id: int) -> dict[str, Any]:
     row = await Offer.select().where(Offer.id == offer_id).first()
     if row is None:
         raise OfferNotFound(f"no offer {offer_id}", {"offer_id": offer_id})
@@ -152,7 +155,7 @@ async def _offer_row(offer_id: int) -> dict[str, Any]:
 
 
 async def get_offer(offer_id: int) -> OfferOut:
-    row = await _offer_row(offer_id)
+    row = await offer_row(offer_id)
     return _offer_out(row, await _overlapping(row))
 
 
@@ -216,6 +219,19 @@ async def offers_using_segment(segment_id: int) -> list[tuple[int, str]]:
     ]
 
 
+async def refuse_if_segment_used(event: SegmentDeleting) -> None:
+    """An active offer's groups hold their segments (subscribed in ``wallet.wiring``)."""
+    users = await offers_using_segment(event.segment_id)
+    if users:
+        named = ", ".join(f"{offer_id} «{name}»" for offer_id, name in users)
+        raise segments.SegmentInUse(
+            f"segment {event.segment_id} decides who may opt in to offer {named}; remove it "
+            "from the offer's eligible_segment_ids (PATCH /api/v1/admin/offers/{id}) or end "
+            "the offer first",
+            {"segment_id": event.segment_id, "offer_ids": [offer_id for offer_id, _ in users]},
+        )
+
+
 async def create_offer(data: OfferIn, *, actor: str, now: datetime) -> OfferOut:
     _check_dates(data.starts_at, data.ends_at)
     segment_ids = await _check_segments(data.eligible_segment_ids)
@@ -259,7 +275,7 @@ async def list_offers() -> list[OfferOut]:
 async def change_offer(
     offer_id: int, change: OfferChange, *, actor: str, now: datetime
 ) -> OfferOut:
-    row = await _offer_row(offer_id)
+    row = await offer_row(offer_id)
     if row["status"] != "active":
         raise Conflict(f"offer {offer_id} has ended; create a new one", {"offer_id": offer_id})
     values: dict[Any, Any] = {Offer.updated_at: now}
@@ -299,7 +315,7 @@ async def change_offer(
 
 async def end_offer(offer_id: int, *, actor: str, now: datetime) -> OfferOut:
     """No new opt-ins from now; months already under way are settled as promised."""
-    row = await _offer_row(offer_id)
+    row = await offer_row(offer_id)
     ends_at = _ts(row["ends_at"]) if row["ends_at"] is not None else None
     await Offer.update(
         {
@@ -529,7 +545,7 @@ async def _holds_other_offer(offer_id: int, account_id: int, month: str) -> int 
 async def opt_in(offer_id: int, *, account_id: int, now: datetime) -> Progress:
     """ "I want cashback": enrol the account and fix this month's goal. Idempotent."""
     await ledger.lock_account(account_id)
-    offer = await _offer_row(offer_id)
+    offer = await offer_row(offer_id)
     month = month_key(now)
     key = f"{offer_id}:{account_id}"
     enrolment = (
@@ -603,7 +619,7 @@ def reward_for(
 
 
 async def progress(offer_id: int, *, account_id: int, now: datetime) -> Progress:
-    offer = await _offer_row(offer_id)
+    offer = await offer_row(offer_id)
     month = month_key(now)
     row = await (
         GoalMonth.select()
@@ -699,38 +715,26 @@ async def my_offers(account_id: int, *, now: datetime) -> MyOffers:
 # --- receipts and returns move progress -------------------------------------------------
 
 
-async def on_receipt(
-    *,
-    account_id: int,
-    card_id: int,
-    receipt_pk: int,
-    occurred_at: datetime,
-    lines: Sequence[tuple[str, int]],
-    now: datetime,
-) -> None:
-    """Called by the receipt's transaction, after the ledger writes."""
+async def on_receipt(event: ReceiptPosted) -> None:
+    """A receipt moves progress, in its own transaction (subscribed in ``wallet.wiring``)."""
     await _record_spend(
-        account_id=account_id, card_id=card_id, occurred_at=occurred_at, lines=lines, now=now
+        account_id=event.account_id,
+        card_id=event.card_id,
+        occurred_at=event.occurred_at,
+        lines=event.lines,
+        now=event.now,
     )
 
 
-async def on_return(
-    *,
-    account_id: int,
-    card_id: int,
-    receipt_pk: int,
-    occurred_at: datetime,
-    lines: Sequence[tuple[str, int]],
-    now: datetime,
-) -> None:
-    """Called by the return's transaction: ``occurred_at`` is the sale's time (the spend
-    belonged to that month), ``lines`` the money given back per category."""
+async def on_return(event: ReturnPosted) -> None:
+    """A return moves progress back in the month of the sale (``occurred_at`` is the
+    sale's time), by the money given back per category."""
     await _record_spend(
-        account_id=account_id,
-        card_id=card_id,
-        occurred_at=occurred_at,
-        lines=[(category, -amount) for category, amount in lines],
-        now=now,
+        account_id=event.account_id,
+        card_id=event.card_id,
+        occurred_at=event.occurred_at,
+        lines=[(category, -amount) for category, amount in event.lines],
+        now=event.now,
     )
 
 
@@ -782,7 +786,7 @@ async def _record_spend(
                 and row["status"] == "active"
                 and _runs_during(row, start, end)
             ):
-                offer = await _offer_row(int(row["offer_id"]))
+                offer = await offer_row(int(row["offer_id"]))
                 await _open_goal(
                     offer,
                     enrolment_id=int(row["enrolment_id"]),
@@ -821,7 +825,7 @@ async def open_month(month: str, *, now: datetime) -> int:
     opened = 0
     offers: dict[int, dict[str, Any]] = {}
     for row in rows:
-        offer = offers.get(row["offer"]) or await _offer_row(int(row["offer"]))
+        offer = offers.get(row["offer"]) or await offer_row(int(row["offer"]))
         offers[offer["id"]] = offer
         if not _runs_during(offer, start, end):
             continue
@@ -868,7 +872,7 @@ async def goal_progress_for_passes(
     for account_id, row in rows.items():
         offer_id = int(row["offer_id"])
         if offer_id not in offers:
-            offers[offer_id] = await _offer_row(offer_id)
+            offers[offer_id] = await offer_row(offer_id)
         shown = await _progress_of(row, offers[offer_id], now=now)
         found[account_id] = GoalProgress(
             goal_kopecks=shown.goal_kopecks,
@@ -884,8 +888,6 @@ async def burn_notices_for_passes(
     account_ids: list[int], *, now: datetime
 ) -> dict[int, BurnNotice]:
     """The reminded burns the passes of these accounts show (accounts without one left out)."""
-    from wallet.offers import expiry
-
     found = await expiry.reminders_due(account_ids, now=now)
     return {
         account_id: BurnNotice(points=points, burns_on=day)
@@ -895,6 +897,4 @@ async def burn_notices_for_passes(
 
 async def burn_reminder_for_pass(account_id: int, *, now: datetime) -> tuple[int, datetime] | None:
     """Points and time of the next burn, if a reminder for it has gone out."""
-    from wallet.offers import expiry
-
     return await expiry.reminder_due(account_id, now=now)

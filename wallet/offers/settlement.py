@@ -12,23 +12,16 @@ one statement, a chain of data-modifying CTEs that reads each progress row once:
    nothing) and, for a reward of an account without debt, a lot id drawn from the lot
    sequence. A row claimed once is never claimed again, which is what makes a second run
    credit nothing;
-2. ``lots`` and ``journal``: one lot and one journal entry per drawn lot id;
-3. ``credited``: those accounts' balances grow by the same rewards.
+2. the ledger's set-based credit (``ledger.bulk.credit_ctes``): one lot and one journal
+   entry per drawn lot id, those accounts' balances grown by the same rewards.
 
 SQLite has no data-modifying CTEs; the embedded default (small data, one writer) runs the
-same steps as separate statements. Both then credit accounts with debt one by one through
-``ledger.credit`` (it repays the debt from the new lot first, as every other credit does),
-and queue two jobs: the pass updates and the outcome emails, each expanded by the worker in
-batches (``jobs.py``), so neither is a million rows written inside the settlement.
-
-Boundary crossings, all read-only and set-based: the statements write the ledger's
-``lot``, ``journal_entry`` and ``account`` rows the way ``ledger.credit`` does (same columns,
-same invariant) because a call per account would be a million round trips; the pass-update
-job asks pass sync which accounts have a pass (``passsync.has_pass_sql``) and writes outbox
-rows in the shape of ``platform.enqueue_pass_update``.
-
-The ledger invariant holds row by row: each lot gets one journal entry equal to its
-amount, and the account's balance grows by the same number in the same transaction.
+same steps as separate statements (``ledger.bulk.credit_in_steps``). Both then credit
+accounts with debt one by one through the ledger's door (``ledger.bulk.credit_each``: it
+repays the debt from the new lot first), and queue two jobs: the pass updates and the
+outcome emails, each expanded by the worker in batches (``jobs.py``), so neither is a
+million rows written inside the settlement. The pass-update job asks pass sync which
+accounts have a pass (``passsync.has_pass_sql``).
 
 Ranges and reruns: a range claims only ``status = 'open'`` rows, so a crash or an error
 leaves whole ranges settled and the rest open, and a rerun (a new settlement time) settles
@@ -57,9 +50,9 @@ from typing import Any
 from wallet import clock, db
 from wallet import settings as settings_module
 from wallet.errors import InvalidInput
-from wallet.ledger import service as ledger
+from wallet.ledger import bulk
 from wallet.offers.schemas import SettlementReport
-from wallet.offers.service import _offer_row, month_bounds
+from wallet.offers.service import month_bounds, offer_row
 from wallet.passsync import service as passsync
 from wallet.platform import service as platform
 from wallet.rules import service as rules_service
@@ -110,13 +103,6 @@ class _Terms:
         self.outcome = f"CASE WHEN {self.reached} THEN 'reached' ELSE 'missed' END"
 
 
-# An account's next lot event is the earliest of what it had and the new lot's expiry.
-_NEXT_EVENT = (
-    "CASE WHEN account.next_lot_event_at IS NULL OR account.next_lot_event_at > {} "
-    "THEN {} ELSE account.next_lot_event_at END"
-)
-
-
 @dataclass(frozen=True)
 class _Month:
     """What every range of one offer's month is settled with."""
@@ -125,19 +111,18 @@ class _Month:
     month: str
     terms: _Terms
     now: datetime
-    earned_at: datetime
     expires_at: datetime
-    reason: str
+    credit: bulk.Credit
 
 
 # An account-id range, both ends included; None is the whole month.
-_Range = tuple[int, int] | None
+_Range = bulk.Range
 
 
 async def _settle_offer(
     offer_id: int, month: str, *, now: datetime, month_end: datetime, span: tuple[int, int, int]
 ) -> dict[str, int]:
-    offer = await _offer_row(offer_id)
+    offer = await offer_row(offer_id)
     rules = await rules_service.rules_at(month_end)
     expires_at = clock.add_months(now, int(offer["validity_months"]))
     run = _Month(
@@ -145,9 +130,14 @@ async def _settle_offer(
         month=month,
         terms=_Terms(offer, 10_000 * rules.point_value_kopecks),
         now=now,
-        earned_at=min(now, month_end),
         expires_at=expires_at,
-        reason=f"cashback for {month}: offer {offer_id}",
+        credit=bulk.Credit(
+            source="cashback",
+            earned_at=min(now, month_end),
+            expires_at=expires_at,
+            reason=f"cashback for {month}: offer {offer_id}",
+            now=now,
+        ),
     )
     config = settings_module.get()
     connections = max(1, min(config.cashback_settle_connections, config.db_pool_size))
@@ -207,21 +197,10 @@ async def _settle_range(run: _Month, accounts: _Range) -> dict[str, int]:
         counts, owing = await _settle_in_one_statement(run, accounts)
     # Accounts that owe points (a return found its points spent) take the general path,
     # which repays the debt from the new lot first; they are few.
-    for item in sorted(owing, key=lambda row: int(row["account_id"])):
-        state = await ledger.settle_clock(
-            await ledger.lock_account(item["account_id"]), now=run.now
-        )
-        new_lot = await ledger.credit(
-            state,
-            int(item["reward_points"]),
-            kind="earn",
-            source="cashback",
-            earned_at=run.earned_at,
-            available_from=run.now,
-            expires_at=run.expires_at,
-            now=run.now,
-            reason=run.reason,
-        )
+    new_lots = await bulk.credit_each(
+        [(int(item["account_id"]), int(item["reward_points"])) for item in owing], run.credit
+    )
+    for item, new_lot in zip(owing, new_lots, strict=True):
         await db.raw("UPDATE offer_goal_month SET lot_id = {} WHERE id = {}", new_lot, item["id"])
     if counts["settled"]:
         await _queue_follow_ups(run, accounts)
@@ -250,11 +229,7 @@ async def _queue_follow_ups(run: _Month, accounts: _Range) -> None:
     )
 
 
-def _in_range(column: str, accounts: _Range) -> str:
-    """``AND column BETWEEN low AND high`` for a range (whole numbers of our own making)."""
-    if accounts is None:
-        return ""
-    return f" AND {column} BETWEEN {int(accounts[0])} AND {int(accounts[1])}"
+_in_range = bulk.in_range
 
 
 def _counts(summary: list[dict[str, Any]]) -> dict[str, int]:
@@ -280,12 +255,16 @@ async def _settle_in_one_statement(
     the account table.
     """
     terms = run.terms
-    sequence = await db.raw("SELECT pg_get_serial_sequence('lot', 'id') AS name")
-    sequence_name = str(sequence[0]["name"]).replace("'", "")
-    lot_id = (
-        f"CASE WHEN ({terms.reward}) > 0 AND NOT EXISTS (SELECT 1 FROM account "
-        "WHERE account.id = offer_goal_month.account_id AND account.debt > 0"
-        f"{_in_range('account.id', accounts)}) THEN nextval('{sequence_name}') END"
+    lot_id = bulk.new_lot_id(
+        terms.reward, "offer_goal_month.account_id", await bulk.lot_sequence(), accounts
+    )
+    credit, credit_args = bulk.credit_ctes(
+        "claimed",
+        run.credit,
+        lot="lot_id",
+        account="account_id",
+        points="reward_points",
+        accounts=accounts,
     )
     summary = await db.raw(
         "WITH claimed AS ("
@@ -293,18 +272,7 @@ async def _settle_in_one_statement(
         f"outcome = {terms.outcome}, reward_points = {terms.reward}, lot_id = {lot_id} "
         "WHERE offer_id = {} AND month = {} AND status = 'open'"
         f"{_in_range('account_id', accounts)} "
-        "RETURNING id, account_id, outcome, reward_points, lot_id), "
-        "lots AS (INSERT INTO lot (id, account, amount, remaining, earned_at, available_from, "
-        "expires_at, is_pending, source, receipt_id) "
-        "SELECT lot_id, account_id, reward_points, reward_points, {}, {}, {}, false, "
-        "'cashback', NULL FROM claimed WHERE lot_id IS NOT NULL), "
-        "journal AS (INSERT INTO journal_entry (account, lot, kind, points, receipt_id, actor, "
-        "reason, created_at) SELECT account_id, lot_id, 'earn', reward_points, NULL, "
-        "'system', {}, {} FROM claimed WHERE lot_id IS NOT NULL), "
-        "credited AS (UPDATE account SET balance = account.balance + claimed.reward_points, "
-        f"next_lot_event_at = {_NEXT_EVENT} FROM claimed "
-        "WHERE claimed.account_id = account.id AND claimed.lot_id IS NOT NULL"
-        f"{_in_range('account.id', accounts)}) "
+        f"RETURNING id, account_id, outcome, reward_points, lot_id), {credit} "
         "SELECT outcome, COUNT(*) AS n, COALESCE(SUM(reward_points), 0) AS points, "
         "json_agg(json_build_object('id', id, 'account_id', account_id, "
         "'reward_points', reward_points)) "
@@ -313,13 +281,7 @@ async def _settle_in_one_statement(
         run.now,
         run.offer_id,
         run.month,
-        run.earned_at,
-        run.now,
-        run.expires_at,
-        run.reason,
-        run.now,
-        run.expires_at,
-        run.expires_at,
+        *credit_args,
     )
     owing: list[dict[str, Any]] = []
     for item in summary:
@@ -332,7 +294,6 @@ async def _settle_in_steps(run: _Month) -> tuple[dict[str, int], list[dict[str, 
     """SQLite (and a reward already expired on arrival): the same steps, one statement
     each. One writer at a time on SQLite, so lot ids after the current maximum are free."""
     offer_id, month, terms, now = run.offer_id, run.month, run.terms, run.now
-    earned_at, expires_at, reason = run.earned_at, run.expires_at, run.reason
     await db.raw(
         "UPDATE offer_goal_month SET status = 'settled', settled_at = {}, "
         f"outcome = {terms.outcome}, reward_points = {terms.reward}, lot_id = NULL "
@@ -348,51 +309,23 @@ async def _settle_in_steps(run: _Month) -> tuple[dict[str, int], list[dict[str, 
         month,
         now,
     )
-    if expires_at > now and db.is_sqlite():
-        top = await db.raw("SELECT COALESCE(MAX(id), 0) AS top FROM lot")
+    if run.expires_at > now and db.is_sqlite():
         await db.raw(
             "UPDATE offer_goal_month SET lot_id = {} + numbered.rn FROM ("
             "SELECT g.id, ROW_NUMBER() OVER (ORDER BY g.id) AS rn FROM offer_goal_month g "
-            "JOIN account a ON a.id = g.account_id WHERE g.offer_id = {} AND g.month = {} "
-            "AND g.status = 'settled' AND g.settled_at = {} AND g.reward_points > 0 "
-            "AND a.debt = 0) AS numbered WHERE offer_goal_month.id = numbered.id",
-            int(top[0]["top"]),
+            "WHERE g.offer_id = {} AND g.month = {} AND g.status = 'settled' "
+            f"AND g.settled_at = {{}} AND g.reward_points > 0 AND {bulk.owes_nothing('g.account_id')}"
+            ") AS numbered WHERE offer_goal_month.id = numbered.id",
+            await bulk.last_lot_id(),
             offer_id,
             month,
             now,
         )
-        await db.raw(
-            "UPDATE account SET balance = account.balance + g.reward_points, "
-            f"next_lot_event_at = {_NEXT_EVENT} FROM offer_goal_month g "
-            "WHERE g.account_id = account.id AND g.offer_id = {} AND g.month = {} "
-            "AND g.status = 'settled' AND g.settled_at = {} AND g.lot_id IS NOT NULL",
-            expires_at,
-            expires_at,
-            offer_id,
-            month,
-            now,
-        )
-        await db.raw(
-            "INSERT INTO lot (id, account, amount, remaining, earned_at, available_from, "
-            "expires_at, is_pending, source, receipt_id) "
-            "SELECT lot_id, account_id, reward_points, reward_points, {}, {}, {}, false, "
-            f"'cashback', NULL FROM offer_goal_month WHERE {_MONTH_ROWS} AND lot_id IS NOT NULL",
-            earned_at,
-            now,
-            expires_at,
-            offer_id,
-            month,
-            now,
-        )
-        await db.raw(
-            "INSERT INTO journal_entry (account, lot, kind, points, receipt_id, actor, reason, "
-            "created_at) SELECT account_id, lot_id, 'earn', reward_points, NULL, 'system', {}, {} "
-            f"FROM offer_goal_month WHERE {_MONTH_ROWS} AND lot_id IS NOT NULL",
-            reason,
-            now,
-            offer_id,
-            month,
-            now,
+        await bulk.credit_in_steps(
+            "SELECT lot_id, account_id, reward_points AS points FROM offer_goal_month "
+            f"WHERE {_MONTH_ROWS}",
+            [offer_id, month, now],
+            run.credit,
         )
     owing = await db.raw(
         "SELECT id, account_id, reward_points FROM offer_goal_month "

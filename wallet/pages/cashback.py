@@ -10,11 +10,7 @@ import msgspec
 
 from wallet import db
 from wallet.errors import NotFound
-
-try:  # the offers domain is optional for the pages: without it, "no offer right now"
-    from wallet.offers import service as offers
-except ImportError:  # pragma: no cover
-    offers = None  # type: ignore[assignment]
+from wallet.offers import service as offers
 
 
 class OfferView(msgspec.Struct, frozen=True):
@@ -24,8 +20,6 @@ class OfferView(msgspec.Struct, frozen=True):
 
 
 async def view(*, account_id: int, member_id: int, now: datetime) -> list[OfferView]:
-    if offers is None:
-        return []
     mine = await offers.my_offers(account_id, now=now)
     month = offers.month_key(now)
     previous = offers.shift_month(month, -1)

@@ -22,6 +22,7 @@ import asyncio
 import logging
 import re
 import time
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import quote
@@ -198,17 +199,22 @@ async def program(now: datetime) -> Program:
     return found
 
 
-async def _from_offers(name: str, account_ids: list[int], now: datetime) -> dict[int, Any]:
-    """``offers.<name>(account_ids, now=now)`` when the offers domain is deployed, else {}."""
-    try:
-        from wallet.offers import service as offers
-    except ImportError:
-        return {}
-    read = getattr(offers, name, None)
-    if read is None:
-        return {}
-    result: dict[int, Any] = await read(account_ids, now=now)
-    return result
+# What the domains above pass sync add to a pass, for many accounts at once: offers
+# provide this month's goal and the reminded burn (``wallet.wiring`` hands them in at
+# start-up; pass sync sits below offers and cannot import them). None: nothing to show.
+FactsReader = Callable[..., Awaitable[dict[int, Any]]]
+_goals_reader: FactsReader | None = None
+_burns_reader: FactsReader | None = None
+
+
+def read_offer_facts(*, goals: FactsReader, burns: FactsReader) -> None:
+    """Where passes read goals and burn notices from (``goals(account_ids, now=...)``)."""
+    global _goals_reader, _burns_reader
+    _goals_reader, _burns_reader = goals, burns
+
+
+async def _facts(read: FactsReader | None, account_ids: list[int], now: datetime) -> Any:
+    return {} if read is None else await read(account_ids, now=now)
 
 
 class AccountView(msgspec.Struct, frozen=True):
@@ -233,12 +239,8 @@ async def account_views(account_ids: list[int], now: datetime) -> dict[int, Acco
     """What the passes of these accounts show, read for all of them at once (a few IN
     queries, not a few queries per account: pass refreshes and campaigns run in batches)."""
     summaries = await ledger.summaries(account_ids, now=now)
-    goals: dict[int, GoalProgress] = await _from_offers(
-        "goal_progress_for_passes", list(summaries), now
-    )
-    notices: dict[int, BurnNotice] = await _from_offers(
-        "burn_notices_for_passes", list(summaries), now
-    )
+    goals: dict[int, GoalProgress] = await _facts(_goals_reader, list(summaries), now)
+    notices: dict[int, BurnNotice] = await _facts(_burns_reader, list(summaries), now)
     # The reminder is the one text the pass composes in the shopper's own language.
     languages = await members.languages_of_accounts(list(notices)) if notices else {}
     rules = await rules_service.rules_at(now)

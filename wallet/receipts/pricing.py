@@ -1,5 +1,6 @@
-"""How a receipt is priced in points: a pure function of the lines, the rules, the tier and
-the balance, shared by the quote and the receipt so that they always agree.
+"""How a receipt and a return are priced in points: pure functions of the lines, the rules,
+the tier and the balance (``price``, shared by the quote and the receipt so that they always
+agree) and of the lines as sold and returned so far (``price_return``).
 
 - Points may pay only for categories the rules allow, at most ``max_redeem_share_bp`` of
   those lines, and never more than the balance. Asking for more is an error, never a
@@ -16,9 +17,28 @@ from collections.abc import Sequence
 
 import msgspec
 
-from wallet.errors import RedemptionNotAllowed
-from wallet.receipts.schemas import EarnPart, Explanation, LineIn, LineResult, RedeemCap
+from wallet.errors import InvalidInput, RedemptionNotAllowed, ReturnExceedsReceipt
+from wallet.receipts.schemas import (
+    EarnPart,
+    Explanation,
+    LineIn,
+    LineResult,
+    RedeemCap,
+    ReturnLineIn,
+    ReturnLineResult,
+)
 from wallet.rules.schemas import Rules
+
+
+class SoldLine(msgspec.Struct, frozen=True):
+    """A receipt line as sold and as returned so far (the ``receipt_line`` row)."""
+
+    amount_kopecks: int
+    earned_points: int
+    redeemed_kopecks: int
+    returned_kopecks: int = 0
+    returned_earned_points: int = 0
+    returned_redeemed_kopecks: int = 0
 
 
 class Pricing(msgspec.Struct, frozen=True):
@@ -133,4 +153,102 @@ def price(
         earned_points=earned,
         cap=cap,
         explanation=explanation,
+    )
+
+
+class ReturnedLine(msgspec.Struct, frozen=True):
+    """What a return does to one line: this return's part and the line's new cumulative
+    totals (what was returned, reversed and given back of it so far)."""
+
+    result: ReturnLineResult
+    returned_kopecks: int
+    returned_earned_points: int
+    returned_redeemed_kopecks: int
+
+
+class ReturnPricing(msgspec.Struct, frozen=True):
+    lines: list[ReturnedLine]
+    returned_kopecks: int
+    refund_money_kopecks: int
+    reverse_points: int
+    refund_points: int
+
+
+def price_return(
+    receipt_id: str,
+    lines: dict[int, SoldLine],
+    wanted: list[ReturnLineIn] | None,
+    *,
+    redeemed_points: int,
+    refunded_points: int,
+    point_value_kopecks: int,
+) -> ReturnPricing:
+    """What returning ``wanted`` (None: the whole receipt) of a receipt's ``lines`` reverses
+    and gives back, given what earlier returns took.
+
+    Each line keeps cumulative totals, so returning it in parts never reverses or refunds
+    more than the line had, and returning all of it reverses exactly what it earned. The
+    points given back are what the returned lines redeemed, in whole points, never more
+    than the receipt redeemed: ``refund_points`` may be 0 (or below, if rounding already
+    gave back more, in which case nothing is given).
+    """
+    items = wanted or [ReturnLineIn(line=line_no) for line_no in sorted(lines)]
+    returned_redeemed = {no: line.returned_redeemed_kopecks for no, line in lines.items()}
+    seen: set[int] = set()
+    done: list[ReturnedLine] = []
+    reverse_points = returned_total = money_total = 0
+    for item in items:
+        line = lines.get(item.line)
+        if line is None or item.line in seen:
+            raise InvalidInput(
+                f"receipt {receipt_id} has no line {item.line}"
+                if line is None
+                else f"line {item.line} is listed twice",
+                {"line": item.line, "lines_on_receipt": len(lines)},
+            )
+        seen.add(item.line)
+        left = line.amount_kopecks - line.returned_kopecks
+        amount = left if item.amount is None else item.amount
+        if left == 0 and wanted is None:
+            continue  # a whole-receipt return skips lines already returned
+        if amount > left or amount == 0:
+            raise ReturnExceedsReceipt(
+                f"line {item.line} of receipt {receipt_id} has {left} kopecks left to "
+                f"return; {amount} were asked",
+                {"line": item.line, "returnable_kopecks": left},
+            )
+        cumulative = line.returned_kopecks + amount
+        full = line.amount_kopecks
+        earned_target = line.earned_points * cumulative // full if full else 0
+        redeemed_target = line.redeemed_kopecks * cumulative // full if full else 0
+        reversed_now = earned_target - line.returned_earned_points
+        redeemed_now = redeemed_target - line.returned_redeemed_kopecks
+        returned_redeemed[item.line] = redeemed_target
+        reverse_points += reversed_now
+        returned_total += amount
+        money_total += amount - redeemed_now
+        done.append(
+            ReturnedLine(
+                result=ReturnLineResult(
+                    line=item.line,
+                    returned_kopecks=amount,
+                    refund_money_kopecks=amount - redeemed_now,
+                    reversed_points=reversed_now,
+                ),
+                returned_kopecks=cumulative,
+                returned_earned_points=earned_target,
+                returned_redeemed_kopecks=redeemed_target,
+            )
+        )
+    if not done:
+        raise ReturnExceedsReceipt(
+            f"receipt {receipt_id} has been returned in full already", {"receipt_id": receipt_id}
+        )
+    refund_target = sum(returned_redeemed.values()) // point_value_kopecks
+    return ReturnPricing(
+        lines=done,
+        returned_kopecks=returned_total,
+        refund_money_kopecks=money_total,
+        reverse_points=reverse_points,
+        refund_points=min(refund_target, redeemed_points) - refunded_points,
     )

@@ -18,14 +18,13 @@ from wallet.errors import (
     InvalidInput,
     ReceiptConflict,
     ReceiptNotFound,
-    ReturnExceedsReceipt,
 )
 from wallet.ledger import service as ledger
-from wallet.ledger.schemas import AccountState
 from wallet.members import service as members
-from wallet.offers import service as offers
+from wallet.platform import events
 from wallet.platform import service as platform
-from wallet.receipts.pricing import price
+from wallet.receipts.events import ReceiptPosted, ReturnPosted
+from wallet.receipts.pricing import SoldLine, price, price_return
 from wallet.receipts.schemas import (
     CardStatusOut,
     LineIn,
@@ -35,8 +34,6 @@ from wallet.receipts.schemas import (
     ReceiptIn,
     ReceiptOut,
     ReturnIn,
-    ReturnLineIn,
-    ReturnLineResult,
     ReturnOut,
     Reversal,
 )
@@ -118,19 +115,17 @@ async def post_receipt(data: ReceiptIn, *, store_id: int, actor: str, now: datet
     request_hash = codes.fingerprint(data)
     store_key = f"{store_id}:{data.receipt_id}"
     card = await members.find_card(data.card_number)
-    async with db.write_transaction():
-        state = await ledger.lock_account(card.account_id)
+    async with db.write_transaction(), ledger.account(card.account_id, now=now) as acct:
         earlier = await _earlier(Receipt, store_key, request_hash, data.receipt_id)
         if earlier is not None:
             return msgspec.convert(earlier, ReceiptOut)
         members.check_usable(card)
-        state = await ledger.settle_clock(state, now=now)
         rules = await rules_service.rules_at(occurred_at)
         pricing = price(
             data.lines,
             rules=rules,
-            lifetime_spend_kopecks=state.lifetime_spend_kopecks,
-            balance=state.balance,
+            lifetime_spend_kopecks=acct.lifetime_spend_kopecks,
+            balance=acct.balance,
             redeem_points=data.redeem_points,
         )
         inserted = await db.fetch(
@@ -156,41 +151,32 @@ async def post_receipt(data: ReceiptIn, *, store_id: int, actor: str, now: datet
         receipt_pk = int(inserted[0]["id"])
         await _insert_lines(receipt_pk, data.lines, pricing.lines)
         reason = f"receipt {data.receipt_id}"
-        await ledger.debit(
-            state,
-            pricing.redeemed_points,
-            kind="redeem",
-            now=now,
-            receipt_id=receipt_pk,
-            actor=actor,
-            reason=reason,
-        )
+        await acct.spend(pricing.redeemed_points, receipt_id=receipt_pk, actor=actor, reason=reason)
         available_from = expires_at = None
         lot_id = None
         if pricing.earned_points:
             available_from = occurred_at + timedelta(days=rules.pending_days)
             expires_at = clock.add_months(occurred_at, rules.validity_months)
-            lot_id = await ledger.credit(
-                state,
+            lot_id = await acct.earn(
                 pricing.earned_points,
-                kind="earn",
                 source="receipt",
                 earned_at=occurred_at,
                 available_from=available_from,
                 expires_at=expires_at,
-                now=now,
                 receipt_id=receipt_pk,
                 actor=actor,
                 reason=reason,
             )
-        await ledger.add_spend(state, pricing.paid_kopecks)
-        await offers.on_receipt(
-            account_id=card.account_id,
-            card_id=card.id,
-            receipt_pk=receipt_pk,
-            occurred_at=occurred_at,
-            lines=[(result.category, result.paid_kopecks) for result in pricing.lines],
-            now=now,
+        acct.add_spend(pricing.paid_kopecks)
+        await events.publish(
+            ReceiptPosted(
+                account_id=card.account_id,
+                card_id=card.id,
+                receipt_pk=receipt_pk,
+                occurred_at=occurred_at,
+                lines=[(result.category, result.paid_kopecks) for result in pricing.lines],
+                now=now,
+            )
         )
         reply = ReceiptOut(
             receipt_id=data.receipt_id,
@@ -204,8 +190,8 @@ async def post_receipt(data: ReceiptIn, *, store_id: int, actor: str, now: datet
             earned_points=pricing.earned_points,
             earned_available_from=available_from,
             earned_expires_at=expires_at,
-            balance_after=state.balance,
-            pending_after=state.pending,
+            balance_after=acct.balance,
+            pending_after=acct.pending,
             lines=pricing.lines,
             explanation=pricing.explanation,
         )
@@ -270,13 +256,9 @@ async def _insert_lines(receipt_pk: int, lines: list[LineIn], results: list[Line
 async def post_return(
     receipt_id: str, data: ReturnIn, *, store_id: int, actor: str, now: datetime
 ) -> ReturnOut:
-    """Reverse what the returned lines earned and give back what they redeemed.
-
-    Each line keeps cumulative totals of what was returned, so returning it in parts never
-    reverses or refunds more than the line had, and returning all of it reverses exactly
-    what it earned. Refunded points go back as new lots with the expiry of the lots they
-    were taken from.
-    """
+    """Reverse what the returned lines earned and give back what they redeemed
+    (``pricing.price_return``). Refunded points go back as new lots with the expiry of the
+    lots they were taken from."""
     occurred_at = _check_time(data.occurred_at, now=now, what="occurred_at")
     request_hash = codes.fingerprint(data)
     receipt = await Receipt.select().where(Receipt.store_key == f"{store_id}:{receipt_id}").first()
@@ -290,183 +272,125 @@ async def post_return(
         # The card may have moved since the sale (a plastic card a shopper activated took
         # its lots to their account): reverse on the account the card is on now.
         account_id = (await members.find_card_by_id(receipt["card"])).account_id
-        state = await ledger.lock_account(account_id)
-        moved_to = (await members.find_card_by_id(receipt["card"])).account_id
-        if moved_to != account_id:  # activated while this return waited for the lock
-            state = await ledger.lock_account(moved_to)
-        earlier = await _earlier(ReceiptReturn, store_key, request_hash, data.return_id)
-        if earlier is not None:
-            return msgspec.convert(earlier, ReturnOut)
-        state = await ledger.settle_clock(state, now=now)
-        receipt = await Receipt.select().where(Receipt.id == receipt["id"]).first()
-        assert receipt is not None
-        lines = {
-            row["line_no"]: row
-            for row in await ReceiptLine.select().where(ReceiptLine.receipt == receipt["id"])
-        }
-        wanted = data.lines or [ReturnLineIn(line=line_no) for line_no in sorted(lines)]
-        seen: set[int] = set()
-        line_results: list[ReturnLineResult] = []
-        reverse_points = returned_total = money_total = 0
-        returned_redeemed_kopecks_total = 0
-        for item in wanted:
-            line = lines.get(item.line)
-            if line is None or item.line in seen:
-                raise InvalidInput(
-                    f"receipt {receipt_id} has no line {item.line}"
-                    if line is None
-                    else f"line {item.line} is listed twice",
-                    {"line": item.line, "lines_on_receipt": len(lines)},
-                )
-            seen.add(item.line)
-            left = line["amount_kopecks"] - line["returned_kopecks"]
-            amount = left if item.amount is None else item.amount
-            if left == 0 and data.lines is None:
-                continue  # a whole-receipt return skips lines already returned
-            if amount > left or amount == 0:
-                raise ReturnExceedsReceipt(
-                    f"line {item.line} of receipt {receipt_id} has {left} kopecks left to "
-                    f"return; {amount} were asked",
-                    {"line": item.line, "returnable_kopecks": left},
-                )
-            cumulative = line["returned_kopecks"] + amount
-            full = line["amount_kopecks"]
-            earned_target = line["earned_points"] * cumulative // full if full else 0
-            redeemed_target = line["redeemed_kopecks"] * cumulative // full if full else 0
-            reversed_now = earned_target - line["returned_earned_points"]
-            redeemed_now = redeemed_target - line["returned_redeemed_kopecks"]
-            await ReceiptLine.update(
-                {
-                    ReceiptLine.returned_kopecks: cumulative,
-                    ReceiptLine.returned_earned_points: earned_target,
-                    ReceiptLine.returned_redeemed_kopecks: redeemed_target,
-                }
-            ).where(ReceiptLine.id == line["id"])
-            reverse_points += reversed_now
-            returned_total += amount
-            money_total += amount - redeemed_now
-            returned_redeemed_kopecks_total += redeemed_now
-            line_results.append(
-                ReturnLineResult(
-                    line=item.line,
-                    returned_kopecks=amount,
-                    refund_money_kopecks=amount - redeemed_now,
-                    reversed_points=reversed_now,
-                )
-            )
-        if not line_results:
-            raise ReturnExceedsReceipt(
-                f"receipt {receipt_id} has been returned in full already",
-                {"receipt_id": receipt_id},
-            )
-        rules = await rules_service.rules_at(receipt["occurred_at"])
-        totals = await db.raw(
-            "SELECT COALESCE(SUM(returned_redeemed_kopecks), 0) AS kopecks "
-            "FROM receipt_line WHERE receipt = {}",
-            receipt["id"],
-        )
-        all_redeemed_kopecks = int(totals[0]["kopecks"])
-        refund_target = all_redeemed_kopecks // rules.point_value_kopecks
-        refund_points = min(refund_target, receipt["redeemed_points"]) - receipt["refunded_points"]
-        reason = f"return {data.return_id} of receipt {receipt_id}"
-        if refund_points > 0:
-            await _refund(
-                state,
-                receipt,
-                refund_points,
-                now=now,
+        await ledger.lock_account(account_id)
+        # Activated while this return waited for the lock: the lots are on the new account.
+        account_id = (await members.find_card_by_id(receipt["card"])).account_id
+        async with ledger.account(account_id, now=now) as acct:
+            earlier = await _earlier(ReceiptReturn, store_key, request_hash, data.return_id)
+            if earlier is not None:
+                return msgspec.convert(earlier, ReturnOut)
+            reply = await _reverse(
+                acct,
+                receipt["id"],
+                receipt_id,
+                data,
                 actor=actor,
-                reason=reason,
-            )
-            await Receipt.update(
-                {Receipt.refunded_points: Receipt.refunded_points + refund_points}
-            ).where(Receipt.id == receipt["id"])
-        reversal = {"from_receipt_lot": 0, "from_balance": 0, "owed": 0}
-        if reverse_points > 0:
-            reversal = await ledger.take_back(
-                state,
-                reverse_points,
-                from_lot=receipt["earned_lot_id"],
-                now=now,
-                receipt_id=receipt["id"],
-                actor=actor,
-                reason=reason,
-            )
-        await ledger.add_spend(state, -min(money_total, state.lifetime_spend_kopecks))
-        await offers.on_return(
-            account_id=state.id,
-            card_id=receipt["card"],
-            receipt_pk=receipt["id"],
-            occurred_at=receipt["occurred_at"],
-            lines=[(lines[r.line]["category"], r.refund_money_kopecks) for r in line_results],
-            now=now,
-        )
-        card = await members.find_card_by_id(receipt["card"])
-        reply = ReturnOut(
-            return_id=data.return_id,
-            receipt_id=receipt_id,
-            card_number=card.number,
-            returned_kopecks=returned_total,
-            refund_money_kopecks=money_total,
-            refunded_points=max(refund_points, 0),
-            reversed_points=reverse_points,
-            reversal=Reversal(**reversal),
-            balance_after=state.balance,
-            pending_after=state.pending,
-            debt_after=state.debt,
-            lines=line_results,
-        )
-        await ReceiptReturn.insert(
-            ReceiptReturn(
-                receipt=receipt["id"],
-                external_id=data.return_id,
                 store_key=store_key,
                 occurred_at=occurred_at,
                 request_hash=request_hash,
-                result=msgspec.to_builtins(reply),
-                created_at=now,
             )
-        )
-        await platform.enqueue_pass_update(state.id)
+        await platform.enqueue_pass_update(account_id)
     return reply
 
 
-async def _refund(
-    state: AccountState,
-    receipt: dict[str, Any],
-    points: int,
+async def _reverse(
+    acct: ledger.Book,
+    receipt_pk: int,
+    receipt_id: str,
+    data: ReturnIn,
     *,
-    now: datetime,
     actor: str,
-    reason: str,
-) -> None:
-    """Give back ``points`` the receipt redeemed, lot by lot in the order they were taken,
-    each keeping the expiry of the lot it came from."""
-    taken = await ledger.redeemed_from(receipt["id"])
-    start = receipt["refunded_points"]
-    end = start + points
-    position = 0
-    by_expiry: dict[datetime, int] = {}
-    for item in taken:
-        lo, hi = position, position + item.points
-        overlap = max(0, min(hi, end) - max(lo, start))
-        if overlap:
-            by_expiry[item.expires_at] = by_expiry.get(item.expires_at, 0) + overlap
-        position = hi
-    for expires_at, amount in sorted(by_expiry.items()):
-        await ledger.credit(
-            state,
-            amount,
-            kind="refund",
-            source="return",
-            earned_at=now,
-            available_from=now,
-            expires_at=expires_at,
-            now=now,
-            receipt_id=receipt["id"],
+    store_key: str,
+    occurred_at: datetime,
+    request_hash: str,
+) -> ReturnOut:
+    """The return's writes, under the account's lock: lines, points, progress, reply."""
+    now = acct.now
+    receipt = await Receipt.select().where(Receipt.id == receipt_pk).first()
+    assert receipt is not None
+    rows = {
+        row["line_no"]: row
+        for row in await ReceiptLine.select().where(ReceiptLine.receipt == receipt_pk)
+    }
+    rules = await rules_service.rules_at(receipt["occurred_at"])
+    priced = price_return(
+        receipt_id,
+        {no: msgspec.convert(row, SoldLine) for no, row in rows.items()},
+        data.lines,
+        redeemed_points=receipt["redeemed_points"],
+        refunded_points=receipt["refunded_points"],
+        point_value_kopecks=rules.point_value_kopecks,
+    )
+    for line in priced.lines:
+        await ReceiptLine.update(
+            {
+                ReceiptLine.returned_kopecks: line.returned_kopecks,
+                ReceiptLine.returned_earned_points: line.returned_earned_points,
+                ReceiptLine.returned_redeemed_kopecks: line.returned_redeemed_kopecks,
+            }
+        ).where(ReceiptLine.id == rows[line.result.line]["id"])
+    reason = f"return {data.return_id} of receipt {receipt_id}"
+    if priced.refund_points > 0:
+        await acct.refund(
+            priced.refund_points,
+            receipt_id=receipt_pk,
+            refunded_before=receipt["refunded_points"],
             actor=actor,
             reason=reason,
         )
+        await Receipt.update(
+            {Receipt.refunded_points: Receipt.refunded_points + priced.refund_points}
+        ).where(Receipt.id == receipt_pk)
+    reversal = {"from_receipt_lot": 0, "from_balance": 0, "owed": 0}
+    if priced.reverse_points > 0:
+        reversal = await acct.take_back(
+            priced.reverse_points,
+            from_lot=receipt["earned_lot_id"],
+            receipt_id=receipt_pk,
+            actor=actor,
+            reason=reason,
+        )
+    acct.add_spend(-priced.refund_money_kopecks)
+    await events.publish(
+        ReturnPosted(
+            account_id=acct.id,
+            card_id=receipt["card"],
+            receipt_pk=receipt_pk,
+            occurred_at=receipt["occurred_at"],
+            lines=[
+                (rows[line.result.line]["category"], line.result.refund_money_kopecks)
+                for line in priced.lines
+            ],
+            now=now,
+        )
+    )
+    card = await members.find_card_by_id(receipt["card"])
+    reply = ReturnOut(
+        return_id=data.return_id,
+        receipt_id=receipt_id,
+        card_number=card.number,
+        returned_kopecks=priced.returned_kopecks,
+        refund_money_kopecks=priced.refund_money_kopecks,
+        refunded_points=max(priced.refund_points, 0),
+        reversed_points=priced.reverse_points,
+        reversal=Reversal(**reversal),
+        balance_after=acct.balance,
+        pending_after=acct.pending,
+        debt_after=acct.debt,
+        lines=[line.result for line in priced.lines],
+    )
+    await ReceiptReturn.insert(
+        ReceiptReturn(
+            receipt=receipt_pk,
+            external_id=data.return_id,
+            store_key=store_key,
+            occurred_at=occurred_at,
+            request_hash=request_hash,
+            result=msgspec.to_builtins(reply),
+            created_at=now,
+        )
+    )
+    return reply
 
 
 async def receipts_by_id(receipt_pks: set[int]) -> dict[int, dict[str, Any]]:

@@ -24,7 +24,9 @@ import msgspec
 from wallet import db
 from wallet import settings as settings_module
 from wallet.errors import Conflict, InvalidInput, NotFound
+from wallet.platform import events
 from wallet.rules import service as rules_service
+from wallet.segments.events import SegmentDeleting
 from wallet.segments.schemas import (
     RFM_GROUPS,
     PreviewOut,
@@ -338,21 +340,12 @@ async def update_segment(segment_id: int, data: SegmentIn, *, now: datetime) -> 
 
 
 async def delete_segment(segment_id: int) -> None:
-    """Refused while an active offer names the segment among its groups: the offer would
-    silently stop letting that group's shoppers opt in. An ended offer does not hold it."""
-    from wallet.offers import service as offers  # offers asks segments who may opt in
-
+    """Refused while a domain above still needs the segment: each subscriber of
+    ``SegmentDeleting`` may refuse (offers: an active offer names it among its groups, and
+    would silently stop letting that group's shoppers opt in)."""
     if not await segments_by_id([segment_id], lock=True):
         raise SegmentNotFound(f"no segment {segment_id}", {"segment_id": segment_id})
-    users = await offers.offers_using_segment(segment_id)
-    if users:
-        named = ", ".join(f"{offer_id} «{name}»" for offer_id, name in users)
-        raise SegmentInUse(
-            f"segment {segment_id} decides who may opt in to offer {named}; remove it from "
-            "the offer's eligible_segment_ids (PATCH /api/v1/admin/offers/{id}) or end the "
-            "offer first",
-            {"segment_id": segment_id, "offer_ids": [offer_id for offer_id, _ in users]},
-        )
+    await events.publish(SegmentDeleting(segment_id=segment_id))
     await Segment.delete().where(Segment.id == segment_id)
 
 

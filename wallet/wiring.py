@@ -1,0 +1,28 @@
+"""Who listens to whom: the one place where domains are connected upward.
+
+Lower domains publish events (``wallet.platform.events``) or take readers instead of
+importing the domains above them; this module, above every domain, connects them. The app
+(``create_app``), the command line (``wallet.cli.main``) and the tests call ``connect``
+at start-up; it may run more than once.
+
+- the till's receipts and returns move cashback progress (offers), in their transaction;
+- deleting a segment asks offers whether an active offer still names it;
+- passes show the offers' goal of the month and the next reminded burn.
+"""
+
+from __future__ import annotations
+
+from wallet.offers import service as offers
+from wallet.passsync import service as passsync
+from wallet.platform import events
+from wallet.receipts.events import ReceiptPosted, ReturnPosted
+from wallet.segments.events import SegmentDeleting
+
+
+def connect() -> None:
+    events.subscribe(ReceiptPosted, offers.on_receipt)
+    events.subscribe(ReturnPosted, offers.on_return)
+    events.subscribe(SegmentDeleting, offers.refuse_if_segment_used)
+    passsync.read_offer_facts(
+        goals=offers.goal_progress_for_passes, burns=offers.burn_notices_for_passes
+    )
