@@ -27,6 +27,7 @@ from litestar.enums import MediaType
 from litestar.exceptions import NotFoundException
 from litestar.handlers import HTTPRouteHandler
 from litestar.openapi.plugins import OpenAPIRenderPlugin
+from litestar.params import FromPath
 from litestar.routes import HTTPRoute
 
 ERROR_REF = {"$ref": "#/components/schemas/ErrorReply"}
@@ -74,7 +75,7 @@ def _viewer_dir() -> Path:
 
 
 @get("/assets/{name:str}", include_in_schema=False, sync_to_thread=False)
-def viewer_asset(name: str) -> Response[bytes]:
+def viewer_asset(name: FromPath[str]) -> Response[bytes]:
     if name == "init.js":
         return Response(VIEWER_INIT, media_type="application/javascript")
     if name not in VIEWER_FILES:
@@ -121,7 +122,7 @@ class CompletedJson(OpenAPIRenderPlugin):
         return self.render_json(request, openapi_schema)
 
 
-def _roles(handler: HTTPRouteHandler) -> list[str] | None:
+def roles_of(handler: HTTPRouteHandler) -> list[str] | None:
     """The roles of the route's ``allow`` guard; None when it has none (a public route)."""
     for guard in handler.resolve_guards():
         roles = getattr(guard, "roles", None)
@@ -188,7 +189,7 @@ def _complete_operation(
         wanted.append(400)
     if has_path_parameters:
         wanted.append(404)
-    roles = _roles(handler)
+    roles = roles_of(handler)
     if roles is not None:
         wanted += [401, 403]
         operation["description"] = (
