@@ -10,6 +10,7 @@ from typing import Any
 import msgspec
 from litestar import Litestar, Response, get
 from litestar.openapi import OpenAPIConfig
+from litestar.openapi.datastructures import ResponseSpec
 from litestar.openapi.spec import Components, SecurityScheme, Tag
 
 from wallet import db
@@ -48,7 +49,7 @@ async def health() -> Health:
     summary="The database answers",
     tags=["operations"],
     security=[],
-    responses={},
+    responses={503: ResponseSpec(Health, description="The database does not answer")},
 )
 async def ready() -> Response[Health]:
     if await db.ping():

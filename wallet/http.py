@@ -65,18 +65,21 @@ def principal(request: Request[Any, Any, Any]) -> Principal:
 
 
 def errors(*statuses: int) -> dict[int, ResponseSpec]:
-    """Document the error replies a route may give, all shaped as ``ErrorReply``."""
+    """Document the error replies a route may give, all shaped as ``ErrorReply``. The
+    replies every route of its kind gives (401/403 from its guard, 400 for its parameters,
+    404 for its path) are added by ``wallet.openapi``; list here what the route adds."""
     text = {
         400: "The body or a parameter is malformed (code invalid_request).",
-        401: "Missing, unknown or revoked bearer key (code unauthorized).",
+        401: "Missing, unknown or revoked credentials (code unauthorized).",
         403: "The key's role may not call this route (code forbidden).",
         404: "The card, receipt, account or store does not exist.",
         409: "The same id or Idempotency-Key was used with a different body.",
         422: "Well-formed but refused by a business rule; details say why.",
+        429: "Asked too often; wait and retry.",
     }
     return {
         status: ResponseSpec(data_container=ErrorReply, description=text.get(status, "Error"))
-        for status in (401, 403, *statuses)
+        for status in statuses
     }
 
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from litestar import Controller, Request, Response, get, post, put
-from litestar.enums import RequestEncodingType
+from litestar.enums import MediaType, RequestEncodingType
+from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import Body, FromPath, FromQuery, JSONBody
 
 from wallet import clock, db
@@ -162,6 +163,14 @@ class CampaignsController(Controller):
         return TestSendOut(sent=sent)
 
 
+# The link is opened by a person in a browser: a bad or stale token gets a page, not JSON.
+UNSUBSCRIBE_REFUSED = {
+    400: ResponseSpec(
+        str, media_type=MediaType.HTML, description="The link is damaged or not ours (a page)"
+    )
+}
+
+
 class UnsubscribeController(Controller):
     """The link in every campaign email. GET shows a button (mail scanners follow links,
     so a GET changes nothing); POST unsubscribes, also as RFC 8058 one-click."""
@@ -174,7 +183,8 @@ class UnsubscribeController(Controller):
         "/",
         operation_id="unsubscribePage",
         summary="Confirm unsubscribing from email",
-        include_in_schema=True,
+        media_type=MediaType.HTML,
+        responses=UNSUBSCRIBE_REFUSED,
     )
     async def page(self, token: FromQuery[str] = "") -> Response[str]:
         try:
@@ -184,7 +194,12 @@ class UnsubscribeController(Controller):
         return pages.html("unsubscribe.html", {"state": "ask", "token": token})
 
     @post(
-        "/", operation_id="unsubscribe", summary="Stop marketing email (one click)", status_code=200
+        "/",
+        operation_id="unsubscribe",
+        summary="Stop marketing email (one click)",
+        status_code=200,
+        media_type=MediaType.HTML,
+        responses=UNSUBSCRIBE_REFUSED,
     )
     async def unsubscribe(
         self,
