@@ -10,7 +10,7 @@ stopped at the first) and listed with a curl command each.
 only they remain, the test is an xfail that lists them (set ``WALLET_FUZZ_STRICT=1`` to
 fail on them too). Any other failure fails the test.
 
-Budget: ``WALLET_FUZZ_EXAMPLES`` examples per operation and generation mode (default 12).
+Budget: ``WALLET_FUZZ_EXAMPLES`` examples per operation and generation mode (default 20).
 """
 
 from __future__ import annotations
@@ -42,7 +42,7 @@ from schemathesis.specs.openapi.checks import (
 from tests.support.shop import bearer, iso, line, make_key, make_store
 from wallet import clock
 
-EXAMPLES = int(os.environ.get("WALLET_FUZZ_EXAMPLES", "12"))
+EXAMPLES = int(os.environ.get("WALLET_FUZZ_EXAMPLES", "20"))
 STRICT = os.environ.get("WALLET_FUZZ_STRICT") == "1"
 CHECKS = [
     not_a_server_error,

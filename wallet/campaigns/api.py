@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from litestar import Controller, Request, Response, get, post, put
 from litestar.enums import MediaType, RequestEncodingType
@@ -23,6 +23,9 @@ from wallet.campaigns.schemas import (
 from wallet.errors import DomainError
 from wallet.http import errors, principal
 
+# A misspelt kind is the caller's mistake (400), not an empty list that looks like "none yet".
+CampaignKind = Literal["manual", "welcome", "birthday"]
+
 
 class CampaignsController(Controller):
     path = "/api/v1/admin/campaigns"
@@ -35,7 +38,9 @@ class CampaignsController(Controller):
         summary="Campaigns with their figures",
         responses=errors(),
     )
-    async def list_campaigns(self, kind: FromQuery[str | None] = None) -> list[CampaignOut]:
+    async def list_campaigns(
+        self, kind: FromQuery[CampaignKind | None] = None
+    ) -> list[CampaignOut]:
         return await service.list_campaigns(kind=kind)
 
     @post(
