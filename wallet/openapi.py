@@ -147,9 +147,14 @@ def _error(status: int, description: str | None = None) -> dict[str, Any]:
     }
 
 
+# Litestar builds the document once and keeps it; it is completed once, in place. Keeping
+# the document here too means its id cannot be reused by another while it is remembered.
+_completed: dict[int, dict[str, Any]] = {}
+
+
 def complete(schema: dict[str, Any], app: Litestar) -> None:
-    """Complete the document in place (once; later calls see the mark and return)."""
-    if schema.get("x-completed"):
+    """Complete the document in place, once."""
+    if _completed.get(id(schema)) is schema:
         return
     schema.setdefault("components", {}).setdefault("schemas", {}).setdefault(
         "ErrorReply", ERROR_SCHEMA
@@ -171,7 +176,7 @@ def complete(schema: dict[str, Any], app: Litestar) -> None:
         struct = structs.get(name) or structs.get(name.rsplit("_", 1)[-1])
         if struct is not None and struct.__struct_config__.forbid_unknown_fields:
             component["additionalProperties"] = False
-    schema["x-completed"] = True
+    _completed[id(schema)] = schema
 
 
 def _complete_operation(
