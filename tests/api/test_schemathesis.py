@@ -6,9 +6,10 @@ It asserts what a client relies on: no 5xx, and every reply's status, content ty
 body are the ones the document promises. Failures are collected over the whole run (not
 stopped at the first) and listed with a curl command each.
 
-``KNOWN_ELSEWHERE`` are server errors of issue 11 being fixed on other branches; while
-only they remain, the test is an xfail that lists them (set ``WALLET_FUZZ_STRICT=1`` to
-fail on them too). Any other failure fails the test.
+``KNOWN_ELSEWHERE`` are server errors of issue 11 being fixed on other branches; the run
+also sends issue 11's own reproductions of them (``_probes``), so each one still open is
+named whatever the fuzzer drew. While only they remain, the test is an xfail that lists
+them (set ``WALLET_FUZZ_STRICT=1`` to fail on them too). Any other failure fails the test.
 
 Budget: ``WALLET_FUZZ_EXAMPLES`` examples per operation and generation mode (default 15).
 """
