@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import os
 import secrets
+import socket
 import subprocess
 import sys
+import time
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -216,3 +218,61 @@ async def smtp_sink(database: Database) -> AsyncIterator[SmtpSink]:
     finally:
         await mail.pool.close()
         controller.stop()
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@pytest.fixture
+def server(database: Database, smtp_sink: SmtpSink, certs_dir: Path) -> Iterator[str]:
+    """``uvicorn wallet.asgi:app`` in its own process on the test database (an in-process
+    server would need its own event loop, where this loop's PostgreSQL pool cannot go)."""
+    port = _free_port()
+    base = f"http://127.0.0.1:{port}"
+    env = {
+        **os.environ,
+        "WALLET_DATABASE_URL": database.url,
+        "WALLET_BASE_URL": base,
+        "WALLET_SMTP_HOST": smtp_sink.host,
+        "WALLET_SMTP_PORT": str(smtp_sink.port),
+        "WALLET_EMBEDDED_WORKER": "false",
+        "WALLET_CERTS_DIR": str(certs_dir),
+        "WALLET_LOG_LEVEL": "WARNING",
+    }
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "wallet.asgi:app",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--no-access-log",
+        ],
+        cwd=ROOT,
+        env=env,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(f"{base}/health", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError("the app did not start")
+            time.sleep(0.2)
+        yield base
+    finally:
+        process.terminate()
+        try:
+            process.wait(10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()

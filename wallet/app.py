@@ -10,7 +10,7 @@ from typing import Any
 import msgspec
 from litestar import Litestar, Response, get
 from litestar.openapi import OpenAPIConfig
-from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
+from litestar.openapi.datastructures import ResponseSpec
 from litestar.openapi.spec import Components, SecurityScheme, Tag
 
 from wallet import db, wiring
@@ -18,9 +18,11 @@ from wallet import settings as settings_module
 from wallet.campaigns.api import CampaignsController, UnsubscribeController
 from wallet.campaigns.console import ConsoleController
 from wallet.errors import EXCEPTION_HANDLERS
+from wallet.http import security_headers
 from wallet.ledger.api import AdjustmentsController
 from wallet.members.api import AdminCardsController, EnrolController, MeController
 from wallet.offers.api import MyOffersController, OffersAdminController
+from wallet.openapi import CompletedJson, OfflineSwagger
 from wallet.pages.controllers import PagesController
 from wallet.passsync.api import PassKitController, PassLinksController
 from wallet.plastic.api import PlasticController
@@ -48,7 +50,7 @@ async def health() -> Health:
     summary="The database answers",
     tags=["operations"],
     security=[],
-    responses={},
+    responses={503: ResponseSpec(Health, description="The database does not answer")},
 )
 async def ready() -> Response[Health]:
     if await db.ping():
@@ -125,6 +127,7 @@ def create_app(*, manage_db: bool = True, extra_handlers: list[Any] | None = Non
     return Litestar(
         route_handlers=handlers,
         exception_handlers=EXCEPTION_HANDLERS,
+        before_send=[security_headers],
         on_startup=startup,
         on_shutdown=shutdown,
         openapi_config=OpenAPIConfig(
@@ -132,7 +135,7 @@ def create_app(*, manage_db: bool = True, extra_handlers: list[Any] | None = Non
             version="1.0",
             description=DESCRIPTION,
             path="/schema",
-            render_plugins=[ScalarRenderPlugin(), SwaggerRenderPlugin(path="/swagger")],
+            render_plugins=[OfflineSwagger(path=["/", "/swagger"]), CompletedJson()],
             components=Components(
                 security_schemes={
                     "bearer": SecurityScheme(

@@ -7,7 +7,9 @@ from typing import Any, TypeVar
 
 import msgspec
 from litestar import Request
+from litestar.datastructures import MutableScopeHeaders
 from litestar.openapi.datastructures import ResponseSpec
+from litestar.types import Message, Scope
 
 from wallet import codes, db
 from wallet.auth.service import Principal
@@ -17,6 +19,45 @@ from wallet.platform import service as platform
 T = TypeVar("T")
 
 
+# Pages: inline CSS (style blocks and attributes) and inline SVG, no script at all, forms
+# post only here, nobody may frame them.
+PAGE_CSP = (
+    "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; "
+    "form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
+)
+# JSON, images, passes: nothing in them may load or run anything.
+OTHER_CSP = "default-src 'none'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+PERMISSIONS_POLICY = (
+    "camera=(), microphone=(), geolocation=(), payment=(), usb=(), interest-cohort=()"
+)
+
+
+async def security_headers(message: Message, scope: Scope) -> None:
+    """Add the browser-facing safety headers to every reply (errors and 404s too), unless
+    the route set its own (the manual's viewer has a policy of its own)."""
+    if message["type"] != "http.response.start":
+        return
+    headers = MutableScopeHeaders.from_message(message)
+    if "content-security-policy" not in headers:
+        if scope["path"].startswith("/schema"):
+            from wallet.openapi import DOCS_CSP
+
+            policy = DOCS_CSP
+        elif headers.get("content-type", "").startswith("text/html"):
+            policy = PAGE_CSP
+        else:
+            policy = OTHER_CSP
+        headers["Content-Security-Policy"] = policy
+    for name, value in (
+        ("X-Content-Type-Options", "nosniff"),
+        ("X-Frame-Options", "DENY"),
+        ("Permissions-Policy", PERMISSIONS_POLICY),
+        ("Referrer-Policy", "same-origin"),
+    ):
+        if name.lower() not in headers:
+            headers[name] = value
+
+
 def principal(request: Request[Any, Any, Any]) -> Principal:
     """The authenticated caller (set by the route's guard)."""
     value: Principal = request.state.principal
@@ -24,18 +65,21 @@ def principal(request: Request[Any, Any, Any]) -> Principal:
 
 
 def errors(*statuses: int) -> dict[int, ResponseSpec]:
-    """Document the error replies a route may give, all shaped as ``ErrorReply``."""
+    """Document the error replies a route may give, all shaped as ``ErrorReply``. The
+    replies every route of its kind gives (401/403 from its guard, 400 for its parameters,
+    404 for its path) are added by ``wallet.openapi``; list here what the route adds."""
     text = {
         400: "The body or a parameter is malformed (code invalid_request).",
-        401: "Missing, unknown or revoked bearer key (code unauthorized).",
+        401: "Missing, unknown or revoked credentials (code unauthorized).",
         403: "The key's role may not call this route (code forbidden).",
         404: "The card, receipt, account or store does not exist.",
         409: "The same id or Idempotency-Key was used with a different body.",
         422: "Well-formed but refused by a business rule; details say why.",
+        429: "Asked too often; wait and retry.",
     }
     return {
         status: ResponseSpec(data_container=ErrorReply, description=text.get(status, "Error"))
-        for status in (401, 403, *statuses)
+        for status in statuses
     }
 
 

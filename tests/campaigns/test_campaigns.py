@@ -290,3 +290,24 @@ async def test_test_send_reaches_one_address_and_is_not_counted(client, smtp_sin
     [message] = smtp_sink.messages
     assert message["Subject"].startswith("[ТЕСТ] ")
     assert (await figures(client, key, created["id"]))["figures"][0]["targeted"] == 0
+
+
+async def test_listing_campaigns_by_an_unknown_kind_is_refused_not_an_empty_list(client):
+    """Found by schemathesis: ``?kind=false`` answered 200 [] as if there were none."""
+    from typing import get_args
+
+    from wallet.campaigns.api import CampaignKind
+    from wallet.campaigns.automatic import OCCASIONS
+
+    assert set(get_args(CampaignKind)) == {"manual", *OCCASIONS}
+    key = await make_key("marketer")
+    await campaign(client, key, name="Весна")
+    for wrong in ("false", "", "Manual"):
+        reply = await client.get(f"/api/v1/admin/campaigns?kind={wrong}", headers=bearer(key))
+        assert reply.status_code == 400, (wrong, reply.text)
+        assert reply.json()["code"] == "invalid_request"
+    manual = await client.get("/api/v1/admin/campaigns?kind=manual", headers=bearer(key))
+    assert [c["name"] for c in manual.json()] == ["Весна"]
+    assert (
+        await client.get("/api/v1/admin/campaigns?kind=welcome", headers=bearer(key))
+    ).json() == []

@@ -90,6 +90,11 @@ class Tab:
     async def url(self) -> str:
         return str(await self.js("location.href"))
 
+    async def csp_violations(self) -> list[str]:
+        """What the page's Content-Security-Policy blocked since it loaded."""
+        found = await self.js("window.__cspViolations || []")
+        return list(found)
+
     async def screenshot(self) -> bytes:
         shot = await self.send("Page.captureScreenshot", format="png")
         return base64.b64decode(shot["data"])
@@ -133,6 +138,15 @@ async def chromium(*, lang: str = "ru-RU,ru;q=0.9") -> AsyncIterator[Tab]:
             ) as ws:
                 tab = Tab(ws)
                 await tab.send("Page.enable")
+                # Runs before any page content, so every blocked style, image or script of
+                # every page is counted (Tab.csp_violations).
+                await tab.send(
+                    "Page.addScriptToEvaluateOnNewDocument",
+                    source="window.__cspViolations = [];"
+                    "document.addEventListener('securitypolicyviolation', e =>"
+                    " window.__cspViolations.push("
+                    "e.effectiveDirective + ' blocked ' + (e.blockedURI || 'inline')));",
+                )
                 await tab.send("Network.enable")
                 await tab.send("Network.setExtraHTTPHeaders", headers={"Accept-Language": lang})
                 await tab.send(

@@ -6,23 +6,17 @@ Screenshots land in test-artifacts/screenshots/ (not committed) for a person to 
 
 from __future__ import annotations
 
+import asyncio
 import io
-import os
-import socket
-import subprocess
-import sys
 import time
-from collections.abc import Iterator
 from datetime import timedelta
-from pathlib import Path
 
 import httpx
-import pytest
 from PIL import Image
 from pyzbar.pyzbar import decode
 
-from tests.conftest import ROOT, Database, SmtpSink
-from tests.pages.cdp import chromium
+from tests.conftest import ROOT
+from tests.pages.cdp import Tab, chromium
 from tests.pages.conftest import code_in
 from tests.support.shop import bearer, iso, line, make_key, make_store
 from wallet import clock, db
@@ -30,67 +24,17 @@ from wallet import clock, db
 SHOTS = ROOT / "test-artifacts" / "screenshots"
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-@pytest.fixture
-def server(database: Database, smtp_sink: SmtpSink, certs_dir: Path) -> Iterator[str]:
-    """``uvicorn wallet.asgi:app`` in its own process on the test database (an in-process
-    server would need its own event loop, where this loop's PostgreSQL pool cannot go)."""
-    port = _free_port()
-    base = f"http://127.0.0.1:{port}"
-    env = {
-        **os.environ,
-        "WALLET_DATABASE_URL": database.url,
-        "WALLET_BASE_URL": base,
-        "WALLET_SMTP_HOST": smtp_sink.host,
-        "WALLET_SMTP_PORT": str(smtp_sink.port),
-        "WALLET_EMBEDDED_WORKER": "false",
-        "WALLET_CERTS_DIR": str(certs_dir),
-        "WALLET_LOG_LEVEL": "WARNING",
-    }
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            "wallet.asgi:app",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--no-access-log",
-        ],
-        cwd=ROOT,
-        env=env,
-    )
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"{base}/health", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError("the app did not start")
-            time.sleep(0.2)
-        yield base
-    finally:
-        process.terminate()
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-
-
 def _save(name: str, png: bytes) -> None:
     SHOTS.mkdir(parents=True, exist_ok=True)
     (SHOTS / name).write_bytes(png)
+
+
+async def _shot(tab: Tab, name: str) -> bytes:
+    """A screenshot, after checking the page rendered without the CSP blocking anything."""
+    assert await tab.csp_violations() == [], name
+    png = await tab.screenshot()
+    _save(name, png)
+    return png
 
 
 async def test_a_shopper_joins_from_the_poster_signs_in_by_code_and_watches_cashback_move(
@@ -106,15 +50,14 @@ async def test_a_shopper_joins_from_the_poster_signs_in_by_code_and_watches_cash
         # The poster's QR leads here.
         await tab.open(f"{server}/join?store=MSK-001")
         assert "Тверская, 12" in await tab.text("main")
-        _save(f"{kind}-1-join.png", await tab.screenshot())
+        await _shot(tab, f"{kind}-1-join.png")
         await tab.fill("#name", "Анна Смирнова")
         await tab.fill("#email", "anna@example.ru")
         await tab.tick("#consent_program")
         await tab.tick("#consent_data")
         await tab.click_and_wait("#join")
         assert (await tab.url()).endswith("/card")
-        shot = await tab.screenshot()
-        _save(f"{kind}-2-card.png", shot)
+        shot = await _shot(tab, f"{kind}-2-card.png")
         assert Image.open(io.BytesIO(shot)).size == (390, 844)
         number = (await tab.text("#card-number")).replace(" ", "")
         [found] = decode(Image.open(io.BytesIO(shot)))
@@ -122,12 +65,12 @@ async def test_a_shopper_joins_from_the_poster_signs_in_by_code_and_watches_cash
 
         await tab.click_and_wait("#signout")
         assert (await tab.url()).endswith("/signin")
-        _save(f"{kind}-3-signin.png", await tab.screenshot())
+        await _shot(tab, f"{kind}-3-signin.png")
         await tab.fill("#email", "anna@example.ru")
         await tab.click_and_wait("#send-code")
         [message] = smtp_sink.to("anna@example.ru")
         await tab.fill("#code", code_in(message))
-        _save(f"{kind}-4-code.png", await tab.screenshot())
+        await _shot(tab, f"{kind}-4-code.png")
         await tab.click_and_wait("#submit-code")
         assert (await tab.url()).endswith("/card")
         assert (await tab.text("#card-number")).replace(" ", "") == number
@@ -141,7 +84,7 @@ async def test_a_shopper_joins_from_the_poster_signs_in_by_code_and_watches_cash
                 now=clock.now(),
             )
         await tab.open(f"{server}/cashback")
-        _save(f"{kind}-5-cashback-offer.png", await tab.screenshot())
+        await _shot(tab, f"{kind}-5-cashback-offer.png")
         await tab.click_and_wait("#want-cashback")
         before = await tab.text("#spent")
         async with httpx.AsyncClient(base_url=server) as http:
@@ -160,10 +103,23 @@ async def test_a_shopper_joins_from_the_poster_signs_in_by_code_and_watches_cash
         await tab.open(f"{server}/cashback")
         after = await tab.text("#spent")
         assert before != after and after.startswith("1") and "000,00" in after
-        _save(f"{kind}-6-cashback-progress.png", await tab.screenshot())
+        await _shot(tab, f"{kind}-6-cashback-progress.png")
 
         await tab.open(f"{server}/history")
         assert "Чек R1" in await tab.text("main")
-        _save(f"{kind}-7-history.png", await tab.screenshot())
+        await _shot(tab, f"{kind}-7-history.png")
         await tab.open(f"{server}/card")
         assert await tab.text("#balance") == "50"
+
+
+async def test_the_api_manual_renders_offline_under_its_csp(database, server):
+    """Chromium here has no way out to the internet: the viewer must come from us."""
+    async with chromium(lang="en") as tab:
+        await tab.open(f"{server}/schema")
+        deadline = time.monotonic() + 30
+        while not await tab.js("document.querySelectorAll('.opblock').length"):
+            assert time.monotonic() < deadline, "Swagger UI drew no operations"
+            await asyncio.sleep(0.2)
+        assert "Loyalty wallet" in await tab.text(".info")
+        assert "/api/v1/pos/receipts" in await tab.text("#swagger-ui")
+        await _shot(tab, f"{database.kind}-schema.png")

@@ -31,4 +31,6 @@ def allow(*roles: str) -> Guard:
         connection.state.principal = principal
 
     guard.__name__ = f"allow_{'_'.join(roles)}"
+    # Read by wallet.openapi to document 401/403 and the allowed roles.
+    guard.roles = roles  # type: ignore[attr-defined]
     return guard

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from litestar import Controller, Request, Response, get, post, put
-from litestar.enums import RequestEncodingType
+from litestar.enums import MediaType, RequestEncodingType
+from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import Body, FromPath, FromQuery, JSONBody
 
 from wallet import clock, db
@@ -23,6 +24,9 @@ from wallet.errors import DomainError
 from wallet.http import errors, principal
 from wallet.inputs import PathId
 
+# A misspelt kind is the caller's mistake (400), not an empty list that looks like "none yet".
+CampaignKind = Literal["manual", "welcome", "birthday"]
+
 
 class CampaignsController(Controller):
     path = "/api/v1/admin/campaigns"
@@ -35,7 +39,9 @@ class CampaignsController(Controller):
         summary="Campaigns with their figures",
         responses=errors(),
     )
-    async def list_campaigns(self, kind: FromQuery[str | None] = None) -> list[CampaignOut]:
+    async def list_campaigns(
+        self, kind: FromQuery[CampaignKind | None] = None
+    ) -> list[CampaignOut]:
         return await service.list_campaigns(kind=kind)
 
     @post(
@@ -159,6 +165,14 @@ class CampaignsController(Controller):
         return TestSendOut(sent=sent)
 
 
+# The link is opened by a person in a browser: a bad or stale token gets a page, not JSON.
+UNSUBSCRIBE_REFUSED = {
+    400: ResponseSpec(
+        str, media_type=MediaType.HTML, description="The link is damaged or not ours (a page)"
+    )
+}
+
+
 class UnsubscribeController(Controller):
     """The link in every campaign email. GET shows a button (mail scanners follow links,
     so a GET changes nothing); POST unsubscribes, also as RFC 8058 one-click."""
@@ -171,7 +185,8 @@ class UnsubscribeController(Controller):
         "/",
         operation_id="unsubscribePage",
         summary="Confirm unsubscribing from email",
-        include_in_schema=True,
+        media_type=MediaType.HTML,
+        responses=UNSUBSCRIBE_REFUSED,
     )
     async def page(self, token: FromQuery[str] = "") -> Response[str]:
         try:
@@ -181,7 +196,12 @@ class UnsubscribeController(Controller):
         return pages.html("unsubscribe.html", {"state": "ask", "token": token})
 
     @post(
-        "/", operation_id="unsubscribe", summary="Stop marketing email (one click)", status_code=200
+        "/",
+        operation_id="unsubscribe",
+        summary="Stop marketing email (one click)",
+        status_code=200,
+        media_type=MediaType.HTML,
+        responses=UNSUBSCRIBE_REFUSED,
     )
     async def unsubscribe(
         self,

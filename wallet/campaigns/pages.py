@@ -8,6 +8,7 @@ from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 from litestar import Response
+from litestar.enums import MediaType
 
 TEMPLATES = Path(__file__).resolve().parent.parent.parent / "templates" / "console"
 
@@ -33,7 +34,7 @@ def html(
 ) -> Response[str]:
     return Response(
         render(name, context),
-        media_type="text/html; charset=utf-8",
+        media_type=MediaType.HTML,
         status_code=status_code,
         headers={
             "Cache-Control": "no-store",

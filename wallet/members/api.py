@@ -40,7 +40,7 @@ class EnrolController(Controller):
         "consents with time and text version, and returns a shopper token. Send an "
         "Idempotency-Key header so a retried tap never creates two shoppers.",
         status_code=201,
-        responses={k: v for k, v in errors(400, 409, 422).items() if k not in (401, 403)},
+        responses=errors(400, 404, 409, 422),
         security=[],
     )
     async def enrol(self, request: Request[Any, Any, Any], data: JSONBody[EnrolIn]) -> EnrolOut:
@@ -124,7 +124,7 @@ class MeController(Controller):
         operation_id="myCardQr",
         summary="The QR code of one of my cards, as PNG",
         media_type="image/png",
-        responses=errors(404),
+        responses=errors(404, 422),
     )
     async def qr(self, request: Request[Any, Any, Any], number: FromPath[str]) -> Response[bytes]:
         return await _qr(request, number, "png")
@@ -134,7 +134,7 @@ class MeController(Controller):
         operation_id="myCardQrSvg",
         summary="The QR code of one of my cards, as SVG",
         media_type="image/svg+xml",
-        responses=errors(404),
+        responses=errors(404, 422),
     )
     async def qr_svg(
         self, request: Request[Any, Any, Any], number: FromPath[str]

@@ -11,6 +11,7 @@ from typing import Any
 import qrcode
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 from litestar import Request, Response
+from litestar.enums import MediaType
 from litestar.response import Redirect
 from markupsafe import Markup
 from qrcode.constants import ERROR_CORRECT_M
@@ -123,9 +124,7 @@ class Page:
 
     def render(self, template: str, *, status: int = 200, **context: Any) -> Response[Any]:
         html = self.text(template, **context)
-        return self._apply(
-            Response(html, status_code=status, media_type="text/html; charset=utf-8")
-        )
+        return self._apply(Response(html, status_code=status, media_type=MediaType.HTML))
 
     def redirect(self, path: str) -> Response[Any]:
         return self._apply(Redirect(path=path, status_code=303))

@@ -13,6 +13,7 @@ from email.utils import format_datetime, parsedate_to_datetime
 from typing import Annotated, Any
 
 from litestar import Controller, Request, Response, delete, get, post
+from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import FromQuery, JSONBody, Parameter, QueryParameter
 from litestar.response import Redirect
 
@@ -66,7 +67,7 @@ class PassKitController(Controller):
         description="201 when new, 200 when already registered, 401 on a missing or wrong "
         "ApplePass token (checked before anything else).",
         status_code=201,
-        responses=errors(404),
+        responses=errors(401, 404),
     )
     async def register(
         self,
@@ -91,7 +92,7 @@ class PassKitController(Controller):
         operation_id="passkitUnregister",
         summary="A device no longer wants a pass's updates (the pass was removed)",
         status_code=200,
-        responses=errors(),
+        responses=errors(401),
     )
     async def unregister(
         self,
@@ -114,7 +115,9 @@ class PassKitController(Controller):
         description="200 with every pass of this device changed after `passesUpdatedSince` "
         "(all of them without it, or with a tag this service never gave, which a device "
         "only sends when its copy is damaged); 204 when none changed or the device is unknown.",
-        responses={},
+        responses={
+            204: ResponseSpec(None, description="No pass changed, or the device is unknown")
+        },
     )
     async def updated(
         self,
@@ -136,7 +139,7 @@ class PassKitController(Controller):
         description="200 with the signed pass and Last-Modified; 304 when If-Modified-Since is "
         "not older than the last change; 401 on a wrong token.",
         media_type=PKPASS,
-        responses=errors(404),
+        responses=errors(401, 404),
     )
     async def latest(
         self, request: Request[Any, Any, Any], pass_type_id: PassType, serial: Serial
@@ -180,7 +183,7 @@ class PassLinksController(Controller):
         operation_id="downloadApplePass",
         summary="My card as an Apple Wallet pass (signed link from enrolment or /me)",
         media_type=PKPASS,
-        responses=errors(400, 404),
+        responses=errors(400, 401, 404, 422),
     )
     async def apple(
         self,
@@ -204,7 +207,7 @@ class PassLinksController(Controller):
         "redirects to Google with a link carrying its id (a trimmed object when the API "
         "cannot be reached).",
         status_code=302,
-        responses=errors(404),
+        responses=errors(401, 404),
     )
     async def google(
         self,
