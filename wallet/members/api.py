@@ -9,7 +9,7 @@ from litestar.params import FromPath, JSONBody, Parameter
 from wallet import clock, db
 from wallet.auth import service as auth
 from wallet.auth.guards import allow
-from wallet.errors import Forbidden
+from wallet.errors import CardNotFound, InvalidInput
 from wallet.http import errors, idempotent, principal
 from wallet.ledger import service as ledger
 from wallet.members import service, views
@@ -145,10 +145,14 @@ async def _qr(request: Request[Any, Any, Any], number: str, kind: str) -> Respon
     from passes import qr
 
     who = principal(request)
-    card = await service.find_card(number)
-    if card.account_id != who.account_id:
-        # Same reply as for an unknown card: a shopper learns nothing of others' cards.
-        raise Forbidden("this card is not yours")
+    try:
+        card = await service.find_card(number)
+    except (InvalidInput, CardNotFound):
+        card = None
+    if card is None or card.account_id != who.account_id:
+        # One reply for an unknown, malformed or another shopper's card: probing numbers
+        # tells a shopper nothing about other people's cards.
+        raise CardNotFound("you have no card with this number", {"number": number})
     if kind == "png":
         return Response(qr.qr_png(card.number), media_type="image/png")
     return Response(qr.qr_svg(card.number).encode(), media_type="image/svg+xml")
