@@ -118,6 +118,19 @@ class MeController(Controller):
         assert who.account_id is not None
         return await views.history(who.account_id, limit=limit, before=before)
 
+    @post(
+        "/signout",
+        operation_id="signOut",
+        summary="Sign out: the token this request carries stops working",
+        status_code=204,
+        responses=errors(),
+    )
+    async def signout(self, request: Request[Any, Any, Any]) -> None:
+        header = request.headers.get("authorization", "")
+        secret = header.partition(" ")[2].strip()
+        async with db.write_transaction():
+            await auth.revoke_shopper_token(secret, now=clock.now())
+
     @get(
         "/cards/{number:str}/qr.png",
         operation_id="myCardQr",
