@@ -112,6 +112,10 @@ async def test_anonymous_enrolment_is_limited_per_ip_but_not_for_a_till(client):
         "/api/v1/cards", json=body("till@example.ru"), headers=bearer(shop.pos_key)
     )
     assert till.status_code == 201
+    wrong = await client.post(
+        "/api/v1/cards", json=body("w@example.ru"), headers=bearer("wk_pos_nonsense")
+    )
+    assert wrong.status_code == 401 and wrong.json()["code"] == "unauthorized"
     limit_per_ip(0)
     assert (await client.post("/api/v1/cards", json=body("off@example.ru"))).status_code == 201
 

@@ -56,5 +56,7 @@ async def test_30_simultaneous_code_requests_send_three_codes(client, smtp_sink)
     statuses = sorted(reply.status_code for reply in replies)
     assert statuses == [200] * SENDS_PER_ADDRESS + [429] * (30 - SENDS_PER_ADDRESS)
     assert len(smtp_sink.to(email)) == SENDS_PER_ADDRESS
+    refused = next(reply for reply in replies if reply.status_code == 429)
+    assert 0 < int(refused.headers["Retry-After"]) <= 15 * 60
     made = await db.raw("SELECT count(*) AS n FROM signin_code WHERE email = {}", email)
     assert made[0]["n"] == SENDS_PER_ADDRESS

@@ -19,7 +19,11 @@ class KeysController(Controller):
     tags = ["admin: keys"]
     guards = [allow("admin")]
 
-    @get(operation_id="listKeys", summary="Every staff and till key (never the key itself)")
+    @get(
+        operation_id="listKeys",
+        summary="Every staff and till key (never the key itself)",
+        responses=errors(),
+    )
     async def list_keys(self) -> list[KeyInfo]:
         return await service.list_keys()
 

@@ -322,8 +322,10 @@ class PagesController(Controller):
         try:
             async with db.write_transaction():
                 code = await pages.request_code(email=email, ip=client_ip(request), now=now)
-        except TooManyAttempts:
-            return p.render("signin.html", status=429, email=email, error=p.t("signin.too_many"))
+        except TooManyAttempts as exc:
+            refused = p.render("signin.html", status=429, email=email, error=p.t("signin.too_many"))
+            refused.headers["Retry-After"] = str(retry_after(exc) or 60)
+            return refused
         if code is not None:
             from wallet.mail import service as mail
 
