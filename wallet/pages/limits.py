@@ -32,6 +32,9 @@ def _lock_id(key: str) -> int:
 async def take(limits: list[Limit], *, now: datetime) -> None:
     """Record one event under each limit, or raise ``TooManyAttempts`` (with
     ``retry_after_seconds``) and record nothing. Runs in the caller's write transaction."""
+    if db.engine().current_transaction.get() is None:
+        # Outside a transaction the lock would end with the statement and count nothing.
+        raise RuntimeError("limits.take must run inside db.write_transaction()")
     if not db.is_sqlite():
         # Sorted, so two requests sharing keys take their locks in the same order.
         for key in sorted({limit.key for limit in limits}):
