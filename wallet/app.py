@@ -15,6 +15,7 @@ from litestar.openapi.spec import Components, SecurityScheme, Tag
 
 from wallet import db, wiring
 from wallet import settings as settings_module
+from wallet.auth.api import KeysController
 from wallet.campaigns.api import CampaignsController, UnsubscribeController
 from wallet.campaigns.console import ConsoleController
 from wallet.errors import EXCEPTION_HANDLERS
@@ -122,6 +123,7 @@ def create_app(*, manage_db: bool = True, extra_handlers: list[Any] | None = Non
         CampaignsController,
         UnsubscribeController,
         ConsoleController,
+        KeysController,
         *(extra_handlers or []),
     ]
     return Litestar(
@@ -151,6 +153,7 @@ def create_app(*, manage_db: bool = True, extra_handlers: list[Any] | None = Non
                 Tag(name="admin: program rules", description="Earning and spending rules"),
                 Tag(name="admin: stores", description="The chain's stores"),
                 Tag(name="admin: offers", description="Smart-goal cashback offers"),
+                Tag(name="admin: keys", description="Staff and till keys: list, revoke"),
                 Tag(name="operations", description="Health checks"),
             ],
         ),

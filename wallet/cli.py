@@ -51,6 +51,45 @@ async def keys_create(args: argparse.Namespace) -> int:
     return 0
 
 
+async def keys_list(_: argparse.Namespace) -> int:
+    from wallet import db
+    from wallet.auth import service as auth
+
+    await db.start()
+    try:
+        found = await auth.list_keys()
+    finally:
+        await db.stop()
+    print(
+        f"{'id':>5}  {'role':8}  {'prefix':14}  {'store':>5}  {'created':16}  {'revoked':16}  name"
+    )
+    for key in found:
+        print(
+            f"{key.id:>5}  {key.role:8}  {key.prefix:14}  {key.store_id or '':>5}  "
+            f"{key.created_at:%Y-%m-%d %H:%M}  "
+            f"{f'{key.revoked_at:%Y-%m-%d %H:%M}' if key.revoked_at else '':16}  {key.name}"
+        )
+    return 0
+
+
+async def keys_revoke(args: argparse.Namespace) -> int:
+    from wallet import clock, db
+    from wallet.auth import service as auth
+    from wallet.errors import NotFound
+
+    await db.start()
+    try:
+        async with db.write_transaction():
+            key = await auth.revoke_key(args.key_id, actor="cli", now=clock.now())
+    except NotFound as exc:
+        print(f"{exc.message}; `wallet keys list` shows the keys", file=sys.stderr)
+        return 1
+    finally:
+        await db.stop()
+    print(f"key {key.id} ({key.role}, {key.prefix}...) revoked at {key.revoked_at:%Y-%m-%d %H:%M}")
+    return 0
+
+
 async def demo(_: argparse.Namespace) -> int:
     from wallet import demo as demo_module
 
@@ -218,6 +257,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--store", help="store code (required for pos keys)")
     p.add_argument("--name", help="who or what holds the key")
     p.set_defaults(run=keys_create)
+    p = keys.add_parser("list", help="every key: id, role, prefix, store, created, revoked")
+    p.set_defaults(run=keys_list)
+    p = keys.add_parser("revoke", help="revoke a key (it stops working within a second)")
+    p.add_argument("key_id", type=int)
+    p.set_defaults(run=keys_revoke)
 
     p = sub.add_parser("reconcile", help="check one account's balance against its lots and journal")
     p.add_argument("account_id", type=int)

@@ -129,7 +129,19 @@ def _reply(status: int, body: ErrorReply) -> Response[ErrorReply]:
 
 
 def domain_error_handler(_: Request[Any, Any, Any], exc: DomainError) -> Response[ErrorReply]:
-    return _reply(exc.status_code, ErrorReply(exc.code, exc.message, exc.details))
+    response = _reply(exc.status_code, ErrorReply(exc.code, exc.message, exc.details))
+    wait = retry_after(exc)
+    if wait is not None:
+        response.headers["Retry-After"] = str(wait)
+    return response
+
+
+def retry_after(exc: DomainError) -> int | None:
+    """Seconds to wait before retrying, for errors that say (``retry_after_seconds``)."""
+    details = exc.details
+    if isinstance(details, dict) and isinstance(details.get("retry_after_seconds"), int):
+        return int(details["retry_after_seconds"])
+    return None
 
 
 def validation_error_handler(

@@ -38,6 +38,13 @@ def _header(name: str, default: str) -> str:
     return raw
 
 
+def _at_least(name: str, default: int, *, minimum: int) -> int:
+    value = _int(name, default)
+    if value < minimum:
+        raise SystemExit(f"setting {name}={value} must be {minimum} or more; fix the environment")
+    return value
+
+
 def _bool(name: str, default: bool) -> bool:
     raw = os.environ.get(name)
     if raw is None or raw == "":
@@ -97,6 +104,10 @@ class Settings:
     # stay for the operator) and Idempotency-Key answers after this many.
     outbox_keep_days: int = 7
     idempotency_keep_days: int = 30
+    # A shopper token (from enrolment) stops working this many days after it was issued.
+    shopper_token_days: int = 90
+    # Anonymous enrolments allowed per client IP an hour (0: no limit); till keys are exempt.
+    enrol_limit_per_ip: int = 30
     # Signs pass authentication tokens and pass download links. Empty: a random key is made
     # once in ``<certs_dir>/secret.key`` (the embedded default); never logged.
     secret_key: str = ""
@@ -152,6 +163,12 @@ def load() -> Settings:
         burn_reminder_days=_days("WALLET_BURN_REMINDER_DAYS", Settings.burn_reminder_days),
         outbox_keep_days=_int("WALLET_OUTBOX_KEEP_DAYS", Settings.outbox_keep_days),
         idempotency_keep_days=_int("WALLET_IDEMPOTENCY_KEEP_DAYS", Settings.idempotency_keep_days),
+        shopper_token_days=_at_least(
+            "WALLET_SHOPPER_TOKEN_DAYS", Settings.shopper_token_days, minimum=1
+        ),
+        enrol_limit_per_ip=_at_least(
+            "WALLET_ENROL_LIMIT_PER_IP", Settings.enrol_limit_per_ip, minimum=0
+        ),
         secret_key=env("WALLET_SECRET_KEY") or Settings.secret_key,
         pass_type_id=env("WALLET_PASS_TYPE_ID") or Settings.pass_type_id,
         team_id=env("WALLET_TEAM_ID") or Settings.team_id,

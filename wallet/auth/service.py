@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import time
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Literal
 
 import msgspec
 
-from wallet import codes
+from wallet import clock, codes
+from wallet import settings as settings_module
 from wallet.auth.tables import ApiKey, ShopperToken
-from wallet.errors import InvalidInput, Unauthorized
+from wallet.errors import InvalidInput, NotFound, Unauthorized
 from wallet.members.tables import Member
 from wallet.stores import service as stores
 
@@ -18,9 +19,26 @@ Role = Literal["pos", "support", "marketer", "admin", "shopper"]
 STAFF_ROLES = ("pos", "support", "marketer", "admin")
 KEY_PREFIX = "wk"
 SHOPPER_PREFIX = "ws"
-# A key seen recently is trusted for this long without a lookup (the till hot path); a
-# revoked key stops working within this many seconds in every process.
-CACHE_SECONDS = 10.0
+# A key seen recently is trusted for this long without a lookup (the till hot path, where
+# one till posts several requests a second). Revoking drops the key from the revoking
+# process's cache at once; every other process looks it up again within this bound.
+CACHE_SECONDS = 1.0
+
+
+class KeyNotFound(NotFound):
+    code = "key_not_found"
+
+
+class KeyInfo(msgspec.Struct, frozen=True):
+    """A staff or till key as an operator sees it: never the key itself."""
+
+    id: int
+    prefix: str
+    role: str
+    name: str
+    store_id: int | None
+    created_at: datetime
+    revoked_at: datetime | None
 
 
 class Principal(msgspec.Struct, frozen=True):
@@ -38,7 +56,12 @@ class Principal(msgspec.Struct, frozen=True):
         return f"{self.role}:{self.name or self.key_id}"
 
 
-_cache: dict[str, tuple[float, Principal]] = {}
+# digest -> (when looked up, the caller, when a shopper token expires)
+_cache: dict[str, tuple[float, Principal, datetime | None]] = {}
+
+
+def shopper_token_ttl() -> timedelta:
+    return timedelta(days=settings_module.get().shopper_token_days)
 
 
 async def create_key(
@@ -86,14 +109,21 @@ async def authenticate(secret: str) -> Principal:
     """The caller behind a bearer secret. Lookup is by the secret's hash, then the stored
     hash is compared in constant time, so no timing tells how much of a guess was right."""
     digest = codes.sha256_hex(secret)
+    now = clock.now()
     cached = _cache.get(digest)
-    if cached is not None and time.monotonic() - cached[0] < CACHE_SECONDS:
+    if (
+        cached is not None
+        and time.monotonic() - cached[0] < CACHE_SECONDS
+        and (cached[2] is None or now < cached[2])
+    ):
         return cached[1]
     principal: Principal | None = None
+    expires_at: datetime | None = None
     if secret.startswith(f"{SHOPPER_PREFIX}_"):
         row = (
             await ShopperToken.select(
                 ShopperToken.token_hash,
+                ShopperToken.created_at,
                 ShopperToken.member.id.as_alias("member_id"),
                 ShopperToken.member.account.as_alias("account_id"),
                 ShopperToken.member.name.as_alias("name"),
@@ -101,7 +131,16 @@ async def authenticate(secret: str) -> Principal:
             .where((ShopperToken.token_hash == digest) & ShopperToken.revoked_at.is_null())
             .first()
         )
-        if row is not None and codes.same_secret(row["token_hash"], digest):
+        if row is not None:
+            # A token lives for the configured days from its issue, so a changed setting
+            # applies to tokens already handed out.
+            expires_at = row["created_at"] + shopper_token_ttl()
+        if (
+            row is not None
+            and expires_at is not None
+            and now < expires_at
+            and codes.same_secret(row["token_hash"], digest)
+        ):
             principal = Principal(
                 role="shopper",
                 name=row["name"],
@@ -121,11 +160,48 @@ async def authenticate(secret: str) -> Principal:
                 role=row["role"], name=row["name"], key_id=row["id"], store_id=row["store_id"]
             )
     if principal is None:
-        raise Unauthorized("the bearer key or token is unknown or revoked")
+        raise Unauthorized("the bearer key or token is unknown, expired or revoked")
     if len(_cache) > 10_000:
         _cache.clear()
-    _cache[digest] = (time.monotonic(), principal)
+    _cache[digest] = (time.monotonic(), principal, expires_at)
     return principal
+
+
+async def list_keys() -> list[KeyInfo]:
+    rows = await ApiKey.select(
+        ApiKey.id,
+        ApiKey.prefix,
+        ApiKey.role,
+        ApiKey.name,
+        ApiKey.store_id,
+        ApiKey.created_at,
+        ApiKey.revoked_at,
+    ).order_by(ApiKey.id)
+    return [KeyInfo(**row) for row in rows]
+
+
+async def revoke_key(key_id: int, *, actor: str, now: datetime) -> KeyInfo:
+    """Revoke a staff or till key, in the caller's transaction, audited. Revoking a revoked
+    key changes nothing and keeps the first revocation time."""
+    from wallet.platform import service as platform
+
+    row = (
+        await ApiKey.select(ApiKey.id, ApiKey.key_hash, ApiKey.revoked_at)
+        .where(ApiKey.id == key_id)
+        .first()
+    )
+    if row is None:
+        raise KeyNotFound(f"no key with id {key_id}", {"key_id": key_id})
+    if row["revoked_at"] is None:
+        await ApiKey.update({ApiKey.revoked_at: now}).where(
+            (ApiKey.id == key_id) & ApiKey.revoked_at.is_null()
+        )
+        await platform.audit(
+            actor=actor, action="key.revoke", subject=f"api_key:{key_id}", details={}
+        )
+    _cache.pop(row["key_hash"], None)
+    [found] = [key for key in await list_keys() if key.id == key_id]
+    return found
 
 
 def forget_cache() -> None:

@@ -4,13 +4,11 @@ the pass message and the email, scheduling, and each campaign's figures.
 Sign-in is with a staff key (role marketer or admin) pasted once into a form; it is kept in
 an HttpOnly, SameSite=Strict cookie scoped to /console and checked on every request like
 a bearer key (so revoking the key ends the session). Every form carries a CSRF token
-derived from the server secret and the key.
+bound to the key (wallet/csrf.py, the same scheme as the shopper pages).
 """
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -20,7 +18,7 @@ from litestar.enums import RequestEncodingType
 from litestar.params import Body, FromPath
 from litestar.response import Redirect
 
-from wallet import clock, db
+from wallet import clock, csrf, db
 from wallet import settings as settings_module
 from wallet.auth import service as auth
 from wallet.auth.service import Principal
@@ -37,11 +35,7 @@ Form = Annotated[dict[str, str], Body(media_type=RequestEncodingType.URL_ENCODED
 
 
 def csrf_token(key: str) -> str:
-    return hmac.new(
-        service.secret_key(),
-        f"console-csrf:{hashlib.sha256(key.encode()).hexdigest()}".encode(),
-        hashlib.sha256,
-    ).hexdigest()
+    return csrf.token(csrf.console_binding(key))
 
 
 async def _who(request: Request[Any, Any, Any]) -> tuple[Principal, str] | None:
@@ -58,7 +52,7 @@ async def _who(request: Request[Any, Any, Any]) -> tuple[Principal, str] | None:
 
 
 def _check_csrf(key: str, form: dict[str, str]) -> None:
-    if not hmac.compare_digest(form.get("csrf", ""), csrf_token(key)):
+    if not csrf.valid(csrf.console_binding(key), form.get("csrf")):
         raise Forbidden("the form is stale or came from another site; reload the page")
 
 

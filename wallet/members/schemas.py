@@ -63,8 +63,20 @@ class Links(msgspec.Struct, frozen=True):
 class EnrolOut(msgspec.Struct, frozen=True):
     card_number: str
     account_id: int
-    shopper_token: str
     links: Links
+    # Null on a retry with the same Idempotency-Key: a replay never hands out a credential
+    # (sign in with a code for a new token).
+    shopper_token: str | None = None
+
+
+class SignInCodeSent(msgspec.Struct, frozen=True):
+    """The answer to enrolling a contact that is already a member: no card, no token; a
+    sign-in code went to the member's email."""
+
+    status: Literal["code_sent"]
+    message: str
+    # The address the code went to, when it is the one given in the request.
+    email: str | None = None
 
 
 class ExpiryOut(msgspec.Struct, frozen=True):

@@ -165,9 +165,8 @@ class Enrolled(msgspec.Struct, frozen=True):
     card: CardInfo
 
 
-async def enrol(data: EnrolIn, *, now: datetime) -> Enrolled:
-    """Join the program: a member, an account and a virtual card, in the caller's
-    transaction."""
+def check_enrolment(data: EnrolIn, *, now: datetime) -> None:
+    """The rules an enrolment's body must meet, before anything is counted or written."""
     if not data.email and not data.phone:
         raise InvalidInput("give an email or a phone number", {"fields": ["email", "phone"]})
     if not (data.consents.program and data.consents.personal_data):
@@ -179,6 +178,13 @@ async def enrol(data: EnrolIn, *, now: datetime) -> Enrolled:
         datetime(1900, 1, 1).date() <= data.birthday <= now.date()
     ):
         raise InvalidInput("birthday is not a plausible date", {"birthday": str(data.birthday)})
+
+
+async def enrol(data: EnrolIn, *, now: datetime) -> Enrolled:
+    """Join the program: a member, an account and a virtual card, in the caller's
+    transaction. Strangers join through ``members.joining``, which limits them and never
+    tells them who is a member."""
+    check_enrolment(data, now=now)
     join_store_id = None
     if data.join_store:
         join_store_id = (await stores.get_store(data.join_store)).id

@@ -14,17 +14,17 @@ from wallet import clock, db
 from wallet import settings as settings_module
 from wallet.errors import (
     CardAlreadyActivated,
-    Conflict,
     DomainError,
     InvalidInput,
     StoreNotFound,
     TooManyAttempts,
     WrongCode,
+    retry_after,
 )
 from wallet.inputs import QueryJournalId, parse_id
 from wallet.ledger import service as ledger
+from wallet.members import joining, views
 from wallet.members import service as members
-from wallet.members import views
 from wallet.members.schemas import LANGUAGES, AddCardIn, EnrolIn
 from wallet.pages import cashback
 from wallet.pages import service as pages
@@ -124,12 +124,33 @@ class PagesController(Controller):
         now = clock.now()
         try:
             async with db.write_transaction():
-                enrolled = await members.enrol(data, now=now)
-                _session, token = await pages.open_session(enrolled.member_id, now=now)
-        except Conflict:
-            return again(p.t("join.exists"))
-        except InvalidInput as exc:
+                outcome = await joining.join(data, ip=client_ip(request), now=now)
+                member_id = outcome.joined.member_id
+                token = None
+                if member_id is not None:
+                    _session, token = await pages.open_session(member_id, now=now)
+        except TooManyAttempts as exc:
+            response = p.render(
+                "join.html",
+                status=429,
+                store=code,
+                store_name=store_name,
+                form=form,
+                error=p.t("signin.too_many"),
+            )
+            response.headers["Retry-After"] = str(retry_after(exc) or 60)
+            return response
+        except (InvalidInput, StoreNotFound) as exc:
             return again(exc.message)
+        if token is None:
+            # Already a member: the same answer as the sign-in form, never their card.
+            await joining.mail_code(outcome, lang=p.lang)
+            return p.render(
+                "signin_code.html",
+                email=outcome.joined.sent_to or "",
+                error=None,
+                notice=p.t("join.code_sent"),
+            )
         p.set_session(token)
         return p.redirect("/card")
 
@@ -302,8 +323,10 @@ class PagesController(Controller):
         try:
             async with db.write_transaction():
                 code = await pages.request_code(email=email, ip=client_ip(request), now=now)
-        except TooManyAttempts:
-            return p.render("signin.html", status=429, email=email, error=p.t("signin.too_many"))
+        except TooManyAttempts as exc:
+            refused = p.render("signin.html", status=429, email=email, error=p.t("signin.too_many"))
+            refused.headers["Retry-After"] = str(retry_after(exc) or 60)
+            return refused
         if code is not None:
             from wallet.mail import service as mail
 

@@ -46,9 +46,11 @@ CATALOGUE: dict[str, tuple[str, str]] = {
         "Чтобы получить карту, примите правила и согласие на обработку данных.",
         "To get a card, accept the rules and the data processing consent.",
     ),
-    "join.exists": (
-        "Участник с такой почтой или телефоном уже есть. Войдите по коду.",
-        "A member with this email or phone already exists. Sign in with a code.",
+    "join.code_sent": (
+        "Эта почта или телефон уже в программе: мы отправили код для входа на почту "
+        "участника. Он действует 10 минут.",
+        "This email or phone is already a member: we sent a sign-in code to the member's "
+        "email. It is valid for 10 minutes.",
     ),
     "terms.title": ("Правила программы", "Program rules"),
     "card.title": ("Моя карта", "My card"),

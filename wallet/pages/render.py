@@ -16,7 +16,7 @@ from litestar.response import Redirect
 from markupsafe import Markup
 from qrcode.constants import ERROR_CORRECT_M
 
-from wallet import clock, codes
+from wallet import clock, csrf
 from wallet import settings as settings_module
 from wallet.pages import i18n
 from wallet.pages import service as pages
@@ -82,6 +82,8 @@ class Page:
     lang: i18n.Lang
     session: Session | None
     session_token: str
+    # What this request's form tokens are bound to (see wallet/csrf.py).
+    csrf_binding: str
     csrf: str
     cookies: list[dict[str, Any]] = field(default_factory=list)
 
@@ -133,9 +135,7 @@ class Page:
         """The posted form, or None when its CSRF token does not match the cookie."""
         raw = await self.request.form()
         data = {key: str(value) for key, value in raw.items()}
-        cookie = self.request.cookies.get(CSRF_COOKIE, "")
-        sent = data.get("csrf", "")
-        if not cookie or not sent or not codes.same_secret(cookie, sent):
+        if not csrf.valid(self.csrf_binding, data.get("csrf")):
             return None
         return data
 
@@ -147,9 +147,19 @@ async def page(request: Request[Any, Any, Any]) -> Page:
     lang = i18n.choose(request.headers.get("accept-language"))
     token = request.cookies.get(SESSION_COOKIE, "")
     found = await pages.session(token, now=clock.now()) if token else None
-    csrf = request.cookies.get(CSRF_COOKIE, "")
-    result = Page(request=request, lang=lang, session=found, session_token=token, csrf=csrf)
-    if len(csrf) < 32:
-        result.csrf = secrets.token_urlsafe(32)
-        result.cookies.append({"key": CSRF_COOKIE, "value": result.csrf, "max_age": None})
-    return result
+    # The browser's random id, for the forms shown before sign-in; not itself a token.
+    browser_id = request.cookies.get(CSRF_COOKIE, "")
+    cookies: list[dict[str, Any]] = []
+    if not 32 <= len(browser_id) <= 100:
+        browser_id = secrets.token_urlsafe(32)
+        cookies.append({"key": CSRF_COOKIE, "value": browser_id, "max_age": None})
+    binding = csrf.page_binding(session_token=token if found else None, browser_id=browser_id)
+    return Page(
+        request=request,
+        lang=lang,
+        session=found,
+        session_token=token,
+        csrf_binding=binding,
+        csrf=csrf.token(binding),
+        cookies=cookies,
+    )

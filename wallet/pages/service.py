@@ -19,9 +19,10 @@ import msgspec
 
 from wallet import codes, db
 from wallet.auth import service as auth
-from wallet.errors import TooManyAttempts, WrongCode
+from wallet.errors import WrongCode
 from wallet.members import service as members
-from wallet.pages.tables import PageSession, SendEvent, SignInCode
+from wallet.pages import limits
+from wallet.pages.tables import PageSession, SignInCode
 
 log = logging.getLogger(__name__)
 
@@ -56,12 +57,6 @@ def _hash(email: str, code: str) -> str:
     return codes.sha256_hex(f"signin:{email}:{code}")
 
 
-async def _count(key: str, since: datetime) -> int:
-    return int(
-        await SendEvent.count().where((SendEvent.key == key) & (SendEvent.created_at > since))
-    )
-
-
 async def request_code(*, email: str, ip: str, now: datetime) -> str | None:
     """Make a code for ``email`` if it belongs to a member; the code to send, or None.
 
@@ -69,23 +64,30 @@ async def request_code(*, email: str, ip: str, now: datetime) -> str | None:
     caller's transaction; the caller sends the mail after commit.
     """
     email = normal_email(email)
-    address_key, ip_key = f"email:{email}", f"ip:{ip}"
-    if await _count(address_key, now - ADDRESS_WINDOW) >= SENDS_PER_ADDRESS:
-        raise TooManyAttempts(
-            "too many codes asked for this address",
-            {"retry_after_seconds": int(ADDRESS_WINDOW.total_seconds())},
-        )
-    if await _count(ip_key, now - IP_WINDOW) >= SENDS_PER_IP:
-        raise TooManyAttempts(
-            "too many codes asked from this address",
-            {"retry_after_seconds": int(IP_WINDOW.total_seconds())},
-        )
-    await SendEvent.insert(
-        SendEvent(key=address_key, created_at=now), SendEvent(key=ip_key, created_at=now)
+    await limits.take(
+        [
+            limits.Limit(
+                f"email:{email}",
+                SENDS_PER_ADDRESS,
+                ADDRESS_WINDOW,
+                "too many codes asked for this address",
+            ),
+            limits.Limit(
+                f"ip:{ip}", SENDS_PER_IP, IP_WINDOW, "too many codes asked from this address"
+            ),
+        ],
+        now=now,
     )
     member_id = await auth.member_ids_by_email(email)
     if member_id is None:
         return None
+    return await new_code(email=email, member_id=member_id, now=now)
+
+
+async def new_code(*, email: str, member_id: int, now: datetime) -> str:
+    """A fresh code for the member's ``email``, replacing any earlier one (no limits
+    checked: the caller counted the send)."""
+    email = normal_email(email)
     await SignInCode.update({SignInCode.used_at: now}).where(
         (SignInCode.email == email) & SignInCode.used_at.is_null()
     )
@@ -103,24 +105,33 @@ async def request_code(*, email: str, ip: str, now: datetime) -> str | None:
 
 
 async def check_code(*, email: str, code: str, now: datetime) -> int:
-    """The member the code signs in. A wrong code counts a try (committed by the caller even
-    though this raises: call it through ``verify_code``)."""
+    """The member the code signs in. Every try is counted before the code is compared, in
+    one conditional UPDATE, so concurrent guesses cannot pass the limit (a wrong try is
+    committed by the caller even though this raises: call it through ``verify_code``)."""
     email = normal_email(email)
     code = "".join(ch for ch in code if ch.isdigit())
-    row = (
-        await SignInCode.select()
-        .where((SignInCode.email == email) & SignInCode.used_at.is_null())
-        .order_by(SignInCode.id, ascending=False)
-        .first()
+    rows = await db.fetch(
+        "UPDATE signin_code SET attempts = attempts + 1 "
+        "WHERE id = (SELECT id FROM signin_code WHERE email = $1 AND used_at IS NULL "
+        "ORDER BY id DESC LIMIT 1) "
+        "AND used_at IS NULL AND attempts < $2 AND expires_at > $3 "
+        "RETURNING id, code_hash, member_id, attempts",
+        email,
+        CODE_MAX_TRIES,
+        now,
     )
-    if row is None or row["expires_at"] <= now or row["attempts"] >= CODE_MAX_TRIES:
+    if not rows:
         raise CodeRefused(0)
+    row = rows[0]
     if not codes.same_secret(_hash(email, code), row["code_hash"]):
-        await SignInCode.update({SignInCode.attempts: SignInCode.attempts + 1}).where(
-            SignInCode.id == row["id"]
-        )
-        raise CodeRefused(CODE_MAX_TRIES - row["attempts"] - 1)
-    await SignInCode.update({SignInCode.used_at: now}).where(SignInCode.id == row["id"])
+        raise CodeRefused(CODE_MAX_TRIES - row["attempts"])
+    used = await db.fetch(
+        "UPDATE signin_code SET used_at = $1 WHERE id = $2 AND used_at IS NULL RETURNING id",
+        now,
+        row["id"],
+    )
+    if not used:  # a concurrent request signed in with it first: a code signs in once
+        raise CodeRefused(0)
     return int(row["member_id"])
 
 
