@@ -122,3 +122,8 @@ async def idempotent(
                 continue
             raise
     raise AssertionError("unreachable")
+
+
+def client_ip(request: Request[Any, Any, Any]) -> str:
+    """The caller's address as the socket sees it (the per-IP limits count by it)."""
+    return request.client.host if request.client else "unknown"

@@ -21,7 +21,7 @@ APP_REGISTRY = AppRegistry(
         "wallet.auth.piccolo_app",
         "wallet.platform.piccolo_app",
         "wallet.plastic.piccolo_app",
-        "wallet.pages.piccolo_app",
+        "wallet.signin.piccolo_app",
         "wallet.offers.piccolo_app",
         "wallet.passsync.piccolo_app",
         "wallet.segments.piccolo_app",

@@ -6,8 +6,8 @@ import asyncio
 
 from tests.pages.conftest import csrf_of
 from wallet import clock, db
-from wallet.pages import service as pages
-from wallet.pages.service import CODE_MAX_TRIES, SENDS_PER_ADDRESS
+from wallet.signin import service as pages
+from wallet.signin.service import CODE_MAX_TRIES, SENDS_PER_ADDRESS
 
 
 async def _member(client, email: str) -> None:

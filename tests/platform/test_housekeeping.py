@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import timedelta
 
 from wallet import clock, db
-from wallet.pages import service as pages
 from wallet.platform import service as platform
 from wallet.platform import worker
 from wallet.platform.tables import IdempotencyRecord, OutboxJob, ScheduleSlot
+from wallet.signin import service as pages
 
 
 async def _job(status: str, age: timedelta) -> int:

@@ -21,16 +21,18 @@ from wallet.errors import (
     WrongCode,
     retry_after,
 )
+from wallet.http import client_ip
 from wallet.inputs import QueryJournalId, parse_id
 from wallet.ledger import service as ledger
-from wallet.members import joining, views
 from wallet.members import service as members
+from wallet.members import views
 from wallet.members.schemas import LANGUAGES, AddCardIn, EnrolIn
 from wallet.pages import cashback
-from wallet.pages import service as pages
-from wallet.pages.render import Page, client_ip, page, qr_svg
+from wallet.pages.render import Page, page, qr_svg
 from wallet.plastic import service as plastic
 from wallet.rules import service as rules_service
+from wallet.signin import joining
+from wallet.signin import service as pages
 from wallet.stores import service as stores
 
 log = logging.getLogger(__name__)

@@ -19,8 +19,8 @@ from qrcode.constants import ERROR_CORRECT_M
 from wallet import clock, csrf
 from wallet import settings as settings_module
 from wallet.pages import i18n
-from wallet.pages import service as pages
-from wallet.pages.service import Session
+from wallet.signin import service as pages
+from wallet.signin.service import Session
 
 TEMPLATES = Path(__file__).resolve().parent.parent.parent / "templates" / "pages"
 SESSION_COOKIE = "wsession"
@@ -64,10 +64,6 @@ def qr_svg(text: str) -> Markup:
         f'<rect width="{size}" height="{size}" fill="#fff"/>'
         f'<path fill="#000" d="{"".join(parts)}"/></svg>'
     )
-
-
-def client_ip(request: Request[Any, Any, Any]) -> str:
-    return request.client.host if request.client else "unknown"
 
 
 def _secure(request: Request[Any, Any, Any]) -> bool:

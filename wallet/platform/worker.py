@@ -42,7 +42,7 @@ JOB_MODULES: list[str] = [
     "wallet.segments.jobs",
     "wallet.campaigns.jobs",
     "wallet.platform.jobs",
-    "wallet.pages.jobs",
+    "wallet.signin.jobs",
 ]
 
 Handler = Callable[[dict[str, Any]], Awaitable[None]]

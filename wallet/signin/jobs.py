@@ -1,13 +1,13 @@
-"""What the worker runs for the shopper pages: forgetting spent sign-in traces."""
+"""What the worker runs for sign-in: forgetting spent sign-in traces (codes, sends, sessions)."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from wallet import clock
-from wallet.pages import service
 from wallet.platform.jobs import nightly_slot
 from wallet.platform.worker import register, register_schedule
+from wallet.signin import service
 
 
 async def prune(_payload: dict[str, Any]) -> None:

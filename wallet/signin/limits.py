@@ -15,7 +15,7 @@ import msgspec
 
 from wallet import db
 from wallet.errors import TooManyAttempts
-from wallet.pages.tables import SendEvent
+from wallet.signin.tables import SendEvent
 
 
 class Limit(msgspec.Struct, frozen=True):

@@ -21,8 +21,8 @@ from wallet import codes, db
 from wallet.auth import service as auth
 from wallet.errors import WrongCode
 from wallet.members import service as members
-from wallet.pages import limits
-from wallet.pages.tables import PageSession, SignInCode
+from wallet.signin import limits
+from wallet.signin.tables import PageSession, SignInCode
 
 log = logging.getLogger(__name__)
 

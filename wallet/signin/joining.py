@@ -3,12 +3,12 @@ strangers.
 
 - A new contact gets a member, an account and a card in one step.
 - A contact that is already a member gets no card, account or token: the member is
-  emailed a sign-in code (the pages' code sign-in) and the caller is told a code was sent,
+  emailed a sign-in code (``signin.service``) and the caller is told a code was sent,
   so the form neither hands out someone's card nor answers "already a member" (409).
 - Enrolments are limited per email and phone (``ENROLS_PER_CONTACT`` an hour), member or
   not, and per client IP (``WALLET_ENROL_LIMIT_PER_IP`` an hour; not for till keys, since a
   chain's tills share addresses). The counts and the member lookup run under a lock on
-  each key (``pages.limits``), so simultaneous requests neither pass the limits nor race
+  each key (``signin.limits``), so simultaneous requests neither pass the limits nor race
   each other into a duplicate member.
 """
 
@@ -24,8 +24,8 @@ from wallet.errors import TooManyAttempts
 from wallet.members import service as members
 from wallet.members.schemas import EnrolIn
 from wallet.members.tables import Member
-from wallet.pages import limits
-from wallet.pages import service as signin
+from wallet.signin import limits
+from wallet.signin import service as signin
 
 log = logging.getLogger(__name__)
 ENROLS_PER_CONTACT = 5
