@@ -40,6 +40,11 @@ from passes.card import (
 from passes.devcerts import make_dev_certs
 
 
+class BuilderSigner(PassSigner):
+    def sign(self, manifest: bytes, *, signing_time: datetime | None = None) -> bytes:
+        return self.sign_with_builder(manifest)
+
+
 def openssl_rsa2048_sign_per_second(seconds: int) -> float:
     out = subprocess.run(
         ["openssl", "speed", "-seconds", str(seconds), "rsa2048"],
@@ -125,15 +130,16 @@ def main() -> None:
 
     rsa_bound = openssl_rsa2048_sign_per_second(args.openssl_seconds)
 
-    rates = []
+    builder = BuilderSigner(signer.certificate, signer._key, signer.wwdr)
+    # Rounds alternate between the two signers so the box's noise falls on both alike.
+    rates: dict[str, list[float]] = {"hand-written DER": [], "PKCS7SignatureBuilder": []}
     size = 0
     for _ in range(args.rounds):
-        started = time.perf_counter()
-        for card, token in zip(cards, tokens, strict=True):
-            size = len(build_pkpass(card, program, apple, token, signer))
-        rates.append(args.passes / (time.perf_counter() - started))
-    rates.sort()
-    median = statistics.median(rates)
+        for name, each in (("hand-written DER", signer), ("PKCS7SignatureBuilder", builder)):
+            started = time.perf_counter()
+            for card, token in zip(cards, tokens, strict=True):
+                size = len(build_pkpass(card, program, apple, token, each))
+            rates[name].append(args.passes / (time.perf_counter() - started))
 
     key = signer._key  # the bench may peek: it measures the bare RSA cost beside ours
     data = b"x" * 600
@@ -143,13 +149,15 @@ def main() -> None:
     raw = args.passes / (time.perf_counter() - started)
 
     print(f"passes per round:        {args.passes} x {args.rounds} rounds (last size {size:,} B)")
-    print(f"signed .pkpass/s:        median {median:,.0f}, best {rates[-1]:,.0f}")
-    print(f"in-process RSA sign/s:   {raw:,.0f}  (bare private_key.sign, same process)")
     print(f"openssl rsa2048 sign/s:  {rsa_bound:,.0f}  (one core, {args.openssl_seconds} s)")
-    print(
-        f"ratio:                   {median / rsa_bound:.0%} of the single-core RSA bound "
-        f"(best round {rates[-1] / rsa_bound:.0%})"
-    )
+    print(f"in-process RSA sign/s:   {raw:,.0f}  (bare private_key.sign, same process)")
+    for name, each_rates in rates.items():
+        each_rates.sort()
+        median = statistics.median(each_rates)
+        print(
+            f"{name:<22}   median {median:,.0f} .pkpass/s, best {each_rates[-1]:,.0f}: "
+            f"{median / rsa_bound:.0%} of the RSA bound (best round {each_rates[-1] / rsa_bound:.0%})"
+        )
 
 
 if __name__ == "__main__":

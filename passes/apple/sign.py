@@ -33,7 +33,12 @@ from cryptography.x509.oid import NameOID
 
 from passes.apple.model import PassValidationError
 
-_OPTIONS = [pkcs7.PKCS7Options.DetachedSignature, pkcs7.PKCS7Options.Binary]
+# NoCapabilities: the S/MIME capabilities attribute is for mail clients; Wallet reads none.
+_OPTIONS = [
+    pkcs7.PKCS7Options.DetachedSignature,
+    pkcs7.PKCS7Options.Binary,
+    pkcs7.PKCS7Options.NoCapabilities,
+]
 
 
 class PassSigner:
