@@ -26,6 +26,7 @@ from wallet import settings as settings_module
 from wallet.errors import Conflict, InvalidInput, NotFound
 from wallet.platform import events
 from wallet.rules import service as rules_service
+from wallet.rules.schemas import Rules
 from wallet.segments.events import SegmentDeleting
 from wallet.segments.schemas import (
     RFM_GROUPS,
@@ -76,6 +77,37 @@ def _in(values: list[Any], args: list[Any]) -> str:
     return "(" + ", ".join("{}" for _ in values) + ")"
 
 
+def tier_filter(
+    rules: Rules, names: list[str], *, column: str = "a.lifetime_spend_kopecks"
+) -> tuple[str, list[int]]:
+    """Cards in any of the named tiers, as SQL over ``column`` with ``{}`` placeholders.
+
+    Written from ``Rules.tier_bands``, the ranges ``Rules.tier_for`` reads too (a test
+    pins the two on both engines); an unknown name is refused with the known ones."""
+    bands = rules.tier_bands()
+    known = list(dict.fromkeys(band.tier.name for band in bands))
+    unknown = [name for name in names if name not in known]
+    if unknown:
+        raise InvalidInput(
+            f"no tier named {', '.join(unknown)}; tiers are {', '.join(known)}",
+            {"tiers": unknown},
+        )
+    ranges: list[str] = []
+    values: list[int] = []
+    for band in bands:
+        if band.tier.name not in names:
+            continue
+        bounds = []
+        if band.low is not None:
+            bounds.append(f"{column} >= {{}}")
+            values.append(band.low)
+        if band.high is not None:
+            bounds.append(f"{column} < {{}}")
+            values.append(band.high)
+        ranges.append("(" + " AND ".join(bounds or ["1 = 1"]) + ")")
+    return "(" + " OR ".join(ranges) + ")", values
+
+
 async def compile_filter(flt: SegmentFilter, *, now: datetime) -> Compiled:
     """The filter as SQL over ``FROM_SQL``. Every value is a bound parameter."""
     parts: list[str] = ["1 = 1"]
@@ -87,31 +119,8 @@ async def compile_filter(flt: SegmentFilter, *, now: datetime) -> Compiled:
         args.extend(values)
 
     if flt.tiers:
-        # Tiers are ranges of lifetime spend in the rules in force now.
-        rules = await rules_service.rules_at(now)
-        ladder = sorted(rules.tiers, key=lambda t: t.min_spend_kopecks)
-        bounds: dict[str, tuple[int, int | None]] = {}
-        for index, tier in enumerate(ladder):
-            upper = ladder[index + 1].min_spend_kopecks if index + 1 < len(ladder) else None
-            bounds[tier.name] = (tier.min_spend_kopecks, upper)
-        if ladder and ladder[0].min_spend_kopecks > 0:
-            bounds.setdefault("base", (0, ladder[0].min_spend_kopecks))
-        unknown = [name for name in flt.tiers if name not in bounds]
-        if unknown:
-            raise InvalidInput(
-                f"no tier named {', '.join(unknown)}; tiers are {', '.join(bounds)}",
-                {"tiers": unknown},
-            )
-        ranges = []
-        for name in flt.tiers:
-            low, high = bounds[name]
-            if high is None:
-                ranges.append("a.lifetime_spend_kopecks >= {}")
-                args.append(low)
-            else:
-                ranges.append("(a.lifetime_spend_kopecks >= {} AND a.lifetime_spend_kopecks < {})")
-                args.extend([low, high])
-        parts.append("(" + " OR ".join(ranges) + ")")
+        sql, values = tier_filter(await rules_service.rules_at(now), flt.tiers)
+        add(sql, *values)
     if flt.balance_min is not None:
         add("a.balance >= {}", flt.balance_min)
     if flt.balance_max is not None:
