@@ -15,6 +15,7 @@ from litestar.openapi.spec import Components, SecurityScheme, Tag
 
 from wallet import db, wiring
 from wallet import settings as settings_module
+from wallet.bonuses.api import BonusesAdminController, MyReferralController
 from wallet.campaigns.api import CampaignsController, UnsubscribeController
 from wallet.campaigns.console import ConsoleController
 from wallet.errors import EXCEPTION_HANDLERS
@@ -120,6 +121,8 @@ def create_app(*, manage_db: bool = True, extra_handlers: list[Any] | None = Non
         CampaignsController,
         UnsubscribeController,
         ConsoleController,
+        BonusesAdminController,
+        MyReferralController,
         *(extra_handlers or []),
     ]
     return Litestar(
