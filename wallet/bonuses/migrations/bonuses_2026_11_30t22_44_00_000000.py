@@ -9,7 +9,7 @@ VERSION = "1.38.0"
 DESCRIPTION = "bonus_settings, bonus_award, referral"
 
 TABLES = {
-    "bonus_settings": "settings JSON NOT NULL DEFAULT '{}', "
+    "bonus_settings": "settings JSON NOT NULL, "
     "created_by VARCHAR(100) NOT NULL DEFAULT '', created_at {ts} NOT NULL",
     "bonus_award": "award_key VARCHAR(80) NOT NULL UNIQUE, account_id BIGINT NOT NULL, "
     "kind VARCHAR(16) NOT NULL, points BIGINT NOT NULL, taken_back BIGINT NOT NULL DEFAULT 0, "
