@@ -139,10 +139,12 @@ async def _assert_ledger_agrees() -> None:
 
 def _forget_caches() -> None:
     from wallet.auth import service as auth
+    from wallet.bonuses import service as bonuses
     from wallet.platform import worker
     from wallet.rules import service as rules
 
     auth.forget_cache()
+    bonuses.forget_cache()
     rules.forget_cache()
     worker.forget_seen_slots()
 

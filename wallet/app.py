@@ -16,6 +16,7 @@ from litestar.openapi.spec import Components, SecurityScheme, Tag
 from wallet import db, wiring
 from wallet import settings as settings_module
 from wallet.auth.api import KeysController
+from wallet.bonuses.api import BonusesAdminController, MyReferralController
 from wallet.campaigns.api import CampaignsController, UnsubscribeController
 from wallet.campaigns.console import ConsoleController
 from wallet.errors import EXCEPTION_HANDLERS
@@ -125,6 +126,8 @@ def create_app(*, manage_db: bool = True, extra_handlers: list[Any] | None = Non
         UnsubscribeController,
         ConsoleController,
         KeysController,
+        BonusesAdminController,
+        MyReferralController,
         *(extra_handlers or []),
     ]
     return Litestar(

@@ -76,6 +76,17 @@ class InvalidInput(DomainError):
     code = "invalid_input"
 
 
+class ReferralCodeUnknown(InvalidInput):
+    code = "referral_code_unknown"
+
+
+class ReferralRefused(Conflict):
+    """A friend's code that cannot count; ``details["reason"]`` says why (self_referral,
+    same_account, already_member, already_referred, already_purchased)."""
+
+    code = "referral_refused"
+
+
 class CardNotActive(DomainError):
     status_code = 422
     code = "card_not_active"

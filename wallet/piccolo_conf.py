@@ -23,6 +23,7 @@ APP_REGISTRY = AppRegistry(
         "wallet.plastic.piccolo_app",
         "wallet.signin.piccolo_app",
         "wallet.offers.piccolo_app",
+        "wallet.bonuses.piccolo_app",
         "wallet.passsync.piccolo_app",
         "wallet.segments.piccolo_app",
         "wallet.campaigns.piccolo_app",

@@ -7,11 +7,15 @@ at start-up; it may run more than once.
 
 - the till's receipts and returns move cashback progress (offers), in their transaction;
 - deleting a segment asks offers whether an active offer still names it;
+- new members, their profile and consents, their receipts and returns pay event bonuses
+  (welcome, birthday, referral, profile, marketing consent), in the same transaction;
 - passes show the offers' goal of the month and the next reminded burn.
 """
 
 from __future__ import annotations
 
+from wallet.bonuses import service as bonuses
+from wallet.members.events import MemberChanged, MemberJoined
 from wallet.offers import service as offers
 from wallet.passsync import service as passsync
 from wallet.platform import events
@@ -22,6 +26,10 @@ from wallet.segments.events import SegmentDeleting
 def connect() -> None:
     events.subscribe(ReceiptPosted, offers.on_receipt)
     events.subscribe(ReturnPosted, offers.on_return)
+    events.subscribe(ReceiptPosted, bonuses.on_receipt)
+    events.subscribe(ReturnPosted, bonuses.on_return)
+    events.subscribe(MemberJoined, bonuses.on_joined)
+    events.subscribe(MemberChanged, bonuses.on_changed)
     events.subscribe(SegmentDeleting, offers.refuse_if_segment_used)
     passsync.read_offer_facts(
         goals=offers.goal_progress_for_passes, burns=offers.burn_notices_for_passes

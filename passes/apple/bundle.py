@@ -55,6 +55,7 @@ LABELS: dict[str, tuple[str, str]] = {
     "label.goal": ("Цель месяца", "Monthly goal"),
     "label.message": ("Сообщение", "Message"),
     "label.burn_notice": ("Напоминание", "Reminder"),
+    "label.tier_progress": ("До следующего уровня", "To the next tier"),
     "label.card_number": ("Номер карты", "Card number"),
     "label.holder": ("Владелец", "Card holder"),
     "label.goal_progress": ("Покупки за месяц", "Spent this month"),
@@ -249,6 +250,11 @@ def pass_json_for(
         )
     auxiliary: list[Field] = []
     back: list[Field] = [
+        *(
+            [Field(key="tier_progress", label="label.tier_progress", value=state.tier_progress)]
+            if state.tier_progress
+            else []
+        ),
         # Always present, so that a new message is a *change* and reaches the lock screen.
         Field(
             key="message",

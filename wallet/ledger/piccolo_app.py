@@ -2,11 +2,11 @@ import os
 
 from piccolo.conf.apps import AppConfig
 
-from wallet.ledger.tables import Account, JournalEntry, Lot
+from wallet.ledger.tables import Account, JournalEntry, Lot, SpendMonth
 
 APP_CONFIG = AppConfig(
     app_name="ledger",
     migrations_folder_path=os.path.join(os.path.dirname(__file__), "migrations"),
-    table_classes=[Account, Lot, JournalEntry],
+    table_classes=[Account, Lot, JournalEntry, SpendMonth],
     migration_dependencies=[],
 )

@@ -7,6 +7,10 @@ One door: every change to an account's points goes through ``account()`` (or
         await acct.spend(10, receipt_id=..., actor=..., reason=...)
         await acct.earn(25, ...)
 
+A unit of work opened inside another one on the same account (a subscriber of the till's
+"receipt posted" event paying a bonus) gets the same book: the outer block still holds
+the lock, and one book means the totals are written once, with every movement in them.
+
 Entering locks the account row (``SELECT ... FOR UPDATE`` on PostgreSQL; SQLite's
 IMMEDIATE transaction already holds the write lock) and settles its clock (``expire``);
 the movements record lots and journal entries and keep the totals in memory; leaving
@@ -26,12 +30,14 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from contextvars import ContextVar
 from datetime import datetime
 from typing import Any
 
 import msgspec
 
 from wallet import clock, db
+from wallet import settings as settings_module
 from wallet.errors import AccountNotFound, InsufficientPoints, InvalidInput
 from wallet.ledger.schemas import (
     AccountState,
@@ -43,6 +49,7 @@ from wallet.ledger.schemas import (
 from wallet.ledger.tables import Account, JournalEntry, Lot
 from wallet.platform import service as platform
 from wallet.rules import service as rules_service
+from wallet.rules.schemas import Rules, TierStanding
 
 _STATE_COLUMNS = (
     Account.id,
@@ -52,6 +59,9 @@ _STATE_COLUMNS = (
     Account.lifetime_spend_kopecks,
     Account.next_lot_event_at,
 )
+
+# The books open in this task's unit of work, by account id (see ``accounts``).
+_open_books: ContextVar[dict[int, Book] | None] = ContextVar("open_books", default=None)
 
 JournalRow = tuple[int, int | None, str, int, int | None, str, str, datetime]
 
@@ -91,12 +101,24 @@ async def account(account_id: int, *, now: datetime) -> AsyncIterator[Book]:
 async def accounts(*account_ids: int, now: datetime) -> AsyncIterator[tuple[Book, ...]]:
     """``account`` for several accounts, locked in id order so that two units of work on the
     same pair in opposite directions wait for each other instead of deadlocking."""
-    books: dict[int, Book] = {}
+    already = _open_books.get()
+    books: dict[int, Book] = dict(already or {})
+    opened: list[Book] = []
     for account_id in sorted(set(account_ids)):
-        books[account_id] = Book(await _lock(account_id), now=now)
-        await books[account_id].expire()
-    yield tuple(books[account_id] for account_id in account_ids)
-    for book in books.values():
+        if account_id in books:
+            continue
+        book = Book(await _lock(account_id), now=now)
+        await book.expire()
+        books[account_id] = book
+        opened.append(book)
+    token = _open_books.set(books)
+    try:
+        yield tuple(books[account_id] for account_id in account_ids)
+    finally:
+        _open_books.reset(token)
+    # Only the block that opened a book writes it: an inner block's movements are in the
+    # outer one's totals.
+    for book in opened:
         await book._close()
 
 
@@ -107,6 +129,7 @@ class Book:
         self._state = state
         self._saved = msgspec.structs.astuple(state)
         self._clock_moved = False
+        self._spend_by_month: dict[str, int] = {}
         self.now = now
 
     @property
@@ -142,6 +165,8 @@ class Book:
                 state.next_lot_event_at,
                 state.id,
             )
+        if self._spend_by_month:
+            await _add_spend_months(state.id, self._spend_by_month)
         if self._clock_moved:
             # Points burnt or matured: the passes show the balance, whoever settled it.
             await platform.enqueue_pass_update(state.id)
@@ -320,10 +345,13 @@ class Book:
         )
         return taken
 
-    def add_spend(self, kopecks: int) -> None:
-        """Count money paid (negative: given back) towards the lifetime spend, never below 0."""
+    def add_spend(self, kopecks: int, *, at: datetime | None = None) -> None:
+        """Count money paid (negative: given back) towards the lifetime spend, never below 0,
+        and towards the month of ``at`` (the sale's time, also for a return)."""
         state = self._state
         state.lifetime_spend_kopecks = max(0, state.lifetime_spend_kopecks + kopecks)
+        month = spend_month(at or self.now)
+        self._spend_by_month[month] = self._spend_by_month.get(month, 0) + kopecks
 
     async def take_back(
         self,
@@ -495,6 +523,7 @@ class Book:
         into.pending += moved_pending
         into.debt += moved_debt
         into.lifetime_spend_kopecks += moved_spend
+        await _move_spend_months(source.id, into.id)
         into.next_lot_event_at = await _next_lot_event(into.id)
         repaid = min(into.debt, into.balance)
         if repaid:
@@ -535,6 +564,57 @@ async def _journal(entries: list[JournalRow]) -> None:
         f"created_at) VALUES {groups}",
         *[value for entry in entries for value in entry],
     )
+
+
+def spend_month(moment: datetime) -> str:
+    """The month a spend counts in: "YYYY-MM" in the program's time zone."""
+    return clock.local_date(moment, settings_module.get().tz).strftime("%Y-%m")
+
+
+async def _add_spend_months(account_id: int, by_month: dict[str, int]) -> None:
+    for month, kopecks in sorted(by_month.items()):
+        if not kopecks:
+            continue
+        await db.fetch(
+            "INSERT INTO account_spend_month (spend_key, account_id, month, spent_kopecks) "
+            "VALUES ($1, $2, $3, $4) ON CONFLICT (spend_key) DO UPDATE SET "
+            "spent_kopecks = account_spend_month.spent_kopecks + excluded.spent_kopecks",
+            f"{account_id}:{month}",
+            account_id,
+            month,
+            kopecks,
+        )
+
+
+async def _move_spend_months(source_id: int, target_id: int) -> None:
+    rows = await db.fetch(
+        "SELECT month, spent_kopecks FROM account_spend_month WHERE account_id = $1", source_id
+    )
+    await _add_spend_months(target_id, {row["month"]: int(row["spent_kopecks"]) for row in rows})
+    await db.fetch("DELETE FROM account_spend_month WHERE account_id = $1", source_id)
+
+
+async def spend_by_month(account_id: int, *, since_month: str) -> dict[str, int]:
+    """Money paid per month ("YYYY-MM", program time zone) from ``since_month`` on."""
+    rows = await db.fetch(
+        "SELECT month, spent_kopecks FROM account_spend_month "
+        "WHERE account_id = $1 AND month >= $2",
+        account_id,
+        since_month,
+    )
+    return {row["month"]: int(row["spent_kopecks"]) for row in rows}
+
+
+async def tier_standing(
+    account_id: int, *, now: datetime, lifetime_spend_kopecks: int, rules: Rules | None = None
+) -> TierStanding:
+    """The account's tier and progress to the next one under the rules in force at ``now``
+    (the one tier computation, ``Rules.standing``; this adds the months it reads)."""
+    rules = rules or await rules_service.rules_at(now)
+    today = clock.local_date(now, settings_module.get().tz)
+    first = rules.first_counted_month(today)
+    months = await spend_by_month(account_id, since_month=first) if first else {}
+    return rules.standing(lifetime_spend_kopecks, months, today)
 
 
 async def _next_lot_event(account_id: int) -> datetime | None:

@@ -63,3 +63,16 @@ class JournalEntry(Table, tablename="journal_entry"):
     actor = Varchar(length=100, default="")
     reason = Text(default="")
     created_at = Timestamptz(default=TimestamptzNow())
+
+
+class SpendMonth(Table, tablename="account_spend_month"):
+    """Money paid per account and calendar month (program time zone), net of returns, which
+    count in the month of the sale. Tiers that qualify on a rolling window or a calendar
+    period read it (``Rules.tier_basis``); the lifetime total stays on ``account``."""
+
+    id = BigSerial(primary_key=True)
+    # "<account id>:<YYYY-MM>": the row a receipt adds to, upserted on this key.
+    spend_key = Varchar(length=40, unique=True)
+    account_id = BigInt(index=True)
+    month = Varchar(length=7)
+    spent_kopecks = BigInt(default=0)

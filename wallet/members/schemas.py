@@ -12,6 +12,7 @@ Email = Annotated[str, msgspec.Meta(pattern=r"^[^@\s]{1,64}@[^@\s]{1,189}\.[^@\s
 Phone = Annotated[str, msgspec.Meta(pattern=r"^\+?[0-9]{10,15}$", description="digits, E.164")]
 CardNumber = Annotated[str, msgspec.Meta(pattern=r"^[0-9]{16}$", description="16 digits")]
 ConsentVersion = inputs.ShortLine
+ReferralCode = Annotated[str, msgspec.Meta(pattern=r"^[0-9A-Za-z]{1,12}-[0-9A-Za-z]{6}$")]
 # The language of the shopper's emails.
 Language = Literal["ru", "en"]
 LANGUAGES: tuple[Language, ...] = ("ru", "en")
@@ -36,6 +37,9 @@ class EnrolIn(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     birthday: date | None = None
     join_store: inputs.ShortLine | None = None
     language: Language = "ru"
+    # A friend's referral code (the join page's ``?ref=``): both get points after this
+    # shopper's first paid receipt.
+    ref: ReferralCode | None = None
 
 
 class MeUpdate(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
@@ -84,6 +88,24 @@ class ExpiryOut(msgspec.Struct, frozen=True):
     expires_at: datetime
 
 
+class ReferralOut(msgspec.Struct, frozen=True):
+    """The shopper's own code and the join link to share with friends."""
+
+    code: str
+    link: str
+
+
+class TierOut(msgspec.Struct, frozen=True):
+    """The tier and what is missing for the next one (``None`` at the top)."""
+
+    name: str
+    earn_rate_bp: int
+    next_tier: str | None
+    next_earn_rate_bp: int | None
+    missing_kopecks: int | None
+    progress: str | None
+
+
 class MeOut(msgspec.Struct, frozen=True):
     account_id: int
     name: str
@@ -98,6 +120,8 @@ class MeOut(msgspec.Struct, frozen=True):
     pending_lots: list[ExpiryOut]
     cards: list[CardOut]
     links: Links
+    tier_progress: TierOut | None = None
+    referral: ReferralOut | None = None
 
 
 class AddCardIn(msgspec.Struct, frozen=True, forbid_unknown_fields=True):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import secrets
 from datetime import datetime
 from typing import Any
@@ -15,10 +16,14 @@ from wallet.errors import (
     CardNotFound,
     Conflict,
     InvalidInput,
+    ReferralCodeUnknown,
+    ReferralRefused,
 )
 from wallet.ledger import service as ledger
+from wallet.members.events import MemberChanged, MemberJoined
 from wallet.members.schemas import LANGUAGES, AddCardIn, CardOut, EnrolIn
 from wallet.members.tables import Card, Member
+from wallet.platform import events
 from wallet.platform import service as platform
 from wallet.stores import service as stores
 
@@ -159,6 +164,64 @@ async def _insert_card(
     raise RuntimeError("could not draw a free card number in 5 tries; the number space is full")
 
 
+_B36 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+
+
+def _referral_check(account_id: int) -> str:
+    digest = base64.urlsafe_b64decode(codes.mac("referral", str(account_id)) + "=")
+    return base64.b32encode(digest).decode()[:6]
+
+
+def referral_code(account_id: int) -> str:
+    """The account's code to share: its id in base 36 and six characters of a MAC, so codes
+    cannot be guessed by counting and need no table (every member has one from the start)."""
+    body, n = "", account_id
+    while True:
+        n, digit = divmod(n, 36)
+        body = _B36[digit] + body
+        if n == 0:
+            break
+    return f"{body}-{_referral_check(account_id)}"
+
+
+def account_of_referral_code(code: str) -> int | None:
+    """The account a code belongs to, or ``None`` for a code we never gave out."""
+    body, _, check = code.strip().upper().partition("-")
+    if not body or len(body) > 12 or any(c not in _B36 for c in body):
+        return None
+    account_id = int(body, 36)
+    return account_id if codes.same_secret(check, _referral_check(account_id)) else None
+
+
+async def check_referral(
+    code: str, *, account_id: int | None, email: str | None, phone: str | None
+) -> int:
+    """The referrer's account for ``code``, or a refusal naming why it cannot count: an
+    unknown code, the shopper's own account (a second card of it), or the same person
+    (phone or email) as the referrer."""
+    referrer = account_of_referral_code(code)
+    owner = await member_of_account(referrer) if referrer is not None else None
+    if referrer is None or owner is None:
+        raise ReferralCodeUnknown(f"no referral code {code!r}; check it with your friend")
+    if account_id is not None and referrer == account_id:
+        raise ReferralRefused(
+            "this code is your own account's (another card of it): ask a friend for theirs",
+            {"reason": "same_account", "code": code},
+        )
+    if (email and owner["email"] == email) or (phone and owner["phone"] == phone):
+        raise ReferralRefused(
+            "this code belongs to you: a referral needs a friend's code",
+            {"reason": "self_referral", "code": code},
+        )
+    return referrer
+
+
+async def _already_member(email: str | None, phone: str | None) -> bool:
+    if email and await Member.exists().where(Member.email == email):
+        return True
+    return bool(phone and await Member.exists().where(Member.phone == phone))
+
+
 class Enrolled(msgspec.Struct, frozen=True):
     member_id: int
     account_id: int
@@ -189,6 +252,15 @@ async def enrol(data: EnrolIn, *, now: datetime) -> Enrolled:
     if data.join_store:
         join_store_id = (await stores.get_store(data.join_store)).id
     email = data.email.strip().lower() if data.email else None
+    referrer = None
+    if data.ref:
+        referrer = await check_referral(data.ref, account_id=None, email=email, phone=data.phone)
+        if await _already_member(email, data.phone):
+            raise ReferralRefused(
+                "a shopper with this email or phone is already a member: a referral is for "
+                "new shoppers",
+                {"reason": "already_member", "code": data.ref},
+            )
     account_id = await ledger.open_account(now=now)
     try:
         rows = await Member.insert(
@@ -221,7 +293,18 @@ async def enrol(data: EnrolIn, *, now: datetime) -> Enrolled:
     card = await _insert_card(
         account_id=account_id, kind="virtual", role="main", holder_name=data.name.strip(), now=now
     )
-    return Enrolled(member_id=int(rows[0]["id"]), account_id=account_id, card=card)
+    member_id = int(rows[0]["id"])
+    await events.publish(
+        MemberJoined(
+            member_id=member_id,
+            account_id=account_id,
+            referrer_account_id=referrer,
+            email=email,
+            phone=data.phone,
+            now=now,
+        )
+    )
+    return Enrolled(member_id=member_id, account_id=account_id, card=card)
 
 
 async def member_of_account(account_id: int) -> dict[str, Any] | None:
@@ -235,6 +318,7 @@ async def member_of_account(account_id: int) -> dict[str, Any] | None:
             Member.marketing_email,
             Member.marketing_push,
             Member.language,
+            Member.created_at,
         )
         .where(Member.account == account_id)
         .first()
@@ -376,6 +460,10 @@ async def set_marketing_consent(
         action=f"consent.marketing_{channel}",
         subject=f"member:{member_id}",
         details={"value": value},
+    )
+    found = await member(member_id)
+    await events.publish(
+        MemberChanged(member_id=member_id, account_id=found["account_id"], now=now)
     )
 
 

@@ -10,15 +10,32 @@ import msgspec
 from wallet import settings
 from wallet.ledger import service as ledger
 from wallet.members import service
-from wallet.members.schemas import ExpiryOut, Links, MeOut
+from wallet.members.schemas import ExpiryOut, Links, MeOut, ReferralOut, TierOut
 from wallet.passsync import service as passsync
 from wallet.rules import service as rules_service
+from wallet.rules.schemas import TierStanding
 
 
 class Enrolment(msgspec.Struct, frozen=True):
     card_number: str
     account_id: int
     member_id: int
+
+
+def referral(account_id: int) -> ReferralOut:
+    code = service.referral_code(account_id)
+    return ReferralOut(code=code, link=f"{settings.get().base_url}/join?ref={code}")
+
+
+def tier_out(standing: TierStanding, language: str) -> TierOut:
+    return TierOut(
+        name=standing.tier.name,
+        earn_rate_bp=standing.tier.earn_rate_bp,
+        next_tier=standing.next_tier.name if standing.next_tier else None,
+        next_earn_rate_bp=standing.next_tier.earn_rate_bp if standing.next_tier else None,
+        missing_kopecks=standing.missing_kopecks,
+        progress=standing.progress_text(language),
+    )
 
 
 def links(card_number: str) -> Links:
@@ -41,6 +58,9 @@ async def me(member_id: int, *, now: datetime) -> MeOut:
     main = next((c for c in cards if c.status == "active" and c.role == "main"), None) or next(
         (c for c in cards if c.status == "active"), cards[0]
     )
+    standing = await ledger.tier_standing(
+        account_id, now=now, lifetime_spend_kopecks=summary.lifetime_spend_kopecks, rules=rules
+    )
     return MeOut(
         account_id=account_id,
         name=member["name"],
@@ -50,7 +70,7 @@ async def me(member_id: int, *, now: datetime) -> MeOut:
         balance=summary.balance,
         pending=summary.pending,
         debt=summary.debt,
-        tier=rules.tier_for(summary.lifetime_spend_kopecks).name,
+        tier=standing.tier.name,
         next_expiry=(
             ExpiryOut(points=summary.next_expiry.points, expires_at=summary.next_expiry.expires_at)
             if summary.next_expiry
@@ -61,6 +81,8 @@ async def me(member_id: int, *, now: datetime) -> MeOut:
         ],
         cards=[service.card_out(card) for card in cards],
         links=links(main.number),
+        tier_progress=tier_out(standing, member["language"]),
+        referral=referral(account_id),
     )
 
 

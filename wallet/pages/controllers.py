@@ -16,6 +16,7 @@ from wallet.errors import (
     CardAlreadyActivated,
     DomainError,
     InvalidInput,
+    ReferralRefused,
     StoreNotFound,
     TooManyAttempts,
     WrongCode,
@@ -68,12 +69,17 @@ class PagesController(Controller):
 
     @get("/join")
     async def join_form(
-        self, request: Request[Any, Any, Any], store: FromQuery[str | None] = None
+        self,
+        request: Request[Any, Any, Any],
+        store: FromQuery[str | None] = None,
+        ref: FromQuery[str | None] = None,
     ) -> Response[Any]:
         p = await page(request)
         code = _store_code(store)
+        # A friend's link (/join?ref=CODE) fills the code in; the enrolment checks it.
+        form = {"ref": ref.strip()[:20]} if ref else {}
         return p.render(
-            "join.html", store=code, store_name=await _store_name(code), form={}, error=None
+            "join.html", store=code, store_name=await _store_name(code), form=form, error=None
         )
 
     @post("/join")
@@ -111,6 +117,7 @@ class PagesController(Controller):
                     "join_store": code if store_name else None,
                     # The shopper's emails speak the language they joined in.
                     "language": p.lang,
+                    "ref": form.get("ref", "").strip() or None,
                     "consents": {
                         "program": True,
                         "personal_data": True,
@@ -142,6 +149,8 @@ class PagesController(Controller):
             )
             response.headers["Retry-After"] = str(retry_after(exc) or 60)
             return response
+        except ReferralRefused as exc:
+            return again(exc.message)
         except (InvalidInput, StoreNotFound) as exc:
             return again(exc.message)
         if token is None:
@@ -404,6 +413,9 @@ async def _card_page(
         rules_service.rules_at(now),
         members.member(p.session.member_id),
     )
+    standing = await ledger.tier_standing(
+        account_id, now=now, lifetime_spend_kopecks=summary.lifetime_spend_kopecks, rules=rules
+    )
     active = [card for card in cards if card.status == "active"]
     # Only a card of this account can be shown, whatever number the link carries.
     shown = next((card for card in active if card.number == selected), None) or next(
@@ -417,7 +429,9 @@ async def _card_page(
         qr=qr_svg(shown.number),
         links=views.links(shown.number),
         summary=summary,
-        tier=rules.tier_for(summary.lifetime_spend_kopecks).name,
+        tier=standing.tier.name,
+        progress=standing.progress_text(p.lang),
+        referral=views.referral(account_id),
         cards=cards,
         notice=notice,
         error=error,

@@ -61,6 +61,10 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "card.burns": ("Сгорят {date}: {points}", "{points} expire on {date}"),
     "card.no_burn": ("Ничего не сгорает", "Nothing expires soon"),
     "card.tier": ("Уровень", "Tier"),
+    "card.referral": (
+        "Пригласите друга: после его первой покупки баллы получите вы оба",
+        "Invite a friend: after their first purchase you both get points",
+    ),
     "card.debt": ("Долг после возврата: {points}", "Owed after a return: {points}"),
     "card.add_apple": ("Добавить в Apple Wallet", "Add to Apple Wallet"),
     "card.add_google": ("Сохранить в Google Wallet", "Save to Google Wallet"),

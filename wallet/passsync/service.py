@@ -226,6 +226,7 @@ class AccountView(msgspec.Struct, frozen=True):
     goal: GoalProgress | None
     burn_notice: BurnNotice | None = None
     language: str = "ru"
+    tier_progress: str | None = None
 
 
 async def account_view(account_id: int, now: datetime) -> AccountView:
@@ -242,13 +243,25 @@ async def account_views(account_ids: list[int], now: datetime) -> dict[int, Acco
     goals: dict[int, GoalProgress] = await _facts(_goals_reader, list(summaries), now)
     notices: dict[int, BurnNotice] = await _facts(_burns_reader, list(summaries), now)
     # The reminder is the one text the pass composes in the shopper's own language.
-    languages = await members.languages_of_accounts(list(notices)) if notices else {}
     rules = await rules_service.rules_at(now)
+    standings = {
+        account_id: await ledger.tier_standing(
+            account_id, now=now, lifetime_spend_kopecks=summary.lifetime_spend_kopecks, rules=rules
+        )
+        for account_id, summary in summaries.items()
+    }
+    progress_shown = [a for a, s in standings.items() if s.next_tier is not None]
+    languages = (
+        await members.languages_of_accounts(sorted(set(notices) | set(progress_shown)))
+        if notices or progress_shown
+        else {}
+    )
     return {
         account_id: AccountView(
             balance=summary.balance,
             pending=summary.pending,
-            tier_name=rules.tier_for(summary.lifetime_spend_kopecks).name,
+            tier_name=standings[account_id].tier.name,
+            tier_progress=standings[account_id].progress_text(languages.get(account_id, "ru")),
             next_expiry_points=summary.next_expiry.points if summary.next_expiry else 0,
             next_expiry_at=summary.next_expiry.expires_at if summary.next_expiry else None,
             goal=goals.get(account_id),
@@ -283,6 +296,7 @@ def card_state(
         message=_message(row),
         updated_at=modified_at,
         burn_notice=view.burn_notice,
+        tier_progress=view.tier_progress,
         language=view.language,
     )
 

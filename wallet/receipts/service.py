@@ -78,7 +78,14 @@ async def identify(number: str, *, now: datetime) -> CardStatusOut:
         balance=summary.balance,
         pending=summary.pending,
         spendable_now=summary.balance if card.status == "active" else 0,
-        tier=rules.tier_for(summary.lifetime_spend_kopecks).name,
+        tier=(
+            await ledger.tier_standing(
+                card.account_id,
+                now=now,
+                lifetime_spend_kopecks=summary.lifetime_spend_kopecks,
+                rules=rules,
+            )
+        ).tier.name,
     )
 
 
@@ -89,10 +96,14 @@ async def quote(data: QuoteIn, *, now: datetime) -> QuoteOut:
     )
     summary = await ledger.summary(card.account_id, now=now)
     rules = await rules_service.rules_at(occurred_at)
+    standing = await ledger.tier_standing(
+        card.account_id, now=now, lifetime_spend_kopecks=summary.lifetime_spend_kopecks, rules=rules
+    )
     pricing = price(
         data.lines,
         rules=rules,
-        lifetime_spend_kopecks=summary.lifetime_spend_kopecks,
+        # The spend the tier qualifies on (lifetime, or a window: rules.tier_basis).
+        lifetime_spend_kopecks=standing.qualifying_spend_kopecks,
         balance=summary.balance,
         redeem_points=data.redeem_points,
     )
@@ -121,10 +132,14 @@ async def post_receipt(data: ReceiptIn, *, store_id: int, actor: str, now: datet
             return msgspec.convert(earlier, ReceiptOut)
         members.check_usable(card)
         rules = await rules_service.rules_at(occurred_at)
+        standing = await ledger.tier_standing(
+            acct.id, now=now, lifetime_spend_kopecks=acct.lifetime_spend_kopecks, rules=rules
+        )
         pricing = price(
             data.lines,
             rules=rules,
-            lifetime_spend_kopecks=acct.lifetime_spend_kopecks,
+            # The spend the tier qualifies on (lifetime, or a window: rules.tier_basis).
+            lifetime_spend_kopecks=standing.qualifying_spend_kopecks,
             balance=acct.balance,
             redeem_points=data.redeem_points,
         )
@@ -167,7 +182,7 @@ async def post_receipt(data: ReceiptIn, *, store_id: int, actor: str, now: datet
                 actor=actor,
                 reason=reason,
             )
-        acct.add_spend(pricing.paid_kopecks)
+        acct.add_spend(pricing.paid_kopecks, at=occurred_at)
         await events.publish(
             ReceiptPosted(
                 account_id=card.account_id,
@@ -350,7 +365,7 @@ async def _reverse(
             actor=actor,
             reason=reason,
         )
-    acct.add_spend(-priced.refund_money_kopecks)
+    acct.add_spend(-priced.refund_money_kopecks, at=receipt["occurred_at"])
     await events.publish(
         ReturnPosted(
             account_id=acct.id,

@@ -1,7 +1,8 @@
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Annotated
+from collections.abc import Mapping
+from datetime import date, datetime
+from typing import Annotated, Literal
 
 import msgspec
 
@@ -9,6 +10,8 @@ from wallet import inputs
 
 Bp = Annotated[int, msgspec.Meta(ge=0, le=10_000, description="basis points: 100 = 1%")]
 Category = inputs.Label
+# What a tier qualifies on (see ``Rules.qualifying_spend``).
+TierBasis = Literal["lifetime", "rolling", "calendar"]
 
 
 class Tier(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
@@ -49,6 +52,33 @@ class RulesIn(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     validity_months: Annotated[int, msgspec.Meta(ge=1, le=120)] | None = None
     pending_days: Annotated[int, msgspec.Meta(ge=0, le=365)] | None = None
     point_value_kopecks: Annotated[int, msgspec.Meta(ge=1, le=100_000)] | None = None
+    tier_basis: TierBasis | None = None
+    tier_window_months: Annotated[int, msgspec.Meta(ge=1, le=60)] | None = None
+
+
+class TierStanding(msgspec.Struct, frozen=True):
+    """Where an account stands: its tier, the spend it qualifies on, and what is missing
+    for the next tier (``None`` at the top)."""
+
+    tier: Tier
+    qualifying_spend_kopecks: int
+    # The spend of the period that counts towards the next tier (this window, this year).
+    period_spend_kopecks: int
+    next_tier: Tier | None
+    missing_kopecks: int | None
+
+    def progress_text(self, language: str) -> str | None:
+        """ "ещё 3 200 ₽ до 7%" / "spend 3,200 ₽ more for 7%" (whole roubles, rounded up,
+        so spending exactly that reaches the tier); ``None`` at the top tier."""
+        if self.next_tier is None or self.missing_kopecks is None:
+            return None
+        roubles = -(-self.missing_kopecks // 100)
+        whole, tenths = divmod(self.next_tier.earn_rate_bp, 100)
+        if language == "ru":
+            rate = f"{whole},{tenths:02d}".rstrip("0").rstrip(",") + "%"
+            return f"ещё {roubles:,} ₽ до {rate}".replace(",", " ")
+        rate = f"{whole}.{tenths:02d}".rstrip("0").rstrip(".") + "%"
+        return f"spend {roubles:,} ₽ more for {rate}"
 
 
 class Rules(msgspec.Struct, frozen=True):
@@ -65,6 +95,8 @@ class Rules(msgspec.Struct, frozen=True):
     validity_months: int
     pending_days: int
     point_value_kopecks: int
+    tier_basis: str = "lifetime"
+    tier_window_months: int = 12
 
     def tier_bands(self) -> list[TierBand]:
         """The tier ladder as disjoint spend ranges covering every spend, lowest first.
@@ -93,12 +125,58 @@ class Rules(msgspec.Struct, frozen=True):
         # A tier shadowed by a later one with the same threshold holds no spend at all.
         return [b for b in bands if b.low is None or b.high is None or b.low < b.high]
 
-    def tier_for(self, lifetime_spend_kopecks: int) -> Tier:
-        """The card's tier for its lifetime spend (see ``tier_bands``)."""
+    def tier_for(self, lifetime_spend_kopecks: int, spend_in_window: int | None = None) -> Tier:
+        """The card's tier (see ``tier_bands``) for the spend it qualifies on:
+        ``spend_in_window`` when the rules count a window (``standing``), else the lifetime
+        spend (the default basis)."""
+        spend = lifetime_spend_kopecks if spend_in_window is None else spend_in_window
         for band in self.tier_bands():
-            if band.holds(lifetime_spend_kopecks):
+            if band.holds(spend):
                 return band.tier
         raise AssertionError("tier bands cover every spend")  # pragma: no cover
+
+    def first_counted_month(self, today: date) -> str | None:
+        """The earliest month ("YYYY-MM") whose spend the tier reads; ``None`` for lifetime."""
+        if self.tier_basis == "rolling":
+            index = today.year * 12 + today.month - 1 - (self.tier_window_months - 1)
+            return f"{index // 12:04d}-{index % 12 + 1:02d}"
+        if self.tier_basis == "calendar":
+            return f"{today.year - 1:04d}-01"
+        return None
+
+    def standing(
+        self, lifetime_spend_kopecks: int, spend_by_month: Mapping[str, int], today: date
+    ) -> TierStanding:
+        """The tier and the progress to the next one. Rolling: the spend of the last
+        ``tier_window_months`` months (this one included), so a tier drops once the months
+        that earned it leave the window. Calendar: the higher of this year's and last
+        year's spend, so a tier reached holds to the end of the next year; progress counts
+        this year. ``spend_by_month`` holds at least the months from
+        ``first_counted_month``; lifetime ignores it."""
+        first = self.first_counted_month(today)
+        if first is None:
+            qualifying = period = lifetime_spend_kopecks
+        elif self.tier_basis == "rolling":
+            qualifying = period = sum(v for m, v in spend_by_month.items() if m >= first)
+        else:
+            this_year = f"{today.year:04d}-01"
+            period = sum(v for m, v in spend_by_month.items() if m >= this_year)
+            last = sum(v for m, v in spend_by_month.items() if first <= m < this_year)
+            qualifying = max(period, last)
+        qualifying, period = max(0, qualifying), max(0, period)
+        tier = self.tier_for(lifetime_spend_kopecks, qualifying)
+        above = sorted(
+            (t for t in self.tiers if t.min_spend_kopecks > tier.min_spend_kopecks),
+            key=lambda t: t.min_spend_kopecks,
+        )
+        following = above[0] if above else None
+        return TierStanding(
+            tier=tier,
+            qualifying_spend_kopecks=qualifying,
+            period_spend_kopecks=period,
+            next_tier=following,
+            missing_kopecks=max(0, following.min_spend_kopecks - period) if following else None,
+        )
 
 
 class RulesHistory(msgspec.Struct, frozen=True):

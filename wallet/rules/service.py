@@ -35,6 +35,8 @@ DEFAULT_RULES = RulesIn(
     validity_months=6,
     pending_days=0,
     point_value_kopecks=100,
+    tier_basis="lifetime",
+    tier_window_months=12,
 )
 
 _cache: tuple[float, list[Rules]] | None = None
@@ -57,6 +59,8 @@ def _from_row(row: dict[str, Any]) -> Rules:
         validity_months=row["validity_months"],
         pending_days=row["pending_days"],
         point_value_kopecks=row["point_value_kopecks"],
+        tier_basis=row.get("tier_basis") or "lifetime",
+        tier_window_months=row.get("tier_window_months") or 12,
     )
 
 
@@ -113,6 +117,8 @@ async def put_rules(change: RulesIn, *, actor: str, now: datetime, first: bool =
         validity_months=merged["validity_months"],
         pending_days=merged["pending_days"],
         point_value_kopecks=merged["point_value_kopecks"],
+        tier_basis=merged["tier_basis"],
+        tier_window_months=merged["tier_window_months"],
         created_by=actor,
         created_at=now,
     )
@@ -139,4 +145,6 @@ async def _current_as_input(now: datetime) -> RulesIn:
         validity_months=current.validity_months,
         pending_days=current.pending_days,
         point_value_kopecks=current.point_value_kopecks,
+        tier_basis=current.tier_basis,  # type: ignore[arg-type]
+        tier_window_months=current.tier_window_months,
     )

@@ -19,5 +19,10 @@ class ProgramRules(Table, tablename="program_rules"):
     validity_months = Integer()
     pending_days = Integer(default=0)
     point_value_kopecks = Integer(default=100)
+    # What a tier qualifies on: "lifetime" (all money ever paid), "rolling" (the last
+    # ``tier_window_months`` months, this one included) or "calendar" (this calendar year,
+    # or last year's, whichever is higher: a tier reached holds to the end of next year).
+    tier_basis = Varchar(length=10, default="lifetime")
+    tier_window_months = Integer(default=12)
     created_by = Varchar(length=100, default="")
     created_at = Timestamptz(default=TimestamptzNow())
