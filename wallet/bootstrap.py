@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from wallet import settings
+from wallet import codes, settings
 
 log = logging.getLogger(__name__)
 
@@ -17,9 +17,7 @@ def prepare_certificates() -> None:
     """
     folder = settings.get().certs_dir
     if not settings.get().secret_key:
-        from wallet.passsync.service import ensure_secret_key
-
-        ensure_secret_key(folder)
+        codes.ensure_secret_key(folder)
     if (folder / "pass-cert.pem").exists():
         return
     try:

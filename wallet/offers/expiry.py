@@ -19,7 +19,7 @@ from wallet import settings as settings_module
 from wallet.ledger import service as ledger
 from wallet.members import service as members
 from wallet.offers.tables import BurnReminder
-from wallet.platform import service as platform
+from wallet.passsync import outbox as pass_outbox
 
 
 def _ts(value: Any) -> datetime:
@@ -43,7 +43,7 @@ async def expire(*, now: datetime) -> int:
         async with db.write_transaction():
             state = await ledger.lock_account(row["id"])
             await ledger.settle_clock(state, now=now)
-            await platform.enqueue_pass_update(row["id"])
+            await pass_outbox.queue_pass_update(row["id"])
     return len(rows)
 
 
@@ -109,7 +109,7 @@ async def send_reminders(*, now: datetime) -> int:
             )
             if not inserted:
                 continue
-            await platform.enqueue_pass_update(account_id)
+            await pass_outbox.queue_pass_update(account_id)
             await _email(account_id, points=points, day=day, days_left=days_left, key=inserted)
         sent += 1
     return sent

@@ -24,8 +24,8 @@ batches (``jobs.py``), so neither is a million rows written inside the settlemen
 Boundary crossings, all read-only and set-based: the statements write the ledger's
 ``lot``, ``journal_entry`` and ``account`` rows the way ``ledger.credit`` does (same columns,
 same invariant) because a call per account would be a million round trips; the pass-update
-job asks pass sync which accounts have a pass (``passsync.has_pass_sql``) and writes outbox
-rows in the shape of ``platform.enqueue_pass_update``.
+job asks pass sync which accounts have a pass (``passsync.refresh.has_pass_sql``) and writes outbox
+rows in the shape of ``passsync.outbox.queue_pass_update``.
 
 The ledger invariant holds row by row: each lot gets one journal entry equal to its
 amount, and the account's balance grows by the same number in the same transaction.
@@ -60,7 +60,7 @@ from wallet.errors import InvalidInput
 from wallet.ledger import service as ledger
 from wallet.offers.schemas import SettlementReport
 from wallet.offers.service import _offer_row, month_bounds
-from wallet.passsync import service as passsync
+from wallet.passsync import refresh as pass_refresh
 from wallet.platform import service as platform
 from wallet.rules import service as rules_service
 
@@ -415,7 +415,7 @@ async def refresh_passes(
 ) -> int | None:
     """Rebuild the passes of the accounts settled by that run (in that account range, if
     given) that have one, ``PASS_REFRESH_BATCH`` accounts a transaction through
-    ``passsync.refresh_accounts`` (new balance and goal on the pass, its devices flagged,
+    ``passsync.refresh.refresh_accounts`` (new balance and goal on the pass, its devices flagged,
     one push job). Not one outbox job per account: 400,000 of them queued in front of the
     tills' own pass updates held those back for minutes after a month was settled.
 
@@ -429,7 +429,7 @@ async def refresh_passes(
             "SELECT g.id, g.account_id FROM offer_goal_month g "
             "WHERE g.offer_id = {} AND g.month = {} AND g.status = 'settled' "
             f"AND g.settled_at = {{}} AND g.id > {{}}{_in_range('g.account_id', accounts)} "
-            f"AND {passsync.has_pass_sql('g.account_id')} ORDER BY g.id LIMIT {{}}",
+            f"AND {pass_refresh.has_pass_sql('g.account_id')} ORDER BY g.id LIMIT {{}}",
             offer_id,
             month,
             settled_at,
@@ -438,7 +438,7 @@ async def refresh_passes(
         )
         if not rows:
             return None
-        await passsync.refresh_accounts(
+        await pass_refresh.refresh_accounts(
             sorted({int(row["account_id"]) for row in rows}), now=clock.now()
         )
         after = int(rows[-1]["id"])
