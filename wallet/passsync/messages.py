@@ -15,6 +15,7 @@ import msgspec
 
 from wallet import db
 from wallet.members import service as members
+from wallet.members.service import CardInfo
 from wallet.passsync.outbox import GOOGLE_MESSAGE
 from wallet.passsync.refresh import PassText, refresh_accounts
 from wallet.passsync.rows import placeholders
@@ -93,28 +94,7 @@ async def push_messages(messages: list[PushMessage], *, now: datetime) -> dict[i
     new tags, the push job and the marks commit together or not at all.
     """
     cards = await members.cards_of_accounts(sorted({m.account_id for m in messages}))
-    all_ids = [c.id for found in cards.values() for c in found]
-    serial_of: dict[int, str] = {}
-    devices: dict[str, int] = {}
-    objects: dict[int, list[dict[str, Any]]] = {}
-    for chunk in db.chunks(all_ids):
-        marks = placeholders(len(chunk))
-        for row in await db.fetch(
-            f"SELECT card_id, serial FROM pass_card WHERE card_id IN ({marks})", *chunk
-        ):
-            serial_of[row["card_id"]] = row["serial"]
-        for obj in await db.fetch(
-            f"SELECT card_id, object_id FROM google_object WHERE card_id IN ({marks})", *chunk
-        ):
-            objects.setdefault(obj["card_id"], []).append(obj)
-    every_serial = sorted({c.pass_serial for found in cards.values() for c in found})
-    for low in range(0, len(every_serial), 500):
-        chunk_serials = every_serial[low : low + 500]
-        for row in await db.fetch(
-            f"SELECT serial FROM pass_registration WHERE serial IN ({placeholders(len(chunk_serials))})",
-            *chunk_serials,
-        ):
-            devices[row["serial"]] = devices.get(row["serial"], 0) + 1
+    serial_of, devices, objects = await _holdings(cards)
     outcomes: dict[int, PushOutcome] = {}
     changed: list[int] = []
     texts: dict[int, PassText] = {}
@@ -149,3 +129,34 @@ async def push_messages(messages: list[PushMessage], *, now: datetime) -> dict[i
     if changed:
         await refresh_accounts(changed, now=now, cards=cards, messages=texts)
     return outcomes
+
+
+async def _holdings(
+    cards: dict[int, list[CardInfo]],
+) -> tuple[dict[int, str], dict[str, int], dict[int, list[dict[str, Any]]]]:
+    """What the wallets hold of these cards: each served pass's serial by card id, the
+    registered devices per serial, the saved Google objects by card id."""
+    all_ids = [c.id for found in cards.values() for c in found]
+    serial_of: dict[int, str] = {}
+    devices: dict[str, int] = {}
+    objects: dict[int, list[dict[str, Any]]] = {}
+    for chunk in db.chunks(all_ids):
+        marks = placeholders(len(chunk))
+        for row in await db.fetch(
+            f"SELECT card_id, serial FROM pass_card WHERE card_id IN ({marks})", *chunk
+        ):
+            serial_of[row["card_id"]] = row["serial"]
+        for obj in await db.fetch(
+            f"SELECT card_id, object_id FROM google_object WHERE card_id IN ({marks})", *chunk
+        ):
+            objects.setdefault(obj["card_id"], []).append(obj)
+    every_serial = sorted({c.pass_serial for found in cards.values() for c in found})
+    for low in range(0, len(every_serial), 500):
+        chunk_serials = every_serial[low : low + 500]
+        for row in await db.fetch(
+            "SELECT serial FROM pass_registration "
+            f"WHERE serial IN ({placeholders(len(chunk_serials))})",
+            *chunk_serials,
+        ):
+            devices[row["serial"]] = devices.get(row["serial"], 0) + 1
+    return serial_of, devices, objects

@@ -26,7 +26,7 @@ from wallet.members import service as members
 from wallet.members.service import CardInfo
 from wallet.passsync.outbox import queue_google_sync, queue_push
 from wallet.passsync.rows import PASS_COLUMNS, next_modified, next_tags, placeholders
-from wallet.passsync.view import account_views, card_state, fingerprint
+from wallet.passsync.view import AccountView, account_views, card_state, fingerprint
 
 
 async def refresh_account(account_id: int, *, now: datetime) -> int:
@@ -67,80 +67,105 @@ async def refresh_accounts(
         return changed
     shown = [a for a in changed if any(card.id in known for card in cards.get(a, []))]
     views = await account_views(shown, now)
-    columns = ", ".join(column._meta.db_column_name for column in PASS_COLUMNS)
-    lock = "" if db.is_sqlite() else " ORDER BY id FOR UPDATE"
     messages = messages or {}
     async with db.write_transaction():
-        mine = sorted(known)
-        rows: dict[int, dict[str, Any]] = {}
-        google: set[int] = set()
-        for chunk in db.chunks(mine):
-            marks = placeholders(len(chunk))
-            for row in await db.fetch(
-                f"SELECT {columns} FROM pass_card WHERE card_id IN ({marks}){lock}", *chunk
-            ):
-                rows[row["card_id"]] = row
-            for obj in await db.fetch(
-                f"SELECT card_id FROM google_object WHERE card_id IN ({marks})", *chunk
-            ):
-                google.add(obj["card_id"])
-        updates: list[tuple[int, int, dict[str, Any], str]] = []
-        for account_id, view in views.items():
-            for card in cards[account_id]:
-                pass_row = rows.get(card.id)
-                if pass_row is None:
-                    continue
-                text = messages.get(card.id)
-                if text is not None:
-                    pass_row = {**pass_row, **text.columns()}
-                seen = fingerprint(card_state(card, view, pass_row, pass_row["modified_at"]))
-                if (
-                    seen == pass_row["fingerprint"]
-                    and pass_row["account_id"] == account_id
-                    and (text is None or text.message_id == rows[card.id]["message_id"])
-                ):
-                    continue
-                updates.append((account_id, card.id, pass_row, seen))
+        rows, google = await _lock_pass_rows(sorted(known))
+        updates = _changed_passes(views, cards, rows, messages)
         if updates:
-            last = await next_tags(len(updates))
-            first = last - len(updates) + 1
-            for low in range(0, len(updates), 200):
-                batch = [
-                    (
-                        row["id"],
-                        first + low + number,
-                        next_modified(row["modified_at"], now),
-                        seen,
-                        account_id,
-                        row["message_id"],
-                        row["message_header"],
-                        row["message_text"],
-                    )
-                    for number, (account_id, _card, row, seen) in enumerate(
-                        updates[low : low + 200]
-                    )
-                ]
-                table, args = db.values_table(batch, _PASS_UPDATE_TYPES)
-                await db.fetch(
-                    "UPDATE pass_card SET tag = v.column2, modified_at = v.column3, "
-                    "fingerprint = v.column4, account_id = v.column5, message_id = v.column6, "
-                    f"message_header = v.column7, message_text = v.column8 FROM {table} "
-                    "WHERE pass_card.id = v.column1",
-                    *args,
-                )
-            serials = sorted({row["serial"] for _a, _c, row, _s in updates})
-            for chunk_serials in db.chunks(serials):
-                await db.fetch(
-                    "UPDATE pass_registration SET push_due = true "
-                    f"WHERE serial IN ({placeholders(len(chunk_serials))}) AND NOT push_due",
-                    *chunk_serials,
-                )
+            await _write_changes(updates, now)
             for account_id, card_id, _row, _seen in updates:
                 if card_id in google:
                     await queue_google_sync(card_id)
                 changed[account_id] += 1
             await queue_push()
     return changed
+
+
+# (account id, card id, the pass row as it is to show, its new fingerprint)
+_Update = tuple[int, int, dict[str, Any], str]
+
+
+async def _lock_pass_rows(card_ids: list[int]) -> tuple[dict[int, dict[str, Any]], set[int]]:
+    """The cards' pass rows by card id, locked until commit, and which cards have a Google
+    object."""
+    columns = ", ".join(column._meta.db_column_name for column in PASS_COLUMNS)
+    lock = "" if db.is_sqlite() else " ORDER BY id FOR UPDATE"
+    rows: dict[int, dict[str, Any]] = {}
+    google: set[int] = set()
+    for chunk in db.chunks(card_ids):
+        marks = placeholders(len(chunk))
+        for row in await db.fetch(
+            f"SELECT {columns} FROM pass_card WHERE card_id IN ({marks}){lock}", *chunk
+        ):
+            rows[row["card_id"]] = row
+        for obj in await db.fetch(
+            f"SELECT card_id FROM google_object WHERE card_id IN ({marks})", *chunk
+        ):
+            google.add(obj["card_id"])
+    return rows, google
+
+
+def _changed_passes(
+    views: dict[int, AccountView],
+    cards: dict[int, list[CardInfo]],
+    rows: dict[int, dict[str, Any]],
+    messages: dict[int, PassText],
+) -> list[_Update]:
+    """The passes whose content, account or message differs from what they last showed."""
+    updates: list[_Update] = []
+    for account_id, view in views.items():
+        for card in cards[account_id]:
+            pass_row = rows.get(card.id)
+            if pass_row is None:
+                continue
+            text = messages.get(card.id)
+            if text is not None:
+                pass_row = {**pass_row, **text.columns()}
+            seen = fingerprint(card_state(card, view, pass_row, pass_row["modified_at"]))
+            if (
+                seen == pass_row["fingerprint"]
+                and pass_row["account_id"] == account_id
+                and (text is None or text.message_id == rows[card.id]["message_id"])
+            ):
+                continue
+            updates.append((account_id, card.id, pass_row, seen))
+    return updates
+
+
+async def _write_changes(updates: list[_Update], now: datetime) -> None:
+    """New tags (one bump of the counter) and Last-Modified for the changed passes, written
+    200 a statement, and their devices flagged for a push."""
+    last = await next_tags(len(updates))
+    first = last - len(updates) + 1
+    for low in range(0, len(updates), 200):
+        batch = [
+            (
+                row["id"],
+                first + low + number,
+                next_modified(row["modified_at"], now),
+                seen,
+                account_id,
+                row["message_id"],
+                row["message_header"],
+                row["message_text"],
+            )
+            for number, (account_id, _card, row, seen) in enumerate(updates[low : low + 200])
+        ]
+        table, args = db.values_table(batch, _PASS_UPDATE_TYPES)
+        await db.fetch(
+            "UPDATE pass_card SET tag = v.column2, modified_at = v.column3, "
+            "fingerprint = v.column4, account_id = v.column5, message_id = v.column6, "
+            f"message_header = v.column7, message_text = v.column8 FROM {table} "
+            "WHERE pass_card.id = v.column1",
+            *args,
+        )
+    serials = sorted({row["serial"] for _a, _c, row, _s in updates})
+    for chunk_serials in db.chunks(serials):
+        await db.fetch(
+            "UPDATE pass_registration SET push_due = true "
+            f"WHERE serial IN ({placeholders(len(chunk_serials))}) AND NOT push_due",
+            *chunk_serials,
+        )
 
 
 _PASS_UPDATE_TYPES = ("bigint", "bigint", "timestamptz", "text", "bigint", "text", "text", "text")
