@@ -24,8 +24,8 @@ batches (``jobs.py``), so neither is a million rows written inside the settlemen
 Boundary crossings, all read-only and set-based: the statements write the ledger's
 ``lot``, ``journal_entry`` and ``account`` rows the way ``ledger.credit`` does (same columns,
 same invariant) because a call per account would be a million round trips; the pass-update
-job asks pass sync which accounts have a pass (``passsync.refresh.has_pass_sql``) and writes outbox
-rows in the shape of ``passsync.outbox.queue_pass_update``.
+job asks pass sync which accounts have a pass (``passsync.refresh.has_pass_sql``) and
+rebuilds only those (``passsync.refresh.refresh_accounts``).
 
 The ledger invariant holds row by row: each lot gets one journal entry equal to its
 amount, and the account's balance grows by the same number in the same transaction.
@@ -415,9 +415,10 @@ async def refresh_passes(
 ) -> int | None:
     """Rebuild the passes of the accounts settled by that run (in that account range, if
     given) that have one, ``PASS_REFRESH_BATCH`` accounts a transaction through
-    ``passsync.refresh.refresh_accounts`` (new balance and goal on the pass, its devices flagged,
-    one push job). Not one outbox job per account: 400,000 of them queued in front of the
-    tills' own pass updates held those back for minutes after a month was settled.
+    ``passsync.refresh.refresh_accounts`` (new balance and goal on the pass, its devices
+    flagged, one push job). Not one outbox job per account: 400,000 of them queued in
+    front of the tills' own pass updates held those back for minutes after a month was
+    settled.
 
     Starts after progress row ``after``; with ``seconds``, stops after that long and
     returns the row to go on from (None: done). A retry redoes a batch at most: a pass
