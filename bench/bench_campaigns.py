@@ -160,7 +160,7 @@ async def seed_passes(ids: list[int], now: Any) -> None:
         f"created_at) VALUES {marks}",
         *args,
     )
-    # Serving a pass takes its tag from the counter row (passsync._next_tag): the passes
+    # Serving a pass takes its tag from the counter row (passsync.rows.next_tags): the passes
     # above carry tag 1, so the counter must stand at 1 too. Left empty, the first pass the
     # campaign changes got tag 1 again, equal to its device's pushed_tag, and was never
     # pushed (500 sent, 499 received).

@@ -88,9 +88,8 @@ async def main(args: argparse.Namespace) -> None:
     from wallet import settings as settings_module
     from wallet.app import create_app
     from wallet.passsync import apns
-    from wallet.passsync import service as passsync
+    from wallet.passsync.outbox import queue_push
     from wallet.passsync.tables import PassCard, PassRegistration
-    from wallet.platform import service as platform
     from wallet.platform import worker
 
     async with running_apns(certs, tmp) as standin:
@@ -219,7 +218,7 @@ async def main(args: argparse.Namespace) -> None:
                     ]
                 )
         async with db.write_transaction():
-            await platform.enqueue(kind="apns_push", payload={}, dedupe_key="apns:due")
+            await queue_push()
         standin.pushes.clear()
         started = time.perf_counter()
         await worker.run_until_idle(max_rounds=10_000)
@@ -235,7 +234,6 @@ async def main(args: argparse.Namespace) -> None:
             f"database {'SQLite' if db.is_sqlite() else 'PostgreSQL'}"
         )
         await apns.close_all()
-        del passsync
         await db.stop()
 
 

@@ -5,8 +5,7 @@ from __future__ import annotations
 import logging
 
 from passes.devcerts import make_dev_certs
-from wallet import settings
-from wallet.passsync.service import ensure_secret_key
+from wallet import codes, settings
 
 log = logging.getLogger(__name__)
 
@@ -19,7 +18,7 @@ def prepare_certificates() -> None:
     """
     folder = settings.get().certs_dir
     if not settings.get().secret_key:
-        ensure_secret_key(folder)
+        codes.ensure_secret_key(folder)
     if (folder / "pass-cert.pem").exists():
         return
     folder.mkdir(parents=True, exist_ok=True)

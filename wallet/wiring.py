@@ -17,7 +17,7 @@ from __future__ import annotations
 from wallet.bonuses import service as bonuses
 from wallet.members.events import MemberChanged, MemberJoined
 from wallet.offers import service as offers
-from wallet.passsync import service as passsync
+from wallet.passsync import view as pass_view
 from wallet.platform import events
 from wallet.receipts.events import ReceiptPosted, ReturnPosted
 from wallet.segments.events import SegmentDeleting
@@ -31,6 +31,6 @@ def connect() -> None:
     events.subscribe(MemberJoined, bonuses.on_joined)
     events.subscribe(MemberChanged, bonuses.on_changed)
     events.subscribe(SegmentDeleting, offers.refuse_if_segment_used)
-    passsync.read_offer_facts(
+    pass_view.read_offer_facts(
         goals=offers.goal_progress_for_passes, burns=offers.burn_notices_for_passes
     )

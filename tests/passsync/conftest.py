@@ -21,7 +21,8 @@ from tests.support.google_standin import GoogleStandIn, running_google
 from tests.support.shop import Shop, Shopper
 from wallet import settings as settings_module
 from wallet.passsync import apns, google_api
-from wallet.passsync import service as passsync
+from wallet.passsync import google as pass_google
+from wallet.passsync.tables import GoogleObject, PassCard, PassRegistration
 
 
 @dataclass
@@ -43,12 +44,27 @@ async def wallets(database: Any, certs_dir: Path, tmp_path: Path) -> AsyncIterat
                 google_api_url=google.url,
             )
         )
-        passsync._classes_made.clear()
+        pass_google.forget_classes()
         try:
             yield Wallets(apple, google)
         finally:
             await apns.close_all()
             await google_api.close_all()
+
+
+async def wallets_holding(account_id: int) -> set[str]:
+    """Which wallets hold a pass of the account: "apple" (a registered device), "google"
+    (a saved object)."""
+    found: set[str] = set()
+    serials = [
+        r["serial"]
+        for r in await PassCard.select(PassCard.serial).where(PassCard.account_id == account_id)
+    ]
+    if serials and await PassRegistration.exists().where(PassRegistration.serial.is_in(serials)):
+        found.add("apple")
+    if await GoogleObject.exists().where(GoogleObject.account_id == account_id):
+        found.add("google")
+    return found
 
 
 def local(url: str) -> str:

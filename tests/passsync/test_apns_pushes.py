@@ -6,10 +6,11 @@ from __future__ import annotations
 import asyncio
 from datetime import timedelta
 
-from tests.passsync.conftest import Phone, download_pass
+from tests.passsync.conftest import Phone, download_pass, wallets_holding
 from tests.support.shop import Shop, line
 from wallet import clock, db
-from wallet.passsync import service as passsync
+from wallet.passsync import push as apns_push
+from wallet.passsync import refresh
 from wallet.platform import worker
 from wallet.platform.tables import OutboxJob
 
@@ -56,7 +57,7 @@ async def test_a_device_apple_says_is_gone_loses_its_registration(client, wallet
     assert (await gone.changed(card)).status_code == 204
     assert (await bad.changed(card)).status_code == 204
     assert (await kept.changed(card)).status_code == 200
-    assert await passsync.wallets_of_account(shopper.account_id) == {"apple"}
+    assert await wallets_holding(shopper.account_id) == {"apple"}
 
 
 async def test_apns_429_and_503_are_retried_later_and_delivered_once(client, wallets):
@@ -230,21 +231,21 @@ async def test_a_pass_that_changes_again_while_its_push_is_on_the_way_is_pushed_
     assert (await phone.register(card)).status_code == 201
     await shop.receipt(shopper.card, "R-1", [line(10_000)])
     # What the pass update does before its sweep: a new tag, the device flagged.
-    await passsync.refresh_account(shopper.account_id, now=clock.now())
+    await refresh.refresh_account(shopper.account_id, now=clock.now())
 
     # A sweep claims the device and reads the tag; the next receipt changes the pass
     # before that sweep records its push.
-    devices = await passsync._claim_devices(clock.now())
+    devices = await apns_push.claim_devices(clock.now())
     assert [d["push_token"] for d in devices] == [phone.push_token]
     tags = {card.serial: await _tag(card.serial)}
     await shop.receipt(shopper.card, "R-2", [line(10_000)])
-    await passsync.refresh_account(shopper.account_id, now=clock.now())
-    await passsync._push_batch(devices, tags)
+    await refresh.refresh_account(shopper.account_id, now=clock.now())
+    await apns_push.push_batch(devices, tags)
     assert len(wallets.apns.to(phone.push_token)) == 1
 
-    await passsync.push_due()
+    await apns_push.push_due()
     assert len(wallets.apns.to(phone.push_token)) == 2
-    await passsync.push_due()  # told of the newest tag: nothing more
+    await apns_push.push_due()  # told of the newest tag: nothing more
     assert len(wallets.apns.to(phone.push_token)) == 2
 
 

@@ -8,10 +8,10 @@ import json
 from datetime import timedelta
 from typing import Any
 
-from tests.passsync.conftest import Phone, download_pass, local
+from tests.passsync.conftest import Phone, download_pass, local, wallets_holding
 from tests.support.shop import Shop, Shopper, line
 from wallet import clock, db
-from wallet.passsync import service as passsync
+from wallet.passsync import messages
 from wallet.platform import worker
 
 
@@ -48,7 +48,7 @@ async def test_saving_inserts_the_object_and_a_receipt_patches_its_balance(clien
     me = await shop.me(shopper)
     assert google.objects[obj["id"]]["loyaltyPoints"]["balance"]["int"] == me["balance"] > 0
     assert google.problems == []
-    assert await passsync.wallets_of_account(shopper.account_id) == {"google"}
+    assert await wallets_holding(shopper.account_id) == {"google"}
     # Saved again later: the link now carries a short reference to the inserted object.
     again = _jwt_claims(await _save(shop, shopper))
     assert again["payload"]["loyaltyObjects"] == [{"id": obj["id"], "classId": obj["classId"]}]
@@ -114,17 +114,22 @@ async def test_a_message_rings_google_three_times_a_day_then_goes_silent_and_sho
     for n in range(4):
         async with db.write_transaction():
             results.append(
-                await passsync.push_message(
-                    shopper.account_id,
-                    header="Скидки",
-                    text=f"Неделя скидок {n}",
-                    message_id=f"campaign-{n}",
+                await messages.push_messages(
+                    [
+                        messages.PushMessage(
+                            account_id=shopper.account_id,
+                            header="Скидки",
+                            text=f"Неделя скидок {n}",
+                            message_id=f"campaign-{n}",
+                        )
+                    ],
                     now=clock.now(),
                 )
             )
         await worker.run_until_idle()
-    assert [r["google"] for r in results] == ["notify", "notify", "notify", "text"]
-    assert all(r["apple_devices"] == 1 for r in results)
+    outcomes = [r[shopper.account_id] for r in results]
+    assert [o.google for o in outcomes] == ["notify", "notify", "notify", "text"]
+    assert all(o.apple_devices == 1 for o in outcomes)
     [kept] = wallets.google.messages.values()
     assert [m["messageType"] for m in kept] == ["TEXT_AND_NOTIFY"] * 3 + ["TEXT"]
     assert wallets.google.problems == []
@@ -138,4 +143,4 @@ async def test_a_message_rings_google_three_times_a_day_then_goes_silent_and_sho
     message = next(f for f in back if f["key"] == "message")
     assert message["value"] == "Скидки. Неделя скидок 3"
     assert message["changeMessage"] == "%@"
-    assert await passsync.wallets_of_account(shopper.account_id) == {"apple", "google"}
+    assert await wallets_holding(shopper.account_id) == {"apple", "google"}

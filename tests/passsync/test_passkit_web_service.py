@@ -7,7 +7,7 @@ from datetime import timedelta
 from tests.passsync.conftest import Phone, download_pass, local
 from tests.support.shop import Shop, line
 from wallet import clock
-from wallet.passsync import service as passsync
+from wallet.passsync import links
 from wallet.platform import worker
 
 
@@ -84,6 +84,6 @@ async def test_pass_links_are_signed_and_short_lived(client, wallets):
     other = await shop.enrol("Борис Петров")
     stolen = link.replace(shopper.card, other.card)
     assert (await client.get(stolen)).status_code == 401
-    old = passsync.apple_pass_link(shopper.card, now=clock.now() - timedelta(hours=2))
+    old = links.apple_pass_link(shopper.card, now=clock.now() - timedelta(hours=2))
     assert (await client.get(local(old))).status_code == 401
     assert (await client.get(link)).status_code == 200

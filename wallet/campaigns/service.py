@@ -38,7 +38,7 @@ import msgspec
 from jinja2 import StrictUndefined, Template
 from jinja2.sandbox import SandboxedEnvironment
 
-from wallet import clock, db
+from wallet import clock, codes, db
 from wallet import settings as settings_module
 from wallet.campaigns.schemas import (
     CampaignIn,
@@ -51,7 +51,7 @@ from wallet.errors import Conflict, InvalidInput, NotFound
 from wallet.mail import service as mail
 from wallet.members import service as members
 from wallet.members.schemas import LANGUAGES
-from wallet.passsync import service as passsync
+from wallet.passsync import messages as pass_messages
 from wallet.platform import service as platform
 from wallet.platform.worker import RetryLater
 from wallet.segments import service as segments
@@ -85,7 +85,7 @@ class CampaignNotEditable(Conflict):
 def secret_key() -> bytes:
     """The server secret (``WALLET_SECRET_KEY`` or ``<certs_dir>/secret.key``), shared with
     pass sync so one key signs every link."""
-    return passsync.secret_key()
+    return codes.secret_key()
 
 
 def _sign(message: str) -> str:
@@ -665,35 +665,6 @@ async def _send_email(
     return "sent", ""
 
 
-async def _send_push(
-    camp: dict[str, Any], row: dict[str, Any], recipient: segments.Recipient | None
-) -> tuple[str, str]:
-    """Marked in the same transaction that queues the pass update: exactly once."""
-    if recipient is None:
-        return "skipped", "no_member"
-    if not recipient.marketing_push:
-        return "skipped", "unsubscribed"
-    if not await passsync.wallets_of_account(recipient.account_id):
-        return "skipped", "no_wallet"
-    header, text = push_texts(camp, context_of(recipient, camp["id"]))
-    now = clock.now()
-    message_id = f"campaign-{camp['id']}"
-    if camp["kind"] != "manual":
-        # An automatic message goes to the same shopper again on the next occasion (next
-        # year's birthday): Google folds messages by id, so the occasion is part of it.
-        message_id += "-" + str(row["key"]).rsplit(":", 1)[-1]
-    async with db.write_transaction():
-        await passsync.push_message(
-            recipient.account_id,
-            header=header,
-            text=text,
-            message_id=message_id,
-            now=now,
-        )
-        await _mark([int(row["id"])], "sent", "", now)
-    return "marked", ""
-
-
 PUSH_CHUNK = 50
 
 
@@ -705,9 +676,10 @@ async def _send_push_batch(
     marks: Marks,
 ) -> None:
     """A claimed batch of push deliveries, up to ``PUSH_CHUNK`` a transaction: the messages
-    go on the passes (``passsync.push_messages``) and the rows are marked sent in the same
-    transaction, exactly once. Skips are marked as ``_send_push`` marks them. The rate limit
-    still spaces the sends: a chunk is written before the limit makes us wait."""
+    go on the passes (``pass_messages.push_messages``) and the rows are marked sent in the
+    same transaction, exactly once; a shopper without a pass in a wallet is skipped
+    ("no_wallet"). The rate limit still spaces the sends: a chunk is written before the
+    limit makes us wait."""
     chunk: list[tuple[dict[str, Any], Any]] = []
 
     async def write() -> None:
@@ -715,7 +687,7 @@ async def _send_push_batch(
             return
         now = clock.now()
         async with db.write_transaction():
-            outcomes = await passsync.push_messages([m for _r, m in chunk], now=now)
+            outcomes = await pass_messages.push_messages([m for _r, m in chunk], now=now)
             sent = [int(row["id"]) for row, m in chunk if outcomes[m.account_id].wallets]
             if sent:
                 await _mark(sent, "sent", "", now)
@@ -749,7 +721,7 @@ async def _send_push_batch(
         chunk.append(
             (
                 row,
-                passsync.PushMessage(
+                pass_messages.PushMessage(
                     account_id=recipient.account_id,
                     header=header,
                     text=text,
@@ -773,7 +745,6 @@ async def send_slice(
     rate = camp[f"{channel}_rate"] or DEFAULT_RATE[channel]
     limit = RateLimit(rate)
     gate = asyncio.Semaphore(CONCURRENCY[channel])
-    send = _send_email if channel == "email" else _send_push
     deadline = time.monotonic() + seconds
     marks = Marks()
     after_id = 0
@@ -812,7 +783,7 @@ async def send_slice(
                         return
                     await limit.wait()
                     try:
-                        status, reason = await send(camp, row, recipient)
+                        status, reason = await _send_email(camp, row, recipient)
                     except TransientFailure as exc:
                         transient.append(str(exc))
                         return
@@ -823,8 +794,7 @@ async def send_slice(
                         log.exception("campaign %s: delivery %s failed", campaign_id, row["id"])
                         status, reason = "failed", f"error: {_reason(exc)}"
                 inflight.discard(int(row["id"]))
-                if status != "marked":
-                    await marks.add(int(row["id"]), status, reason)
+                await marks.add(int(row["id"]), status, reason)
 
             await asyncio.gather(*(one(row) for row in rows))
             await marks.flush()
@@ -890,14 +860,14 @@ async def test_send(
         sent.append(f"email:{to}")
     if card_number and recipient and "push" in camp["channels"]:
         header, text = push_texts(camp, context)
+        pushed = pass_messages.PushMessage(
+            account_id=recipient.account_id,
+            header=header,
+            text=text,
+            message_id=f"campaign-{campaign_id}-test-{int(now.timestamp())}",
+        )
         async with db.write_transaction():
-            await passsync.push_message(
-                recipient.account_id,
-                header=header,
-                text=text,
-                message_id=f"campaign-{campaign_id}-test-{int(now.timestamp())}",
-                now=now,
-            )
+            await pass_messages.push_messages([pushed], now=now)
         sent.append(f"push:{card_number}")
     async with db.write_transaction():
         await platform.audit(

@@ -11,7 +11,7 @@ from wallet import settings
 from wallet.ledger import service as ledger
 from wallet.members import service
 from wallet.members.schemas import ExpiryOut, Links, MeOut, ReferralOut, TierOut
-from wallet.passsync import service as passsync
+from wallet.passsync import links as pass_links
 from wallet.rules import service as rules_service
 from wallet.rules.schemas import TierStanding
 
@@ -44,8 +44,8 @@ def links(card_number: str) -> Links:
         qr_png=f"{base}/api/v1/me/cards/{card_number}/qr.png",
         qr_svg=f"{base}/api/v1/me/cards/{card_number}/qr.svg",
         card_page=f"{base}/card",
-        apple_pass=passsync.apple_pass_link(card_number),
-        google_save=passsync.google_save_link(card_number),
+        apple_pass=pass_links.apple_pass_link(card_number),
+        google_save=pass_links.google_save_link(card_number),
     )
 
 

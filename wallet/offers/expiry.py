@@ -18,7 +18,7 @@ from wallet import settings as settings_module
 from wallet.mail import service as mail
 from wallet.members import service as members
 from wallet.offers.tables import BurnReminder
-from wallet.platform import service as platform
+from wallet.passsync import outbox as pass_outbox
 
 
 def _ts(value: Any) -> datetime:
@@ -89,7 +89,7 @@ async def send_reminders(*, now: datetime) -> int:
             )
             if not inserted:
                 continue
-            await platform.enqueue_pass_update(account_id)
+            await pass_outbox.queue_pass_update(account_id)
             await _email(account_id, points=points, day=day, days_left=days_left, key=inserted)
         sent += 1
     return sent

@@ -37,6 +37,7 @@ from wallet.offers.schemas import (
     Progress,
 )
 from wallet.offers.tables import GoalMonth, Offer, OfferEnrolment
+from wallet.passsync import outbox as pass_outbox
 from wallet.platform import service as platform
 from wallet.receipts.events import ReceiptPosted, ReturnPosted
 from wallet.rules import service as rules_service
@@ -597,7 +598,7 @@ async def opt_in(offer_id: int, *, account_id: int, now: datetime) -> Progress:
         counts_from=start if offer["counts_whole_month"] else now,
         now=now,
     )
-    await platform.enqueue_pass_update(account_id)
+    await pass_outbox.queue_pass_update(account_id)
     return await progress(offer_id, account_id=account_id, now=now)
 
 
@@ -839,7 +840,7 @@ async def open_month(month: str, *, now: datetime) -> int:
                 counts_from=start,
                 now=now,
             )
-            await platform.enqueue_pass_update(int(row["account_id"]))
+            await pass_outbox.queue_pass_update(int(row["account_id"]))
         opened += 1
     return opened
 

@@ -21,7 +21,7 @@ accounts with debt one by one through the ledger's door (``ledger.bulk.credit_ea
 repays the debt from the new lot first), and queue two jobs: the pass updates and the
 outcome emails, each expanded by the worker in batches (``jobs.py``), so neither is a
 million rows written inside the settlement. The pass-update job asks pass sync which
-accounts have a pass (``passsync.has_pass_sql``).
+accounts have a pass (``passsync.refresh.has_pass_sql``).
 
 Ranges and reruns: a range claims only ``status = 'open'`` rows, so a crash or an error
 leaves whole ranges settled and the rest open, and a rerun (a new settlement time) settles
@@ -53,7 +53,7 @@ from wallet.errors import InvalidInput
 from wallet.ledger import bulk
 from wallet.offers.schemas import SettlementReport
 from wallet.offers.service import month_bounds, offer_row
-from wallet.passsync import service as passsync
+from wallet.passsync import refresh as pass_refresh
 from wallet.platform import service as platform
 from wallet.rules import service as rules_service
 
@@ -348,9 +348,10 @@ async def refresh_passes(
 ) -> int | None:
     """Rebuild the passes of the accounts settled by that run (in that account range, if
     given) that have one, ``PASS_REFRESH_BATCH`` accounts a transaction through
-    ``passsync.refresh_accounts`` (new balance and goal on the pass, its devices flagged,
-    one push job). Not one outbox job per account: 400,000 of them queued in front of the
-    tills' own pass updates held those back for minutes after a month was settled.
+    ``passsync.refresh.refresh_accounts`` (new balance and goal on the pass, its devices
+    flagged, one push job). Not one outbox job per account: 400,000 of them queued in
+    front of the tills' own pass updates held those back for minutes after a month was
+    settled.
 
     Starts after progress row ``after``; with ``seconds``, stops after that long and
     returns the row to go on from (None: done). A retry redoes a batch at most: a pass
@@ -362,7 +363,7 @@ async def refresh_passes(
             "SELECT g.id, g.account_id FROM offer_goal_month g "
             "WHERE g.offer_id = {} AND g.month = {} AND g.status = 'settled' "
             f"AND g.settled_at = {{}} AND g.id > {{}}{_in_range('g.account_id', accounts)} "
-            f"AND {passsync.has_pass_sql('g.account_id')} ORDER BY g.id LIMIT {{}}",
+            f"AND {pass_refresh.has_pass_sql('g.account_id')} ORDER BY g.id LIMIT {{}}",
             offer_id,
             month,
             settled_at,
@@ -371,7 +372,7 @@ async def refresh_passes(
         )
         if not rows:
             return None
-        await passsync.refresh_accounts(
+        await pass_refresh.refresh_accounts(
             sorted({int(row["account_id"]) for row in rows}), now=clock.now()
         )
         after = int(rows[-1]["id"])

@@ -20,8 +20,9 @@ from litestar.response import Redirect
 from wallet import clock
 from wallet.errors import InvalidInput
 from wallet.http import errors
-from wallet.passsync import device_log, google_save, service
+from wallet.passsync import device_log, google_save, links, webservice
 from wallet.passsync.schemas import LogIn, RegistrationIn
+from wallet.passsync.view import PASSKIT_PREFIX
 
 PKPASS = "application/vnd.apple.pkpass"
 DeviceId = Annotated[str, Parameter(max_length=128, description="deviceLibraryIdentifier")]
@@ -43,7 +44,7 @@ def _since(header: str | None) -> datetime | None:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
-def _pkpass(built: service.BuiltPass, filename: str) -> Response[bytes]:
+def _pkpass(built: webservice.BuiltPass, filename: str) -> Response[bytes]:
     return Response(
         content=built.data,
         media_type=PKPASS,
@@ -56,7 +57,7 @@ def _pkpass(built: service.BuiltPass, filename: str) -> Response[bytes]:
 
 
 class PassKitController(Controller):
-    path = service.PASSKIT_PREFIX + "/v1"
+    path = PASSKIT_PREFIX + "/v1"
     tags = ["Apple Wallet (PassKit web service)"]
     security = [{}]
 
@@ -77,7 +78,7 @@ class PassKitController(Controller):
         serial: Serial,
         data: JSONBody[RegistrationIn],
     ) -> Response[None]:
-        created = await service.register_device(
+        created = await webservice.register_device(
             device_id=device_id,
             pass_type_id=pass_type_id,
             serial=serial,
@@ -101,7 +102,7 @@ class PassKitController(Controller):
         pass_type_id: PassType,
         serial: Serial,
     ) -> None:
-        await service.unregister_device(
+        await webservice.unregister_device(
             device_id=device_id,
             pass_type_id=pass_type_id,
             serial=serial,
@@ -127,7 +128,9 @@ class PassKitController(Controller):
             str | None, QueryParameter(name="passesUpdatedSince", max_length=40)
         ] = None,
     ) -> Response[Any]:
-        found = await service.serials_updated_since(device_id, pass_type_id, passes_updated_since)
+        found = await webservice.serials_updated_since(
+            device_id, pass_type_id, passes_updated_since
+        )
         if found is None:
             return Response(content=None, status_code=204)
         return Response(content=found, status_code=200)
@@ -144,7 +147,7 @@ class PassKitController(Controller):
     async def latest(
         self, request: Request[Any, Any, Any], pass_type_id: PassType, serial: Serial
     ) -> Response[Any]:
-        built = await service.latest_pass(
+        built = await webservice.latest_pass(
             pass_type_id,
             serial,
             authorization=request.headers.get("authorization"),
@@ -195,8 +198,8 @@ class PassLinksController(Controller):
             raise InvalidInput("ask for <card number>.pkpass", {"name": name})
         number = name.removesuffix(".pkpass")
         now = clock.now()
-        service.check_link(f"/passes/{number}.pkpass", number, expires=expires, sig=sig, now=now)
-        built = await service.download_pass(number, now=now)
+        links.check_link(f"/passes/{number}.pkpass", number, expires=expires, sig=sig, now=now)
+        built = await webservice.download_pass(number, now=now)
         return _pkpass(built, number)
 
     @get(
@@ -216,5 +219,5 @@ class PassLinksController(Controller):
         sig: Annotated[str, Parameter(max_length=100)],
     ) -> Redirect:
         now = clock.now()
-        service.check_link(f"/passes/{number}/google", number, expires=expires, sig=sig, now=now)
+        links.check_link(f"/passes/{number}/google", number, expires=expires, sig=sig, now=now)
         return Redirect(path=await google_save.save_to_google(number, now=now), status_code=302)

@@ -32,9 +32,11 @@ from passes.google import (
 from wallet import db
 from wallet.members import service as members
 from wallet.passsync import google_api
-from wallet.passsync import service as passsync
+from wallet.passsync.google import ensure_google_class, service_account
+from wallet.passsync.outbox import queue_google_sync
+from wallet.passsync.rows import ensure_pass
 from wallet.passsync.tables import GoogleObject
-from wallet.platform import service as platform
+from wallet.passsync.view import account_view, card_state, google_settings, program
 from wallet.platform.worker import GiveUp, RetryLater
 
 log = logging.getLogger("wallet.google")
@@ -49,7 +51,7 @@ async def _insert(body: dict[str, Any], prog: Program, google: GoogleSettings) -
     could not be reached in time."""
     try:
         async with asyncio.timeout(INSERT_SECONDS):
-            await passsync.ensure_google_class(prog, google)
+            await ensure_google_class(prog, google)
             reply = await google_api.client().insert_object(body)
     except TimeoutError:
         reply = google_api.GoogleReply(503, f"no answer in {INSERT_SECONDS:.0f} s")
@@ -66,19 +68,12 @@ async def _insert(body: dict[str, Any], prog: Program, google: GoogleSettings) -
     return reply.status
 
 
-async def _queue_sync(card_id: int) -> None:
-    async with db.write_transaction():
-        await platform.enqueue(
-            kind="google_sync", payload={"card_id": card_id}, dedupe_key=f"google:card:{card_id}"
-        )
-
-
 async def save_to_google(card_number: str, *, now: datetime) -> str:
     """Record the shopper's Save, make sure Google holds the object, and return the save
     link to redirect to."""
     card = await members.find_card(card_number)
-    row = await passsync.ensure_pass(card, now=now)
-    google = passsync.google_settings()
+    row = await ensure_pass(card, now=now)
+    google = google_settings()
     oid = serial_object_id(card.pass_serial, google)
     # The save is recorded before the card's state is read: a change committed after this
     # finds the row and queues a sync, so the object never keeps a stale balance.
@@ -97,15 +92,15 @@ async def save_to_google(card_number: str, *, now: datetime) -> str:
         .where(GoogleObject.card_id == card.id)
         .first()
     )
-    account = passsync.service_account()
+    account = service_account()
     if held and held["inserted"]:
         # Google holds it and the sync jobs keep it current: the short reference will do.
         return save_link(
             account, [{"id": oid, "classId": class_id(google)}], google.origins, existing_ids={oid}
         )
-    view = await passsync.account_view(card.account_id, now)
-    state = passsync.card_state(card, view, row, row["modified_at"])
-    prog = await passsync.program(now)
+    view = await account_view(card.account_id, now)
+    state = card_state(card, view, row, row["modified_at"])
+    prog = await program(now)
     body = loyalty_object(state, prog, google)
     status = await _insert(body, prog, google)
     if status == 200:
@@ -116,7 +111,8 @@ async def save_to_google(card_number: str, *, now: datetime) -> str:
         return save_link(account, [body], google.origins, existing_ids={oid})
     # Not inserted by us: the worker inserts it, or (409: Google made it from an earlier
     # link, or a sync job got there first) PATCHes it whole with what is current.
-    await _queue_sync(card.id)
+    async with db.write_transaction():
+        await queue_google_sync(card.id)
     if status == 409:
         return save_link(account, [body], google.origins, existing_ids={oid})
     return fitting_save_link(account, body, google.origins)

@@ -7,7 +7,14 @@ import logging
 from typing import Any
 
 from wallet import clock
-from wallet.passsync import service
+from wallet.passsync import google, push, refresh
+from wallet.passsync.outbox import (
+    APNS_PUSH,
+    GOOGLE_MESSAGE,
+    GOOGLE_SYNC,
+    REFRESH_PASSES,
+    queue_push,
+)
 from wallet.platform.worker import GiveUp, RetryLater, register
 
 log = logging.getLogger("wallet.passsync")
@@ -36,7 +43,7 @@ async def sweep_soon() -> None:
     the next sweep, so a campaign's stream of push jobs and a round of pass updates cost a
     sweep after another, not many sweeps at once over one HTTP/2 connection (each claiming
     its own devices, all of them slower, until their leases ran out). A sweep that stops at
-    ``SWEEP_SECONDS`` with devices left queues an ``apns_push`` job before releasing its
+    ``SWEEP_SECONDS`` with devices left queues an ``APNS_PUSH`` job before releasing its
     waiters: a crash never leaves due devices without a job.
     """
     loop = asyncio.get_running_loop()
@@ -55,9 +62,9 @@ async def _sweep_while_asked() -> None:
         waiting, _sweeper.waiting = _sweeper.waiting, []
         error: BaseException | None = None
         try:
-            totals = await service.push_due(seconds=SWEEP_SECONDS)
+            totals = await push.push_due(seconds=SWEEP_SECONDS)
             if totals["more"]:
-                await service.queue_push()
+                await queue_push()
         except Exception as exc:
             error = exc
         except asyncio.CancelledError:
@@ -96,12 +103,12 @@ REFRESH_GROUP = 64
 async def _refresh_group(group: list[tuple[int, asyncio.Future[int]]]) -> None:
     ids = sorted({account_id for account_id, _f in group})
     try:
-        changed = await service.refresh_accounts(ids, now=clock.now())
+        changed = await refresh.refresh_accounts(ids, now=clock.now())
     except Exception:
         # One account's failure must not fail the others' jobs: each on its own.
         for account_id, future in group:
             try:
-                found = await service.refresh_account(account_id, now=clock.now())
+                found = await refresh.refresh_account(account_id, now=clock.now())
             except Exception as exc:
                 future.set_exception(exc)
             else:
@@ -153,23 +160,23 @@ async def refresh_soon(account_id: int) -> int:
     return future.result()
 
 
-async def pass_update(payload: dict[str, Any]) -> None:
+async def refresh_passes(payload: dict[str, Any]) -> None:
     await refresh_soon(int(payload["account_id"]))
 
 
-async def apns_push(_payload: dict[str, Any]) -> None:
+async def push_to_devices(_payload: dict[str, Any]) -> None:
     await sweep_soon()
 
 
-async def google_sync(payload: dict[str, Any]) -> None:
-    await service.sync_google(int(payload["card_id"]), now=clock.now())
+async def sync_google_object(payload: dict[str, Any]) -> None:
+    await google.sync_google(int(payload["card_id"]), now=clock.now())
 
 
-async def google_message(payload: dict[str, Any]) -> None:
-    await service.send_google_message(payload, now=clock.now())
+async def add_google_message(payload: dict[str, Any]) -> None:
+    await google.send_google_message(payload, now=clock.now())
 
 
-register("pass_update", pass_update)
-register("apns_push", apns_push, max_attempts=10, at_once=1)
-register("google_sync", google_sync, max_attempts=10)
-register("google_message", google_message, max_attempts=10)
+register(REFRESH_PASSES, refresh_passes)
+register(APNS_PUSH, push_to_devices, max_attempts=10, at_once=1)
+register(GOOGLE_SYNC, sync_google_object, max_attempts=10)
+register(GOOGLE_MESSAGE, add_google_message, max_attempts=10)

@@ -5,6 +5,7 @@ All three write inside the caller's transaction, so they commit or roll back wit
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -36,14 +37,25 @@ async def enqueue(
     )
 
 
+# Pass sync's ``outbox.queue_pass_update``, handed over when pass sync is imported: the
+# layers below pass sync change accounts but cannot import it (it reads them), so this door
+# lets them ask without the platform knowing pass sync's job kind.
+_pass_updates: Callable[[int], Awaitable[None]] | None = None
+
+
+def serve_pass_updates(queue: Callable[[int], Awaitable[None]]) -> None:
+    global _pass_updates
+    _pass_updates = queue
+
+
 async def enqueue_pass_update(account_id: int) -> None:
-    """The passes of the account's cards must be rebuilt and pushed. Coalesced per account:
-    ten receipts in a second leave one waiting job."""
-    await enqueue(
-        kind="pass_update",
-        payload={"account_id": account_id},
-        dedupe_key=f"pass:account:{account_id}",
-    )
+    """The passes of the account's cards must be rebuilt and pushed, in the caller's
+    transaction (pass sync's ``outbox.queue_pass_update``)."""
+    if _pass_updates is None:
+        raise RuntimeError(
+            "pass updates cannot be queued: wallet.passsync was not imported in this process"
+        )
+    await _pass_updates(account_id)
 
 
 async def audit(*, actor: str, action: str, subject: str, details: dict[str, Any]) -> None:
