@@ -9,6 +9,7 @@ same rows and all pass (30 simultaneous sign-in requests sent 13 codes with a li
 from __future__ import annotations
 
 import hashlib
+import math
 from datetime import datetime, timedelta
 
 import msgspec
@@ -50,6 +51,6 @@ async def take(limits: list[Limit], *, now: datetime) -> None:
         if len(rows) >= limit.count:
             # Free again when the oldest event still counted leaves the window.
             oldest = rows[-1]["created_at"]
-            wait = max(1, int((oldest + limit.window - now).total_seconds()) + 1)
+            wait = max(1, math.ceil((oldest + limit.window - now).total_seconds()))
             raise TooManyAttempts(limit.message, {"retry_after_seconds": wait})
     await SendEvent.insert(*(SendEvent(key=limit.key, created_at=now) for limit in limits))
