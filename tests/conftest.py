@@ -138,8 +138,10 @@ async def _assert_ledger_agrees() -> None:
 def _forget_caches() -> None:
     from wallet.auth import service as auth
     from wallet.platform import worker
+    from wallet.promotions import service as promotions
     from wallet.rules import service as rules
 
+    promotions.forget_cache()
     auth.forget_cache()
     rules.forget_cache()
     worker.forget_seen_slots()
