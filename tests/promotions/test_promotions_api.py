@@ -68,7 +68,7 @@ async def test_magnit_january_double_points_on_one_category_only(client):
         at=now - timedelta(days=2),
     )
     # 5% of 1,000 ₽ = 50 points, doubled; bread earns its 25 and nothing more.
-    assert [l["earned_points"] for l in during["lines"]] == [100, 25]
+    assert [x["earned_points"] for x in during["lines"]] == [100, 25]
     assert during["earned_points"] == 125
     assert during["lines"][0]["promotion_points"] == [
         {"promotion_id": doubled["id"], "kind": "multiplier", "points": 50}
@@ -137,7 +137,7 @@ async def test_a_set_that_breaks_on_a_partial_return_takes_the_set_discount_back
     sold = await shop.receipt(
         anna.card, "R1", [line(10_000, "bakery", "BUN"), line(10_000, "drinks", "COFFEE")]
     )
-    assert [l["paid_kopecks"] for l in sold["lines"]] == [7_500, 7_500]
+    assert [x["paid_kopecks"] for x in sold["lines"]] == [7_500, 7_500]
     reply = await client.post(
         "/api/v1/pos/receipts/R1/returns",
         json={"return_id": "RET1", "occurred_at": iso(clock.now()), "lines": [{"line": 2}]},
