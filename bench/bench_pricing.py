@@ -20,12 +20,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from wallet.promotions import engine  # noqa: E402
-from wallet.promotions import schemas as s  # noqa: E402
-from wallet.receipts.pricing import price  # noqa: E402
-from wallet.receipts.schemas import LineIn  # noqa: E402
-from wallet.rules.service import DEFAULT_RULES  # noqa: E402
-from wallet.rules.schemas import Rules  # noqa: E402
+from wallet.promotions import engine
+from wallet.promotions import schemas as s
+from wallet.receipts.pricing import price
+from wallet.receipts.schemas import LineIn
+from wallet.rules.schemas import Rules
+from wallet.rules.service import DEFAULT_RULES
 
 NOW = datetime(2026, 1, 5, 12, tzinfo=UTC)
 CATEGORIES = [f"cat{i}" for i in range(40)] + ["alcohol"]

@@ -18,8 +18,8 @@ from datetime import datetime
 from wallet.offers import service as offers
 from wallet.passsync import service as passsync
 from wallet.platform import events
-from wallet.receipts.events import ReceiptPosted, ReturnPosted
 from wallet.promotions import service as promotions
+from wallet.receipts.events import ReceiptPosted, ReturnPosted
 from wallet.segments import service as segments
 from wallet.segments.events import SegmentDeleting
 
