@@ -416,6 +416,10 @@ def discount(
     not_applied: list[NotApplied] = []
     eligible: list[tuple[Compiled, list[int]]] = []
     for c in catalogue.promotions:
+        # A promotion for lines the receipt does not have is not considered at all: the
+        # till's explanation lists what could have applied, not the chain's whole week.
+        if c.scoped and not any(c.in_scope(item) for item in items):
+            continue
         refusal = _context_refusal(c, shopper) if check_context else None
         if refusal is None:
             scope, refusal = _scope(c, items, excluded)

@@ -93,7 +93,7 @@ async def quote(data: QuoteIn, *, store_id: int | None = None, now: datetime) ->
     )
     summary = await ledger.summary(card.account_id, now=now)
     rules = await rules_service.rules_at(occurred_at)
-    pricing = await _price(
+    pricing, _ = await _price(
         data.lines,
         rules=rules,
         store_id=store_id,
@@ -145,7 +145,7 @@ async def _price(
     occurred_at: datetime,
     now: datetime,
     lock: bool,
-) -> Pricing:
+) -> tuple[Pricing, engine.Catalogue]:
     """``pricing.price`` with what it needs from the database: the active promotions, the
     shopper's segments and first purchase, the cashier's discounts checked against the
     store's limit, and the budgets of the promotions that would apply (``lock``: held to
@@ -204,7 +204,7 @@ async def _price(
             if catalogue.by_id[applied.promotion_id].budgeted
         }
         if wanted <= held:
-            return pricing
+            return pricing, catalogue
         held |= wanted
         left = await promotions.budgets_left(catalogue, held, account_id, occurred_at, lock=lock)
 
@@ -221,7 +221,7 @@ async def post_receipt(data: ReceiptIn, *, store_id: int, actor: str, now: datet
             return msgspec.convert(earlier, ReceiptOut)
         members.check_usable(card)
         rules = await rules_service.rules_at(occurred_at)
-        pricing = await _price(
+        pricing, catalogue = await _price(
             data.lines,
             rules=rules,
             store_id=store_id,
@@ -276,7 +276,13 @@ async def post_receipt(data: ReceiptIn, *, store_id: int, actor: str, now: datet
             )
         if pricing.promotions:
             await _record_promotions(
-                receipt_pk, pricing, lot_id, account_id=card.account_id, at=occurred_at, rules=rules
+                receipt_pk,
+                pricing,
+                catalogue,
+                lot_id,
+                account_id=card.account_id,
+                at=occurred_at,
+                rules=rules,
             )
         await _audit_manual(data, pricing, store_id=store_id, actor=actor)
         acct.add_spend(pricing.paid_kopecks)
@@ -375,6 +381,7 @@ async def _insert_lines(receipt_pk: int, lines: list[LineIn], results: list[Line
 async def _record_promotions(
     receipt_pk: int,
     pricing: Pricing,
+    catalogue: engine.Catalogue,
     lot_id: int | None,
     *,
     account_id: int,
@@ -382,7 +389,6 @@ async def _record_promotions(
     rules: Rules,
 ) -> None:
     """What each promotion gave, with its definition as it was, and its budget taken."""
-    catalogue = await promotions.catalogue()
     rows = []
     for applied in pricing.promotions:
         compiled = catalogue.by_id[applied.promotion_id]
