@@ -211,6 +211,27 @@ class Catalogue:
         )
         self.needs_first_purchase = any(c.first_purchase for c in self.promotions)
         self.budgeted = [c.id for c in self.promotions if c.budgeted]
+        # Where each promotion sits in the order, and which ones a line can touch: a receipt
+        # looks at the promotions its lines name plus the ones for every line, not all.
+        self._rank = {c.id: n for n, c in enumerate(self.promotions)}
+        self._everywhere = [c for c in self.promotions if not c.scoped]
+        self._by_key: dict[tuple[str, str], list[Compiled]] = {}
+        for c in self.promotions:
+            if c.scoped:
+                for field, values in (("c", c.categories or ()), ("s", c.skus), ("b", c.brands)):
+                    for value in values:
+                        self._by_key.setdefault((field, value), []).append(c)
+
+    def candidates(self, items: Sequence[Item]) -> list[Compiled]:
+        """The promotions that could touch these lines, in evaluation order."""
+        found = {c.id: c for c in self._everywhere}
+        by_key = self._by_key
+        for item in items:
+            for key in (("c", item.category), ("s", item.sku), ("b", item.brand or "")):
+                for c in by_key.get(key, ()):
+                    found[c.id] = c
+        rank = self._rank
+        return sorted(found.values(), key=lambda c: rank[c.id])
 
 
 def _no(c: Compiled, code: str, ru: str, en: str) -> NotApplied:
@@ -415,11 +436,9 @@ def discount(
     total = sum(item.amount for item in items)
     not_applied: list[NotApplied] = []
     eligible: list[tuple[Compiled, list[int]]] = []
-    for c in catalogue.promotions:
-        # A promotion for lines the receipt does not have is not considered at all: the
-        # till's explanation lists what could have applied, not the chain's whole week.
-        if c.scoped and not any(c.in_scope(item) for item in items):
-            continue
+    # A promotion for lines the receipt does not have is not considered at all: the till's
+    # explanation lists what could have applied, not the chain's whole week.
+    for c in catalogue.candidates(items):
         refusal = _context_refusal(c, shopper) if check_context else None
         if refusal is None:
             scope, refusal = _scope(c, items, excluded)
