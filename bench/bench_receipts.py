@@ -111,7 +111,9 @@ def children(pid: int) -> list[int]:
     return [int(x) for x in found.split()]
 
 
-def prepare(url: str, shoppers: int, env: dict[str, str]) -> tuple[str, list[str]]:
+def prepare(
+    url: str, shoppers: int, env: dict[str, str], promotions: int = 0
+) -> tuple[str, list[str]]:
     done = subprocess.run(
         [PY, "-m", "wallet", "migrate"], cwd=ROOT, env=env, capture_output=True, text=True
     )
@@ -127,6 +129,32 @@ from wallet.rules import service as rules
 from wallet.stores import service as stores
 from wallet.stores.schemas import StoreIn
 
+async def seed_promotions(count, now):
+    # A chain's week: 200 promotions over 40 categories; 10 touch the bench's milk and bread.
+    import msgspec
+    from datetime import timedelta
+    from wallet.promotions import schemas as s
+    from wallet.promotions.tables import Promotion
+    window = s.Window(starts_at=now - timedelta(days=1), ends_at=now + timedelta(days=30))
+    effects = [s.Multiplier(times=2), s.PercentOff(percent_bp=1000), s.NForM(take=3, pay=2),
+               s.PerAmount(points=10, per_kopecks=10_000), s.ThresholdGift(threshold_kopecks=300_000, points=300)]
+    rows = []
+    for n in range(count):
+        category = {{0: "dairy", 1: "bakery"}}.get(n % 40, f"cat{{n % 40}}")
+        d = s.Definition(
+            conditions=[window, s.Lines(categories=[category])],
+            effects=[effects[n % len(effects)]],
+            priority=n % 50,
+            stacking=["stackable", "stackable", "best", "exclusive"][n % 4],
+            group=["", "week", "fresh"][n % 3],
+        )
+        rows.append(Promotion(name=f"bench {{n}}", status="active", definition=msgspec.to_builtins(d),
+                              created_at=now, updated_at=now))
+    async with db.write_transaction():
+        if rows:
+            await Promotion.insert(*rows)
+        await db.fetch("UPDATE promotion_version SET version = version + 1 WHERE id = 1")
+
 async def main():
     await db.start()
     now = clock.now()
@@ -134,6 +162,7 @@ async def main():
     async with db.write_transaction():
         await stores.create_store(StoreIn(code="B-1", name="Bench"))
         key, _ = await auth.create_key(role="pos", store_code="B-1", name="bench", now=now)
+    await seed_promotions({promotions}, now)
     cards = []
     for i in range({shoppers}):
         async with db.write_transaction():
@@ -283,6 +312,12 @@ def main() -> None:
     parser.add_argument("--shoppers", type=int, default=2000)
     parser.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
     parser.add_argument("--connections", type=int, default=50)
+    parser.add_argument(
+        "--promotions",
+        type=int,
+        default=0,
+        help="active promotions (run back to back with 0: target >= 0.9 of that rate)",
+    )
     args = parser.parse_args()
     for tool in ("wrk", "pgbench"):
         if not shutil.which(tool):
@@ -304,7 +339,7 @@ def main() -> None:
     }
     server = None
     try:
-        key, cards = prepare(url, args.shoppers, env)
+        key, cards = prepare(url, args.shoppers, env, args.promotions)
         cards_file = tmp / "cards.txt"
         cards_file.write_text("\n".join(cards) + "\n")
         port = free_port()

@@ -141,8 +141,10 @@ def _forget_caches() -> None:
     from wallet.auth import service as auth
     from wallet.bonuses import service as bonuses
     from wallet.platform import worker
+    from wallet.promotions import service as promotions
     from wallet.rules import service as rules
 
+    promotions.forget_cache()
     auth.forget_cache()
     bonuses.forget_cache()
     rules.forget_cache()

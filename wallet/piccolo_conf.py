@@ -17,6 +17,7 @@ APP_REGISTRY = AppRegistry(
         "wallet.rules.piccolo_app",
         "wallet.ledger.piccolo_app",
         "wallet.members.piccolo_app",
+        "wallet.promotions.piccolo_app",
         "wallet.receipts.piccolo_app",
         "wallet.auth.piccolo_app",
         "wallet.platform.piccolo_app",

@@ -9,17 +9,22 @@ at start-up; it may run more than once.
 - deleting a segment asks offers whether an active offer still names it;
 - new members, their profile and consents, their receipts and returns pay event bonuses
   (welcome, birthday, referral, profile, marketing consent), in the same transaction;
-- passes show the offers' goal of the month and the next reminded burn.
+- passes show the offers' goal of the month and the next reminded burn;
+- promotions for saved segments ask segments whom they hold (resolved before pricing).
 """
 
 from __future__ import annotations
+
+from datetime import datetime
 
 from wallet.bonuses import service as bonuses
 from wallet.members.events import MemberChanged, MemberJoined
 from wallet.offers import service as offers
 from wallet.passsync import view as pass_view
 from wallet.platform import events
+from wallet.promotions import service as promotions
 from wallet.receipts.events import ReceiptPosted, ReturnPosted
+from wallet.segments import service as segments
 from wallet.segments.events import SegmentDeleting
 
 
@@ -34,3 +39,19 @@ def connect() -> None:
     pass_view.read_offer_facts(
         goals=offers.goal_progress_for_passes, burns=offers.burn_notices_for_passes
     )
+    promotions.read_segments(member_of=_member_of, known=_known_segments)
+
+
+async def _member_of(ids: frozenset[int], account_id: int, now: datetime) -> frozenset[int]:
+    saved = await segments.segments_by_id(sorted(ids))
+    return frozenset(
+        [
+            sid
+            for sid, seg in saved.items()
+            if await segments.matches(seg.filter, account_id, now=now)
+        ]
+    )
+
+
+async def _known_segments(ids: list[int]) -> set[int]:
+    return set(await segments.segments_by_id(ids))

@@ -229,8 +229,13 @@ class Book:
         actor: str = "system",
         reason: str = "",
         kind: str = "earn",
+        promotion_id: int | None = None,
+        parts: list[tuple[int | None, int]] | None = None,
     ) -> int:
         """A new lot of ``points``; a debt left by an earlier return is repaid from it first.
+
+        ``parts`` splits the lot's earn entry by who gave the points (promotion id, or None
+        for the tier's rate): one lot per receipt, one journal entry per promotion.
 
         A lot dated in the past may already be expired (an imported receipt): it is created
         and expired at once, so the journal still shows what was earned and when it burned.
@@ -254,10 +259,14 @@ class Book:
             receipt_id,
         )
         lot_id = int(rows[0]["id"])
+        split = [(pid, n) for pid, n in parts or [(promotion_id, points)] if n]
+        assert sum(n for _, n in split) == points, "the parts must add up to the points"
         entries: list[JournalRow] = [
-            (state.id, lot_id, kind, points, receipt_id, actor, reason, now)
+            (state.id, lot_id, kind, n, receipt_id, actor, reason, now) for _, n in split
         ]
+        ids: list[int | None] = [pid for pid, _ in split]
         if repaid:
+            ids += [None, None]
             entries.append(
                 (
                     state.id,
@@ -271,7 +280,7 @@ class Book:
                 )
             )
             entries.append((state.id, None, "repay", repaid, receipt_id, actor, "debt repaid", now))
-        await _journal(entries)
+        await _journal(entries, promotion_ids=ids)
         event_at = available_from if pending else expires_at
         if state.next_lot_event_at is None or event_at < state.next_lot_event_at:
             state.next_lot_event_at = event_at
@@ -309,7 +318,14 @@ class Book:
         return taken
 
     async def _take(
-        self, points: int, *, kind: str, receipt_id: int | None, actor: str, reason: str
+        self,
+        points: int,
+        *,
+        kind: str,
+        receipt_id: int | None,
+        actor: str,
+        reason: str,
+        promotion_id: int | None = None,
     ) -> list[LotTaken]:
         state, now = self._state, self.now
         # Available lots in the order spending takes them: oldest-expiring first.
@@ -341,7 +357,8 @@ class Book:
             [
                 (state.id, item.lot_id, kind, -item.points, receipt_id, actor, reason, now)
                 for item in taken
-            ]
+            ],
+            promotion_id=promotion_id,
         )
         return taken
 
@@ -361,6 +378,7 @@ class Book:
         receipt_id: int | None,
         actor: str = "system",
         reason: str = "",
+        promotion_id: int | None = None,
     ) -> dict[str, int]:
         """Take back points a receipt earned, because its goods came back.
 
@@ -378,7 +396,8 @@ class Book:
                 own = min(left, lot["remaining"])
                 await Lot.update({Lot.remaining: Lot.remaining - own}).where(Lot.id == from_lot)
                 await _journal(
-                    [(state.id, from_lot, "return", -own, receipt_id, actor, reason, now)]
+                    [(state.id, from_lot, "return", -own, receipt_id, actor, reason, now)],
+                    promotion_id=promotion_id,
                 )
                 if lot["is_pending"]:
                     from_pending = own
@@ -388,7 +407,12 @@ class Book:
         if left and state.balance - from_own > 0:
             from_balance = min(left, state.balance - from_own)
             await self._take(
-                from_balance, kind="return", receipt_id=receipt_id, actor=actor, reason=reason
+                from_balance,
+                kind="return",
+                receipt_id=receipt_id,
+                actor=actor,
+                reason=reason,
+                promotion_id=promotion_id,
             )
             left -= from_balance
         debt = left
@@ -405,7 +429,8 @@ class Book:
                         "earned points were already spent; owed from future points",
                         now,
                     )
-                ]
+                ],
+                promotion_id=promotion_id,
             )
         state.balance -= from_own + from_balance
         state.pending -= from_pending
@@ -551,18 +576,25 @@ class Merged(msgspec.Struct, frozen=True):
     lifetime_spend_kopecks: int
 
 
-async def _journal(entries: list[JournalRow]) -> None:
+async def _journal(
+    entries: list[JournalRow],
+    *,
+    promotion_id: int | None = None,
+    promotion_ids: list[int | None] | None = None,
+) -> None:
     """Insert journal entries (account, lot, kind, points, receipt, actor, reason, at) in
-    one statement."""
+    one statement, each naming the promotion that moved its points (``promotion_id`` for
+    all, or ``promotion_ids`` one per entry)."""
     if not entries:
         return
+    ids = promotion_ids or [promotion_id] * len(entries)
     groups = ", ".join(
-        "(" + ", ".join(f"${i * 8 + j + 1}" for j in range(8)) + ")" for i in range(len(entries))
+        "(" + ", ".join(f"${i * 9 + j + 1}" for j in range(9)) + ")" for i in range(len(entries))
     )
     await db.fetch(
         "INSERT INTO journal_entry (account, lot, kind, points, receipt_id, actor, reason, "
-        f"created_at) VALUES {groups}",
-        *[value for entry in entries for value in entry],
+        f"created_at, promotion_id) VALUES {groups}",
+        *[value for entry, pid in zip(entries, ids, strict=True) for value in (*entry, pid)],
     )
 
 

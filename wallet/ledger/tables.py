@@ -3,6 +3,7 @@ from piccolo.columns import (
     BigSerial,
     Boolean,
     ForeignKey,
+    Integer,
     Serial,
     Text,
     Timestamptz,
@@ -60,6 +61,9 @@ class JournalEntry(Table, tablename="journal_entry"):
     kind = Varchar(length=16)
     points = BigInt()
     receipt_id = BigInt(null=True, default=None, index=True)
+    # The promotion that gave (or, on a return, took back) these points; no FK: promotions
+    # build on the ledger.
+    promotion_id = Integer(null=True, default=None)
     actor = Varchar(length=100, default="")
     reason = Text(default="")
     created_at = Timestamptz(default=TimestamptzNow())

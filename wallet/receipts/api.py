@@ -49,8 +49,8 @@ class PosController(Controller):
         responses=errors(400, 404, 422),
         status_code=200,
     )
-    async def quote(self, data: JSONBody[QuoteIn]) -> QuoteOut:
-        return await service.quote(data, now=clock.now())
+    async def quote(self, request: Request[Any, Any, Any], data: JSONBody[QuoteIn]) -> QuoteOut:
+        return await service.quote(data, store_id=principal(request).store_id, now=clock.now())
 
     @post(
         "/receipts",

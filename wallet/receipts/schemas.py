@@ -7,6 +7,7 @@ import msgspec
 
 from wallet import inputs
 from wallet.members.schemas import CardNumber
+from wallet.promotions.schemas import Applied, LineDiscount, LinePoints, NotApplied
 
 ReceiptId = Annotated[
     str,
@@ -29,11 +30,24 @@ Kopecks = Annotated[
 Points = Annotated[int, msgspec.Meta(ge=0, le=1_000_000_000)]
 
 
-class LineIn(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+class ManualDiscount(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """A cashier's discount on one line: ``kopecks`` off, or ``percent_bp`` of the line,
+    with a reason from the store's list; refused (422) above the store's limit."""
+
+    reason: inputs.Label
+    kopecks: Kopecks | None = None
+    percent_bp: Annotated[int, msgspec.Meta(ge=0, le=10_000)] | None = None
+
+
+# omit_defaults: a body without the optional fields hashes as it did before they existed,
+# so a till retrying a receipt across the upgrade still gets its first reply.
+class LineIn(msgspec.Struct, frozen=True, forbid_unknown_fields=True, omit_defaults=True):
     sku: inputs.Label
     category: inputs.Label
     quantity: Annotated[float, msgspec.Meta(gt=0, le=1_000_000)]
     amount: Kopecks
+    brand: inputs.Label | None = None
+    manual_discount: ManualDiscount | None = None
 
 
 class ReceiptIn(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
@@ -108,6 +122,11 @@ class LineResult(msgspec.Struct, frozen=True):
     paid_kopecks: int
     earned_points: int
     notes: list[str]
+    # Money off the line (promotions and the cashier), each part with who gave it
+    # (promotion_id 0: the cashier), and the points promotions added (in earned_points).
+    discount_kopecks: int = 0
+    discounts: list[LineDiscount] = []
+    promotion_points: list[LinePoints] = []
 
 
 class EarnPart(msgspec.Struct, frozen=True):
@@ -152,6 +171,9 @@ class ReceiptOut(msgspec.Struct, frozen=True):
     pending_after: int
     lines: list[LineResult]
     explanation: Explanation
+    discount_kopecks: int = 0
+    promotions: list[Applied] = []
+    not_applied: list[NotApplied] = []
 
 
 class QuoteOut(msgspec.Struct, frozen=True):
@@ -164,6 +186,9 @@ class QuoteOut(msgspec.Struct, frozen=True):
     earned_points: int
     lines: list[LineResult]
     explanation: Explanation
+    discount_kopecks: int = 0
+    promotions: list[Applied] = []
+    not_applied: list[NotApplied] = []
 
 
 class ReturnLineResult(msgspec.Struct, frozen=True):
@@ -182,6 +207,12 @@ class Reversal(msgspec.Struct, frozen=True):
     owed: int
 
 
+class PromotionReturned(msgspec.Struct, frozen=True):
+    promotion_id: int
+    discount_kopecks: int
+    points: int
+
+
 class ReturnOut(msgspec.Struct, frozen=True):
     return_id: str
     receipt_id: str
@@ -195,6 +226,9 @@ class ReturnOut(msgspec.Struct, frozen=True):
     pending_after: int
     debt_after: int
     lines: list[ReturnLineResult]
+    # What the return took back of each promotion the kept goods no longer earn
+    # (``reversed_points`` includes these points).
+    promotions: list[PromotionReturned] = []
 
 
 class CardStatusOut(msgspec.Struct, frozen=True):

@@ -23,12 +23,15 @@ from wallet.ledger import service as ledger
 from wallet.members import service as members
 from wallet.platform import events
 from wallet.platform import service as platform
+from wallet.promotions import engine
+from wallet.promotions import service as promotions
 from wallet.receipts.events import ReceiptPosted, ReturnPosted
-from wallet.receipts.pricing import SoldLine, price, price_return
+from wallet.receipts.pricing import Pricing, SoldLine, price, price_return
 from wallet.receipts.schemas import (
     CardStatusOut,
     LineIn,
     LineResult,
+    PromotionReturned,
     QuoteIn,
     QuoteOut,
     ReceiptIn,
@@ -39,6 +42,7 @@ from wallet.receipts.schemas import (
 )
 from wallet.receipts.tables import Receipt, ReceiptLine, ReceiptReturn
 from wallet.rules import service as rules_service
+from wallet.rules.schemas import Rules
 
 
 def _check_time(moment: datetime, *, now: datetime, what: str) -> datetime:
@@ -89,7 +93,7 @@ async def identify(number: str, *, now: datetime) -> CardStatusOut:
     )
 
 
-async def quote(data: QuoteIn, *, now: datetime) -> QuoteOut:
+async def quote(data: QuoteIn, *, store_id: int | None = None, now: datetime) -> QuoteOut:
     card = await members.usable_card(data.card_number)
     occurred_at = (
         _check_time(data.occurred_at, now=now, what="occurred_at") if data.occurred_at else now
@@ -99,13 +103,18 @@ async def quote(data: QuoteIn, *, now: datetime) -> QuoteOut:
     standing = await ledger.tier_standing(
         card.account_id, now=now, lifetime_spend_kopecks=summary.lifetime_spend_kopecks, rules=rules
     )
-    pricing = price(
+    pricing, _ = await _price(
         data.lines,
         rules=rules,
+        store_id=store_id,
+        account_id=card.account_id,
         # The spend the tier qualifies on (lifetime, or a window: rules.tier_basis).
         lifetime_spend_kopecks=standing.qualifying_spend_kopecks,
         balance=summary.balance,
         redeem_points=data.redeem_points,
+        occurred_at=occurred_at,
+        now=now,
+        lock=False,
     )
     return QuoteOut(
         card_number=card.number,
@@ -117,7 +126,98 @@ async def quote(data: QuoteIn, *, now: datetime) -> QuoteOut:
         earned_points=pricing.earned_points,
         lines=pricing.lines,
         explanation=pricing.explanation,
+        discount_kopecks=pricing.discount_kopecks,
+        promotions=pricing.promotions,
+        not_applied=pricing.not_applied,
     )
+
+
+_store_codes: dict[int, str] = {}
+
+
+async def _store_code(store_id: int | None) -> str:
+    if store_id is None:
+        return ""
+    if store_id not in _store_codes:  # codes never change
+        rows = await db.fetch("SELECT code FROM store WHERE id = $1", store_id)
+        _store_codes[store_id] = rows[0]["code"] if rows else ""
+    return _store_codes[store_id]
+
+
+async def _price(
+    lines: list[LineIn],
+    *,
+    rules: Rules,
+    store_id: int | None,
+    account_id: int,
+    lifetime_spend_kopecks: int,
+    balance: int,
+    redeem_points: int,
+    occurred_at: datetime,
+    now: datetime,
+    lock: bool,
+) -> tuple[Pricing, engine.Catalogue]:
+    """``pricing.price`` with what it needs from the database: the active promotions, the
+    shopper's segments and first purchase, the cashier's discounts checked against the
+    store's limit, and the budgets of the promotions that would apply (``lock``: held to
+    the end of the receipt's transaction; priced again if a budget is short)."""
+    manual = None
+    if store_id is not None:
+        manual = await promotions.manual_discounts(
+            store_id,
+            [
+                (
+                    line.amount,
+                    line.manual_discount.kopecks if line.manual_discount else None,
+                    line.manual_discount.percent_bp if line.manual_discount else None,
+                    line.manual_discount.reason if line.manual_discount else None,
+                )
+                for line in lines
+            ],
+        )
+    elif any(line.manual_discount for line in lines):
+        raise promotions.ManualDiscountRefused("a manual discount needs a till bound to a store")
+    catalogue = await promotions.catalogue()
+    shopper = None
+    if catalogue.promotions:
+        tier = rules.tier_for(lifetime_spend_kopecks)
+        first = False
+        if catalogue.needs_first_purchase:
+            first = not await db.fetch(
+                "SELECT 1 AS hit FROM receipt WHERE account_id = $1 LIMIT 1", account_id
+            )
+        shopper = engine.Shopper(
+            store_code=await _store_code(store_id),
+            at=occurred_at,
+            local=occurred_at.astimezone(settings_module.get().tz),
+            tier=tier.name,
+            tier_rate_bp=tier.earn_rate_bp,
+            segments=await promotions.segments_of(catalogue.segment_ids, account_id, now),
+            first_purchase=first,
+        )
+    left: dict[int, engine.Left] = {}
+    held: set[int] = set()
+    while True:
+        pricing = price(
+            lines,
+            rules=rules,
+            lifetime_spend_kopecks=lifetime_spend_kopecks,
+            balance=balance,
+            redeem_points=redeem_points,
+            promotions=catalogue,
+            shopper=shopper,
+            left=left,
+            manual=manual,
+        )
+        wanted = {
+            applied.promotion_id
+            for applied in pricing.promotions
+            if catalogue.by_id[applied.promotion_id].budgeted
+        }
+        if wanted <= held:
+            return pricing, catalogue
+        held |= wanted
+        left = await promotions.budgets_left(catalogue, held, account_id, occurred_at, lock=lock)
 
 
 @db.retry_on_deadlock
@@ -135,13 +235,18 @@ async def post_receipt(data: ReceiptIn, *, store_id: int, actor: str, now: datet
         standing = await ledger.tier_standing(
             acct.id, now=now, lifetime_spend_kopecks=acct.lifetime_spend_kopecks, rules=rules
         )
-        pricing = price(
+        pricing, catalogue = await _price(
             data.lines,
             rules=rules,
+            store_id=store_id,
+            account_id=card.account_id,
             # The spend the tier qualifies on (lifetime, or a window: rules.tier_basis).
             lifetime_spend_kopecks=standing.qualifying_spend_kopecks,
             balance=acct.balance,
             redeem_points=data.redeem_points,
+            occurred_at=occurred_at,
+            now=now,
+            lock=True,
         )
         inserted = await db.fetch(
             "INSERT INTO receipt (store, external_id, store_key, card, account_id, occurred_at, "
@@ -174,6 +279,8 @@ async def post_receipt(data: ReceiptIn, *, store_id: int, actor: str, now: datet
             expires_at = clock.add_months(occurred_at, rules.validity_months)
             lot_id = await acct.earn(
                 pricing.earned_points,
+                parts=[(None, pricing.base_points)]
+                + [(applied.promotion_id, applied.points) for applied in pricing.promotions],
                 source="receipt",
                 earned_at=occurred_at,
                 available_from=available_from,
@@ -182,6 +289,17 @@ async def post_receipt(data: ReceiptIn, *, store_id: int, actor: str, now: datet
                 actor=actor,
                 reason=reason,
             )
+        if pricing.promotions:
+            await _record_promotions(
+                receipt_pk,
+                pricing,
+                catalogue,
+                lot_id,
+                account_id=card.account_id,
+                at=occurred_at,
+                rules=rules,
+            )
+        await _audit_manual(data, pricing, store_id=store_id, actor=actor)
         acct.add_spend(pricing.paid_kopecks, at=occurred_at)
         await events.publish(
             ReceiptPosted(
@@ -209,6 +327,9 @@ async def post_receipt(data: ReceiptIn, *, store_id: int, actor: str, now: datet
             pending_after=acct.pending,
             lines=pricing.lines,
             explanation=pricing.explanation,
+            discount_kopecks=pricing.discount_kopecks,
+            promotions=pricing.promotions,
+            not_applied=pricing.not_applied,
         )
         await db.fetch(
             "UPDATE receipt SET result = $1, earned_lot_id = $2 WHERE id = $3",
@@ -241,15 +362,16 @@ async def _earlier(
 
 
 async def _insert_lines(receipt_pk: int, lines: list[LineIn], results: list[LineResult]) -> None:
-    width = 8
+    width = 11
     groups = ", ".join(
         "(" + ", ".join(f"${i * width + j + 1}" for j in range(width)) + ", 0, 0, 0)"
         for i in range(len(lines))
     )
     await db.fetch(
         "INSERT INTO receipt_line (receipt, line_no, sku, category, quantity, amount_kopecks, "
-        "redeemed_kopecks, earned_points, returned_kopecks, returned_redeemed_kopecks, "
-        f"returned_earned_points) VALUES {groups}",
+        "redeemed_kopecks, earned_points, brand, discount_kopecks, manual_discount_kopecks, "
+        "returned_kopecks, returned_redeemed_kopecks, returned_earned_points) "
+        f"VALUES {groups}",
         *[
             value
             for line, result in zip(lines, results, strict=True)
@@ -261,10 +383,82 @@ async def _insert_lines(receipt_pk: int, lines: list[LineIn], results: list[Line
                 float(line.quantity),
                 result.amount,
                 result.redeemed_kopecks,
-                result.earned_points,
+                # The tier's points only: a promotion's are re-priced on a return.
+                result.earned_points - sum(p.points for p in result.promotion_points),
+                line.brand,
+                result.discount_kopecks,
+                sum(d.kopecks for d in result.discounts if d.promotion_id == 0),
             )
         ],
     )
+
+
+async def _record_promotions(
+    receipt_pk: int,
+    pricing: Pricing,
+    catalogue: engine.Catalogue,
+    lot_id: int | None,
+    *,
+    account_id: int,
+    at: datetime,
+    rules: Rules,
+) -> None:
+    """What each promotion gave, with its definition as it was, and its budget taken."""
+    rows = []
+    for applied in pricing.promotions:
+        compiled = catalogue.by_id[applied.promotion_id]
+        use_key = None
+        if compiled.budgeted:
+            use_key = await promotions.consume(
+                compiled,
+                account_id=account_id,
+                at=at,
+                points=applied.points,
+                discount=applied.discount_kopecks,
+                point_value=rules.point_value_kopecks,
+            )
+        rows.append(
+            (
+                receipt_pk,
+                applied.promotion_id,
+                applied.name,
+                msgspec.to_builtins(compiled.d),
+                applied.discount_kopecks,
+                applied.points,
+                lot_id if applied.points else None,
+                use_key,
+            )
+        )
+    width = 8
+    groups = ", ".join(
+        "(" + ", ".join(f"${i * width + j + 1}" for j in range(width)) + ", 0, 0)"
+        for i in range(len(rows))
+    )
+    await db.fetch(
+        "INSERT INTO receipt_promotion (receipt, promotion_id, name, definition, "
+        "discount_kopecks, points, lot_id, use_key, returned_discount_kopecks, returned_points) "
+        f"VALUES {groups}",
+        *[value for row in rows for value in row],
+    )
+
+
+async def _audit_manual(data: ReceiptIn, pricing: Pricing, *, store_id: int, actor: str) -> None:
+    """Each cashier discount in the audit log, with the key (``actor``) and the store."""
+    for line, result in zip(data.lines, pricing.lines, strict=True):
+        if line.manual_discount is None:
+            continue
+        kopecks = sum(d.kopecks for d in result.discounts if d.promotion_id == 0)
+        await platform.audit(
+            actor=actor,
+            action="receipt.manual_discount",
+            subject=f"store:{store_id}",
+            details={
+                "receipt_id": data.receipt_id,
+                "line": result.line,
+                "kopecks": kopecks,
+                "reason": line.manual_discount.reason,
+            },
+        )
 
 
 @db.retry_on_deadlock
@@ -328,6 +522,18 @@ async def _reverse(
         for row in await ReceiptLine.select().where(ReceiptLine.receipt == receipt_pk)
     }
     rules = await rules_service.rules_at(receipt["occurred_at"])
+    applied = {
+        row["promotion_id"]: row
+        for row in await db.fetch(
+            "SELECT id, promotion_id, name, definition, discount_kopecks, points, "
+            "returned_discount_kopecks, returned_points, lot_id, use_key "
+            "FROM receipt_promotion WHERE receipt = $1 ORDER BY id",
+            receipt_pk,
+        )
+    }
+    saved = promotions.compile_saved(
+        (pid, row["name"], row["definition"]) for pid, row in applied.items()
+    )
     priced = price_return(
         receipt_id,
         {no: msgspec.convert(row, SoldLine) for no, row in rows.items()},
@@ -335,6 +541,15 @@ async def _reverse(
         redeemed_points=receipt["redeemed_points"],
         refunded_points=receipt["refunded_points"],
         point_value_kopecks=rules.point_value_kopecks,
+        promotions=saved,
+        kept={
+            pid: (
+                row["discount_kopecks"] - row["returned_discount_kopecks"],
+                row["points"] - row["returned_points"],
+            )
+            for pid, row in applied.items()
+        },
+        excluded=frozenset(rules.no_earn_categories) | frozenset(rules.no_redeem_categories),
     )
     for line in priced.lines:
         await ReceiptLine.update(
@@ -357,14 +572,38 @@ async def _reverse(
             {Receipt.refunded_points: Receipt.refunded_points + priced.refund_points}
         ).where(Receipt.id == receipt_pk)
     reversal = {"from_receipt_lot": 0, "from_balance": 0, "owed": 0}
-    if priced.reverse_points > 0:
-        reversal = await acct.take_back(
-            priced.reverse_points,
+    promo_points = sum(back.points for back in priced.promotions)
+    parts: list[tuple[int | None, int]] = [(None, priced.reverse_points - promo_points)]
+    for back in priced.promotions:
+        row = applied[back.promotion_id]
+        await db.fetch(
+            "UPDATE receipt_promotion SET returned_discount_kopecks = "
+            "returned_discount_kopecks + $1, returned_points = returned_points + $2 WHERE id = $3",
+            back.discount_kopecks,
+            back.points,
+            row["id"],
+        )
+        if saved.by_id[back.promotion_id].budgeted:
+            await promotions.give_back(
+                back.promotion_id,
+                row["use_key"],
+                points=back.points,
+                discount=back.discount_kopecks,
+                point_value=rules.point_value_kopecks,
+            )
+        parts.append((back.promotion_id, back.points))
+    for promotion_id, points in parts:
+        if points <= 0:
+            continue
+        taken = await acct.take_back(
+            points,
             from_lot=receipt["earned_lot_id"],
             receipt_id=receipt_pk,
             actor=actor,
             reason=reason,
+            promotion_id=promotion_id,
         )
+        reversal = {key: reversal[key] + taken[key] for key in reversal}
     acct.add_spend(-priced.refund_money_kopecks, at=receipt["occurred_at"])
     await events.publish(
         ReturnPosted(
@@ -393,6 +632,14 @@ async def _reverse(
         pending_after=acct.pending,
         debt_after=acct.debt,
         lines=[line.result for line in priced.lines],
+        promotions=[
+            PromotionReturned(
+                promotion_id=back.promotion_id,
+                discount_kopecks=back.discount_kopecks,
+                points=back.points,
+            )
+            for back in priced.promotions
+        ],
     )
     await ReceiptReturn.insert(
         ReceiptReturn(

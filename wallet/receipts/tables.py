@@ -54,6 +54,11 @@ class ReceiptLine(Table, tablename="receipt_line"):
     returned_kopecks = BigInt(default=0)
     returned_redeemed_kopecks = BigInt(default=0)
     returned_earned_points = BigInt(default=0)
+    brand = Varchar(length=64, null=True, default=None)
+    # Money off the line as sold: promotions' and the cashier's (the cashier's part alone
+    # in ``manual_discount_kopecks``, given back in proportion when the line comes back).
+    discount_kopecks = BigInt(default=0)
+    manual_discount_kopecks = BigInt(default=0)
 
 
 class ReceiptReturn(Table, tablename="receipt_return"):
@@ -65,3 +70,21 @@ class ReceiptReturn(Table, tablename="receipt_return"):
     request_hash = Varchar(length=64)
     result = JSON()
     created_at = Timestamptz(default=TimestamptzNow())
+
+
+class ReceiptPromotion(Table, tablename="receipt_promotion"):
+    """A promotion a receipt applied: the definition as it was (a return re-prices the
+    kept goods with it), what it gave, what returns took back, and the lot of its points."""
+
+    id = BigSerial(primary_key=True)
+    receipt = ForeignKey(references=Receipt, index=True)
+    promotion_id = Integer(index=True)
+    name = Varchar(length=200)
+    definition = JSON()
+    discount_kopecks = BigInt(default=0)
+    points = BigInt(default=0)
+    returned_discount_kopecks = BigInt(default=0)
+    returned_points = BigInt(default=0)
+    lot_id = BigInt(null=True, default=None)
+    # The per-shopper budget row it counted on, to give back on a return.
+    use_key = Varchar(length=100, null=True, default=None)

@@ -1,0 +1,139 @@
+"""Promotions over HTTP: marketers draft, simulate, activate, pause and end them."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Controller, Request, get, post, put
+from litestar.params import FromPath, JSONBody
+
+from wallet import clock, db
+from wallet.auth.guards import allow
+from wallet.http import errors, principal
+from wallet.inputs import PathId
+from wallet.promotions import service
+from wallet.promotions.schemas import (
+    ManualDiscountPolicyIn,
+    ManualDiscountPolicyOut,
+    PromotionIn,
+    PromotionOut,
+    SimulateIn,
+    SimulationOut,
+)
+from wallet.rules import service as rules_service
+
+
+class PromotionsAdminController(Controller):
+    path = "/api/v1/admin/promotions"
+    tags = ["admin: promotions"]
+    guards = [allow("marketer", "admin")]
+
+    @post(
+        operation_id="createPromotion",
+        summary="Create a promotion as a draft",
+        description="Conditions and effects are tagged objects (`kind`). Refused with a "
+        "machine code: multiplier_out_of_range, window_ends_before_start, set_too_small, "
+        "unknown_store / unknown_segment / unknown_category / unknown_sku, ... The reply's "
+        "`warnings` name promotions it overlaps and cannot stack with.",
+        status_code=201,
+        responses=errors(400, 422),
+    )
+    async def create(
+        self, request: Request[Any, Any, Any], data: JSONBody[PromotionIn]
+    ) -> PromotionOut:
+        async with db.write_transaction():
+            return await service.create(data, actor=principal(request).actor, now=clock.now())
+
+    @get(
+        operation_id="listPromotions",
+        summary="Every promotion with live counters",
+        responses=errors(),
+    )
+    async def list_promotions(self) -> list[PromotionOut]:
+        return await service.list_all()
+
+    @get(
+        "/{promotion_id:int}",
+        operation_id="getPromotion",
+        summary="One promotion",
+        responses=errors(404),
+    )
+    async def get_promotion(self, promotion_id: PathId) -> PromotionOut:
+        return await service.get(promotion_id)
+
+    async def _move(
+        self, request: Request[Any, Any, Any], promotion_id: int, action: str
+    ) -> PromotionOut:
+        async with db.write_transaction():
+            return await service.move(
+                promotion_id, action, actor=principal(request).actor, now=clock.now()
+            )
+
+    @post(
+        "/{promotion_id:int}/activate",
+        operation_id="activatePromotion",
+        status_code=200,
+        summary="Start applying it at the tills",
+        responses=errors(404, 422),
+    )
+    async def activate(self, request: Request[Any, Any, Any], promotion_id: PathId) -> PromotionOut:
+        return await self._move(request, promotion_id, "activate")
+
+    @post(
+        "/{promotion_id:int}/pause",
+        operation_id="pausePromotion",
+        status_code=200,
+        summary="Stop applying it for now",
+        responses=errors(404, 422),
+    )
+    async def pause(self, request: Request[Any, Any, Any], promotion_id: PathId) -> PromotionOut:
+        return await self._move(request, promotion_id, "pause")
+
+    @post(
+        "/{promotion_id:int}/end",
+        operation_id="endPromotion",
+        status_code=200,
+        summary="End it for good",
+        responses=errors(404, 422),
+    )
+    async def end(self, request: Request[Any, Any, Any], promotion_id: PathId) -> PromotionOut:
+        return await self._move(request, promotion_id, "end")
+
+    @post(
+        "/{promotion_id:int}/simulate",
+        operation_id="simulatePromotion",
+        status_code=200,
+        summary="What it would have given on the last N days of real receipts",
+        responses=errors(400, 404),
+    )
+    async def simulate(self, promotion_id: PathId, data: JSONBody[SimulateIn]) -> SimulationOut:
+        now = clock.now()
+        rules = await rules_service.rules_at(now)
+
+        def tier_of(spend: int) -> tuple[str, int]:
+            tier = rules.tier_for(spend)
+            return tier.name, tier.earn_rate_bp
+
+        return await service.simulate(
+            promotion_id,
+            days=data.days,
+            now=now,
+            tier_of=tier_of,
+            point_value_kopecks=rules.point_value_kopecks,
+            excluded=frozenset(rules.no_earn_categories) | frozenset(rules.no_redeem_categories),
+        )
+
+    @put(
+        "/manual-discounts/{store_code:str}",
+        operation_id="setManualDiscountPolicy",
+        summary="How much a cashier may take off a line by hand at a store, and why",
+        responses=errors(400, 422),
+    )
+    async def set_manual(
+        self,
+        request: Request[Any, Any, Any],
+        store_code: FromPath[str],
+        data: JSONBody[ManualDiscountPolicyIn],
+    ) -> ManualDiscountPolicyOut:
+        async with db.write_transaction():
+            return await service.set_manual_policy(store_code, data, actor=principal(request).actor)

@@ -1,0 +1,685 @@
+"""The promotions engine: pure functions of a receipt's lines, the shopper's context and
+the active promotions (no database, no clock). The till's ``pricing.price`` calls it, so
+the quote, the receipt, a return and the marketer's simulation all price alike.
+
+Two phases, because points depend on what is left to pay after discounts and points:
+1. ``discount``: which promotions apply (conditions, stacking, budgets) and the money
+   each takes off each line, never below 0 and never past the line's or the receipt's cap;
+2. ``award``: the points each applied promotion adds on each line, from the money paid.
+
+Every promotion considered and not applied is reported with a machine code and a reason
+in Russian and English. Lines in the program's excluded categories (alcohol, tobacco) are
+never touched by any promotion.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime
+
+import msgspec
+
+from wallet.promotions.schemas import (
+    DISCOUNT_KINDS,
+    AmountOff,
+    Applied,
+    CheapestFree,
+    Coupon,
+    Definition,
+    FirstPurchase,
+    LineDiscount,
+    LinePoints,
+    Lines,
+    MinTotal,
+    Multiplier,
+    NForM,
+    NotApplied,
+    PerAmount,
+    PercentOff,
+    Rate,
+    ReceiptBonus,
+    Schedule,
+    Segments,
+    SetDeal,
+    SkuBonus,
+    Stores,
+    ThresholdGift,
+    Tiers,
+    Window,
+)
+
+FULL = 10_000
+
+
+class Item(msgspec.Struct, frozen=True):
+    """A receipt line as the engine sees it."""
+
+    sku: str
+    category: str
+    amount: int
+    quantity: float = 1
+    brand: str | None = None
+
+
+class Shopper(msgspec.Struct, frozen=True):
+    """Who buys where and when, resolved before pricing (segments included)."""
+
+    store_code: str
+    at: datetime
+    local: datetime
+    tier: str
+    tier_rate_bp: int
+    segments: frozenset[int] = frozenset()
+    first_purchase: bool = False
+    coupons: frozenset[str] = frozenset()
+
+
+class Left(msgspec.Struct, frozen=True):
+    """What a promotion's budgets still allow on this receipt (None: no limit)."""
+
+    points: int | None = None
+    kopecks: int | None = None
+
+
+def spread(total: int, weights: Sequence[int]) -> list[int]:
+    """``total`` split in proportion to ``weights``, in whole units summing to ``total``
+    (largest remainder; ties go to the earlier line)."""
+    weight_sum = sum(weights)
+    if total == 0 or weight_sum == 0:
+        return [0] * len(weights)
+    shares = [total * weight // weight_sum for weight in weights]
+    remainders = sorted(range(len(weights)), key=lambda i: (-(total * weights[i] % weight_sum), i))
+    for index in remainders[: total - sum(shares)]:
+        shares[index] += 1
+    return shares
+
+
+def rub(kopecks: int) -> str:
+    roubles, rest = divmod(kopecks, 100)
+    return f"{roubles:,}" + (f".{rest:02d}" if rest else "") + " ₽"
+
+
+def kind_of(condition_or_effect: object) -> str:
+    """The ``kind`` tag a condition or an effect is sent with."""
+    return str(type(condition_or_effect).__struct_config__.tag)  # type: ignore[attr-defined]
+
+
+def units(item: Item) -> int:
+    """Whole units on a line; a weighed line (1.25 kg) is one unit."""
+    quantity = item.quantity
+    return int(quantity) if quantity >= 1 and quantity == int(quantity) else 1
+
+
+class Compiled:
+    """A promotion ready to evaluate: its conditions as sets, its effects split."""
+
+    __slots__ = (
+        "brands",
+        "budgeted",
+        "categories",
+        "coupon",
+        "d",
+        "discounts",
+        "first_purchase",
+        "hours",
+        "id",
+        "min_total",
+        "name",
+        "points",
+        "segments",
+        "skus",
+        "stores",
+        "tiers",
+        "weekdays",
+        "window",
+    )
+
+    def __init__(self, promotion_id: int, name: str, d: Definition) -> None:
+        self.id = promotion_id
+        self.name = name
+        self.d = d
+        self.window: tuple[datetime, datetime] | None = None
+        self.weekdays: frozenset[int] | None = None
+        self.hours: tuple[int, int] | None = None
+        self.stores: frozenset[str] | None = None
+        self.tiers: frozenset[str] | None = None
+        self.segments: frozenset[int] | None = None
+        self.categories: frozenset[str] | None = None
+        self.skus: frozenset[str] = frozenset()
+        self.brands: frozenset[str] = frozenset()
+        self.min_total = 0
+        self.first_purchase = False
+        self.coupon = False
+        for condition in d.conditions:
+            if isinstance(condition, Window):
+                self.window = (condition.starts_at, condition.ends_at)
+            elif isinstance(condition, Schedule):
+                self.weekdays = frozenset(condition.weekdays) or None
+                self.hours = (condition.hour_from, condition.hour_to)
+            elif isinstance(condition, Stores):
+                self.stores = frozenset(condition.codes)
+            elif isinstance(condition, Tiers):
+                self.tiers = frozenset(condition.names)
+            elif isinstance(condition, Segments):
+                self.segments = frozenset(condition.ids)
+            elif isinstance(condition, Lines):
+                self.categories = frozenset(condition.categories)
+                self.skus = frozenset(condition.skus)
+                self.brands = frozenset(condition.brands)
+            elif isinstance(condition, MinTotal):
+                self.min_total = condition.kopecks
+            elif isinstance(condition, FirstPurchase):
+                self.first_purchase = True
+            elif isinstance(condition, Coupon):
+                self.coupon = True
+        self.discounts = [e for e in d.effects if kind_of(e) in DISCOUNT_KINDS]
+        self.points = [e for e in d.effects if kind_of(e) not in DISCOUNT_KINDS]
+        budget = d.budget
+        self.budgeted = any(
+            value is not None
+            for value in (
+                budget.points,
+                budget.kopecks,
+                budget.shopper_points,
+                budget.shopper_kopecks,
+            )
+        )
+
+    @property
+    def scoped(self) -> bool:
+        return self.categories is not None
+
+    def in_scope(self, item: Item) -> bool:
+        if self.categories is None:
+            return True
+        return (
+            item.category in self.categories
+            or item.sku in self.skus
+            or (item.brand is not None and item.brand in self.brands)
+        )
+
+
+class Catalogue:
+    """The active promotions in evaluation order (priority, then id), built once per
+    change of the set (the process's cache), not per receipt."""
+
+    def __init__(self, promotions: Iterable[Compiled]) -> None:
+        self.promotions = sorted(promotions, key=lambda c: (-c.d.priority, c.id))
+        self.by_id = {c.id: c for c in self.promotions}
+        self.segment_ids = frozenset(
+            s for c in self.promotions if c.segments is not None for s in c.segments
+        )
+        self.needs_first_purchase = any(c.first_purchase for c in self.promotions)
+        self.budgeted = [c.id for c in self.promotions if c.budgeted]
+        # Where each promotion sits in the order, and which ones a line can touch: a receipt
+        # looks at the promotions its lines name plus the ones for every line, not all.
+        self._rank = {c.id: n for n, c in enumerate(self.promotions)}
+        self._everywhere = [c for c in self.promotions if not c.scoped]
+        self._by_key: dict[tuple[str, str], list[Compiled]] = {}
+        for c in self.promotions:
+            if c.scoped:
+                for field, values in (("c", c.categories or ()), ("s", c.skus), ("b", c.brands)):
+                    for value in values:
+                        self._by_key.setdefault((field, value), []).append(c)
+
+    def candidates(self, items: Sequence[Item]) -> list[Compiled]:
+        """The promotions that could touch these lines, in evaluation order."""
+        found = {c.id: c for c in self._everywhere}
+        by_key = self._by_key
+        for item in items:
+            for key in (("c", item.category), ("s", item.sku), ("b", item.brand or "")):
+                for c in by_key.get(key, ()):
+                    found[c.id] = c
+        rank = self._rank
+        return sorted(found.values(), key=lambda c: rank[c.id])
+
+
+def _no(c: Compiled, code: str, ru: str, en: str) -> NotApplied:
+    return NotApplied(promotion_id=c.id, name=c.name, code=code, reason_ru=ru, reason_en=en)
+
+
+def _context_refusal(c: Compiled, shopper: Shopper) -> NotApplied | None:
+    if c.window is not None:
+        if shopper.at < c.window[0]:
+            return _no(c, "not_started", "акция ещё не началась", "the promotion has not started")
+        if shopper.at >= c.window[1]:
+            return _no(c, "ended", "акция закончилась", "the promotion has ended")
+    if c.weekdays is not None and shopper.local.isoweekday() not in c.weekdays:
+        return _no(c, "wrong_weekday", "не в этот день недели", "not on this weekday")
+    if c.hours is not None and not c.hours[0] <= shopper.local.hour < c.hours[1]:
+        return _no(
+            c,
+            "wrong_hours",
+            f"только с {c.hours[0]}:00 до {c.hours[1]}:00",
+            f"only from {c.hours[0]}:00 to {c.hours[1]}:00",
+        )
+    if c.stores is not None and shopper.store_code not in c.stores:
+        return _no(c, "not_this_store", "не в этом магазине", "not this store")
+    if c.tiers is not None and shopper.tier not in c.tiers:
+        return _no(
+            c,
+            "tier_not_eligible",
+            f"не для уровня «{shopper.tier}»",
+            f"not for tier {shopper.tier!r}",
+        )
+    if c.segments is not None and not c.segments & shopper.segments:
+        return _no(
+            c, "not_in_segment", "покупатель не в группе акции", "shopper not in its segments"
+        )
+    if c.first_purchase and not shopper.first_purchase:
+        return _no(c, "not_first_purchase", "только на первую покупку", "first purchase only")
+    if c.coupon and str(c.id) not in shopper.coupons:
+        return _no(c, "no_coupon", "нет купона", "not applicable: no coupon")
+    return None
+
+
+# ---- discount effects: {line index: kopecks} on the current prices ---------------------
+
+
+def _unit_runs(
+    items: Sequence[Item], scope: Sequence[int], net: Sequence[int]
+) -> list[tuple[int, int, int]]:
+    """(unit price, line, units) of the scope, cheapest first."""
+    runs = []
+    for i in scope:
+        count = units(items[i])
+        runs.append((net[i] // count, i, count))
+    runs.sort()
+    return runs
+
+
+def _free_units(runs: list[tuple[int, int, int]], free: int) -> dict[int, int]:
+    taken: dict[int, int] = {}
+    for price, i, count in runs:
+        if free <= 0:
+            break
+        n = min(count, free)
+        if price:
+            taken[i] = taken.get(i, 0) + price * n
+        free -= n
+    return taken
+
+
+def _discount_effect(
+    effect: object, items: Sequence[Item], scope: Sequence[int], net: Sequence[int]
+) -> tuple[dict[int, int], tuple[str, str, str] | None]:
+    if isinstance(effect, PercentOff):
+        return {i: net[i] * effect.percent_bp // FULL for i in scope}, None
+    if isinstance(effect, AmountOff):
+        return {i: min(net[i], effect.kopecks * units(items[i])) for i in scope}, None
+    if isinstance(effect, NForM):
+        runs = _unit_runs(items, scope, net)
+        total = sum(run[2] for run in runs)
+        free = total // effect.take * (effect.take - effect.pay)
+        if not free:
+            return {}, (
+                "not_enough_items",
+                f"нужно {effect.take} шт., в чеке {total}",
+                f"needs {effect.take} units, the receipt has {total}",
+            )
+        return _free_units(runs, free), None
+    if isinstance(effect, CheapestFree):
+        runs = _unit_runs(items, scope, net)
+        total = sum(run[2] for run in runs)
+        if total < effect.min_units:
+            return {}, (
+                "not_enough_items",
+                f"нужно {effect.min_units} шт., в чеке {total}",
+                f"needs {effect.min_units} units, the receipt has {total}",
+            )
+        return _free_units(runs, 1), None
+    if isinstance(effect, SetDeal):
+        return _set_deal(effect, items, scope, net)
+    raise AssertionError(f"not a discount effect: {effect!r}")
+
+
+def _set_deal(
+    effect: SetDeal, items: Sequence[Item], scope: Sequence[int], net: Sequence[int]
+) -> tuple[dict[int, int], tuple[str, str, str] | None]:
+    by_sku: dict[str, list[int]] = {sku: [] for sku in effect.skus}
+    for i in scope:
+        if items[i].sku in by_sku:
+            by_sku[items[i].sku].append(i)
+    counts = {sku: sum(units(items[i]) for i in lines) for sku, lines in by_sku.items()}
+    sets = min(counts.values()) if counts else 0
+    if not sets:
+        missing = ", ".join(sku for sku, n in counts.items() if n == 0)
+        return {}, (
+            "set_incomplete",
+            f"набор неполный: нет {missing}",
+            f"set incomplete: no {missing}",
+        )
+    # Each SKU's unit at its average price on the receipt.
+    unit_price = {sku: sum(net[i] for i in lines) // counts[sku] for sku, lines in by_sku.items()}
+    set_price = sum(unit_price.values())
+    if effect.price_kopecks is not None:
+        per_set = max(0, set_price - effect.price_kopecks)
+    else:
+        per_set = set_price * (effect.percent_bp or 0) // FULL
+    skus = list(by_sku)
+    per_sku = spread(per_set * sets, [unit_price[sku] * sets for sku in skus])
+    found: dict[int, int] = {}
+    for sku, part in zip(skus, per_sku, strict=True):
+        lines = by_sku[sku]
+        for i, share in zip(lines, spread(part, [net[i] for i in lines]), strict=True):
+            found[i] = found.get(i, 0) + share
+    return found, None
+
+
+class Chosen(msgspec.Struct):
+    """A promotion that passed its conditions and the stacking, with its lines."""
+
+    id: int
+    scope: list[int]
+    discount: int = 0
+
+
+class Discounted(msgspec.Struct):
+    discounts: list[list[LineDiscount]]
+    net: list[int]
+    points_share_bp: list[int]
+    chosen: list[Chosen]
+    not_applied: list[NotApplied]
+
+
+def _scope(
+    c: Compiled, items: Sequence[Item], excluded: frozenset[str]
+) -> tuple[list[int], NotApplied | None]:
+    matching = [i for i, item in enumerate(items) if c.in_scope(item)]
+    scope = [i for i in matching if items[i].category not in excluded]
+    if scope:
+        return scope, None
+    if matching:
+        what = ", ".join(sorted({items[i].category for i in matching}))
+        return [], _no(
+            c, "excluded_category", f"исключённая категория: {what}", f"excluded category: {what}"
+        )
+    return [], _no(
+        c,
+        "no_matching_lines",
+        "в чеке нет товаров акции",
+        "no line of the promotion on the receipt",
+    )
+
+
+def _estimate(
+    c: Compiled, items: Sequence[Item], scope: list[int], net: list[int], shopper: Shopper, pv: int
+) -> int:
+    """What the promotion is worth to the shopper on this receipt, in kopecks (to pick the
+    best of a group): its discounts plus its points at their value, paid = price."""
+    value = 0
+    for effect in c.discounts:
+        found, _ = _discount_effect(effect, items, scope, net)
+        value += sum(found.values())
+    base = [net[i] * shopper.tier_rate_bp // (FULL * pv) for i in range(len(items))]
+    for effect in c.points:
+        found, _ = _points_effect(effect, items, scope, net, net, base, pv)
+        value += sum(found.values()) * pv
+    return value
+
+
+def discount(
+    catalogue: Catalogue,
+    items: Sequence[Item],
+    shopper: Shopper,
+    *,
+    excluded: frozenset[str],
+    left: Mapping[int, Left],
+    point_value_kopecks: int,
+    check_context: bool = True,
+) -> Discounted:
+    """Phase 1: which promotions apply and the money they take off each line.
+
+    ``check_context=False`` skips the conditions on who, where and when (a return
+    re-prices what is kept with the promotions the sale already passed)."""
+    pv = point_value_kopecks
+    total = sum(item.amount for item in items)
+    not_applied: list[NotApplied] = []
+    eligible: list[tuple[Compiled, list[int]]] = []
+    # A promotion for lines the receipt does not have is not considered at all: the till's
+    # explanation lists what could have applied, not the chain's whole week.
+    for c in catalogue.candidates(items):
+        refusal = _context_refusal(c, shopper) if check_context else None
+        if refusal is None:
+            scope, refusal = _scope(c, items, excluded)
+        if refusal is None and total < c.min_total:
+            refusal = _no(
+                c,
+                "min_total_not_reached",
+                f"минимальная сумма {rub(c.min_total)} не набрана: {rub(total)}",
+                f"minimum total {rub(c.min_total)} not reached: {rub(total)}",
+            )
+        if refusal is None:
+            spent = left.get(c.id)
+            if spent is not None and (spent.points == 0 or spent.kopecks == 0):
+                refusal = _no(c, "budget_exhausted", "бюджет акции исчерпан", "budget exhausted")
+        if refusal is not None:
+            not_applied.append(refusal)
+        else:
+            eligible.append((c, scope))
+
+    winners = _stack(eligible, items, shopper, pv, not_applied)
+
+    net = [item.amount for item in items]
+    discounts: list[list[LineDiscount]] = [[] for _ in items]
+    share = [FULL] * len(items)
+    chosen: list[Chosen] = []
+    for c, scope in winners:
+        given = 0
+        reason: tuple[str, str, str] | None = None
+        for effect in c.discounts:
+            found, why = _discount_effect(effect, items, scope, net)
+            reason = reason or why
+            lines = [i for i in found if found[i] > 0]
+            amounts = [
+                min(found[i], net[i], items[i].amount * c.d.max_line_discount_share_bp // FULL)
+                for i in lines
+            ]
+            cap = total * c.d.max_receipt_discount_share_bp // FULL - given
+            budget = left.get(c.id)
+            if budget is not None and budget.kopecks is not None:
+                cap = min(cap, budget.kopecks - given)
+            if sum(amounts) > cap:
+                amounts = spread(max(cap, 0), amounts)
+            kind = kind_of(effect)
+            for i, kopecks in zip(lines, amounts, strict=True):
+                if kopecks:
+                    discounts[i].append(LineDiscount(promotion_id=c.id, kind=kind, kopecks=kopecks))
+                    net[i] -= kopecks
+                    given += kopecks
+        if not given and not c.points:
+            code, ru, en = reason or (
+                "nothing_to_give",
+                "скидка не набралась",
+                "no discount on these lines",
+            )
+            not_applied.append(_no(c, code, ru, en))
+            continue
+        if c.d.max_points_share_bp is not None:
+            for i in scope:
+                share[i] = min(share[i], c.d.max_points_share_bp)
+        chosen.append(Chosen(id=c.id, scope=scope, discount=given))
+    return Discounted(
+        discounts=discounts, net=net, points_share_bp=share, chosen=chosen, not_applied=not_applied
+    )
+
+
+def _stack(
+    eligible: list[tuple[Compiled, list[int]]],
+    items: Sequence[Item],
+    shopper: Shopper,
+    pv: int,
+    not_applied: list[NotApplied],
+) -> list[tuple[Compiled, list[int]]]:
+    """Within each stacking group: an exclusive promotion (the first by priority that is
+    worth something) applies alone; otherwise the best-for-shopper one of the ``best``
+    promotions applies, beside every ``stackable`` one."""
+    groups: dict[str, list[tuple[Compiled, list[int]]]] = {}
+    for entry in eligible:
+        groups.setdefault(entry[0].d.group, []).append(entry)
+    losers: set[int] = set()
+    amounts = [item.amount for item in items]
+    for group, members in groups.items():
+        contested = [m for m in members if m[0].d.stacking != "stackable"]
+        if not contested:
+            continue
+        label = f"«{group}»" if group else "по умолчанию"
+        label_en = repr(group) if group else "(default)"
+        winner = None
+        exclusives = [m for m in members if m[0].d.stacking == "exclusive"]
+        for c, scope in exclusives:
+            if _estimate(c, items, scope, amounts, shopper, pv) > 0:
+                winner = c
+                break
+        if winner is not None:
+            for c, _ in members:
+                if c is not winner:
+                    losers.add(c.id)
+                    not_applied.append(
+                        _no(
+                            c,
+                            "lost_to_exclusive",
+                            f"уступила акции «{winner.name}» (#{winner.id}), исключительной в группе {label}",
+                            f"lost to promotion {winner.name!r} (#{winner.id}) in exclusive group {label_en}",
+                        )
+                    )
+            continue
+        best = [m for m in members if m[0].d.stacking == "best"]
+        if len(best) < 2:
+            continue
+        values = [(_estimate(c, items, scope, amounts, shopper, pv), c) for c, scope in best]
+        top = max(values, key=lambda v: v[0])[1]  # the first of equal values: by priority
+        for _, c in values:
+            if c is not top:
+                losers.add(c.id)
+                not_applied.append(
+                    _no(
+                        c,
+                        "lost_to_better",
+                        f"выгоднее акция «{top.name}» (#{top.id}) в группе {label}",
+                        f"lost to promotion {top.name!r} (#{top.id}), better for the shopper in group {label_en}",
+                    )
+                )
+    return [entry for entry in eligible if entry[0].id not in losers]
+
+
+# ---- points effects ---------------------------------------------------------------------
+
+
+def _spread_over(points: int, scope: Sequence[int], weights: Sequence[int]) -> dict[int, int]:
+    parts = [weights[i] for i in scope]
+    if not any(parts):
+        parts = [1] * len(scope)
+    return dict(zip(scope, spread(points, parts), strict=True))
+
+
+def _points_effect(
+    effect: object,
+    items: Sequence[Item],
+    scope: Sequence[int],
+    net: Sequence[int],
+    paid: Sequence[int],
+    base: Sequence[int],
+    pv: int,
+) -> tuple[dict[int, int], tuple[str, str, str] | None]:
+    if isinstance(effect, Multiplier):
+        return {i: base[i] * (effect.times - 1) for i in scope}, None
+    if isinstance(effect, Rate):
+        return {i: max(0, paid[i] * effect.rate_bp // (FULL * pv) - base[i]) for i in scope}, None
+    if isinstance(effect, ReceiptBonus):
+        return _spread_over(effect.points, scope, paid), None
+    if isinstance(effect, PerAmount):
+        paid_sum = sum(paid[i] for i in scope)
+        points = paid_sum // effect.per_kopecks * effect.points
+        if not points:
+            return {}, (
+                "threshold_not_reached",
+                f"нужно оплатить от {rub(effect.per_kopecks)}: {rub(paid_sum)}",
+                f"needs {rub(effect.per_kopecks)} paid: {rub(paid_sum)}",
+            )
+        return _spread_over(points, scope, paid), None
+    if isinstance(effect, SkuBonus):
+        found = {i: effect.points * units(items[i]) for i in scope if items[i].sku == effect.sku}
+        if not found:
+            return {}, (
+                "no_matching_lines",
+                f"нет товара {effect.sku}",
+                f"no {effect.sku} on the receipt",
+            )
+        return found, None
+    if isinstance(effect, ThresholdGift):
+        net_sum = sum(net[i] for i in scope)
+        if net_sum < effect.threshold_kopecks:
+            return {}, (
+                "threshold_not_reached",
+                f"порог {rub(effect.threshold_kopecks)} не достигнут: {rub(net_sum)}",
+                f"threshold {rub(effect.threshold_kopecks)} not reached: {rub(net_sum)}",
+            )
+        return _spread_over(effect.points, scope, net), None
+    raise AssertionError(f"not a points effect: {effect!r}")
+
+
+class Awarded(msgspec.Struct):
+    points: list[list[LinePoints]]
+    per_line: list[int]
+    applied: list[Applied]
+    not_applied: list[NotApplied]
+
+
+def award(
+    catalogue: Catalogue,
+    items: Sequence[Item],
+    discounted: Discounted,
+    *,
+    paid: Sequence[int],
+    base: Sequence[int],
+    left: Mapping[int, Left],
+    point_value_kopecks: int,
+) -> Awarded:
+    """Phase 2: the points of each applied promotion on each line, from the money paid
+    (``paid``: after discounts and points) and the tier's points (``base``), within the
+    promotion's budgets."""
+    pv = point_value_kopecks
+    points: list[list[LinePoints]] = [[] for _ in items]
+    per_line = [0] * len(items)
+    applied: list[Applied] = []
+    not_applied = list(discounted.not_applied)
+    for chosen in discounted.chosen:
+        c = catalogue.by_id[chosen.id]
+        given = 0
+        reason: tuple[str, str, str] | None = None
+        budget = left.get(c.id)
+        cap: int | None = None
+        if budget is not None:
+            if budget.points is not None:
+                cap = budget.points
+            if budget.kopecks is not None:
+                by_money = max(0, budget.kopecks - chosen.discount) // pv
+                cap = by_money if cap is None else min(cap, by_money)
+        for effect in c.points:
+            found, why = _points_effect(effect, items, chosen.scope, discounted.net, paid, base, pv)
+            reason = reason or why
+            lines = [i for i in found if found[i] > 0]
+            amounts = [found[i] for i in lines]
+            if cap is not None and sum(amounts) > cap - given:
+                amounts = spread(max(cap - given, 0), amounts)
+            kind = kind_of(effect)
+            for i, value in zip(lines, amounts, strict=True):
+                if value:
+                    points[i].append(LinePoints(promotion_id=c.id, kind=kind, points=value))
+                    per_line[i] += value
+                    given += value
+        if not given and not chosen.discount:
+            if c.points and cap == 0:
+                reason = ("budget_exhausted", "бюджет акции исчерпан", "budget exhausted")
+            code, ru, en = reason or (
+                "nothing_to_give",
+                "баллы не набрались",
+                "no points on these lines",
+            )
+            not_applied.append(_no(c, code, ru, en))
+            continue
+        applied.append(
+            Applied(promotion_id=c.id, name=c.name, discount_kopecks=chosen.discount, points=given)
+        )
+    return Awarded(points=points, per_line=per_line, applied=applied, not_applied=not_applied)

@@ -1,0 +1,81 @@
+"""Every hand-written statement of the promotions domain, in ``db.fetch``'s ``$n`` style.
+
+Statements over a list of values take it as an IN list (``{ids}``, filled by ``with_in``):
+SQLite has no arrays."""
+
+
+def with_in(sql: str, count: int, first: int = 1) -> str:
+    """``sql`` with ``{ids}`` as ``($first, ..., $first+count-1)``."""
+    return sql.replace("{ids}", "(" + ", ".join(f"${first + i}" for i in range(count)) + ")")
+
+
+VERSION = "SELECT version FROM promotion_version WHERE id = 1"
+BUMP = "UPDATE promotion_version SET version = version + 1 WHERE id = 1 RETURNING version"
+INSERT_VERSION = "INSERT INTO promotion_version (id, version) VALUES (1, 1)"
+ACTIVE = "SELECT id, name, definition FROM promotion WHERE status = 'active' ORDER BY id"
+
+# The budget rows of the promotions a receipt applies, held until the receipt commits.
+BUDGETS = (
+    "SELECT id, budget_points, budget_kopecks, used_points, used_kopecks FROM promotion "
+    "WHERE id IN {ids} ORDER BY id"
+)
+BUDGETS_LOCKED = BUDGETS + " FOR UPDATE"
+SHOPPER_USES = "SELECT use_key, points, kopecks FROM promotion_shopper_use WHERE use_key IN {ids}"
+
+# Never past the budget, even if a caller forgot the lock: no row back means refused.
+CONSUME = (
+    "UPDATE promotion SET used_points = used_points + $2, used_kopecks = used_kopecks + $3 "
+    "WHERE id = $1 AND (budget_points IS NULL OR used_points + $2 <= budget_points) "
+    "AND (budget_kopecks IS NULL OR used_kopecks + $3 <= budget_kopecks) RETURNING id"
+)
+GIVE_BACK = (
+    "UPDATE promotion SET used_points = used_points - $2, used_kopecks = used_kopecks - $3 "
+    "WHERE id = $1"
+)
+SHOPPER_CONSUME = (
+    "INSERT INTO promotion_shopper_use (use_key, promotion_id, account_id, points, kopecks) "
+    "VALUES ($1, $2, $3, $4, $5) ON CONFLICT (use_key) DO UPDATE SET "
+    "points = promotion_shopper_use.points + excluded.points, "
+    "kopecks = promotion_shopper_use.kopecks + excluded.kopecks"
+)
+SHOPPER_GIVE_BACK = (
+    "UPDATE promotion_shopper_use SET points = points - $2, kopecks = kopecks - $3 "
+    "WHERE use_key = $1"
+)
+
+# Live counters from what receipts applied (no hot counter row on the till's path).
+COUNTERS = (
+    "SELECT promotion_id, COUNT(*) AS uses, "
+    "COALESCE(SUM(points - returned_points), 0) AS points, "
+    "COALESCE(SUM(discount_kopecks - returned_discount_kopecks), 0) AS discount "
+    "FROM receipt_promotion GROUP BY promotion_id"
+)
+
+KNOWN_CATEGORIES = "SELECT DISTINCT category AS value FROM receipt_line WHERE category IN {ids}"
+KNOWN_SKUS = "SELECT DISTINCT sku AS value FROM receipt_line WHERE sku IN {ids}"
+KNOWN_BRANDS = "SELECT DISTINCT brand AS value FROM receipt_line WHERE brand IN {ids}"
+STORE_CODES = "SELECT id, code FROM store WHERE code IN {ids}"
+
+# The marketer's simulation: the last days' receipts with their lines.
+SIM_RECEIPTS = (
+    "SELECT r.id, r.account_id, r.occurred_at, s.code AS store_code, "
+    "a.lifetime_spend_kopecks, "
+    "(SELECT MIN(f.id) FROM receipt f WHERE f.account_id = r.account_id) AS first_id "
+    "FROM receipt r JOIN store s ON s.id = r.store JOIN account a ON a.id = r.account_id "
+    "WHERE r.occurred_at >= $1 ORDER BY r.id LIMIT $2"
+)
+SIM_LINES = (
+    "SELECT receipt, line_no, sku, category, brand, quantity, amount_kopecks, "
+    "redeemed_kopecks, earned_points FROM receipt_line WHERE receipt IN {ids} "
+    "ORDER BY receipt, line_no"
+)
+
+POLICY = (
+    "SELECT p.max_line_share_bp, p.reasons, s.code FROM manual_discount_policy p "
+    "JOIN store s ON s.id = p.store WHERE p.store = $1"
+)
+UPSERT_POLICY = (
+    "INSERT INTO manual_discount_policy (store, max_line_share_bp, reasons) VALUES ($1, $2, $3) "
+    "ON CONFLICT (store) DO UPDATE SET max_line_share_bp = excluded.max_line_share_bp, "
+    "reasons = excluded.reasons"
+)
