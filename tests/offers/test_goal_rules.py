@@ -6,7 +6,15 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from tests.offers.support import in_this_month, make_offer, mid_month, opt_in, progress, this_month
+from tests.offers.support import (
+    OFFER,
+    in_this_month,
+    make_offer,
+    mid_month,
+    opt_in,
+    progress,
+    this_month,
+)
 from tests.support.shop import Shop, line
 from wallet import clock
 from wallet.offers import service, settlement
@@ -76,6 +84,9 @@ async def test_the_goal_is_never_below_the_offers_minimum_with_or_without_histor
     # 100 ₽ + 10% rounds up to 200 ₽, below the offer's minimum of 1,000 ₽.
     shown = await opt_in(shop, small, offer["id"])
     assert shown["goal_kopecks"] == 100_000
+    explained = shown["explanation"]
+    assert [m["spent_kopecks"] for m in explained["months"]] == [0, 0, 10_000]
+    assert [(c["card_number"], c["role"]) for c in explained["by_card"]] == [(small.card, "main")]
     assert "raised to the minimum 1000 ₽" in shown["explanation"]["text"]
     # A starting goal below the minimum is raised to the minimum too.
     shown = await opt_in(shop, new, low_start["id"])
@@ -88,3 +99,18 @@ async def test_the_goal_is_never_below_the_offers_minimum_with_or_without_histor
     _start, end = service.month_bounds(this_month())
     report = await settlement.settle_month(this_month(), now=end + timedelta(days=3))
     assert (report.reached, report.missed, report.points) == (0, 2, 0)
+
+
+async def test_a_month_of_a_single_kopeck_is_the_first_month_of_history(client):
+    shop = await Shop.open(client)
+    offer = await make_offer(shop, goal={**OFFER["goal"], "min_goal_kopecks": 0})
+    shopper = await shop.enrol("Карл Копеечный")
+    three_ago, _two_ago, last = (service.shift_month(this_month(), -back) for back in (3, 2, 1))
+    await shop.receipt(shopper.card, "H-1", [line(1)], at=mid_month(three_ago))
+    await shop.receipt(shopper.card, "H-2", [line(1_000_000)], at=mid_month(last))
+
+    # From the month of the first purchase on: 0.01 ₽, 0 ₽ and 10,000 ₽, median 0.01 ₽,
+    # which rounds up to one 100 ₽ step.
+    shown = await opt_in(shop, shopper, offer["id"])
+    assert shown["explanation"]["typical_kopecks"] == 1
+    assert shown["goal_kopecks"] == 10_000
