@@ -91,6 +91,7 @@ async def test_the_goal_is_never_below_the_offers_minimum_with_or_without_histor
     # A starting goal below the minimum is raised to the minimum too.
     shown = await opt_in(shop, new, low_start["id"])
     assert shown["goal_kopecks"] == 100_000 and shown["explanation"]["method"] == "no_history"
+    assert shown["explanation"]["typical_kopecks"] == 0
 
     # The raised goal is the one paid by: 999.99 ₽ misses it.
     await shop.receipt(small.card, "M-S", [line(99_999)], at=in_this_month())
@@ -114,3 +115,23 @@ async def test_a_month_of_a_single_kopeck_is_the_first_month_of_history(client):
     shown = await opt_in(shop, shopper, offer["id"])
     assert shown["explanation"]["typical_kopecks"] == 1
     assert shown["goal_kopecks"] == 10_000
+
+
+async def test_the_median_of_an_even_number_of_months_is_the_middle_pair_halved_down(client):
+    shop = await Shop.open(client)
+    plain = {"lookback_months": 4, "uplift_percent": 0, "rounding_step_kopecks": 1}
+    offer = await make_offer(shop, goal={**OFFER["goal"], **plain, "min_goal_kopecks": 0})
+    months = [service.shift_month(this_month(), -back) for back in (4, 3, 2, 1)]
+    steady = await shop.enrol("Вера Ровная")
+    for index, amount in enumerate((10_000, 20_001, 30_000, 40_000)):
+        await shop.receipt(steady.card, f"S-{index}", [line(amount)], at=mid_month(months[index]))
+    gaps = await shop.enrol("Гоша Пропусков")
+    await shop.receipt(gaps.card, "G-1", [line(100_001)], at=mid_month(months[0]))
+    await shop.receipt(gaps.card, "G-4", [line(300_000)], at=mid_month(months[3]))
+
+    # (200.01 ₽ + 300 ₽) / 2 = 250.005 ₽, a kopeck's fraction dropped.
+    shown = await opt_in(shop, steady, offer["id"])
+    assert (shown["explanation"]["typical_kopecks"], shown["goal_kopecks"]) == (25_000, 25_000)
+    # Months without spend after the first purchase count as 0 ₽: 0, 0, 1,000.01, 3,000 ₽.
+    shown = await opt_in(shop, gaps, offer["id"])
+    assert (shown["explanation"]["typical_kopecks"], shown["goal_kopecks"]) == (50_000, 50_000)
