@@ -135,3 +135,14 @@ async def test_the_median_of_an_even_number_of_months_is_the_middle_pair_halved_
     # Months without spend after the first purchase count as 0 ₽: 0, 0, 1,000.01, 3,000 ₽.
     shown = await opt_in(shop, gaps, offer["id"])
     assert (shown["explanation"]["typical_kopecks"], shown["goal_kopecks"]) == (50_000, 50_000)
+
+
+async def test_opting_in_mid_month_counts_only_the_offers_categories_already_bought(client):
+    shop = await Shop.open(client)
+    offer = await make_offer(shop)
+    shopper = await shop.enrol("Полина Поздняя")
+    at = in_this_month()
+    await shop.receipt(shopper.card, "EARLY", [line(200_000), line(300_000, "alcohol")], at=at)
+
+    shown = await opt_in(shop, shopper, offer["id"])
+    assert shown["spent_kopecks"] == 200_000
