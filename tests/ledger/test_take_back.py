@@ -65,3 +65,16 @@ async def test_a_return_while_the_points_are_pending_takes_them_from_pending(cli
     assert returned["reversal"] == {"from_receipt_lot": 50, "from_balance": 0, "owed": 0}
     me = await shop.me(shopper)
     assert (me["balance"], me["pending"], me["debt"]) == (30, 0, 0)
+
+
+async def test_a_second_return_adds_to_the_debt_already_owed(client):
+    shop = await Shop.open(client)
+    shopper = await shop.enrol()
+    await shop.receipt(shopper.card, "SALE1", [line(100_000)])
+    await shop.receipt(shopper.card, "SALE2", [line(100_000)])
+    spend = await shop.receipt(shopper.card, "SPEND", [line(10_200)], redeem=100)
+    assert (spend["earned_points"], spend["balance_after"]) == (0, 0)
+
+    assert (await _return_all(shop, "SALE1"))["reversal"]["owed"] == 50
+    assert (await _return_all(shop, "SALE2"))["reversal"]["owed"] == 50
+    assert (await shop.me(shopper))["debt"] == 100
