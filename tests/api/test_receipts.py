@@ -433,4 +433,5 @@ async def test_points_never_pay_for_an_excluded_line_and_a_refusal_names_its_lim
     # At the cap every kopeck of the points lands on the grocery line, none on the wine.
     paid = await shop.receipt(rich.card, "R2", lines, redeem=99)
     assert [item["redeemed_kopecks"] for item in paid["lines"]] == [9_900, 0]
+    assert [item["notes"][:1] for item in paid["lines"]] == [[], ["points cannot pay for alcohol"]]
     assert paid["explanation"]["redeem"]["eligible_kopecks"] == 10_000
