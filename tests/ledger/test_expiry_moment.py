@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from tests.support.shop import Shop, Shopper
+from tests.support.shop import Shop, Shopper, bearer, line
 from wallet import clock, db
 from wallet.errors import RedemptionNotAllowed
 from wallet.ledger import service as ledger
@@ -77,3 +77,35 @@ async def test_spending_skips_a_lot_at_its_expiry_instant_even_before_the_sweep(
         taken = await ledger.debit(state, 100, kind="redeem", now=first_expiry, reason="test")
     # Oldest-expiring first, but never the lot whose instant has come.
     assert [(item.points, item.expires_at > first_expiry) for item in taken] == [(100, True)]
+
+
+async def test_the_sweep_burns_only_what_is_due_a_single_point_included(client):
+    shop = await Shop.open(client)
+    shopper = await shop.enrol("Роман Разный")
+    granted = clock.now()
+    await _goodwill(shopper, 5, now=granted - timedelta(days=1))  # spent below, burns first
+    expires_at = await _goodwill(shopper, 1, now=granted)
+    await _goodwill(shopper, 100, now=granted + timedelta(days=1))
+    await shop.receipt(shopper.card, "SPEND", [line(600)], redeem=5)
+
+    assert await ledger.expire_all(now=expires_at) == 1
+    state = await ledger.lock_account(shopper.account_id)
+    assert (state.balance, state.pending) == (100, 0)
+    history = await client.get("/api/v1/me/history", headers=shopper.headers)
+    burned = [i["points"] for i in history.json()["items"] if i["kind"] == "expire"]
+    assert burned == [-1]
+
+
+async def test_pending_points_become_spendable_at_the_instant_they_mature(client):
+    shop = await Shop.open(client)
+    rules = await client.put(
+        "/api/v1/admin/rules", json={"pending_days": 14}, headers=bearer(shop.admin_key)
+    )
+    assert rules.status_code == 200, rules.text
+    shopper = await shop.enrol()
+    sale = await shop.receipt(shopper.card, "R1", [line(100_000)], at=clock.now())
+    matures_at = datetime.fromisoformat(sale["earned_available_from"])
+
+    assert await ledger.expire_all(now=matures_at) == 1
+    state = await ledger.lock_account(shopper.account_id)
+    assert (state.balance, state.pending) == (50, 0)
