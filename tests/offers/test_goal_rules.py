@@ -146,3 +146,13 @@ async def test_opting_in_mid_month_counts_only_the_offers_categories_already_bou
 
     shown = await opt_in(shop, shopper, offer["id"])
     assert shown["spent_kopecks"] == 200_000
+
+
+async def test_an_offer_counting_from_opt_in_ignores_what_was_bought_before(client):
+    shop = await Shop.open(client)
+    offer = await make_offer(shop, counts_whole_month=False)
+    shopper = await shop.enrol("Олег Сначала")
+    await shop.receipt(shopper.card, "BEFORE", [line(200_000)], at=in_this_month())
+
+    shown = await opt_in(shop, shopper, offer["id"])
+    assert shown["spent_kopecks"] == 0
