@@ -8,6 +8,7 @@ real ``wallet migrate`` command, so two runs on one machine do not see each othe
 
 from __future__ import annotations
 
+import asyncio
 import os
 import secrets
 import socket
@@ -69,13 +70,21 @@ def sqlite_database(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Databa
     tmp = tmp_path_factory.mktemp("sqlite")
     url = f"sqlite:///{tmp / 'wallet.sqlite3'}"
     _migrate(url, tmp)
+    # One writer lock per session: a runner that starts several sessions in one process
+    # (mutmut) would otherwise find the last session's lock, tied to its closed event loop.
+    db._sqlite_writer = asyncio.Lock()
     yield Database("sqlite", url, db.make_engine(url))
 
 
 @pytest.fixture(scope="session")
 async def postgres_database(
-    tmp_path_factory: pytest.TempPathFactory,
-) -> AsyncIterator[Database]:
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[Database | None]:
+    if not any("[postgres" in item.nodeid for item in request.session.items):
+        # A run that selected only SQLite tests (`-k sqlite`, as the mutation tester
+        # runs them thousands of times) needs no PostgreSQL database made and migrated.
+        yield None
+        return
     name = f"wallet_test_{os.getpid()}_{secrets.token_hex(3)}"
     try:
         admin = await asyncpg.connect(POSTGRES_URL, timeout=10)
@@ -104,10 +113,11 @@ async def database(
     request: pytest.FixtureRequest,
     certs_dir: Path,
     sqlite_database: Database,
-    postgres_database: Database,
+    postgres_database: Database | None,
 ) -> AsyncIterator[Database]:
     """A clean database of each kind, bound to every table, with fresh caches."""
     found = sqlite_database if request.param == "sqlite" else postgres_database
+    assert found is not None
     wiring.connect()
     db.bind(found.engine)
     settings_module.override(

@@ -412,3 +412,26 @@ async def test_health_ready_and_the_manual(client):
     receipts = schema["paths"]["/api/v1/pos/receipts"]["post"]
     assert receipts["operationId"] == "postReceipt"
     assert {"401", "409", "422"} <= set(receipts["responses"])
+
+
+async def test_points_never_pay_for_an_excluded_line_and_a_refusal_names_its_limit(client):
+    shop = await Shop.open(client)
+    rich = await shop.enrol("Богдан Богатый")
+    poor = await shop.enrol("Пётр Бедный")
+    await shop.give_points(rich.account_id, 1_000)
+    await shop.give_points(poor.account_id, 50)
+    lines = [line(10_000), line(50_000, "alcohol", sku="WINE")]
+
+    by_share = await shop.receipt(rich.card, "R1", lines, redeem=100, expect=422)
+    assert "limited by the share of the receipt" in by_share["message"]
+    assert by_share["details"]["requested"] == 100
+    assert by_share["details"]["eligible_kopecks"] == 10_000
+    by_balance = await shop.receipt(poor.card, "P1", lines, redeem=60, expect=422)
+    assert "limited by the balance" in by_balance["message"]
+    assert (by_balance["details"]["cap"], by_balance["details"]["requested"]) == (50, 60)
+
+    # At the cap every kopeck of the points lands on the grocery line, none on the wine.
+    paid = await shop.receipt(rich.card, "R2", lines, redeem=99)
+    assert [item["redeemed_kopecks"] for item in paid["lines"]] == [9_900, 0]
+    assert [item["notes"][:1] for item in paid["lines"]] == [[], ["points cannot pay for alcohol"]]
+    assert paid["explanation"]["redeem"]["eligible_kopecks"] == 10_000
