@@ -11,9 +11,21 @@ from tests.support.shop import Shop, Shopper, bearer, line
 from wallet import clock, db
 from wallet.errors import RedemptionNotAllowed
 from wallet.ledger import service as ledger
+from wallet.ledger.tables import Account
 from wallet.receipts import service as receipts
 from wallet.receipts.schemas import LineIn, ReceiptIn
 from wallet.stores import service as stores
+
+
+async def _stored(account_id: int) -> dict:
+    """The account's totals as the ledger saved them (no clock settled on read)."""
+    row = (
+        await Account.select(Account.balance, Account.pending)
+        .where(Account.id == account_id)
+        .first()
+    )
+    assert row is not None
+    return row
 
 
 async def _goodwill(shopper: Shopper, points: int, *, now: datetime) -> datetime:
@@ -58,9 +70,9 @@ async def test_the_sweep_at_the_expiry_instant_burns_the_points(client):
     shopper = await shop.enrol("Вера Точная")
     expires_at = await _goodwill(shopper, 70, now=clock.now())
 
-    assert await ledger.expire_all(now=expires_at - timedelta(microseconds=1)) == 0
-    assert await ledger.expire_all(now=expires_at) == 1
-    assert (await ledger.lock_account(shopper.account_id)).balance == 0
+    assert await ledger.expire_due(now=expires_at - timedelta(microseconds=1)) == 0
+    assert await ledger.expire_due(now=expires_at) == 1
+    assert (await _stored(shopper.account_id))["balance"] == 0
     history = await client.get("/api/v1/me/history", headers=shopper.headers)
     assert [(i["kind"], i["points"]) for i in history.json()["items"]][:1] == [("expire", -70)]
 
@@ -72,9 +84,8 @@ async def test_spending_skips_a_lot_at_its_expiry_instant_even_before_the_sweep(
     first_expiry = await _goodwill(shopper, 100, now=granted)
     await _goodwill(shopper, 100, now=granted + timedelta(days=1))
 
-    async with db.write_transaction():
-        state = await ledger.lock_account(shopper.account_id)
-        taken = await ledger.debit(state, 100, kind="redeem", now=first_expiry, reason="test")
+    async with db.write_transaction(), ledger.account(shopper.account_id, now=first_expiry) as book:
+        taken = await book.spend(100, kind="redeem", reason="test")
     # Oldest-expiring first, but never the lot whose instant has come.
     assert [(item.points, item.expires_at > first_expiry) for item in taken] == [(100, True)]
 
@@ -88,9 +99,9 @@ async def test_the_sweep_burns_only_what_is_due_a_single_point_included(client):
     await _goodwill(shopper, 100, now=granted + timedelta(days=1))
     await shop.receipt(shopper.card, "SPEND", [line(600)], redeem=5)
 
-    assert await ledger.expire_all(now=expires_at) == 1
-    state = await ledger.lock_account(shopper.account_id)
-    assert (state.balance, state.pending) == (100, 0)
+    assert await ledger.expire_due(now=expires_at) == 1
+    state = await _stored(shopper.account_id)
+    assert (state["balance"], state["pending"]) == (100, 0)
     history = await client.get("/api/v1/me/history", headers=shopper.headers)
     burned = [i["points"] for i in history.json()["items"] if i["kind"] == "expire"]
     assert burned == [-1]
@@ -106,6 +117,6 @@ async def test_pending_points_become_spendable_at_the_instant_they_mature(client
     sale = await shop.receipt(shopper.card, "R1", [line(100_000)], at=clock.now())
     matures_at = datetime.fromisoformat(sale["earned_available_from"])
 
-    assert await ledger.expire_all(now=matures_at) == 1
-    state = await ledger.lock_account(shopper.account_id)
-    assert (state.balance, state.pending) == (50, 0)
+    assert await ledger.expire_due(now=matures_at) == 1
+    state = await _stored(shopper.account_id)
+    assert (state["balance"], state["pending"]) == (50, 0)
