@@ -331,6 +331,9 @@ async def test_bad_promotions_are_refused_with_a_code_and_change_nothing(client)
 
     points = [{"kind": "receipt_bonus", "points": 1}]
     assert await refused({"effects": points, "colour": "red"}) == (400, "invalid_request")
+    # A promotion that gives nothing (found by the API fuzzer: it was a 500).
+    assert await refused({}) == (400, "invalid_request")
+    assert await refused({"effects": []}) == (400, "invalid_request")
     assert await refused({"effects": [{"kind": "multiplier", "times": 0}]}) == (
         422,
         "multiplier_out_of_range",

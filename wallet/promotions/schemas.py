@@ -202,8 +202,10 @@ class Definition(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
 
 class PromotionIn(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     name: inputs.Name
+    # Required: a default list would skip the length check, and a promotion that gives
+    # nothing is a mistake to refuse at the door.
+    effects: Annotated[list[Effect], msgspec.Meta(min_length=1, max_length=10)]
     conditions: Annotated[list[Condition], msgspec.Meta(max_length=20)] = []
-    effects: Annotated[list[Effect], msgspec.Meta(min_length=1, max_length=10)] = []
     priority: Annotated[int, msgspec.Meta(ge=0, le=1000)] = 100
     stacking: Stacking = "stackable"
     group: inputs.OptionalName = ""

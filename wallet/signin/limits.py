@@ -51,6 +51,9 @@ async def take(limits: list[Limit], *, now: datetime) -> None:
         if len(rows) >= limit.count:
             # Free again when the oldest event still counted leaves the window.
             oldest = rows[-1]["created_at"]
-            wait = max(1, math.ceil((oldest + limit.window - now).total_seconds()))
+            # A request that waited for the lock may hold a ``now`` older than the newest event,
+            # so the wait is capped at the window itself.
+            window = int(limit.window.total_seconds())
+            wait = min(window, max(1, math.ceil((oldest + limit.window - now).total_seconds())))
             raise TooManyAttempts(limit.message, {"retry_after_seconds": wait})
     await SendEvent.insert(*(SendEvent(key=limit.key, created_at=now) for limit in limits))
