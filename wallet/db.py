@@ -259,6 +259,11 @@ async def start() -> None:
     if isinstance(eng, PostgresEngine):
         if eng.pool is None:
             size = settings_module.get().db_pool_size
+            if size < 1:
+                raise SystemExit(
+                    f"WALLET_DB_POOL_SIZE={size} leaves no connection to PostgreSQL; set it to 1 "
+                    "or more (default 20)"
+                )
             # asyncpg opens 10 connections up front by default and refuses a smaller maximum.
             await eng.start_connection_pool(min_size=min(size, 10), max_size=size)
     else:

@@ -116,3 +116,18 @@ async def test_a_database_outage_under_load_loses_no_receipt_and_no_connection(d
             await proxy.stop()
             db.bind(database.engine)
     assert time.monotonic() - started < 12
+
+
+@pytest.mark.parametrize("database", ["postgres"], indirect=True)
+async def test_a_pool_smaller_than_ten_connections_starts(database):
+    settings_module.override(dataclasses.replace(settings_module.get(), db_pool_size=3))
+    engine = await asyncio.to_thread(db.make_engine, database.url)
+    db.bind(engine)
+    try:
+        await db.start()
+        assert isinstance(engine, PostgresEngine) and engine.pool is not None
+        assert engine.pool.get_max_size() == 3
+        assert await db.ping()
+    finally:
+        await db.stop()
+        db.bind(database.engine)
