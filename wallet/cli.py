@@ -246,8 +246,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> None:
     args = build_parser().parse_args(argv)
-    if getattr(args, "sync", None):
+    if getattr(args, "sync", None):  # serve: uvicorn and the app set up logging
         raise SystemExit(args.sync(args))
+    import logging
+
+    # The worker and the operator's commands log through the same loggers as the app.
+    logging.basicConfig(level=settings_module.get().log_level, format=settings_module.LOG_FORMAT)
     raise SystemExit(asyncio.run(args.run(args)))
 
 
