@@ -163,6 +163,7 @@ def logging_config(level: str) -> LoggingConfig:
         formatters={"standard": {"format": settings_module.LOG_FORMAT}},
         loggers={
             "wallet": {"level": level},
+            "piccolo": {"level": "WARNING" if level in ("DEBUG", "INFO") else level},
             "litestar": {"level": level, "handlers": ["queue_listener"], "propagate": False},
         },
     )
