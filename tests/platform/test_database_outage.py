@@ -6,7 +6,13 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import os
+import signal
+import socket
+import subprocess
+import sys
 import time
+from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 import httpx
@@ -21,6 +27,7 @@ from wallet import settings as settings_module
 TILLS = 50
 RECEIPTS_PER_TILL = 4
 POOL = 5
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _through(url: str, port: int) -> str:
@@ -131,3 +138,103 @@ async def test_a_pool_smaller_than_ten_connections_starts(database):
     finally:
         await db.stop()
         db.bind(database.engine)
+
+
+@pytest.mark.parametrize("database", ["postgres"], indirect=True)
+async def test_the_server_stops_within_seconds_after_outages_under_load(
+    database, certs_dir, tmp_path
+):
+    """The real ``wallet serve`` process, 50 tills, the database link cut under them, then
+    SIGTERM: it must exit in seconds (it used to wait forever on connections it had lost)."""
+    from wallet.app import create_app
+
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=create_app(manage_db=False)),
+        base_url="http://testserver.local",
+    ) as local:
+        shop = await Shop.open(local)
+        cards = [
+            (await shop.enrol(f"Kassa{n} Shopper", email=f"k{n}@example.ru")).card for n in range(5)
+        ]
+
+    target = urlsplit(database.url)
+    proxy = CuttableProxy(target.hostname or "127.0.0.1", target.port or 5432)
+    await proxy.start()
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = {
+        **os.environ,
+        "WALLET_DATABASE_URL": _through(database.url, proxy.port),
+        "WALLET_DB_POOL_SIZE": str(POOL),
+        "WALLET_CERTS_DIR": str(certs_dir),
+        "WALLET_EMBEDDED_WORKER": "true",
+    }
+    log = (tmp_path / "serve.log").open("wb")
+    server = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "wallet",
+        "serve",
+        "--port",
+        str(port),
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,  # a file: a full pipe would stall the server's logging
+    )
+    base = f"http://127.0.0.1:{port}"
+    statuses: list[int] = []
+    try:
+        async with httpx.AsyncClient(base_url=base, timeout=30) as http:
+            for _ in range(300):
+                try:
+                    if (await http.get("/health")).status_code == 200:
+                        break
+                except httpx.TransportError:
+                    pass
+                await asyncio.sleep(0.1)
+
+            async def till(n: int) -> None:
+                for k in range(3):
+                    body = {
+                        "receipt_id": f"K{n}-{k}",
+                        "card_number": cards[n % len(cards)],
+                        "occurred_at": iso(clock.now()),
+                        "lines": [line(10_000)],
+                    }
+                    while True:
+                        reply = await http.post(
+                            "/api/v1/pos/receipts", json=body, headers=bearer(shop.pos_key)
+                        )
+                        statuses.append(reply.status_code)
+                        if reply.status_code != 503:
+                            break
+                        await asyncio.sleep(0.05)
+
+            async def outages() -> None:
+                for _ in range(5):
+                    await asyncio.sleep(0.3)
+                    proxy.down()
+                    await asyncio.sleep(0.2)
+                    proxy.up()
+
+            await asyncio.wait_for(asyncio.gather(outages(), *(till(n) for n in range(TILLS))), 120)
+        started = time.monotonic()
+        server.send_signal(signal.SIGTERM)
+        try:
+            await asyncio.wait_for(server.wait(), timeout=20)
+        except TimeoutError:
+            pytest.fail("wallet serve did not stop within 20 s of SIGTERM")
+        assert time.monotonic() - started < 15
+    finally:
+        if server.returncode is None:
+            server.kill()
+            await server.wait()
+        log.close()
+        await proxy.stop()
+    assert set(statuses) <= {201, 503} and 503 in statuses, sorted(set(statuses))
+    rows = await db.fetch("SELECT external_id FROM receipt")
+    assert sorted(r["external_id"] for r in rows) == sorted(
+        f"K{n}-{k}" for n in range(TILLS) for k in range(3)
+    )

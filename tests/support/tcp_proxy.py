@@ -11,6 +11,19 @@ import asyncio
 import contextlib
 
 
+def _error_response(*fields: tuple[bytes, str]) -> bytes:
+    body = b"".join(kind + text.encode() + b"\0" for kind, text in fields) + b"\0"
+    return b"E" + (len(body) + 4).to_bytes(4, "big") + body
+
+
+FATAL_SHUTDOWN = _error_response(
+    (b"S", "FATAL"),
+    (b"V", "FATAL"),
+    (b"C", "57P01"),
+    (b"M", "terminating connection due to administrator command"),
+)
+
+
 class CuttableProxy:
     def __init__(self, target_host: str, target_port: int) -> None:
         self.target = (target_host, target_port)
@@ -31,11 +44,14 @@ class CuttableProxy:
             await self._server.wait_closed()
 
     def cut(self) -> None:
-        """Abort every open connection, both sides, with a reset."""
+        """Close every open connection as PostgreSQL does when it is stopped ``-m fast``:
+        the client is told FATAL 57P01 "terminating connection due to administrator
+        command" (usually in the middle of its query), then the socket closes."""
         self.cuts += 1
         for client, server in list(self._links):
-            for writer in (client, server):
-                writer.transport.abort()
+            server.transport.abort()
+            client.write(FATAL_SHUTDOWN)
+            client.close()
         self._links.clear()
 
     def down(self) -> None:
@@ -60,8 +76,8 @@ class CuttableProxy:
             await asyncio.gather(self._pipe(reader, up_writer), self._pipe(up_reader, writer))
         finally:
             self._links.discard(link)
-            for w in link:
-                w.transport.abort()
+            up_writer.transport.abort()
+            writer.close()
 
     @staticmethod
     async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -69,4 +85,4 @@ class CuttableProxy:
             while data := await reader.read(65536):
                 writer.write(data)
                 await writer.drain()
-        writer.transport.abort()
+        writer.close()  # one side ended: end the other, so no server session lingers
