@@ -271,25 +271,49 @@ async def fixed_rate(
         ).encode()
         return head + body
 
+    async def exchange(
+        connection: tuple[asyncio.StreamReader, asyncio.StreamWriter], payload: bytes
+    ) -> tuple[bytes, bool]:
+        """One request and its reply: the status line, and whether the server keeps the
+        connection open. An empty status line means it had closed it."""
+        reader, writer = connection
+        writer.write(payload)
+        await writer.drain()
+        status_line = await reader.readline()
+        if not status_line:
+            raise ConnectionResetError("the server closed the connection")
+        length = 0
+        keep = True
+        while (line := await reader.readline()) not in (b"\r\n", b""):
+            name, _, value = line.partition(b":")
+            if name.lower() == b"content-length":
+                length = int(value)
+            elif name.lower() == b"connection" and value.strip().lower() == b"close":
+                keep = False
+        await reader.readexactly(length)
+        return status_line, keep
+
     async def one(index: int, due: float) -> None:
         nonlocal errors
         payload = request(index)
         await asyncio.sleep(max(0.0, due - time.perf_counter()))
-        if idle:
-            reader, writer = idle.pop()
-        else:
-            reader, writer = await asyncio.open_connection("127.0.0.1", port)
-        writer.write(payload)
-        status_line = await reader.readline()
-        length = 0
-        while (line := await reader.readline()) not in (b"\r\n", b""):
-            if line.lower().startswith(b"content-length:"):
-                length = int(line.split(b":")[1])
-        await reader.readexactly(length)
+        connection = idle.pop() if idle else await asyncio.open_connection("127.0.0.1", port)
+        try:
+            status_line, keep = await exchange(connection, payload)
+        except (ConnectionError, asyncio.IncompleteReadError):
+            # The server closes keep-alive connections left idle (uvicorn after 5 s), which
+            # shows only when the next request is written or read: send it again on a new
+            # connection. Receipts are idempotent on receipt_id, so a resend posts it once.
+            connection[1].close()
+            connection = await asyncio.open_connection("127.0.0.1", port)
+            status_line, keep = await exchange(connection, payload)
         latencies.append(time.perf_counter() - due)
         if b" 201 " not in status_line:
             errors += 1
-        idle.append((reader, writer))
+        if keep:
+            idle.append(connection)
+        else:
+            connection[1].close()
 
     start = time.perf_counter() + 0.5
     total = int(rate * seconds)
@@ -322,7 +346,7 @@ def main() -> None:
     for tool in ("wrk", "pgbench"):
         if not shutil.which(tool):
             raise SystemExit(
-                f"{tool} is missing: apt-get install {'wrk' if tool == 'wrk' else 'postgresql-client'}"
+                f"{tool} is missing: run bench/setup (apt-get install wrk postgresql-client)"
             )
 
     name = f"wallet_bench_{os.getpid()}_{secrets.token_hex(2)}"

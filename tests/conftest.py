@@ -76,6 +76,25 @@ def sqlite_database(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Databa
     yield Database("sqlite", url, db.make_engine(url))
 
 
+async def _connect_creating(url: str) -> asyncpg.Connection:
+    """A connection to ``url``; a server that is up but lacks that database (a fresh
+    PostgreSQL has no ``test``) gets it created, instead of the run failing as if the
+    server were down."""
+    try:
+        return await asyncpg.connect(url, timeout=10)
+    except asyncpg.InvalidCatalogNameError:
+        base, name = url.rsplit("/", 1)
+        server = await asyncpg.connect(f"{base}/postgres", timeout=10)
+        try:
+            await server.execute(f'CREATE DATABASE "{name}"')
+        except asyncpg.DuplicateDatabaseError:
+            pass  # another run made it meanwhile
+        finally:
+            await server.close()
+        print(f"created database {name!r} on {base} for the tests")
+        return await asyncpg.connect(url, timeout=10)
+
+
 @pytest.fixture(scope="session")
 async def postgres_database(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
@@ -87,7 +106,7 @@ async def postgres_database(
         return
     name = f"wallet_test_{os.getpid()}_{secrets.token_hex(3)}"
     try:
-        admin = await asyncpg.connect(POSTGRES_URL, timeout=10)
+        admin = await _connect_creating(POSTGRES_URL)
     except Exception as exc:  # no skip: a run without PostgreSQL is a failed run
         pytest.fail(
             f"PostgreSQL is not reachable at {POSTGRES_URL} ({exc!r}); start it with "

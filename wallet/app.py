@@ -4,11 +4,11 @@
 from __future__ import annotations
 
 import asyncio
-import logging
 from typing import Any
 
 import msgspec
 from litestar import Litestar, Response, get
+from litestar.logging.config import LoggingConfig
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.openapi.spec import Components, SecurityScheme, Tag
@@ -103,9 +103,6 @@ def create_app(*, manage_db: bool = True, extra_handlers: list[Any] | None = Non
         shutdown.append(_stop_worker)
     if manage_db:
         shutdown.append(db.stop)
-    logging.basicConfig(
-        level=cfg.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
     handlers: list[Any] = [
         health,
         ready,
@@ -163,5 +160,22 @@ def create_app(*, manage_db: bool = True, extra_handlers: list[Any] | None = Non
                 Tag(name="operations", description="Health checks"),
             ],
         ),
+        logging_config=logging_config(cfg.log_level),
         debug=False,
+    )
+
+
+def logging_config(level: str) -> LoggingConfig:
+    """``WALLET_LOG_LEVEL`` for the app's loggers (``wallet.*``, through the root) and
+    Litestar's. Litestar replaces the root logger's setup when the app is built, at INFO
+    unless told, so a level set before (``logging.basicConfig``) never reached them.
+    DEBUG is for our own loggers: the drivers' (aiosqlite logs every query) stay at INFO."""
+    return LoggingConfig(
+        root={"level": "INFO" if level == "DEBUG" else level, "handlers": ["queue_listener"]},
+        formatters={"standard": {"format": settings_module.LOG_FORMAT}},
+        loggers={
+            "wallet": {"level": level},
+            "piccolo": {"level": "WARNING" if level in ("DEBUG", "INFO") else level},
+            "litestar": {"level": level, "handlers": ["queue_listener"], "propagate": False},
+        },
     )

@@ -20,19 +20,44 @@ def _prepare_piccolo() -> None:
 
 
 async def migrate(_: argparse.Namespace | None = None) -> int:
-    """Apply every pending migration of every domain."""
+    """Apply every pending migration of every domain; say one line per domain that had any.
+
+    Piccolo prints each step of each migration (about 150 lines on a fresh database, and
+    the same again on every start); that is kept for a failure, where it helps.
+    """
     _prepare_piccolo()
+    import contextlib
+    import io
+
     from piccolo.apps.migrations.commands.forwards import run_forwards
 
     from wallet import db
 
     if db.is_sqlite():
         await db.engine().run_ddl("PRAGMA journal_mode=WAL")
-    result = await run_forwards(app_name="all")
+    before = await _applied_migrations()
+    chatter = io.StringIO()
+    with contextlib.redirect_stdout(chatter):
+        result = await run_forwards(app_name="all")
     if not result.success:
+        print(chatter.getvalue(), file=sys.stderr)
         print(f"migration failed: {result.message}", file=sys.stderr)
         return 1
+    applied: dict[str, int] = {}
+    for app_name, _name in await _applied_migrations() - before:
+        applied[app_name] = applied.get(app_name, 0) + 1
+    for app_name, count in sorted(applied.items()):
+        print(f"migrated {app_name}: {count} migration{'s' if count > 1 else ''} applied")
     return 0
+
+
+async def _applied_migrations() -> set[tuple[str, str]]:
+    from piccolo.apps.migrations.tables import Migration
+
+    if not await Migration.table_exists():
+        return set()
+    rows = await Migration.select(Migration.app_name, Migration.name)
+    return {(row["app_name"], row["name"]) for row in rows}
 
 
 async def keys_create(args: argparse.Namespace) -> int:
@@ -292,8 +317,13 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> None:
     args = build_parser().parse_args(argv)
     wiring.connect()
-    if getattr(args, "sync", None):
+    if getattr(args, "sync", None):  # serve: uvicorn and the app set up logging
         raise SystemExit(args.sync(args))
+    import logging
+
+    # The worker and the operator's commands log through the same loggers as the app.
+    logging.basicConfig(level=settings_module.get().log_level, format=settings_module.LOG_FORMAT)
+    logging.getLogger("piccolo").setLevel(logging.WARNING)  # "Running Sqlite version ..."
     raise SystemExit(asyncio.run(args.run(args)))
 
 

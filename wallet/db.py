@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import json
+import logging
 import re
 import sqlite3
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator
@@ -22,7 +23,7 @@ from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
 
 from piccolo.engine.base import Engine
-from piccolo.engine.postgres import PostgresEngine
+from piccolo.engine.postgres import PostgresEngine, PostgresTransaction
 from piccolo.engine.sqlite import SQLiteEngine, TransactionType, dict_factory
 from piccolo.table import Table
 
@@ -32,6 +33,8 @@ try:  # asyncpg is the PostgreSQL driver; its errors are translated in one place
     import asyncpg
 except ImportError:  # pragma: no cover - asyncpg is a hard dependency
     asyncpg = None  # type: ignore[assignment]
+
+log = logging.getLogger("wallet.db")
 
 _P = ParamSpec("_P")
 _R = TypeVar("_R")
@@ -116,6 +119,92 @@ class WalSQLiteEngine(SQLiteEngine):
             await connection.close()
 
 
+# How long a connection may take to be reset and handed back, and the pool to close on
+# shutdown, before it is terminated instead: a server that went away must not hold us.
+RELEASE_SECONDS = 5.0
+CLOSE_SECONDS = 10.0
+
+
+class SafePostgresTransaction(PostgresTransaction):
+    """Piccolo's PostgreSQL transaction, with the connection always handed back.
+
+    Piccolo releases the connection only after a successful BEGIN and a successful
+    COMMIT or ROLLBACK. When the server goes away mid-transaction (a restart, a dropped
+    link) the ROLLBACK fails too ("connection is closed", "cannot switch to state 12;
+    another operation is in progress"), the release is skipped and the pool loses that
+    connection for good; once all are lost every request waits forever and ``Pool.close()``
+    never returns, so the process cannot stop. It also left the task's current transaction
+    pointing at the dead connection, so the next write in the same task (the worker's loop)
+    failed too. Here a connection whose state is unknown is terminated, and whatever
+    happens it goes back to the pool and the task forgets the transaction.
+    """
+
+    __slots__ = ()
+
+    async def __aenter__(self) -> PostgresTransaction:
+        if self._parent is not None:
+            return self._parent
+        self.connection = await self.get_connection()
+        try:
+            self.transaction = self.connection.transaction()
+            await self.begin()
+        except BaseException:
+            await self._hand_back(broken=True)
+            raise
+        self.context = self.engine.current_transaction.set(self)
+        return self
+
+    async def __aexit__(self, exception_type: Any, exception: Any, traceback: Any) -> bool:
+        if self._parent:
+            return exception is None
+        broken = False
+        try:
+            if exception is not None:
+                if not self._rolled_back:
+                    try:
+                        await self.rollback()
+                    except Exception as failed:
+                        # The first error is the one the caller must see; the connection
+                        # is dropped, which rolls the transaction back on the server.
+                        broken = True
+                        log.warning("rollback failed (%r); dropping the connection", failed)
+            elif not self._committed and not self._rolled_back:
+                await self.commit()
+        except BaseException:
+            broken = True
+            raise
+        finally:
+            self.engine.current_transaction.reset(self.context)
+            await self._hand_back(broken=broken)
+        return exception is None
+
+    async def _hand_back(self, *, broken: bool) -> None:
+        connection = self.connection
+        pool = self.engine.pool
+        try:
+            if broken and not connection.is_closed():
+                connection.terminate()
+            if pool is not None:
+                # A terminated connection is only marked free; the pool reconnects later.
+                await pool.release(connection, timeout=RELEASE_SECONDS)
+            elif not connection.is_closed():
+                await connection.close(timeout=RELEASE_SECONDS)
+        except asyncpg.InterfaceError:
+            # A connection that died is freed by asyncpg itself ("connection has been
+            # released back to the pool"): nothing is left to hand back.
+            pass
+        except Exception as failed:
+            # asyncpg terminated it and freed its slot before raising.
+            log.warning("a database connection could not be reset (%r); it was dropped", failed)
+
+
+class WalletPostgresEngine(PostgresEngine):
+    """Piccolo's PostgreSQL engine whose transactions always give their connection back."""
+
+    def transaction(self, allow_nested: bool = True) -> PostgresTransaction:
+        return SafePostgresTransaction(engine=self, allow_nested=allow_nested)
+
+
 def make_engine(database_url: str, *, pool_size: int = 20) -> Engine:
     if database_url.startswith("sqlite:"):
         path = Path(database_url.removeprefix("sqlite:///"))
@@ -124,7 +213,7 @@ def make_engine(database_url: str, *, pool_size: int = 20) -> Engine:
         # is what lets a second process (a separate worker) wait for the writer.
         return WalSQLiteEngine(path=str(path), timeout=30)
     if database_url.startswith(("postgresql://", "postgres://")):
-        return PostgresEngine(config={"dsn": database_url})
+        return WalletPostgresEngine(config={"dsn": database_url})
     raise SystemExit(
         f"WALLET_DATABASE_URL={database_url!r} is neither sqlite:///PATH nor postgresql://...; "
         "set it to one of those"
@@ -169,7 +258,14 @@ async def start() -> None:
     eng = engine()
     if isinstance(eng, PostgresEngine):
         if eng.pool is None:
-            await eng.start_connection_pool(max_size=settings_module.get().db_pool_size)
+            size = settings_module.get().db_pool_size
+            if size < 1:
+                raise SystemExit(
+                    f"WALLET_DB_POOL_SIZE={size} leaves no connection to PostgreSQL; set it to 1 "
+                    "or more (default 20)"
+                )
+            # asyncpg opens 10 connections up front by default and refuses a smaller maximum.
+            await eng.start_connection_pool(min_size=min(size, 10), max_size=size)
     else:
         # WAL lets readers go on while one writer commits; the setting is kept in the file.
         await eng.run_ddl("PRAGMA journal_mode=WAL")
@@ -178,7 +274,17 @@ async def start() -> None:
 async def stop() -> None:
     eng = engine()
     if isinstance(eng, PostgresEngine) and eng.pool is not None:
-        await eng.close_connection_pool()
+        pool, eng.pool = eng.pool, None
+        try:
+            # close() waits for every connection to be handed back; one held by a request
+            # stuck on a dead server would keep the process from ever stopping.
+            await asyncio.wait_for(pool.close(), timeout=CLOSE_SECONDS)
+        except TimeoutError:
+            log.warning(
+                "database connections were still in use after %.0f s; closing them anyway",
+                CLOSE_SECONDS,
+            )
+            pool.terminate()
     if isinstance(eng, WalSQLiteEngine):
         await eng.close_idle()
 
@@ -239,6 +345,33 @@ def _is_retryable(exc: BaseException) -> bool:
     return asyncpg is not None and isinstance(
         exc, asyncpg.DeadlockDetectedError | asyncpg.SerializationError
     )
+
+
+def is_unavailable(exc: BaseException) -> bool:
+    """The database could not be reached or went away mid-request (a restart, a dropped
+    link, a server still starting): nothing was committed that the caller cannot retry,
+    so the caller is told to come back rather than that the server failed."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, ConnectionError | TimeoutError):
+            return True
+        if asyncpg is not None and isinstance(
+            current,
+            asyncpg.PostgresConnectionError  # class 08: the link failed
+            | asyncpg.CannotConnectNowError  # the server is starting or stopping
+            | asyncpg.AdminShutdownError  # pg_ctl stop/restart -m fast
+            | asyncpg.CrashShutdownError
+            | asyncpg.TooManyConnectionsError
+            | asyncpg.InterfaceError  # "connection is closed", "another operation ..."
+            | asyncpg.InternalClientError,
+        ):
+            return True
+        if isinstance(current, sqlite3.OperationalError) and "locked" in str(current):
+            return True  # the file's writer held it past the busy timeout
+        current = current.__cause__ or current.__context__
+    return False
 
 
 def is_unique_violation(exc: BaseException) -> bool:

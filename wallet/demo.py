@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+import os
+from datetime import datetime, timedelta
+from pathlib import Path
 
 from wallet import clock, db
 from wallet import settings as settings_module
 from wallet.auth import service as auth
-from wallet.errors import Conflict
+from wallet.errors import Conflict, Unauthorized
 from wallet.members import service as members
 from wallet.members.schemas import Consents, EnrolIn
 from wallet.offers import service as offers
@@ -104,19 +106,11 @@ async def seed() -> None:
                     actor="demo",
                     now=now,
                 )
-        async with db.write_transaction():
-            pos_key, _ = await auth.create_key(
-                role="pos", store_code=store.code, name="demo till", now=now
-            )
-            admin_key, _ = await auth.create_key(
-                role="admin", store_code=None, name="demo admin", now=now
-            )
-            support_key, _ = await auth.create_key(
-                role="support", store_code=None, name="demo support", now=now
-            )
-            marketer_key, _ = await auth.create_key(
-                role="marketer", store_code=None, name="demo marketer", now=now
-            )
+        if not cards:  # a rerun: the shoppers exist, show their cards all the same
+            cards = await _demo_cards()
+        keys = await _demo_keys(store.code, now=now)
+        pos_key, admin_key = keys["pos"], keys["admin"]
+        support_key, marketer_key = keys["support"], keys["marketer"]
         base = settings_module.get().base_url
         print("Demo program ready.")
         if cards:
@@ -125,6 +119,7 @@ async def seed() -> None:
         print(f"Admin key:   {admin_key}")
         print(f"Support key: {support_key}")
         print(f"Marketer key (console at {base}/console): {marketer_key}")
+        print(f"(keys kept in {_keys_file()}, readable by you only; the database has only hashes)")
         print(f"API manual: {base}/schema")
         print(
             f"Shopper pages: {base}/join, {base}/card, {base}/cashback; sign in at "
@@ -136,3 +131,57 @@ async def seed() -> None:
         )
     finally:
         await db.stop()
+
+
+ROLES = ("pos", "admin", "support", "marketer")
+
+
+def _keys_file() -> Path:
+    return settings_module.get().certs_dir.parent / "demo-keys.txt"
+
+
+async def _demo_cards() -> list[str]:
+    cards: list[str] = []
+    for _name, email in SHOPPERS:
+        rows = await db.fetch(
+            "SELECT c.number FROM card c JOIN member m ON m.account = c.account "
+            "WHERE m.email = $1 AND c.status = 'active' ORDER BY c.id LIMIT 1",
+            email,
+        )
+        cards.extend(row["number"] for row in rows)
+    return cards
+
+
+async def _demo_keys(store_code: str, *, now: datetime) -> dict[str, str]:
+    """The demo's four keys: those of an earlier run while they still work, new ones
+    otherwise. Keys are stored hashed, so the file is the only place they can be read
+    again; it is made readable by its owner only."""
+    path = _keys_file()
+    kept: dict[str, str] = {}
+    if path.exists():
+        for text in path.read_text().splitlines():
+            role, _, secret = text.partition("=")
+            if role in ROLES and secret:
+                kept[role] = secret.strip()
+    try:
+        if set(kept) == set(ROLES):
+            for secret in kept.values():
+                await auth.authenticate(secret)
+            return kept
+    except Unauthorized:
+        pass  # a new database (or revoked keys): mint new ones
+    made: dict[str, str] = {}
+    async with db.write_transaction():
+        for role in ROLES:
+            made[role], _ = await auth.create_key(
+                role=role,
+                store_code=store_code if role == "pos" else None,
+                name=f"demo {'till' if role == 'pos' else role}",
+                now=now,
+            )
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as out:
+        out.write("".join(f"{role}={secret}\n" for role, secret in made.items()))
+    path.chmod(0o600)  # an existing file keeps its old mode through O_TRUNC
+    return made

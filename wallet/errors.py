@@ -197,7 +197,31 @@ def http_error_handler(_: Request[Any, Any, Any], exc: HTTPException) -> Respons
     return _reply(exc.status_code, ErrorReply(code, exc.detail, exc.extra or None))
 
 
+# Seconds a till is asked to wait before retrying the same request when the database is
+# away; a PostgreSQL restart takes about that long.
+RETRY_AFTER_SECONDS = 3
+
+
 def unexpected_error_handler(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    from wallet import db
+
+    if db.is_unavailable(exc):
+        request.logger.warning(
+            "database unavailable on %s %s (%r); answered 503, the client retries",
+            request.method,
+            request.url.path,
+            exc,
+        )
+        return Response(
+            content=ErrorReply(
+                "database_unavailable",
+                "the database is unavailable for a moment; retry the same request (same "
+                "receipt id) shortly: it is applied once",
+                {"retry_after_seconds": RETRY_AFTER_SECONDS},
+            ),
+            status_code=503,
+            headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+        )
     request.logger.exception(
         "unhandled error on %s %s; the write was rolled back", request.method, request.url.path
     )

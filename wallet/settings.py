@@ -64,6 +64,19 @@ def _days(name: str, default: tuple[int, ...]) -> tuple[int, ...]:
         ) from exc
 
 
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+
+
+def _log_level(raw: str) -> str:
+    level = raw.strip().upper()
+    if level not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
+        raise SystemExit(
+            f"setting WALLET_LOG_LEVEL={raw!r} is not a level; use DEBUG, INFO, WARNING, ERROR "
+            "or CRITICAL"
+        )
+    return level
+
+
 @dataclass(frozen=True)
 class Settings:
     # Where the data lives: ``sqlite:///path/to/file`` or ``postgresql://user@host:port/db``.
@@ -148,7 +161,7 @@ def load() -> Settings:
         ),
         program_time_zone=env("WALLET_TIME_ZONE") or Settings.program_time_zone,
         embedded_worker=_bool("WALLET_EMBEDDED_WORKER", Settings.embedded_worker),
-        log_level=env("WALLET_LOG_LEVEL") or Settings.log_level,
+        log_level=_log_level(env("WALLET_LOG_LEVEL") or Settings.log_level),
         smtp_host=env("WALLET_SMTP_HOST") or Settings.smtp_host,
         smtp_port=_int("WALLET_SMTP_PORT", Settings.smtp_port),
         smtp_username=env("WALLET_SMTP_USERNAME") or Settings.smtp_username,

@@ -435,3 +435,23 @@ async def test_points_never_pay_for_an_excluded_line_and_a_refusal_names_its_lim
     assert [item["redeemed_kopecks"] for item in paid["lines"]] == [9_900, 0]
     assert [item["notes"][:1] for item in paid["lines"]] == [[], ["points cannot pay for alcohol"]]
     assert paid["explanation"]["redeem"]["eligible_kopecks"] == 10_000
+
+
+async def test_a_receipt_whose_id_holds_a_slash_can_be_returned(client):
+    shop = await Shop.open(client)
+    shopper = await shop.enrol()
+    sale = await shop.receipt(shopper.card, "SL/1", [line(100_000), line(50_000, sku="SKU-2")])
+    assert sale["earned_points"] > 0
+    body = {"receipt_id": "SL/1", "return_id": "RET/1", "occurred_at": iso(clock.now())}
+    returned = await client.post("/api/v1/pos/returns", json=body, headers=bearer(shop.pos_key))
+    assert returned.status_code == 201, returned.text
+    assert returned.json()["reversed_points"] == sale["earned_points"]
+    assert (await shop.me(shopper))["balance"] == 0
+    again = await client.post("/api/v1/pos/returns", json=body, headers=bearer(shop.pos_key))
+    assert again.status_code in (200, 201) and again.json() == returned.json()
+    unknown = await client.post(
+        "/api/v1/pos/returns",
+        json={**body, "receipt_id": "SL/2", "return_id": "RET/2"},
+        headers=bearer(shop.pos_key),
+    )
+    assert unknown.status_code == 404 and unknown.json()["code"] == "receipt_not_found"

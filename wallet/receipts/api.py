@@ -16,6 +16,7 @@ from wallet.receipts.schemas import (
     QuoteOut,
     ReceiptIn,
     ReceiptOut,
+    ReceiptReturnIn,
     ReturnIn,
     ReturnOut,
 )
@@ -75,7 +76,8 @@ class PosController(Controller):
         operation_id="postReturn",
         summary="Return a whole receipt or some of its lines",
         description="Reverses what the returned lines earned and gives back what they "
-        "redeemed (as new lots keeping the original expiry). Idempotent on return_id.",
+        "redeemed (as new lots keeping the original expiry). Idempotent on return_id. "
+        "A receipt id holding `/` cannot be put in this path: use `POST /api/v1/pos/returns`.",
         responses=errors(400, 404, 409, 422),
         status_code=201,
     )
@@ -85,4 +87,25 @@ class PosController(Controller):
         store_id = _store_of(request)
         return await service.post_return(
             receipt_id, data, store_id=store_id, actor=principal(request).actor, now=clock.now()
+        )
+
+    @post(
+        "/returns",
+        operation_id="postReturnByBody",
+        summary="Return a whole receipt or some of its lines, the receipt named in the body",
+        description="As `postReturn`, for any receipt id, including ids that hold `/` "
+        "(e.g. `SL/1`). Idempotent on return_id.",
+        responses=errors(400, 404, 409, 422),
+        status_code=201,
+    )
+    async def post_return_by_body(
+        self, request: Request[Any, Any, Any], data: JSONBody[ReceiptReturnIn]
+    ) -> ReturnOut:
+        store_id = _store_of(request)
+        return await service.post_return(
+            data.receipt_id,
+            data.as_return(),
+            store_id=store_id,
+            actor=principal(request).actor,
+            now=clock.now(),
         )

@@ -113,6 +113,19 @@ class ReturnIn(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     lines: list[ReturnLineIn] | None = None
 
 
+class ReceiptReturnIn(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """A return naming its receipt in the body: receipt ids may hold ``/``, which no path
+    segment can carry."""
+
+    receipt_id: ReceiptId
+    return_id: ReceiptId
+    occurred_at: datetime
+    lines: list[ReturnLineIn] | None = None
+
+    def as_return(self) -> ReturnIn:
+        return ReturnIn(return_id=self.return_id, occurred_at=self.occurred_at, lines=self.lines)
+
+
 class LineResult(msgspec.Struct, frozen=True):
     line: int
     sku: str
