@@ -17,6 +17,7 @@ from typing import Any
 
 import msgspec
 from litestar import Controller, Request, Response, get, post, put
+from litestar.params import FromPath
 
 from wallet import clock, db
 from wallet import settings as settings_module
@@ -113,7 +114,7 @@ class KoshelekController(Controller):
 
     @put(protocol.COMMUNICATION, status_code=200)
     async def communication(
-        self, request: Request[Any, Any, Any], card_number: str
+        self, request: Request[Any, Any, Any], card_number: FromPath[str]
     ) -> Response[bytes]:
         async def work() -> Response[bytes]:
             data = msgspec.json.decode(await request.body(), type=protocol.Communication)
