@@ -21,6 +21,7 @@ from wallet.campaigns.api import CampaignsController, UnsubscribeController
 from wallet.campaigns.console import ConsoleController
 from wallet.errors import EXCEPTION_HANDLERS
 from wallet.http import security_headers
+from wallet.koshelek.api import KoshelekController
 from wallet.ledger.api import AdjustmentsController
 from wallet.members.api import AdminCardsController, MeController
 from wallet.offers.api import MyOffersController, OffersAdminController
@@ -127,6 +128,7 @@ def create_app(*, manage_db: bool = True, extra_handlers: list[Any] | None = Non
         KeysController,
         BonusesAdminController,
         MyReferralController,
+        KoshelekController,
         *(extra_handlers or []),
     ]
     return Litestar(

@@ -27,6 +27,7 @@ APP_REGISTRY = AppRegistry(
         "wallet.bonuses.piccolo_app",
         "wallet.passsync.piccolo_app",
         "wallet.segments.piccolo_app",
+        "wallet.koshelek.piccolo_app",
         "wallet.campaigns.piccolo_app",
     ]
 )

@@ -52,6 +52,13 @@ def _bool(name: str, default: bool) -> bool:
     return raw.strip().lower() in {"1", "true", "yes", "on"}
 
 
+def _choice(name: str, default: str, allowed: tuple[str, ...]) -> str:
+    raw = (os.environ.get(name) or default).strip()
+    if raw not in allowed:
+        raise SystemExit(f"setting {name}={raw!r} is not one of {', '.join(allowed)}")
+    return raw
+
+
 def _days(name: str, default: tuple[int, ...]) -> tuple[int, ...]:
     raw = os.environ.get(name)
     if raw is None or raw.strip() == "":
@@ -134,6 +141,25 @@ class Settings:
     # Google Wallet REST API base URL and the issuer id of the program's Google account.
     google_api_url: str = "https://walletobjects.googleapis.com/walletobjects/v1"
     google_issuer_id: str = "3388000000000000000"
+    # «Кошелёк» (Cardsmobile): the login and password we give Кошелёк for calling our
+    # service under /koshelek/v1 (and its delivery callbacks). Either empty: the service is
+    # off and answers 404. Never logged.
+    koshelek_login: str = ""
+    koshelek_password: str = ""
+    # The card's barcode as Кошелёк draws it: CODE_128 or QR_CODE (the program's choice).
+    koshelek_barcode: str = "CODE_128"
+    # A blocked card found by a search: true refuses issuing it (422), false returns it as
+    # "inactive".
+    koshelek_refuse_blocked: bool = True
+    # The optional getAllUsers / getAllUsersExtended lists (every member's phone): off.
+    koshelek_list_users: bool = False
+    # Кошелёк's Push API (we are the client): base URL and the credentials Кошелёк issues.
+    koshelek_push_url: str = "https://api.cardsmobile.ru"
+    koshelek_push_login: str = ""
+    koshelek_push_password: str = ""
+    # Service (TRANSACTION) pushes after a receipt: at most one per shopper per this many
+    # seconds (0: no service pushes).
+    koshelek_transaction_every_seconds: int = 600
 
     @property
     def is_sqlite(self) -> bool:
@@ -189,6 +215,25 @@ def load() -> Settings:
         apns_ca=env("WALLET_APNS_CA") or Settings.apns_ca,
         google_api_url=(env("WALLET_GOOGLE_API_URL") or Settings.google_api_url).rstrip("/"),
         google_issuer_id=env("WALLET_GOOGLE_ISSUER_ID") or Settings.google_issuer_id,
+        koshelek_login=env("WALLET_KOSHELEK_LOGIN") or "",
+        koshelek_password=env("WALLET_KOSHELEK_PASSWORD") or "",
+        koshelek_barcode=_choice(
+            "WALLET_KOSHELEK_BARCODE", Settings.koshelek_barcode, ("CODE_128", "QR_CODE")
+        ),
+        koshelek_refuse_blocked=_bool(
+            "WALLET_KOSHELEK_REFUSE_BLOCKED", Settings.koshelek_refuse_blocked
+        ),
+        koshelek_list_users=_bool("WALLET_KOSHELEK_LIST_USERS", Settings.koshelek_list_users),
+        koshelek_push_url=(env("WALLET_KOSHELEK_PUSH_URL") or Settings.koshelek_push_url).rstrip(
+            "/"
+        ),
+        koshelek_push_login=env("WALLET_KOSHELEK_PUSH_LOGIN") or "",
+        koshelek_push_password=env("WALLET_KOSHELEK_PUSH_PASSWORD") or "",
+        koshelek_transaction_every_seconds=_at_least(
+            "WALLET_KOSHELEK_TRANSACTION_EVERY_SECONDS",
+            Settings.koshelek_transaction_every_seconds,
+            minimum=0,
+        ),
     )
 
 

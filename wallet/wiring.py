@@ -9,6 +9,7 @@ at start-up; it may run more than once.
 - deleting a segment asks offers whether an active offer still names it;
 - new members, their profile and consents, their receipts and returns pay event bonuses
   (welcome, birthday, referral, profile, marketing consent), in the same transaction;
+- a receipt queues the balance push to a card issued in «Кошелёк» (rate limited);
 - passes show the offers' goal of the month and the next reminded burn;
 - promotions for saved segments ask segments whom they hold (resolved before pricing).
 """
@@ -18,6 +19,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from wallet.bonuses import service as bonuses
+from wallet.koshelek import push as koshelek_push
 from wallet.members.events import MemberChanged, MemberJoined
 from wallet.offers import service as offers
 from wallet.passsync import view as pass_view
@@ -33,6 +35,7 @@ def connect() -> None:
     events.subscribe(ReturnPosted, offers.on_return)
     events.subscribe(ReceiptPosted, bonuses.on_receipt)
     events.subscribe(ReturnPosted, bonuses.on_return)
+    events.subscribe(ReceiptPosted, koshelek_push.on_receipt)
     events.subscribe(MemberJoined, bonuses.on_joined)
     events.subscribe(MemberChanged, bonuses.on_changed)
     events.subscribe(SegmentDeleting, offers.refuse_if_segment_used)

@@ -11,7 +11,8 @@ from wallet import inputs
 from wallet.members.schemas import CardNumber, Email
 from wallet.segments.schemas import SegmentFilter
 
-Channel = Literal["email", "push"]
+# "push" goes on the Apple/Google pass; "koshelek" to the card in «Кошелёк» (by phone).
+Channel = Literal["email", "push", "koshelek"]
 Rate = Annotated[int, msgspec.Meta(ge=0, le=100_000, description="messages/s; 0 = default")]
 Template = Annotated[str, msgspec.Meta(pattern=r"^campaign_[a-z0-9_]{1,50}$")]
 
@@ -22,7 +23,7 @@ class CampaignIn(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     ``{{ burning_points }}``, ``{{ burning_date }}``."""
 
     name: inputs.Name
-    channels: Annotated[list[Channel], msgspec.Meta(min_length=1, max_length=2)] = msgspec.field(
+    channels: Annotated[list[Channel], msgspec.Meta(min_length=1, max_length=3)] = msgspec.field(
         default_factory=lambda: ["email"]
     )
     segment_id: inputs.Id | None = None

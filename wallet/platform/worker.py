@@ -41,6 +41,7 @@ JOB_MODULES: list[str] = [
     "wallet.passsync.jobs",
     "wallet.segments.jobs",
     "wallet.campaigns.jobs",
+    "wallet.koshelek.jobs",
     "wallet.platform.jobs",
     "wallet.signin.jobs",
 ]
