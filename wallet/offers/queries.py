@@ -169,3 +169,99 @@ def unnotified(
         f"AND status = 'settled' AND notified = false{bulk.in_range('account_id', accounts)} "
         f"ORDER BY id LIMIT {p(limit)}"
     ), p.values
+
+
+def _in_list(p: db.Params, values: list[Any]) -> str:
+    return "(" + ", ".join(p(value) for value in values) + ")"
+
+
+def spend_by_card(
+    account_id: int, months: list[str], categories: list[str]
+) -> tuple[str, list[Any]]:
+    """Money paid per month and card in the offer's categories (all when none): what a
+    goal is made from."""
+    p = db.Params()
+    text = (
+        "SELECT month, card_id, SUM(paid_kopecks) AS paid FROM offer_spend_month "
+        f"WHERE account_id = {p(account_id)} AND month IN {_in_list(p, months)}"
+    )
+    if categories:
+        text += f" AND category IN {_in_list(p, categories)}"
+    return text + " GROUP BY month, card_id", p.values
+
+
+def month_spend(account_id: int, month: str, categories: list[str]) -> tuple[str, list[Any]]:
+    """Money paid in one month in the offer's categories (all when none)."""
+    p = db.Params()
+    text = (
+        "SELECT COALESCE(SUM(paid_kopecks), 0) AS paid FROM offer_spend_month "
+        f"WHERE account_id = {p(account_id)} AND month = {p(month)}"
+    )
+    if categories:
+        text += f" AND category IN {_in_list(p, categories)}"
+    return text, p.values
+
+
+OTHER_ACTIVE_ENROLMENTS = db.sql(
+    "SELECT e.offer AS offer_id, o.renews_monthly, o.status, o.starts_at, o.ends_at, "
+    "g.id AS goal_id FROM offer_enrolment e JOIN offer o ON o.id = e.offer "
+    "LEFT JOIN offer_goal_month g ON g.enrolment_id = e.id AND g.month = $1 "
+    "WHERE e.account_id = $2 AND e.status = 'active' AND e.offer != $3"
+)
+"""A shopper's other active offers and their goal of the month: one goal a month."""
+
+ADD_SPEND = db.sql(
+    "INSERT INTO offer_spend_month "
+    "(spend_key, account_id, card_id, month, category, paid_kopecks) "
+    "VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (spend_key) DO UPDATE "
+    "SET paid_kopecks = offer_spend_month.paid_kopecks + excluded.paid_kopecks"
+)
+"""Money paid per account, card, month and category, added in SQL (no read first): the
+till's receipt and its return both land here inside the till's transaction."""
+
+ACTIVE_ENROLMENTS = db.sql(
+    "SELECT e.id AS enrolment_id, e.opted_in_at, o.id AS offer_id, o.categories, "
+    "o.renews_monthly, o.counts_whole_month, o.status, o.starts_at, o.ends_at, "
+    "g.id AS goal_id, g.counts_from, g.status AS goal_status "
+    "FROM offer_enrolment e JOIN offer o ON o.id = e.offer "
+    "LEFT JOIN offer_goal_month g ON g.enrolment_id = e.id AND g.month = $1 "
+    "WHERE e.account_id = $2 AND e.status = 'active'",
+    categories=db.json_value,
+)
+"""A shopper's active offers and their goal of the month, for a receipt to count towards."""
+
+ADD_GOAL_SPEND = db.sql(
+    "UPDATE offer_goal_month SET spent_kopecks = spent_kopecks + $1 "
+    "WHERE id = $2 AND status = 'open'"
+)
+"""A receipt's counted money added to an open goal (relative: concurrent receipts add)."""
+
+GOALS_TO_OPEN = db.sql(
+    "SELECT e.id, e.account_id, e.offer FROM offer_enrolment e JOIN offer o "
+    "ON o.id = e.offer LEFT JOIN offer_goal_month g ON g.enrolment_id = e.id "
+    "AND g.month = $1 WHERE e.status = 'active' AND o.renews_monthly "
+    "AND o.status = 'active' AND g.id IS NULL"
+)
+"""Renewing enrolments without the month's goal yet (the month-start job opens them)."""
+
+
+def mark_notified(ids: list[int]) -> tuple[str, list[Any]]:
+    """Progress rows whose outcome email is queued: never told twice."""
+    p = db.Params()
+    return f"UPDATE offer_goal_month SET notified = true WHERE id IN {_in_list(p, ids)}", p.values
+
+
+def expiring_batches(
+    after: datetime, until: datetime, account_ids: list[int] | None
+) -> tuple[str, list[Any]]:
+    """Points per account and expiry moment burning in (after, until], available lots only
+    (a pending lot that has not matured by ``after`` is not the shopper's yet)."""
+    p = db.Params()
+    text = (
+        "SELECT account, expires_at, SUM(remaining) AS points FROM lot "
+        f"WHERE remaining > 0 AND expires_at > {p(after)} AND expires_at <= {p(until)} "
+        f"AND (is_pending = false OR available_from <= {p(after)})"
+    )
+    if account_ids is not None:
+        text += f" AND account IN {_in_list(p, account_ids)}"
+    return text + " GROUP BY account, expires_at", p.values
