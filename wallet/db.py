@@ -19,6 +19,8 @@ import re
 import sqlite3
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
 
@@ -382,50 +384,133 @@ def is_unique_violation(exc: BaseException) -> bool:
 
 
 async def raw(sql: str, *args: Any) -> list[dict[str, Any]]:
-    """Run SQL written for both engines (``{}`` placeholders), inside the current transaction."""
+    """Piccolo's ``{}`` placeholders, for tests and one-off scripts only: the program's own
+    statements live in each domain's ``queries`` module and run through ``fetch``."""
     from piccolo.querystring import QueryString
 
     rows = await engine().run_querystring(QueryString(sql, *args))
     return [dict(row) for row in rows or []]
 
 
-_PLACEHOLDER = re.compile(r"\$(\d+)")
+# ---- the one way the program runs its hand-written SQL -------------------------------------
+#
+# Every statement is written once, for both engines, with PostgreSQL's ``$1..$n``
+# placeholders (asyncpg prepares and caches it per connection: the till's hot path). SQLite
+# gets the same numbers as ``?1..?n``, which it binds by number, so no argument is
+# reordered. What the engines return differently is decoded here, once, for the columns a
+# statement names (``decode``): the rest already agree (Piccolo's SQLite converters turn a
+# plain TIMESTAMPTZ/BOOLEAN column into an aware datetime/bool, as asyncpg does).
 
 
-def _sqlite_sql(sql: str, args: tuple[Any, ...]) -> tuple[str, list[Any]]:
-    """``$n`` placeholders (PostgreSQL's) to SQLite's ``?``, arguments reordered to match."""
-    order = [int(n) - 1 for n in _PLACEHOLDER.findall(sql)]
-    values = [json.dumps(args[i]) if isinstance(args[i], dict | list) else args[i] for i in order]
-    return _PLACEHOLDER.sub("?", sql.replace(" FOR UPDATE", "")), values
+def timestamp(value: Any) -> datetime | None:
+    """An aware UTC datetime: SQLite hands back an aggregate's or expression's timestamp as
+    the text Piccolo stored ("2026-11-30 12:00:00+00:00")."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    if value.tzinfo is None:  # stored by Piccolo as UTC without the offset
+        return value.replace(tzinfo=UTC)
+    return value.astimezone(UTC)
 
 
-async def fetch(sql: str, *args: Any) -> list[dict[str, Any]]:
-    """Run one statement written with ``$1..$n`` placeholders, in the current transaction
-    if there is one, and return its rows as dicts.
+def json_value(value: Any) -> Any:
+    """Parsed JSON: both drivers hand back json/jsonb (and SQLite's JSON text) as a string."""
+    return json.loads(value) if isinstance(value, str | bytes) else value
+
+
+def boolean(value: Any) -> bool | None:
+    """A bool: SQLite computes ``EXISTS``/comparisons as 0/1."""
+    return None if value is None else bool(value)
+
+
+_LOCK = "{lock}"
+_NUMBERED = re.compile(r"\$(\d+)")
+
+
+@functools.lru_cache(maxsize=4096)
+def _sqlite_text(sql: str) -> str:
+    """``$n`` to ``?n``: the same parameter, by number, in SQLite's spelling."""
+    return _NUMBERED.sub(r"?\1", sql)
+
+
+@dataclass(frozen=True, slots=True)
+class Sql:
+    """One named statement of a ``queries`` module, its text for each engine and the
+    columns ``fetch`` decodes. Made by ``sql``."""
+
+    postgres: str
+    sqlite: str
+    decode: tuple[tuple[str, Callable[[Any], Any]], ...] = ()
+
+
+def sql(text: str, *, lock: str = "", **decode: Callable[[Any], Any]) -> Sql:
+    """A statement with ``$n`` placeholders. ``lock`` is the row lock PostgreSQL takes where
+    the text says ``{lock}`` (``FOR UPDATE``, ``FOR UPDATE SKIP LOCKED``): a read-then-write
+    there loses updates unless the rows are locked. SQLite has no such clause and needs none:
+    ``write_transaction`` is IMMEDIATE and holds the whole database. ``decode`` names the
+    columns whose value the engines return differently, with the decoder (``timestamp``,
+    ``json_value``, ``boolean``)."""
+    if (_LOCK in text) != bool(lock):
+        raise ValueError(f"a lock needs both {_LOCK} in the text and lock=...: {text!r}")
+    postgres = text.replace(_LOCK, lock)
+    sqlite = _sqlite_text(text.replace(" " + _LOCK, "").replace(_LOCK, ""))
+    return Sql(postgres, sqlite, tuple(decode.items()))
+
+
+class Params:
+    """The arguments of a statement composed in pieces (settlement, a segment's filter):
+    ``p(value)`` appends the value and is its ``$n`` in the text, so every piece numbers
+    its own parameters and the order of the arguments is the order they were asked for."""
+
+    def __init__(self, *values: Any) -> None:
+        self.values: list[Any] = list(values)
+
+    def __call__(self, value: Any) -> str:
+        self.values.append(value)
+        return f"${len(self.values)}"
+
+
+def _decoded(
+    rows: Iterable[Any], decode: tuple[tuple[str, Callable[[Any], Any]], ...]
+) -> list[dict[str, Any]]:
+    found = [dict(row) for row in rows]
+    for row in found:
+        for column, decoder in decode:
+            if column in row:
+                row[column] = decoder(row[column])
+    return found
+
+
+async def fetch(query: str | Sql, *args: Any) -> list[dict[str, Any]]:
+    """Run one statement (a ``queries`` module's ``Sql``, or text with ``$1..$n`` built
+    there), in the current transaction if there is one, and return its rows as dicts.
 
     The till's hot path uses this instead of Piccolo's query builder: building the SQL
     text was about a quarter of a receipt's CPU time (py-spy, bench/bench_receipts.py),
-    and asyncpg caches the prepared statement per connection. ``FOR UPDATE`` is dropped on
-    SQLite, whose IMMEDIATE transaction already holds the write lock.
+    and asyncpg caches the prepared statement per connection. A dict or list argument is
+    sent as JSON text on both engines.
     """
     eng = engine()
+    values = [json.dumps(a) if isinstance(a, dict | list) else a for a in args]
+    decode = query.decode if isinstance(query, Sql) else ()
     if isinstance(eng, PostgresEngine):
-        values = [json.dumps(a) if isinstance(a, dict | list) else a for a in args]
+        text = query.postgres if isinstance(query, Sql) else query
         pg_transaction = eng.current_transaction.get()
         if pg_transaction is not None:
-            rows = await pg_transaction.connection.fetch(sql, *values)
+            rows = await pg_transaction.connection.fetch(text, *values)
         elif eng.pool is not None:
             async with eng.pool.acquire() as connection:
-                rows = await connection.fetch(sql, *values)
+                rows = await connection.fetch(text, *values)
         else:
             connection = await eng.get_new_connection()
             try:
-                rows = await connection.fetch(sql, *values)
+                rows = await connection.fetch(text, *values)
             finally:
                 await connection.close()
-        return [dict(row) for row in rows]
+        return _decoded(rows, decode) if decode else [dict(row) for row in rows]
     assert isinstance(eng, SQLiteEngine)
-    text, values = _sqlite_sql(sql, args)
+    text = query.sqlite if isinstance(query, Sql) else _sqlite_text(query)
     transaction = eng.current_transaction.get()
     if transaction is not None:
         async with transaction.connection.execute(text, values) as cursor:
@@ -440,7 +525,8 @@ async def fetch(sql: str, *args: Any) -> list[dict[str, Any]]:
             await connection.commit()
         finally:
             await connection.close()
-    return [row if isinstance(row, dict) else dict(zip(names, row, strict=True)) for row in found]
+    rows = [row if isinstance(row, dict) else dict(zip(names, row, strict=True)) for row in found]
+    return _decoded(rows, decode) if decode else rows
 
 
 def values_table(rows: list[tuple[Any, ...]], types: tuple[str, ...]) -> tuple[str, list[Any]]:

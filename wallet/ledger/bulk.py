@@ -23,16 +23,18 @@ from datetime import datetime
 from typing import Any
 
 from wallet import db
-from wallet.ledger import service
+from wallet.ledger import queries, service
 
 # An account-id range, both ends included; None: every account of the set.
 Range = tuple[int, int] | None
 
-# An account's next lot event is the earliest of what it had and the new lot's expiry.
-_NEXT_EVENT = (
-    "CASE WHEN account.next_lot_event_at IS NULL OR account.next_lot_event_at > {} "
-    "THEN {} ELSE account.next_lot_event_at END"
-)
+
+def _next_event(p: db.Params, expires_at: datetime) -> str:
+    """An account's next lot event: the earliest of what it had and the new lot's expiry."""
+    return (
+        f"CASE WHEN account.next_lot_event_at IS NULL OR account.next_lot_event_at > "
+        f"{p(expires_at)} THEN {p(expires_at)} ELSE account.next_lot_event_at END"
+    )
 
 
 @dataclass(frozen=True)
@@ -66,7 +68,7 @@ def owes_nothing(account: str, accounts: Range = None) -> str:
 
 async def lot_sequence() -> str:
     """PostgreSQL: the sequence lot ids come from, for ``new_lot_id``."""
-    rows = await db.raw("SELECT pg_get_serial_sequence('lot', 'id') AS name")
+    rows = await db.fetch(queries.LOT_SEQUENCE)
     return str(rows[0]["name"]).replace("'", "")
 
 
@@ -80,77 +82,69 @@ def new_lot_id(points: str, account: str, sequence: str, accounts: Range = None)
 
 
 def credit_ctes(
-    rows: str, credit: Credit, *, lot: str, account: str, points: str, accounts: Range = None
-) -> tuple[str, list[Any]]:
-    """PostgreSQL: CTEs ``lots``, ``journal`` and ``credited`` (text and ``{}`` arguments,
-    in order) that credit every row of the caller's CTE ``rows`` whose ``lot`` is not NULL.
+    p: db.Params,
+    rows: str,
+    credit: Credit,
+    *,
+    lot: str,
+    account: str,
+    points: str,
+    accounts: Range = None,
+) -> str:
+    """PostgreSQL: CTEs ``lots``, ``journal`` and ``credited`` (their arguments added to
+    ``p``) that credit every row of the caller's CTE ``rows`` whose ``lot`` is not NULL.
     The journal entries' foreign keys to their lots are checked at the end of the
     statement, when the lots are there."""
-    sql = (
+    return (
         "lots AS (INSERT INTO lot (id, account, amount, remaining, earned_at, available_from, "
         "expires_at, is_pending, source, receipt_id) "
-        f"SELECT {lot}, {account}, {points}, {points}, {{}}, {{}}, {{}}, false, {{}}, NULL "
+        f"SELECT {lot}, {account}, {points}, {points}, {p(credit.earned_at)}, {p(credit.now)}, "
+        f"{p(credit.expires_at)}, false, {p(credit.source)}, NULL "
         f"FROM {rows} WHERE {lot} IS NOT NULL), "
         "journal AS (INSERT INTO journal_entry (account, lot, kind, points, receipt_id, actor, "
-        f"reason, created_at) SELECT {account}, {lot}, {{}}, {points}, NULL, {{}}, {{}}, {{}} "
+        f"reason, created_at) SELECT {account}, {lot}, {p(credit.kind)}, {points}, NULL, "
+        f"{p(credit.actor)}, {p(credit.reason)}, {p(credit.now)} "
         f"FROM {rows} WHERE {lot} IS NOT NULL), "
         f"credited AS (UPDATE account SET balance = account.balance + {rows}.{points}, "
-        f"next_lot_event_at = {_NEXT_EVENT} FROM {rows} "
+        f"next_lot_event_at = {_next_event(p, credit.expires_at)} FROM {rows} "
         f"WHERE {rows}.{account} = account.id AND {rows}.{lot} IS NOT NULL"
         f"{in_range('account.id', accounts)})"
     )
-    args = [
-        credit.earned_at,
-        credit.now,
-        credit.expires_at,
-        credit.source,
-        credit.kind,
-        credit.actor,
-        credit.reason,
-        credit.now,
-        credit.expires_at,
-        credit.expires_at,
-    ]
-    return sql, args
 
 
 async def last_lot_id() -> int:
     """SQLite: the highest lot id; one writer at a time, so the ids after it are free."""
-    rows = await db.raw("SELECT COALESCE(MAX(id), 0) AS top FROM lot")
+    rows = await db.fetch(queries.LAST_LOT_ID)
     return int(rows[0]["top"])
 
 
 async def credit_in_steps(rows: str, rows_args: Sequence[Any], credit: Credit) -> None:
     """SQLite: credit every row of the SELECT ``rows`` (columns ``lot_id``, ``account_id``,
-    ``points``; ``{}`` arguments ``rows_args``) whose ``lot_id`` is not NULL."""
-    await db.raw(
+    ``points``; its arguments ``rows_args`` are its ``$1..$n``) whose ``lot_id`` is not
+    NULL."""
+    p = db.Params(*rows_args)
+    await db.fetch(
         "UPDATE account SET balance = account.balance + r.points, "
-        f"next_lot_event_at = {_NEXT_EVENT} FROM ({rows}) AS r "
+        f"next_lot_event_at = {_next_event(p, credit.expires_at)} FROM ({rows}) AS r "
         "WHERE r.account_id = account.id AND r.lot_id IS NOT NULL",
-        credit.expires_at,
-        credit.expires_at,
-        *rows_args,
+        *p.values,
     )
-    await db.raw(
+    p = db.Params(*rows_args)
+    await db.fetch(
         "INSERT INTO lot (id, account, amount, remaining, earned_at, available_from, "
         "expires_at, is_pending, source, receipt_id) "
-        "SELECT lot_id, account_id, points, points, {}, {}, {}, false, {}, NULL "
+        f"SELECT lot_id, account_id, points, points, {p(credit.earned_at)}, {p(credit.now)}, "
+        f"{p(credit.expires_at)}, false, {p(credit.source)}, NULL "
         f"FROM ({rows}) AS r WHERE lot_id IS NOT NULL",
-        credit.earned_at,
-        credit.now,
-        credit.expires_at,
-        credit.source,
-        *rows_args,
+        *p.values,
     )
-    await db.raw(
+    p = db.Params(*rows_args)
+    await db.fetch(
         "INSERT INTO journal_entry (account, lot, kind, points, receipt_id, actor, reason, "
-        "created_at) SELECT account_id, lot_id, {}, points, NULL, {}, {}, {} "
+        f"created_at) SELECT account_id, lot_id, {p(credit.kind)}, points, NULL, "
+        f"{p(credit.actor)}, {p(credit.reason)}, {p(credit.now)} "
         f"FROM ({rows}) AS r WHERE lot_id IS NOT NULL",
-        credit.kind,
-        credit.actor,
-        credit.reason,
-        credit.now,
-        *rows_args,
+        *p.values,
     )
 
 

@@ -11,8 +11,7 @@ A unit of work opened inside another one on the same account (a subscriber of th
 "receipt posted" event paying a bonus) gets the same book: the outer block still holds
 the lock, and one book means the totals are written once, with every movement in them.
 
-Entering locks the account row (``SELECT ... FOR UPDATE`` on PostgreSQL; SQLite's
-IMMEDIATE transaction already holds the write lock) and settles its clock (``expire``);
+Entering locks the account row (``queries.LOCK_ACCOUNT_ROW``) and settles its clock (``expire``);
 the movements record lots and journal entries and keep the totals in memory; leaving
 writes the totals once. Set-based crediting of many accounts at once (month-end cashback)
 is ``wallet.ledger.bulk``. Nothing outside this package writes ``lot``, ``journal_entry``
@@ -39,6 +38,7 @@ import msgspec
 from wallet import clock, db
 from wallet import settings as settings_module
 from wallet.errors import AccountNotFound, InsufficientPoints, InvalidInput
+from wallet.ledger import queries
 from wallet.ledger.schemas import (
     AccountState,
     Expiry,
@@ -72,11 +72,7 @@ async def open_account(*, now: datetime) -> int:
 
 
 async def _lock(account_id: int) -> AccountState:
-    rows = await db.fetch(
-        "SELECT id, balance, pending, debt, lifetime_spend_kopecks, next_lot_event_at "
-        "FROM account WHERE id = $1 FOR UPDATE",
-        account_id,
-    )
+    rows = await db.fetch(queries.LOCK_ACCOUNT_ROW, account_id)
     if not rows:
         raise AccountNotFound(f"no account {account_id}", {"account_id": account_id})
     return AccountState(**rows[0])
@@ -156,8 +152,7 @@ class Book:
         state = self._state
         if msgspec.structs.astuple(state) != self._saved:
             await db.fetch(
-                "UPDATE account SET balance = $1, pending = $2, debt = $3, "
-                "lifetime_spend_kopecks = $4, next_lot_event_at = $5 WHERE id = $6",
+                queries.SAVE_TOTALS,
                 state.balance,
                 state.pending,
                 state.debt,
@@ -245,9 +240,7 @@ class Book:
         repaid = min(state.debt, points)
         kept = points - repaid
         rows = await db.fetch(
-            "INSERT INTO lot (account, amount, remaining, earned_at, available_from, "
-            "expires_at, is_pending, source, receipt_id) "
-            "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id",
+            queries.INSERT_LOT,
             state.id,
             points,
             kept,
@@ -328,23 +321,14 @@ class Book:
         promotion_id: int | None = None,
     ) -> list[LotTaken]:
         state, now = self._state, self.now
-        # Available lots in the order spending takes them: oldest-expiring first.
-        lots = await db.fetch(
-            "SELECT id, remaining, expires_at FROM lot WHERE account = $1 AND remaining > 0 "
-            "AND is_pending = $2 AND expires_at > $3 ORDER BY expires_at, id",
-            state.id,
-            False,
-            now,
-        )
+        lots = await db.fetch(queries.SPENDABLE_LOTS, state.id, False, now)
         left = points
         taken: list[LotTaken] = []
         for lot in lots:
             if left == 0:
                 break
             take = min(left, lot["remaining"])
-            await db.fetch(
-                "UPDATE lot SET remaining = remaining - $1 WHERE id = $2", take, lot["id"]
-            )
+            await db.fetch(queries.TAKE_FROM_LOT, take, lot["id"])
             taken.append(LotTaken(lot_id=lot["id"], points=take, expires_at=lot["expires_at"]))
             left -= take
         if left:
@@ -588,12 +572,8 @@ async def _journal(
     if not entries:
         return
     ids = promotion_ids or [promotion_id] * len(entries)
-    groups = ", ".join(
-        "(" + ", ".join(f"${i * 9 + j + 1}" for j in range(9)) + ")" for i in range(len(entries))
-    )
     await db.fetch(
-        "INSERT INTO journal_entry (account, lot, kind, points, receipt_id, actor, reason, "
-        f"created_at, promotion_id) VALUES {groups}",
+        queries.insert_journal(len(entries)),
         *[value for entry, pid in zip(entries, ids, strict=True) for value in (*entry, pid)],
     )
 
@@ -608,9 +588,7 @@ async def _add_spend_months(account_id: int, by_month: dict[str, int]) -> None:
         if not kopecks:
             continue
         await db.fetch(
-            "INSERT INTO account_spend_month (spend_key, account_id, month, spent_kopecks) "
-            "VALUES ($1, $2, $3, $4) ON CONFLICT (spend_key) DO UPDATE SET "
-            "spent_kopecks = account_spend_month.spent_kopecks + excluded.spent_kopecks",
+            queries.ADD_SPEND_MONTH,
             f"{account_id}:{month}",
             account_id,
             month,
@@ -619,21 +597,14 @@ async def _add_spend_months(account_id: int, by_month: dict[str, int]) -> None:
 
 
 async def _move_spend_months(source_id: int, target_id: int) -> None:
-    rows = await db.fetch(
-        "SELECT month, spent_kopecks FROM account_spend_month WHERE account_id = $1", source_id
-    )
+    rows = await db.fetch(queries.SPEND_MONTHS_OF, source_id)
     await _add_spend_months(target_id, {row["month"]: int(row["spent_kopecks"]) for row in rows})
-    await db.fetch("DELETE FROM account_spend_month WHERE account_id = $1", source_id)
+    await db.fetch(queries.DELETE_SPEND_MONTHS, source_id)
 
 
 async def spend_by_month(account_id: int, *, since_month: str) -> dict[str, int]:
     """Money paid per month ("YYYY-MM", program time zone) from ``since_month`` on."""
-    rows = await db.fetch(
-        "SELECT month, spent_kopecks FROM account_spend_month "
-        "WHERE account_id = $1 AND month >= $2",
-        account_id,
-        since_month,
-    )
+    rows = await db.fetch(queries.SPEND_MONTHS_SINCE, account_id, since_month)
     return {row["month"]: int(row["spent_kopecks"]) for row in rows}
 
 
@@ -650,16 +621,8 @@ async def tier_standing(
 
 
 async def _next_lot_event(account_id: int) -> datetime | None:
-    rows = await db.raw(
-        "SELECT MIN(CASE WHEN is_pending AND available_from < expires_at "
-        "THEN available_from ELSE expires_at END) AS next_at "
-        "FROM lot WHERE account = {} AND remaining > 0",
-        account_id,
-    )
-    value = rows[0]["next_at"] if rows else None
-    if isinstance(value, str):  # SQLite returns the raw text for an aggregate
-        value = datetime.fromisoformat(value)
-    return clock.to_utc(value) if value is not None else None
+    rows = await db.fetch(queries.NEXT_LOT_EVENT, account_id)
+    return rows[0]["next_at"] if rows else None
 
 
 class Adjusted(msgspec.Struct, frozen=True):
@@ -705,11 +668,7 @@ async def expire_due(*, now: datetime) -> int:
     release pending lots that matured, queue the account's pass update), each account in
     its own short transaction. The one expiry: the worker runs it every five minutes and
     with the daily reminders, ``wallet expire`` by hand. Returns how many accounts changed."""
-    rows = await db.fetch(
-        "SELECT id FROM account WHERE next_lot_event_at IS NOT NULL AND next_lot_event_at <= $1 "
-        "ORDER BY id",
-        now,
-    )
+    rows = await db.fetch(queries.ACCOUNTS_DUE, now)
     for row in rows:
         async with db.write_transaction(), account(row["id"], now=now):
             pass
@@ -825,11 +784,7 @@ async def reconcile(account_id: int, *, now: datetime) -> list[str]:
         problems.append(f"balance {account['balance']} but available lots hold {available}")
     if pending != account["pending"]:
         problems.append(f"pending {account['pending']} but pending lots hold {pending}")
-    per_lot = await db.raw(
-        "SELECT lot, SUM(points) AS total FROM journal_entry WHERE account = {} "
-        "AND lot IS NOT NULL GROUP BY lot",
-        account_id,
-    )
+    per_lot = await db.fetch(queries.JOURNAL_BY_LOT, account_id)
     sums = {row["lot"]: int(row["total"]) for row in per_lot}
     for lot in lots:
         if sums.get(lot["id"], 0) != lot["remaining"]:
@@ -839,10 +794,7 @@ async def reconcile(account_id: int, *, now: datetime) -> list[str]:
             )
         if lot["remaining"] < 0:
             problems.append(f"lot {lot['id']} is negative")
-    total = await db.raw(
-        "SELECT COALESCE(SUM(points), 0) AS total FROM journal_entry WHERE account = {}",
-        account_id,
-    )
+    total = await db.fetch(queries.JOURNAL_TOTAL, account_id)
     journal = int(total[0]["total"])
     expected = account["balance"] + account["pending"] - account["debt"]
     if journal != expected:

@@ -17,14 +17,9 @@ from wallet import clock, db
 from wallet import settings as settings_module
 from wallet.mail import service as mail
 from wallet.members import service as members
+from wallet.offers import queries
 from wallet.offers.tables import BurnReminder
 from wallet.passsync import outbox as pass_outbox
-
-
-def _ts(value: Any) -> datetime:
-    if isinstance(value, str):
-        value = datetime.fromisoformat(value)
-    return clock.to_utc(value)
 
 
 async def _burning(
@@ -33,19 +28,10 @@ async def _burning(
     """Spendable points burning in (after, until], per account and local date: the points
     and the earliest burn time of that date."""
     zone = settings_module.get().tz
-    args: list[Any] = [after, until, after]
-    sql = (
-        "SELECT account, expires_at, SUM(remaining) AS points FROM lot "
-        "WHERE remaining > 0 AND expires_at > {} AND expires_at <= {} "
-        "AND (is_pending = false OR available_from <= {})"
-    )
-    if account_ids is not None:
-        sql += f" AND account IN ({', '.join('{}' for _ in account_ids)})"
-        args.extend(account_ids)
-    sql += " GROUP BY account, expires_at"
+    text, args = queries.expiring_batches(after, until, account_ids)
     batches: dict[tuple[int, date], tuple[int, datetime]] = {}
-    for row in await db.raw(sql, *args):
-        at = _ts(row["expires_at"])
+    for row in await db.fetch(db.sql(text, expires_at=db.timestamp), *args):
+        at = row["expires_at"]
         # A lot that burns at midnight local time burns "on" the day before, as a shopper
         # reads it: "valid until 31 January" means gone on 1 February.
         day = (at - timedelta(microseconds=1)).astimezone(zone).date()

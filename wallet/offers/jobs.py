@@ -12,7 +12,7 @@ from wallet import settings as settings_module
 from wallet.ledger import service as ledger
 from wallet.mail import service as mail
 from wallet.members import service as members
-from wallet.offers import expiry, service, settlement
+from wallet.offers import expiry, queries, service, settlement
 from wallet.platform import service as platform
 from wallet.platform.worker import register, register_schedule
 
@@ -129,12 +129,8 @@ async def notify(payload: dict[str, Any]) -> None:
                     dedupe_key=f"cashback:{row['id']}",
                 )
             ids = [int(row["id"]) for row in rows]
-            await db.raw(
-                "UPDATE offer_goal_month SET notified = true WHERE id IN ("
-                + ", ".join("{}" for _ in ids)
-                + ")",
-                *ids,
-            )
+            text, args = queries.mark_notified(ids)
+            await db.fetch(text, *args)
 
 
 register("offers.settle", settle, max_attempts=5)

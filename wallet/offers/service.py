@@ -23,7 +23,7 @@ from wallet import settings as settings_module
 from wallet.errors import Conflict, DomainError, InvalidInput, NotFound
 from wallet.ledger import service as ledger
 from wallet.members import service as members
-from wallet.offers import expiry
+from wallet.offers import expiry, queries
 from wallet.offers.schemas import (
     CardSpend,
     GoalExplanation,
@@ -332,21 +332,9 @@ async def end_offer(offer_id: int, *, actor: str, now: datetime) -> OfferOut:
 # --- the goal ---------------------------------------------------------------------------
 
 
-def _category_filter(categories: list[str], args: list[Any]) -> str:
-    if not categories:
-        return ""
-    args.extend(categories)
-    return " AND category IN (" + ", ".join("{}" for _ in categories) + ")"
-
-
 async def _spend(account_id: int, months: list[str], categories: list[str]) -> list[dict[str, Any]]:
-    args: list[Any] = [account_id, *months]
-    sql = (
-        "SELECT month, card_id, SUM(paid_kopecks) AS paid FROM offer_spend_month "
-        "WHERE account_id = {} AND month IN (" + ", ".join("{}" for _ in months) + ")"
-    )
-    sql += _category_filter(categories, args) + " GROUP BY month, card_id"
-    return await db.raw(sql, *args)
+    text, args = queries.spend_by_card(account_id, months, categories)
+    return await db.fetch(text, *args)
 
 
 def round_up(value: int, step: int) -> int:
@@ -439,12 +427,8 @@ def roubles_text(kopecks: int) -> str:
 
 
 async def _month_spend(account_id: int, month: str, categories: list[str]) -> int:
-    args: list[Any] = [account_id, month]
-    sql = (
-        "SELECT COALESCE(SUM(paid_kopecks), 0) AS paid FROM offer_spend_month "
-        "WHERE account_id = {} AND month = {}" + _category_filter(categories, args)
-    )
-    rows = await db.raw(sql, *args)
+    text, args = queries.month_spend(account_id, month, categories)
+    rows = await db.fetch(text, *args)
     return int(rows[0]["paid"])
 
 
@@ -525,15 +509,7 @@ async def _eligibility(offer: dict[str, Any], account_id: int, now: datetime) ->
 
 
 async def _holds_other_offer(offer_id: int, account_id: int, month: str) -> int | None:
-    rows = await db.raw(
-        "SELECT e.offer AS offer_id, o.renews_monthly, o.status, o.starts_at, o.ends_at, "
-        "g.id AS goal_id FROM offer_enrolment e JOIN offer o ON o.id = e.offer "
-        "LEFT JOIN offer_goal_month g ON g.enrolment_id = e.id AND g.month = {} "
-        "WHERE e.account_id = {} AND e.status = 'active' AND e.offer != {}",
-        month,
-        account_id,
-        offer_id,
-    )
+    rows = await db.fetch(queries.OTHER_ACTIVE_ENROLMENTS, month, account_id, offer_id)
     start, end = month_bounds(month)
     for row in rows:
         if row["goal_id"] is not None:
@@ -753,11 +729,8 @@ async def _record_spend(
         by_category[category] += amount
     for category, amount in by_category.items():
         if amount:
-            await db.raw(
-                "INSERT INTO offer_spend_month "
-                "(spend_key, account_id, card_id, month, category, paid_kopecks) "
-                "VALUES ({}, {}, {}, {}, {}, {}) ON CONFLICT (spend_key) DO UPDATE "
-                "SET paid_kopecks = offer_spend_month.paid_kopecks + excluded.paid_kopecks",
+            await db.fetch(
+                queries.ADD_SPEND,
                 f"{account_id}:{card_id}:{month}:{category}",
                 account_id,
                 card_id,
@@ -765,16 +738,7 @@ async def _record_spend(
                 category,
                 amount,
             )
-    rows = await db.raw(
-        "SELECT e.id AS enrolment_id, e.opted_in_at, o.id AS offer_id, o.categories, "
-        "o.renews_monthly, o.counts_whole_month, o.status, o.starts_at, o.ends_at, "
-        "g.id AS goal_id, g.counts_from, g.status AS goal_status "
-        "FROM offer_enrolment e JOIN offer o ON o.id = e.offer "
-        "LEFT JOIN offer_goal_month g ON g.enrolment_id = e.id AND g.month = {} "
-        "WHERE e.account_id = {} AND e.status = 'active'",
-        month,
-        account_id,
-    )
+    rows = await db.fetch(queries.ACTIVE_ENROLMENTS, month, account_id)
     for row in rows:
         if row["goal_id"] is None:
             # A renewing offer opens the month's goal at the first purchase of the month
@@ -783,7 +747,7 @@ async def _record_spend(
             if (
                 row["renews_monthly"]
                 and month == month_key(now)
-                and month > month_key(_ts(row["opted_in_at"]))
+                and month > month_key(row["opted_in_at"])
                 and row["status"] == "active"
                 and _runs_during(row, start, end)
             ):
@@ -797,32 +761,21 @@ async def _record_spend(
                     now=now,
                 )
             continue
-        if row["goal_status"] != "open" or occurred_at < _ts(row["counts_from"]):
+        if row["goal_status"] != "open" or occurred_at < row["counts_from"]:
             continue
-        categories = set(_list(row["categories"]))
+        categories = set(row["categories"] or ())
         counted = sum(
             amount for category, amount in lines if not categories or category in categories
         )
         if counted:
-            await db.raw(
-                "UPDATE offer_goal_month SET spent_kopecks = spent_kopecks + {} "
-                "WHERE id = {} AND status = 'open'",
-                counted,
-                row["goal_id"],
-            )
+            await db.fetch(queries.ADD_GOAL_SPEND, counted, row["goal_id"])
 
 
 async def open_month(month: str, *, now: datetime) -> int:
     """Open the month's goals of every renewing enrolment (the month-start job), so passes
     show the new goal before the first purchase. Returns how many were opened."""
     start, end = month_bounds(month)
-    rows = await db.raw(
-        "SELECT e.id, e.account_id, e.offer FROM offer_enrolment e JOIN offer o "
-        "ON o.id = e.offer LEFT JOIN offer_goal_month g ON g.enrolment_id = e.id "
-        "AND g.month = {} WHERE e.status = 'active' AND o.renews_monthly "
-        "AND o.status = 'active' AND g.id IS NULL",
-        month,
-    )
+    rows = await db.fetch(queries.GOALS_TO_OPEN, month)
     opened = 0
     offers: dict[int, dict[str, Any]] = {}
     for row in rows:

@@ -41,7 +41,6 @@ too), so the checks are paid; the ranges spread them over the cores instead.
 from __future__ import annotations
 
 import asyncio
-import json
 import time
 from dataclasses import dataclass
 from datetime import datetime
@@ -51,14 +50,13 @@ from wallet import clock, db
 from wallet import settings as settings_module
 from wallet.errors import InvalidInput
 from wallet.ledger import bulk
+from wallet.offers import queries
 from wallet.offers.schemas import SettlementReport
 from wallet.offers.service import month_bounds, offer_row
 from wallet.passsync import refresh as pass_refresh
 from wallet.platform import service as platform
 from wallet.rules import service as rules_service
 
-# The rows this run settled: a rerun finds none open, so it never shares this marker.
-_MONTH_ROWS = "offer_id = {} AND month = {} AND status = 'settled' AND settled_at = {}"
 # Accounts whose passes are rebuilt per transaction after a settlement.
 PASS_REFRESH_BATCH = 500
 # Progress rows per account range on PostgreSQL (each range is one transaction; a till's
@@ -74,12 +72,7 @@ async def settle_month(month: str, *, now: datetime) -> SettlementReport:
             {"month": month},
         )
     # Each offer with open rows, and where its open rows lie (one scan for all offers).
-    offers = await db.raw(
-        "SELECT offer_id, MIN(account_id) AS low, MAX(account_id) AS high, COUNT(*) AS n "
-        "FROM offer_goal_month WHERE month = {} AND status = 'open' "
-        "GROUP BY offer_id ORDER BY offer_id",
-        month,
-    )
+    offers = await db.fetch(queries.OPEN_MONTH_SPANS, month)
     totals = {"settled": 0, "reached": 0, "missed": 0, "points": 0}
     for row in offers:
         span = (int(row["low"]), int(row["high"]), int(row["n"]))
@@ -186,11 +179,8 @@ async def _settle_range(run: _Month, accounts: _Range) -> dict[str, int]:
     """Settle the open rows of one account range (or the whole month) in the caller's
     transaction, and queue the follow-up jobs for exactly those rows in it too."""
     if not db.is_sqlite():
-        # The plans join a million rows to a million: hash joins, memory to hold them, and
-        # no JIT (it compiled for 0.45 s of a 3 s statement at 100,000 rows).
-        await db.raw("SET LOCAL enable_nestloop = off")
-        await db.raw("SET LOCAL work_mem = '64MB'")
-        await db.raw("SET LOCAL jit = off")
+        for setting in queries.SETTLEMENT_PLAN_SETTINGS:
+            await db.fetch(setting)
     if db.is_sqlite() or run.expires_at <= run.now:
         counts, owing = await _settle_in_steps(run)
     else:
@@ -201,7 +191,7 @@ async def _settle_range(run: _Month, accounts: _Range) -> dict[str, int]:
         [(int(item["account_id"]), int(item["reward_points"])) for item in owing], run.credit
     )
     for item, new_lot in zip(owing, new_lots, strict=True):
-        await db.raw("UPDATE offer_goal_month SET lot_id = {} WHERE id = {}", new_lot, item["id"])
+        await db.fetch(queries.SET_GOAL_LOT, new_lot, item["id"])
     if counts["settled"]:
         await _queue_follow_ups(run, accounts)
     return counts
@@ -227,9 +217,6 @@ async def _queue_follow_ups(run: _Month, accounts: _Range) -> None:
         payload=payload,
         dedupe_key=f"offers:notify:{run.offer_id}:{run.month}{suffix}",
     )
-
-
-_in_range = bulk.in_range
 
 
 def _counts(summary: list[dict[str, Any]]) -> dict[str, int]:
@@ -258,35 +245,20 @@ async def _settle_in_one_statement(
     lot_id = bulk.new_lot_id(
         terms.reward, "offer_goal_month.account_id", await bulk.lot_sequence(), accounts
     )
-    credit, credit_args = bulk.credit_ctes(
-        "claimed",
-        run.credit,
-        lot="lot_id",
-        account="account_id",
-        points="reward_points",
+    text, args = queries.settle_in_one_statement(
+        outcome=terms.outcome,
+        reward=terms.reward,
+        lot_id=lot_id,
+        offer_id=run.offer_id,
+        month=run.month,
+        now=run.now,
+        credit=run.credit,
         accounts=accounts,
     )
-    summary = await db.raw(
-        "WITH claimed AS ("
-        "UPDATE offer_goal_month SET status = 'settled', settled_at = {}, "
-        f"outcome = {terms.outcome}, reward_points = {terms.reward}, lot_id = {lot_id} "
-        "WHERE offer_id = {} AND month = {} AND status = 'open'"
-        f"{_in_range('account_id', accounts)} "
-        f"RETURNING id, account_id, outcome, reward_points, lot_id), {credit} "
-        "SELECT outcome, COUNT(*) AS n, COALESCE(SUM(reward_points), 0) AS points, "
-        "json_agg(json_build_object('id', id, 'account_id', account_id, "
-        "'reward_points', reward_points)) "
-        "FILTER (WHERE reward_points > 0 AND lot_id IS NULL) AS owing "
-        "FROM claimed GROUP BY outcome",
-        run.now,
-        run.offer_id,
-        run.month,
-        *credit_args,
-    )
+    summary = await db.fetch(db.sql(text, owing=db.json_value), *args)
     owing: list[dict[str, Any]] = []
     for item in summary:
-        if item["owing"]:
-            owing.extend(json.loads(item["owing"]))
+        owing.extend(item["owing"] or ())
     return _counts(summary), owing
 
 
@@ -294,46 +266,18 @@ async def _settle_in_steps(run: _Month) -> tuple[dict[str, int], list[dict[str, 
     """SQLite (and a reward already expired on arrival): the same steps, one statement
     each. One writer at a time on SQLite, so lot ids after the current maximum are free."""
     offer_id, month, terms, now = run.offer_id, run.month, run.terms, run.now
-    await db.raw(
-        "UPDATE offer_goal_month SET status = 'settled', settled_at = {}, "
-        f"outcome = {terms.outcome}, reward_points = {terms.reward}, lot_id = NULL "
-        "WHERE offer_id = {} AND month = {} AND status = 'open'",
-        now,
-        offer_id,
-        month,
+    text, args = queries.claim_open_rows(
+        outcome=terms.outcome, reward=terms.reward, offer_id=offer_id, month=month, now=now
     )
-    summary = await db.raw(
-        "SELECT outcome, COUNT(*) AS n, COALESCE(SUM(reward_points), 0) AS points "
-        f"FROM offer_goal_month WHERE {_MONTH_ROWS} GROUP BY outcome",
-        offer_id,
-        month,
-        now,
-    )
+    await db.fetch(text, *args)
+    text, args = queries.settled_summary(offer_id, month, now)
+    summary = await db.fetch(text, *args)
     if run.expires_at > now and db.is_sqlite():
-        await db.raw(
-            "UPDATE offer_goal_month SET lot_id = {} + numbered.rn FROM ("
-            "SELECT g.id, ROW_NUMBER() OVER (ORDER BY g.id) AS rn FROM offer_goal_month g "
-            "WHERE g.offer_id = {} AND g.month = {} AND g.status = 'settled' "
-            f"AND g.settled_at = {{}} AND g.reward_points > 0 AND {bulk.owes_nothing('g.account_id')}"
-            ") AS numbered WHERE offer_goal_month.id = numbered.id",
-            await bulk.last_lot_id(),
-            offer_id,
-            month,
-            now,
-        )
-        await bulk.credit_in_steps(
-            "SELECT lot_id, account_id, reward_points AS points FROM offer_goal_month "
-            f"WHERE {_MONTH_ROWS}",
-            [offer_id, month, now],
-            run.credit,
-        )
-    owing = await db.raw(
-        "SELECT id, account_id, reward_points FROM offer_goal_month "
-        f"WHERE {_MONTH_ROWS} AND reward_points > 0 AND lot_id IS NULL",
-        offer_id,
-        month,
-        now,
-    )
+        text, args = queries.number_new_lots(await bulk.last_lot_id(), offer_id, month, now)
+        await db.fetch(text, *args)
+        await bulk.credit_in_steps(*queries.rows_to_credit(offer_id, month, now), run.credit)
+    text, args = queries.owing_rows(offer_id, month, now)
+    owing = await db.fetch(text, *args)
     return _counts(summary), owing
 
 
@@ -359,17 +303,16 @@ async def refresh_passes(
     """
     deadline = None if seconds is None else time.monotonic() + seconds
     while True:
-        rows = await db.raw(
-            "SELECT g.id, g.account_id FROM offer_goal_month g "
-            "WHERE g.offer_id = {} AND g.month = {} AND g.status = 'settled' "
-            f"AND g.settled_at = {{}} AND g.id > {{}}{_in_range('g.account_id', accounts)} "
-            f"AND {pass_refresh.has_pass_sql('g.account_id')} ORDER BY g.id LIMIT {{}}",
-            offer_id,
-            month,
-            settled_at,
-            after,
-            PASS_REFRESH_BATCH,
+        text, args = queries.settled_with_pass(
+            offer_id=offer_id,
+            month=month,
+            settled_at=settled_at,
+            after=after,
+            limit=PASS_REFRESH_BATCH,
+            accounts=accounts,
+            has_pass=pass_refresh.has_pass_sql("g.account_id"),
         )
+        rows = await db.fetch(text, *args)
         if not rows:
             return None
         await pass_refresh.refresh_accounts(
@@ -383,11 +326,5 @@ async def refresh_passes(
 async def unnotified(
     offer_id: int, month: str, *, limit: int, accounts: _Range = None
 ) -> list[dict[str, Any]]:
-    return await db.raw(
-        "SELECT id, account_id, outcome, reward_points, goal_kopecks, spent_kopecks, lot_id "
-        "FROM offer_goal_month WHERE offer_id = {} AND month = {} AND status = 'settled' "
-        f"AND notified = false{_in_range('account_id', accounts)} ORDER BY id LIMIT {{}}",
-        offer_id,
-        month,
-        limit,
-    )
+    text, args = queries.unnotified(offer_id, month, limit=limit, accounts=accounts)
+    return await db.fetch(text, *args)

@@ -19,6 +19,7 @@ from wallet import db, settings
 from wallet.errors import CardNotFound, NotFound, Unauthorized
 from wallet.members import service as members
 from wallet.members.service import CardInfo
+from wallet.passsync import queries
 from wallet.passsync.links import pass_token, token_matches
 from wallet.passsync.rows import ensure_pass, pass_row
 from wallet.passsync.tables import PassRegistration
@@ -111,7 +112,7 @@ async def register_device(
     async with db.write_transaction():
         # Read under the pass row's lock: a refresh giving it a new tag either committed
         # before (we store that tag) or flags this registration after we commit.
-        locked = await db.fetch("SELECT tag FROM pass_card WHERE id = $1 FOR UPDATE", row["id"])
+        locked = await db.fetch(queries.LOCK_PASS_TAG, row["id"])
         inserted = await (
             PassRegistration.insert(
                 PassRegistration(

@@ -12,6 +12,7 @@ from typing import Any
 from wallet import clock, db
 from wallet import settings as settings_module
 from wallet.errors import IdempotencyConflict
+from wallet.platform import queries
 from wallet.platform.tables import AuditEvent, IdempotencyRecord
 
 
@@ -24,11 +25,8 @@ async def enqueue(
 ) -> None:
     """Record work for the worker; a waiting job with the same ``dedupe_key`` absorbs it."""
     now = clock.now()
-    conflict = " ON CONFLICT (dedupe_key) DO NOTHING" if dedupe_key is not None else ""
     await db.fetch(
-        "INSERT INTO outbox_job (kind, dedupe_key, payload, status, attempts, due_at, "
-        f"last_error, created_at, updated_at) VALUES ($1, $2, $3, 'pending', 0, $4, '', $5, $5)"
-        f"{conflict}",
+        queries.ENQUEUE if dedupe_key is None else queries.ENQUEUE_ONCE,
         kind,
         dedupe_key,
         payload,
@@ -109,7 +107,7 @@ def _loads(value: Any) -> Any:
 
 
 async def outbox_counts() -> dict[str, int]:
-    rows = await db.raw("SELECT status, COUNT(*) AS n FROM outbox_job GROUP BY status")
+    rows = await db.fetch(queries.OUTBOX_COUNTS)
     return {row["status"]: int(row["n"]) for row in rows}
 
 
@@ -128,16 +126,16 @@ async def prune(*, now: datetime) -> dict[str, int]:
     return {
         "outbox_job": await delete_in_batches(
             "outbox_job",
-            "status = 'done' AND updated_at < {}",
+            "status = 'done' AND updated_at < $1",
             now - timedelta(days=cfg.outbox_keep_days),
         ),
         "idempotency_record": await delete_in_batches(
             "idempotency_record",
-            "created_at < {}",
+            "created_at < $1",
             now - timedelta(days=cfg.idempotency_keep_days),
         ),
         "schedule_slot": await delete_in_batches(
-            "schedule_slot", "created_at < {}", now - SLOT_KEEP
+            "schedule_slot", "created_at < $1", now - SLOT_KEEP
         ),
     }
 
@@ -148,11 +146,7 @@ async def delete_in_batches(table: str, where: str, *args: Any) -> int:
     removed = 0
     while True:
         async with db.write_transaction():
-            rows = await db.raw(
-                f"DELETE FROM {table} WHERE id IN (SELECT id FROM {table} WHERE {where} "
-                f"LIMIT {PRUNE_BATCH}) RETURNING id",
-                *args,
-            )
+            rows = await db.fetch(queries.delete_batch(table, where, PRUNE_BATCH), *args)
         removed += len(rows)
         if len(rows) < PRUNE_BATCH:
             return removed

@@ -26,9 +26,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-import msgspec
-
 from wallet import clock, db
+from wallet.platform import queries
 from wallet.platform.tables import OutboxJob, ScheduleSlot
 
 log = logging.getLogger("wallet.worker")
@@ -129,27 +128,9 @@ def backoff(attempts: int) -> timedelta:
 async def _claim(
     now: datetime, limit: int, *, skip_kinds: frozenset[str] = frozenset()
 ) -> list[dict[str, Any]]:
-    lock = "" if db.is_sqlite() else " FOR UPDATE SKIP LOCKED"
-    skip = ""
-    args: list[Any] = [now + LEASE, now, now]
-    if skip_kinds:
-        skip = f" AND kind NOT IN ({', '.join('{}' for _ in skip_kinds)})"
-        args.extend(sorted(skip_kinds))
+    claim, args = queries.claim_jobs(now, now + LEASE, limit, sorted(skip_kinds))
     async with db.write_transaction():
-        rows = await db.raw(
-            "UPDATE outbox_job SET status = 'running', attempts = attempts + 1, "
-            "dedupe_key = NULL, due_at = {}, updated_at = {} "
-            "WHERE id IN (SELECT id FROM outbox_job "
-            f"WHERE status IN ('pending', 'running') AND due_at <= {{}}{skip} "
-            f"ORDER BY due_at, id LIMIT {{}}{lock}) "
-            "RETURNING id, kind, payload, attempts",
-            *args,
-            limit,
-        )
-    for row in rows:
-        if isinstance(row["payload"], str):
-            row["payload"] = msgspec.json.decode(row["payload"])
-    return rows
+        return await db.fetch(claim, *args)
 
 
 async def _hand_back(jobs: list[dict[str, Any]]) -> None:

@@ -1,7 +1,10 @@
 """Every hand-written statement of the promotions domain, in ``db.fetch``'s ``$n`` style.
 
 Statements over a list of values take it as an IN list (``{ids}``, filled by ``with_in``):
-SQLite has no arrays."""
+SQLite has no arrays. Row locks are named (``db.sql(..., lock=...)``), never appended to
+the text: SQLite has no ``FOR UPDATE`` and ``db.fetch`` would refuse it."""
+
+from wallet import db
 
 
 def with_in(sql: str, count: int, first: int = 1) -> str:
@@ -19,7 +22,17 @@ BUDGETS = (
     "SELECT id, budget_points, budget_kopecks, used_points, used_kopecks FROM promotion "
     "WHERE id IN {ids} ORDER BY id"
 )
-BUDGETS_LOCKED = BUDGETS + " FOR UPDATE"
+
+
+def budgets(count: int, *, lock: bool) -> db.Sql:
+    """``BUDGETS`` for ``count`` promotions; ``lock`` holds them to the end of the
+    transaction, so concurrent receipts take turns on what is left."""
+    text = with_in(BUDGETS, count)
+    return db.sql(text + " {lock}", lock="FOR UPDATE") if lock else db.sql(text)
+
+
+PROMOTION = db.sql("SELECT * FROM promotion WHERE id = $1")
+PROMOTION_LOCKED = db.sql("SELECT * FROM promotion WHERE id = $1 {lock}", lock="FOR UPDATE")
 SHOPPER_USES = "SELECT use_key, points, kopecks FROM promotion_shopper_use WHERE use_key IN {ids}"
 
 # Never past the budget, even if a caller forgot the lock: no row back means refused.

@@ -152,8 +152,7 @@ async def budgets_left(
     ids = sorted(promotion_ids)
     if not ids:
         return {}
-    sql = queries.BUDGETS_LOCKED if lock else queries.BUDGETS
-    rows = {row["id"]: row for row in await db.fetch(queries.with_in(sql, len(ids)), *ids)}
+    rows = {row["id"]: row for row in await db.fetch(queries.budgets(len(ids), lock=lock), *ids)}
     keys = {pid: period_key(catalogue.by_id[pid], account_id, at) for pid in ids}
     wanted = [key for key in keys.values() if key]
     uses = {}
@@ -462,9 +461,7 @@ async def create(data: PromotionIn, *, actor: str, now: datetime) -> PromotionOu
 
 
 async def _row(promotion_id: int, *, lock: bool = False) -> dict[str, Any]:
-    rows = await db.fetch(
-        "SELECT * FROM promotion WHERE id = $1" + (" FOR UPDATE" if lock else ""), promotion_id
-    )
+    rows = await db.fetch(queries.PROMOTION_LOCKED if lock else queries.PROMOTION, promotion_id)
     if not rows:
         raise PromotionNotFound(f"no promotion {promotion_id}", {"promotion_id": promotion_id})
     return rows[0]

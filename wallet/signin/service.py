@@ -203,12 +203,12 @@ async def prune(*, now: datetime) -> dict[str, int]:
     cutoff = now - TRACE_KEEP - max(ADDRESS_WINDOW, IP_WINDOW)
     return {
         "signin_send_event": await platform.delete_in_batches(
-            "signin_send_event", "created_at < {}", cutoff
+            "signin_send_event", "created_at < $1", cutoff
         ),
         "signin_code": await platform.delete_in_batches(
-            "signin_code", "expires_at < {}", now - TRACE_KEEP
+            "signin_code", "expires_at < $1", now - TRACE_KEEP
         ),
         "page_session": await platform.delete_in_batches(
-            "page_session", "expires_at < {} OR revoked_at < {}", now - TRACE_KEEP, now - TRACE_KEEP
+            "page_session", "expires_at < $1 OR revoked_at < $1", now - TRACE_KEEP
         ),
     }

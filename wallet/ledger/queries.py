@@ -1,0 +1,106 @@
+"""Every hand-written statement of the ledger, named (``$n`` placeholders; see ``db.sql``).
+
+The till's hot path runs these through ``db.fetch``: asyncpg prepares each once per
+connection, which is why they are fixed texts and not built per call.
+"""
+
+from __future__ import annotations
+
+from wallet import db
+
+LOCK_ACCOUNT_ROW = db.sql(
+    "SELECT id, balance, pending, debt, lifetime_spend_kopecks, next_lot_event_at "
+    "FROM account WHERE id = $1 {lock}",
+    lock="FOR UPDATE",
+    next_lot_event_at=db.timestamp,
+)
+"""An account's totals, locked until the transaction ends: every unit of work reads them,
+changes them in memory and writes them back (``SAVE_TOTALS``); unlocked, two tills on one
+account on PostgreSQL would each write their own sum and one would be lost."""
+
+SAVE_TOTALS = db.sql(
+    "UPDATE account SET balance = $1, pending = $2, debt = $3, "
+    "lifetime_spend_kopecks = $4, next_lot_event_at = $5 WHERE id = $6"
+)
+"""The totals of a unit of work, written once when it ends (under ``LOCK_ACCOUNT_ROW``)."""
+
+INSERT_LOT = db.sql(
+    "INSERT INTO lot (account, amount, remaining, earned_at, available_from, "
+    "expires_at, is_pending, source, receipt_id) "
+    "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id"
+)
+"""A new lot of earned points (the till's hot path: a prepared statement)."""
+
+SPENDABLE_LOTS = db.sql(
+    "SELECT id, remaining, expires_at FROM lot WHERE account = $1 AND remaining > 0 "
+    "AND is_pending = $2 AND expires_at > $3 ORDER BY expires_at, id"
+)
+"""Available lots in the order spending takes them: oldest-expiring first ($2 is false)."""
+
+TAKE_FROM_LOT = db.sql("UPDATE lot SET remaining = remaining - $1 WHERE id = $2")
+"""Points taken from one lot (relative, so the statement is right whatever was read)."""
+
+
+def insert_journal(entries: int) -> str:
+    """``entries`` journal entries (account, lot, kind, points, receipt, actor, reason, at,
+    promotion) in one statement: a receipt's entries cost one round trip, not one each."""
+    groups = ", ".join(
+        "(" + ", ".join(f"${i * 9 + j + 1}" for j in range(9)) + ")" for i in range(entries)
+    )
+    return (
+        "INSERT INTO journal_entry (account, lot, kind, points, receipt_id, actor, reason, "
+        f"created_at, promotion_id) VALUES {groups}"
+    )
+
+
+ADD_SPEND_MONTH = db.sql(
+    "INSERT INTO account_spend_month (spend_key, account_id, month, spent_kopecks) "
+    "VALUES ($1, $2, $3, $4) ON CONFLICT (spend_key) DO UPDATE SET "
+    "spent_kopecks = account_spend_month.spent_kopecks + excluded.spent_kopecks"
+)
+"""Money paid in a month, added in SQL: the row may have been written by another
+account's merge in the same transaction, and an upsert needs no read first."""
+
+SPEND_MONTHS_OF = db.sql(
+    "SELECT month, spent_kopecks FROM account_spend_month WHERE account_id = $1"
+)
+"""Every month an account has spent in (a merge moves them all)."""
+
+DELETE_SPEND_MONTHS = db.sql("DELETE FROM account_spend_month WHERE account_id = $1")
+"""A merged-away account's months, once added to the target's."""
+
+SPEND_MONTHS_SINCE = db.sql(
+    "SELECT month, spent_kopecks FROM account_spend_month WHERE account_id = $1 AND month >= $2"
+)
+"""The months a tier counts ("YYYY-MM" sorts as text)."""
+
+NEXT_LOT_EVENT = db.sql(
+    "SELECT MIN(CASE WHEN is_pending AND available_from < expires_at "
+    "THEN available_from ELSE expires_at END) AS next_at "
+    "FROM lot WHERE account = $1 AND remaining > 0",
+    next_at=db.timestamp,
+)
+"""When the account's clock next moves: a live lot expires or a pending one matures."""
+
+ACCOUNTS_DUE = db.sql(
+    "SELECT id FROM account WHERE next_lot_event_at IS NOT NULL AND next_lot_event_at <= $1 "
+    "ORDER BY id"
+)
+"""Accounts whose clock is due (the expiry sweep), in lock order."""
+
+JOURNAL_BY_LOT = db.sql(
+    "SELECT lot, SUM(points) AS total FROM journal_entry WHERE account = $1 "
+    "AND lot IS NOT NULL GROUP BY lot"
+)
+"""Reconcile: what each lot's entries sum to (must equal its remaining)."""
+
+JOURNAL_TOTAL = db.sql(
+    "SELECT COALESCE(SUM(points), 0) AS total FROM journal_entry WHERE account = $1"
+)
+"""Reconcile: the whole journal of an account (must equal balance + pending - debt)."""
+
+LOT_SEQUENCE = db.sql("SELECT pg_get_serial_sequence('lot', 'id') AS name")
+"""PostgreSQL: the sequence lot ids come from, drawn by set-based crediting."""
+
+LAST_LOT_ID = db.sql("SELECT COALESCE(MAX(id), 0) AS top FROM lot")
+"""SQLite: the highest lot id; one writer at a time, so the ids after it are free."""

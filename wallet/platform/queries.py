@@ -1,0 +1,49 @@
+"""Every hand-written statement of the platform (outbox, audit, housekeeping), named
+(``$n`` placeholders; see ``db.sql``)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from wallet import db
+
+ENQUEUE = db.sql(
+    "INSERT INTO outbox_job (kind, dedupe_key, payload, status, attempts, due_at, "
+    "last_error, created_at, updated_at) VALUES ($1, $2, $3, 'pending', 0, $4, '', $5, $5)"
+)
+"""A job for the worker (the till's hot path: a prepared statement)."""
+
+ENQUEUE_ONCE = db.sql(ENQUEUE.postgres + " ON CONFLICT (dedupe_key) DO NOTHING")
+"""A job for the worker that a waiting job with the same dedupe key absorbs."""
+
+OUTBOX_COUNTS = db.sql("SELECT status, COUNT(*) AS n FROM outbox_job GROUP BY status")
+"""Jobs per status, for the operator (health, ``wallet outbox``)."""
+
+
+def delete_batch(table: str, where: str, batch: int) -> str:
+    """``batch`` rows of ``table`` matching ``where`` (our own SQL, values bound as $n)
+    deleted: housekeeping one short transaction at a time."""
+    return (
+        f"DELETE FROM {table} WHERE id IN (SELECT id FROM {table} WHERE {where} "
+        f"LIMIT {int(batch)}) RETURNING id"
+    )
+
+
+def claim_jobs(
+    now: datetime, lease_until: datetime, limit: int, skip_kinds: list[str]
+) -> tuple[db.Sql, list[Any]]:
+    """Due jobs taken by this worker until ``lease_until``. On PostgreSQL the inner SELECT
+    locks ``FOR UPDATE SKIP LOCKED``: two workers never claim the same job and neither
+    waits for the other."""
+    p = db.Params(lease_until, now, now)
+    skip = f" AND kind NOT IN ({', '.join(p(kind) for kind in skip_kinds)})" if skip_kinds else ""
+    text = (
+        "UPDATE outbox_job SET status = 'running', attempts = attempts + 1, "
+        "dedupe_key = NULL, due_at = $1, updated_at = $2 "
+        "WHERE id IN (SELECT id FROM outbox_job "
+        f"WHERE status IN ('pending', 'running') AND due_at <= $3{skip} "
+        f"ORDER BY due_at, id LIMIT {p(limit)} {{lock}}) "
+        "RETURNING id, kind, payload, attempts"
+    )
+    return db.sql(text, lock="FOR UPDATE SKIP LOCKED", payload=db.json_value), p.values
