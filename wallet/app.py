@@ -29,6 +29,7 @@ from wallet.pages.controllers import PagesController
 from wallet.passsync.api import PassKitController, PassLinksController
 from wallet.plastic.api import PlasticController
 from wallet.platform.worker import run_forever
+from wallet.privacy.api import MyDataController, SupportPrivacyController
 from wallet.receipts.api import PosController
 from wallet.rules.api import RulesController
 from wallet.segments.api import SegmentsController
@@ -128,6 +129,8 @@ def create_app(*, manage_db: bool = True, extra_handlers: list[Any] | None = Non
         KeysController,
         BonusesAdminController,
         MyReferralController,
+        MyDataController,
+        SupportPrivacyController,
         *(extra_handlers or []),
     ]
     return Litestar(

@@ -264,7 +264,9 @@ async def _by_name(part: str) -> list[dict[str, Any]]:
     )
 
 
-async def inactive_members(*, joined_before: datetime, after_id: int, limit: int) -> list[dict[str, Any]]:
+async def inactive_members(
+    *, joined_before: datetime, after_id: int, limit: int
+) -> list[dict[str, Any]]:
     """Members not erased who joined before the cutoff (the retention rule then asks the
     ledger and sign-in which of them did anything since)."""
     return await (  # type: ignore[no-any-return]
