@@ -48,6 +48,9 @@ from wallet.signin import service as signin
 log = logging.getLogger("wallet.privacy")
 
 DROP_REGISTRATIONS = "privacy.drop_registrations"
+# How long an erased shopper's devices stay registered after the erase: time for the pushed
+# devices to fetch the voided pass (they do within seconds of a push when online).
+REGISTRATIONS_KEPT = timedelta(hours=1)
 # The audit actions that are a support person looking at someone's personal data.
 SUPPORT_VIEWS = ["support.export", "support.search", "support.erase"]
 
@@ -155,12 +158,14 @@ async def erase_in_transaction(
         await auth.revoke_member_tokens(member_id, now=now)
         await signin.forget_member(member_id, email=before.email, now=now)
         await campaign_privacy.cancel_queued(before.account_id)
-        # After the pass update pushed the voided pass: a device dropped before it is told
-        # would keep showing a live card.
+        # Later, not now: a device is told by a push and then asks which of its passes
+        # changed; dropped before it asks, it would never fetch the voided pass and would
+        # keep showing a live card.
         await platform.enqueue(
             kind=DROP_REGISTRATIONS,
             payload={"account_id": before.account_id},
             dedupe_key=f"privacy:drop:{before.account_id}",
+            due_at=now + REGISTRATIONS_KEPT,
         )
         if source == "support":
             await platform.audit(
