@@ -26,6 +26,7 @@ from wallet.members.api import AdminCardsController, MeController
 from wallet.offers.api import MyOffersController, OffersAdminController
 from wallet.openapi import CompletedJson, OfflineSwagger
 from wallet.pages.controllers import PagesController
+from wallet.pages.my_data import MyDataPageController
 from wallet.passsync.api import PassKitController, PassLinksController
 from wallet.plastic.api import PlasticController
 from wallet.platform.worker import run_forever
@@ -119,6 +120,7 @@ def create_app(*, manage_db: bool = True, extra_handlers: list[Any] | None = Non
         OffersAdminController,
         MyOffersController,
         PagesController,
+        MyDataPageController,
         PlasticController,
         PassKitController,
         PassLinksController,

@@ -256,7 +256,7 @@ async def test_withdrawing_consent_is_honoured_by_deliveries_already_queued(clie
     await worker.run_until_idle()
 
     assert smtp_sink.to("anna@example.ru") == []
-    [mail] = smtp_sink.to("boris@example.ru")
+    assert len(smtp_sink.to("boris@example.ru")) == 1
     figures = (
         await client.get(f"/api/v1/admin/campaigns/{campaign_id}", headers=bearer(shop.admin_key))
     ).json()["figures"]
@@ -369,3 +369,20 @@ async def test_support_finds_a_shopper_by_phone_email_card_or_name_and_each_look
     )
     # The query itself (a phone, an email) is not kept in the trail.
     assert "916" not in log.text and "anna@" not in log.text
+
+
+async def test_the_card_page_links_to_a_readable_page_of_my_data(client):
+    from tests.pages.conftest import join as join_on_page
+
+    await Shop.open(client)
+    joined = await join_on_page(client, name="Анна Смирнова", email="anna@example.ru")
+    assert joined.status_code in (200, 303), joined.text
+    card = await client.get("/card", follow_redirects=True)
+    assert card.status_code == 200 and 'href="/card/my-data"' in card.text
+    mine = await client.get("/card/my-data")
+    assert mine.status_code == 200
+    assert "Анна Смирнова" in mine.text and "anna@example.ru" in mine.text
+    assert "personal_data" in mine.text
+    client.cookies.clear()
+    stranger = await client.get("/card/my-data")
+    assert stranger.status_code == 303 and stranger.headers["location"] == "/signin"
