@@ -27,9 +27,11 @@ from wallet.members.api import AdminCardsController, MeController
 from wallet.offers.api import MyOffersController, OffersAdminController
 from wallet.openapi import CompletedJson, OfflineSwagger
 from wallet.pages.controllers import PagesController
+from wallet.pages.my_data import MyDataPageController
 from wallet.passsync.api import PassKitController, PassLinksController
 from wallet.plastic.api import PlasticController
 from wallet.platform.worker import run_forever
+from wallet.privacy.api import MyDataController, SupportPrivacyController
 from wallet.promotions.api import PromotionsAdminController
 from wallet.receipts.api import PosController
 from wallet.rules.api import RulesController
@@ -118,6 +120,7 @@ def create_app(*, manage_db: bool = True, extra_handlers: list[Any] | None = Non
         PromotionsAdminController,
         MyOffersController,
         PagesController,
+        MyDataPageController,
         PlasticController,
         PassKitController,
         PassLinksController,
@@ -128,6 +131,8 @@ def create_app(*, manage_db: bool = True, extra_handlers: list[Any] | None = Non
         KeysController,
         BonusesAdminController,
         MyReferralController,
+        MyDataController,
+        SupportPrivacyController,
         KoshelekController,
         *(extra_handlers or []),
     ]

@@ -309,6 +309,9 @@ def build_parser() -> argparse.ArgumentParser:
     from wallet.offers.commands import add_commands as add_offer_commands
 
     add_offer_commands(sub)
+    from wallet.privacy.commands import add_commands as add_privacy_commands
+
+    add_privacy_commands(sub)
     for add in EXTRA_COMMANDS:
         add(sub)
     return parser

@@ -128,6 +128,9 @@ class Settings:
     shopper_token_days: int = 90
     # Anonymous enrolments allowed per client IP an hour (0: no limit); till keys are exempt.
     enrol_limit_per_ip: int = 30
+    # Members with no activity (receipt, movement, sign-in, joining) for this many years are
+    # erased by the nightly job (152-FZ: keep personal data no longer than needed). 0: off.
+    retention_years: int = 0
     # Signs pass authentication tokens and pass download links. Empty: a random key is made
     # once in ``<certs_dir>/secret.key`` (the embedded default); never logged.
     secret_key: str = ""
@@ -208,6 +211,7 @@ def load() -> Settings:
         enrol_limit_per_ip=_at_least(
             "WALLET_ENROL_LIMIT_PER_IP", Settings.enrol_limit_per_ip, minimum=0
         ),
+        retention_years=_at_least("WALLET_RETENTION_YEARS", Settings.retention_years, minimum=0),
         secret_key=env("WALLET_SECRET_KEY") or Settings.secret_key,
         pass_type_id=env("WALLET_PASS_TYPE_ID") or Settings.pass_type_id,
         team_id=env("WALLET_TEAM_ID") or Settings.team_id,

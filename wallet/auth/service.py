@@ -211,3 +211,18 @@ def forget_cache() -> None:
 async def member_ids_by_email(email: str) -> int | None:
     row = await Member.select(Member.id).where(Member.email == email.strip().lower()).first()
     return None if row is None else int(row["id"])
+
+
+async def revoke_member_tokens(member_id: int, *, now: datetime) -> int:
+    """Revoke every live token of a shopper (erasure), in the caller's transaction; their
+    cache entries go at once in this process (others look them up again within
+    ``CACHE_SECONDS``)."""
+    rows = await ShopperToken.select(ShopperToken.token_hash).where(
+        (ShopperToken.member == member_id) & ShopperToken.revoked_at.is_null()
+    )
+    await ShopperToken.update({ShopperToken.revoked_at: now}).where(
+        (ShopperToken.member == member_id) & ShopperToken.revoked_at.is_null()
+    )
+    for row in rows:
+        _cache.pop(row["token_hash"], None)
+    return len(rows)

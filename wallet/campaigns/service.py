@@ -52,6 +52,7 @@ from wallet.koshelek import protocol as koshelek_protocol
 from wallet.koshelek import push as koshelek
 from wallet.koshelek import service as koshelek_cards
 from wallet.mail import service as mail
+from wallet.members import privacy as member_privacy
 from wallet.members import service as members
 from wallet.members.schemas import LANGUAGES
 from wallet.passsync import messages as pass_messages
@@ -124,7 +125,9 @@ async def unsubscribe(token: str, *, now: datetime) -> dict[str, Any]:
     member_id, campaign_id = read_unsubscribe_token(token)
     async with db.write_transaction():
         member = await members.member(member_id)
-        await members.set_marketing_consent(member_id, "email", False, now=now)
+        await members.set_marketing_consent(
+            member_id, "email", False, now=now, source="unsubscribe"
+        )
         await db.raw(
             "UPDATE delivery SET unsubscribed_at = {} WHERE campaign_id = {} AND account_id = {} "
             "AND channel = 'email' AND unsubscribed_at IS NULL",
@@ -465,6 +468,9 @@ async def cancel(campaign_id: int, *, actor: str, now: datetime) -> CampaignOut:
 
 # ---- start: the audience becomes delivery rows ------------------------------------------
 
+# A delivery queued while the shopper consented, whose consent was withdrawn before it went.
+CONSENT_WITHDRAWN = "consent_withdrawn"
+
 _CONSENT = {
     "email": (
         "CASE WHEN m.email IS NULL OR m.email = '' THEN 'skipped' "
@@ -497,12 +503,13 @@ async def materialize(
     """One delivery row per matching shopper, in one statement; rows already there stay."""
     compiled = await segments.compile_filter(flt, now=now)
     status_sql, reason_sql = _CONSENT[channel]
+    consent_sql = member_privacy.current_consent_sql("m.id", f"marketing_{channel}")
     suffix = f":{channel}" + (f":{occasion}" if occasion else "")
     await db.raw(
         "INSERT INTO delivery (key, campaign_id, account_id, channel, status, reason, attempts, "
-        "created_at) "
+        "consent_id, created_at) "
         f"SELECT {{}} || CAST(m.account AS TEXT) || {{}}, {{}}, m.account, {{}}, {status_sql}, "
-        f"{reason_sql}, 0, {{}} {segments.FROM_SQL} WHERE {compiled.where} "
+        f"{reason_sql}, 0, {consent_sql}, {{}} {segments.FROM_SQL} WHERE {compiled.where} "
         "ON CONFLICT (key) DO NOTHING",
         f"{campaign_id}:",
         suffix,
@@ -649,7 +656,8 @@ async def _send_email(
     if not recipient.email:
         return "skipped", "no_email"
     if not recipient.marketing_email:
-        return "skipped", "unsubscribed"
+        # Withdrawn after the delivery was queued: honoured at the last moment.
+        return "skipped", CONSENT_WITHDRAWN
     try:
         message = email_message(
             camp,
@@ -754,7 +762,7 @@ async def _send_push_batch(
             await marks.add(int(row["id"]), "skipped", "no_member")
             continue
         if not recipient.marketing_push:
-            await marks.add(int(row["id"]), "skipped", "unsubscribed")
+            await marks.add(int(row["id"]), "skipped", CONSENT_WITHDRAWN)
             continue
         if len(chunk) >= PUSH_CHUNK or (chunk and limit.next_at > time.monotonic()):
             await write()

@@ -5,6 +5,7 @@ Accounts and segments are referred to by id, with no foreign keys into other dom
 
 from piccolo.columns import (
     JSON,
+    BigInt,
     BigSerial,
     Integer,
     Serial,
@@ -67,4 +68,7 @@ class Delivery(Table, tablename="delivery"):
     claimed_until = Timestamptz(null=True, default=None)
     sent_at = Timestamptz(null=True, default=None)
     unsubscribed_at = Timestamptz(null=True, default=None)
+    # The consent row (member_consent) that allowed this marketing message: channel, text
+    # version, time and source of the shopper's opt-in (152-FZ asks us to show it).
+    consent_id = BigInt(null=True, default=None)
     created_at = Timestamptz(default=TimestamptzNow())

@@ -20,6 +20,7 @@ from wallet.errors import (
     ReferralRefused,
 )
 from wallet.ledger import service as ledger
+from wallet.members import privacy
 from wallet.members.events import MemberChanged, MemberJoined
 from wallet.members.schemas import LANGUAGES, AddCardIn, CardOut, EnrolIn
 from wallet.members.tables import Card, Member
@@ -294,6 +295,7 @@ async def enrol(data: EnrolIn, *, now: datetime) -> Enrolled:
         account_id=account_id, kind="virtual", role="main", holder_name=data.name.strip(), now=now
     )
     member_id = int(rows[0]["id"])
+    await _record_join_consents(member_id, data, now=now)
     await events.publish(
         MemberJoined(
             member_id=member_id,
@@ -305,6 +307,20 @@ async def enrol(data: EnrolIn, *, now: datetime) -> Enrolled:
         )
     )
     return Enrolled(member_id=member_id, account_id=account_id, card=card)
+
+
+async def _record_join_consents(member_id: int, data: EnrolIn, *, now: datetime) -> None:
+    version = data.consents.terms_version
+    for channel, granted in (
+        ("program", True),
+        ("personal_data", True),
+        ("marketing_email", data.consents.marketing_email),
+        ("marketing_push", data.consents.marketing_push),
+    ):
+        if granted:
+            await privacy.record_consent(
+                member_id, channel, True, version=version, source="join", now=now
+            )
 
 
 async def member_of_account(account_id: int) -> dict[str, Any] | None:
@@ -444,9 +460,16 @@ async def move_card_to_account(
 
 
 async def set_marketing_consent(
-    member_id: int, channel: str, value: bool, *, now: datetime
+    member_id: int,
+    channel: str,
+    value: bool,
+    *,
+    now: datetime,
+    source: str = "api",
+    version: str = "",
 ) -> None:
-    """Opt in or out of marketing by ``email`` or ``push`` (an unsubscribe link, a page)."""
+    """Opt in or out of marketing by ``email`` or ``push`` (an unsubscribe link, a page);
+    each change is a new row of the consent trail."""
     columns: dict[Any, Any]
     if channel == "email":
         columns = {Member.marketing_email: value, Member.marketing_email_at: now}
@@ -455,6 +478,9 @@ async def set_marketing_consent(
     else:
         raise InvalidInput(f"no marketing channel {channel!r}", {"channel": channel})
     await Member.update(columns).where(Member.id == member_id)
+    await privacy.record_consent(
+        member_id, f"marketing_{channel}", value, version=version, source=source, now=now
+    )
     await platform.audit(
         actor=f"shopper:{member_id}",
         action=f"consent.marketing_{channel}",

@@ -1,4 +1,5 @@
 from piccolo.columns import (
+    BigSerial,
     Boolean,
     Date,
     ForeignKey,
@@ -35,6 +36,26 @@ class Member(Table, tablename="member"):
     # The language of every email to the shopper: "ru" or "en" (set when joining, from the
     # join page's language or the API body; the shopper may change it).
     language = Varchar(length=2, default="ru")
+    created_at = Timestamptz(default=TimestamptzNow())
+    # Set once when the person is erased (152-FZ): the row stays, anonymous, so the ledger's
+    # account keeps an owner row and an erase asked twice answers the same.
+    erased_at = Timestamptz(null=True, default=None)
+
+
+class Consent(Table, tablename="member_consent"):
+    """Every consent given or withdrawn, never edited: the trail a marketing message is
+    traced to (a delivery keeps the id of the row that allowed it).
+
+    ``channel``: program, personal_data, marketing_email or marketing_push.
+    ``source``: where it was given (join, api, page, unsubscribe, erase, retention, migration).
+    """
+
+    id = BigSerial(primary_key=True)
+    member_id = Integer(index=True)
+    channel = Varchar(length=20)
+    granted = Boolean()
+    text_version = Varchar(length=32, default="")
+    source = Varchar(length=20, default="")
     created_at = Timestamptz(default=TimestamptzNow())
 
 

@@ -64,6 +64,37 @@ async def audit(*, actor: str, action: str, subject: str, details: dict[str, Any
     )
 
 
+async def audit_events(
+    *,
+    actions: list[str],
+    subject: str | None = None,
+    limit: int = 100,
+    before_id: int | None = None,
+) -> list[dict[str, Any]]:
+    """Audit events of the given actions, newest first (who did what to whom, when)."""
+    query = (
+        AuditEvent.select(
+            AuditEvent.id,
+            AuditEvent.actor,
+            AuditEvent.action,
+            AuditEvent.subject,
+            AuditEvent.details,
+            AuditEvent.created_at,
+        )
+        .where(AuditEvent.action.is_in(actions))
+        .order_by(AuditEvent.id, ascending=False)
+        .limit(limit)
+    )
+    if subject is not None:
+        query = query.where(AuditEvent.subject == subject)
+    if before_id is not None:
+        query = query.where(AuditEvent.id < before_id)
+    rows = await query
+    for row in rows:
+        row["details"] = _loads(row["details"])
+    return rows  # type: ignore[no-any-return]
+
+
 async def recall_reply(*, scope: str, key: str, request_hash: str) -> tuple[int, Any] | None:
     """The stored reply to an earlier write with this key, if any; 409 if the body differs."""
     row = (

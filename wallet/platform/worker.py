@@ -43,6 +43,7 @@ JOB_MODULES: list[str] = [
     "wallet.koshelek.jobs",
     "wallet.platform.jobs",
     "wallet.signin.jobs",
+    "wallet.privacy.jobs",
 ]
 
 Handler = Callable[[dict[str, Any]], Awaitable[None]]

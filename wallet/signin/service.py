@@ -191,6 +191,30 @@ async def close_session(token: str, *, now: datetime) -> None:
     )
 
 
+async def forget_member(member_id: int, *, email: str | None, now: datetime) -> None:
+    """Erasure: every browser session of the member ends and their unused codes stop
+    working (the codes name the address, which is personal data)."""
+    await PageSession.update({PageSession.revoked_at: now}).where(
+        (PageSession.member_id == member_id) & PageSession.revoked_at.is_null()
+    )
+    await SignInCode.delete().where(SignInCode.member_id == member_id)
+    if email:
+        await SignInCode.delete().where(SignInCode.email == normal_email(email))
+
+
+async def last_seen(member_ids: list[int]) -> dict[int, datetime]:
+    """When each member last signed in on the pages (the retention rule's activity)."""
+    seen: dict[int, datetime] = {}
+    for chunk in db.chunks(sorted(set(member_ids))):
+        for row in await db.raw(
+            "SELECT member_id, MAX(created_at) AS at FROM page_session "
+            f"WHERE member_id IN ({', '.join('{}' for _ in chunk)}) GROUP BY member_id",
+            *chunk,
+        ):
+            seen[int(row["member_id"])] = row["at"]
+    return seen
+
+
 # Traces kept a day past their use, for an operator looking into "I never got my code".
 TRACE_KEEP = timedelta(days=1)
 
