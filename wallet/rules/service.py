@@ -13,7 +13,7 @@ from typing import Any
 
 import msgspec
 
-from wallet import clock
+from wallet import clock, db
 from wallet.rules.schemas import Rules, RulesIn, Tier
 from wallet.rules.tables import ProgramRules
 
@@ -70,7 +70,8 @@ async def versions() -> list[Rules]:
         return _cache[1]
     rows = await ProgramRules.select().order_by(ProgramRules.effective_from)
     loaded = [_from_row(row) for row in rows]
-    _cache = (time.monotonic(), loaded)
+    if loaded:  # "no rules yet" is never cached: the first version is about to be made
+        _cache = (time.monotonic(), loaded)
     return loaded
 
 
@@ -81,15 +82,30 @@ def forget_cache() -> None:
 
 async def rules_at(moment: datetime) -> Rules:
     """The version in force at ``moment``; the earliest one for a time before all of them."""
-    loaded = await versions()
-    if not loaded:
-        await put_rules(DEFAULT_RULES, actor="system", now=clock.now(), first=True)
-        loaded = await versions()
+    loaded = await versions() or await _first_version()
     chosen = loaded[0]
     for version in loaded:
         if version.effective_from <= moment:
             chosen = version
     return chosen
+
+
+# Any constant shared by the processes: the advisory lock that orders first-use creation.
+_FIRST_VERSION_LOCK = 0x5275_6C65
+
+
+async def _first_version() -> list[Rules]:
+    """A program's first rules (the defaults), made on first use. Fifty tills posting the
+    first receipts at once take turns on a lock (PostgreSQL; SQLite has one writer), so one
+    inserts and the others find its row once it commits, instead of each inserting its own
+    or reading an empty list (an IndexError, a 500 at the till)."""
+    async with db.write_transaction():
+        if not db.is_sqlite():
+            await db.fetch("SELECT pg_advisory_xact_lock($1)", _FIRST_VERSION_LOCK)
+        if not await ProgramRules.exists():
+            await put_rules(DEFAULT_RULES, actor="system", now=clock.now(), first=True)
+        rows = await ProgramRules.select().order_by(ProgramRules.effective_from)
+    return [_from_row(row) for row in rows]
 
 
 async def put_rules(change: RulesIn, *, actor: str, now: datetime, first: bool = False) -> Rules:
