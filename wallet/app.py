@@ -22,7 +22,7 @@ from wallet.campaigns.console import ConsoleController
 from wallet.errors import EXCEPTION_HANDLERS
 from wallet.http import security_headers
 from wallet.ledger.api import AdjustmentsController
-from wallet.members.api import AdminCardsController, MeController
+from wallet.members.api import AdminCardsController
 from wallet.offers.api import MyOffersController, OffersAdminController
 from wallet.openapi import CompletedJson, OfflineSwagger
 from wallet.pages.controllers import PagesController
@@ -32,6 +32,7 @@ from wallet.platform.worker import run_forever
 from wallet.receipts.api import PosController
 from wallet.rules.api import RulesController
 from wallet.segments.api import SegmentsController
+from wallet.shopper.api import MeController, SupportAccountController
 from wallet.signin.api import EnrolController
 from wallet.stores.api import StoresController
 
@@ -112,6 +113,7 @@ def create_app(*, manage_db: bool = True, extra_handlers: list[Any] | None = Non
         MeController,
         PosController,
         AdminCardsController,
+        SupportAccountController,
         AdjustmentsController,
         RulesController,
         StoresController,
