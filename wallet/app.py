@@ -23,7 +23,7 @@ from wallet.errors import EXCEPTION_HANDLERS
 from wallet.http import security_headers
 from wallet.koshelek.api import KoshelekController
 from wallet.ledger.api import AdjustmentsController
-from wallet.members.api import AdminCardsController, MeController
+from wallet.members.api import AdminCardsController
 from wallet.offers.api import MyOffersController, OffersAdminController
 from wallet.openapi import CompletedJson, OfflineSwagger
 from wallet.pages.controllers import PagesController
@@ -36,6 +36,7 @@ from wallet.promotions.api import PromotionsAdminController
 from wallet.receipts.api import PosController
 from wallet.rules.api import RulesController
 from wallet.segments.api import SegmentsController
+from wallet.shopper.api import MeController, SupportAccountController
 from wallet.signin.api import EnrolController
 from wallet.stores.api import StoresController
 
@@ -113,6 +114,7 @@ def create_app(*, manage_db: bool = True, extra_handlers: list[Any] | None = Non
         MeController,
         PosController,
         AdminCardsController,
+        SupportAccountController,
         AdjustmentsController,
         RulesController,
         StoresController,

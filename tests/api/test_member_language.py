@@ -17,6 +17,7 @@ from wallet import clock, db, settings
 from wallet.mail import service as mail
 from wallet.offers import expiry, service, settlement
 from wallet.platform import worker
+from wallet.web import templates
 
 
 def english(email: str) -> dict[str, Any]:
@@ -226,6 +227,7 @@ async def test_a_template_without_an_english_version_reaches_english_shoppers_in
 ):
     # A marketer's own template, written only in Russian (and one with only an English
     # subject: a half-translated template is not mixed into the Russian one).
+    (tmp_path / "email").mkdir()
     for name, parts in {
         "campaign_plain": {"ru.subject.txt", "ru.html", "ru.txt"},
         "campaign_half": {"ru.subject.txt", "ru.html", "ru.txt", "en.subject.txt"},
@@ -233,11 +235,13 @@ async def test_a_template_without_an_english_version_reaches_english_shoppers_in
         for part in parts:
             words = "English" if part.startswith("en") else "Только по-русски"
             tail = "" if part.endswith("subject.txt") else " {{ unsubscribe_url }}"
-            (tmp_path / f"{name}.{part}").write_text(
+            (tmp_path / "email" / f"{name}.{part}").write_text(
                 f"{words}: {{{{ subject }}}}{tail}\n", encoding="utf-8"
             )
-    loader = ChoiceLoader([FileSystemLoader(str(tmp_path)), FileSystemLoader(str(mail.TEMPLATES))])
-    monkeypatch.setattr(mail._env, "loader", loader)
+    loader = ChoiceLoader(
+        [FileSystemLoader(str(tmp_path)), FileSystemLoader(str(templates.TEMPLATES))]
+    )
+    monkeypatch.setattr(templates.env, "loader", loader)
 
     shop = await Shop.open(client)
     await shop.enrol("John Smith", **english("john@example.com"))

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import base64
+import hashlib
+import hmac
 import re
 from datetime import date, timedelta
 from typing import Any
 
 from tests.support.shop import Shop, bearer, iso, line, make_key
-from wallet import clock
+from wallet import clock, codes
 from wallet.platform import worker
 
 CONSENTS = {"program": True, "personal_data": True, "terms_version": "2026-01"}
@@ -311,3 +314,30 @@ async def test_listing_campaigns_by_an_unknown_kind_is_refused_not_an_empty_list
     assert (
         await client.get("/api/v1/admin/campaigns?kind=welcome", headers=bearer(key))
     ).json() == []
+
+
+async def test_an_unsubscribe_link_mailed_before_codes_mac_still_unsubscribes(client, smtp_sink):
+    """Links in mails sent before the switch carry an 18-byte HMAC: they keep working,
+    and new links carry the full ``codes.mac`` (damaging either is still refused)."""
+    shop = await Shop.open(client)
+    key = await make_key("marketer")
+    yes = {"marketing_email": True}
+    await enrol(shop, "Старое письмо", "old@example.ru", consents=yes)
+    created = await campaign(client, key)
+    await client.post(f"/api/v1/admin/campaigns/{created['id']}/send", headers=bearer(key))
+    await worker.run_until_idle()
+    mail = smtp_sink.to("old@example.ru")[0]
+    link = re.search(r"<(http[^>]+)>", mail["List-Unsubscribe"]).group(1)
+    member_id, campaign_id, signature = link.split("token=")[1].split(".")
+    body = f"{member_id}.{campaign_id}"
+    assert signature == codes.mac("unsubscribe", body)
+
+    # The token exactly as the old code mailed it.
+    digest = hmac.new(codes.secret_key(), f"unsubscribe:{body}".encode(), hashlib.sha256)
+    old = f"{body}.{base64.urlsafe_b64encode(digest.digest()[:18]).decode()}"
+    damaged = old[:-1] + ("B" if old.endswith("A") else "A")
+    assert (await client.post("/unsubscribe", data={"token": damaged})).status_code == 400
+    done = await client.post("/unsubscribe", data={"token": old})
+    assert done.status_code == 200 and "Вы отписаны" in done.text
+    data = await figures(client, key, created["id"])
+    assert data["figures"][0]["unsubscribed"] == 1

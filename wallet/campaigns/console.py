@@ -2,9 +2,10 @@
 the pass message and the email, scheduling, and each campaign's figures.
 
 Sign-in is with a staff key (role marketer or admin) pasted once into a form; it is kept in
-an HttpOnly, SameSite=Strict cookie scoped to /console and checked on every request like
-a bearer key (so revoking the key ends the session). Every form carries a CSRF token
-bound to the key (wallet/csrf.py, the same scheme as the shopper pages).
+the web layer's staff session cookie (``wallet.web.sessions.STAFF``: HttpOnly,
+SameSite=Strict, scoped to /console) and checked on every request like a bearer key (so
+revoking the key ends the session). Every form carries a CSRF token bound to the key
+(``wallet.web.csrf``, the same scheme as the shopper pages).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from litestar.enums import RequestEncodingType
 from litestar.params import Body, FromPath
 from litestar.response import Redirect
 
-from wallet import clock, csrf, db
+from wallet import clock, db
 from wallet import settings as settings_module
 from wallet.auth import service as auth
 from wallet.auth.service import Principal
@@ -28,8 +29,8 @@ from wallet.errors import DomainError, Forbidden, Unauthorized
 from wallet.inputs import PathId, parse_id
 from wallet.segments import service as segments
 from wallet.segments.schemas import SegmentFilter, SegmentIn
+from wallet.web import csrf, sessions
 
-COOKIE = "wallet_console"
 ROLES = ("marketer", "admin")
 Form = Annotated[dict[str, str], Body(media_type=RequestEncodingType.URL_ENCODED)]
 
@@ -39,7 +40,7 @@ def csrf_token(key: str) -> str:
 
 
 async def _who(request: Request[Any, Any, Any]) -> tuple[Principal, str] | None:
-    key = request.cookies.get(COOKIE, "")
+    key = sessions.STAFF.token(request)
     if not key:
         return None
     try:
@@ -102,7 +103,7 @@ class ConsoleController(Controller):
         return pages.html("login.html", {"error": ""})
 
     @post("/login", status_code=200)
-    async def login(self, data: Form) -> Response[Any]:
+    async def login(self, request: Request[Any, Any, Any], data: Form) -> Response[Any]:
         key = data.get("key", "").strip()
         try:
             found = await auth.authenticate(key)
@@ -115,21 +116,13 @@ class ConsoleController(Controller):
                 status_code=403,
             )
         response: Response[Any] = _go("/console")
-        response.set_cookie(
-            COOKIE,
-            key,
-            path="/console",
-            httponly=True,
-            samesite="strict",
-            secure=settings_module.get().base_url.startswith("https://"),
-            max_age=12 * 3600,
-        )
+        sessions.STAFF.set(response, request, key)
         return response
 
     @post("/logout", status_code=200)
-    async def logout(self) -> Response[Any]:
+    async def logout(self, request: Request[Any, Any, Any]) -> Response[Any]:
         response: Response[Any] = _go("/console/login")
-        response.delete_cookie(COOKIE, path="/console")
+        sessions.STAFF.clear(response, request)
         return response
 
     @get("/")

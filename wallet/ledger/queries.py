@@ -69,10 +69,16 @@ SPEND_MONTHS_OF = db.sql(
 DELETE_SPEND_MONTHS = db.sql("DELETE FROM account_spend_month WHERE account_id = $1")
 """A merged-away account's months, once added to the target's."""
 
-SPEND_MONTHS_SINCE = db.sql(
-    "SELECT month, spent_kopecks FROM account_spend_month WHERE account_id = $1 AND month >= $2"
-)
-"""The months a tier counts ("YYYY-MM" sorts as text)."""
+
+def spend_months_since(accounts: int) -> str:
+    """The months a tier counts ("YYYY-MM" sorts as text) of ``accounts`` accounts at once:
+    ``$1`` is the first month, then the account ids."""
+    marks = ", ".join(f"${n}" for n in range(2, accounts + 2))
+    return (
+        "SELECT account_id, month, spent_kopecks FROM account_spend_month "
+        f"WHERE month >= $1 AND account_id IN ({marks})"
+    )
+
 
 NEXT_LOT_EVENT = db.sql(
     "SELECT MIN(CASE WHEN is_pending AND available_from < expires_at "

@@ -14,32 +14,17 @@ import asyncio
 import logging
 from email.message import EmailMessage
 from email.utils import make_msgid
-from pathlib import Path
 from typing import Any
 
 import aiosmtplib
-from jinja2 import (
-    Environment,
-    FileSystemLoader,
-    StrictUndefined,
-    TemplateNotFound,
-    select_autoescape,
-)
+from jinja2 import TemplateNotFound
 
 from wallet import settings as settings_module
 from wallet.platform import service as platform
+from wallet.web import templates
 
 log = logging.getLogger("wallet.mail")
-TEMPLATES = Path(__file__).resolve().parent.parent.parent / "templates" / "email"
-
-_env = Environment(
-    loader=FileSystemLoader(str(TEMPLATES)),
-    autoescape=select_autoescape(["html"]),
-    undefined=StrictUndefined,
-    trim_blocks=True,
-    lstrip_blocks=True,
-)
-
+TEMPLATES = templates.TEMPLATES / "email"
 
 PARTS = ("subject.txt", "html", "txt")
 DEFAULT_LANG = "ru"
@@ -49,7 +34,7 @@ _fallbacks_logged: set[tuple[str, str]] = set()
 def _has(name: str, lang: str) -> bool:
     try:
         for part in PARTS:
-            _env.get_template(f"{name}.{lang}.{part}")
+            templates.env.get_template(f"email/{name}.{lang}.{part}")
     except TemplateNotFound:
         return False
     return True
@@ -81,9 +66,9 @@ def render(name: str, *, lang: str, context: dict[str, Any]) -> tuple[str, str, 
     """Subject, HTML body and plain-text body of template ``name`` in ``lang`` (or in
     Russian when the template has no such version)."""
     chosen = language_of(name, lang)
-    subject = _env.get_template(f"{name}.{chosen}.subject.txt").render(context).strip()
-    html = _env.get_template(f"{name}.{chosen}.html").render(context)
-    text = _env.get_template(f"{name}.{chosen}.txt").render(context)
+    subject = templates.render(f"email/{name}.{chosen}.subject.txt", context).strip()
+    html = templates.render(f"email/{name}.{chosen}.html", context)
+    text = templates.render(f"email/{name}.{chosen}.txt", context)
     return subject, html, text
 
 

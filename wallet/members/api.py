@@ -3,128 +3,24 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 import msgspec
-from litestar import Controller, Request, Response, get, patch, post
-from litestar.params import FromPath, JSONBody, Parameter
+from litestar import Controller, Request, get, post
+from litestar.params import FromPath, JSONBody
 
-from wallet import clock, db
-from wallet.auth import service as auth
+from wallet import clock
 from wallet.auth.guards import allow
-from wallet.errors import CardNotFound, InvalidInput
 from wallet.http import errors, idempotent, principal
-from wallet.inputs import PathId, QueryJournalId
+from wallet.inputs import PathId
 from wallet.ledger import service as ledger
-from wallet.members import service, views
+from wallet.members import service
 from wallet.members.schemas import (
     AddCardIn,
     CardOut,
     CardReplaced,
-    MeOut,
-    MeUpdate,
 )
 
 
 class Reason(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     reason: Annotated[str, msgspec.Meta(min_length=1, max_length=500)]
-
-
-class MeController(Controller):
-    path = "/api/v1/me"
-    tags = ["shopper"]
-    guards = [allow("shopper")]
-
-    @get(
-        operation_id="me",
-        summary="My balance, pending points, next expiry and cards",
-        responses=errors(),
-    )
-    async def me(self, request: Request[Any, Any, Any]) -> MeOut:
-        who = principal(request)
-        assert who.account_id is not None and who.member_id is not None
-        return await views.me(who.member_id, now=clock.now())
-
-    @patch(
-        operation_id="updateMe",
-        summary="Change my settings: the language of my emails",
-        description="Send only what changes. `language` is `ru` or `en`; every email from "
-        "now on (cashback outcomes, burn reminders, campaigns) is written in it.",
-        responses=errors(400),
-    )
-    async def update_me(self, request: Request[Any, Any, Any], data: JSONBody[MeUpdate]) -> MeOut:
-        who = principal(request)
-        assert who.member_id is not None
-        if data.language is not None:
-            async with db.write_transaction():
-                await service.set_language(who.member_id, data.language)
-        return await views.me(who.member_id, now=clock.now())
-
-    @get(
-        "/history",
-        operation_id="myHistory",
-        summary="My point movements with their receipts, newest first",
-        description="Pass the reply's next_before as `before` for the next page.",
-        responses=errors(400),
-    )
-    async def history(
-        self,
-        request: Request[Any, Any, Any],
-        limit: Annotated[int, Parameter(ge=1, le=100)] = 20,
-        before: QueryJournalId = None,
-    ) -> views.HistoryPage:
-        who = principal(request)
-        assert who.account_id is not None
-        return await views.history(who.account_id, limit=limit, before=before)
-
-    @post(
-        "/signout",
-        operation_id="signOut",
-        summary="Sign out: the token this request carries stops working",
-        status_code=204,
-        responses=errors(),
-    )
-    async def signout(self, request: Request[Any, Any, Any]) -> None:
-        header = request.headers.get("authorization", "")
-        secret = header.partition(" ")[2].strip()
-        async with db.write_transaction():
-            await auth.revoke_shopper_token(secret, now=clock.now())
-
-    @get(
-        "/cards/{number:str}/qr.png",
-        operation_id="myCardQr",
-        summary="The QR code of one of my cards, as PNG",
-        media_type="image/png",
-        responses=errors(404, 422),
-    )
-    async def qr(self, request: Request[Any, Any, Any], number: FromPath[str]) -> Response[bytes]:
-        return await _qr(request, number, "png")
-
-    @get(
-        "/cards/{number:str}/qr.svg",
-        operation_id="myCardQrSvg",
-        summary="The QR code of one of my cards, as SVG",
-        media_type="image/svg+xml",
-        responses=errors(404, 422),
-    )
-    async def qr_svg(
-        self, request: Request[Any, Any, Any], number: FromPath[str]
-    ) -> Response[bytes]:
-        return await _qr(request, number, "svg")
-
-
-async def _qr(request: Request[Any, Any, Any], number: str, kind: str) -> Response[bytes]:
-    from passes import qr
-
-    who = principal(request)
-    try:
-        card = await service.find_card(number)
-    except (InvalidInput, CardNotFound):
-        card = None
-    if card is None or card.account_id != who.account_id:
-        # One reply for an unknown, malformed or another shopper's card: probing numbers
-        # tells a shopper nothing about other people's cards.
-        raise CardNotFound("you have no card with this number", {"number": number})
-    if kind == "png":
-        return Response(qr.qr_png(card.number), media_type="image/png")
-    return Response(qr.qr_svg(card.number).encode(), media_type="image/svg+xml")
 
 
 class AdminCardsController(Controller):
@@ -210,20 +106,6 @@ class AdminCardsController(Controller):
             write=write,
             reply_type=CardOut,
         )
-
-    @get(
-        "/accounts/{account_id:int}",
-        operation_id="getAccount",
-        summary="An account as support sees it: balance, cards, owner",
-        responses=errors(404),
-    )
-    async def account(self, account_id: PathId) -> MeOut:
-        found = await service.member_of_account(account_id)
-        if found is None:
-            from wallet.errors import AccountNotFound
-
-            raise AccountNotFound(f"no member account {account_id}")
-        return await views.me(found["id"], now=clock.now())
 
     @get(
         "/accounts/{account_id:int}/reconcile",

@@ -12,6 +12,7 @@ from litestar.params import FromQuery
 
 from wallet import clock, db
 from wallet import settings as settings_module
+from wallet.accounts import read as accounts
 from wallet.errors import (
     CardAlreadyActivated,
     DomainError,
@@ -24,14 +25,12 @@ from wallet.errors import (
 )
 from wallet.http import client_ip
 from wallet.inputs import QueryJournalId, parse_id
-from wallet.ledger import service as ledger
 from wallet.members import service as members
-from wallet.members import views
 from wallet.members.schemas import LANGUAGES, AddCardIn, EnrolIn
 from wallet.pages import cashback
 from wallet.pages.render import Page, page, qr_svg
 from wallet.plastic import service as plastic
-from wallet.rules import service as rules_service
+from wallet.shopper import views
 from wallet.signin import joining
 from wallet.signin import service as pages
 from wallet.stores import service as stores
@@ -407,14 +406,10 @@ async def _card_page(
     account_id = p.session.account_id
     # Independent reads side by side: on SQLite each is its own connection, so the page
     # waits for the slowest read instead of their sum.
-    summary, cards, rules, member = await asyncio.gather(
-        ledger.summary(account_id, now=now),
+    figures, cards, member = await asyncio.gather(
+        accounts.read_one(account_id, now=now, languages=False),
         members.cards_of_account(account_id),
-        rules_service.rules_at(now),
         members.member(p.session.member_id),
-    )
-    standing = await ledger.tier_standing(
-        account_id, now=now, lifetime_spend_kopecks=summary.lifetime_spend_kopecks, rules=rules
     )
     active = [card for card in cards if card.status == "active"]
     # Only a card of this account can be shown, whatever number the link carries.
@@ -428,10 +423,10 @@ async def _card_page(
         card=shown,
         qr=qr_svg(shown.number),
         links=views.links(shown.number),
-        summary=summary,
-        tier=standing.tier.name,
-        progress=standing.progress_text(p.lang),
-        referral=views.referral(account_id),
+        summary=figures,
+        tier=figures.tier,
+        progress=figures.progress(p.lang),
+        referral=figures.referral(),
         cards=cards,
         notice=notice,
         error=error,

@@ -1,41 +1,29 @@
-"""Jinja rendering for the pages, the request's language and session, cookies and CSRF."""
+"""The pages' side of the web layer (``wallet.web``): the request's language, its shopper
+session and CSRF token, the cookies to set, rendering ``templates/pages/``."""
 
 from __future__ import annotations
 
 import functools
 import secrets
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import qrcode
-from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 from litestar import Request, Response
 from litestar.enums import MediaType
 from litestar.response import Redirect
 from markupsafe import Markup
 from qrcode.constants import ERROR_CORRECT_M
 
-from wallet import clock, csrf
-from wallet import settings as settings_module
+from wallet import clock
 from wallet.pages import i18n
 from wallet.signin import service as pages
 from wallet.signin.service import Session
+from wallet.web import csrf, responses, sessions, templates
 
-TEMPLATES = Path(__file__).resolve().parent.parent.parent / "templates" / "pages"
-SESSION_COOKIE = "wsession"
-CSRF_COOKIE = "wcsrf"
-
-_env = Environment(
-    loader=FileSystemLoader(str(TEMPLATES)),
-    autoescape=select_autoescape(["html", "svg"]),
-    undefined=StrictUndefined,
-    trim_blocks=True,
-    lstrip_blocks=True,
-    auto_reload=False,
-)
-_env.filters["num"] = i18n.number
-_env.filters["groups"] = i18n.card_groups
+# The pages' own filters on the one environment (``{{ points|num }}``, card numbers).
+templates.env.filters["num"] = i18n.number
+templates.env.filters["groups"] = i18n.card_groups
 
 
 @functools.lru_cache(maxsize=4096)
@@ -66,10 +54,6 @@ def qr_svg(text: str) -> Markup:
     )
 
 
-def _secure(request: Request[Any, Any, Any]) -> bool:
-    return request.url.scheme == "https" or settings_module.get().base_url.startswith("https:")
-
-
 @dataclass
 class Page:
     """What every page handler needs: language, session, CSRF token, cookies to set."""
@@ -78,7 +62,7 @@ class Page:
     lang: i18n.Lang
     session: Session | None
     session_token: str
-    # What this request's form tokens are bound to (see wallet/csrf.py).
+    # What this request's form tokens are bound to (see wallet/web/csrf.py).
     csrf_binding: str
     csrf: str
     cookies: list[dict[str, Any]] = field(default_factory=list)
@@ -87,28 +71,19 @@ class Page:
         return i18n.translate(self.lang, key, **values)
 
     def set_session(self, token: str) -> None:
-        self.cookies.append(
-            {
-                "key": SESSION_COOKIE,
-                "value": token,
-                "max_age": int(pages.SESSION_TTL.total_seconds()),
-            }
-        )
+        self.cookies.append(sessions.SHOPPER.cookie(token, lifetime=pages.SESSION_TTL))
 
     def clear_session(self) -> None:
-        self.cookies.append({"key": SESSION_COOKIE, "value": "", "max_age": 0})
+        self.cookies.append(sessions.SHOPPER.cookie("", clear=True))
 
     def _apply(self, response: Response[Any]) -> Response[Any]:
-        secure = _secure(self.request)
+        secure = sessions.secure(self.request)
         for cookie in self.cookies:
-            response.set_cookie(**cookie, path="/", httponly=True, samesite="lax", secure=secure)
-        response.headers["Cache-Control"] = "no-store"
-        response.headers["X-Frame-Options"] = "DENY"
-        response.headers["Referrer-Policy"] = "same-origin"
-        return response
+            response.set_cookie(**cookie, secure=secure)
+        return responses.protect(response)
 
     def text(self, template: str, **context: Any) -> str:
-        return _env.get_template(template).render(
+        return templates.env.get_template(f"pages/{template}").render(
             t=self.t,
             lang=self.lang,
             csrf=self.csrf,
@@ -141,14 +116,14 @@ class Page:
 
 async def page(request: Request[Any, Any, Any]) -> Page:
     lang = i18n.choose(request.headers.get("accept-language"))
-    token = request.cookies.get(SESSION_COOKIE, "")
+    token = sessions.SHOPPER.token(request)
     found = await pages.session(token, now=clock.now()) if token else None
     # The browser's random id, for the forms shown before sign-in; not itself a token.
-    browser_id = request.cookies.get(CSRF_COOKIE, "")
+    browser_id = sessions.BROWSER.token(request)
     cookies: list[dict[str, Any]] = []
     if not 32 <= len(browser_id) <= 100:
         browser_id = secrets.token_urlsafe(32)
-        cookies.append({"key": CSRF_COOKIE, "value": browser_id, "max_age": None})
+        cookies.append(sessions.BROWSER.cookie(browser_id))
     binding = csrf.page_binding(session_token=token if found else None, browser_id=browser_id)
     return Page(
         request=request,

@@ -21,9 +21,8 @@ from passes.card import (
 )
 from passes.google import GoogleSettings
 from wallet import codes, settings
+from wallet.accounts import read as accounts
 from wallet.errors import AccountNotFound
-from wallet.ledger import service as ledger
-from wallet.members import service as members
 from wallet.members.service import CardInfo
 from wallet.rules import service as rules_service
 from wallet.stores import service as stores
@@ -118,36 +117,31 @@ async def account_view(account_id: int, now: datetime) -> AccountView:
 async def account_views(account_ids: list[int], now: datetime) -> dict[int, AccountView]:
     """What the passes of these accounts show, read for all of them at once (a few IN
     queries, not a few queries per account: pass refreshes and campaigns run in batches)."""
-    summaries = await ledger.summaries(account_ids, now=now)
-    goals: dict[int, GoalProgress] = await _facts(_goals_reader, list(summaries), now)
-    notices: dict[int, BurnNotice] = await _facts(_burns_reader, list(summaries), now)
-    # The reminder is the one text the pass composes in the shopper's own language.
-    rules = await rules_service.rules_at(now)
-    standings = {
-        account_id: await ledger.tier_standing(
-            account_id, now=now, lifetime_spend_kopecks=summary.lifetime_spend_kopecks, rules=rules
-        )
-        for account_id, summary in summaries.items()
-    }
-    progress_shown = [a for a, s in standings.items() if s.next_tier is not None]
-    languages = (
-        await members.languages_of_accounts(sorted(set(notices) | set(progress_shown)))
-        if notices or progress_shown
-        else {}
-    )
+    figures = await accounts.read_many(account_ids, now=now)
+    goals: dict[int, GoalProgress] = await _facts(_goals_reader, list(figures), now)
+    notices: dict[int, BurnNotice] = await _facts(_burns_reader, list(figures), now)
     return {
         account_id: AccountView(
-            balance=summary.balance,
-            pending=summary.pending,
-            tier_name=standings[account_id].tier.name,
-            tier_progress=standings[account_id].progress_text(languages.get(account_id, "ru")),
-            next_expiry_points=summary.next_expiry.points if summary.next_expiry else 0,
-            next_expiry_at=summary.next_expiry.expires_at if summary.next_expiry else None,
+            balance=shown.balance,
+            pending=shown.pending,
+            tier_name=shown.tier,
+            # The reminder and the progress are the texts a pass composes in the
+            # shopper's own language.
+            tier_progress=shown.progress(),
+            next_expiry_points=shown.next_expiry.points if shown.next_expiry else 0,
+            next_expiry_at=shown.next_expiry.expires_at if shown.next_expiry else None,
             goal=goals.get(account_id),
             burn_notice=notices.get(account_id),
-            language=languages.get(account_id, "ru"),
+            # Only a pass with a text to compose carries the shopper's language; the rest
+            # keep the default, so a language they do not show never changes their
+            # fingerprint (and never pushes an update).
+            language=(
+                shown.language
+                if account_id in notices or shown.standing.next_tier is not None
+                else accounts.DEFAULT_LANGUAGE
+            ),
         )
-        for account_id, summary in summaries.items()
+        for account_id, shown in figures.items()
     }
 
 

@@ -14,6 +14,7 @@ import msgspec
 
 from wallet import clock, codes, db
 from wallet import settings as settings_module
+from wallet.accounts import read as accounts
 from wallet.errors import (
     InvalidInput,
     ReceiptConflict,
@@ -73,23 +74,15 @@ def _loads(value: Any) -> Any:
 
 async def identify(number: str, *, now: datetime) -> CardStatusOut:
     card = await members.find_card(number)
-    summary = await ledger.summary(card.account_id, now=now)
-    rules = await rules_service.rules_at(now)
+    shown = await accounts.read_one(card.account_id, now=now, languages=False)
     return CardStatusOut(
         card_number=card.number,
         status=card.status,
         account_id=card.account_id,
-        balance=summary.balance,
-        pending=summary.pending,
-        spendable_now=summary.balance if card.status == "active" else 0,
-        tier=(
-            await ledger.tier_standing(
-                card.account_id,
-                now=now,
-                lifetime_spend_kopecks=summary.lifetime_spend_kopecks,
-                rules=rules,
-            )
-        ).tier.name,
+        balance=shown.balance,
+        pending=shown.pending,
+        spendable_now=shown.balance if card.status == "active" else 0,
+        tier=shown.tier,
     )
 
 

@@ -12,8 +12,8 @@ from wallet import clock, db
 from wallet.auth import service as auth
 from wallet.errors import ErrorReply, Unauthorized
 from wallet.http import client_ip, errors, idempotent
-from wallet.members import views
 from wallet.members.schemas import EnrolIn, EnrolOut, SignInCodeSent
+from wallet.shopper import views
 from wallet.signin import joining
 
 CODE_SENT = (

@@ -1,5 +1,6 @@
-"""What a shopper sees of their account, assembled from the members, ledger, rules and
-receipts services."""
+"""What a shopper sees of their account over the API (/me, the history, the card links):
+the account read model (``wallet.accounts``) with the cards, pass links and receipts
+around it."""
 
 from __future__ import annotations
 
@@ -8,34 +9,16 @@ from datetime import datetime
 import msgspec
 
 from wallet import settings
+from wallet.accounts import read as accounts
 from wallet.ledger import service as ledger
 from wallet.members import service
-from wallet.members.schemas import ExpiryOut, Links, MeOut, ReferralOut, TierOut
+from wallet.members.schemas import ExpiryOut, Links, MeOut, ReferralOut
 from wallet.passsync import links as pass_links
-from wallet.rules import service as rules_service
-from wallet.rules.schemas import TierStanding
-
-
-class Enrolment(msgspec.Struct, frozen=True):
-    card_number: str
-    account_id: int
-    member_id: int
+from wallet.receipts import service as receipts
 
 
 def referral(account_id: int) -> ReferralOut:
-    code = service.referral_code(account_id)
-    return ReferralOut(code=code, link=f"{settings.get().base_url}/join?ref={code}")
-
-
-def tier_out(standing: TierStanding, language: str) -> TierOut:
-    return TierOut(
-        name=standing.tier.name,
-        earn_rate_bp=standing.tier.earn_rate_bp,
-        next_tier=standing.next_tier.name if standing.next_tier else None,
-        next_earn_rate_bp=standing.next_tier.earn_rate_bp if standing.next_tier else None,
-        missing_kopecks=standing.missing_kopecks,
-        progress=standing.progress_text(language),
-    )
+    return accounts.referral(account_id)
 
 
 def links(card_number: str) -> Links:
@@ -49,40 +32,40 @@ def links(card_number: str) -> Links:
     )
 
 
+def main_card(cards: list[service.CardInfo]) -> service.CardInfo:
+    """The card a shopper's links point at: the active main card, else any active one."""
+    return next((c for c in cards if c.status == "active" and c.role == "main"), None) or next(
+        (c for c in cards if c.status == "active"), cards[0]
+    )
+
+
 async def me(member_id: int, *, now: datetime) -> MeOut:
     member = await service.member(member_id)
     account_id = member["account_id"]
-    summary = await ledger.summary(account_id, now=now)
+    shown = await accounts.read_one(account_id, now=now, languages=False)
     cards = await service.cards_of_account(account_id)
-    rules = await rules_service.rules_at(now)
-    main = next((c for c in cards if c.status == "active" and c.role == "main"), None) or next(
-        (c for c in cards if c.status == "active"), cards[0]
-    )
-    standing = await ledger.tier_standing(
-        account_id, now=now, lifetime_spend_kopecks=summary.lifetime_spend_kopecks, rules=rules
-    )
     return MeOut(
         account_id=account_id,
         name=member["name"],
         email=member["email"],
         phone=member["phone"],
         language=member["language"],
-        balance=summary.balance,
-        pending=summary.pending,
-        debt=summary.debt,
-        tier=standing.tier.name,
+        balance=shown.balance,
+        pending=shown.pending,
+        debt=shown.debt,
+        tier=shown.tier,
         next_expiry=(
-            ExpiryOut(points=summary.next_expiry.points, expires_at=summary.next_expiry.expires_at)
-            if summary.next_expiry
+            ExpiryOut(points=shown.next_expiry.points, expires_at=shown.next_expiry.expires_at)
+            if shown.next_expiry
             else None
         ),
         pending_lots=[
-            ExpiryOut(points=lot.points, expires_at=lot.expires_at) for lot in summary.pending_lots
+            ExpiryOut(points=lot.points, expires_at=lot.expires_at) for lot in shown.pending_lots
         ],
         cards=[service.card_out(card) for card in cards],
-        links=links(main.number),
-        tier_progress=tier_out(standing, member["language"]),
-        referral=referral(account_id),
+        links=links(main_card(cards).number),
+        tier_progress=shown.tier_out(member["language"]),
+        referral=shown.referral(),
     )
 
 
@@ -104,8 +87,6 @@ class HistoryPage(msgspec.Struct, frozen=True):
 
 
 async def history(account_id: int, *, limit: int, before: int | None) -> HistoryPage:
-    from wallet.receipts import service as receipts
-
     lines = await ledger.history(account_id, limit=limit, before_id=before)
     found = await receipts.receipts_by_id({line.receipt_id for line in lines if line.receipt_id})
     items = []
