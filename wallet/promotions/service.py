@@ -20,10 +20,13 @@ from wallet import clock, db
 from wallet import settings as settings_module
 from wallet.errors import Conflict, DomainError, NotFound
 from wallet.platform import service as platform
-from wallet.promotions import engine, queries
+from wallet.promotions import coupons, engine, queries
 from wallet.promotions.engine import Catalogue, Compiled, Left
 from wallet.promotions.schemas import (
     Counters,
+    Coupon,
+    CouponBatchIn,
+    CouponBatchOut,
     Definition,
     Lines,
     ManualDiscountPolicyIn,
@@ -588,3 +591,27 @@ async def simulate(
         cost_kopecks=cost_kopecks(points, discount, point_value_kopecks),
         shoppers_reached=len(shoppers),
     )
+
+
+# ---- coupons and segments ---------------------------------------------------------------
+
+
+async def create_coupons(
+    promotion_id: int, data: CouponBatchIn, *, actor: str, now: datetime
+) -> CouponBatchOut:
+    row = await _row(promotion_id, lock=True)
+    d = _definition(row["definition"])
+    uses = any(isinstance(condition, Coupon) for condition in d.conditions)
+    return await coupons.create_batch(promotion_id, row, uses, data, actor=actor, now=now)
+
+
+async def promotions_using_segment(segment_id: int) -> list[tuple[int, str]]:
+    """Id and name of every active or paused promotion whose conditions name the segment
+    (a paused one comes back with it)."""
+    rows = await db.fetch(queries.LIVE)
+    found = []
+    for row in rows:
+        d = _definition(row["definition"])
+        if any(isinstance(c, Segments) and segment_id in c.ids for c in d.conditions):
+            found.append((int(row["id"]), str(row["name"])))
+    return found
