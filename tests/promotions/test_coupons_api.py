@@ -190,3 +190,69 @@ async def test_bad_batches_are_refused_with_a_code_and_change_nothing(client):
     await coupons(shop, 999_999, {"count": 2}, expect=404)
     listed = await client.get(f"{PATH}/{deal['id']}/coupons", headers=bearer(shop.admin_key))
     assert listed.json() == []
+
+
+async def test_a_segment_a_live_promotion_uses_cannot_be_deleted(client):
+    shop = await Shop.open(client)
+    made = await client.post(
+        "/api/v1/admin/segments",
+        json={"name": "пенсионеры", "filter": {"spend_min_kopecks": 1}},
+        headers=bearer(shop.admin_key),
+    )
+    assert made.status_code == 201, made.text
+    segment = made.json()["id"]
+    deal = await promo(
+        shop,
+        {
+            "name": "Пенсионерам ×2",
+            "conditions": [{"kind": "segments", "ids": [segment]}],
+            "effects": [{"kind": "multiplier", "times": 2}],
+        },
+    )
+    in_use = await client.delete(
+        f"/api/v1/admin/segments/{segment}", headers=bearer(shop.admin_key)
+    )
+    assert in_use.status_code == 409, in_use.text
+    assert in_use.json()["code"] == "segment_in_use"
+    assert in_use.json()["details"] == {"segment_id": segment, "promotion_ids": [deal["id"]]}
+    assert "Пенсионерам ×2" in in_use.json()["message"]
+    ended = await client.post(f"{PATH}/{deal['id']}/end", headers=bearer(shop.admin_key))
+    assert ended.status_code == 200
+    gone = await client.delete(f"/api/v1/admin/segments/{segment}", headers=bearer(shop.admin_key))
+    assert gone.status_code == 204, gone.text
+
+
+async def test_the_card_page_shows_a_personal_coupon_and_the_promotions_for_the_shopper(client):
+    from tests.pages.conftest import join
+    from wallet import db
+
+    shop = await Shop.open(client)
+    await seed(shop, line(100, "coffee", "LATTE"))
+    deal = await promo(shop, COUPON_DEAL)
+    everyone = await promo(
+        shop, {"name": "Бонус за покупку", "effects": [{"kind": "receipt_bonus", "points": 7}]}
+    )
+    someone_elses = await promo(shop, {**COUPON_DEAL, "name": "Чужой купон"})
+    reply = await join(client, name="Анна", email="anna.card@example.ru")
+    assert reply.status_code == 303
+    page = (await client.get("/card")).text
+    number = page.split('id="card-number">')[1].split("<")[0].replace(" ", "")
+    rows = await db.raw("SELECT account FROM card WHERE number = {}", number)
+    account_id = rows[0]["account"]
+    assert "Бонус за покупку" in page and "+7 баллов за покупку" in page
+    assert COUPON_DEAL["name"] not in page  # a coupon promotion shows only with a coupon
+
+    until = clock.now() + timedelta(days=30)
+    batch = await coupons(
+        shop, deal["id"], {"account_ids": [account_id], "valid_until": iso(until)}
+    )
+    assert batch["kind"] == "personal" and batch["csv_url"] is None
+    page = (await client.get("/card")).text
+    assert COUPON_DEAL["name"] in page and "скидка 20%, на coffee" in page
+    code = page.split('class="coupon-code">')[1].split("<")[0]
+    assert len(code) == 14
+    assert someone_elses["name"] not in page and everyone["id"]
+    # The code works for its owner at the till, then leaves the page.
+    used = await receipt_with(shop, number, "P1", [code])
+    assert used["discount_kopecks"] == 2_000
+    assert 'class="coupon-code"' not in (await client.get("/card")).text

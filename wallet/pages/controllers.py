@@ -31,6 +31,7 @@ from wallet.members.schemas import LANGUAGES, AddCardIn, EnrolIn
 from wallet.pages import cashback
 from wallet.pages.render import Page, page, qr_svg
 from wallet.plastic import service as plastic
+from wallet.promotions import service as promotions
 from wallet.rules import service as rules_service
 from wallet.signin import joining
 from wallet.signin import service as pages
@@ -416,6 +417,7 @@ async def _card_page(
     standing = await ledger.tier_standing(
         account_id, now=now, lifetime_spend_kopecks=summary.lifetime_spend_kopecks, rules=rules
     )
+    offers_now = await promotions.for_shopper(account_id, tier=standing.tier.name, now=now)
     active = [card for card in cards if card.status == "active"]
     # Only a card of this account can be shown, whatever number the link carries.
     shown = next((card for card in active if card.number == selected), None) or next(
@@ -432,6 +434,7 @@ async def _card_page(
         tier=standing.tier.name,
         progress=standing.progress_text(p.lang),
         referral=views.referral(account_id),
+        promotions=offers_now,
         cards=cards,
         notice=notice,
         error=error,

@@ -366,3 +366,15 @@ class PersonalCoupon(msgspec.Struct, frozen=True):
     promotion_id: int
     promotion_name: str
     valid_until: datetime | None
+
+
+class ShopperPromotion(msgspec.Struct, frozen=True):
+    """An active promotion as a shopper it concerns sees it: its name, what it gives,
+    until when; ``personal``: for their segment, or theirs by a coupon (``code``)."""
+
+    promotion_id: int
+    name: str
+    gives: str
+    until: datetime | None
+    personal: bool
+    code: str | None = None

@@ -38,6 +38,7 @@ from wallet.promotions.schemas import (
     Schedule,
     Segments,
     SetDeal,
+    ShopperPromotion,
     SimulationOut,
     Stores,
     Window,
@@ -614,4 +615,81 @@ async def promotions_using_segment(segment_id: int) -> list[tuple[int, str]]:
         d = _definition(row["definition"])
         if any(isinstance(c, Segments) and segment_id in c.ids for c in d.conditions):
             found.append((int(row["id"]), str(row["name"])))
+    return found
+
+
+def _roubles(kopecks: int) -> str:
+    return engine.rub(kopecks).replace(",", "\u00a0")
+
+
+def _effect_ru(e: Any) -> str:
+    kind = engine.kind_of(e)
+    if kind == "multiplier":
+        return f"×{e.times} баллов"
+    if kind == "rate":
+        return f"{e.rate_bp / 100:g}% баллами"
+    if kind == "receipt_bonus":
+        return f"+{e.points} баллов за покупку"
+    if kind == "per_amount":
+        return f"{e.points} баллов за каждые {_roubles(e.per_kopecks)}"
+    if kind == "sku_bonus":
+        return f"+{e.points} баллов за {e.sku}"
+    if kind == "percent_off":
+        return f"скидка {e.percent_bp / 100:g}%"
+    if kind == "amount_off":
+        return f"скидка {_roubles(e.kopecks)}"
+    if kind == "n_for_m":
+        return f"{e.take} по цене {e.pay}"
+    if kind == "set":
+        if e.price_kopecks is not None:
+            return f"комплект за {_roubles(e.price_kopecks)}"
+        return f"комплект со скидкой {(e.percent_bp or 0) / 100:g}%"
+    if kind == "cheapest_free":
+        return f"от {e.min_units} шт. самый дешёвый бесплатно"
+    return f"{e.points} баллов при покупке от {_roubles(e.threshold_kopecks)}"
+
+
+def gives_ru(d: Definition) -> str:
+    """What a promotion gives, in a few Russian words for the shopper."""
+    parts = [_effect_ru(e) for e in d.effects]
+    for condition in d.conditions:
+        if isinstance(condition, Lines):
+            scope = [*condition.categories, *condition.brands, *condition.skus]
+            parts.append("на " + ", ".join(scope[:5]))
+    return ", ".join(parts)
+
+
+async def for_shopper(account_id: int, *, tier: str, now: datetime) -> list[ShopperPromotion]:
+    """The active promotions that concern this shopper now: not over, for their tier and
+    segments, and a coupon promotion only with a personal coupon of theirs (with its
+    code). Personal ones (by segment or coupon) first."""
+    cat = await catalogue()
+    mine = await coupons.personal(account_id, now=now)
+    codes = {c.promotion_id: c for c in mine}
+    segments = await segments_of(cat.segment_ids, account_id, now)
+    found = []
+    for c in cat.promotions:
+        if c.window is not None and now >= c.window[1]:
+            continue
+        if c.tiers is not None and tier not in c.tiers:
+            continue
+        if c.segments is not None and not c.segments & segments:
+            continue
+        personal = codes.get(c.id)
+        if c.coupon and personal is None:
+            continue
+        until = c.window[1] if c.window else None
+        if personal is not None and personal.valid_until is not None:
+            until = min(until, personal.valid_until) if until else personal.valid_until
+        found.append(
+            ShopperPromotion(
+                promotion_id=c.id,
+                name=c.name,
+                gives=gives_ru(c.d),
+                until=until,
+                personal=c.segments is not None or personal is not None,
+                code=personal.code if personal else None,
+            )
+        )
+    found.sort(key=lambda p: not p.personal)
     return found
