@@ -252,6 +252,13 @@ async def test_the_card_page_shows_a_personal_coupon_and_the_promotions_for_the_
     code = page.split('class="coupon-code">')[1].split("<")[0]
     assert len(code) == 14
     assert someone_elses["name"] not in page and everyone["id"]
+    # The pass shows it on its back, with the code.
+    from wallet.passsync import view
+
+    shown = await view.account_view(account_id, clock.now())
+    assert shown.personal_offers == [
+        f"{COUPON_DEAL['name']}: скидка 20%, на coffee. Промокод {code}"
+    ]
     # The code works for its owner at the till, then leaves the page.
     used = await receipt_with(shop, number, "P1", [code])
     assert used["discount_kopecks"] == 2_000

@@ -25,6 +25,7 @@ from wallet.errors import AccountNotFound
 from wallet.ledger import service as ledger
 from wallet.members import service as members
 from wallet.members.service import CardInfo
+from wallet.promotions import service as promotions
 from wallet.rules import service as rules_service
 from wallet.stores import service as stores
 
@@ -106,6 +107,17 @@ class AccountView(msgspec.Struct, frozen=True):
     burn_notice: BurnNotice | None = None
     language: str = "ru"
     tier_progress: str | None = None
+    personal_offers: list[str] = []
+
+
+async def _personal_offers(account_id: int, tier: str, now: datetime) -> list[str]:
+    """The shopper's own promotions (segment-targeted, or by a personal coupon)."""
+    found = await promotions.for_shopper(account_id, tier=tier, now=now)
+    return [
+        f"{p.name}: {p.gives}" + (f". Промокод {p.code}" if p.code else "")
+        for p in found
+        if p.personal
+    ][:5]
 
 
 async def account_view(account_id: int, now: datetime) -> AccountView:
@@ -146,6 +158,9 @@ async def account_views(account_ids: list[int], now: datetime) -> dict[int, Acco
             goal=goals.get(account_id),
             burn_notice=notices.get(account_id),
             language=languages.get(account_id, "ru"),
+            personal_offers=await _personal_offers(
+                account_id, standings[account_id].tier.name, now
+            ),
         )
         for account_id, summary in summaries.items()
     }
@@ -177,6 +192,7 @@ def card_state(
         burn_notice=view.burn_notice,
         tier_progress=view.tier_progress,
         language=view.language,
+        personal_offers=view.personal_offers,
     )
 
 
