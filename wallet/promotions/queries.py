@@ -91,13 +91,16 @@ INSERT_BATCH = (
 )
 _BATCH_COLUMNS = (
     "b.id, b.promotion_id, b.shared, b.size, b.valid_from, b.valid_until, "
-    "b.per_shopper_limit, b.total_limit, b.used, b.export, b.downloaded_at, b.created_at, "
+    "b.per_shopper_limit, b.total_limit, b.used, b.downloaded_at, b.created_at, "
+    # Whether the codes wait for their download (not the codes: megabytes for a big batch).
+    "(b.export IS NOT NULL) AS waiting, "
     "EXISTS (SELECT 1 FROM coupon c WHERE c.batch_id = b.id AND c.shown IS NOT NULL) "
     "AS personal"
 )
 BATCH = f"SELECT {_BATCH_COLUMNS} FROM coupon_batch b WHERE b.id = $1"
 BATCHES = f"SELECT {_BATCH_COLUMNS} FROM coupon_batch b WHERE b.promotion_id = $1 ORDER BY b.id"
 SET_EXPORT = "UPDATE coupon_batch SET export = $2 WHERE id = $1"
+EXPORT = "SELECT promotion_id, export, downloaded_at FROM coupon_batch WHERE id = $1 FOR UPDATE"
 TAKE_EXPORT = "UPDATE coupon_batch SET export = NULL, downloaded_at = $2 WHERE id = $1"
 
 

@@ -286,6 +286,9 @@ def _refuse(code: str, message: str, **details: Any) -> PromotionRefused:
 
 async def _validate(d: Definition) -> None:
     """Rules msgspec cannot say, each with its own code; references must exist."""
+    if not d.effects:
+        # msgspec checks min_length only on what was sent, not on the default.
+        raise _refuse("effects_missing", "a promotion needs at least one effect")
     stores: set[str] = set()
     categories: set[str] = set()
     skus: set[str] = set()
