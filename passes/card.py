@@ -113,6 +113,9 @@ class CardState(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
     """The shopper's language ("ru" or "en"), for texts the pass composes for them."""
     tier_progress: str | None = None
     """What is missing for the next tier ("ещё 3 200 ₽ до 7%"), on the pass back."""
+    personal_offers: list[str] = []
+    """The shopper's own promotions (their segment's, their coupons with the code), one
+    line each, on the pass back."""
 
     def __post_init__(self) -> None:
         for name in ("next_expiry_at", "updated_at"):

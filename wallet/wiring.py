@@ -6,7 +6,7 @@ importing the domains above them; this module, above every domain, connects them
 at start-up; it may run more than once.
 
 - the till's receipts and returns move cashback progress (offers), in their transaction;
-- deleting a segment asks offers whether an active offer still names it;
+- deleting a segment asks offers and promotions whether an active one still names it;
 - new members, their profile and consents, their receipts and returns pay event bonuses
   (welcome, birthday, referral, profile, marketing consent), in the same transaction;
 - a receipt queues the balance push to a card issued in «Кошелёк» (rate limited);
@@ -39,6 +39,7 @@ def connect() -> None:
     events.subscribe(MemberJoined, bonuses.on_joined)
     events.subscribe(MemberChanged, bonuses.on_changed)
     events.subscribe(SegmentDeleting, offers.refuse_if_segment_used)
+    events.subscribe(SegmentDeleting, _refuse_if_promotion_uses)
     pass_view.read_offer_facts(
         goals=offers.goal_progress_for_passes, burns=offers.burn_notices_for_passes
     )
@@ -58,3 +59,20 @@ async def _member_of(ids: frozenset[int], account_id: int, now: datetime) -> fro
 
 async def _known_segments(ids: list[int]) -> set[int]:
     return set(await segments.segments_by_id(ids))
+
+
+async def _refuse_if_promotion_uses(event: SegmentDeleting) -> None:
+    """A live promotion's ``segments`` condition holds its segments: deleting one would
+    make the promotion silently apply to nobody (promotions sit below segments, so the
+    refusal is raised here)."""
+    users = await promotions.promotions_using_segment(event.segment_id)
+    if users:
+        named = ", ".join(f"{promotion_id} «{name}»" for promotion_id, name in users)
+        raise segments.SegmentInUse(
+            f"segment {event.segment_id} decides who gets promotion {named}; end the "
+            "promotion (POST /api/v1/admin/promotions/{id}/end) first",
+            {
+                "segment_id": event.segment_id,
+                "promotion_ids": [promotion_id for promotion_id, _ in users],
+            },
+        )

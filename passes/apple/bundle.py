@@ -56,6 +56,7 @@ LABELS: dict[str, tuple[str, str]] = {
     "label.message": ("Сообщение", "Message"),
     "label.burn_notice": ("Напоминание", "Reminder"),
     "label.tier_progress": ("До следующего уровня", "To the next tier"),
+    "label.personal_offers": ("Ваши акции", "Your promotions"),
     "label.card_number": ("Номер карты", "Card number"),
     "label.holder": ("Владелец", "Card holder"),
     "label.goal_progress": ("Покупки за месяц", "Spent this month"),
@@ -253,6 +254,17 @@ def pass_json_for(
         *(
             [Field(key="tier_progress", label="label.tier_progress", value=state.tier_progress)]
             if state.tier_progress
+            else []
+        ),
+        *(
+            [
+                Field(
+                    key="personal_offers",
+                    label="label.personal_offers",
+                    value="\n".join(state.personal_offers),
+                )
+            ]
+            if state.personal_offers
             else []
         ),
         # Always present, so that a new message is a *change* and reaches the lock screen.

@@ -30,6 +30,7 @@ from wallet.members.schemas import LANGUAGES, AddCardIn, EnrolIn
 from wallet.pages import cashback
 from wallet.pages.render import Page, page, qr_svg
 from wallet.plastic import service as plastic
+from wallet.promotions import service as promotions
 from wallet.shopper import views
 from wallet.signin import joining
 from wallet.signin import service as pages
@@ -411,6 +412,7 @@ async def _card_page(
         members.cards_of_account(account_id),
         members.member(p.session.member_id),
     )
+    offers_now = await promotions.for_shopper(account_id, tier=figures.tier, now=now)
     active = [card for card in cards if card.status == "active"]
     # Only a card of this account can be shown, whatever number the link carries.
     shown = next((card for card in active if card.number == selected), None) or next(
@@ -427,6 +429,7 @@ async def _card_page(
         tier=figures.tier,
         progress=figures.progress(p.lang),
         referral=figures.referral(),
+        promotions=offers_now,
         cards=cards,
         notice=notice,
         error=error,

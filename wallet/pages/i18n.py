@@ -61,6 +61,9 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "card.burns": ("Сгорят {date}: {points}", "{points} expire on {date}"),
     "card.no_burn": ("Ничего не сгорает", "Nothing expires soon"),
     "card.tier": ("Уровень", "Tier"),
+    "card.promotions": ("Акции для вас", "Promotions for you"),
+    "card.promotion_until": ("до {date}", "until {date}"),
+    "card.coupon": ("Ваш промокод", "Your promo code"),
     "card.referral": (
         "Пригласите друга: после его первой покупки баллы получите вы оба",
         "Invite a friend: after their first purchase you both get points",

@@ -24,6 +24,7 @@ from wallet import codes, settings
 from wallet.accounts import read as accounts
 from wallet.errors import AccountNotFound
 from wallet.members.service import CardInfo
+from wallet.promotions import service as promotions
 from wallet.rules import service as rules_service
 from wallet.stores import service as stores
 
@@ -105,6 +106,19 @@ class AccountView(msgspec.Struct, frozen=True):
     burn_notice: BurnNotice | None = None
     language: str = "ru"
     tier_progress: str | None = None
+    personal_offers: list[str] = []
+
+
+async def _personal_offers(account_id: int, tier: str, now: datetime) -> list[str]:
+    """The shopper's own promotions (segment-targeted, or by a personal coupon)."""
+    if not await promotions.has_personal():  # most programs: no query per account
+        return []
+    found = await promotions.for_shopper(account_id, tier=tier, now=now)
+    return [
+        f"{p.name}: {p.gives}" + (f". Промокод {p.code}" if p.code else "")
+        for p in found
+        if p.personal
+    ][:5]
 
 
 async def account_view(account_id: int, now: datetime) -> AccountView:
@@ -140,6 +154,7 @@ async def account_views(account_ids: list[int], now: datetime) -> dict[int, Acco
                 if account_id in notices or shown.standing.next_tier is not None
                 else accounts.DEFAULT_LANGUAGE
             ),
+            personal_offers=await _personal_offers(account_id, shown.tier, now),
         )
         for account_id, shown in figures.items()
     }
@@ -171,6 +186,7 @@ def card_state(
         burn_notice=view.burn_notice,
         tier_progress=view.tier_progress,
         language=view.language,
+        personal_offers=view.personal_offers,
     )
 
 

@@ -4,15 +4,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from litestar import Controller, Request, get, post, put
+from litestar import Controller, Request, Response, get, post, put
 from litestar.params import FromPath, JSONBody
 
 from wallet import clock, db
 from wallet.auth.guards import allow
 from wallet.http import errors, principal
 from wallet.inputs import PathId
-from wallet.promotions import service
+from wallet.promotions import coupons, service
 from wallet.promotions.schemas import (
+    CouponBatchIn,
+    CouponBatchOut,
     ManualDiscountPolicyIn,
     ManualDiscountPolicyOut,
     PromotionIn,
@@ -137,3 +139,57 @@ class PromotionsAdminController(Controller):
     ) -> ManualDiscountPolicyOut:
         async with db.write_transaction():
             return await service.set_manual_policy(store_code, data, actor=principal(request).actor)
+
+    @post(
+        "/{promotion_id:int}/coupons",
+        operation_id="createCoupons",
+        summary="Make codes for a promotion with a coupon condition",
+        description="`count` unique single-use codes (1..1,000,000; the reply's `csv_url` "
+        "gives them once), or one shared `code`, or a personal code for each of "
+        "`account_ids`; with `valid_from`/`valid_until`, `per_shopper_limit` and "
+        "`total_limit`. Refused: coupon_batch_kind, promotion_without_coupon, "
+        "promotion_ended, coupon_code_taken (409), unknown_account.",
+        status_code=201,
+        responses=errors(400, 404, 409, 422),
+    )
+    async def create_coupons(
+        self, request: Request[Any, Any, Any], promotion_id: PathId, data: JSONBody[CouponBatchIn]
+    ) -> CouponBatchOut:
+        async with db.write_transaction():
+            return await service.create_coupons(
+                promotion_id, data, actor=principal(request).actor, now=clock.now()
+            )
+
+    @get(
+        "/{promotion_id:int}/coupons",
+        operation_id="listCoupons",
+        summary="A promotion's coupon batches with their uses",
+        responses=errors(404),
+    )
+    async def list_coupons(self, promotion_id: PathId) -> list[CouponBatchOut]:
+        await service.get(promotion_id)
+        return await coupons.batches(promotion_id)
+
+    @get(
+        "/coupons/{batch_id:int}/codes.csv",
+        operation_id="downloadCoupons",
+        summary="The batch's codes as CSV, once (only their hashes are kept after)",
+        media_type="text/csv",
+        responses=errors(404, 410),
+    )
+    async def download_coupons(
+        self, request: Request[Any, Any, Any], batch_id: PathId
+    ) -> Response[str]:
+        async with db.write_transaction():
+            text, promotion_id = await coupons.download(
+                batch_id, actor=principal(request).actor, now=clock.now()
+            )
+        return Response(
+            text,
+            media_type="text/csv; charset=utf-8",
+            headers={
+                "Content-Disposition": f'attachment; filename="promotion-{promotion_id}-'
+                f'coupons-{batch_id}.csv"',
+                "Cache-Control": "no-store",
+            },
+        )

@@ -16,6 +16,7 @@ VERSION = "SELECT version FROM promotion_version WHERE id = 1"
 BUMP = "UPDATE promotion_version SET version = version + 1 WHERE id = 1 RETURNING version"
 INSERT_VERSION = "INSERT INTO promotion_version (id, version) VALUES (1, 1)"
 ACTIVE = "SELECT id, name, definition FROM promotion WHERE status = 'active' ORDER BY id"
+LIVE = "SELECT id, name, definition FROM promotion WHERE status IN ('active', 'paused') ORDER BY id"
 
 # The budget rows of the promotions a receipt applies, held until the receipt commits.
 BUDGETS = (
@@ -91,4 +92,90 @@ UPSERT_POLICY = (
     "INSERT INTO manual_discount_policy (store, max_line_share_bp, reasons) VALUES ($1, $2, $3) "
     "ON CONFLICT (store) DO UPDATE SET max_line_share_bp = excluded.max_line_share_bp, "
     "reasons = excluded.reasons"
+)
+
+# ---- coupons -------------------------------------------------------------------------------
+
+KNOWN_ACCOUNTS = "SELECT id FROM account WHERE id IN {ids}"
+INSERT_BATCH = (
+    "INSERT INTO coupon_batch (promotion_id, shared, size, valid_from, valid_until, "
+    "per_shopper_limit, total_limit, used, export, downloaded_at, created_by, created_at) "
+    "VALUES ($1, $2, $3, $4, $5, $6, $7, 0, NULL, NULL, $8, $9) RETURNING id"
+)
+_BATCH_COLUMNS = (
+    "b.id, b.promotion_id, b.shared, b.size, b.valid_from, b.valid_until, "
+    "b.per_shopper_limit, b.total_limit, b.used, b.downloaded_at, b.created_at, "
+    # Whether the codes wait for their download (not the codes: megabytes for a big batch).
+    "(b.export IS NOT NULL) AS waiting, "
+    "EXISTS (SELECT 1 FROM coupon c WHERE c.batch_id = b.id AND c.shown IS NOT NULL) "
+    "AS personal"
+)
+BATCH = f"SELECT {_BATCH_COLUMNS} FROM coupon_batch b WHERE b.id = $1"
+BATCHES = f"SELECT {_BATCH_COLUMNS} FROM coupon_batch b WHERE b.promotion_id = $1 ORDER BY b.id"
+SET_EXPORT = "UPDATE coupon_batch SET export = $2 WHERE id = $1"
+EXPORT = db.sql(
+    "SELECT promotion_id, export, downloaded_at FROM coupon_batch WHERE id = $1 {lock}",
+    lock="FOR UPDATE",
+)
+TAKE_EXPORT = "UPDATE coupon_batch SET export = NULL, downloaded_at = $2 WHERE id = $1"
+
+
+def insert_coupons(count: int) -> str:
+    """``count`` new single-use codes (batch, promotion, hash, owner, shown); a hash already stored is
+    skipped, and the hashes stored come back (the caller draws again for the rest)."""
+    groups = ", ".join(
+        "(" + ", ".join(f"${i * 5 + j + 1}" for j in range(5)) + ", 0, 1)" for i in range(count)
+    )
+    return (
+        "INSERT INTO coupon (batch_id, promotion_id, code_hash, account_id, shown, uses, "
+        f"max_uses) VALUES {groups} ON CONFLICT (code_hash) DO NOTHING RETURNING code_hash"
+    )
+
+
+# A shared code: no limit per code (the batch's total_limit and per_shopper_limit hold).
+INSERT_COUPONS_ONE = (
+    "INSERT INTO coupon (batch_id, promotion_id, code_hash, account_id, shown, uses, max_uses) "
+    "VALUES ($1, $2, $3, $4, $5, 0, NULL) ON CONFLICT (code_hash) DO NOTHING RETURNING code_hash"
+)
+COUPONS_BY_HASH = (
+    "SELECT c.id, c.batch_id, c.promotion_id, c.code_hash, c.account_id, c.uses, c.max_uses, "
+    "b.valid_from, b.valid_until, b.per_shopper_limit, b.total_limit, b.used, "
+    "p.status, p.name AS promotion_name "
+    "FROM coupon c JOIN coupon_batch b ON b.id = c.batch_id "
+    "JOIN promotion p ON p.id = c.promotion_id WHERE c.code_hash IN {ids}"
+)
+SHOPPER_COUPON_USES = (
+    "SELECT batch_id, COUNT(*) AS uses FROM coupon_use WHERE account_id = $1 "
+    "AND returned_at IS NULL AND batch_id IN {ids} GROUP BY batch_id"
+)
+# The till's claim: no row back means another receipt took the last use first.
+CLAIM_COUPON = (
+    "UPDATE coupon SET uses = uses + 1 WHERE id = $1 "
+    "AND (max_uses IS NULL OR uses < max_uses) RETURNING id"
+)
+CLAIM_BATCH = (
+    "UPDATE coupon_batch SET used = used + 1 WHERE id = $1 "
+    "AND (total_limit IS NULL OR used < total_limit) RETURNING id"
+)
+UNCLAIM_COUPON = "UPDATE coupon SET uses = uses - 1 WHERE id = $1 AND uses > 0"
+UNCLAIM_BATCH = "UPDATE coupon_batch SET used = used - 1 WHERE id = $1 AND used > 0"
+INSERT_USE = (
+    "INSERT INTO coupon_use (coupon_id, batch_id, promotion_id, account_id, receipt, used_at, "
+    "returned_at) VALUES ($1, $2, $3, $4, $5, $6, NULL)"
+)
+USES_OF_RECEIPT = (
+    "SELECT u.id, u.coupon_id, u.batch_id, u.promotion_id, b.valid_until FROM coupon_use u "
+    "JOIN coupon_batch b ON b.id = u.batch_id WHERE u.receipt = $1 AND u.returned_at IS NULL "
+    "ORDER BY u.id"
+)
+RETURN_USE = "UPDATE coupon_use SET returned_at = $2 WHERE id = $1"
+ASSIGN = (
+    "UPDATE coupon SET account_id = $2, shown = $3 WHERE code_hash = $1 "
+    "AND account_id IS NULL AND max_uses IS NOT NULL"
+)
+PERSONAL = (
+    "SELECT c.shown, c.promotion_id, p.name, b.valid_until FROM coupon c "
+    "JOIN coupon_batch b ON b.id = c.batch_id JOIN promotion p ON p.id = c.promotion_id "
+    "WHERE c.account_id = $1 AND c.shown IS NOT NULL AND c.uses < COALESCE(c.max_uses, 1) "
+    "AND p.status = 'active' ORDER BY c.id"
 )

@@ -77,8 +77,8 @@ class FirstPurchase(_Kind, frozen=True, tag="first_purchase"):
 
 
 class Coupon(_Kind, frozen=True, tag="coupon"):
-    """Reserved for promo codes: the receipt must carry this promotion's coupon. Until
-    coupons ship, a coupon promotion never applies ("no coupon")."""
+    """The receipt must carry a valid code of this promotion (``coupons`` on the quote or
+    the receipt; codes are made with ``POST /api/v1/admin/promotions/{id}/coupons``)."""
 
 
 Condition = (
@@ -301,3 +301,82 @@ class NotApplied(msgspec.Struct, frozen=True):
     code: str
     reason_ru: str
     reason_en: str
+
+
+# ---- coupons and promo codes -------------------------------------------------------------
+
+MAX_BATCH = 1_000_000
+# What a till or a shopper types: letters, digits, dashes and spaces (dropped on reading).
+CouponCode = Annotated[
+    str,
+    msgspec.Meta(
+        min_length=4,
+        max_length=40,
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9 -]*$",
+        description="a promo code: letters, digits, dashes; case and dashes do not matter",
+    ),
+]
+Limit = Annotated[int, msgspec.Meta(ge=1, le=inputs.INT32_MAX)]
+
+
+class CouponBatchIn(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """Either ``count`` unique single-use codes (downloadable once as CSV), or one shared
+    ``code`` anyone may type, or one personal code for each of ``account_ids`` (shown to
+    its owner on the card page and the pass, working for nobody else)."""
+
+    count: Annotated[int, msgspec.Meta(ge=1, le=MAX_BATCH)] | None = None
+    code: CouponCode | None = None
+    account_ids: Annotated[list[inputs.Id], msgspec.Meta(min_length=1, max_length=100_000)] = []
+    valid_from: datetime | None = None
+    valid_until: datetime | None = None
+    per_shopper_limit: Limit | None = None
+    total_limit: Limit | None = None
+
+
+class CouponBatchOut(msgspec.Struct, frozen=True):
+    id: int
+    promotion_id: int
+    kind: Literal["unique", "shared", "personal"]
+    count: int
+    used: int
+    valid_from: datetime | None
+    valid_until: datetime | None
+    per_shopper_limit: int | None
+    total_limit: int | None
+    created_at: datetime
+    # Where the new codes are, until they are downloaded once (unique codes only).
+    csv_url: str | None = None
+    code: str | None = None
+
+
+class CouponCheckOut(msgspec.Struct, frozen=True):
+    """What a code would do for a shopper now: ``ok`` or the reason (``coupon_used``,
+    ``coupon_expired``, ``coupon_unknown``, ``coupon_limit``)."""
+
+    code: str
+    ok: bool
+    reason: str | None
+    promotion_id: int | None
+    promotion_name: str | None
+    valid_until: datetime | None
+
+
+class PersonalCoupon(msgspec.Struct, frozen=True):
+    """A coupon assigned to a shopper, as the card page and the pass show it."""
+
+    code: str
+    promotion_id: int
+    promotion_name: str
+    valid_until: datetime | None
+
+
+class ShopperPromotion(msgspec.Struct, frozen=True):
+    """An active promotion as a shopper it concerns sees it: its name, what it gives,
+    until when; ``personal``: for their segment, or theirs by a coupon (``code``)."""
+
+    promotion_id: int
+    name: str
+    gives: str
+    until: datetime | None
+    personal: bool
+    code: str | None = None

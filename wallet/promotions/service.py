@@ -20,10 +20,13 @@ from wallet import clock, db
 from wallet import settings as settings_module
 from wallet.errors import Conflict, DomainError, NotFound
 from wallet.platform import service as platform
-from wallet.promotions import engine, queries
+from wallet.promotions import coupons, engine, queries
 from wallet.promotions.engine import Catalogue, Compiled, Left
 from wallet.promotions.schemas import (
     Counters,
+    Coupon,
+    CouponBatchIn,
+    CouponBatchOut,
     Definition,
     Lines,
     ManualDiscountPolicyIn,
@@ -35,6 +38,7 @@ from wallet.promotions.schemas import (
     Schedule,
     Segments,
     SetDeal,
+    ShopperPromotion,
     SimulationOut,
     Stores,
     Window,
@@ -281,6 +285,9 @@ def _refuse(code: str, message: str, **details: Any) -> PromotionRefused:
 
 async def _validate(d: Definition) -> None:
     """Rules msgspec cannot say, each with its own code; references must exist."""
+    if not d.effects:
+        # msgspec checks min_length only on what was sent, not on the default.
+        raise _refuse("effects_missing", "a promotion needs at least one effect")
     stores: set[str] = set()
     categories: set[str] = set()
     skus: set[str] = set()
@@ -585,3 +592,110 @@ async def simulate(
         cost_kopecks=cost_kopecks(points, discount, point_value_kopecks),
         shoppers_reached=len(shoppers),
     )
+
+
+# ---- coupons and segments ---------------------------------------------------------------
+
+
+async def create_coupons(
+    promotion_id: int, data: CouponBatchIn, *, actor: str, now: datetime
+) -> CouponBatchOut:
+    row = await _row(promotion_id, lock=True)
+    d = _definition(row["definition"])
+    uses = any(isinstance(condition, Coupon) for condition in d.conditions)
+    return await coupons.create_batch(promotion_id, row, uses, data, actor=actor, now=now)
+
+
+async def promotions_using_segment(segment_id: int) -> list[tuple[int, str]]:
+    """Id and name of every active or paused promotion whose conditions name the segment
+    (a paused one comes back with it)."""
+    rows = await db.fetch(queries.LIVE)
+    found = []
+    for row in rows:
+        d = _definition(row["definition"])
+        if any(isinstance(c, Segments) and segment_id in c.ids for c in d.conditions):
+            found.append((int(row["id"]), str(row["name"])))
+    return found
+
+
+def _roubles(kopecks: int) -> str:
+    return engine.rub(kopecks).replace(",", "\u00a0")
+
+
+def _effect_ru(e: Any) -> str:
+    kind = engine.kind_of(e)
+    if kind == "multiplier":
+        return f"×{e.times} баллов"
+    if kind == "rate":
+        return f"{e.rate_bp / 100:g}% баллами"
+    if kind == "receipt_bonus":
+        return f"+{e.points} баллов за покупку"
+    if kind == "per_amount":
+        return f"{e.points} баллов за каждые {_roubles(e.per_kopecks)}"
+    if kind == "sku_bonus":
+        return f"+{e.points} баллов за {e.sku}"
+    if kind == "percent_off":
+        return f"скидка {e.percent_bp / 100:g}%"
+    if kind == "amount_off":
+        return f"скидка {_roubles(e.kopecks)}"
+    if kind == "n_for_m":
+        return f"{e.take} по цене {e.pay}"
+    if kind == "set":
+        if e.price_kopecks is not None:
+            return f"комплект за {_roubles(e.price_kopecks)}"
+        return f"комплект со скидкой {(e.percent_bp or 0) / 100:g}%"
+    if kind == "cheapest_free":
+        return f"от {e.min_units} шт. самый дешёвый бесплатно"
+    return f"{e.points} баллов при покупке от {_roubles(e.threshold_kopecks)}"
+
+
+def gives_ru(d: Definition) -> str:
+    """What a promotion gives, in a few Russian words for the shopper."""
+    parts = [_effect_ru(e) for e in d.effects]
+    for condition in d.conditions:
+        if isinstance(condition, Lines):
+            scope = [*condition.categories, *condition.brands, *condition.skus]
+            parts.append("на " + ", ".join(scope[:5]))
+    return ", ".join(parts)
+
+
+async def has_personal() -> bool:
+    """Whether any active promotion is personal (for saved segments or by coupon): pass
+    refreshes ask before reading each shopper's promotions."""
+    return any(c.coupon or c.segments is not None for c in (await catalogue()).promotions)
+
+
+async def for_shopper(account_id: int, *, tier: str, now: datetime) -> list[ShopperPromotion]:
+    """The active promotions that concern this shopper now: not over, for their tier and
+    segments, and a coupon promotion only with a personal coupon of theirs (with its
+    code). Personal ones (by segment or coupon) first."""
+    cat = await catalogue()
+    mine = await coupons.personal(account_id, now=now)
+    codes = {c.promotion_id: c for c in mine}
+    segments = await segments_of(cat.segment_ids, account_id, now)
+    found = []
+    for c in cat.promotions:
+        if c.window is not None and now >= c.window[1]:
+            continue
+        if c.tiers is not None and tier not in c.tiers:
+            continue
+        if c.segments is not None and not c.segments & segments:
+            continue
+        personal = codes.get(c.id)
+        if c.coupon and personal is None:
+            continue
+        until = c.window[1] if c.window else None
+        if personal is not None and personal.valid_until is not None:
+            until = min(until, personal.valid_until) if until else personal.valid_until
+        found.append(
+            ShopperPromotion(
+                promotion_id=c.id,
+                name=c.name,
+                gives=gives_ru(c.d),
+                until=until,
+                personal=c.segments is not None or personal is not None,
+                code=personal.code if personal else None,
+            )
+        )
+    found.sort(key=lambda p: not p.personal)
+    return found

@@ -2,9 +2,11 @@ from piccolo.columns import (
     JSON,
     BigInt,
     BigSerial,
+    Boolean,
     ForeignKey,
     Integer,
     Serial,
+    Text,
     Timestamptz,
     Varchar,
 )
@@ -62,3 +64,55 @@ class ManualDiscountPolicy(Table, tablename="manual_discount_policy"):
     store = ForeignKey(references=Store, unique=True)
     max_line_share_bp = Integer()
     reasons = JSON()
+
+
+class CouponBatch(Table, tablename="coupon_batch"):
+    """Codes a marketer made for one promotion: ``size`` unique single-use codes, or one
+    shared ``code`` (``shared``), with their validity and limits.
+
+    ``used`` counts the uses not given back, against ``total_limit`` (one conditional
+    UPDATE per use). ``export`` holds the new codes as CSV until the marketer downloads
+    them once; then it is emptied and only the codes' hashes remain."""
+
+    id = Serial(primary_key=True)
+    promotion_id = Integer(index=True)
+    shared = Boolean(default=False)
+    size = Integer()
+    valid_from = Timestamptz(null=True, default=None)
+    valid_until = Timestamptz(null=True, default=None)
+    per_shopper_limit = Integer(null=True, default=None)
+    total_limit = Integer(null=True, default=None)
+    used = Integer(default=0)
+    export = Text(null=True, default=None)
+    downloaded_at = Timestamptz(null=True, default=None)
+    created_by = Varchar(length=100, default="")
+    created_at = Timestamptz(default=TimestamptzNow())
+
+
+class Coupon(Table, tablename="coupon"):
+    """One code, by its SHA-256 (``code_hash``, unique): the plain code is never stored,
+    except ``shown`` for a personal coupon (``account_id``), which its owner sees on the
+    card page and the pass and which works for nobody else. ``uses`` is checked against
+    ``max_uses`` (1 for a unique code, none for a shared one) in one conditional UPDATE."""
+
+    id = BigSerial(primary_key=True)
+    batch_id = Integer(index=True)
+    promotion_id = Integer()
+    code_hash = Varchar(length=64, unique=True)
+    account_id = Integer(null=True, default=None, index=True)
+    shown = Varchar(length=40, null=True, default=None)
+    uses = Integer(default=0)
+    max_uses = Integer(null=True, default=None)
+
+
+class CouponUse(Table, tablename="coupon_use"):
+    """A coupon used on a receipt; ``returned_at`` once a return gave it back."""
+
+    id = BigSerial(primary_key=True)
+    coupon_id = BigInt(index=True)
+    batch_id = Integer()
+    promotion_id = Integer()
+    account_id = Integer(index=True)
+    receipt = BigInt(index=True)
+    used_at = Timestamptz(default=TimestamptzNow())
+    returned_at = Timestamptz(null=True, default=None)

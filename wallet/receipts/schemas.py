@@ -7,7 +7,7 @@ import msgspec
 
 from wallet import inputs
 from wallet.members.schemas import CardNumber
-from wallet.promotions.schemas import Applied, LineDiscount, LinePoints, NotApplied
+from wallet.promotions.schemas import Applied, CouponCode, LineDiscount, LinePoints, NotApplied
 
 ReceiptId = Annotated[
     str,
@@ -28,6 +28,15 @@ Kopecks = Annotated[
     ),
 ]
 Points = Annotated[int, msgspec.Meta(ge=0, le=1_000_000_000)]
+Coupons = Annotated[
+    list[CouponCode],
+    msgspec.Meta(
+        max_length=20,
+        description="promo codes the shopper gave the cashier; each one refused is listed in "
+        "not_applied with its reason (coupon_used, coupon_expired, coupon_unknown, "
+        "coupon_limit, ...)",
+    ),
+]
 
 
 class ManualDiscount(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
@@ -63,6 +72,9 @@ class ReceiptIn(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
         ),
     ]
     redeem_points: Points = 0
+    # Last, and left out of the request's fingerprint when empty: a till retrying a
+    # receipt across the upgrade still gets its first reply.
+    coupons: Coupons = []
 
     def __post_init__(self) -> None:
         _check_total(self.lines)
@@ -83,6 +95,7 @@ class QuoteIn(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     ]
     redeem_points: Points = 0
     occurred_at: datetime | None = None
+    coupons: Coupons = []
 
     def __post_init__(self) -> None:
         _check_total(self.lines)
@@ -242,6 +255,8 @@ class ReturnOut(msgspec.Struct, frozen=True):
     # What the return took back of each promotion the kept goods no longer earn
     # (``reversed_points`` includes these points).
     promotions: list[PromotionReturned] = []
+    # Coupons the return gave back to the shopper (still valid, usable again).
+    coupons_returned: int = 0
 
 
 class CardStatusOut(msgspec.Struct, frozen=True):

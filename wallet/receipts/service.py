@@ -24,6 +24,7 @@ from wallet.ledger import service as ledger
 from wallet.members import service as members
 from wallet.platform import events
 from wallet.platform import service as platform
+from wallet.promotions import coupons as coupon_codes
 from wallet.promotions import engine
 from wallet.promotions import service as promotions
 from wallet.receipts.events import ReceiptPosted, ReturnPosted
@@ -96,11 +97,12 @@ async def quote(data: QuoteIn, *, store_id: int | None = None, now: datetime) ->
     standing = await ledger.tier_standing(
         card.account_id, now=now, lifetime_spend_kopecks=summary.lifetime_spend_kopecks, rules=rules
     )
-    pricing, _ = await _price(
+    pricing, _, _ = await _price(
         data.lines,
         rules=rules,
         store_id=store_id,
         account_id=card.account_id,
+        coupons=data.coupons,
         # The spend the tier qualifies on (lifetime, or a window: rules.tier_basis).
         lifetime_spend_kopecks=standing.qualifying_spend_kopecks,
         balance=summary.balance,
@@ -149,11 +151,14 @@ async def _price(
     occurred_at: datetime,
     now: datetime,
     lock: bool,
-) -> tuple[Pricing, engine.Catalogue]:
+    coupons: list[str] = [],  # noqa: B006 (never mutated)
+) -> tuple[Pricing, engine.Catalogue, list[coupon_codes.Claimed]]:
     """``pricing.price`` with what it needs from the database: the active promotions, the
     shopper's segments and first purchase, the cashier's discounts checked against the
-    store's limit, and the budgets of the promotions that would apply (``lock``: held to
-    the end of the receipt's transaction; priced again if a budget is short)."""
+    store's limit, the promo codes the till sent (``lock``: claimed, each accepted once
+    whatever other till sends it; the ones a promotion did not use given back), and the
+    budgets of the promotions that would apply (``lock``: held to the end of the receipt's
+    transaction; priced again if a budget is short)."""
     manual = None
     if store_id is not None:
         manual = await promotions.manual_discounts(
@@ -171,6 +176,9 @@ async def _price(
     elif any(line.manual_discount for line in lines):
         raise promotions.ManualDiscountRefused("a manual discount needs a till bound to a store")
     catalogue = await promotions.catalogue()
+    sorted_out = await coupon_codes.sort_out(
+        coupons, account_id=account_id, at=occurred_at, claim=lock
+    )
     shopper = None
     if catalogue.promotions:
         tier = rules.tier_for(lifetime_spend_kopecks)
@@ -187,6 +195,7 @@ async def _price(
             tier_rate_bp=tier.earn_rate_bp,
             segments=await promotions.segments_of(catalogue.segment_ids, account_id, now),
             first_purchase=first,
+            coupons=sorted_out.promotion_ids,
         )
     left: dict[int, engine.Left] = {}
     held: set[int] = set()
@@ -208,15 +217,42 @@ async def _price(
             if catalogue.by_id[applied.promotion_id].budgeted
         }
         if wanted <= held:
-            return pricing, catalogue
+            return await _with_coupons(pricing, sorted_out), catalogue, sorted_out.claimed
         held |= wanted
         left = await promotions.budgets_left(catalogue, held, account_id, occurred_at, lock=lock)
+
+
+async def _with_coupons(pricing: Pricing, found: coupon_codes.CouponResult) -> Pricing:
+    """The refused codes among the reasons (each in place of the engine's "no coupon" for
+    its promotion); claims a promotion did not use after all go back."""
+    applied = {a.promotion_id for a in pricing.promotions}
+    unused = [one for one in found.claimed if one.promotion_id not in applied]
+    if unused:
+        await coupon_codes.release(unused)
+        found.claimed = [one for one in found.claimed if one.promotion_id in applied]
+    if not found.refused:
+        return pricing
+    explained = {n.promotion_id for n in found.refused if n.promotion_id}
+    kept = [
+        n
+        for n in pricing.not_applied
+        if not (n.code == "no_coupon" and n.promotion_id in explained)
+    ]
+    return msgspec.structs.replace(pricing, not_applied=found.refused + kept)
+
+
+def _fingerprint(data: ReceiptIn) -> str:
+    """The body's hash, without ``coupons`` when there are none (as before they existed)."""
+    body = msgspec.to_builtins(data)
+    if not data.coupons:
+        body.pop("coupons")
+    return codes.sha256_hex(msgspec.json.encode(body))
 
 
 @db.retry_on_deadlock
 async def post_receipt(data: ReceiptIn, *, store_id: int, actor: str, now: datetime) -> ReceiptOut:
     occurred_at = _check_time(data.occurred_at, now=now, what="occurred_at")
-    request_hash = codes.fingerprint(data)
+    request_hash = _fingerprint(data)
     store_key = f"{store_id}:{data.receipt_id}"
     card = await members.find_card(data.card_number)
     async with db.write_transaction(), ledger.account(card.account_id, now=now) as acct:
@@ -228,11 +264,12 @@ async def post_receipt(data: ReceiptIn, *, store_id: int, actor: str, now: datet
         standing = await ledger.tier_standing(
             acct.id, now=now, lifetime_spend_kopecks=acct.lifetime_spend_kopecks, rules=rules
         )
-        pricing, catalogue = await _price(
+        pricing, catalogue, claimed = await _price(
             data.lines,
             rules=rules,
             store_id=store_id,
             account_id=card.account_id,
+            coupons=data.coupons,
             # The spend the tier qualifies on (lifetime, or a window: rules.tier_basis).
             lifetime_spend_kopecks=standing.qualifying_spend_kopecks,
             balance=acct.balance,
@@ -292,6 +329,9 @@ async def post_receipt(data: ReceiptIn, *, store_id: int, actor: str, now: datet
                 at=occurred_at,
                 rules=rules,
             )
+        await coupon_codes.record(
+            claimed, receipt_pk=receipt_pk, account_id=card.account_id, now=now
+        )
         await _audit_manual(data, pricing, store_id=store_id, actor=actor)
         acct.add_spend(pricing.paid_kopecks, at=occurred_at)
         await events.publish(
@@ -567,6 +607,8 @@ async def _reverse(
     reversal = {"from_receipt_lot": 0, "from_balance": 0, "owed": 0}
     promo_points = sum(back.points for back in priced.promotions)
     parts: list[tuple[int | None, int]] = [(None, priced.reverse_points - promo_points)]
+    # Promotions this return takes back in full: their coupons go back to the shopper.
+    gone: set[int] = set()
     for back in priced.promotions:
         row = applied[back.promotion_id]
         await db.fetch(
@@ -585,6 +627,12 @@ async def _reverse(
                 point_value=rules.point_value_kopecks,
             )
         parts.append((back.promotion_id, back.points))
+        if (
+            back.discount_kopecks >= row["discount_kopecks"] - row["returned_discount_kopecks"]
+            and back.points >= row["points"] - row["returned_points"]
+        ):
+            gone.add(back.promotion_id)
+    coupons_back = await coupon_codes.give_back(receipt_pk, gone, now=now)
     for promotion_id, points in parts:
         if points <= 0:
             continue
@@ -633,6 +681,7 @@ async def _reverse(
             )
             for back in priced.promotions
         ],
+        coupons_returned=len(coupons_back),
     )
     await ReceiptReturn.insert(
         ReceiptReturn(
