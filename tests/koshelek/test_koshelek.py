@@ -7,6 +7,8 @@ from datetime import timedelta
 from typing import Any
 
 from tests.koshelek.standin import Koshelek
+from tests.promotions.test_coupons_api import COUPON_DEAL, codes_of, coupons, receipt_with
+from tests.promotions.test_promotions_api import promo, seed
 from tests.support.shop import Shop, bearer, line, make_key
 from wallet import clock, db
 from wallet import settings as settings_module
@@ -175,7 +177,42 @@ async def test_a_known_shopper_gets_the_existing_card_and_terms_are_required(cli
             json={"cardNumber": olga.card, "code": "SPRING"},
             headers=koshelek.auth,
         ),
-        "1101",
+        "1102",  # no such promo code
+    )
+
+
+async def test_a_promo_code_typed_in_koshelek_becomes_the_shoppers_coupon(client, koshelek_on):
+    shop = await Shop.open(client)
+    olga = await known_shopper(shop)
+    koshelek = Koshelek(client)
+    await seed(shop, line(100, "coffee", "LATTE"))
+    deal = await promo(shop, COUPON_DEAL)
+    [code] = await codes_of(shop, await coupons(shop, deal["id"], {"count": 1}))
+
+    typed = await client.post(
+        "/koshelek/v1/promo/code",
+        json={"cardNumber": olga.card, "code": code.lower()},
+        headers=koshelek.auth,
+    )
+    assert typed.status_code == 200, typed.text
+    # Hers now: shown on her card page and given at the till once.
+    sale = await receipt_with(shop, olga.card, "K1", [])
+    assert sale["discount_kopecks"] == 0
+    again = await client.post(
+        "/koshelek/v1/promo/code",
+        json={"cardNumber": olga.card, "code": code},
+        headers=koshelek.auth,
+    )
+    assert again.status_code == 200, again.text  # still hers, still unused
+    used = await receipt_with(shop, olga.card, "K2", [code])
+    assert used["discount_kopecks"] == 2_000
+    assert_refused(
+        await client.post(
+            "/koshelek/v1/promo/code",
+            json={"cardNumber": olga.card, "code": code},
+            headers=koshelek.auth,
+        ),
+        "1103",  # used
     )
 
 

@@ -476,6 +476,12 @@ async def cancel(campaign_id: int, *, actor: str, now: datetime) -> CampaignOut:
 # A delivery queued while the shopper consented, whose consent was withdrawn before it went.
 CONSENT_WITHDRAWN = "consent_withdrawn"
 
+# The marketing consent each channel's delivery traces to (Кошелёк pushes are pushes).
+_CONSENT_CHANNEL = {
+    "email": "marketing_email",
+    "push": "marketing_push",
+    "koshelek": "marketing_push",
+}
 _CONSENT = {
     "email": (
         "CASE WHEN m.email IS NULL OR m.email = '' THEN 'skipped' "
@@ -508,7 +514,7 @@ async def materialize(
     """One delivery row per matching shopper, in one statement; rows already there stay."""
     compiled = await segments.compile_filter(flt, now=now)
     status_sql, reason_sql = _CONSENT[channel]
-    consent_sql = member_privacy.current_consent_sql("m.id", f"marketing_{channel}")
+    consent_sql = member_privacy.current_consent_sql("m.id", _CONSENT_CHANNEL[channel])
     suffix = f":{channel}" + (f":{occasion}" if occasion else "")
     await db.raw(
         "INSERT INTO delivery (key, campaign_id, account_id, channel, status, reason, attempts, "

@@ -129,7 +129,7 @@ class KoshelekController(Controller):
         async def work() -> Response[bytes]:
             raw = await request.body()
             await service.redeem_promo_code(
-                msgspec.json.decode(raw or b"{}", type=protocol.PromoCode)
+                msgspec.json.decode(raw or b"{}", type=protocol.PromoCode), now=clock.now()
             )
             return _reply(b"{}")
 

@@ -21,6 +21,7 @@ from wallet.members.schemas import Consents, EnrolIn
 from wallet.members.service import CardInfo
 from wallet.members.tables import Member
 from wallet.platform import service as platform
+from wallet.promotions import coupons
 
 SOURCE = "koshelek"
 
@@ -284,10 +285,20 @@ async def list_users(*, extended: bool) -> bytes:
     )
 
 
-async def redeem_promo_code(body: protocol.PromoCode) -> None:
-    """Coupons do not exist yet (the promotions issue brings them): every code is refused
-    with the protocol's error, here and only here."""
-    raise Refusal("promo_not_supported")
+async def redeem_promo_code(body: protocol.PromoCode, *, now: datetime) -> None:
+    """A promo code the shopper typed in Кошелёк for their card: a valid unique code becomes
+    their personal coupon (on the card page and the pass, used at the till); a refusal
+    carries our coupon reason in the protocol's error."""
+    if not body.cardNumber or not body.code:
+        raise Refusal("bad_request", "cardNumber and code are required")
+    try:
+        card = await members.find_card(body.cardNumber)
+    except DomainError as exc:
+        raise Refusal("card_not_found", body.cardNumber) from exc
+    async with db.write_transaction():
+        checked = await coupons.redeem_code(body.code, account_id=card.account_id, now=now)
+    if not checked.ok:
+        raise Refusal(checked.reason or "coupon_unknown")
 
 
 async def phones_of_accounts(account_ids: list[int]) -> dict[int, str]:
