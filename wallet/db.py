@@ -1,4 +1,5 @@
-"""The database engine: one per process, chosen by ``WALLET_DATABASE_URL``.
+"""The database engine (one per app runtime, chosen by ``WALLET_DATABASE_URL``) and how
+SQL is run on it.
 
 SQLite is the embedded default (one file, one writer at a time); PostgreSQL is production.
 Two facts measured on this stack decide how writes are made (STACK_NOTES.md):
@@ -26,7 +27,7 @@ from piccolo.engine.postgres import PostgresEngine
 from piccolo.engine.sqlite import SQLiteEngine, TransactionType, dict_factory
 from piccolo.table import Table
 
-from wallet import settings as settings_module
+from wallet import runtime
 
 try:  # asyncpg is the PostgreSQL driver; its errors are translated in one place below.
     import asyncpg
@@ -131,17 +132,12 @@ def make_engine(database_url: str, *, pool_size: int = 20) -> Engine:
     )
 
 
-_engine: Engine | None = None
 _sqlite_writer = asyncio.Lock()
 
 
 def engine() -> Engine:
-    global _engine
-    if _engine is None:
-        cfg = settings_module.get()
-        _engine = make_engine(cfg.database_url, pool_size=cfg.db_pool_size)
-        bind(_engine)
-    return _engine
+    """The engine of the running app runtime (``wallet.runtime``)."""
+    return runtime.current().engine
 
 
 def all_tables() -> list[type[Table]]:
@@ -154,33 +150,13 @@ def all_tables() -> list[type[Table]]:
 
 
 def bind(new_engine: Engine, tables: Iterable[type[Table]] | None = None) -> None:
-    """Point every table at ``new_engine`` (the tests switch between the two databases)."""
-    global _engine
-    _engine = new_engine
+    """Point every table at ``new_engine`` (each runtime does as it starts)."""
     for table in tables if tables is not None else all_tables():
         table._meta.db = new_engine
 
 
 def is_sqlite() -> bool:
     return isinstance(engine(), SQLiteEngine)
-
-
-async def start() -> None:
-    eng = engine()
-    if isinstance(eng, PostgresEngine):
-        if eng.pool is None:
-            await eng.start_connection_pool(max_size=settings_module.get().db_pool_size)
-    else:
-        # WAL lets readers go on while one writer commits; the setting is kept in the file.
-        await eng.run_ddl("PRAGMA journal_mode=WAL")
-
-
-async def stop() -> None:
-    eng = engine()
-    if isinstance(eng, PostgresEngine) and eng.pool is not None:
-        await eng.close_connection_pool()
-    if isinstance(eng, WalSQLiteEngine):
-        await eng.close_idle()
 
 
 @asynccontextmanager
