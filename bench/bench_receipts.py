@@ -119,7 +119,7 @@ def prepare(url: str, shoppers: int, env: dict[str, str]) -> tuple[str, list[str
         raise SystemExit(f"migrate failed: {done.stderr[-2000:]}")
     code = f"""
 import asyncio, json
-from wallet import clock, db
+from wallet import clock, db, wiring
 from wallet.auth import service as auth
 from wallet.members import service as members
 from wallet.members.schemas import Consents, EnrolIn
@@ -128,7 +128,7 @@ from wallet.stores import service as stores
 from wallet.stores.schemas import StoreIn
 
 async def main():
-    await db.start()
+  async with wiring.running():
     now = clock.now()
     await rules.rules_at(now)
     async with db.write_transaction():
@@ -140,8 +140,7 @@ async def main():
             e = await members.enrol(EnrolIn(name=f"Shopper {{i}}", email=f"s{{i}}@bench.ru",
                 consents=Consents(program=True, personal_data=True, terms_version="b")), now=now)
         cards.append(e.card.number)
-    await db.stop()
-    print(json.dumps({{"key": key, "cards": cards}}))
+  print(json.dumps({{"key": key, "cards": cards}}))
 asyncio.run(main())
 """
     out = subprocess.run([PY, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True)

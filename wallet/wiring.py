@@ -31,8 +31,7 @@ from wallet.segments.events import SegmentDeleting
 
 def connect(runtime: runtime_module.Runtime) -> None:
     """Subscribe the domains above to the events of the ones below, in ``runtime``."""
-    subscribe = runtime.subscribers
-    for event_type, handler in [
+    subscriptions: list[tuple[type, runtime_module.Handler]] = [
         (ReceiptPosted, offers.on_receipt),
         (ReturnPosted, offers.on_return),
         (ReceiptPosted, bonuses.on_receipt),
@@ -40,8 +39,9 @@ def connect(runtime: runtime_module.Runtime) -> None:
         (MemberJoined, bonuses.on_joined),
         (MemberChanged, bonuses.on_changed),
         (SegmentDeleting, offers.refuse_if_segment_used),
-    ]:
-        subscribe.setdefault(event_type, []).append(handler)
+    ]
+    for event_type, handler in subscriptions:
+        runtime.subscribers.setdefault(event_type, []).append(handler)
     runtime.goals_reader = offers.goal_progress_for_passes
     runtime.burns_reader = offers.burn_notices_for_passes
 
