@@ -81,7 +81,13 @@ async def main(args: argparse.Namespace) -> None:
 
     make_dev_certs(certs, pass_type_id="pass.ru.example.loyalty", team_id="DEVTEAM123")
     url = args.database_url or f"sqlite:///{tmp / 'wallet.sqlite3'}"
-    env = {**os.environ, "WALLET_DATABASE_URL": url, "WALLET_CERTS_DIR": str(certs)}
+    env = {
+        **os.environ,
+        "WALLET_DATABASE_URL": url,
+        "WALLET_CERTS_DIR": str(certs),
+        # Every shopper enrols from loopback: the per-address limit would stop the 31st.
+        "WALLET_ENROL_LIMIT_PER_IP": "0",
+    }
     subprocess.run([sys.executable, "-m", "wallet", "migrate"], cwd=ROOT, env=env, check=True)
     os.environ.update(env)
 
