@@ -275,7 +275,7 @@ async def run(args: argparse.Namespace) -> None:
             f"max RSS (getrusage)   {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB"
         )
     finally:
-        await mail.pool.close()
+        await mail.pool().close()
         await runtime.aclose()
         controller.stop()
 

@@ -193,17 +193,13 @@ async def smtp_sink(database: Database) -> AsyncIterator[SmtpSink]:
         port = probe.getsockname()[1]
     controller = Controller(Keep(), hostname="127.0.0.1", port=port)
     controller.start()
-    from wallet.mail import service as mail
-
-    await mail.pool.close()
     settings_module.override(
         dataclasses.replace(settings_module.get(), smtp_host="127.0.0.1", smtp_port=port)
     )
     try:
         yield SmtpSink("127.0.0.1", port, received)
     finally:
-        await mail.pool.close()
-        controller.stop()
+        controller.stop()  # the runtime closes its SMTP connections as the test ends
 
 
 def _free_port() -> int:

@@ -132,9 +132,6 @@ def make_engine(database_url: str, *, pool_size: int = 20) -> Engine:
     )
 
 
-_sqlite_writer = asyncio.Lock()
-
-
 def engine() -> Engine:
     """The engine of the running app runtime (``wallet.runtime``)."""
     return runtime.current().engine
@@ -167,7 +164,7 @@ async def write_transaction() -> AsyncIterator[None]:
         if eng.current_transaction.get() is not None:
             yield
             return
-        async with _sqlite_writer:
+        async with runtime.current().sqlite_writer:
             async with eng.transaction(transaction_type=TransactionType.immediate):
                 yield
     else:

@@ -73,6 +73,9 @@ class Runtime:
     # What offers add to passes (goal of the month, reminded burn); set by wallet.wiring.
     goals_reader: FactsReader | None = None
     burns_reader: FactsReader | None = None
+    # SQLite writers of this process queue here (wallet.db.write_transaction); a lock of
+    # the runtime's event loop, not of whichever loop first used a module-level one.
+    sqlite_writer: asyncio.Lock = field(default_factory=asyncio.Lock)
     _clients: dict[Hashable, Any] = field(default_factory=dict)
     _signers: dict[str, PassSigner] = field(default_factory=dict)
     _google_accounts: dict[str, ServiceAccount] = field(default_factory=dict)
@@ -123,7 +126,9 @@ class Runtime:
             if not pool:
                 return
             if self.engine.pool is None:
-                await self.engine.start_connection_pool(max_size=self.settings.db_pool_size)
+                size = self.settings.db_pool_size
+                # asyncpg opens 10 at start by default; a smaller pool opens all of its own.
+                await self.engine.start_connection_pool(min_size=min(10, size), max_size=size)
         else:
             # WAL lets readers go on while one writer commits; the setting is kept in the file.
             await self.engine.run_ddl("PRAGMA journal_mode=WAL")

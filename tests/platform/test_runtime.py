@@ -33,6 +33,7 @@ async def test_the_apps_shutdown_closes_the_push_clients_and_the_database(
             apns_ca=str(certs_dir / "apple-root.pem"),
             google_api_url=google.url,
             embedded_worker=True,  # as `wallet serve` runs: the worker stops with the app
+            db_pool_size=2,  # a PostgreSQL shared by many test runs
         )
         app = create_app(settings=settings)
         async with app.lifespan():
