@@ -1,12 +1,13 @@
 """The app runtime: what one running service holds between requests, in one object.
 
 A ``Runtime`` holds the settings, the database engine (and so its pool), the pass signer,
-the HTTP clients to APNs and Google Wallet, the event subscriptions, and the caches the
+the HTTP clients to APNs and Google Wallet, the SMTP connections, SQLite's writer queue, the
+event subscriptions, and the caches the
 domains keep (program rules, bonuses, callers' keys, the pass program, schedule slots, the
 server secret, the Google classes made). It is built and closed in one place,
 ``wallet.wiring.running(settings)``, which the Litestar lifespan, the command line and the
 outbox worker all use: building connects the events, binds the tables to the engine and
-starts the pool; closing closes the APNs and Google clients, the PostgreSQL pool and
+starts the pool; closing closes the APNs, Google and SMTP clients, the PostgreSQL pool and
 SQLite's idle connections. Two runtimes built one after another share nothing.
 
 How code reaches it: ``current()``, one process-wide slot set by ``running`` (the lifespan
@@ -16,8 +17,13 @@ sets it at start-up, restores the one before at shutdown), not a global built on
 (the till's receipt, the pass refresh, every job), which would change every signature for
 no behaviour, and over a context variable, because Litestar runs the lifespan in another
 task than the requests: a context variable set there is not seen by the handlers. Reading
-the slot is one global load, so the hot paths pay nothing measurable (bench figures in the
-commit that introduced this module).
+the slot is one global load and a None check, so the hot paths (the till's receipt, the
+pass refresh) pay nothing measurable.
+
+What stays at module level, on purpose: the job handlers and schedules that ``jobs.py``
+modules register on import (code, the same for every runtime), the Jinja environments
+(templates), the APNs sweeper and the pass-refresh groups of ``wallet.passsync.jobs``
+(in-flight work of one event loop, not state kept between requests).
 
 The runtime sits in the shared kernel: it imports no domain. What a domain keeps here
 (clients, readers) is built by the domain through ``client(key, make)`` and closed here.
