@@ -1,10 +1,9 @@
 """The app runtime: what one running service holds between requests, in one object.
 
 A ``Runtime`` holds the settings, the database engine (and so its pool), the pass signer,
-the HTTP clients to APNs and Google Wallet, the SMTP connections, SQLite's writer queue, the
-event subscriptions, and the caches the
-domains keep (program rules, bonuses, callers' keys, the pass program, schedule slots, the
-server secret, the Google classes made). It is built and closed in one place,
+the HTTP clients to APNs and Google Wallet, the SMTP connections, SQLite's writer queue,
+the event subscriptions, and the caches the domains keep (program rules, bonuses, callers'
+keys, the pass program, schedule slots, the server secret, the Google classes made). It is built and closed in one place,
 ``wallet.wiring.running(settings)``, which the Litestar lifespan, the command line and the
 outbox worker all use: building connects the events, binds the tables to the engine and
 starts the pool; closing closes the APNs, Google and SMTP clients, the PostgreSQL pool and
