@@ -11,11 +11,13 @@ from typing import Any
 
 import msgspec
 from litestar import Litestar, Response, get
+from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.openapi.spec import Components, SecurityScheme, Tag
 
 from wallet import db, wiring
+from wallet import runtime as runtime_module
 from wallet import settings as settings_module
 from wallet.auth.api import KeysController
 from wallet.bonuses.api import BonusesAdminController, MyReferralController
@@ -33,6 +35,7 @@ from wallet.plastic.api import PlasticController
 from wallet.platform.worker import run_forever
 from wallet.receipts.api import PosController
 from wallet.rules.api import RulesController
+from wallet.runtime import Runtime
 from wallet.segments.api import SegmentsController
 from wallet.signin.api import EnrolController
 from wallet.stores.api import StoresController
@@ -57,8 +60,8 @@ async def health() -> Health:
     security=[],
     responses={503: ResponseSpec(Health, description="The database does not answer")},
 )
-async def ready() -> Response[Health]:
-    if await db.ping():
+async def ready(runtime: Runtime) -> Response[Health]:
+    if await db.ping(runtime.engine):
         return Response(Health(status="ready"))
     return Response(Health(status="database unreachable"), status_code=503)
 
@@ -142,6 +145,8 @@ def create_app(
         exception_handlers=EXCEPTION_HANDLERS,
         before_send=[security_headers],
         lifespan=lifespan,
+        # Handlers that need the runtime take it as a parameter named ``runtime``.
+        dependencies={"runtime": Provide(runtime_module.current, sync_to_thread=False)},
         openapi_config=OpenAPIConfig(
             title="Loyalty wallet",
             version="1.0",

@@ -172,9 +172,9 @@ async def write_transaction() -> AsyncIterator[None]:
             yield
 
 
-async def ping() -> bool:
+async def ping(on: Engine | None = None) -> bool:
     try:
-        await engine().run_ddl("SELECT 1")
+        await (on or engine()).run_ddl("SELECT 1")
     except Exception:
         return False
     return True

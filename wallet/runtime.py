@@ -18,6 +18,8 @@ no behaviour, and over a context variable, because Litestar runs the lifespan in
 task than the requests: a context variable set there is not seen by the handlers. Reading
 the slot is one global load and a None check, so the hot paths (the till's receipt, the
 pass refresh) pay nothing measurable.
+A Litestar handler may also take it by Litestar's dependency injection, as a parameter
+named ``runtime`` (``/ready`` does).
 
 What stays at module level, on purpose: the job handlers and schedules that ``jobs.py``
 modules register on import (code, the same for every runtime), the Jinja environments
