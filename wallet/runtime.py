@@ -16,8 +16,12 @@ sets it at start-up, restores the one before at shutdown), not a global built on
 (the till's receipt, the pass refresh, every job), which would change every signature for
 no behaviour, and over a context variable, because Litestar runs the lifespan in another
 task than the requests: a context variable set there is not seen by the handlers. Reading
-the slot is one global load and a None check, so the hot paths (the till's receipt, the
-pass refresh) pay nothing measurable.
+the slot is one global load and a None check (``db.engine()`` 38 ns, was 82;
+``settings.get()`` 99 ns, was 79), so the hot paths pay nothing measurable: back to back on
+a loaded 2-core machine, ``bench/bench_receipts.py --seconds 10 --shoppers 300
+--connections 10`` gave 0.40 of pgbench (main beside it: 0.31) and ``bench/bench_push.py
+--receipts 300 --devices 2000`` commit-to-push p50 107 ms, p99 296 ms, 0.97 of the bare
+client (main: 110 ms, 397 ms, 0.93).
 A Litestar handler may also take it by Litestar's dependency injection, as a parameter
 named ``runtime`` (``/ready`` does).
 
