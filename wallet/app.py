@@ -11,7 +11,7 @@ from typing import Any
 
 import msgspec
 from litestar import Litestar, Response, get
-from litestar.di import Provide
+from litestar.di import NamedDependency, Provide
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.openapi.spec import Components, SecurityScheme, Tag
@@ -60,7 +60,7 @@ async def health() -> Health:
     security=[],
     responses={503: ResponseSpec(Health, description="The database does not answer")},
 )
-async def ready(runtime: Runtime) -> Response[Health]:
+async def ready(runtime: NamedDependency[Runtime]) -> Response[Health]:
     if await db.ping(runtime.engine):
         return Response(Health(status="ready"))
     return Response(Health(status="database unreachable"), status_code=503)
