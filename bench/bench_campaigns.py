@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import resource
 import secrets
@@ -208,7 +209,7 @@ async def run(args: argparse.Namespace) -> None:
 
     from aiosmtpd.controller import Controller
 
-    from wallet import clock, db
+    from wallet import clock, db, wiring
     from wallet import settings as settings_module
     from wallet.campaigns import service as campaigns
     from wallet.campaigns.schemas import CampaignIn
@@ -222,7 +223,8 @@ async def run(args: argparse.Namespace) -> None:
     settings_module.override(
         dataclasses.replace(settings_module.get(), smtp_host="127.0.0.1", smtp_port=port)
     )
-    await db.start()
+    runtime = contextlib.AsyncExitStack()
+    await runtime.enter_async_context(wiring.running(settings_module.get()))
     try:
         await seed(args.shoppers)
         alone = await ceiling(args.ceiling)
@@ -273,8 +275,8 @@ async def run(args: argparse.Namespace) -> None:
             f"max RSS (getrusage)   {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB"
         )
     finally:
-        await mail.pool.close()
-        await db.stop()
+        await mail.pool().close()
+        await runtime.aclose()
         controller.stop()
 
 
@@ -286,7 +288,7 @@ async def run_push(args: argparse.Namespace) -> None:
     from bench_push import _bare_client_rate
 
     from tests.support.apns_standin import running_apns
-    from wallet import clock, db
+    from wallet import clock, db, wiring
     from wallet import settings as settings_module
     from wallet.campaigns import service as campaigns
     from wallet.campaigns.schemas import CampaignIn
@@ -304,7 +306,8 @@ async def run_push(args: argparse.Namespace) -> None:
                 apns_ca=str(certs / "apple-root.pem"),
             )
         )
-        await db.start()
+        runtime = contextlib.AsyncExitStack()
+        await runtime.enter_async_context(wiring.running(settings_module.get()))
         try:
             await seed(args.shoppers, push=True)
             # The program's first rules version is stored on first use: make it now, as a
@@ -381,7 +384,7 @@ async def run_push(args: argparse.Namespace) -> None:
             )
         finally:
             await apns.close_all()
-            await db.stop()
+            await runtime.aclose()
 
 
 def main() -> None:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import logging
 import os
 import re
@@ -50,7 +51,7 @@ def migrate(url: str, certs: Path) -> None:
 async def measure(url: str, certs: Path, requests: int) -> tuple[list[float], int]:
     import httpx
 
-    from wallet import clock, db
+    from wallet import clock, db, wiring
     from wallet import settings as settings_module
     from wallet.app import create_app
     from wallet.auth import service as auth
@@ -63,8 +64,8 @@ async def measure(url: str, certs: Path, requests: int) -> tuple[list[float], in
             database_url=url, certs_dir=certs, embedded_worker=False, log_level="WARNING"
         )
     )
-    db.bind(db.make_engine(url))
-    await db.start()
+    runtime = contextlib.AsyncExitStack()
+    await runtime.enter_async_context(wiring.running(settings_module.get()))
     try:
         async with db.write_transaction():
             await stores.create_store(
@@ -121,7 +122,7 @@ async def measure(url: str, certs: Path, requests: int) -> tuple[list[float], in
                 assert reply.status_code == 200
         return times, size
     finally:
-        await db.stop()
+        await runtime.aclose()
 
 
 async def run(kind: str, requests: int, tmp: Path) -> None:

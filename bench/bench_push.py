@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import dataclasses
 import os
 import secrets
@@ -80,11 +81,17 @@ async def main(args: argparse.Namespace) -> None:
 
     make_dev_certs(certs, pass_type_id="pass.ru.example.loyalty", team_id="DEVTEAM123")
     url = args.database_url or f"sqlite:///{tmp / 'wallet.sqlite3'}"
-    env = {**os.environ, "WALLET_DATABASE_URL": url, "WALLET_CERTS_DIR": str(certs)}
+    env = {
+        **os.environ,
+        "WALLET_DATABASE_URL": url,
+        "WALLET_CERTS_DIR": str(certs),
+        # Every shopper enrols from loopback: the per-address limit would stop the 31st.
+        "WALLET_ENROL_LIMIT_PER_IP": "0",
+    }
     subprocess.run([sys.executable, "-m", "wallet", "migrate"], cwd=ROOT, env=env, check=True)
     os.environ.update(env)
 
-    from wallet import clock, db
+    from wallet import clock, db, wiring
     from wallet import settings as settings_module
     from wallet.app import create_app
     from wallet.passsync import apns
@@ -102,7 +109,9 @@ async def main(args: argparse.Namespace) -> None:
                 embedded_worker=False,
             )
         )
-        await db.start()
+        # The runtime the app's lifespan would build (the bench drives the app itself).
+        runtime = contextlib.AsyncExitStack()
+        await runtime.enter_async_context(wiring.running(settings_module.get()))
         from tests.support.shop import Shop
 
         app = create_app(manage_db=False)
@@ -234,7 +243,7 @@ async def main(args: argparse.Namespace) -> None:
             f"database {'SQLite' if db.is_sqlite() else 'PostgreSQL'}"
         )
         await apns.close_all()
-        await db.stop()
+        await runtime.aclose()
 
 
 if __name__ == "__main__":

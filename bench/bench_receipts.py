@@ -121,7 +121,7 @@ def prepare(
         raise SystemExit(f"migrate failed: {done.stderr[-2000:]}")
     code = f"""
 import asyncio, json
-from wallet import clock, db
+from wallet import clock, db, wiring
 from wallet.auth import service as auth
 from wallet.members import service as members
 from wallet.members.schemas import Consents, EnrolIn
@@ -156,7 +156,7 @@ async def seed_promotions(count, now):
         await db.fetch("UPDATE promotion_version SET version = version + 1 WHERE id = 1")
 
 async def main():
-    await db.start()
+  async with wiring.running():
     now = clock.now()
     await rules.rules_at(now)
     async with db.write_transaction():
@@ -169,8 +169,7 @@ async def main():
             e = await members.enrol(EnrolIn(name=f"Shopper {{i}}", email=f"s{{i}}@bench.ru",
                 consents=Consents(program=True, personal_data=True, terms_version="b")), now=now)
         cards.append(e.card.number)
-    await db.stop()
-    print(json.dumps({{"key": key, "cards": cards}}))
+  print(json.dumps({{"key": key, "cards": cards}}))
 asyncio.run(main())
 """
     out = subprocess.run([PY, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True)

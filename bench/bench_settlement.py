@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import dataclasses
 import json
 import os
@@ -198,15 +199,15 @@ async def main() -> None:
         migrate(url)
         from wallet import db, wiring
         from wallet import settings as settings_module
-
-        wiring.connect()  # passes show the offers' goals, as in the app
+        from wallet.runtime import close_engine
 
         settings = dataclasses.replace(settings_module.load(), database_url=url)
         if args.connections is not None:
             settings = dataclasses.replace(settings, cashback_settle_connections=args.connections)
         settings_module.override(settings)
-        db.bind(db.make_engine(url))
-        await db.start()
+        # The app's runtime (events connected: passes show the offers' goals, as in the app).
+        runtime = contextlib.AsyncExitStack()
+        running = await runtime.enter_async_context(wiring.running(settings))
         conn = await asyncpg.connect(url)
         began = time.perf_counter()
         await generate(conn, args.accounts, args.receipts_per_account)
@@ -245,9 +246,9 @@ async def main() -> None:
             "SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), $1::pg_lsn)", wal_before
         )
         # A backend reports its table counters when it exits (idle ones wait up to 10 s).
-        await db.stop()
+        await close_engine(running.engine)
         await asyncio.sleep(0.5)
-        await db.start()
+        await running.start()
         hot = await conn.fetch(
             "SELECT relname, n_tup_upd, n_tup_hot_upd FROM pg_stat_user_tables "
             "WHERE relname IN ('offer_goal_month', 'account') ORDER BY relname"
@@ -298,7 +299,7 @@ async def main() -> None:
             problems = await ledger.reconcile(account_id, now=now)
             assert not problems, (account_id, problems)
         await conn.close()
-        await db.stop()
+        await runtime.aclose()
 
         print(
             f"settled {report.settled:,} goals: {report.reached:,} reached, "

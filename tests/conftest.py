@@ -134,21 +134,17 @@ async def database(
     sqlite_database: Database,
     postgres_database: Database | None,
 ) -> AsyncIterator[Database]:
-    """A clean database of each kind, bound to every table, with fresh caches."""
+    """A clean database of each kind, in an app runtime of its own (fresh caches and
+    clients, closed after the test; the session's engine and pool outlive it)."""
     found = sqlite_database if request.param == "sqlite" else postgres_database
     assert found is not None
-    wiring.connect()
-    db.bind(found.engine)
-    settings_module.override(
-        settings_module.Settings(
-            database_url=found.url, base_url="http://testserver.local", certs_dir=certs_dir
-        )
+    settings = settings_module.Settings(
+        database_url=found.url, base_url="http://testserver.local", certs_dir=certs_dir
     )
-    await _empty(found)
-    _forget_caches()
-    yield found
-    _forget_caches()
-    await _assert_ledger_agrees()
+    async with wiring.running(settings, engine=found.engine):
+        await _empty(found)
+        yield found
+        await _assert_ledger_agrees()
 
 
 async def _assert_ledger_agrees() -> None:
@@ -164,20 +160,6 @@ async def _assert_ledger_agrees() -> None:
         if found:
             problems[row["id"]] = found
     assert not problems, f"ledger does not reconcile: {problems}"
-
-
-def _forget_caches() -> None:
-    from wallet.auth import service as auth
-    from wallet.bonuses import service as bonuses
-    from wallet.platform import worker
-    from wallet.promotions import service as promotions
-    from wallet.rules import service as rules
-
-    promotions.forget_cache()
-    auth.forget_cache()
-    bonuses.forget_cache()
-    rules.forget_cache()
-    worker.forget_seen_slots()
 
 
 async def _empty(found: Database) -> None:
@@ -240,17 +222,13 @@ async def smtp_sink(database: Database) -> AsyncIterator[SmtpSink]:
         port = probe.getsockname()[1]
     controller = Controller(Keep(), hostname="127.0.0.1", port=port)
     controller.start()
-    from wallet.mail import service as mail
-
-    await mail.pool.close()
     settings_module.override(
         dataclasses.replace(settings_module.get(), smtp_host="127.0.0.1", smtp_port=port)
     )
     try:
         yield SmtpSink("127.0.0.1", port, received)
     finally:
-        await mail.pool.close()
-        controller.stop()
+        controller.stop()  # the runtime closes its SMTP connections as the test ends
 
 
 def _free_port() -> int:

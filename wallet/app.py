@@ -4,16 +4,20 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any
 
 import msgspec
 from litestar import Litestar, Response, get
+from litestar.di import NamedDependency, Provide
 from litestar.logging.config import LoggingConfig
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.openapi.spec import Components, SecurityScheme, Tag
 
 from wallet import db, wiring
+from wallet import runtime as runtime_module
 from wallet import settings as settings_module
 from wallet.auth.api import KeysController
 from wallet.bonuses.api import BonusesAdminController, MyReferralController
@@ -35,6 +39,7 @@ from wallet.privacy.api import MyDataController, SupportPrivacyController
 from wallet.promotions.api import PromotionsAdminController
 from wallet.receipts.api import PosController
 from wallet.rules.api import RulesController
+from wallet.runtime import Runtime
 from wallet.segments.api import SegmentsController
 from wallet.shopper.api import MeController, SupportAccountController
 from wallet.signin.api import EnrolController
@@ -60,8 +65,8 @@ async def health() -> Health:
     security=[],
     responses={503: ResponseSpec(Health, description="The database does not answer")},
 )
-async def ready() -> Response[Health]:
-    if await db.ping():
+async def ready(runtime: NamedDependency[Runtime]) -> Response[Health]:
+    if await db.ping(runtime.engine):
         return Response(Health(status="ready"))
     return Response(Health(status="database unreachable"), status_code=503)
 
@@ -79,34 +84,39 @@ writes on the `Idempotency-Key` header.
 """
 
 
-_worker_stop = asyncio.Event()
-_worker_task: asyncio.Task[None] | None = None
+def runtime_lifespan(
+    settings: settings_module.Settings, *, embedded_worker: bool
+) -> Callable[[Litestar], AbstractAsyncContextManager[None]]:
+    """The app's lifespan: the runtime (engine, clients, caches, events) is built as the app
+    starts and closed as it stops; the embedded default runs the outbox worker inside it."""
+
+    @asynccontextmanager
+    async def lifespan(_: Litestar) -> AsyncIterator[None]:
+        async with wiring.running(settings):
+            if not embedded_worker:
+                yield
+                return
+            stop = asyncio.Event()
+            worker = asyncio.create_task(run_forever(stop), name="outbox-worker")
+            try:
+                yield
+            finally:
+                stop.set()
+                await worker
+
+    return lifespan
 
 
-async def _start_worker() -> None:
-    """The embedded default runs the outbox worker inside the app process."""
-    global _worker_task
-    _worker_stop.clear()
-    _worker_task = asyncio.create_task(run_forever(_worker_stop), name="outbox-worker")
-
-
-async def _stop_worker() -> None:
-    _worker_stop.set()
-    if _worker_task is not None:
-        await _worker_task
-
-
-def create_app(*, manage_db: bool = True, extra_handlers: list[Any] | None = None) -> Litestar:
-    """The app; ``manage_db=False`` leaves the engine's pool to the caller (tests)."""
-    cfg = settings_module.get()
-    wiring.connect()
-    startup: list[Any] = [db.start] if manage_db else []
-    shutdown: list[Any] = []
-    if manage_db and cfg.embedded_worker:
-        startup.append(_start_worker)
-        shutdown.append(_stop_worker)
-    if manage_db:
-        shutdown.append(db.stop)
+def create_app(
+    *,
+    manage_db: bool = True,
+    settings: settings_module.Settings | None = None,
+    extra_handlers: list[Any] | None = None,
+) -> Litestar:
+    """The app; ``manage_db=False`` leaves the runtime to the caller (the tests build one
+    per test)."""
+    cfg = settings or settings_module.get()
+    lifespan = [runtime_lifespan(cfg, embedded_worker=cfg.embedded_worker)] if manage_db else []
     handlers: list[Any] = [
         health,
         ready,
@@ -142,8 +152,9 @@ def create_app(*, manage_db: bool = True, extra_handlers: list[Any] | None = Non
         route_handlers=handlers,
         exception_handlers=EXCEPTION_HANDLERS,
         before_send=[security_headers],
-        on_startup=startup,
-        on_shutdown=shutdown,
+        lifespan=lifespan,
+        # Handlers that need the runtime take it as a parameter named ``runtime``.
+        dependencies={"runtime": Provide(runtime_module.current, sync_to_thread=False)},
         openapi_config=OpenAPIConfig(
             title="Loyalty wallet",
             version="1.0",

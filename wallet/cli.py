@@ -64,27 +64,18 @@ async def keys_create(args: argparse.Namespace) -> int:
     from wallet import clock, db
     from wallet.auth import service as auth
 
-    await db.start()
-    try:
-        async with db.write_transaction():
-            secret, principal = await auth.create_key(
-                role=args.role, store_code=args.store, name=args.name or args.role, now=clock.now()
-            )
-    finally:
-        await db.stop()
+    async with db.write_transaction():
+        secret, principal = await auth.create_key(
+            role=args.role, store_code=args.store, name=args.name or args.role, now=clock.now()
+        )
     print(f"{principal.role} key (shown once, keep it secret): {secret}")
     return 0
 
 
 async def keys_list(_: argparse.Namespace) -> int:
-    from wallet import db
     from wallet.auth import service as auth
 
-    await db.start()
-    try:
-        found = await auth.list_keys()
-    finally:
-        await db.stop()
+    found = await auth.list_keys()
     print(
         f"{'id':>5}  {'role':8}  {'prefix':14}  {'store':>5}  {'created':16}  {'revoked':16}  name"
     )
@@ -102,15 +93,12 @@ async def keys_revoke(args: argparse.Namespace) -> int:
     from wallet.auth import service as auth
     from wallet.errors import NotFound
 
-    await db.start()
     try:
         async with db.write_transaction():
             key = await auth.revoke_key(args.key_id, actor="cli", now=clock.now())
     except NotFound as exc:
         print(f"{exc.message}; `wallet keys list` shows the keys", file=sys.stderr)
         return 1
-    finally:
-        await db.stop()
     print(f"key {key.id} ({key.role}, {key.prefix}...) revoked at {key.revoked_at:%Y-%m-%d %H:%M}")
     return 0
 
@@ -126,14 +114,10 @@ async def demo(_: argparse.Namespace) -> int:
 
 
 async def reconcile(args: argparse.Namespace) -> int:
-    from wallet import clock, db
+    from wallet import clock
     from wallet.ledger import service as ledger
 
-    await db.start()
-    try:
-        problems = await ledger.reconcile(args.account_id, now=clock.now())
-    finally:
-        await db.stop()
+    problems = await ledger.reconcile(args.account_id, now=clock.now())
     for problem in problems:
         print(problem)
     print("ledger agrees" if not problems else f"{len(problems)} problem(s)")
@@ -141,21 +125,17 @@ async def reconcile(args: argparse.Namespace) -> int:
 
 
 async def worker(_: argparse.Namespace) -> int:
-    """Run the outbox worker until interrupted (any number of them on PostgreSQL)."""
+    """Run the outbox worker until interrupted (any number of them on PostgreSQL), in the
+    runtime ``main`` built for it."""
     import signal
 
-    from wallet import db
     from wallet.platform.worker import run_forever
 
-    await db.start()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    try:
-        await run_forever(stop)
-    finally:
-        await db.stop()
+    await run_forever(stop)
     return 0
 
 
@@ -164,32 +144,28 @@ async def outbox(args: argparse.Namespace) -> int:
     from wallet import clock, db
     from wallet.platform.tables import OutboxJob
 
-    await db.start()
-    try:
-        if args.requeue:
-            async with db.write_transaction():
-                await OutboxJob.update(
-                    {
-                        OutboxJob.status: "pending",
-                        OutboxJob.attempts: 0,
-                        OutboxJob.due_at: clock.now(),
-                    }
-                ).where(OutboxJob.status == "dead")
-        rows = await db.raw("SELECT status, COUNT(*) AS n FROM outbox_job GROUP BY status")
-        print(", ".join(f"{row['status']}: {row['n']}" for row in rows) or "outbox is empty")
-        dead = (
-            await OutboxJob.select(
-                OutboxJob.id, OutboxJob.kind, OutboxJob.payload, OutboxJob.last_error
-            )
-            .where(OutboxJob.status == "dead")
-            .limit(50)
+    if args.requeue:
+        async with db.write_transaction():
+            await OutboxJob.update(
+                {
+                    OutboxJob.status: "pending",
+                    OutboxJob.attempts: 0,
+                    OutboxJob.due_at: clock.now(),
+                }
+            ).where(OutboxJob.status == "dead")
+    rows = await db.raw("SELECT status, COUNT(*) AS n FROM outbox_job GROUP BY status")
+    print(", ".join(f"{row['status']}: {row['n']}" for row in rows) or "outbox is empty")
+    dead = (
+        await OutboxJob.select(
+            OutboxJob.id, OutboxJob.kind, OutboxJob.payload, OutboxJob.last_error
         )
-        for job in dead:
-            print(f"dead job {job['id']} {job['kind']} {job['payload']}: {job['last_error']}")
-        if dead:
-            print("fix the cause, then `wallet outbox --requeue`")
-    finally:
-        await db.stop()
+        .where(OutboxJob.status == "dead")
+        .limit(50)
+    )
+    for job in dead:
+        print(f"dead job {job['id']} {job['kind']} {job['payload']}: {job['last_error']}")
+    if dead:
+        print("fix the cause, then `wallet outbox --requeue`")
     return 0
 
 
@@ -199,14 +175,10 @@ async def plastic_create(args: argparse.Namespace) -> int:
     from wallet import clock, db
     from wallet.plastic import service as plastic
 
-    await db.start()
-    try:
-        async with db.write_transaction():
-            printed = await plastic.create_batch(
-                count=args.count, prefix=args.prefix, batch=args.batch, now=clock.now()
-            )
-    finally:
-        await db.stop()
+    async with db.write_transaction():
+        printed = await plastic.create_batch(
+            count=args.count, prefix=args.prefix, batch=args.batch, now=clock.now()
+        )
     print("number,code")
     for card in printed:
         print(f"{card.number},{card.code}")
@@ -218,7 +190,9 @@ def serve(args: argparse.Namespace) -> int:
 
     from wallet import bootstrap
 
-    asyncio.run(migrate())
+    code = asyncio.run(in_runtime(migrate, argparse.Namespace(pool=False)))
+    if code:
+        return code
     bootstrap.prepare_certificates()
     uvicorn.run(
         "wallet.asgi:app",
@@ -233,14 +207,10 @@ def serve(args: argparse.Namespace) -> int:
 
 async def rfm(_: argparse.Namespace) -> int:
     """Rescore RFM now (the nightly job does the same) and print the groups."""
-    from wallet import clock, db
+    from wallet import clock
     from wallet.segments import service as segments
 
-    await db.start()
-    try:
-        result = await segments.score_rfm(now=clock.now())
-    finally:
-        await db.stop()
+    result = await segments.score_rfm(now=clock.now())
     print(f"scored {result.scored} accounts")
     for group in result.groups:
         print(f"{group.group:12} {group.accounts}")
@@ -269,7 +239,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(run=outbox)
 
     p = sub.add_parser("migrate", help="apply pending database migrations")
-    p.set_defaults(run=migrate)
+    p.set_defaults(run=migrate, pool=False)  # Piccolo migrates on its own connection
 
     p = sub.add_parser("demo", help="migrate, then add a demo program, store, shoppers and keys")
     p.set_defaults(run=demo)
@@ -317,9 +287,15 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+async def in_runtime(command: Command, args: argparse.Namespace) -> int:
+    """Run one command inside an app runtime built as the app builds its own (events
+    connected, pool started), closed when the command ends."""
+    async with wiring.running(settings_module.get(), pool=getattr(args, "pool", True)):
+        return await command(args)
+
+
 def main(argv: list[str] | None = None) -> None:
     args = build_parser().parse_args(argv)
-    wiring.connect()
     if getattr(args, "sync", None):  # serve: uvicorn and the app set up logging
         raise SystemExit(args.sync(args))
     import logging
@@ -327,7 +303,7 @@ def main(argv: list[str] | None = None) -> None:
     # The worker and the operator's commands log through the same loggers as the app.
     logging.basicConfig(level=settings_module.get().log_level, format=settings_module.LOG_FORMAT)
     logging.getLogger("piccolo").setLevel(logging.WARNING)  # "Running Sqlite version ..."
-    raise SystemExit(asyncio.run(args.run(args)))
+    raise SystemExit(asyncio.run(in_runtime(args.run, args)))
 
 
 if __name__ == "__main__":

@@ -11,6 +11,8 @@ from pathlib import Path
 
 import msgspec
 
+from wallet import runtime
+
 # Card numbers are 16 digits: a program prefix, 13 random digits, a Luhn check digit, so a
 # mistyped digit at the till is caught before any lookup.
 CARD_PREFIX = "77"
@@ -65,7 +67,6 @@ def fingerprint(body: msgspec.Struct) -> str:
 # ---------------------------------------------------------------- the server secret
 
 SECRET_FILE = "secret.key"
-_secret_cache: dict[tuple[str, str], bytes] = {}
 
 
 def ensure_secret_key(folder: Path) -> Path:
@@ -85,17 +86,16 @@ def ensure_secret_key(folder: Path) -> Path:
 
 def secret_key() -> bytes:
     """``WALLET_SECRET_KEY``, or the one kept in the certificates folder (embedded default)."""
-    from wallet import settings
-
-    cfg = settings.get()
+    running = runtime.current()
+    cfg = running.settings
     cache_key = (cfg.secret_key, str(cfg.certs_dir))
-    found = _secret_cache.get(cache_key)
+    found = running.caches.secrets.get(cache_key)
     if found is None:
         if cfg.secret_key:
             found = cfg.secret_key.encode()
         else:
             found = ensure_secret_key(cfg.certs_dir).read_text().strip().encode()
-        _secret_cache[cache_key] = found
+        running.caches.secrets[cache_key] = found
     return found
 
 

@@ -1,4 +1,5 @@
-"""The database engine: one per process, chosen by ``WALLET_DATABASE_URL``.
+"""The database engine (one per app runtime, chosen by ``WALLET_DATABASE_URL``) and how
+SQL is run on it.
 
 SQLite is the embedded default (one file, one writer at a time); PostgreSQL is production.
 Two facts measured on this stack decide how writes are made (STACK_NOTES.md):
@@ -29,7 +30,7 @@ from piccolo.engine.postgres import PostgresEngine, PostgresTransaction
 from piccolo.engine.sqlite import SQLiteEngine, TransactionType, dict_factory
 from piccolo.table import Table
 
-from wallet import settings as settings_module
+from wallet import runtime
 
 try:  # asyncpg is the PostgreSQL driver; its errors are translated in one place below.
     import asyncpg
@@ -121,10 +122,9 @@ class WalSQLiteEngine(SQLiteEngine):
             await connection.close()
 
 
-# How long a connection may take to be reset and handed back, and the pool to close on
-# shutdown, before it is terminated instead: a server that went away must not hold us.
+# How long a connection may take to be reset and handed back before it is terminated
+# instead: a server that went away must not hold us (closing the pool: runtime.CLOSE_SECONDS).
 RELEASE_SECONDS = 5.0
-CLOSE_SECONDS = 10.0
 
 
 class SafePostgresTransaction(PostgresTransaction):
@@ -222,17 +222,9 @@ def make_engine(database_url: str, *, pool_size: int = 20) -> Engine:
     )
 
 
-_engine: Engine | None = None
-_sqlite_writer = asyncio.Lock()
-
-
 def engine() -> Engine:
-    global _engine
-    if _engine is None:
-        cfg = settings_module.get()
-        _engine = make_engine(cfg.database_url, pool_size=cfg.db_pool_size)
-        bind(_engine)
-    return _engine
+    """The engine of the running app runtime (``wallet.runtime``)."""
+    return runtime.current().engine
 
 
 def all_tables() -> list[type[Table]]:
@@ -245,50 +237,13 @@ def all_tables() -> list[type[Table]]:
 
 
 def bind(new_engine: Engine, tables: Iterable[type[Table]] | None = None) -> None:
-    """Point every table at ``new_engine`` (the tests switch between the two databases)."""
-    global _engine
-    _engine = new_engine
+    """Point every table at ``new_engine`` (each runtime does as it starts)."""
     for table in tables if tables is not None else all_tables():
         table._meta.db = new_engine
 
 
 def is_sqlite() -> bool:
     return isinstance(engine(), SQLiteEngine)
-
-
-async def start() -> None:
-    eng = engine()
-    if isinstance(eng, PostgresEngine):
-        if eng.pool is None:
-            size = settings_module.get().db_pool_size
-            if size < 1:
-                raise SystemExit(
-                    f"WALLET_DB_POOL_SIZE={size} leaves no connection to PostgreSQL; set it to 1 "
-                    "or more (default 20)"
-                )
-            # asyncpg opens 10 connections up front by default and refuses a smaller maximum.
-            await eng.start_connection_pool(min_size=min(size, 10), max_size=size)
-    else:
-        # WAL lets readers go on while one writer commits; the setting is kept in the file.
-        await eng.run_ddl("PRAGMA journal_mode=WAL")
-
-
-async def stop() -> None:
-    eng = engine()
-    if isinstance(eng, PostgresEngine) and eng.pool is not None:
-        pool, eng.pool = eng.pool, None
-        try:
-            # close() waits for every connection to be handed back; one held by a request
-            # stuck on a dead server would keep the process from ever stopping.
-            await asyncio.wait_for(pool.close(), timeout=CLOSE_SECONDS)
-        except TimeoutError:
-            log.warning(
-                "database connections were still in use after %.0f s; closing them anyway",
-                CLOSE_SECONDS,
-            )
-            pool.terminate()
-    if isinstance(eng, WalSQLiteEngine):
-        await eng.close_idle()
 
 
 @asynccontextmanager
@@ -299,7 +254,7 @@ async def write_transaction() -> AsyncIterator[None]:
         if eng.current_transaction.get() is not None:
             yield
             return
-        async with _sqlite_writer:
+        async with runtime.current().sqlite_writer:
             async with eng.transaction(transaction_type=TransactionType.immediate):
                 yield
     else:
@@ -307,9 +262,9 @@ async def write_transaction() -> AsyncIterator[None]:
             yield
 
 
-async def ping() -> bool:
+async def ping(on: Engine | None = None) -> bool:
     try:
-        await engine().run_ddl("SELECT 1")
+        await (on or engine()).run_ddl("SELECT 1")
     except Exception:
         return False
     return True

@@ -47,90 +47,86 @@ SHOPPERS = [
 
 async def seed() -> None:
     now = clock.now()
-    await db.start()
-    try:
-        await rules_service.rules_at(now)
-        for store_in in STORES:
-            try:
-                async with db.write_transaction():
-                    await stores.create_store(store_in)
-            except Conflict:
-                pass
-        store = await stores.get_store("MSK-001")
-        cards = []
-        for index, (name, email) in enumerate(SHOPPERS):
-            try:
-                async with db.write_transaction():
-                    enrolled = await members.enrol(
-                        EnrolIn(
-                            name=name,
-                            email=email,
-                            consents=Consents(
-                                program=True,
-                                personal_data=True,
-                                terms_version="2026-01",
-                                marketing_email=True,
-                            ),
-                            join_store=store.code,
-                        ),
-                        now=now,
-                    )
-            except Conflict:
-                continue
-            cards.append(enrolled.card.number)
-            for week in range(3):
-                await receipts.post_receipt(
-                    ReceiptIn(
-                        receipt_id=f"DEMO-{index}-{week}",
-                        card_number=enrolled.card.number,
-                        occurred_at=now - timedelta(days=7 * (3 - week)),
-                        lines=[
-                            LineIn(sku="MILK-1L", category="dairy", quantity=2, amount=17_980),
-                            LineIn(sku="BREAD", category="bakery", quantity=1, amount=6_490),
-                            LineIn(sku="WINE-RED", category="alcohol", quantity=1, amount=89_900),
-                        ],
-                    ),
-                    store_id=store.id,
-                    actor="demo",
-                    now=now,
-                )
-        if not await offers.list_offers():
+    await rules_service.rules_at(now)
+    for store_in in STORES:
+        try:
             async with db.write_transaction():
-                await offers.create_offer(
-                    OfferIn(
-                        name="Кэшбэк 2% за цель месяца",
-                        description="Достигните личной цели по покупкам за месяц и получите 2% "
-                        "баллами (до 1 000 баллов в месяц, действуют 6 месяцев).",
-                        starts_at=now.replace(day=1, hour=0, minute=0, second=0, microsecond=0),
+                await stores.create_store(store_in)
+        except Conflict:
+            pass
+    store = await stores.get_store("MSK-001")
+    cards = []
+    for index, (name, email) in enumerate(SHOPPERS):
+        try:
+            async with db.write_transaction():
+                enrolled = await members.enrol(
+                    EnrolIn(
+                        name=name,
+                        email=email,
+                        consents=Consents(
+                            program=True,
+                            personal_data=True,
+                            terms_version="2026-01",
+                            marketing_email=True,
+                        ),
+                        join_store=store.code,
                     ),
-                    actor="demo",
                     now=now,
                 )
-        if not cards:  # a rerun: the shoppers exist, show their cards all the same
-            cards = await _demo_cards()
-        keys = await _demo_keys(store.code, now=now)
-        pos_key, admin_key = keys["pos"], keys["admin"]
-        support_key, marketer_key = keys["support"], keys["marketer"]
-        base = settings_module.get().base_url
-        print("Demo program ready.")
-        if cards:
-            print("Demo cards:", ", ".join(cards))
-        print(f"POS key (store {store.code}): {pos_key}")
-        print(f"Admin key:   {admin_key}")
-        print(f"Support key: {support_key}")
-        print(f"Marketer key (console at {base}/console): {marketer_key}")
-        print(f"(keys kept in {_keys_file()}, readable by you only; the database has only hashes)")
-        print(f"API manual: {base}/schema")
-        print(
-            f"Shopper pages: {base}/join, {base}/card, {base}/cashback; sign in at "
-            f"{base}/signin as {SHOPPERS[0][1]} (with no WALLET_SMTP_HOST the code is logged)"
-        )
-        print(
-            "Try: curl -H 'Authorization: Bearer <POS key>' "
-            f"{base}/api/v1/pos/cards/{cards[0] if cards else '<card>'}"
-        )
-    finally:
-        await db.stop()
+        except Conflict:
+            continue
+        cards.append(enrolled.card.number)
+        for week in range(3):
+            await receipts.post_receipt(
+                ReceiptIn(
+                    receipt_id=f"DEMO-{index}-{week}",
+                    card_number=enrolled.card.number,
+                    occurred_at=now - timedelta(days=7 * (3 - week)),
+                    lines=[
+                        LineIn(sku="MILK-1L", category="dairy", quantity=2, amount=17_980),
+                        LineIn(sku="BREAD", category="bakery", quantity=1, amount=6_490),
+                        LineIn(sku="WINE-RED", category="alcohol", quantity=1, amount=89_900),
+                    ],
+                ),
+                store_id=store.id,
+                actor="demo",
+                now=now,
+            )
+    if not await offers.list_offers():
+        async with db.write_transaction():
+            await offers.create_offer(
+                OfferIn(
+                    name="Кэшбэк 2% за цель месяца",
+                    description="Достигните личной цели по покупкам за месяц и получите 2% "
+                    "баллами (до 1 000 баллов в месяц, действуют 6 месяцев).",
+                    starts_at=now.replace(day=1, hour=0, minute=0, second=0, microsecond=0),
+                ),
+                actor="demo",
+                now=now,
+            )
+    if not cards:  # a rerun: the shoppers exist, show their cards all the same
+        cards = await _demo_cards()
+    keys = await _demo_keys(store.code, now=now)
+    pos_key, admin_key = keys["pos"], keys["admin"]
+    support_key, marketer_key = keys["support"], keys["marketer"]
+    base = settings_module.get().base_url
+    print("Demo program ready.")
+    if cards:
+        print("Demo cards:", ", ".join(cards))
+    print(f"POS key (store {store.code}): {pos_key}")
+    print(f"Admin key:   {admin_key}")
+    print(f"Support key: {support_key}")
+    print(f"Marketer key (console at {base}/console): {marketer_key}")
+    print(f"(keys kept in {_keys_file()}, readable by you only; the database has only hashes)")
+    print(f"API manual: {base}/schema")
+    print(
+        f"Shopper pages: {base}/join, {base}/card, {base}/cashback; sign in at "
+        f"{base}/signin as {SHOPPERS[0][1]} (with no WALLET_SMTP_HOST the code is logged)"
+    )
+    print(
+        "Try: curl -H 'Authorization: Bearer <POS key>' "
+        f"{base}/api/v1/pos/cards/{cards[0] if cards else '<card>'}"
+    )
 
 
 ROLES = ("pos", "admin", "support", "marketer")

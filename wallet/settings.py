@@ -241,18 +241,33 @@ def load() -> Settings:
     )
 
 
-_current: Settings | None = None
+# The environment's settings, read once, for what runs before a runtime starts (the command
+# line's parser, ``create_app``, Piccolo's configuration). A running runtime's own settings
+# win: they are what the app was built with.
+_environment: Settings | None = None
 
 
 def get() -> Settings:
-    """The settings of this process, read once."""
-    global _current
-    if _current is None:
-        _current = load()
-    return _current
+    """The settings of the running runtime (``wallet.runtime``), else the environment's."""
+    global _environment
+    running = runtime_module.active()
+    if running is not None:
+        return running.settings
+    if _environment is None:
+        _environment = load()
+    return _environment
 
 
 def override(settings: Settings) -> None:
-    """Replace the process settings (tests and the CLI's flags)."""
-    global _current
-    _current = settings
+    """Replace the settings of the running runtime, or the environment's before one starts
+    (tests and the CLI's flags)."""
+    global _environment
+    running = runtime_module.active()
+    if running is not None:
+        running.settings = settings
+    else:
+        _environment = settings
+
+
+# At the end: wallet.runtime reads ``Settings`` from this module (a cycle inside the kernel).
+from wallet import runtime as runtime_module  # noqa: E402

@@ -1,9 +1,9 @@
 """Who listens to whom: the one place where domains are connected upward.
 
 Lower domains publish events (``wallet.platform.events``) or take readers instead of
-importing the domains above them; this module, above every domain, connects them. The app
-(``create_app``), the command line (``wallet.cli.main``) and the tests call ``connect``
-at start-up; it may run more than once.
+importing the domains above them; this module, above every domain, connects them as it
+builds the app runtime (``wallet.runtime``). The app's lifespan, the command line, the
+outbox worker and the tests all start one the same way: ``async with running(settings)``.
 
 - the till's receipts and returns move cashback progress (offers), in their transaction;
 - deleting a segment asks offers and promotions whether an active one still names it;
@@ -16,34 +16,89 @@ at start-up; it may run more than once.
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import datetime
 
+from piccolo.engine.base import Engine
+
+from wallet import db
+from wallet import runtime as runtime_module
+from wallet import settings as settings_module
 from wallet.bonuses import service as bonuses
 from wallet.koshelek import push as koshelek_push
 from wallet.members.events import MemberChanged, MemberJoined
 from wallet.offers import service as offers
-from wallet.passsync import view as pass_view
-from wallet.platform import events
 from wallet.promotions import service as promotions
 from wallet.receipts.events import ReceiptPosted, ReturnPosted
 from wallet.segments import service as segments
 from wallet.segments.events import SegmentDeleting
 
 
-def connect() -> None:
-    events.subscribe(ReceiptPosted, offers.on_receipt)
-    events.subscribe(ReturnPosted, offers.on_return)
-    events.subscribe(ReceiptPosted, bonuses.on_receipt)
-    events.subscribe(ReturnPosted, bonuses.on_return)
-    events.subscribe(ReceiptPosted, koshelek_push.on_receipt)
-    events.subscribe(MemberJoined, bonuses.on_joined)
-    events.subscribe(MemberChanged, bonuses.on_changed)
-    events.subscribe(SegmentDeleting, offers.refuse_if_segment_used)
-    events.subscribe(SegmentDeleting, _refuse_if_promotion_uses)
-    pass_view.read_offer_facts(
-        goals=offers.goal_progress_for_passes, burns=offers.burn_notices_for_passes
-    )
+def connect(runtime: runtime_module.Runtime) -> None:
+    """Subscribe the domains above to the events of the ones below, in ``runtime``."""
+    subscriptions: list[tuple[type, runtime_module.Handler]] = [
+        (ReceiptPosted, offers.on_receipt),
+        (ReturnPosted, offers.on_return),
+        (ReceiptPosted, bonuses.on_receipt),
+        (ReturnPosted, bonuses.on_return),
+        (MemberJoined, bonuses.on_joined),
+        (MemberChanged, bonuses.on_changed),
+        (ReceiptPosted, koshelek_push.on_receipt),
+        (SegmentDeleting, offers.refuse_if_segment_used),
+        (SegmentDeleting, _refuse_if_promotion_uses),
+    ]
+    for event_type, handler in subscriptions:
+        runtime.subscribers.setdefault(event_type, []).append(handler)
+    runtime.goals_reader = offers.goal_progress_for_passes
+    runtime.burns_reader = offers.burn_notices_for_passes
+    # Code, the same for every runtime: promotions ask segments through these.
     promotions.read_segments(member_of=_member_of, known=_known_segments)
+
+
+def build_runtime(
+    settings: settings_module.Settings | None = None,
+    *,
+    engine: Engine | None = None,
+    owns_engine: bool | None = None,
+) -> runtime_module.Runtime:
+    """A runtime with its events connected; nothing is opened until it starts.
+    ``engine``: one the caller made and keeps (the tests' session-wide pool), unless
+    ``owns_engine`` hands it over to be closed with the runtime."""
+    cfg = settings or settings_module.load()
+    built = runtime_module.Runtime(
+        settings=cfg,
+        engine=engine or db.make_engine(cfg.database_url, pool_size=cfg.db_pool_size),
+        owns_engine=engine is None if owns_engine is None else owns_engine,
+    )
+    connect(built)
+    return built
+
+
+@asynccontextmanager
+async def running(
+    settings: settings_module.Settings | None = None,
+    *,
+    engine: Engine | None = None,
+    owns_engine: bool | None = None,
+    pool: bool = True,
+) -> AsyncIterator[runtime_module.Runtime]:
+    """Build a runtime, make it current, bind the tables to its engine and start the pool;
+    on exit close it and give the one before back its place (a test's app inside a test).
+    ``pool=False``: no PostgreSQL pool (a command of a few queries)."""
+    built = build_runtime(settings, engine=engine, owns_engine=owns_engine)
+    before = runtime_module.activate(built)
+    db.bind(built.engine)
+    try:
+        await built.start(pool=pool)
+        yield built
+    finally:
+        try:
+            await built.close()
+        finally:
+            runtime_module.activate(before)
+            if before is not None:
+                db.bind(before.engine)
 
 
 async def _member_of(ids: frozenset[int], account_id: int, now: datetime) -> frozenset[int]:

@@ -21,7 +21,6 @@ from tests.support.google_standin import GoogleStandIn, running_google
 from tests.support.shop import Shop, Shopper
 from wallet import settings as settings_module
 from wallet.passsync import apns, google_api
-from wallet.passsync import google as pass_google
 from wallet.passsync.tables import GoogleObject, PassCard, PassRegistration
 
 
@@ -44,7 +43,6 @@ async def wallets(database: Any, certs_dir: Path, tmp_path: Path) -> AsyncIterat
                 google_api_url=google.url,
             )
         )
-        pass_google.forget_classes()
         try:
             yield Wallets(apple, google)
         finally:

@@ -21,7 +21,7 @@ from piccolo.engine.postgres import PostgresEngine
 
 from tests.support.shop import Shop, bearer, iso, line
 from tests.support.tcp_proxy import CuttableProxy
-from wallet import clock, db
+from wallet import clock, db, wiring
 from wallet import settings as settings_module
 from wallet.rules import service as rules_service
 
@@ -44,14 +44,13 @@ async def test_a_database_outage_under_load_loses_no_receipt_and_no_connection(d
     proxy = CuttableProxy(target.hostname or "127.0.0.1", target.port or 5432)
     await proxy.start()
     url = _through(database.url, proxy.port)
-    settings_module.override(
-        dataclasses.replace(settings_module.get(), database_url=url, db_pool_size=POOL)
-    )
+    settings = dataclasses.replace(settings_module.get(), database_url=url, db_pool_size=POOL)
     # Piccolo asks the server's version synchronously when an engine is made; from another
     # thread, so this loop keeps relaying through the proxy meanwhile.
     engine = await asyncio.to_thread(db.make_engine, url)
-    db.bind(engine)
-    await db.start()
+    # The app's own runtime over the proxied engine; closing it is what SIGTERM does.
+    running = wiring.running(settings, engine=engine, owns_engine=True)
+    await running.__aenter__()
     from wallet.app import create_app
 
     transport = httpx.ASGITransport(app=create_app(manage_db=False))
@@ -119,26 +118,21 @@ async def test_a_database_outage_under_load_loses_no_receipt_and_no_connection(d
         started = time.monotonic()
         try:
             async with asyncio.timeout(15):
-                await db.stop()  # what the server does on SIGTERM
+                await running.__aexit__(None, None, None)  # what the server does on SIGTERM
         finally:
             await proxy.stop()
-            db.bind(database.engine)
     assert time.monotonic() - started < 12
 
 
 @pytest.mark.parametrize("database", ["postgres"], indirect=True)
 async def test_a_pool_smaller_than_ten_connections_starts(database):
-    settings_module.override(dataclasses.replace(settings_module.get(), db_pool_size=3))
+    settings = dataclasses.replace(settings_module.get(), db_pool_size=3)
     engine = await asyncio.to_thread(db.make_engine, database.url)
-    db.bind(engine)
-    try:
-        await db.start()
+    async with wiring.running(settings, engine=engine, owns_engine=True):
         assert isinstance(engine, PostgresEngine) and engine.pool is not None
         assert engine.pool.get_max_size() == 3
         assert await db.ping()
-    finally:
-        await db.stop()
-        db.bind(database.engine)
+    assert engine.pool is None
 
 
 @pytest.mark.parametrize("database", ["postgres"], indirect=True)

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import time
 from datetime import datetime, timedelta
-from typing import Literal
+from typing import Any, Literal
 
 import msgspec
 
-from wallet import clock, codes
+from wallet import clock, codes, runtime
 from wallet import settings as settings_module
 from wallet.auth.tables import ApiKey, ShopperToken
 from wallet.errors import InvalidInput, NotFound, Unauthorized
@@ -56,8 +56,9 @@ class Principal(msgspec.Struct, frozen=True):
         return f"{self.role}:{self.name or self.key_id}"
 
 
-# digest -> (when looked up, the caller, when a shopper token expires)
-_cache: dict[str, tuple[float, Principal, datetime | None]] = {}
+def _cache() -> dict[str, tuple[float, Any, datetime | None]]:
+    """digest -> (when looked up, the caller, when a shopper token expires), per runtime"""
+    return runtime.current().caches.principals
 
 
 def shopper_token_ttl() -> timedelta:
@@ -102,7 +103,7 @@ async def revoke_shopper_token(secret: str, *, now: datetime) -> None:
     await ShopperToken.update({ShopperToken.revoked_at: now}).where(
         ShopperToken.token_hash == digest
     )
-    _cache.pop(digest, None)
+    _cache().pop(digest, None)
 
 
 async def authenticate(secret: str) -> Principal:
@@ -110,7 +111,7 @@ async def authenticate(secret: str) -> Principal:
     hash is compared in constant time, so no timing tells how much of a guess was right."""
     digest = codes.sha256_hex(secret)
     now = clock.now()
-    cached = _cache.get(digest)
+    cached = _cache().get(digest)
     if (
         cached is not None
         and time.monotonic() - cached[0] < CACHE_SECONDS
@@ -161,9 +162,9 @@ async def authenticate(secret: str) -> Principal:
             )
     if principal is None:
         raise Unauthorized("the bearer key or token is unknown, expired or revoked")
-    if len(_cache) > 10_000:
-        _cache.clear()
-    _cache[digest] = (time.monotonic(), principal, expires_at)
+    if len(_cache()) > 10_000:
+        _cache().clear()
+    _cache()[digest] = (time.monotonic(), principal, expires_at)
     return principal
 
 
@@ -199,13 +200,13 @@ async def revoke_key(key_id: int, *, actor: str, now: datetime) -> KeyInfo:
         await platform.audit(
             actor=actor, action="key.revoke", subject=f"api_key:{key_id}", details={}
         )
-    _cache.pop(row["key_hash"], None)
+    _cache().pop(row["key_hash"], None)
     [found] = [key for key in await list_keys() if key.id == key_id]
     return found
 
 
 def forget_cache() -> None:
-    _cache.clear()
+    _cache().clear()
 
 
 async def member_ids_by_email(email: str) -> int | None:
@@ -224,5 +225,5 @@ async def revoke_member_tokens(member_id: int, *, now: datetime) -> int:
         (ShopperToken.member == member_id) & ShopperToken.revoked_at.is_null()
     )
     for row in rows:
-        _cache.pop(row["token_hash"], None)
+        _cache().pop(row["token_hash"], None)
     return len(rows)

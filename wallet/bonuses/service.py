@@ -20,7 +20,7 @@ from typing import Any
 
 import msgspec
 
-from wallet import clock, codes, db, settings
+from wallet import clock, codes, db, runtime, settings
 from wallet.bonuses.schemas import BonusesIn, BonusesOut
 from wallet.bonuses.tables import BonusSettings
 from wallet.errors import ReferralRefused
@@ -32,19 +32,18 @@ from wallet.receipts.events import ReceiptPosted, ReturnPosted
 from wallet.rules import service as rules_service
 
 CACHE_SECONDS = 5.0
-_cache: tuple[float, BonusesOut] | None = None
 
 
 def forget_cache() -> None:
-    global _cache
-    _cache = None
+    runtime.current().caches.bonuses = None
 
 
 async def current() -> BonusesOut:
     """The bonuses in force (cached a few seconds: every receipt reads them)."""
-    global _cache
-    if _cache is not None and time.monotonic() - _cache[0] < CACHE_SECONDS:
-        return _cache[1]
+    caches = runtime.current().caches
+    cached = caches.bonuses
+    if cached is not None and time.monotonic() - cached[0] < CACHE_SECONDS:
+        return cached[1]  # type: ignore[no-any-return]
     row = await BonusSettings.select().order_by(BonusSettings.id, ascending=False).first()
     found = BonusesOut(bonuses=BonusesIn(), updated_by="", updated_at=None)
     if row is not None:
@@ -56,7 +55,7 @@ async def current() -> BonusesOut:
             updated_by=row["created_by"],
             updated_at=row["created_at"],
         )
-    _cache = (time.monotonic(), found)
+    caches.bonuses = (time.monotonic(), found)
     return found
 
 

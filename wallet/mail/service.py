@@ -19,6 +19,7 @@ from typing import Any
 import aiosmtplib
 from jinja2 import TemplateNotFound
 
+from wallet import runtime
 from wallet import settings as settings_module
 from wallet.platform import service as platform
 from wallet.web import templates
@@ -149,7 +150,11 @@ class SmtpPool:
         self._created = 0
 
 
-pool = SmtpPool()
+def pool() -> SmtpPool:
+    """The runtime's SMTP connections to the configured server (closed with it)."""
+    running = runtime.current()
+    cfg = running.settings
+    return running.client(("smtp", cfg.smtp_host, cfg.smtp_port, cfg.smtp_username), SmtpPool)
 
 
 async def send_message(message: EmailMessage) -> None:
@@ -162,7 +167,7 @@ async def send_message(message: EmailMessage) -> None:
             body.get_content() if body is not None else "",
         )
         return
-    await pool.send(message)
+    await pool().send(message)
 
 
 async def send_now(

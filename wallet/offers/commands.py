@@ -6,7 +6,7 @@ import argparse
 from datetime import datetime
 from typing import Any
 
-from wallet import clock, db
+from wallet import clock
 from wallet.ledger import service as ledger
 from wallet.offers import expiry, service, settlement
 
@@ -28,11 +28,7 @@ def _as_of(text: str | None) -> datetime:
 async def settle(args: argparse.Namespace) -> int:
     month = service.parse_month(args.month)
     now = _as_of(args.as_of)
-    await db.start()
-    try:
-        report = await settlement.settle_month(month, now=now)
-    finally:
-        await db.stop()
+    report = await settlement.settle_month(month, now=now)
     print(
         f"{report.month}: {report.settled} goal(s) settled in {report.offers} offer(s); "
         f"{report.reached} reached ({report.points} points credited), {report.missed} missed"
@@ -42,12 +38,8 @@ async def settle(args: argparse.Namespace) -> int:
 
 async def expire(args: argparse.Namespace) -> int:
     now = _as_of(args.as_of)
-    await db.start()
-    try:
-        changed = await ledger.expire_due(now=now)
-        reminded = 0 if args.no_reminders else await expiry.send_reminders(now=now)
-    finally:
-        await db.stop()
+    changed = await ledger.expire_due(now=now)
+    reminded = 0 if args.no_reminders else await expiry.send_reminders(now=now)
     print(f"{changed} account(s) had points expire or mature; {reminded} reminder(s) queued")
     return 0
 

@@ -8,7 +8,6 @@ one connection open and multiplexes many streams over it.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import ssl
 from dataclasses import dataclass
@@ -18,7 +17,7 @@ from pathlib import Path
 import h2.connection
 import httpx
 
-from wallet import settings
+from wallet import runtime
 
 log = logging.getLogger("wallet.apns")
 
@@ -97,29 +96,23 @@ class ApnsClient:
         await self._http.aclose()
 
 
-_clients: dict[tuple[str, str, str, str, int], ApnsClient] = {}
-
-
 def client() -> ApnsClient:
-    """The process's APNs client for the current settings and event loop."""
-    cfg = settings.get()
-    loop_id = id(asyncio.get_running_loop())
-    key = (cfg.apns_url, str(cfg.certs_dir), cfg.apns_ca, cfg.pass_type_id, loop_id)
-    found = _clients.get(key)
-    if found is None:
-        found = ApnsClient(
+    """The runtime's APNs client for its settings and event loop (closed with it)."""
+    running = runtime.current()
+    cfg = running.settings
+    key = ("apns", cfg.apns_url, str(cfg.certs_dir), cfg.apns_ca, cfg.pass_type_id)
+    return running.client(
+        (*key, runtime.loop_id()),
+        lambda: ApnsClient(
             base_url=cfg.apns_url,
             cert=cfg.certs_dir / "pass-cert.pem",
             key=cfg.certs_dir / "pass-key.pem",
             ca=cfg.apns_ca or None,
             topic=cfg.pass_type_id,
-        )
-        _clients[key] = found
-    return found
+        ),
+    )
 
 
 async def close_all() -> None:
-    clients = list(_clients.values())
-    _clients.clear()
-    for one in clients:
-        await one.close()
+    """Close the runtime's APNs clients now (the next push opens a new connection)."""
+    await runtime.current().close_clients("apns")

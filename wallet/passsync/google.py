@@ -18,7 +18,7 @@ from passes.google import (
     loyalty_object_patch,
     object_id,
 )
-from wallet import db, settings
+from wallet import db, runtime, settings
 from wallet.members import service as members
 from wallet.passsync import google_api
 from wallet.passsync.rows import PASS_COLUMNS
@@ -26,37 +26,24 @@ from wallet.passsync.tables import GoogleObject, PassCard
 from wallet.passsync.view import account_view, card_state, google_settings, program
 from wallet.platform.worker import GiveUp, RetryLater
 
-_accounts: dict[str, ServiceAccount] = {}
-
 
 def service_account() -> ServiceAccount:
-    folder = settings.get().certs_dir
-    found = _accounts.get(str(folder))
-    if found is None:
-        found = ServiceAccount.from_file(folder / "google-service-account.json")
-        _accounts[str(folder)] = found
-    return found
-
-
-_classes_made: set[tuple[str, str]] = set()
-
-
-def forget_classes() -> None:
-    """Insert the class again on next use (a test's fresh stand-in Google knows none)."""
-    _classes_made.clear()
+    """The Google service account of the certificates folder (read once per runtime)."""
+    return runtime.current().google_account()
 
 
 async def ensure_google_class(prog: Program, google: GoogleSettings) -> None:
     cfg = settings.get()
     key = (cfg.google_api_url, f"{google.issuer_id}.{google.class_suffix}")
-    if key in _classes_made:
+    made = runtime.current().caches.google_classes
+    if key in made:
         return
     reply = await google_api.client().insert_class(loyalty_class(prog, google))
     if reply.retry:
         raise RetryLater(f"Google loyaltyClass insert: {reply}")
     if reply.status not in (200, 409):
         raise GiveUp(f"Google refused the loyaltyClass: {reply}")
-    _classes_made.add(key)
+    made.add(key)
 
 
 async def sync_google(card_id: int, *, now: datetime) -> str:

@@ -7,7 +7,6 @@ so no request goes anywhere but the configured API base URL.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 from pathlib import Path
@@ -16,7 +15,7 @@ from typing import Any
 import httpx
 from google.auth import jwt as google_jwt
 
-from wallet import settings
+from wallet import runtime
 
 log = logging.getLogger("wallet.google")
 
@@ -83,24 +82,19 @@ class GoogleWalletClient:
         await self._http.aclose()
 
 
-_clients: dict[tuple[str, str, int], GoogleWalletClient] = {}
-
-
 def client() -> GoogleWalletClient:
-    cfg = settings.get()
-    key = (cfg.google_api_url, str(cfg.certs_dir), id(asyncio.get_running_loop()))
-    found = _clients.get(key)
-    if found is None:
-        found = GoogleWalletClient(
+    """The runtime's Google Wallet client for its settings and event loop (closed with it)."""
+    running = runtime.current()
+    cfg = running.settings
+    return running.client(
+        ("google", cfg.google_api_url, str(cfg.certs_dir), runtime.loop_id()),
+        lambda: GoogleWalletClient(
             base_url=cfg.google_api_url,
             service_account=cfg.certs_dir / "google-service-account.json",
-        )
-        _clients[key] = found
-    return found
+        ),
+    )
 
 
 async def close_all() -> None:
-    clients = list(_clients.values())
-    _clients.clear()
-    for one in clients:
-        await one.close()
+    """Close the runtime's Google clients now."""
+    await runtime.current().close_clients("google")

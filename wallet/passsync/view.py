@@ -20,7 +20,7 @@ from passes.card import (
     StoreLocation,
 )
 from passes.google import GoogleSettings
-from wallet import codes, settings
+from wallet import codes, runtime, settings
 from wallet.accounts import read as accounts
 from wallet.errors import AccountNotFound
 from wallet.members.service import CardInfo
@@ -47,9 +47,6 @@ def google_settings() -> GoogleSettings:
     )
 
 
-_programs: dict[Any, Program] = {}
-
-
 async def program(now: datetime) -> Program:
     """The program as passes show it; one object per distinct content (passes/ caches by
     identity)."""
@@ -59,7 +56,8 @@ async def program(now: datetime) -> Program:
         rules.program_name,
         tuple((s.name, s.latitude, s.longitude) for s in shops[:10]),
     )
-    found = _programs.get(key)
+    programs = runtime.current().caches.programs
+    found = programs.get(key)
     if found is None:
         found = Program(
             program_name=rules.program_name,
@@ -72,24 +70,17 @@ async def program(now: datetime) -> Program:
                 if lat is not None and lon is not None
             ],
         )
-        if len(_programs) > 32:
-            _programs.clear()
-        _programs[key] = found
-    return found
+        if len(programs) > 32:
+            programs.clear()
+        programs[key] = found
+    return found  # type: ignore[no-any-return]
 
 
 # What the domains above pass sync add to a pass, for many accounts at once: offers
-# provide this month's goal and the reminded burn (``wallet.wiring`` hands them in at
-# start-up; pass sync sits below offers and cannot import them). None: nothing to show.
+# provide this month's goal and the reminded burn (``wallet.wiring`` puts the readers in the
+# runtime as it builds it; pass sync sits below offers and cannot import them). None:
+# nothing to show.
 FactsReader = Callable[..., Awaitable[dict[int, Any]]]
-_goals_reader: FactsReader | None = None
-_burns_reader: FactsReader | None = None
-
-
-def read_offer_facts(*, goals: FactsReader, burns: FactsReader) -> None:
-    """Where passes read goals and burn notices from (``goals(account_ids, now=...)``)."""
-    global _goals_reader, _burns_reader
-    _goals_reader, _burns_reader = goals, burns
 
 
 async def _facts(read: FactsReader | None, account_ids: list[int], now: datetime) -> Any:
@@ -132,8 +123,9 @@ async def account_views(account_ids: list[int], now: datetime) -> dict[int, Acco
     """What the passes of these accounts show, read for all of them at once (a few IN
     queries, not a few queries per account: pass refreshes and campaigns run in batches)."""
     figures = await accounts.read_many(account_ids, now=now)
-    goals: dict[int, GoalProgress] = await _facts(_goals_reader, list(figures), now)
-    notices: dict[int, BurnNotice] = await _facts(_burns_reader, list(figures), now)
+    running = runtime.current()
+    goals: dict[int, GoalProgress] = await _facts(running.goals_reader, list(figures), now)
+    notices: dict[int, BurnNotice] = await _facts(running.burns_reader, list(figures), now)
     return {
         account_id: AccountView(
             balance=shown.balance,

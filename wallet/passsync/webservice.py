@@ -15,7 +15,7 @@ from typing import Any
 import msgspec
 
 from passes.apple import PassSigner, build_pkpass
-from wallet import db, settings
+from wallet import db, runtime, settings
 from wallet.errors import CardNotFound, NotFound, Unauthorized
 from wallet.members import service as members
 from wallet.members.service import CardInfo
@@ -30,18 +30,9 @@ class PassNotFound(NotFound):
     code = "pass_not_found"
 
 
-_signers: dict[str, PassSigner] = {}
-
-
 def signer() -> PassSigner:
-    folder = settings.get().certs_dir
-    found = _signers.get(str(folder))
-    if found is None:
-        found = PassSigner.from_files(
-            folder / "pass-cert.pem", folder / "pass-key.pem", folder / "wwdr.pem"
-        )
-        _signers[str(folder)] = found
-    return found
+    """The runtime's pass signer (its key and certificates are read once)."""
+    return runtime.current().signer()
 
 
 class BuiltPass(msgspec.Struct, frozen=True):

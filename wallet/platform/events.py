@@ -4,8 +4,9 @@ without importing them.
 The till (``receipts``) publishes "receipt posted" and "return posted" inside its own
 transaction; ``offers`` subscribes and moves cashback progress in that same transaction, so
 both commit or neither does. A subscriber that raises rolls the publisher's write back.
-Subscriptions are made in one place, ``wallet.wiring.connect``, when the app, the worker
-or the command line starts; a domain never subscribes on import.
+Subscriptions are made in one place, ``wallet.wiring.connect``, as the app runtime is
+built (``wallet.runtime``: the app, the worker and the command line each build one); a
+domain never subscribes on import, and two runtimes never share subscribers.
 
 The event types belong to the publisher (``wallet.receipts.events``); this registry knows
 nothing of them.
@@ -16,26 +17,26 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
+from wallet import runtime
+
 E = TypeVar("E")
 Handler = Callable[[Any], Awaitable[None]]
 
-_subscribers: dict[type, list[Handler]] = {}
-
 
 def subscribe(event_type: type[E], handler: Callable[[E], Awaitable[None]]) -> None:
-    """Call ``handler`` with every ``event_type`` published from now on (once, however
-    often the same pair is subscribed: start-up may run more than once in a process)."""
-    handlers = _subscribers.setdefault(event_type, [])
+    """Call ``handler`` with every ``event_type`` the running runtime publishes from now on
+    (once, however often the same pair is subscribed)."""
+    handlers = runtime.current().subscribers.setdefault(event_type, [])
     if handler not in handlers:
         handlers.append(handler)
 
 
 async def publish(event: object) -> None:
     """Run the event's subscribers one after another, in the caller's transaction."""
-    for handler in _subscribers.get(type(event), ()):
+    for handler in runtime.current().subscribers.get(type(event), ()):
         await handler(event)
 
 
 def subscribers(event_type: type) -> list[Handler]:
     """Who listens to ``event_type`` (the start-up check and the tests read it)."""
-    return list(_subscribers.get(event_type, ()))
+    return list(runtime.current().subscribers.get(event_type, ()))

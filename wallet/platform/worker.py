@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from wallet import clock, db
+from wallet import clock, db, runtime
 from wallet.platform import queries
 from wallet.platform.tables import OutboxJob, ScheduleSlot
 
@@ -81,7 +81,6 @@ class Schedule:
 
 
 _handlers: dict[str, JobSpec] = {}
-_seen_slots: dict[str, str] = {}
 _schedules: dict[str, Schedule] = {}
 _loaded = False
 
@@ -109,8 +108,8 @@ def register_schedule(
 
 
 def forget_seen_slots() -> None:
-    """Forget which schedule slots this process saw taken (tests empty the database)."""
-    _seen_slots.clear()
+    """Forget which schedule slots this runtime saw taken."""
+    runtime.current().caches.seen_slots.clear()
 
 
 def load_job_modules() -> None:
@@ -199,14 +198,15 @@ async def enqueue_due_schedules(now: datetime) -> int:
     from wallet.platform import service as platform
 
     started = 0
+    seen_slots = runtime.current().caches.seen_slots
     for schedule in _schedules.values():
         slot = schedule.slot(now)
         # Each process remembers the slot it last saw taken, so a poll round does no write
         # at all until a period turns over (every 0.2 s a write per schedule cost SQLite
         # a good part of the commit-to-push latency).
-        if slot is None or _seen_slots.get(schedule.name) == slot:
+        if slot is None or seen_slots.get(schedule.name) == slot:
             continue
-        _seen_slots[schedule.name] = slot
+        seen_slots[schedule.name] = slot
         async with db.write_transaction():
             inserted = await (
                 ScheduleSlot.insert(ScheduleSlot(key=f"{schedule.name}:{slot}", created_at=now))

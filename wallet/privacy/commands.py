@@ -6,16 +6,13 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from wallet import clock, db
+from wallet import clock
 from wallet.privacy import service
 
 
 async def retention(args: argparse.Namespace) -> int:
-    await db.start()
-    try:
-        report = await service.retention(now=clock.now(), dry_run=args.dry_run)
-    finally:
-        await db.stop()
+    # The command line runs this inside an app runtime (wallet.cli.in_runtime).
+    report = await service.retention(now=clock.now(), dry_run=args.dry_run)
     if not report.years:
         print("retention is off (WALLET_RETENTION_YEARS is 0 or empty): nobody is erased")
         return 0

@@ -16,7 +16,7 @@ from typing import Any
 
 import msgspec
 
-from wallet import clock, db
+from wallet import clock, db, runtime
 from wallet import settings as settings_module
 from wallet.errors import Conflict, DomainError, NotFound
 from wallet.platform import service as platform
@@ -90,12 +90,9 @@ async def segments_of(
 
 # ---- the active set, cached per process -------------------------------------------------
 
-_cache: tuple[int, Catalogue] | None = None
-
 
 def forget_cache() -> None:
-    global _cache
-    _cache = None
+    runtime.current().caches.promotions = None
 
 
 def _definition(value: Any) -> Definition:
@@ -104,16 +101,18 @@ def _definition(value: Any) -> Definition:
 
 async def catalogue() -> Catalogue:
     """The active promotions, compiled; reloaded only when the version row moved."""
-    global _cache
+    caches = runtime.current().caches
     rows = await db.fetch(queries.VERSION)
     version = int(rows[0]["version"]) if rows else -1
-    if _cache is not None and _cache[0] == version:
-        return _cache[1]
+    cached = caches.promotions
+    if cached is not None and cached[0] == version:
+        found: Catalogue = cached[1]
+        return found
     loaded = Catalogue(
         Compiled(row["id"], row["name"], _definition(row["definition"]))
         for row in await db.fetch(queries.ACTIVE)
     )
-    _cache = (version, loaded)
+    caches.promotions = (version, loaded)
     return loaded
 
 

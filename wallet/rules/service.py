@@ -13,7 +13,7 @@ from typing import Any
 
 import msgspec
 
-from wallet import clock, db
+from wallet import clock, db, runtime
 from wallet.rules.schemas import Rules, RulesIn, Tier
 from wallet.rules.tables import ProgramRules
 
@@ -39,8 +39,6 @@ DEFAULT_RULES = RulesIn(
     tier_window_months=12,
 )
 
-_cache: tuple[float, list[Rules]] | None = None
-
 
 def _as_list(value: Any) -> Any:
     return json.loads(value) if isinstance(value, str) else value
@@ -65,19 +63,19 @@ def _from_row(row: dict[str, Any]) -> Rules:
 
 
 async def versions() -> list[Rules]:
-    global _cache
-    if _cache is not None and time.monotonic() - _cache[0] < CACHE_SECONDS:
-        return _cache[1]
+    caches = runtime.current().caches
+    cached = caches.rules
+    if cached is not None and time.monotonic() - cached[0] < CACHE_SECONDS:
+        return cached[1]
     rows = await ProgramRules.select().order_by(ProgramRules.effective_from)
     loaded = [_from_row(row) for row in rows]
     if loaded:  # "no rules yet" is never cached: the first version is about to be made
-        _cache = (time.monotonic(), loaded)
+        caches.rules = (time.monotonic(), loaded)
     return loaded
 
 
 def forget_cache() -> None:
-    global _cache
-    _cache = None
+    runtime.current().caches.rules = None
 
 
 async def rules_at(moment: datetime) -> Rules:
