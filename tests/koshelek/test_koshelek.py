@@ -324,3 +324,24 @@ async def test_a_receipt_pushes_the_balance_once_within_the_rate_limit(client, p
     await shop.receipt(number, "R-3", [line(50000)], at=clock.now())
     await worker.run_until_idle(now=clock.now() + timedelta(hours=1))
     assert len(push_api.of_type("TRANSACTION")) == 1
+
+
+async def test_an_erased_shopper_is_forgotten_by_our_koshelek_service_too(client, koshelek_on):
+    shop = await Shop.open(client)
+    koshelek = Koshelek(client)
+    issued = await koshelek.issue(msisdn="79035550177", termsAccepted="true")
+    assert issued.status_code == 200, issued.text
+    card = await members.find_card(issued.json()["card"]["cardNumber"])
+    member = await members.member_of_account(card.account_id)
+    assert member is not None
+    erased = await client.post(
+        f"/api/v1/admin/members/{member['id']}/erase",
+        json={"reason": "letter of 2026-11-30"},
+        headers=bearer(shop.support_key),
+    )
+    assert erased.status_code == 200, erased.text
+    # Кошелёк finds nobody by the phone any more, and we keep no phone of theirs.
+    found = await koshelek.search(msisdn="79035550177")
+    assert found.status_code == 200 and found.content == b""
+    rows = await db.raw("SELECT msisdn FROM koshelek_card WHERE account_id = {}", card.account_id)
+    assert rows == []

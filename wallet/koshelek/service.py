@@ -310,3 +310,10 @@ async def phones_of_accounts(account_ids: list[int]) -> dict[int, str]:
             if row["phone"]:
                 found[int(row["account"])] = protocol.msisdn_of_phone(row["phone"])
     return found
+
+
+async def forget_account(account_id: int) -> None:
+    """An erased shopper: what Кошелёк told us of them (the phone it knows them by, the
+    channels only it asks about) goes, in the caller's transaction; the push rows keep no
+    personal data and stay for the campaign figures."""
+    await KoshelekCard.delete().where(KoshelekCard.account_id == account_id)

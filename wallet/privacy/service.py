@@ -27,6 +27,7 @@ from wallet import settings as settings_module
 from wallet.auth import service as auth
 from wallet.campaigns import privacy as campaign_privacy
 from wallet.errors import Conflict
+from wallet.koshelek import service as koshelek
 from wallet.ledger import privacy as ledger_privacy
 from wallet.ledger import service as ledger
 from wallet.members import privacy as members
@@ -158,6 +159,7 @@ async def erase_in_transaction(
         await auth.revoke_member_tokens(member_id, now=now)
         await signin.forget_member(member_id, email=before.email, now=now)
         await campaign_privacy.cancel_queued(before.account_id)
+        await koshelek.forget_account(before.account_id)
         # Later, not now: a device is told by a push and then asks which of its passes
         # changed; dropped before it asks, it would never fetch the voided pass and would
         # keep showing a live card.
