@@ -501,22 +501,19 @@ async def materialize(
     occasion: str = "",
 ) -> None:
     """One delivery row per matching shopper, in one statement; rows already there stay."""
-    compiled = await segments.compile_filter(flt, now=now)
+    p = db.Params()
+    compiled = await segments.compile_filter(flt, now=now, params=p)
     status_sql, reason_sql = _CONSENT[channel]
     consent_sql = member_privacy.current_consent_sql("m.id", f"marketing_{channel}")
     suffix = f":{channel}" + (f":{occasion}" if occasion else "")
-    await db.raw(
+    await db.fetch(
         "INSERT INTO delivery (key, campaign_id, account_id, channel, status, reason, attempts, "
         "consent_id, created_at) "
-        f"SELECT {{}} || CAST(m.account AS TEXT) || {{}}, {{}}, m.account, {{}}, {status_sql}, "
-        f"{reason_sql}, 0, {consent_sql}, {{}} {segments.FROM_SQL} WHERE {compiled.where} "
+        f"SELECT {p(f'{campaign_id}:')} || CAST(m.account AS TEXT) || {p(suffix)}, "
+        f"{p(campaign_id)}, m.account, {p(channel)}, {status_sql}, {reason_sql}, 0, "
+        f"{consent_sql}, {p(now)} {segments.FROM_SQL} WHERE {compiled.where} "
         "ON CONFLICT (key) DO NOTHING",
-        f"{campaign_id}:",
-        suffix,
-        campaign_id,
-        channel,
-        now,
-        *compiled.args,
+        *p.values,
     )
 
 
