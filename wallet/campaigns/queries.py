@@ -34,13 +34,21 @@ _CONSENT = {
 }
 
 
+# The consent a delivery of each channel rests on (Кошелёк's pushes are marketing pushes).
+_CONSENT_CHANNEL = {
+    "email": "marketing_email",
+    "push": "marketing_push",
+    "koshelek": "marketing_push",
+}
+
+
 def materialize(
     p: db.Params, *, campaign_id: int, channel: str, suffix: str, now: datetime, where: str
 ) -> str:
     """One delivery row per shopper of the audience ``where`` (numbered in ``p``); a row
     already there (same key) stays."""
     status_sql, reason_sql = _CONSENT[channel]
-    consent_sql = member_privacy.current_consent_sql("m.id", f"marketing_{channel}")
+    consent_sql = member_privacy.current_consent_sql("m.id", _CONSENT_CHANNEL[channel])
     return (
         "INSERT INTO delivery (key, campaign_id, account_id, channel, status, reason, attempts, "
         "consent_id, created_at) "
