@@ -6,14 +6,13 @@ seconds instead of reading them on every receipt; a new version is usually dated
 
 from __future__ import annotations
 
-import json
 import time
 from datetime import datetime
 from typing import Any
 
 import msgspec
 
-from wallet import clock
+from wallet import clock, db
 from wallet.rules.schemas import Rules, RulesIn, Tier
 from wallet.rules.tables import ProgramRules
 
@@ -42,19 +41,15 @@ DEFAULT_RULES = RulesIn(
 _cache: tuple[float, list[Rules]] | None = None
 
 
-def _as_list(value: Any) -> Any:
-    return json.loads(value) if isinstance(value, str) else value
-
-
 def _from_row(row: dict[str, Any]) -> Rules:
     return Rules(
         id=row["id"],
         effective_from=row["effective_from"],
         program_name=row["program_name"],
         earn_rate_bp=row["earn_rate_bp"],
-        tiers=msgspec.convert(_as_list(row["tiers"]), list[Tier]),
-        no_earn_categories=list(_as_list(row["no_earn_categories"])),
-        no_redeem_categories=list(_as_list(row["no_redeem_categories"])),
+        tiers=msgspec.convert(db.json_value(row["tiers"]), list[Tier]),
+        no_earn_categories=list(db.json_value(row["no_earn_categories"])),
+        no_redeem_categories=list(db.json_value(row["no_redeem_categories"])),
         max_redeem_share_bp=row["max_redeem_share_bp"],
         validity_months=row["validity_months"],
         pending_days=row["pending_days"],
