@@ -142,6 +142,7 @@ async def worker(_: argparse.Namespace) -> int:
 async def outbox(args: argparse.Namespace) -> int:
     """Show the outbox by status and the jobs that failed for good; requeue them."""
     from wallet import clock, db
+    from wallet.platform import service as platform
     from wallet.platform.tables import OutboxJob
 
     if args.requeue:
@@ -153,8 +154,8 @@ async def outbox(args: argparse.Namespace) -> int:
                     OutboxJob.due_at: clock.now(),
                 }
             ).where(OutboxJob.status == "dead")
-    rows = await db.raw("SELECT status, COUNT(*) AS n FROM outbox_job GROUP BY status")
-    print(", ".join(f"{row['status']}: {row['n']}" for row in rows) or "outbox is empty")
+    counts = await platform.outbox_counts()
+    print(", ".join(f"{status}: {n}" for status, n in counts.items()) or "outbox is empty")
     dead = (
         await OutboxJob.select(
             OutboxJob.id, OutboxJob.kind, OutboxJob.payload, OutboxJob.last_error

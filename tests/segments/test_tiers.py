@@ -84,7 +84,7 @@ async def test_segment_tier_sql_selects_the_cards_python_puts_in_the_tier(
                 reachable = {rules.tier_for(spend).name for spend in range(-1, 1_002)}
                 assert set(names) - reachable, (names, ladder)
                 continue
-            rows = await db.raw(
+            rows = await db.fetch(
                 f"SELECT a.id FROM account a WHERE {compiled.where} AND a.id IN "
                 f"({', '.join(str(i) for i in ids)})",
                 *compiled.args,

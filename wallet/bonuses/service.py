@@ -21,6 +21,7 @@ from typing import Any
 import msgspec
 
 from wallet import clock, codes, db, runtime, settings
+from wallet.bonuses import queries
 from wallet.bonuses.schemas import BonusesIn, BonusesOut
 from wallet.bonuses.tables import BonusSettings
 from wallet.errors import ReferralRefused
@@ -82,9 +83,7 @@ async def _pay(
 ) -> bool:
     """Pay ``points`` once for ``key``; False when that bonus was paid already."""
     claimed = await db.fetch(
-        "INSERT INTO bonus_award (award_key, account_id, kind, points, taken_back, receipt_id, "
-        "reason, created_at) VALUES ($1, $2, $3, $4, 0, $5, $6, $7) "
-        "ON CONFLICT (award_key) DO NOTHING RETURNING id",
+        queries.CLAIM_AWARD,
         key,
         account_id,
         kind,
@@ -106,9 +105,7 @@ async def _pay(
             receipt_id=receipt_id,
             reason=reason,
         )
-    await db.fetch(
-        "UPDATE bonus_award SET lot_id = $1 WHERE id = $2", lot_id, int(claimed[0]["id"])
-    )
+    await db.fetch(queries.SET_AWARD_LOT, lot_id, int(claimed[0]["id"]))
     await platform.enqueue_pass_update(account_id)
     return True
 
@@ -146,8 +143,7 @@ async def _record_referral(event: MemberJoined) -> None:
         # The unique phone, email and account keys: one referral per new person. The
         # refusal rolls the caller's transaction (the enrolment) back.
         await db.fetch(
-            "INSERT INTO referral (friend_account_id, referrer_account_id, phone_key, "
-            "email_key, status, reason, created_at) VALUES ($1, $2, $3, $4, 'waiting', '', $5)",
+            queries.INSERT_REFERRAL,
             event.account_id,
             event.referrer_account_id,
             _person_key(event.phone),
@@ -199,9 +195,7 @@ async def on_receipt(event: ReceiptPosted) -> None:
     config = (await current()).bonuses
     if not (config.welcome or config.birthday or config.referral):
         return
-    rows = await db.fetch(
-        "SELECT paid_kopecks, earned_points FROM receipt WHERE id = $1", event.receipt_pk
-    )
+    rows = await db.fetch(queries.RECEIPT_PAID_AND_EARNED, event.receipt_pk)
     paid, earned = int(rows[0]["paid_kopecks"]), int(rows[0]["earned_points"])
     if paid <= 0:
         return
@@ -224,8 +218,7 @@ async def on_receipt(event: ReceiptPosted) -> None:
 async def _reward_referral(event: ReceiptPosted, config: BonusesIn) -> None:
     assert config.referral is not None
     found = await db.fetch(
-        "SELECT id, referrer_account_id FROM referral "
-        "WHERE friend_account_id = $1 AND status = 'waiting'",
+        queries.WAITING_REFERRAL,
         event.account_id,
     )
     if not found:
@@ -234,7 +227,7 @@ async def _reward_referral(event: ReceiptPosted, config: BonusesIn) -> None:
     if referrer == event.account_id:
         # The cards met on one account since (a card moved): no new person came.
         await db.fetch(
-            "UPDATE referral SET status = 'refused', reason = 'same_account' WHERE id = $1",
+            queries.REFUSE_SAME_ACCOUNT,
             referral_id,
         )
         return
@@ -257,7 +250,7 @@ async def _reward_referral(event: ReceiptPosted, config: BonusesIn) -> None:
         now=event.now,
     )
     await db.fetch(
-        "UPDATE referral SET status = 'rewarded', rewarded_at = $1 WHERE id = $2",
+        queries.REFERRAL_REWARDED,
         event.now,
         referral_id,
     )
@@ -315,8 +308,7 @@ async def on_return(event: ReturnPosted) -> None:
     """Take back the birthday ×N of a receipt in proportion to the base points the returns
     took back so far (the receipt's lines already say how many)."""
     awards = await db.fetch(
-        "SELECT id, points, taken_back, lot_id FROM bonus_award "
-        "WHERE receipt_id = $1 AND award_key = $2",
+        queries.BIRTHDAY_AWARD_OF_RECEIPT,
         event.receipt_pk,
         f"birthday:receipt:{event.receipt_pk}",
     )
@@ -324,9 +316,7 @@ async def on_return(event: ReturnPosted) -> None:
         return
     award = awards[0]
     totals = await db.fetch(
-        "SELECT r.earned_points, COALESCE(SUM(l.returned_earned_points), 0) AS returned "
-        "FROM receipt r JOIN receipt_line l ON l.receipt = r.id WHERE r.id = $1 "
-        "GROUP BY r.earned_points",
+        queries.RECEIPT_RETURNED_EARNED,
         event.receipt_pk,
     )
     earned, returned = int(totals[0]["earned_points"]), int(totals[0]["returned"])
@@ -342,7 +332,7 @@ async def on_return(event: ReturnPosted) -> None:
             reason="birthday bonus of returned goods",
         )
     await db.fetch(
-        "UPDATE bonus_award SET taken_back = taken_back + $1 WHERE id = $2",
+        queries.AWARD_TAKEN_BACK,
         more,
         int(award["id"]),
     )
@@ -359,9 +349,7 @@ async def add_referral(account_id: int, code: str, *, now: datetime) -> Any:
     referrer = await members.check_referral(
         code, account_id=account_id, email=member["email"], phone=member["phone"]
     )
-    if await db.fetch(
-        "SELECT id FROM receipt WHERE account_id = $1 AND paid_kopecks > 0 LIMIT 1", account_id
-    ):
+    if await db.fetch(queries.HAS_PAID_RECEIPT, account_id):
         raise ReferralRefused(
             "a friend's code counts only before the first purchase",
             {"reason": "already_purchased", "code": code},

@@ -34,7 +34,7 @@ from typing import Any
 
 from wallet import db
 from wallet import settings as settings_module
-from wallet.campaigns import service
+from wallet.campaigns import queries, service
 from wallet.campaigns.schemas import CampaignOut
 from wallet.campaigns.tables import Campaign
 from wallet.errors import InvalidInput
@@ -104,7 +104,7 @@ async def enable(kind: str, *, actor: str, now: datetime) -> CampaignOut:
     if not db.is_sqlite():
         # Two marketers switching the same message on at once make one campaign: the
         # transaction-scoped lock orders them (SQLite's writer lock already does).
-        await db.raw("SELECT pg_advisory_xact_lock(hashtext({}))", f"campaign:{kind}")
+        await db.fetch(queries.ENABLE_LOCK, f"campaign:{kind}")
     row = await _system_row(kind)
     if row is None:
         rows = await Campaign.insert(
@@ -154,16 +154,11 @@ async def _feed(kind: str, flt: SegmentFilter, occasion: str, *, now: datetime) 
         if row is None or row["status"] != "sending":
             return 0
         campaign_id = int(row["id"])
-        channels = service._loads(row["channels"])
+        channels = db.json_value(row["channels"])
         waiting = 0
         for channel in channels:
             await service.materialize(campaign_id, channel, flt, now=now, occasion=occasion)
-            found = await db.raw(
-                "SELECT COUNT(*) AS n FROM delivery WHERE campaign_id = {} AND channel = {} "
-                "AND status = 'pending'",
-                campaign_id,
-                channel,
-            )
+            found = await db.fetch(queries.PENDING_ON_CHANNEL, campaign_id, channel)
             if int(found[0]["n"]):
                 waiting += int(found[0]["n"])
                 await service.queue_send(campaign_id, channel)

@@ -6,8 +6,8 @@ from __future__ import annotations
 from datetime import date, timedelta
 from typing import Any
 
-from wallet import clock
-from wallet.campaigns import automatic, service
+from wallet import clock, db
+from wallet.campaigns import automatic, queries, service
 from wallet.platform.worker import register, register_schedule
 
 
@@ -23,14 +23,8 @@ async def send(payload: dict[str, Any]) -> None:
     elif result == "waiting":
         await service.queue_send(campaign_id, channel, due_at=clock.now() + timedelta(seconds=15))
     elif result == "cancelled":
-        from wallet import db
-
         async with db.write_transaction():
-            await db.raw(
-                "UPDATE delivery SET status = 'cancelled' WHERE campaign_id = {} "
-                "AND status = 'pending'",
-                campaign_id,
-            )
+            await db.fetch(queries.CANCEL_PENDING, campaign_id)
 
 
 register("campaign_start", start, max_attempts=20)

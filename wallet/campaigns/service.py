@@ -40,6 +40,7 @@ from jinja2.sandbox import SandboxedEnvironment
 
 from wallet import clock, codes, db
 from wallet import settings as settings_module
+from wallet.campaigns import queries
 from wallet.campaigns.schemas import (
     CampaignIn,
     CampaignOut,
@@ -52,7 +53,6 @@ from wallet.koshelek import protocol as koshelek_protocol
 from wallet.koshelek import push as koshelek
 from wallet.koshelek import service as koshelek_cards
 from wallet.mail import service as mail
-from wallet.members import privacy as member_privacy
 from wallet.members import service as members
 from wallet.members.schemas import LANGUAGES
 from wallet.passsync import messages as pass_messages
@@ -133,13 +133,7 @@ async def unsubscribe(token: str, *, now: datetime) -> dict[str, Any]:
         await members.set_marketing_consent(
             member_id, "email", False, now=now, source="unsubscribe"
         )
-        await db.raw(
-            "UPDATE delivery SET unsubscribed_at = {} WHERE campaign_id = {} AND account_id = {} "
-            "AND channel = 'email' AND unsubscribed_at IS NULL",
-            now,
-            campaign_id,
-            member["account_id"],
-        )
+        await db.fetch(queries.MARK_UNSUBSCRIBED, now, campaign_id, member["account_id"])
     return member
 
 
@@ -236,16 +230,12 @@ def push_texts(camp: dict[str, Any], context: dict[str, Any]) -> tuple[str, str]
 # ---- campaigns ----------------------------------------------------------------------------
 
 
-def _loads(value: Any) -> Any:
-    return json.loads(value) if isinstance(value, str) else value
-
-
 async def _row(campaign_id: int) -> dict[str, Any]:
     row = await Campaign.select().where(Campaign.id == campaign_id).first()
     if row is None:
         raise CampaignNotFound(f"no campaign {campaign_id}", {"campaign_id": campaign_id})
-    row["channels"] = _loads(row["channels"])
-    row["filter"] = _loads(row["filter"])
+    row["channels"] = db.json_value(row["channels"])
+    row["filter"] = db.json_value(row["filter"])
     return row
 
 
@@ -320,11 +310,7 @@ async def update_campaign(campaign_id: int, data: CampaignIn, *, now: datetime) 
 
 
 async def figures(campaign_id: int, channels: list[str]) -> list[ChannelFigures]:
-    rows = await db.raw(
-        "SELECT channel, status, reason, COUNT(*) AS n, COUNT(unsubscribed_at) AS u "
-        "FROM delivery WHERE campaign_id = {} GROUP BY channel, status, reason",
-        campaign_id,
-    )
+    rows = await db.fetch(queries.FIGURES, campaign_id)
     out = []
     for channel in channels:
         mine = [row for row in rows if row["channel"] == channel]
@@ -388,8 +374,8 @@ async def list_campaigns(*, kind: str | None = None) -> list[CampaignOut]:
         query = query.where(Campaign.kind == kind)
     out = []
     for camp in await query:
-        camp["channels"] = _loads(camp["channels"])
-        camp["filter"] = _loads(camp["filter"])
+        camp["channels"] = db.json_value(camp["channels"])
+        camp["filter"] = db.json_value(camp["filter"])
         out.append(_out(camp, await figures(camp["id"], camp["channels"])))
     return out
 
@@ -461,10 +447,7 @@ async def cancel(campaign_id: int, *, actor: str, now: datetime) -> CampaignOut:
     await Campaign.update(
         {Campaign.status: "cancelled", Campaign.cancelled_at: now, Campaign.updated_at: now}
     ).where(Campaign.id == campaign_id)
-    await db.raw(
-        "UPDATE delivery SET status = 'cancelled' WHERE campaign_id = {} AND status = 'pending'",
-        campaign_id,
-    )
+    await db.fetch(queries.CANCEL_PENDING, campaign_id)
     await platform.audit(
         actor=actor, action="campaign.cancel", subject=f"campaign:{campaign_id}", details={}
     )
@@ -476,32 +459,6 @@ async def cancel(campaign_id: int, *, actor: str, now: datetime) -> CampaignOut:
 # A delivery queued while the shopper consented, whose consent was withdrawn before it went.
 CONSENT_WITHDRAWN = "consent_withdrawn"
 
-# The marketing consent each channel's delivery traces to (Кошелёк pushes are pushes).
-_CONSENT_CHANNEL = {
-    "email": "marketing_email",
-    "push": "marketing_push",
-    "koshelek": "marketing_push",
-}
-_CONSENT = {
-    "email": (
-        "CASE WHEN m.email IS NULL OR m.email = '' THEN 'skipped' "
-        "WHEN m.marketing_email THEN 'pending' ELSE 'skipped' END",
-        "CASE WHEN m.email IS NULL OR m.email = '' THEN 'no_email' "
-        "WHEN m.marketing_email THEN '' ELSE 'no_consent' END",
-    ),
-    "push": (
-        "CASE WHEN m.marketing_push THEN 'pending' ELSE 'skipped' END",
-        "CASE WHEN m.marketing_push THEN '' ELSE 'no_consent' END",
-    ),
-    # Кошелёк finds the card by phone; pushes there are marketing pushes like the passes'.
-    "koshelek": (
-        "CASE WHEN m.phone IS NULL OR m.phone = '' THEN 'skipped' "
-        "WHEN m.marketing_push THEN 'pending' ELSE 'skipped' END",
-        "CASE WHEN m.phone IS NULL OR m.phone = '' THEN 'no_phone' "
-        "WHEN m.marketing_push THEN '' ELSE 'no_consent' END",
-    ),
-}
-
 
 async def materialize(
     campaign_id: int,
@@ -512,23 +469,13 @@ async def materialize(
     occasion: str = "",
 ) -> None:
     """One delivery row per matching shopper, in one statement; rows already there stay."""
-    compiled = await segments.compile_filter(flt, now=now)
-    status_sql, reason_sql = _CONSENT[channel]
-    consent_sql = member_privacy.current_consent_sql("m.id", _CONSENT_CHANNEL[channel])
+    p = db.Params()
+    compiled = await segments.compile_filter(flt, now=now, params=p)
     suffix = f":{channel}" + (f":{occasion}" if occasion else "")
-    await db.raw(
-        "INSERT INTO delivery (key, campaign_id, account_id, channel, status, reason, attempts, "
-        "consent_id, created_at) "
-        f"SELECT {{}} || CAST(m.account AS TEXT) || {{}}, {{}}, m.account, {{}}, {status_sql}, "
-        f"{reason_sql}, 0, {consent_sql}, {{}} {segments.FROM_SQL} WHERE {compiled.where} "
-        "ON CONFLICT (key) DO NOTHING",
-        f"{campaign_id}:",
-        suffix,
-        campaign_id,
-        channel,
-        now,
-        *compiled.args,
+    text = queries.materialize(
+        p, campaign_id=campaign_id, channel=channel, suffix=suffix, now=now, where=compiled.where
     )
+    await db.fetch(text, *p.values)
 
 
 async def start(campaign_id: int, at: str, *, now: datetime) -> bool:
@@ -609,37 +556,22 @@ class Marks:
 
 
 async def _mark(ids: list[int], status: str, reason: str, now: datetime) -> None:
-    marks = ", ".join("{}" for _ in ids)
+    p = db.Params()
     if status == "pending":
         # Handed back unsent (a stopping worker, a receiver down): not a crash, so the
         # claim does not count towards MAX_CLAIMS.
-        await db.raw(
-            "UPDATE delivery SET status = 'pending', attempts = attempts - 1, "
-            f"claimed_until = NULL WHERE id IN ({marks}) AND status = 'sending'",
-            *ids,
-        )
+        await db.fetch(queries.hand_back(p, ids), *p.values)
         return
-    await db.raw(
-        "UPDATE delivery SET status = {}, reason = {}, sent_at = {}, claimed_until = NULL "
-        f"WHERE id IN ({marks})",
-        status,
-        reason,
-        now if status == "sent" else None,
-        *ids,
-    )
+    text = queries.mark(p, ids, status, reason, now if status == "sent" else None)
+    await db.fetch(text, *p.values)
 
 
 async def _claim(
     campaign_id: int, channel: str, *, after_id: int, limit: int, now: datetime
 ) -> list[dict[str, Any]]:
-    lock = "" if db.is_sqlite() else " FOR UPDATE SKIP LOCKED"
     async with db.write_transaction():
-        rows = await db.raw(
-            "UPDATE delivery SET status = 'sending', attempts = attempts + 1, claimed_until = {} "
-            "WHERE id IN (SELECT id FROM delivery WHERE id > {} AND campaign_id = {} "
-            "AND channel = {} AND (status = 'pending' OR (status = 'sending' "
-            f"AND claimed_until < {{}})) ORDER BY id LIMIT {{}}{lock}) "
-            "RETURNING id, account_id, attempts, key",
+        rows = await db.fetch(
+            queries.CLAIM,
             now + LEASE,
             after_id,
             campaign_id,
@@ -902,11 +834,7 @@ async def _wind_up(marks: Marks, inflight: set[int]) -> None:
 
 
 async def _finish_if_done(campaign_id: int) -> str:
-    rows = await db.raw(
-        "SELECT COUNT(*) AS n FROM delivery WHERE campaign_id = {} "
-        "AND status IN ('pending', 'sending')",
-        campaign_id,
-    )
+    rows = await db.fetch(queries.UNFINISHED, campaign_id)
     if int(rows[0]["n"]):
         return "more"
     camp = await _row(campaign_id)

@@ -14,7 +14,7 @@ import msgspec
 from wallet import db
 from wallet import settings as settings_module
 from wallet.errors import DomainError
-from wallet.koshelek import protocol
+from wallet.koshelek import protocol, queries
 from wallet.koshelek.tables import KoshelekCard
 from wallet.members import service as members
 from wallet.members.schemas import Consents, EnrolIn
@@ -273,11 +273,7 @@ async def set_channels(card_number: str, body: protocol.Communication, *, now: d
 async def list_users(*, extended: bool) -> bytes:
     if not settings_module.get().koshelek_list_users:
         raise Refusal("disabled")
-    rows = await db.raw(
-        "SELECT m.phone AS phone, c.card_number AS card_number FROM member m "
-        "LEFT JOIN koshelek_card c ON c.account_id = m.account "
-        "WHERE m.phone IS NOT NULL AND m.phone <> '' ORDER BY m.id"
-    )
+    rows = await db.fetch(queries.USERS)
     if not extended:
         return protocol.users_reply([r["phone"] for r in rows])
     return protocol.users_extended_reply(

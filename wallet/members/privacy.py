@@ -18,6 +18,7 @@ import msgspec
 
 from wallet import codes, db
 from wallet.errors import AccountNotFound
+from wallet.members import queries
 from wallet.members.tables import Card, Consent, Member
 from wallet.platform import service as platform
 
@@ -91,10 +92,7 @@ def current_consent_sql(member_column: str, channel: str) -> str:
     """SQL for the id of the member's latest granted consent row of ``channel`` (a delivery
     made for a member with the marketing flag on names the row that turned it on)."""
     assert channel in MARKETING
-    return (
-        f"(SELECT MAX(c.id) FROM member_consent c WHERE c.member_id = {member_column} "
-        f"AND c.channel = '{channel}' AND c.granted)"
-    )
+    return queries.current_consent(member_column, channel)
 
 
 class Profile(msgspec.Struct, frozen=True):
@@ -143,20 +141,7 @@ async def erase(member_id: int, *, actor: str, source: str, now: datetime) -> bo
     found = await profile(member_id)
     if found.erased_at is not None:
         return False
-    # The row is locked by this UPDATE until commit: a concurrent erase waits, then finds
-    # erased_at set and changes nothing.
-    erased = await db.raw(
-        "UPDATE member SET name = '', email = NULL, phone = NULL, birthday = NULL, "
-        "marketing_email = {}, marketing_email_at = {}, marketing_push = {}, "
-        "marketing_push_at = {}, erased_at = {} WHERE id = {} AND erased_at IS NULL "
-        "RETURNING id",
-        False,
-        now,
-        False,
-        now,
-        now,
-        member_id,
-    )
+    erased = await db.fetch(queries.ERASE, now, member_id)
     if not erased:
         return False
     for channel in MARKETING:
@@ -249,19 +234,10 @@ async def _by_name(part: str) -> list[dict[str, Any]]:
     if db.is_sqlite():
         # SQLite's lower() and LIKE fold ASCII only, and the names are Cyrillic: the names
         # are folded here instead (a scan: correct, slower than PostgreSQL's index).
-        rows = await db.raw(
-            "SELECT id AS member_id, account AS account_id, name, email, phone FROM member "
-            "WHERE erased_at IS NULL ORDER BY id"
-        )
+        rows = await db.fetch(queries.LIVE_MEMBERS)
         return [row for row in rows if part in row["name"].casefold()][:SEARCH_LIMIT]
-    # Answered from the trigram index on lower(name) (migration members_2026_11_30t14_13).
     pattern = part.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return await db.raw(  # type: ignore[no-any-return]
-        "SELECT id AS member_id, account AS account_id, name, email, phone FROM member "
-        "WHERE erased_at IS NULL AND lower(name) LIKE {} ORDER BY id LIMIT {}",
-        f"%{pattern}%",
-        SEARCH_LIMIT,
-    )
+    return await db.fetch(queries.MEMBERS_BY_NAME, f"%{pattern}%", SEARCH_LIMIT)
 
 
 async def inactive_members(

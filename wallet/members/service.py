@@ -20,7 +20,7 @@ from wallet.errors import (
     ReferralRefused,
 )
 from wallet.ledger import service as ledger
-from wallet.members import privacy
+from wallet.members import privacy, queries
 from wallet.members.events import MemberChanged, MemberJoined
 from wallet.members.schemas import LANGUAGES, AddCardIn, CardOut, EnrolIn
 from wallet.members.tables import Card, Member
@@ -64,11 +64,7 @@ def _check_number(number: str) -> None:
 
 async def find_card(number: str) -> CardInfo:
     _check_number(number)
-    rows = await db.fetch(
-        "SELECT id, number, account AS account_id, kind, role, status, holder_name, "
-        "replaced_by, pass_serial FROM card WHERE number = $1",
-        number,
-    )
+    rows = await db.fetch(queries.CARD_BY_NUMBER, number)
     if not rows:
         raise CardNotFound(f"no card {number}", {"number": number})
     return CardInfo(**rows[0])
@@ -110,12 +106,7 @@ async def cards_of_accounts(account_ids: list[int]) -> dict[int, list[CardInfo]]
     found: dict[int, list[CardInfo]] = {account_id: [] for account_id in account_ids}
     ids = list(found)
     for chunk in db.chunks(ids):
-        marks = ", ".join(f"${n}" for n in range(1, len(chunk) + 1))
-        for row in await db.fetch(
-            "SELECT id, number, account AS account_id, kind, role, status, holder_name, "
-            f"replaced_by, pass_serial FROM card WHERE account IN ({marks}) ORDER BY id",
-            *chunk,
-        ):
+        for row in await db.fetch(queries.cards_of_accounts(len(chunk)), *chunk):
             found[row["account_id"]].append(CardInfo(**row))
     return found
 

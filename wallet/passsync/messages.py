@@ -16,9 +16,9 @@ import msgspec
 from wallet import db
 from wallet.members import service as members
 from wallet.members.service import CardInfo
+from wallet.passsync import queries
 from wallet.passsync.outbox import GOOGLE_MESSAGE
 from wallet.passsync.refresh import PassText, refresh_accounts
-from wallet.passsync.rows import placeholders
 from wallet.passsync.tables import GoogleMessage
 from wallet.platform import service as platform
 
@@ -141,22 +141,15 @@ async def _holdings(
     devices: dict[str, int] = {}
     objects: dict[int, list[dict[str, Any]]] = {}
     for chunk in db.chunks(all_ids):
-        marks = placeholders(len(chunk))
-        for row in await db.fetch(
-            f"SELECT card_id, serial FROM pass_card WHERE card_id IN ({marks})", *chunk
-        ):
+        for row in await db.fetch(queries.serials_of_cards(len(chunk)), *chunk):
             serial_of[row["card_id"]] = row["serial"]
-        for obj in await db.fetch(
-            f"SELECT card_id, object_id FROM google_object WHERE card_id IN ({marks})", *chunk
-        ):
+        for obj in await db.fetch(queries.google_objects(len(chunk)), *chunk):
             objects.setdefault(obj["card_id"], []).append(obj)
     every_serial = sorted({c.pass_serial for found in cards.values() for c in found})
     for low in range(0, len(every_serial), 500):
         chunk_serials = every_serial[low : low + 500]
         for row in await db.fetch(
-            "SELECT serial FROM pass_registration "
-            f"WHERE serial IN ({placeholders(len(chunk_serials))})",
-            *chunk_serials,
+            queries.registrations_of_serials(len(chunk_serials)), *chunk_serials
         ):
             devices[row["serial"]] = devices.get(row["serial"], 0) + 1
     return serial_of, devices, objects

@@ -13,8 +13,7 @@ from typing import Any
 import msgspec
 
 from wallet import clock, db
-from wallet.passsync import apns
-from wallet.passsync.rows import placeholders
+from wallet.passsync import apns, queries
 from wallet.passsync.tables import PassCard, PassRegistration
 from wallet.platform.worker import GiveUp, RetryLater
 
@@ -30,17 +29,8 @@ PUSH_LEASE = timedelta(seconds=30)
 
 async def claim_devices(now: datetime) -> list[dict[str, Any]]:
     """Lease a batch of the devices flagged ``push_due`` (a partial index holds just them)."""
-    skip = "" if db.is_sqlite() else " FOR UPDATE OF r SKIP LOCKED"
     async with db.write_transaction():
-        return await db.raw(
-            "UPDATE pass_registration SET pushing_until = {} WHERE id IN ("
-            "SELECT r.id FROM pass_registration r "
-            "WHERE r.push_due AND (r.pushing_until IS NULL OR r.pushing_until < {}) "
-            f"ORDER BY r.id LIMIT {PUSH_BATCH}{skip}) "
-            "RETURNING id, push_token, serial, pushed_tag",
-            now + PUSH_LEASE,
-            now,
-        )
+        return await db.fetch(queries.CLAIM_DEVICES, now + PUSH_LEASE, now, PUSH_BATCH)
 
 
 async def push_due(*, now: datetime | None = None, seconds: float | None = None) -> dict[str, int]:
@@ -120,22 +110,9 @@ async def push_batch(devices: list[dict[str, Any]], tags: dict[str, int]) -> Bat
         for tag, ids in sent.items():
             for chunk in db.chunks(ids):
                 # Still due if the pass changed again while the push was on its way.
-                await db.fetch(
-                    "UPDATE pass_registration SET pushed_tag = $1, pushing_until = NULL, "
-                    "push_due = EXISTS (SELECT 1 FROM pass_card p "
-                    "WHERE p.serial = pass_registration.serial AND p.tag > $1) "
-                    f"WHERE id IN ({', '.join(f'${n + 2}' for n in range(len(chunk)))})",
-                    tag,
-                    *chunk,
-                )
+                await db.fetch(queries.pushed(len(chunk)), tag, *chunk)
         for chunk in db.chunks(told):
-            await db.fetch(
-                "UPDATE pass_registration SET pushing_until = NULL, push_due = EXISTS "
-                "(SELECT 1 FROM pass_card p WHERE p.serial = pass_registration.serial "
-                "AND p.tag > pass_registration.pushed_tag) "
-                f"WHERE id IN ({placeholders(len(chunk))})",
-                *chunk,
-            )
+            await db.fetch(queries.already_told(len(chunk)), *chunk)
         for chunk in db.chunks(gone):
             await PassRegistration.delete().where(PassRegistration.id.is_in(chunk))
         for chunk in db.chunks(others):

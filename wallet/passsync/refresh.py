@@ -24,8 +24,9 @@ import msgspec
 from wallet import db
 from wallet.members import service as members
 from wallet.members.service import CardInfo
+from wallet.passsync import queries
 from wallet.passsync.outbox import queue_google_sync, queue_push
-from wallet.passsync.rows import PASS_COLUMNS, next_modified, next_tags, placeholders
+from wallet.passsync.rows import PASS_COLUMNS, next_modified, next_tags
 from wallet.passsync.view import AccountView, account_views, card_state, fingerprint
 
 
@@ -59,9 +60,7 @@ async def refresh_accounts(
     known = {
         row["card_id"]
         for chunk in db.chunks(ids)
-        for row in await db.fetch(
-            f"SELECT card_id FROM pass_card WHERE card_id IN ({placeholders(len(chunk))})", *chunk
-        )
+        for row in await db.fetch(queries.cards_with_pass(len(chunk)), *chunk)
     }
     if not known:
         return changed
@@ -89,18 +88,12 @@ async def _lock_pass_rows(card_ids: list[int]) -> tuple[dict[int, dict[str, Any]
     """The cards' pass rows by card id, locked until commit, and which cards have a Google
     object."""
     columns = ", ".join(column._meta.db_column_name for column in PASS_COLUMNS)
-    lock = "" if db.is_sqlite() else " ORDER BY id FOR UPDATE"
     rows: dict[int, dict[str, Any]] = {}
     google: set[int] = set()
     for chunk in db.chunks(card_ids):
-        marks = placeholders(len(chunk))
-        for row in await db.fetch(
-            f"SELECT {columns} FROM pass_card WHERE card_id IN ({marks}){lock}", *chunk
-        ):
+        for row in await db.fetch(queries.lock_pass_rows(columns, len(chunk)), *chunk):
             rows[row["card_id"]] = row
-        for obj in await db.fetch(
-            f"SELECT card_id FROM google_object WHERE card_id IN ({marks})", *chunk
-        ):
+        for obj in await db.fetch(queries.google_objects(len(chunk)), *chunk):
             google.add(obj["card_id"])
     return rows, google
 
@@ -151,24 +144,11 @@ async def _write_changes(updates: list[_Update], now: datetime) -> None:
             )
             for number, (account_id, _card, row, seen) in enumerate(updates[low : low + 200])
         ]
-        table, args = db.values_table(batch, _PASS_UPDATE_TYPES)
-        await db.fetch(
-            "UPDATE pass_card SET tag = v.column2, modified_at = v.column3, "
-            "fingerprint = v.column4, account_id = v.column5, message_id = v.column6, "
-            f"message_header = v.column7, message_text = v.column8 FROM {table} "
-            "WHERE pass_card.id = v.column1",
-            *args,
-        )
+        table, args = db.values_table(batch, queries.PASS_UPDATE_TYPES)
+        await db.fetch(queries.update_passes(table), *args)
     serials = sorted({row["serial"] for _a, _c, row, _s in updates})
     for chunk_serials in db.chunks(serials):
-        await db.fetch(
-            "UPDATE pass_registration SET push_due = true "
-            f"WHERE serial IN ({placeholders(len(chunk_serials))}) AND NOT push_due",
-            *chunk_serials,
-        )
-
-
-_PASS_UPDATE_TYPES = ("bigint", "bigint", "timestamptz", "text", "bigint", "text", "text", "text")
+        await db.fetch(queries.flag_push_due(len(chunk_serials)), *chunk_serials)
 
 
 class PassText(msgspec.Struct, frozen=True):

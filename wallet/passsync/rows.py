@@ -13,6 +13,7 @@ from typing import Any
 
 from wallet import db
 from wallet.members.service import CardInfo
+from wallet.passsync import queries
 from wallet.passsync.tables import PassCard, PassTagCounter
 from wallet.passsync.view import account_view, card_state, fingerprint
 
@@ -26,9 +27,7 @@ async def _next_tag_row() -> None:
 async def next_tags(count: int) -> int:
     """Take ``count`` tags from the counter in one bump; returns the last of them."""
     await _next_tag_row()
-    rows = await db.raw(
-        "UPDATE pass_tag_counter SET value = value + {} WHERE id = 1 RETURNING value", count
-    )
+    rows = await db.fetch(queries.NEXT_TAGS, count)
     return int(rows[0]["value"])
 
 
@@ -39,11 +38,6 @@ def next_modified(previous: datetime | None, now: datetime) -> datetime:
     if previous is not None and moment <= previous:
         moment = previous.replace(microsecond=0) + timedelta(seconds=1)
     return moment
-
-
-def placeholders(count: int) -> str:
-    """``$1, $2, ...`` for an IN list of ``count`` values (``db.fetch``)."""
-    return ", ".join(f"${n}" for n in range(1, count + 1))
 
 
 PASS_COLUMNS = (

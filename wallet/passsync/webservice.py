@@ -164,16 +164,9 @@ async def serials_updated_since(
     None (204) when there are none or the device is unknown."""
     if pass_type_id != settings.get().pass_type_id:
         return None
-    sql = (
-        "SELECT r.serial AS serial, p.tag AS tag FROM pass_registration r "
-        "JOIN pass_card p ON p.serial = r.serial WHERE r.device_id = {}"
-    )
-    args: list[Any] = [device_id]
     tag = _our_tag(since)
-    if tag is not None:
-        sql += " AND p.tag > {}"
-        args.append(tag)
-    rows = await db.raw(sql + " ORDER BY p.tag", *args)
+    args = [device_id] if tag is None else [device_id, tag]
+    rows = await db.fetch(queries.serials_updated_since(after_tag=tag is not None), *args)
     if not rows:
         return None
     return UpdatedSerials(

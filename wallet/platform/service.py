@@ -91,7 +91,7 @@ async def audit_events(
         query = query.where(AuditEvent.id < before_id)
     rows = await query
     for row in rows:
-        row["details"] = _loads(row["details"])
+        row["details"] = db.json_value(row["details"])
     return rows  # type: ignore[no-any-return]
 
 
@@ -114,7 +114,7 @@ async def recall_reply(*, scope: str, key: str, request_hash: str) -> tuple[int,
             "use a new key for a new request",
             {"idempotency_key": key},
         )
-    return row["status_code"], _loads(row["response"])
+    return row["status_code"], db.json_value(row["response"])
 
 
 async def remember_reply(
@@ -129,12 +129,6 @@ async def remember_reply(
             created_at=clock.now(),
         )
     )
-
-
-def _loads(value: Any) -> Any:
-    import json
-
-    return json.loads(value) if isinstance(value, str) else value
 
 
 async def outbox_counts() -> dict[str, int]:

@@ -6,7 +6,6 @@ seconds instead of reading them on every receipt; a new version is usually dated
 
 from __future__ import annotations
 
-import json
 import time
 from datetime import datetime
 from typing import Any
@@ -40,19 +39,15 @@ DEFAULT_RULES = RulesIn(
 )
 
 
-def _as_list(value: Any) -> Any:
-    return json.loads(value) if isinstance(value, str) else value
-
-
 def _from_row(row: dict[str, Any]) -> Rules:
     return Rules(
         id=row["id"],
         effective_from=row["effective_from"],
         program_name=row["program_name"],
         earn_rate_bp=row["earn_rate_bp"],
-        tiers=msgspec.convert(_as_list(row["tiers"]), list[Tier]),
-        no_earn_categories=list(_as_list(row["no_earn_categories"])),
-        no_redeem_categories=list(_as_list(row["no_redeem_categories"])),
+        tiers=msgspec.convert(db.json_value(row["tiers"]), list[Tier]),
+        no_earn_categories=list(db.json_value(row["no_earn_categories"])),
+        no_redeem_categories=list(db.json_value(row["no_redeem_categories"])),
         max_redeem_share_bp=row["max_redeem_share_bp"],
         validity_months=row["validity_months"],
         pending_days=row["pending_days"],

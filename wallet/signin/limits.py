@@ -16,6 +16,7 @@ import msgspec
 
 from wallet import db
 from wallet.errors import TooManyAttempts
+from wallet.signin import queries
 from wallet.signin.tables import SendEvent
 
 
@@ -39,7 +40,7 @@ async def take(limits: list[Limit], *, now: datetime) -> None:
     if not db.is_sqlite():
         # Sorted, so two requests sharing keys take their locks in the same order.
         for key in sorted({limit.key for limit in limits}):
-            await db.fetch("SELECT pg_advisory_xact_lock($1)", _lock_id(key))
+            await db.fetch(queries.LIMIT_LOCK, _lock_id(key))
     for limit in limits:
         since = now - limit.window
         rows = (

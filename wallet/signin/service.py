@@ -21,7 +21,7 @@ from wallet import codes, db
 from wallet.auth import service as auth
 from wallet.errors import WrongCode
 from wallet.members import service as members
-from wallet.signin import limits
+from wallet.signin import limits, queries
 from wallet.signin.tables import PageSession, SignInCode
 
 log = logging.getLogger(__name__)
@@ -111,11 +111,7 @@ async def check_code(*, email: str, code: str, now: datetime) -> int:
     email = normal_email(email)
     code = "".join(ch for ch in code if ch.isdigit())
     rows = await db.fetch(
-        "UPDATE signin_code SET attempts = attempts + 1 "
-        "WHERE id = (SELECT id FROM signin_code WHERE email = $1 AND used_at IS NULL "
-        "ORDER BY id DESC LIMIT 1) "
-        "AND used_at IS NULL AND attempts < $2 AND expires_at > $3 "
-        "RETURNING id, code_hash, member_id, attempts",
+        queries.TRY_CODE,
         email,
         CODE_MAX_TRIES,
         now,
@@ -125,11 +121,7 @@ async def check_code(*, email: str, code: str, now: datetime) -> int:
     row = rows[0]
     if not codes.same_secret(_hash(email, code), row["code_hash"]):
         raise CodeRefused(CODE_MAX_TRIES - row["attempts"])
-    used = await db.fetch(
-        "UPDATE signin_code SET used_at = $1 WHERE id = $2 AND used_at IS NULL RETURNING id",
-        now,
-        row["id"],
-    )
+    used = await db.fetch(queries.USE_CODE, now, row["id"])
     if not used:  # a concurrent request signed in with it first: a code signs in once
         raise CodeRefused(0)
     return int(row["member_id"])
@@ -206,11 +198,7 @@ async def last_seen(member_ids: list[int]) -> dict[int, datetime]:
     """When each member last signed in on the pages (the retention rule's activity)."""
     seen: dict[int, datetime] = {}
     for chunk in db.chunks(sorted(set(member_ids))):
-        for row in await db.raw(
-            "SELECT member_id, MAX(created_at) AS at FROM page_session "
-            f"WHERE member_id IN ({', '.join('{}' for _ in chunk)}) GROUP BY member_id",
-            *chunk,
-        ):
+        for row in await db.fetch(queries.last_sessions(len(chunk)), *chunk):
             seen[int(row["member_id"])] = row["at"]
     return seen
 

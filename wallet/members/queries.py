@@ -1,0 +1,57 @@
+"""Every hand-written statement of members (cards, people and their consents), named
+(``$n`` placeholders; see ``db.sql``)."""
+
+from __future__ import annotations
+
+import functools
+
+from wallet import db
+
+_CARD = (
+    "SELECT id, number, account AS account_id, kind, role, status, holder_name, "
+    "replaced_by, pass_serial FROM card"
+)
+
+CARD_BY_NUMBER = db.sql(f"{_CARD} WHERE number = $1")
+"""A card by its number (the till's hot path: a prepared statement)."""
+
+
+@functools.lru_cache(maxsize=64)
+def cards_of_accounts(count: int) -> db.Sql:
+    """The cards of ``count`` accounts, in id order."""
+    marks = ", ".join(f"${n}" for n in range(1, count + 1))
+    return db.sql(f"{_CARD} WHERE account IN ({marks}) ORDER BY id")
+
+
+def current_consent(member_column: str, channel: str) -> str:
+    """The id of the member's latest granted consent row of ``channel``, as a subquery (a
+    delivery made for a member with the marketing flag on names the row that turned it
+    on). ``channel`` is one of ours, never the caller's text."""
+    return (
+        f"(SELECT MAX(c.id) FROM member_consent c WHERE c.member_id = {member_column} "
+        f"AND c.channel = '{channel}' AND c.granted)"
+    )
+
+
+ERASE = db.sql(
+    "UPDATE member SET name = '', email = NULL, phone = NULL, birthday = NULL, "
+    "marketing_email = false, marketing_email_at = $1, marketing_push = false, "
+    "marketing_push_at = $1, erased_at = $1 WHERE id = $2 AND erased_at IS NULL "
+    "RETURNING id"
+)
+"""The person removed; the row stays locked by this UPDATE until commit, so a concurrent
+erase waits, then finds ``erased_at`` set and changes nothing."""
+
+LIVE_MEMBERS = db.sql(
+    "SELECT id AS member_id, account AS account_id, name, email, phone FROM member "
+    "WHERE erased_at IS NULL ORDER BY id"
+)
+"""SQLite's name search: its lower() and LIKE fold ASCII only, and the names are Cyrillic,
+so the names are folded in Python instead (a scan: correct, slower than PostgreSQL's)."""
+
+MEMBERS_BY_NAME = db.sql(
+    "SELECT id AS member_id, account AS account_id, name, email, phone FROM member "
+    "WHERE erased_at IS NULL AND lower(name) LIKE $1 ORDER BY id LIMIT $2"
+)
+"""PostgreSQL: answered from the trigram index on lower(name) (migration
+members_2026_11_30t14_13); $1 is a LIKE pattern."""
