@@ -325,7 +325,12 @@ def main(argv: list[str] | None = None) -> None:
     import logging
 
     # The worker and the operator's commands log through the same loggers as the app.
-    logging.basicConfig(level=settings_module.get().log_level, format=settings_module.LOG_FORMAT)
+    from wallet import observe
+
+    cfg = settings_module.get()
+    handler = logging.StreamHandler()
+    handler.setFormatter(observe.make_formatter(cfg.log_format))
+    logging.basicConfig(level=cfg.log_level, handlers=[handler])
     logging.getLogger("piccolo").setLevel(logging.WARNING)  # "Running Sqlite version ..."
     raise SystemExit(asyncio.run(args.run(args)))
 

@@ -11,13 +11,16 @@ at start-up; it may run more than once.
   (welcome, birthday, referral, profile, marketing consent), in the same transaction;
 - a receipt queues the balance push to a card issued in «Кошелёк» (rate limited);
 - passes show the offers' goal of the month and the next reminded burn;
-- promotions for saved segments ask segments whom they hold (resolved before pricing).
+- promotions for saved segments ask segments whom they hold (resolved before pricing);
+- receipts and returns are counted for the metrics (``wallet.observe``).
 """
 
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
+from wallet import observe
 from wallet.bonuses import service as bonuses
 from wallet.koshelek import push as koshelek_push
 from wallet.members.events import MemberChanged, MemberJoined
@@ -39,10 +42,21 @@ def connect() -> None:
     events.subscribe(MemberJoined, bonuses.on_joined)
     events.subscribe(MemberChanged, bonuses.on_changed)
     events.subscribe(SegmentDeleting, offers.refuse_if_segment_used)
+    # Counted last, after every subscriber that could still refuse the receipt.
+    events.subscribe(ReceiptPosted, _count_receipt)
+    events.subscribe(ReturnPosted, _count_return)
     pass_view.read_offer_facts(
         goals=offers.goal_progress_for_passes, burns=offers.burn_notices_for_passes
     )
     promotions.read_segments(member_of=_member_of, known=_known_segments)
+
+
+async def _count_receipt(_: Any) -> None:
+    observe.RECEIPTS.inc()
+
+
+async def _count_return(_: Any) -> None:
+    observe.RETURNS.inc()
 
 
 async def _member_of(ids: frozenset[int], account_id: int, now: datetime) -> frozenset[int]:

@@ -26,6 +26,7 @@ from jinja2 import (
     select_autoescape,
 )
 
+from wallet import observe
 from wallet import settings as settings_module
 from wallet.platform import service as platform
 
@@ -177,7 +178,16 @@ async def send_message(message: EmailMessage) -> None:
             body.get_content() if body is not None else "",
         )
         return
-    await pool.send(message)
+    try:
+        with observe.timed("smtp"):
+            await pool.send(message)
+    except aiosmtplib.SMTPRecipientsRefused:
+        observe.delivered("email", "failed", "refused")
+        raise
+    except (aiosmtplib.SMTPException, OSError):
+        observe.delivered("email", "failed", "unreachable")
+        raise
+    observe.delivered("email", "sent")
 
 
 async def send_now(

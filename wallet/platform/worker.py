@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from wallet import clock, db
+from wallet import clock, db, observe
 from wallet.platform import queries
 from wallet.platform.tables import OutboxJob, ScheduleSlot
 
@@ -164,21 +164,28 @@ async def _run(job: dict[str, Any], now: datetime) -> None:
             job["kind"],
         )
         return
+    payload = dict(job["payload"])
+    with observe.request_id(payload.pop(observe.PAYLOAD_KEY, None)):
+        await _run_handler(spec, job, payload)
+
+
+async def _run_handler(spec: JobSpec, job: dict[str, Any], payload: dict[str, Any]) -> None:
     try:
-        await spec.handler(job["payload"])
+        await spec.handler(payload)
     except Exception as exc:
         delay = exc.seconds if isinstance(exc, RetryLater) and exc.seconds else None
         final = isinstance(exc, GiveUp) or job["attempts"] >= spec.max_attempts
         error = f"{type(exc).__name__}: {exc}"[:2000]
         if final:
             await _finish(job["id"], status="dead", last_error=error)
+            # The payload stays out of the log: it may hold an address or a name
+            # (``wallet outbox`` shows it to the operator who needs it).
             log.error(
-                "outbox job %s (%s) failed for good after %s attempts: %s; payload %s",
+                "outbox job %s (%s) failed for good after %s attempts: %s",
                 job["id"],
                 job["kind"],
                 job["attempts"],
                 error,
-                job["payload"],
             )
         else:
             wait = timedelta(seconds=delay) if delay else backoff(job["attempts"])
