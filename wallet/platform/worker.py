@@ -155,6 +155,13 @@ async def _finish(job_id: int, **values: Any) -> None:
 
 
 async def _run(job: dict[str, Any], now: datetime) -> None:
+    """Run one claimed job, logging under the request id it was queued with."""
+    payload = dict(job["payload"])
+    with observe.request_id(payload.pop(observe.PAYLOAD_KEY, None)):
+        await _run_job(job, payload)
+
+
+async def _run_job(job: dict[str, Any], payload: dict[str, Any]) -> None:
     spec = _handlers.get(job["kind"])
     if spec is None:
         await _finish(job["id"], status="dead", last_error=f"no handler for kind {job['kind']!r}")
@@ -164,12 +171,6 @@ async def _run(job: dict[str, Any], now: datetime) -> None:
             job["kind"],
         )
         return
-    payload = dict(job["payload"])
-    with observe.request_id(payload.pop(observe.PAYLOAD_KEY, None)):
-        await _run_handler(spec, job, payload)
-
-
-async def _run_handler(spec: JobSpec, job: dict[str, Any], payload: dict[str, Any]) -> None:
     try:
         await spec.handler(payload)
     except Exception as exc:
