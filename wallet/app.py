@@ -203,6 +203,9 @@ def logging_config(level: str, log_format: str = "text") -> LoggingConfig:
         loggers={
             "wallet": {"level": level},
             "piccolo": {"level": "WARNING" if level in ("DEBUG", "INFO") else level},
+            # httpx logs every URL it calls at INFO: an APNs URL ends in a device's push
+            # token, a Google one in a pass object's id.
+            "httpx": {"level": "WARNING" if level in ("DEBUG", "INFO") else level},
             "litestar": {"level": level, "handlers": ["queue_listener"], "propagate": False},
         },
     )

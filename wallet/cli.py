@@ -332,6 +332,7 @@ def main(argv: list[str] | None = None) -> None:
     handler.setFormatter(observe.make_formatter(cfg.log_format))
     logging.basicConfig(level=cfg.log_level, handlers=[handler])
     logging.getLogger("piccolo").setLevel(logging.WARNING)  # "Running Sqlite version ..."
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # URLs with push tokens, pass ids
     raise SystemExit(asyncio.run(args.run(args)))
 
 

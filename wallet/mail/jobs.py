@@ -22,8 +22,7 @@ async def send_email(payload: dict[str, Any]) -> None:
     except aiosmtplib.SMTPRecipientsRefused as exc:
         # The address (and the server's text, which usually repeats it) stays out of the
         # job's error and the log: personal data. The SMTP code says why.
-        codes = ", ".join(str(one.code) for one in exc.recipients) or "no code"
-        raise GiveUp(f"the mail server refused the recipient (SMTP {codes})") from exc
+        raise GiveUp(service.failure(exc)) from exc
     except (aiosmtplib.SMTPException, OSError) as exc:
         raise RetryLater(f"mail server unavailable: {exc}") from exc
 

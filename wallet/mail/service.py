@@ -190,6 +190,17 @@ async def send_message(message: EmailMessage) -> None:
     observe.delivered("email", "sent")
 
 
+def failure(exc: BaseException) -> str:
+    """Why a send failed, for the log, without the address: a refused recipient's reply
+    repeats it, so only its SMTP codes are kept."""
+    if isinstance(exc, aiosmtplib.SMTPRecipientsRefused):
+        codes = ", ".join(str(one.code) for one in exc.recipients) or "no code"
+        return f"the mail server refused the recipient (SMTP {codes})"
+    if isinstance(exc, aiosmtplib.SMTPRecipientRefused):
+        return f"the mail server refused the recipient (SMTP {exc.code})"
+    return f"{type(exc).__name__}: {exc}"
+
+
 async def send_now(
     *,
     to: str,
