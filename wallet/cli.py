@@ -142,12 +142,24 @@ async def reconcile(args: argparse.Namespace) -> int:
 
 async def worker(_: argparse.Namespace) -> int:
     """Run the outbox worker until interrupted (any number of them on PostgreSQL)."""
+    import logging
     import signal
 
     from wallet import db
     from wallet.platform.worker import run_forever
 
     await db.start()
+    cfg = settings_module.get()
+    if cfg.metrics_port:
+        # The worker has no web app: its counters (deliveries, APNs/Google/SMTP latency)
+        # are served by prometheus-client's own server, without a key, so on loopback
+        # unless WALLET_METRICS_HOST opens it.
+        from prometheus_client import start_http_server
+
+        start_http_server(cfg.metrics_port, addr=cfg.metrics_host)
+        logging.getLogger("wallet.worker").info(
+            "worker metrics on http://%s:%s/metrics", cfg.metrics_host, cfg.metrics_port
+        )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

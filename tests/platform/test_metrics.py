@@ -207,3 +207,48 @@ async def test_a_key_made_for_metrics_alone_is_not_a_way_in_elsewhere(client):
     await make_key("admin")
     reply = await client.get("/api/v1/admin/keys", headers=bearer("prom-scrape-token-0123456789"))
     assert reply.status_code == 401
+
+
+def test_a_standalone_worker_serves_its_own_metrics_on_the_metrics_port(database, certs_dir):
+    import os
+    import socket
+    import subprocess
+    import sys
+    import time
+
+    import httpx
+
+    from tests.conftest import ROOT
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = {
+        **os.environ,
+        "WALLET_DATABASE_URL": database.url,
+        "WALLET_CERTS_DIR": str(certs_dir),
+        "WALLET_METRICS_PORT": str(port),
+    }
+    process = subprocess.Popen(
+        [sys.executable, "-m", "wallet", "worker"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                reply = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=1)
+                break
+            except httpx.HTTPError:
+                if process.poll() is not None or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.2)
+        assert reply.status_code == 200
+        assert "wallet_deliveries_total" in reply.text
+        assert "wallet_upstream_request_duration_seconds" in reply.text
+    finally:
+        process.terminate()
+        process.wait(20)
