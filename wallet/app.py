@@ -16,7 +16,7 @@ from litestar.openapi import OpenAPIConfig
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.openapi.spec import Components, SecurityScheme, Tag
 
-from wallet import db, wiring
+from wallet import db, monitoring, observe, wiring
 from wallet import runtime as runtime_module
 from wallet import settings as settings_module
 from wallet.auth.api import KeysController
@@ -60,15 +60,31 @@ async def health() -> Health:
 @get(
     "/ready",
     operation_id="ready",
-    summary="The database answers",
+    summary="The database answers and the worker keeps up",
     tags=["operations"],
     security=[],
-    responses={503: ResponseSpec(Health, description="The database does not answer")},
+    responses={
+        503: ResponseSpec(
+            Health,
+            description="The database does not answer, or the oldest due outbox job has "
+            "waited longer than WALLET_READY_MAX_LAG_SECONDS",
+        )
+    },
 )
 async def ready(runtime: NamedDependency[Runtime]) -> Response[Health]:
-    if await db.ping(runtime.engine):
-        return Response(Health(status="ready"))
-    return Response(Health(status="database unreachable"), status_code=503)
+    if not await db.ping(runtime.engine):
+        return Response(Health(status="database unreachable"), status_code=503)
+    lag = await monitoring.worker_lagging()
+    if lag is not None:
+        limit = runtime.settings.ready_max_lag_seconds
+        return Response(
+            Health(
+                status=f"worker lagging: the oldest due job has waited {int(lag)} s "
+                f"(over WALLET_READY_MAX_LAG_SECONDS={limit})"
+            ),
+            status_code=503,
+        )
+    return Response(Health(status="ready"))
 
 
 DESCRIPTION = """\
@@ -146,6 +162,7 @@ def create_app(
         MyDataController,
         SupportPrivacyController,
         KoshelekController,
+        monitoring.MetricsController,
         *(extra_handlers or []),
     ]
     return Litestar(
@@ -155,6 +172,7 @@ def create_app(
         lifespan=lifespan,
         # Handlers that need the runtime take it as a parameter named ``runtime``.
         dependencies={"runtime": Provide(runtime_module.current, sync_to_thread=False)},
+        middleware=[monitoring.request_id_middleware, monitoring.prometheus_config().middleware],
         openapi_config=OpenAPIConfig(
             title="Loyalty wallet",
             version="1.0",
@@ -180,22 +198,27 @@ def create_app(
                 Tag(name="operations", description="Health checks"),
             ],
         ),
-        logging_config=logging_config(cfg.log_level),
+        logging_config=logging_config(cfg.log_level, cfg.log_format),
         debug=False,
     )
 
 
-def logging_config(level: str) -> LoggingConfig:
+def logging_config(level: str, log_format: str = "text") -> LoggingConfig:
     """``WALLET_LOG_LEVEL`` for the app's loggers (``wallet.*``, through the root) and
     Litestar's. Litestar replaces the root logger's setup when the app is built, at INFO
     unless told, so a level set before (``logging.basicConfig``) never reached them.
-    DEBUG is for our own loggers: the drivers' (aiosqlite logs every query) stay at INFO."""
+    DEBUG is for our own loggers: the drivers' (aiosqlite logs every query) stay at INFO.
+    ``WALLET_LOG_FORMAT`` picks text lines or JSON objects; both carry the request id."""
+    observe.install_record_factory()
     return LoggingConfig(
         root={"level": "INFO" if level == "DEBUG" else level, "handlers": ["queue_listener"]},
-        formatters={"standard": {"format": settings_module.LOG_FORMAT}},
+        formatters={"standard": observe.formatter_config(log_format)},
         loggers={
             "wallet": {"level": level},
             "piccolo": {"level": "WARNING" if level in ("DEBUG", "INFO") else level},
+            # httpx logs every URL it calls at INFO: an APNs URL ends in a device's push
+            # token, a Google one in a pass object's id.
+            "httpx": {"level": "WARNING" if level in ("DEBUG", "INFO") else level},
             "litestar": {"level": level, "handlers": ["queue_listener"], "propagate": False},
         },
     )

@@ -127,10 +127,22 @@ async def reconcile(args: argparse.Namespace) -> int:
 async def worker(_: argparse.Namespace) -> int:
     """Run the outbox worker until interrupted (any number of them on PostgreSQL), in the
     runtime ``main`` built for it."""
+    import logging
     import signal
 
     from wallet.platform.worker import run_forever
 
+    cfg = settings_module.get()
+    if cfg.metrics_port:
+        # The worker has no web app: its counters (deliveries, APNs/Google/SMTP latency)
+        # are served by prometheus-client's own server, without a key, so on loopback
+        # unless WALLET_METRICS_HOST opens it.
+        from prometheus_client import start_http_server
+
+        start_http_server(cfg.metrics_port, addr=cfg.metrics_host)
+        logging.getLogger("wallet.worker").info(
+            "worker metrics on http://%s:%s/metrics", cfg.metrics_host, cfg.metrics_port
+        )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -302,8 +314,14 @@ def main(argv: list[str] | None = None) -> None:
     import logging
 
     # The worker and the operator's commands log through the same loggers as the app.
-    logging.basicConfig(level=settings_module.get().log_level, format=settings_module.LOG_FORMAT)
+    from wallet import observe
+
+    cfg = settings_module.get()
+    handler = logging.StreamHandler()
+    handler.setFormatter(observe.make_formatter(cfg.log_format))
+    logging.basicConfig(level=cfg.log_level, handlers=[handler])
     logging.getLogger("piccolo").setLevel(logging.WARNING)  # "Running Sqlite version ..."
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # URLs with push tokens, pass ids
     raise SystemExit(asyncio.run(in_runtime(args.run, args)))
 
 

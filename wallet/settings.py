@@ -103,6 +103,19 @@ class Settings:
     # Run the outbox worker inside ``wallet serve`` (the embedded default).
     embedded_worker: bool = True
     log_level: str = "INFO"
+    # ``text`` (one readable line a record, the demo's default) or ``json`` (one JSON object
+    # a line with the request id, for a log collector).
+    log_format: str = "text"
+    # A bearer token that may read ``/metrics`` besides admin keys (for Prometheus, which
+    # should not hold an admin key). Empty: admin keys only. Never logged.
+    metrics_token: str = ""
+    # The standalone worker (``wallet worker``) serves its own metrics on this port
+    # (loopback unless ``WALLET_METRICS_HOST`` says otherwise); 0: off.
+    metrics_port: int = 0
+    metrics_host: str = "127.0.0.1"
+    # ``/ready`` answers 503 when the oldest due outbox job has waited longer than this:
+    # the worker is down or cannot keep up.
+    ready_max_lag_seconds: int = 300
     # Outgoing mail. With no host, mail goes to the log (the embedded demo's sink).
     smtp_host: str = ""
     smtp_port: int = 25
@@ -191,6 +204,13 @@ def load() -> Settings:
         program_time_zone=env("WALLET_TIME_ZONE") or Settings.program_time_zone,
         embedded_worker=_bool("WALLET_EMBEDDED_WORKER", Settings.embedded_worker),
         log_level=_log_level(env("WALLET_LOG_LEVEL") or Settings.log_level),
+        log_format=_choice("WALLET_LOG_FORMAT", Settings.log_format, ("text", "json")),
+        metrics_token=env("WALLET_METRICS_TOKEN") or "",
+        metrics_port=_at_least("WALLET_METRICS_PORT", Settings.metrics_port, minimum=0),
+        metrics_host=env("WALLET_METRICS_HOST") or Settings.metrics_host,
+        ready_max_lag_seconds=_at_least(
+            "WALLET_READY_MAX_LAG_SECONDS", Settings.ready_max_lag_seconds, minimum=1
+        ),
         smtp_host=env("WALLET_SMTP_HOST") or Settings.smtp_host,
         smtp_port=_int("WALLET_SMTP_PORT", Settings.smtp_port),
         smtp_username=env("WALLET_SMTP_USERNAME") or Settings.smtp_username,

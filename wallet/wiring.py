@@ -11,7 +11,8 @@ outbox worker and the tests all start one the same way: ``async with running(set
   (welcome, birthday, referral, profile, marketing consent), in the same transaction;
 - a receipt queues the balance push to a card issued in «Кошелёк» (rate limited);
 - passes show the offers' goal of the month and the next reminded burn;
-- promotions for saved segments ask segments whom they hold (resolved before pricing).
+- promotions for saved segments ask segments whom they hold (resolved before pricing);
+- receipts and returns are counted for the metrics (``wallet.observe``).
 """
 
 from __future__ import annotations
@@ -19,10 +20,11 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import datetime
+from typing import Any
 
 from piccolo.engine.base import Engine
 
-from wallet import db
+from wallet import db, observe
 from wallet import runtime as runtime_module
 from wallet import settings as settings_module
 from wallet.bonuses import service as bonuses
@@ -47,6 +49,9 @@ def connect(runtime: runtime_module.Runtime) -> None:
         (ReceiptPosted, koshelek_push.on_receipt),
         (SegmentDeleting, offers.refuse_if_segment_used),
         (SegmentDeleting, _refuse_if_promotion_uses),
+        # Counted last, after every subscriber that could still refuse the receipt.
+        (ReceiptPosted, _count_receipt),
+        (ReturnPosted, _count_return),
     ]
     for event_type, handler in subscriptions:
         runtime.subscribers.setdefault(event_type, []).append(handler)
@@ -99,6 +104,14 @@ async def running(
             runtime_module.activate(before)
             if before is not None:
                 db.bind(before.engine)
+
+
+async def _count_receipt(_: Any) -> None:
+    observe.RECEIPTS.inc()
+
+
+async def _count_return(_: Any) -> None:
+    observe.RETURNS.inc()
 
 
 async def _member_of(ids: frozenset[int], account_id: int, now: datetime) -> frozenset[int]:

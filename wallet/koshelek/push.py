@@ -15,7 +15,7 @@ from typing import Any
 import httpx
 import msgspec
 
-from wallet import clock, db
+from wallet import clock, db, observe
 from wallet import settings as settings_module
 from wallet.koshelek import protocol
 from wallet.koshelek.tables import KoshelekCard, KoshelekPush
@@ -74,9 +74,15 @@ async def send(
         utm_campaign=utm_campaign,
     )
     try:
-        response = await http.post(protocol.PUSH_DELIVERY, json=body)
+        with observe.timed("koshelek"):
+            response = await http.post(protocol.PUSH_DELIVERY, json=body)
     except httpx.HTTPError as exc:
+        observe.delivered("koshelek", "failed", "unreachable")
         raise PushUnavailable(f"{type(exc).__name__}: {exc}") from exc
+    if response.status_code >= 400:
+        observe.delivered("koshelek", "failed", str(response.status_code))
+    else:
+        observe.delivered("koshelek", "sent")
     if response.status_code == 429 or response.status_code >= 500:
         raise PushUnavailable(f"HTTP {response.status_code}")
     if response.status_code >= 400:

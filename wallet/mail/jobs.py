@@ -20,7 +20,9 @@ async def send_email(payload: dict[str, Any]) -> None:
             headers=payload.get("headers") or None,
         )
     except aiosmtplib.SMTPRecipientsRefused as exc:
-        raise GiveUp(f"the mail server refused {payload['to']}: {exc}") from exc
+        # The address (and the server's text, which usually repeats it) stays out of the
+        # job's error and the log: personal data. The SMTP code says why.
+        raise GiveUp(service.failure(exc)) from exc
     except (aiosmtplib.SMTPException, OSError) as exc:
         raise RetryLater(f"mail server unavailable: {exc}") from exc
 

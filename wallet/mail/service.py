@@ -19,7 +19,7 @@ from typing import Any
 import aiosmtplib
 from jinja2 import TemplateNotFound
 
-from wallet import runtime
+from wallet import observe, runtime
 from wallet import settings as settings_module
 from wallet.platform import service as platform
 from wallet.web import templates
@@ -167,7 +167,27 @@ async def send_message(message: EmailMessage) -> None:
             body.get_content() if body is not None else "",
         )
         return
-    await pool().send(message)
+    try:
+        with observe.timed("smtp"):
+            await pool().send(message)
+    except aiosmtplib.SMTPRecipientsRefused:
+        observe.delivered("email", "failed", "refused")
+        raise
+    except (aiosmtplib.SMTPException, OSError):
+        observe.delivered("email", "failed", "unreachable")
+        raise
+    observe.delivered("email", "sent")
+
+
+def failure(exc: BaseException) -> str:
+    """Why a send failed, for the log, without the address: a refused recipient's reply
+    repeats it, so only its SMTP codes are kept."""
+    if isinstance(exc, aiosmtplib.SMTPRecipientsRefused):
+        codes = ", ".join(str(one.code) for one in exc.recipients) or "no code"
+        return f"the mail server refused the recipient (SMTP {codes})"
+    if isinstance(exc, aiosmtplib.SMTPRecipientRefused):
+        return f"the mail server refused the recipient (SMTP {exc.code})"
+    return f"{type(exc).__name__}: {exc}"
 
 
 async def send_now(

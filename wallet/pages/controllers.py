@@ -345,9 +345,10 @@ class PagesController(Controller):
                 await mail.send_now(
                     to=email, template="signin_code", lang=p.lang, context={"code": code}
                 )
-            except Exception:
-                # The shopper sees the same page and can ask again; the operator sees why.
-                log.exception("could not send a sign-in code to %s", email)
+            except Exception as exc:
+                # The shopper sees the same page and can ask again; the operator sees why
+                # (not to whom: logs carry no personal data).
+                log.error("could not send a sign-in code: %s", mail.failure(exc))
         return p.render("signin_code.html", email=email, error=None, notice=p.t("signin.sent"))
 
     @post("/signin/code")

@@ -17,7 +17,7 @@ from pathlib import Path
 import h2.connection
 import httpx
 
-from wallet import runtime
+from wallet import observe, runtime
 
 log = logging.getLogger("wallet.apns")
 
@@ -69,12 +69,21 @@ class ApnsClient:
         )
 
     async def push(self, push_token: str) -> Result:
+        result = await self._push(push_token)
+        if result.outcome is Outcome.SENT:
+            observe.delivered("apns", "sent")
+        else:
+            observe.delivered("apns", "failed", result.reason if result.status else "unreachable")
+        return result
+
+    async def _push(self, push_token: str) -> Result:
         try:
-            reply = await self._http.post(
-                f"{self.base_url}/3/device/{push_token}",
-                content=EMPTY_PAYLOAD,
-                headers={"apns-topic": self.topic, "content-type": "application/json"},
-            )
+            with observe.timed("apns"):
+                reply = await self._http.post(
+                    f"{self.base_url}/3/device/{push_token}",
+                    content=EMPTY_PAYLOAD,
+                    headers={"apns-topic": self.topic, "content-type": "application/json"},
+                )
         except httpx.HTTPError as exc:
             return Result(Outcome.RETRY, 0, f"{type(exc).__name__}: {exc}")
         reason = ""

@@ -15,7 +15,7 @@ from typing import Any
 import httpx
 from google.auth import jwt as google_jwt
 
-from wallet import runtime
+from wallet import observe, runtime
 
 log = logging.getLogger("wallet.google")
 
@@ -52,14 +52,21 @@ class GoogleWalletClient:
 
     async def _call(self, method: str, path: str, body: dict[str, Any]) -> GoogleReply:
         try:
-            reply = await self._http.request(
-                method,
-                f"{self.base_url}/{path}",
-                json=body,
-                headers={"authorization": f"Bearer {self._bearer()}"},
-            )
+            with observe.timed("google"):
+                reply = await self._http.request(
+                    method,
+                    f"{self.base_url}/{path}",
+                    json=body,
+                    headers={"authorization": f"Bearer {self._bearer()}"},
+                )
         except httpx.HTTPError as exc:
+            observe.delivered("google", "failed", "unreachable")
             return GoogleReply(503, f"{type(exc).__name__}: {exc}")
+        # A 409 to an insert means the object is there already: Google has what we sent.
+        if reply.status_code < 400 or reply.status_code == 409:
+            observe.delivered("google", "sent")
+        else:
+            observe.delivered("google", "failed", str(reply.status_code))
         try:
             parsed: Any = reply.json()
         except ValueError:

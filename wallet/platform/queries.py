@@ -20,6 +20,16 @@ ENQUEUE_ONCE = db.sql(ENQUEUE.postgres + " ON CONFLICT (dedupe_key) DO NOTHING")
 OUTBOX_COUNTS = db.sql("SELECT status, COUNT(*) AS n FROM outbox_job GROUP BY status")
 """Jobs per status, for the operator (health, ``wallet outbox``)."""
 
+OUTBOX_BACKLOG = db.sql(
+    "SELECT kind, status, COUNT(*) AS n, "
+    "MIN(CASE WHEN status <> 'dead' AND due_at <= $1 THEN due_at END) AS oldest_due "
+    "FROM outbox_job WHERE status IN ('pending', 'running', 'dead') GROUP BY kind, status",
+    oldest_due=db.timestamp,
+)
+"""Jobs not done per kind and status, and the oldest one that is due and not done (a
+``running`` job past its lease counts: its worker died): the metrics' outbox gauges and
+``/ready``'s worker lag, in one statement."""
+
 
 def delete_batch(table: str, where: str, batch: int) -> str:
     """``batch`` rows of ``table`` matching ``where`` (our own SQL, values bound as $n)

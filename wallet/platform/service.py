@@ -9,7 +9,7 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from typing import Any
 
-from wallet import clock, db
+from wallet import clock, db, observe
 from wallet import settings as settings_module
 from wallet.errors import IdempotencyConflict
 from wallet.platform import queries
@@ -23,8 +23,12 @@ async def enqueue(
     dedupe_key: str | None = None,
     due_at: datetime | None = None,
 ) -> None:
-    """Record work for the worker; a waiting job with the same ``dedupe_key`` absorbs it."""
+    """Record work for the worker; a waiting job with the same ``dedupe_key`` absorbs it.
+    The current request id goes with the job, so the worker logs its run under it."""
     now = clock.now()
+    request_id = observe.REQUEST_ID.get()
+    if request_id is not None:
+        payload = {**payload, observe.PAYLOAD_KEY: request_id}
     await db.fetch(
         queries.ENQUEUE if dedupe_key is None else queries.ENQUEUE_ONCE,
         kind,
@@ -134,6 +138,22 @@ async def remember_reply(
 async def outbox_counts() -> dict[str, int]:
     rows = await db.fetch(queries.OUTBOX_COUNTS)
     return {row["status"]: int(row["n"]) for row in rows}
+
+
+async def outbox_backlog(now: datetime) -> list[dict[str, Any]]:
+    """Per kind and status (pending, running, dead): ``n`` jobs, and ``oldest_due`` the
+    oldest due time of those waiting past it (None when none is due)."""
+    return await db.fetch(queries.OUTBOX_BACKLOG, now)
+
+
+async def worker_lag(now: datetime) -> float:
+    """Seconds the oldest due job has waited for a worker (0: nothing is waiting)."""
+    waits = [
+        (now - row["oldest_due"]).total_seconds()
+        for row in await outbox_backlog(now)
+        if row["oldest_due"] is not None
+    ]
+    return max([0.0, *waits])
 
 
 PRUNE_BATCH = 10_000

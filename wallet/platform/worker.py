@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from wallet import clock, db, runtime
+from wallet import clock, db, observe, runtime
 from wallet.platform import queries
 from wallet.platform.tables import OutboxJob, ScheduleSlot
 
@@ -154,6 +154,13 @@ async def _finish(job_id: int, **values: Any) -> None:
 
 
 async def _run(job: dict[str, Any], now: datetime) -> None:
+    """Run one claimed job, logging under the request id it was queued with."""
+    payload = dict(job["payload"])
+    with observe.request_id(payload.pop(observe.PAYLOAD_KEY, None)):
+        await _run_job(job, payload)
+
+
+async def _run_job(job: dict[str, Any], payload: dict[str, Any]) -> None:
     spec = _handlers.get(job["kind"])
     if spec is None:
         await _finish(job["id"], status="dead", last_error=f"no handler for kind {job['kind']!r}")
@@ -164,20 +171,21 @@ async def _run(job: dict[str, Any], now: datetime) -> None:
         )
         return
     try:
-        await spec.handler(job["payload"])
+        await spec.handler(payload)
     except Exception as exc:
         delay = exc.seconds if isinstance(exc, RetryLater) and exc.seconds else None
         final = isinstance(exc, GiveUp) or job["attempts"] >= spec.max_attempts
         error = f"{type(exc).__name__}: {exc}"[:2000]
         if final:
             await _finish(job["id"], status="dead", last_error=error)
+            # The payload stays out of the log: it may hold an address or a name
+            # (``wallet outbox`` shows it to the operator who needs it).
             log.error(
-                "outbox job %s (%s) failed for good after %s attempts: %s; payload %s",
+                "outbox job %s (%s) failed for good after %s attempts: %s",
                 job["id"],
                 job["kind"],
                 job["attempts"],
                 error,
-                job["payload"],
             )
         else:
             wait = timedelta(seconds=delay) if delay else backoff(job["attempts"])
