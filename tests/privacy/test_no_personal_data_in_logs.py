@@ -98,7 +98,7 @@ async def _run_flows(client, smtp_sink) -> dict[str, str]:
     session = client.cookies.get("wsession") or ""
     # A sign-in code the mail server cannot take (down): the operator is told, not whom.
     client.cookies.clear()
-    await mail.pool.close()
+    await mail.pool().close()
     settings_module.override(dataclasses.replace(settings_module.get(), smtp_port=1))
     down = await post_form(client, "/signin", "/signin", {"email": EMAIL})
     assert down.status_code == 200
