@@ -96,6 +96,8 @@ async def join(data: EnrolIn, *, ip: str | None, now: datetime) -> Outcome:
     """Enrol a new contact, or send a member a sign-in code; in the caller's write
     transaction (mail the code after commit). ``ip`` None: a till enrols, no per-IP limit.
     Raises ``TooManyAttempts`` with ``retry_after_seconds``."""
+    # Before the limits and the member lookup: "8 912..." and "+7912..." are one contact.
+    data = members.with_normal_phone(data)
     members.check_enrolment(data, now=now)
     await limits.take(_limits(data, ip), now=now)
     email = signin.normal_email(data.email) if data.email else None
