@@ -36,7 +36,7 @@ from wallet.promotions.api import PromotionsAdminController
 from wallet.receipts.api import PosController
 from wallet.rules.api import RulesController
 from wallet.segments.api import SegmentsController
-from wallet.signin.api import EnrolController
+from wallet.signin.api import EnrolController, SignInController
 from wallet.stores.api import StoresController
 
 
@@ -110,6 +110,7 @@ def create_app(*, manage_db: bool = True, extra_handlers: list[Any] | None = Non
         health,
         ready,
         EnrolController,
+        SignInController,
         MeController,
         PosController,
         AdminCardsController,

@@ -115,7 +115,16 @@ async def join(data: EnrolIn, *, ip: str | None, now: datetime) -> Outcome:
     sent_to = email if email and email == member_email else None
     joined = Joined(code_sent=True, sent_to=sent_to)
     if member_email is None:
-        return Outcome(joined)  # nowhere to send a code; the caller hears the same
+        if data.phone:
+            # A member known by phone only: the code goes by SMS (queued with it, so it
+            # leaves after commit). A full send allowance is not told apart either.
+            try:
+                await signin.request_phone_code(
+                    phone=data.phone, ip=ip, now=now, lang=data.language
+                )
+            except TooManyAttempts:
+                pass
+        return Outcome(joined)
     try:
         # The sign-in form's own per-address limit: a full mailbox is not told apart.
         await limits.take(
