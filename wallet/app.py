@@ -34,6 +34,7 @@ from wallet.platform.worker import run_forever
 from wallet.privacy.api import MyDataController, SupportPrivacyController
 from wallet.promotions.api import PromotionsAdminController
 from wallet.receipts.api import PosController
+from wallet.receipts.lookup import LookupController
 from wallet.rules.api import RulesController
 from wallet.segments.api import SegmentsController
 from wallet.signin.api import EnrolController, SignInController
@@ -111,6 +112,7 @@ def create_app(*, manage_db: bool = True, extra_handlers: list[Any] | None = Non
         ready,
         EnrolController,
         SignInController,
+        LookupController,
         MeController,
         PosController,
         AdminCardsController,

@@ -178,6 +178,9 @@ class Settings:
     smpp_tls: bool = False
     # Messages (parts) per second the operator allows on the bind.
     smpp_rate: int = 20
+    # Phone lookups each till key may make an hour (found or not), so a key cannot list
+    # members by walking numbers.
+    pos_lookups_per_hour: int = 120
 
     @property
     def is_sqlite(self) -> bool:
@@ -261,6 +264,9 @@ def load() -> Settings:
         smpp_sender=_sender(env("WALLET_SMPP_SENDER") or Settings.smpp_sender),
         smpp_tls=_bool("WALLET_SMPP_TLS", Settings.smpp_tls),
         smpp_rate=_at_least("WALLET_SMPP_RATE", Settings.smpp_rate, minimum=1),
+        pos_lookups_per_hour=_at_least(
+            "WALLET_POS_LOOKUPS_PER_HOUR", Settings.pos_lookups_per_hour, minimum=1
+        ),
     )
 
 
