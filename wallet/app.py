@@ -94,6 +94,9 @@ async def _stop_worker() -> None:
     _worker_stop.set()
     if _worker_task is not None:
         await _worker_task
+    from wallet.sms import smpp
+
+    await smpp.close()  # unbind from the SMSC rather than drop the session
 
 
 def create_app(*, manage_db: bool = True, extra_handlers: list[Any] | None = None) -> Litestar:

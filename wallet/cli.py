@@ -155,6 +155,9 @@ async def worker(_: argparse.Namespace) -> int:
     try:
         await run_forever(stop)
     finally:
+        from wallet.sms import smpp
+
+        await smpp.close()  # unbind from the SMSC rather than drop the session
         await db.stop()
     return 0
 

@@ -176,6 +176,8 @@ class Settings:
     # The alphanumeric sender name the operator registered for the program.
     smpp_sender: str = "Loyalty"
     smpp_tls: bool = False
+    # A CA bundle to verify the SMSC's TLS certificate; empty: the system's trust store.
+    smpp_ca: str = ""
     # Messages (parts) per second the operator allows on the bind.
     smpp_rate: int = 20
     # Phone lookups each till key may make an hour (found or not), so a key cannot list
@@ -263,6 +265,7 @@ def load() -> Settings:
         smpp_password=_secret("WALLET_SMPP_PASSWORD"),
         smpp_sender=_sender(env("WALLET_SMPP_SENDER") or Settings.smpp_sender),
         smpp_tls=_bool("WALLET_SMPP_TLS", Settings.smpp_tls),
+        smpp_ca=env("WALLET_SMPP_CA") or "",
         smpp_rate=_at_least("WALLET_SMPP_RATE", Settings.smpp_rate, minimum=1),
         pos_lookups_per_hour=_at_least(
             "WALLET_POS_LOOKUPS_PER_HOUR", Settings.pos_lookups_per_hour, minimum=1

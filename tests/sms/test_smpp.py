@@ -6,6 +6,7 @@ and delivery receipts (deliver_sm) recorded on the message."""
 from __future__ import annotations
 
 import asyncio
+import ssl
 from datetime import timedelta
 
 from tests.sms.conftest import use_smsc
@@ -109,3 +110,20 @@ async def test_an_smsc_that_is_down_or_refuses_the_bind_leaves_the_message_waiti
 
         await smpp.close()
         await back.stop()
+
+
+async def test_with_tls_the_pdus_go_to_the_smsc_over_a_verified_tls_session(smsc, certs_dir):
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(certs_dir / "server-cert.pem", certs_dir / "server-key.pem")
+    secure = await SmscStandin(tls=context).start()
+    try:
+        use_smsc(secure, smpp_tls=True, smpp_ca=str(certs_dir / "apple-root.pem"))
+        await queue("+79123456789", "Код входа: 123456")
+        await run_jobs()
+        assert secure.texts_to("79123456789") == ["Код входа: 123456"]
+        assert smsc.submits == []
+    finally:
+        from wallet.sms import smpp
+
+        await smpp.close()
+        await secure.stop()

@@ -11,6 +11,7 @@ Every submit it accepted is kept in ``submits`` with its decoded text and UDH.
 from __future__ import annotations
 
 import asyncio
+import ssl
 import struct
 from dataclasses import dataclass, field
 
@@ -67,12 +68,14 @@ class SmscStandin:
     enquire_links: int = 0
     throttled: int = 0
     receipts_acked: int = 0
+    # Serve SMPP over TLS with this context (None: plain TCP).
+    tls: ssl.SSLContext | None = None
     _server: asyncio.AbstractServer | None = None
     _sequence: int = 0x10000
     _writers: list[asyncio.StreamWriter] = field(default_factory=list)
 
     async def start(self) -> SmscStandin:
-        self._server = await asyncio.start_server(self._serve, self.host, self.port)
+        self._server = await asyncio.start_server(self._serve, self.host, self.port, ssl=self.tls)
         self.port = self._server.sockets[0].getsockname()[1]
         return self
 

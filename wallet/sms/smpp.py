@@ -9,6 +9,10 @@ a call that answers "did the SMSC take this message": its sends are fire-and-for
 queue, with the outcome reported to a hook. ``SmppClient.submit`` adds that: a future per
 message, resolved by the hook from ``submit_sm_resp`` (or the transport error).
 
+aiosmpplib speaks plain TCP only: with ``WALLET_SMPP_TLS`` a loopback listener in this
+process carries its bytes to the SMSC over TLS (verified against the system trust store
+or ``WALLET_SMPP_CA``), so the PDUs never cross the network in the clear.
+
 A message is handed to the library only on a bound session, so an SMSC that is down
 leaves it in our outbox (to go out when the SMSC is back), never in the library's memory
 where a retry would send it twice.
@@ -17,7 +21,9 @@ where a retry would send it twice.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import ssl
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -93,6 +99,48 @@ class _Hook(AbstractHook):
             self.client._fail(log_id, error)
 
 
+class _TlsTunnel:
+    """127.0.0.1:<port> in this process, piped to the SMSC over TLS."""
+
+    def __init__(self, host: str, port: int, ca: str) -> None:
+        self.host, self.port = host, port
+        self.context = ssl.create_default_context(cafile=ca or None)
+        self._server: asyncio.AbstractServer | None = None
+
+    async def start(self) -> int:
+        self._server = await asyncio.start_server(self._pipe, "127.0.0.1", 0)
+        local: int = self._server.sockets[0].getsockname()[1]
+        return local
+
+    async def close(self) -> None:
+        if self._server is not None:
+            self._server.close()
+            self._server = None
+
+    async def _pipe(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            up_reader, up_writer = await asyncio.open_connection(
+                self.host, self.port, ssl=self.context, server_hostname=self.host
+            )
+        except (OSError, ssl.SSLError) as exc:
+            log.error("cannot reach the SMSC %s:%s over TLS: %s", self.host, self.port, exc)
+            writer.close()
+            return
+
+        async def copy(source: asyncio.StreamReader, target: asyncio.StreamWriter) -> None:
+            try:
+                while chunk := await source.read(65536):
+                    target.write(chunk)
+                    await target.drain()
+            except (OSError, ssl.SSLError):
+                pass
+            finally:
+                with contextlib.suppress(Exception):
+                    target.close()
+
+        await asyncio.gather(copy(reader, up_writer), copy(up_reader, writer))
+
+
 class SmppClient:
     """One bound transceiver session (reconnecting by itself) for this process."""
 
@@ -122,10 +170,20 @@ class SmppClient:
             logger=self.esme._logger, send_rate=float(settings.smpp_rate)
         )
         self._task: asyncio.Task[None] | None = None
+        self._tunnel = (
+            _TlsTunnel(settings.smpp_host, settings.smpp_port, settings.smpp_ca)
+            if settings.smpp_tls
+            else None
+        )
 
-    def start(self) -> None:
-        if self._task is None:
-            self._task = asyncio.create_task(self.esme.start(), name="smpp-esme")
+    async def start(self) -> None:
+        if self._task is not None:
+            return
+        if self._tunnel is not None:
+            # The ESME dials the tunnel's loopback end; the tunnel dials the SMSC.
+            self.esme.smsc_host = "127.0.0.1"
+            self.esme.smsc_port = await self._tunnel.start()
+        self._task = asyncio.create_task(self.esme.start(), name="smpp-esme")
 
     async def close(self) -> None:
         if self._task is None:
@@ -141,6 +199,8 @@ class SmppClient:
         except (asyncio.CancelledError, Exception):
             pass
         self._task = None
+        if self._tunnel is not None:
+            await self._tunnel.close()
         for future in self._pending.values():
             if not future.done():
                 future.set_exception(RetryLater("the SMPP client closed"))
@@ -171,7 +231,7 @@ class SmppClient:
         """Send one message (split into concatenated parts when long); the SMSC's message
         id of its last part. ``RetryLater`` when the SMSC is down, slow or throttling;
         ``GiveUp`` when it refuses the message itself."""
-        self.start()
+        await self.start()
         if not await self._wait_bound(BIND_WAIT):
             raise RetryLater(
                 f"not bound to the SMSC {self.settings.smpp_host}:{self.settings.smpp_port} "
@@ -223,7 +283,15 @@ def client(on_receipt: Receipt) -> SmppClient:
     settings name another SMSC, as tests do)."""
     global _client, _client_key
     s = settings_module.get()
-    key = (s.smpp_host, s.smpp_port, s.smpp_system_id, s.smpp_password, s.smpp_rate)
+    key = (
+        s.smpp_host,
+        s.smpp_port,
+        s.smpp_system_id,
+        s.smpp_password,
+        s.smpp_rate,
+        s.smpp_tls,
+        s.smpp_ca,
+    )
     if _client is None or _client_key != key:
         if _client is not None:
             log.warning("SMPP settings changed; the old session is dropped")
