@@ -107,3 +107,21 @@ async def test_joining_again_with_a_phone_only_members_number_sends_the_code_by_
     code = await sms_code(smsc)
     signed = await client.post("/api/v1/signin/token", json={"phone": "+79123456789", "code": code})
     assert signed.status_code == 200, signed.text
+
+
+async def test_erasing_a_shopper_forgets_the_sms_to_their_number(client, smsc):
+    from tests.support.shop import make_key
+    from wallet import db
+
+    await enrol_by_phone(client)
+    await client.post("/api/v1/signin/code", json={"phone": "+79123456789"})
+    await sms_code(smsc)
+    assert len(await db.raw("SELECT id FROM sms_message")) == 1
+    member = (await db.raw("SELECT id FROM member"))[0]["id"]
+    erased = await client.post(
+        f"/api/v1/admin/members/{member}/erase",
+        json={"reason": "the shopper asked by letter"},
+        headers=bearer(await make_key("support")),
+    )
+    assert erased.status_code == 200, erased.text
+    assert await db.raw("SELECT id FROM sms_message") == []

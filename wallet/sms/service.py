@@ -13,7 +13,7 @@
 from __future__ import annotations
 
 import logging
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from wallet import clock, db, phones
@@ -135,3 +135,19 @@ async def record_receipt(smsc_message_id: str, stat: str) -> None:
 
 # Receipts that arrived before their message was recorded as sent (this process only).
 _early: dict[str, str] = {}
+
+
+# Messages are kept this long for an operator looking into "I never got my code", then go.
+KEEP = timedelta(days=30)
+
+
+async def forget_phone(phone: str | None) -> None:
+    """Erasure: the messages to the person's number go (they name it)."""
+    if phone:
+        await SmsMessage.delete().where(SmsMessage.phone == phone)
+
+
+async def prune(*, now: datetime) -> int:
+    from wallet.platform import service as platform_service
+
+    return await platform_service.delete_in_batches("sms_message", "created_at < $1", now - KEEP)
