@@ -34,10 +34,10 @@ from wallet.platform.worker import run_forever
 from wallet.privacy.api import MyDataController, SupportPrivacyController
 from wallet.promotions.api import PromotionsAdminController
 from wallet.receipts.api import PosController
-from wallet.receipts.lookup import LookupController
 from wallet.rules.api import RulesController
 from wallet.segments.api import SegmentsController
 from wallet.signin.api import EnrolController, SignInController
+from wallet.signin.lookup import LookupController
 from wallet.stores.api import StoresController
 
 

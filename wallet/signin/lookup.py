@@ -1,5 +1,8 @@
 """A till finds a shopper by phone: ``GET /api/v1/pos/lookup?phone=...``.
 
+It lives with sign-in, not the till: it is a way to find who a member is, limited the
+same way (``signin.limits``) so it cannot be used to probe who is one.
+
 The reply is the identify reply of the shopper's main card, so the till goes on as if the
 card had been scanned. An unknown number is 404. Every lookup (found or not) counts
 against the till key's allowance (``WALLET_POS_LOOKUPS_PER_HOUR``), so a till key cannot
