@@ -42,7 +42,9 @@ from wallet.rules.api import RulesController
 from wallet.runtime import Runtime
 from wallet.segments.api import SegmentsController
 from wallet.shopper.api import MeController, SupportAccountController
-from wallet.signin.api import EnrolController
+from wallet.signin.api import EnrolController, SignInController
+from wallet.signin.lookup import LookupController
+from wallet.sms import smpp
 from wallet.stores.api import StoresController
 
 
@@ -119,6 +121,7 @@ def runtime_lifespan(
             finally:
                 stop.set()
                 await worker
+                await smpp.close()  # unbind from the SMSC rather than drop the session
 
     return lifespan
 
@@ -137,6 +140,8 @@ def create_app(
         health,
         ready,
         EnrolController,
+        SignInController,
+        LookupController,
         MeController,
         PosController,
         AdminCardsController,

@@ -147,7 +147,12 @@ async def worker(_: argparse.Namespace) -> int:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    await run_forever(stop)
+    try:
+        await run_forever(stop)
+    finally:
+        from wallet.sms import smpp
+
+        await smpp.close()  # unbind from the SMSC rather than drop the session
     return 0
 
 

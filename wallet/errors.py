@@ -159,11 +159,25 @@ def validation_error_handler(
     _: Request[Any, Any, Any], exc: ValidationException
 ) -> Response[ErrorReply]:
     from wallet.inputs import control_character_field
+    from wallet.phones import PATTERN as PHONE_PATTERN
 
     problems = exc.extra if isinstance(exc.extra, list) else []
     for problem in problems:
         if not isinstance(problem, dict):
             continue
+        message = str(problem.get("message", ""))
+        if PHONE_PATTERN in message or repr(PHONE_PATTERN)[1:-1] in message:
+            field = problem.get("key") or "phone"
+            # As for a number that parses but is not valid: one answer for a bad phone.
+            return _reply(
+                422,
+                ErrorReply(
+                    "invalid_phone",
+                    f"{field}: not a valid phone number; write it with the country code, "
+                    "e.g. +7 912 345-67-89",
+                    {"field": field},
+                ),
+            )
         rule = control_character_field(str(problem.get("message", "")))
         if rule is not None:
             field = problem.get("key") or "?"

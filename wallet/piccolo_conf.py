@@ -29,5 +29,6 @@ APP_REGISTRY = AppRegistry(
         "wallet.segments.piccolo_app",
         "wallet.koshelek.piccolo_app",
         "wallet.campaigns.piccolo_app",
+        "wallet.sms.piccolo_app",
     ]
 )

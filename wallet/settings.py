@@ -176,6 +176,26 @@ class Settings:
     # Service (TRANSACTION) pushes after a receipt: at most one per shopper per this many
     # seconds (0: no service pushes).
     koshelek_transaction_every_seconds: int = 600
+    # Phone numbers typed without a country code are read in this region (ISO 3166 code);
+    # every phone is stored in E.164.
+    phone_region: str = "RU"
+    # The operator's SMSC (SMPP 3.4, bound as transceiver). No host: SMS go to the log
+    # (the embedded demo's sink). The password comes from WALLET_SMPP_PASSWORD or, better,
+    # a file named by WALLET_SMPP_PASSWORD_FILE; it is never logged.
+    smpp_host: str = ""
+    smpp_port: int = 2775
+    smpp_system_id: str = ""
+    smpp_password: str = ""
+    # The alphanumeric sender name the operator registered for the program.
+    smpp_sender: str = "Loyalty"
+    smpp_tls: bool = False
+    # A CA bundle to verify the SMSC's TLS certificate; empty: the system's trust store.
+    smpp_ca: str = ""
+    # Messages (parts) per second the operator allows on the bind.
+    smpp_rate: int = 20
+    # Phone lookups each till key may make an hour (found or not), so a key cannot list
+    # members by walking numbers.
+    pos_lookups_per_hour: int = 120
 
     @property
     def is_sqlite(self) -> bool:
@@ -258,8 +278,59 @@ def load() -> Settings:
             Settings.koshelek_transaction_every_seconds,
             minimum=0,
         ),
+        phone_region=_region(env("WALLET_PHONE_REGION") or Settings.phone_region),
+        smpp_host=env("WALLET_SMPP_HOST") or "",
+        smpp_port=_int("WALLET_SMPP_PORT", Settings.smpp_port),
+        smpp_system_id=env("WALLET_SMPP_SYSTEM_ID") or "",
+        smpp_password=_secret("WALLET_SMPP_PASSWORD"),
+        smpp_sender=_sender(env("WALLET_SMPP_SENDER") or Settings.smpp_sender),
+        smpp_tls=_bool("WALLET_SMPP_TLS", Settings.smpp_tls),
+        smpp_ca=env("WALLET_SMPP_CA") or "",
+        smpp_rate=_at_least("WALLET_SMPP_RATE", Settings.smpp_rate, minimum=1),
+        pos_lookups_per_hour=_at_least(
+            "WALLET_POS_LOOKUPS_PER_HOUR", Settings.pos_lookups_per_hour, minimum=1
+        ),
     )
 
+
+def _region(raw: str) -> str:
+    import phonenumbers
+
+    region = raw.strip().upper()
+    if region not in phonenumbers.SUPPORTED_REGIONS:
+        raise SystemExit(
+            f"setting WALLET_PHONE_REGION={raw!r} is not a region phonenumbers knows "
+            "(an ISO 3166 code such as RU, KZ, BY)"
+        )
+    return region
+
+
+def _secret(name: str) -> str:
+    """A secret from ``NAME`` or from the file named by ``NAME_FILE`` (the file wins: it
+    keeps the secret out of the process environment)."""
+    path = os.environ.get(f"{name}_FILE")
+    if path:
+        try:
+            return Path(path).read_text(encoding="utf-8").strip()
+        except OSError as exc:
+            raise SystemExit(f"setting {name}_FILE={path!r}: cannot read it ({exc})") from exc
+    return os.environ.get(name) or ""
+
+
+def _sender(raw: str) -> str:
+    """SMPP source address: up to 11 Latin letters/digits (alphanumeric) or a number."""
+    import re
+
+    value = raw.strip()
+    if not re.fullmatch(r"[A-Za-z0-9 .\-]{1,11}|\+?[0-9]{3,15}", value):
+        raise SystemExit(
+            f"setting WALLET_SMPP_SENDER={raw!r} is not a sender name operators accept: "
+            "up to 11 Latin letters and digits, or a phone number"
+        )
+    return value
+
+
+_current: Settings | None = None
 
 # The environment's settings, read once, for what runs before a runtime starts (the command
 # line's parser, ``create_app``, Piccolo's configuration). A running runtime's own settings

@@ -87,12 +87,17 @@ def msisdn_of(raw: str | None) -> str | None:
 
 
 def phone_forms(msisdn: str) -> list[str]:
-    """The forms our member table may hold the same phone in (E.164 with or without "+")."""
-    return [f"+{msisdn}", msisdn]
+    """The forms our member table may hold the same phone in: E.164 (``wallet.phones``)
+    and, for rows the phone migration could not read, the digits with or without "+"."""
+    return sorted({our_phone(msisdn), f"+{msisdn}", msisdn})
 
 
 def our_phone(msisdn: str) -> str:
-    return f"+{msisdn}"
+    """The phone as we store it (E.164); an MSISDN phonenumbers cannot read stays "+digits"
+    (Кошелёк verified it; refusing it would refuse the shopper)."""
+    from wallet import phones
+
+    return phones.parse(f"+{msisdn}") or f"+{msisdn}"
 
 
 def msisdn_of_phone(phone: str) -> str:

@@ -167,17 +167,17 @@ async def erase(member_id: int, *, actor: str, source: str, now: datetime) -> bo
 
 
 def phone_candidates(text: str) -> list[str]:
-    """The ways a Russian number may be stored, from any way it was typed: "8 (916) 123-45-67",
-    "+7 916 123 45 67" and "9161234567" are one number."""
-    digits = re.sub(r"\D", "", text)
-    if len(digits) == 10:
-        digits = "7" + digits
-    elif len(digits) == 11 and digits.startswith("8"):
-        digits = "7" + digits[1:]
-    if not 10 <= len(digits) <= 15:
+    """The forms the number typed may be stored in: its E.164 (``wallet.phones``, so
+    "8 (916) 123-45-67", "+7 916 123 45 67" and "9161234567" are one number) and, for rows
+    the phone migration could not read, the digits as they were typed before it."""
+    from wallet import phones
+
+    e164 = phones.parse(text)
+    if e164 is None:
         return []
-    found = {digits, "+" + digits}
-    if len(digits) == 11 and digits.startswith("7"):
+    digits = phones.digits(e164)
+    found = {e164, digits}
+    if e164.startswith("+7") and len(digits) == 11:
         found.add("8" + digits[1:])
     return sorted(found)
 

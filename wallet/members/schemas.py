@@ -5,11 +5,11 @@ from typing import Annotated, Literal
 
 import msgspec
 
-from wallet import inputs
+from wallet import inputs, phones
 from wallet.inputs import Name
 
 Email = Annotated[str, msgspec.Meta(pattern=r"^[^@\s]{1,64}@[^@\s]{1,189}\.[^@\s]{2,}$")]
-Phone = Annotated[str, msgspec.Meta(pattern=r"^\+?[0-9]{10,15}$", description="digits, E.164")]
+Phone = phones.Phone
 CardNumber = Annotated[str, msgspec.Meta(pattern=r"^[0-9]{16}$", description="16 digits")]
 ConsentVersion = inputs.ShortLine
 ReferralCode = Annotated[str, msgspec.Meta(pattern=r"^[0-9A-Za-z]{1,12}-[0-9A-Za-z]{6}$")]
@@ -46,6 +46,8 @@ class MeUpdate(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     """What a shopper may change about themselves; a field left out stays as it is."""
 
     language: Language | None = None
+    # A new phone (stored in E.164); another member's number is a 409.
+    phone: Phone | None = None
 
 
 class CardOut(msgspec.Struct, frozen=True):

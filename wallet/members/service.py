@@ -9,7 +9,7 @@ from typing import Any
 
 import msgspec
 
-from wallet import codes, db
+from wallet import codes, db, phones
 from wallet.errors import (
     AccountNotFound,
     CardNotActive,
@@ -220,6 +220,15 @@ class Enrolled(msgspec.Struct, frozen=True):
     card: CardInfo
 
 
+def with_normal_phone(data: EnrolIn) -> EnrolIn:
+    """The enrolment with its phone in E.164 (one shopper however the number was typed);
+    a 422 naming ``phone`` when it is not a valid number."""
+    if data.phone is None:
+        return data
+    phone = phones.normalise_optional(data.phone, field="phone")
+    return data if phone == data.phone else msgspec.structs.replace(data, phone=phone)
+
+
 def check_enrolment(data: EnrolIn, *, now: datetime) -> None:
     """The rules an enrolment's body must meet, before anything is counted or written."""
     if not data.email and not data.phone:
@@ -239,6 +248,7 @@ async def enrol(data: EnrolIn, *, now: datetime) -> Enrolled:
     """Join the program: a member, an account and a virtual card, in the caller's
     transaction. Strangers join through ``members.joining``, which limits them and never
     tells them who is a member."""
+    data = with_normal_phone(data)
     check_enrolment(data, now=now)
     join_store_id = None
     if data.join_store:
@@ -512,3 +522,30 @@ async def set_language(member_id: int, language: str) -> None:
         subject=f"member:{member_id}",
         details={"language": language},
     )
+
+
+async def set_phone(member_id: int, raw: str, *, now: datetime) -> str:
+    """The shopper's phone from now on, in E.164; 409 when it is another member's (one
+    account per phone). In the caller's write transaction."""
+    phone = phones.normalise(raw, field="phone")
+    found = await member(member_id)  # AccountNotFound for a member that is gone
+    if await Member.exists().where((Member.phone == phone) & (Member.id != member_id)):
+        raise Conflict("this phone is another member's; one account per phone", {"field": "phone"})
+    try:
+        await Member.update({Member.phone: phone}).where(Member.id == member_id)
+    except Exception as exc:
+        if db.is_unique_violation(exc):
+            raise Conflict(
+                "this phone is another member's; one account per phone", {"field": "phone"}
+            ) from exc
+        raise
+    await platform.audit(
+        actor=f"shopper:{member_id}",
+        action="member.phone",
+        subject=f"member:{member_id}",
+        details={"phone": phones.masked(phone)},
+    )
+    await events.publish(
+        MemberChanged(member_id=member_id, account_id=found["account_id"], now=now)
+    )
+    return phone

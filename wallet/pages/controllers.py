@@ -327,15 +327,24 @@ class PagesController(Controller):
         form = await p.form()
         if form is None:
             return p.refused()
-        email = pages.normal_email(form.get("email", ""))[:254]
-        if "@" not in email:
-            return p.render("signin.html", status=422, email=email, error=p.t("signin.lead"))
+        # One field: an email or a phone number, typed any way.
+        typed = form.get("email", "")[:254]
+        address = pages.address_of(typed)
+        if address is None:
+            return p.render("signin.html", status=422, email=typed, error=p.t("signin.lead"))
         now = clock.now()
+        code = None
         try:
             async with db.write_transaction():
-                code = await pages.request_code(email=email, ip=client_ip(request), now=now)
+                if pages.is_phone(address):
+                    # The SMS is queued with the code and leaves after commit.
+                    await pages.request_phone_code(
+                        phone=address, ip=client_ip(request), now=now, lang=p.lang
+                    )
+                else:
+                    code = await pages.request_code(email=address, ip=client_ip(request), now=now)
         except TooManyAttempts as exc:
-            refused = p.render("signin.html", status=429, email=email, error=p.t("signin.too_many"))
+            refused = p.render("signin.html", status=429, email=typed, error=p.t("signin.too_many"))
             refused.headers["Retry-After"] = str(retry_after(exc) or 60)
             return refused
         if code is not None:
@@ -343,13 +352,13 @@ class PagesController(Controller):
 
             try:
                 await mail.send_now(
-                    to=email, template="signin_code", lang=p.lang, context={"code": code}
+                    to=address, template="signin_code", lang=p.lang, context={"code": code}
                 )
             except Exception as exc:
                 # The shopper sees the same page and can ask again; the operator sees why
                 # (not to whom: logs carry no personal data).
                 log.error("could not send a sign-in code: %s", mail.failure(exc))
-        return p.render("signin_code.html", email=email, error=None, notice=p.t("signin.sent"))
+        return p.render("signin_code.html", email=address, error=None, notice=p.t("signin.sent"))
 
     @post("/signin/code")
     async def signin_code(self, request: Request[Any, Any, Any]) -> Response[Any]:
@@ -357,7 +366,7 @@ class PagesController(Controller):
         form = await p.form()
         if form is None:
             return p.refused()
-        email = pages.normal_email(form.get("email", ""))[:254]
+        email = pages.address_of(form.get("email", "")[:254]) or ""
         try:
             _session, token = await pages.verify_code(
                 email=email, code=form.get("code", ""), now=clock.now()

@@ -143,15 +143,17 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "cashback.opted_in": ("Вы участвуете", "You are in"),
     "signin.title": ("Вход", "Sign in"),
     "signin.lead": (
-        "Мы пришлём шестизначный код на вашу почту.",
-        "We will email you a six-digit code.",
+        "Мы пришлём шестизначный код на вашу почту или по SMS на ваш телефон.",
+        "We will send you a six-digit code by email, or by SMS to your phone.",
     ),
     "signin.send": ("Прислать код", "Send code"),
     "signin.sent": (
-        "Если эта почта есть в программе, код уже в пути. Он действует 10 минут.",
-        "If this email belongs to a member, the code is on its way. It is valid for 10 minutes.",
+        "Если эта почта или телефон есть в программе, код уже в пути. Он действует 10 минут.",
+        "If this email or phone belongs to a member, the code is on its way. "
+        "It is valid for 10 minutes.",
     ),
-    "signin.code": ("Код из письма", "Code from the email"),
+    "signin.code": ("Код из письма или SMS", "Code from the email or SMS"),
+    "signin.address": ("Почта или телефон", "Email or phone"),
     "signin.submit": ("Войти", "Sign in"),
     "signin.wrong": ("Неверный код. Осталось попыток: {left}", "Wrong code. Tries left: {left}"),
     "signin.locked": (

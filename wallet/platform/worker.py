@@ -35,6 +35,7 @@ log = logging.getLogger("wallet.worker")
 # Modules whose import registers job handlers and schedules.
 JOB_MODULES: list[str] = [
     "wallet.mail.jobs",
+    "wallet.sms.jobs",
     "wallet.ledger.jobs",
     "wallet.offers.jobs",
     "wallet.passsync.jobs",

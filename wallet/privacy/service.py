@@ -158,6 +158,9 @@ async def erase_in_transaction(
     if changed:
         await auth.revoke_member_tokens(member_id, now=now)
         await signin.forget_member(member_id, email=before.email, now=now)
+        from wallet.sms import service as sms
+
+        await sms.forget_phone(before.phone)
         await campaign_privacy.cancel_queued(before.account_id)
         await koshelek.forget_account(before.account_id)
         # Later, not now: a device is told by a push and then asks which of its passes

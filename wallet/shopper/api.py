@@ -37,17 +37,22 @@ class MeController(Controller):
 
     @patch(
         operation_id="updateMe",
-        summary="Change my settings: the language of my emails",
+        summary="Change my settings: the language of my emails, my phone",
         description="Send only what changes. `language` is `ru` or `en`; every email from "
-        "now on (cashback outcomes, burn reminders, campaigns) is written in it.",
-        responses=errors(400),
+        "now on (cashback outcomes, burn reminders, campaigns) is written in it. `phone` "
+        "may be typed any way (`8 (912) 345-67-89`) and is stored in E.164; an invalid "
+        "number is 422 naming the field, another member's number 409.",
+        responses=errors(400, 409, 422),
     )
     async def update_me(self, request: Request[Any, Any, Any], data: JSONBody[MeUpdate]) -> MeOut:
         who = principal(request)
         assert who.member_id is not None
-        if data.language is not None:
+        if data.language is not None or data.phone is not None:
             async with db.write_transaction():
-                await service.set_language(who.member_id, data.language)
+                if data.language is not None:
+                    await service.set_language(who.member_id, data.language)
+                if data.phone is not None:
+                    await service.set_phone(who.member_id, data.phone, now=clock.now())
         return await views.me(who.member_id, now=clock.now())
 
     @get(

@@ -96,6 +96,8 @@ async def join(data: EnrolIn, *, ip: str | None, now: datetime) -> Outcome:
     """Enrol a new contact, or send a member a sign-in code; in the caller's write
     transaction (mail the code after commit). ``ip`` None: a till enrols, no per-IP limit.
     Raises ``TooManyAttempts`` with ``retry_after_seconds``."""
+    # Before the limits and the member lookup: "8 912..." and "+7912..." are one contact.
+    data = members.with_normal_phone(data)
     members.check_enrolment(data, now=now)
     await limits.take(_limits(data, ip), now=now)
     email = signin.normal_email(data.email) if data.email else None
@@ -113,7 +115,16 @@ async def join(data: EnrolIn, *, ip: str | None, now: datetime) -> Outcome:
     sent_to = email if email and email == member_email else None
     joined = Joined(code_sent=True, sent_to=sent_to)
     if member_email is None:
-        return Outcome(joined)  # nowhere to send a code; the caller hears the same
+        if data.phone:
+            # A member known by phone only: the code goes by SMS (queued with it, so it
+            # leaves after commit). A full send allowance is not told apart either.
+            try:
+                await signin.request_phone_code(
+                    phone=data.phone, ip=ip, now=now, lang=data.language
+                )
+            except TooManyAttempts:
+                pass
+        return Outcome(joined)
     try:
         # The sign-in form's own per-address limit: a full mailbox is not told apart.
         await limits.take(

@@ -1,4 +1,8 @@
-"""Sign-in by emailed code, browser sessions and the send limits.
+"""Sign-in by a code sent by email or by SMS, browser sessions and the send limits.
+
+- A code goes to an *address*: an email, or a phone in E.164 (``wallet.phones``). The
+  ``signin_code.email`` column holds either (an E.164 number never contains "@", so the
+  two cannot meet); SMS codes are queued in the same transaction (``wallet.sms``).
 
 - A code is six digits, valid 10 minutes, kept as a hash; five wrong tries lock it, and a
   new code replaces any earlier one of the same address.
@@ -82,6 +86,64 @@ async def request_code(*, email: str, ip: str, now: datetime) -> str | None:
     if member_id is None:
         return None
     return await new_code(email=email, member_id=member_id, now=now)
+
+
+def address_of(raw: str) -> str | None:
+    """The address a sign-in form or API call names: a lower-cased email, or a phone in
+    E.164; None when it is neither."""
+    from wallet import phones
+
+    text = raw.strip()
+    if "@" in text:
+        return normal_email(text)[:254]
+    return phones.parse(text)
+
+
+def is_phone(address: str) -> bool:
+    return address.startswith("+")
+
+
+SMS_TEXT = {
+    "ru": "Код входа: {code}. Действует 10 минут. Никому его не сообщайте.",
+    "en": "Sign-in code: {code}. Valid for 10 minutes. Do not share it.",
+}
+
+
+async def request_phone_code(
+    *, phone: str, ip: str | None, now: datetime, lang: str = "ru"
+) -> bool:
+    """Queue an SMS code to ``phone`` (E.164) if it is a member's; whether one was queued
+    (the caller answers the same either way). The same limits as for email, per number
+    and per IP. In the caller's write transaction: the SMS leaves after commit."""
+    from wallet.members.tables import Member
+    from wallet.sms import service as sms
+
+    taken = [
+        limits.Limit(
+            f"phone:{phone}",
+            SENDS_PER_ADDRESS,
+            ADDRESS_WINDOW,
+            "too many codes asked for this number",
+        )
+    ]
+    if ip is not None:  # None: a till's enrolment (a chain's tills share addresses)
+        taken.append(
+            limits.Limit(
+                f"ip:{ip}", SENDS_PER_IP, IP_WINDOW, "too many codes asked from this address"
+            )
+        )
+    await limits.take(taken, now=now)
+    row = (
+        await Member.select(Member.id, Member.language)
+        .where((Member.phone == phone) & Member.erased_at.is_null())
+        .first()
+    )
+    if row is None:
+        return False
+    code = await new_code(email=phone, member_id=int(row["id"]), now=now)
+    text = SMS_TEXT.get(row["language"] or lang, SMS_TEXT["ru"]).format(code=code)
+    await sms.queue(phone=phone, text=text, kind="signin", now=now)
+    return True
 
 
 async def new_code(*, email: str, member_id: int, now: datetime) -> str:

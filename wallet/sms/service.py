@@ -1,0 +1,153 @@
+"""SMS to shoppers: queued in the caller's transaction, sent by the outbox (job
+``sms.send``) over SMPP, and followed to the operator's delivery receipt.
+
+- ``queue`` writes the message and its job in the caller's transaction: a sign-in code is
+  sent only if the code itself was committed, and an SMSC that is down leaves the message
+  waiting in the outbox (retried with backoff) until it is back.
+- A message goes out once: the job sends only a row still ``queued`` and marks it ``sent``
+  with the SMSC's message id; a refused message is ``dead`` with the SMSC's reason.
+- The text is blanked once sent (a sign-in code must not stay readable here).
+- With no ``WALLET_SMPP_HOST`` the message goes to the log (the embedded demo's sink).
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+from typing import Any
+
+from wallet import clock, db, phones
+from wallet import settings as settings_module
+from wallet.platform import service as platform
+from wallet.platform.worker import GiveUp
+from wallet.sms import smpp
+from wallet.sms.tables import SmsMessage
+
+log = logging.getLogger("wallet.sms")
+
+SEND = "sms.send"
+# The receipt's ``stat`` and what the message becomes.
+RECEIPT_STATES = {
+    "DELIVRD": "delivered",
+    "UNDELIV": "failed",
+    "REJECTD": "failed",
+    "DELETED": "failed",
+    "UNKNOWN": "failed",
+    "EXPIRED": "expired",
+}
+# Longest text we accept: 10 concatenated UCS-2 parts.
+MAX_PARTS = 10
+
+
+class TextTooLong(GiveUp):
+    pass
+
+
+async def queue(*, phone: str, text: str, kind: str, now: datetime) -> int:
+    """Queue an SMS in the caller's write transaction; its id."""
+    parts = smpp.parts_of(text)
+    if parts > MAX_PARTS:
+        raise TextTooLong(f"the text takes {parts} SMS parts; at most {MAX_PARTS}")
+    rows = await SmsMessage.insert(
+        SmsMessage(
+            phone=phones.normalise(phone),
+            kind=kind,
+            text=text,
+            parts=parts,
+            status="queued",
+            created_at=now,
+        )
+    ).returning(SmsMessage.id)
+    message_id = int(rows[0]["id"])
+    await platform.enqueue(kind=SEND, payload={"id": message_id})
+    return message_id
+
+
+async def send(payload: dict[str, Any]) -> None:
+    """The ``sms.send`` job."""
+    message_id = int(payload["id"])
+    row = (
+        await SmsMessage.select(SmsMessage.phone, SmsMessage.text, SmsMessage.status)
+        .where(SmsMessage.id == message_id)
+        .first()
+    )
+    if row is None or row["status"] != "queued":
+        return  # sent already (a retried job), or forgotten
+    s = settings_module.get()
+    if not s.smpp_host:
+        log.info("SMS to %s (no WALLET_SMPP_HOST, not sent): %s", row["phone"], row["text"])
+        smsc_id = None
+    else:
+        try:
+            smsc_id = await smpp.client(record_receipt).submit(
+                log_id=str(message_id), phone=row["phone"], text=row["text"], sender=s.smpp_sender
+            )
+        except GiveUp as exc:
+            async with db.write_transaction():
+                await SmsMessage.update(
+                    {
+                        SmsMessage.status: "dead",
+                        SmsMessage.error: str(exc)[:200],
+                        SmsMessage.text: "",
+                    }
+                ).where(SmsMessage.id == message_id)
+            log.error("SMS %s to %s not sent: %s", message_id, phones.masked(row["phone"]), exc)
+            return
+    async with db.write_transaction():
+        await SmsMessage.update(
+            {
+                SmsMessage.status: "sent",
+                SmsMessage.smsc_message_id: smsc_id,
+                SmsMessage.sent_at: clock.now(),
+                SmsMessage.text: "",
+            }
+        ).where((SmsMessage.id == message_id) & (SmsMessage.status == "queued"))
+    if smsc_id is not None and smsc_id in _early:
+        await record_receipt(smsc_id, _early.pop(smsc_id))
+
+
+async def record_receipt(smsc_message_id: str, stat: str) -> None:
+    """A ``deliver_sm`` receipt: the message becomes delivered, failed or expired. A
+    receipt for a message we do not know (sent before a restart of the database, or by
+    another system on the same bind) is logged and dropped."""
+    state = RECEIPT_STATES.get(stat.upper(), "failed")
+    try:
+        async with db.write_transaction():
+            rows = await db.fetch(
+                "UPDATE sms_message SET status = $1, receipt_at = $2 "
+                "WHERE smsc_message_id = $3 RETURNING id",
+                state,
+                clock.now(),
+                smsc_message_id,
+            )
+    except Exception:
+        log.exception("could not record the SMS receipt for %s (%s)", smsc_message_id, stat)
+        return
+    if not rows:
+        # The receipt can beat our own "sent" commit (the SMSC answers the submit and
+        # reports delivery in one breath): ``send`` applies it after its commit.
+        _early[smsc_message_id] = stat
+        while len(_early) > 10_000:
+            forgotten = next(iter(_early))
+            _early.pop(forgotten)
+            log.warning("SMS receipt for unknown message %s dropped", forgotten)
+
+
+# Receipts that arrived before their message was recorded as sent (this process only).
+_early: dict[str, str] = {}
+
+
+# Messages are kept this long for an operator looking into "I never got my code", then go.
+KEEP = timedelta(days=30)
+
+
+async def forget_phone(phone: str | None) -> None:
+    """Erasure: the messages to the person's number go (they name it)."""
+    if phone:
+        await SmsMessage.delete().where(SmsMessage.phone == phone)
+
+
+async def prune(*, now: datetime) -> int:
+    from wallet.platform import service as platform_service
+
+    return await platform_service.delete_in_batches("sms_message", "created_at < $1", now - KEEP)
