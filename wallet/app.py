@@ -34,6 +34,7 @@ from wallet.platform.worker import run_forever
 from wallet.privacy.api import MyDataController, SupportPrivacyController
 from wallet.promotions.api import PromotionsAdminController
 from wallet.receipts.api import PosController
+from wallet.reports.api import ReportsController
 from wallet.rules.api import RulesController
 from wallet.segments.api import SegmentsController
 from wallet.signin.api import EnrolController
@@ -128,6 +129,7 @@ def create_app(*, manage_db: bool = True, extra_handlers: list[Any] | None = Non
         CampaignsController,
         UnsubscribeController,
         ConsoleController,
+        ReportsController,
         KeysController,
         BonusesAdminController,
         MyReferralController,
