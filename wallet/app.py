@@ -35,6 +35,7 @@ from wallet.privacy.api import MyDataController, SupportPrivacyController
 from wallet.promotions.api import PromotionsAdminController
 from wallet.receipts.api import PosController
 from wallet.reports.api import ReportsController
+from wallet.reports.console import ReportsConsoleController
 from wallet.rules.api import RulesController
 from wallet.segments.api import SegmentsController
 from wallet.signin.api import EnrolController
@@ -130,6 +131,7 @@ def create_app(*, manage_db: bool = True, extra_handlers: list[Any] | None = Non
         UnsubscribeController,
         ConsoleController,
         ReportsController,
+        ReportsConsoleController,
         KeysController,
         BonusesAdminController,
         MyReferralController,

@@ -313,3 +313,32 @@ async def test_charts_are_svg_without_script(client):
         root = ET.fromstring(svg)
         assert root.tag == SVG
         assert not [e for e in root.iter() if str(e.tag).endswith("script")]
+
+
+async def test_console_pages_show_the_figures_and_their_charts(client):
+    shop, _people = await _busy_shop(client)
+    report = await _liability(client, shop.admin_key)
+    anonymous = await client.get("/console/reports/liability")
+    assert anonymous.status_code == 303
+    key = await make_key("marketer")
+    client.cookies.set("wallet_console", key, path="/console")
+
+    page = await client.get("/console/reports/liability")
+    assert page.status_code == 200, page.text
+    assert "Обязательства по баллам" in page.text
+    outstanding = f"{report['total']['outstanding_points']:,}".replace(",", "\u00a0")
+    assert f"<b>{outstanding}</b>" in page.text
+    svg = page.text[page.text.index("<svg") : page.text.index("</svg>") + 6]
+    assert ET.fromstring(svg).tag == SVG
+    assert "<script" not in page.text
+    file = await client.get("/console/reports/liability", params={"format": "csv"})
+    assert file.status_code == 200 and file.headers["content-type"].startswith("text/csv")
+
+    moves = await client.get("/console/reports/movements")
+    assert moves.status_code == 200, moves.text
+    assert "Списано в оплату" in moves.text and "−30" in moves.text
+    assert ET.fromstring(moves.text[moves.text.index("<svg") : moves.text.index("</svg>") + 6])
+    bad = await client.get("/console/reports/movements", params={"from": "2020-01-01"})
+    assert bad.status_code == 422 and "366" in bad.text
+    bad_date = await client.get("/console/reports/liability", params={"as_of": "вчера"})
+    assert bad_date.status_code == 422
