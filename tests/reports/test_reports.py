@@ -202,6 +202,8 @@ async def test_bad_periods_and_unknown_stores_are_refused(client):
         ({"from": iso(now - timedelta(days=400)), "to": iso(now)}, 422),
         ({"from": iso(now - timedelta(days=1)), "to": iso(now), "store": "NOPE"}, 404),
         ({"from": "yesterday", "to": iso(now)}, 400),
+        ({"from": "9999-12-31T00:00:00-05:00", "to": "9999-12-31T01:00:00-05:00"}, 422),
+        ({"from": "0001-01-01T00:00:00+05:00", "to": "0001-01-02T00:00:00+05:00"}, 422),
     ]
     for params, status in cases:
         reply = await client.get(
@@ -340,5 +342,7 @@ async def test_console_pages_show_the_figures_and_their_charts(client):
     assert ET.fromstring(moves.text[moves.text.index("<svg") : moves.text.index("</svg>") + 6])
     bad = await client.get("/console/reports/movements", params={"from": "2020-01-01"})
     assert bad.status_code == 422 and "366" in bad.text
+    overflow = await client.get("/console/reports/movements", params={"to": "9999-12-31"})
+    assert overflow.status_code == 422
     bad_date = await client.get("/console/reports/liability", params={"as_of": "вчера"})
     assert bad_date.status_code == 422

@@ -66,7 +66,7 @@ class ReportsConsoleController(Controller):
         try:
             as_of = _local_moment(raw) if raw else now
             report = await service.liability(as_of, now=now)
-        except (DomainError, ValueError) as exc:
+        except (DomainError, ValueError, OverflowError) as exc:
             context["error"] = exc.message if isinstance(exc, DomainError) else "Неверная дата"
             return pages.html("console_liability.html", context, status_code=422)
         kind = _format(request)
@@ -105,7 +105,7 @@ class ReportsConsoleController(Controller):
             start = _local_midnight(date.fromisoformat(context["first"]))
             end = _local_midnight(date.fromisoformat(context["last"]) + timedelta(days=1))
             report = await service.movements(start, end, store=store)
-        except (DomainError, ValueError) as exc:
+        except (DomainError, ValueError, OverflowError) as exc:
             context["error"] = exc.message if isinstance(exc, DomainError) else "Неверная дата"
             return pages.html("console_movements.html", context, status_code=422)
         kind = _format(request)

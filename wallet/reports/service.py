@@ -45,6 +45,10 @@ from wallet.rules.schemas import BASE_TIER, Rules
 MAX_PERIOD = timedelta(days=366)
 # How far ahead of the server an as-of moment may be (a clock a little ahead, "today").
 FUTURE_SLACK = timedelta(minutes=5)
+# Moments outside these are no program's data (and near year 1 or 9999 a change of zone
+# leaves the calendar): refused with 422 instead of failing.
+EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
+LATEST = datetime(2100, 1, 1, tzinfo=UTC)
 EXPIRY_MONTHS = 12
 PAGE_LIMIT = 1000
 
@@ -94,9 +98,18 @@ def _figures(numbers: list[int], value: int) -> dict[str, int]:
     }
 
 
+def _within_years(moment: datetime) -> None:
+    if not EARLIEST <= moment < LATEST:
+        raise InvalidInput(
+            f"{moment.isoformat()} is outside {EARLIEST.year}-{LATEST.year - 1}",
+            {"moment": moment.isoformat()},
+        )
+
+
 def check_as_of(as_of: datetime, *, now: datetime) -> datetime:
     if as_of.tzinfo is None:
         raise InvalidInput("as_of needs a UTC offset (e.g. 2026-11-30T23:59:59+03:00)")
+    _within_years(as_of)
     if as_of > now + FUTURE_SLACK:
         raise InvalidInput(
             "as_of is in the future: the liability is known up to now",
@@ -177,6 +190,8 @@ async def liability(as_of: datetime, *, now: datetime) -> Liability:
 def check_period(start: datetime, end: datetime) -> tuple[datetime, datetime]:
     if start.tzinfo is None or end.tzinfo is None:
         raise InvalidInput("from and to need a UTC offset (e.g. 2026-11-01T00:00:00+03:00)")
+    _within_years(start)
+    _within_years(end)
     if end <= start:
         raise InvalidInput(
             "the period is empty: to must be after from",
