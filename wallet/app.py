@@ -38,6 +38,8 @@ from wallet.platform.worker import run_forever
 from wallet.privacy.api import MyDataController, SupportPrivacyController
 from wallet.promotions.api import PromotionsAdminController
 from wallet.receipts.api import PosController
+from wallet.reports.api import ReportsController
+from wallet.reports.console import ReportsConsoleController
 from wallet.rules.api import RulesController
 from wallet.runtime import Runtime
 from wallet.segments.api import SegmentsController
@@ -161,6 +163,8 @@ def create_app(
         CampaignsController,
         UnsubscribeController,
         ConsoleController,
+        ReportsController,
+        ReportsConsoleController,
         KeysController,
         BonusesAdminController,
         MyReferralController,

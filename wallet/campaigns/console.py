@@ -52,6 +52,10 @@ async def _who(request: Request[Any, Any, Any]) -> tuple[Principal, str] | None:
     return found, key
 
 
+# The other console pages (reports) sign in with the same cookie.
+signed_in = _who
+
+
 def _check_csrf(key: str, form: dict[str, str]) -> None:
     if not csrf.valid(csrf.console_binding(key), form.get("csrf")):
         raise Forbidden("the form is stale or came from another site; reload the page")

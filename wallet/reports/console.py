@@ -1,0 +1,116 @@
+"""The reports in the marketers' console (Russian): points liability and point movements,
+each with its chart as inline SVG, its figures in tables beside it, and CSV/XLSX links.
+
+Sign-in is the console's own (the staff-key cookie of ``wallet.campaigns.console``). The
+pages only read, over GET, so they carry no form to forge and need no CSRF token.
+Dates in the forms are the program's zone: a day means its local midnight to midnight.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, time, timedelta
+from typing import Any
+
+from litestar import Controller, Request, Response, get
+from litestar.response import Redirect
+
+from wallet import clock
+from wallet import settings as settings_module
+from wallet.campaigns import console as campaigns_console
+from wallet.campaigns import pages
+from wallet.errors import DomainError
+from wallet.reports import charts, export, service
+from wallet.reports.api import file_reply
+from wallet.reports.export import MOVEMENT_HEADERS
+
+DEFAULT_DAYS = 30
+
+
+def _rub(kopecks: int) -> str:
+    """12 345,60 ₽ for a person's eye (the files keep plain numbers)."""
+    whole, part = divmod(abs(kopecks), 100)
+    sign = "−" if kopecks < 0 else ""
+    return f"{sign}{whole:,}".replace(",", "\u00a0") + f",{part:02d}\u00a0₽"
+
+
+def _n(value: int) -> str:
+    return f"{value:,}".replace(",", "\u00a0").replace("-", "−")
+
+
+def _local_moment(text: str) -> datetime:
+    """A ``datetime-local`` value ("2026-11-30T18:00") in the program's zone."""
+    return datetime.fromisoformat(text).replace(tzinfo=settings_module.get().tz)
+
+
+def _local_midnight(day: date) -> datetime:
+    return datetime.combine(day, time(0), tzinfo=settings_module.get().tz)
+
+
+def _format(request: Request[Any, Any, Any]) -> str:
+    kind = request.query_params.get("format", "")
+    return kind if kind in ("csv", "xlsx") else ""
+
+
+class ReportsConsoleController(Controller):
+    path = "/console/reports"
+    include_in_schema = False
+
+    @get("/liability")
+    async def liability(self, request: Request[Any, Any, Any]) -> Response[Any]:
+        who = await campaigns_console.signed_in(request)
+        if who is None:
+            return Redirect("/console/login", status_code=303)
+        raw = request.query_params.get("as_of", "").strip()
+        now = clock.now()
+        context: dict[str, Any] = {"who": who[0], "as_of": raw, "error": "", "report": None}
+        try:
+            as_of = _local_moment(raw) if raw else now
+            report = await service.liability(as_of, now=now)
+        except (DomainError, ValueError, OverflowError) as exc:
+            context["error"] = exc.message if isinstance(exc, DomainError) else "Неверная дата"
+            return pages.html("console_liability.html", context, status_code=422)
+        kind = _format(request)
+        if kind:
+            stamp = report.as_of.strftime("%Y%m%d-%H%M")
+            return file_reply(export.liability_sheets(report), kind, f"liability-{stamp}")  # type: ignore[arg-type]
+        context.update(
+            report=report,
+            chart=charts.liability_by_expiry(report),
+            shown_at=report.as_of.astimezone(settings_module.get().tz).strftime("%d.%m.%Y %H:%M"),
+            rub=_rub,
+            n=_n,
+        )
+        return pages.html("console_liability.html", context)
+
+    @get("/movements")
+    async def movements(self, request: Request[Any, Any, Any]) -> Response[Any]:
+        who = await campaigns_console.signed_in(request)
+        if who is None:
+            return Redirect("/console/login", status_code=303)
+        today = clock.local_date(clock.now(), settings_module.get().tz)
+        first = request.query_params.get("from", "").strip()
+        last = request.query_params.get("to", "").strip()
+        store = request.query_params.get("store", "").strip() or None
+        context: dict[str, Any] = {
+            "who": who[0],
+            "first": first or (today - timedelta(days=DEFAULT_DAYS - 1)).isoformat(),
+            "last": last or today.isoformat(),
+            "store": store or "",
+            "stores": [],
+            "error": "",
+            "report": None,
+            "headers": MOVEMENT_HEADERS,
+        }
+        try:
+            start = _local_midnight(date.fromisoformat(context["first"]))
+            end = _local_midnight(date.fromisoformat(context["last"]) + timedelta(days=1))
+            report = await service.movements(start, end, store=store)
+        except (DomainError, ValueError, OverflowError) as exc:
+            context["error"] = exc.message if isinstance(exc, DomainError) else "Неверная дата"
+            return pages.html("console_movements.html", context, status_code=422)
+        kind = _format(request)
+        if kind:
+            name = f"movements-{context['first']}-{context['last']}"
+            return file_reply(export.movements_sheets(report), kind, name)  # type: ignore[arg-type]
+        context.update(report=report, chart=charts.movements_by_day(report), n=_n)
+        return pages.html("console_movements.html", context)

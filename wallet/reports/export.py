@@ -1,0 +1,252 @@
+"""CSV and XLSX files of the reports, with Russian column headers.
+
+Numbers stay numbers: points and counts are integers, money is roubles with kopecks as a
+decimal number (``1234.50``), never text with spaces or a currency sign, so Excel and 1C
+add them up. CSV is RFC 4180 (comma, ``.`` decimal point) in UTF-8 with a byte-order
+mark, which is what makes Excel read the Cyrillic headers; XLSX is for people (a sheet
+per table, money formatted as roubles). Both are written a piece at a time from an
+iterator of rows: a receipt-by-receipt export is streamed, never held whole in memory
+(XLSX through xlsxwriter's ``constant_memory`` mode into a temporary file).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+import tempfile
+from collections.abc import AsyncIterable, AsyncIterator, Iterable
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+import anyio
+import xlsxwriter
+
+from wallet.reports.schemas import (
+    Liability,
+    LiabilityFigures,
+    MovementFigures,
+    Movements,
+    ReceiptMovements,
+)
+
+CSV_TYPE = "text/csv; charset=utf-8"
+XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+class Roubles(Decimal):
+    """Money in a row: written as a number with the rouble format in XLSX."""
+
+
+def _money(kopecks: int) -> Roubles:
+    return Roubles(Decimal(kopecks) / 100)
+
+
+@dataclass
+class Sheet:
+    title: str
+    headers: list[str]
+    rows: Iterable[list[Any]] | AsyncIterable[list[Any]]
+
+
+# ---- what each report's tables hold ----------------------------------------------------
+
+_LIABILITY_HEADERS = [
+    "Счетов",
+    "Счетов с баллами или долгом",
+    "Доступно баллов",
+    "Ожидает начисления, баллов",
+    "Долг, баллов",
+    "Баллов к погашению",
+    "Стоимость баллов, ₽",
+    "Стоимость долга, ₽",
+]
+
+
+def _liability_numbers(f: LiabilityFigures) -> list[Any]:
+    return [
+        f.accounts,
+        f.holding_accounts,
+        f.balance_points,
+        f.pending_points,
+        f.debt_points,
+        f.outstanding_points,
+        _money(f.value_kopecks),
+        _money(f.debt_value_kopecks),
+    ]
+
+
+def liability_sheets(report: Liability) -> list[Sheet]:
+    as_of = report.as_of.isoformat()
+    return [
+        Sheet(
+            "Итого",
+            ["На момент", "Цена балла, ₽", *_LIABILITY_HEADERS],
+            [[as_of, _money(report.point_value_kopecks), *_liability_numbers(report.total)]],
+        ),
+        Sheet(
+            "По уровням",
+            ["Уровень", *_LIABILITY_HEADERS],
+            [[t.tier, *_liability_numbers(t)] for t in report.by_tier],
+        ),
+        Sheet(
+            "По магазинам вступления",
+            ["Код магазина", "Магазин", *_LIABILITY_HEADERS],
+            [
+                [s.store_code or "", s.store_name or "без магазина", *_liability_numbers(s)]
+                for s in report.by_join_store
+            ],
+        ),
+        Sheet(
+            "Сгорание по месяцам",
+            ["Месяц", "Сгорит баллов", "Стоимость, ₽"],
+            [[e.month, e.points, _money(e.value_kopecks)] for e in report.expiring]
+            + [["позже", report.expiring_later_points, _money(0)]],
+        ),
+    ]
+
+
+MOVEMENT_HEADERS = {
+    "earned": "Начислено за покупки",
+    "promotion": "Бонусы акций",
+    "cashback": "Кэшбэк",
+    "bonus": "Бонусы за события",
+    "redeemed": "Списано в оплату",
+    "expired": "Сгорело",
+    "adjusted": "Ручные корректировки",
+    "returned": "Возвраты (забрано)",
+    "refunded": "Возвраты (вернули списанное)",
+    "other": "Прочее (погашение долга, слияние карт)",
+    "net": "Итого изменение",
+}
+
+
+def _movement_numbers(f: MovementFigures) -> list[int]:
+    return [getattr(f, name) for name in MOVEMENT_HEADERS]
+
+
+def movements_sheets(report: Movements) -> list[Sheet]:
+    period = [report.start.isoformat(), report.end.isoformat()]
+    headers = list(MOVEMENT_HEADERS.values())
+    return [
+        Sheet(
+            "Итого",
+            ["С", "По", "Магазин", *headers],
+            [[*period, report.store_code or "все", *_movement_numbers(report.total)]],
+        ),
+        Sheet(
+            "По дням",
+            ["День", *headers],
+            [[d.day, *_movement_numbers(d)] for d in report.by_day],
+        ),
+        Sheet(
+            "По магазинам",
+            ["Код магазина", "Магазин", *headers],
+            [
+                [s.store_code or "", s.store_name or "без чека", *_movement_numbers(s)]
+                for s in report.by_store
+            ],
+        ),
+        Sheet(
+            "По акциям",
+            ["Акция", "Название", "Начислено", "Забрано возвратами", "Итого"],
+            [
+                [p.promotion_id, p.name, p.given_points, p.taken_back_points, p.net_points]
+                for p in report.by_promotion
+            ],
+        ),
+        Sheet(
+            "По предложениям кэшбэка",
+            ["Предложение", "Название", "Кэшбэк, баллов"],
+            [[o.offer_id, o.name, o.cashback_points] for o in report.by_offer],
+        ),
+    ]
+
+
+RECEIPT_HEADERS = [
+    "Чек (внутр. номер)",
+    "Номер чека на кассе",
+    "Магазин",
+    "Время чека",
+    "Счёт",
+    "Сумма чека, ₽",
+    "Оплачено деньгами, ₽",
+    *MOVEMENT_HEADERS.values(),
+]
+
+
+async def receipt_rows(items: AsyncIterable[ReceiptMovements]) -> AsyncIterator[list[Any]]:
+    async for r in items:
+        yield [
+            r.receipt_id,
+            r.external_id,
+            r.store_code,
+            r.occurred_at.isoformat(),
+            r.account_id,
+            _money(r.total_kopecks),
+            _money(r.paid_kopecks),
+            *_movement_numbers(r),
+        ]
+
+
+# ---- writers ---------------------------------------------------------------------------
+
+
+async def _rows(rows: Iterable[list[Any]] | AsyncIterable[list[Any]]) -> AsyncIterator[list[Any]]:
+    if isinstance(rows, AsyncIterable):
+        async for row in rows:
+            yield row
+    else:
+        for row in rows:
+            yield row
+
+
+def _csv_line(values: list[Any]) -> str:
+    out = io.StringIO()
+    csv.writer(out, lineterminator="\r\n").writerow(
+        [f"{v:.2f}" if isinstance(v, Decimal) else v for v in values]
+    )
+    return out.getvalue()
+
+
+async def csv_stream(sheets: list[Sheet]) -> AsyncIterator[bytes]:
+    """One CSV: with several tables, a first column names the table each row belongs to."""
+    yield "\ufeff".encode()
+    several = len(sheets) > 1
+    for sheet in sheets:
+        # Each table's own header row comes first: tables differ in columns.
+        yield _csv_line(["Раздел", *sheet.headers] if several else sheet.headers).encode()
+        async for row in _rows(sheet.rows):
+            yield _csv_line([sheet.title, *row] if several else row).encode()
+
+
+async def xlsx_stream(sheets: list[Sheet]) -> AsyncIterator[bytes]:
+    """An XLSX file, a sheet per table, written row by row to a temporary file and then
+    sent in chunks (xlsxwriter keeps only the current row in memory)."""
+    handle, path = tempfile.mkstemp(suffix=".xlsx", prefix="wallet-report-")
+    os.close(handle)
+    try:
+        book = xlsxwriter.Workbook(path, {"constant_memory": True})
+        bold = book.add_format({"bold": True})
+        money = book.add_format({"num_format": "#,##0.00"})
+        for sheet in sheets:
+            page = book.add_worksheet(sheet.title[:31])
+            page.write_row(0, 0, sheet.headers, bold)
+            page.set_column(0, len(sheet.headers) - 1, 16)
+            number = 1
+            async for row in _rows(sheet.rows):
+                for column, value in enumerate(row):
+                    if isinstance(value, Decimal):
+                        page.write_number(number, column, float(value), money)
+                    elif isinstance(value, int | float):
+                        page.write_number(number, column, value)
+                    else:
+                        page.write_string(number, column, str(value))
+                number += 1
+        await anyio.to_thread.run_sync(book.close)
+        async with await anyio.open_file(path, "rb") as f:
+            while chunk := await f.read(64 * 1024):
+                yield chunk
+    finally:
+        os.unlink(path)

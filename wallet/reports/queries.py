@@ -1,0 +1,208 @@
+"""Every statement of the reports, named (``$n`` placeholders; see ``db.sql``).
+
+Reports are the one place allowed to read across other domains' tables for figures: the
+ledger's ``account``, ``lot`` and ``journal_entry``, ``member``, ``receipt`` and its lines,
+``store``, ``promotion``, ``offer`` and ``offer_goal_month``, ``account_spend_month``. Each
+domain's own rules still live in that domain; these statements only add up what was
+recorded. They are read-only (SELECT only): nothing here ever writes.
+
+How a past date is reconstructed (``LIABILITY_*``): a lot's journal entries sum to its
+``remaining``, and the entries without a lot to minus the debt, so the entries made up to
+a moment give each account's lots and debt as they stood then, whatever happened later.
+A lot counts as expired from its ``expires_at`` even if the sweep wrote its ``expire``
+entry later, and as pending while ``available_from`` is still ahead (the release writes no
+entry). Entries are grouped by their own ``account``: a lot that moved with a merged card
+has a ``transfer`` entry on each side, so it counts where it was at that moment.
+"""
+
+from __future__ import annotations
+
+from wallet import db
+
+# ---- points liability ------------------------------------------------------------------
+
+# The account's lots and debt as of $1 (a timestamptz), one row per account that held or
+# owed anything then.
+_HELD_AT = (
+    "lots_at AS ("
+    "SELECT j.account AS account_id, "
+    "SUM(CASE WHEN l.available_from > $1 THEN 0 ELSE j.points END) AS balance, "
+    "SUM(CASE WHEN l.available_from > $1 THEN j.points ELSE 0 END) AS pending "
+    "FROM journal_entry j JOIN lot l ON l.id = j.lot "
+    "WHERE j.created_at <= $1 AND l.expires_at > $1 GROUP BY j.account), "
+    "debts_at AS ("
+    "SELECT j.account AS account_id, -SUM(j.points) AS debt FROM journal_entry j "
+    "WHERE j.lot IS NULL AND j.created_at <= $1 GROUP BY j.account)"
+)
+
+
+def liability_groups(tier_case: str) -> db.Sql:
+    """Accounts that existed at $1 and their points then, by tier and join store.
+
+    ``tier_case`` is the SQL expression (built by ``tier_case``) giving the index of the
+    tier band over the columns of the ``spend`` CTE and ``a.lifetime_spend_kopecks``; its
+    parameters start at $7. $2: the last month counted ("YYYY-MM", the month of $1), $3:
+    the first month of a rolling window, $4: January of that year, $5: January of the year
+    before, $6: true when the report is for now (the account's own lifetime spend counts,
+    every receipt so far included)."""
+    return db.sql(
+        f"WITH {_HELD_AT}, "
+        "spend AS ("
+        "SELECT account_id, "
+        "SUM(CASE WHEN month <= $2 THEN spent_kopecks ELSE 0 END) AS lifetime, "
+        "SUM(CASE WHEN month >= $3 AND month <= $2 THEN spent_kopecks ELSE 0 END) AS window_spend, "
+        "SUM(CASE WHEN month >= $4 AND month <= $2 THEN spent_kopecks ELSE 0 END) AS this_year, "
+        "SUM(CASE WHEN month >= $5 AND month < $4 THEN spent_kopecks ELSE 0 END) AS last_year "
+        "FROM account_spend_month GROUP BY account_id), "
+        "held AS ("
+        "SELECT a.id AS account_id, "
+        "CASE WHEN $6 THEN a.lifetime_spend_kopecks ELSE COALESCE(s.lifetime, 0) END AS lifetime, "
+        "COALESCE(s.window_spend, 0) AS window_spend, COALESCE(s.this_year, 0) AS this_year, "
+        "COALESCE(s.last_year, 0) AS last_year, "
+        "COALESCE(x.balance, 0) AS balance, COALESCE(x.pending, 0) AS pending, "
+        "COALESCE(d.debt, 0) AS debt, "
+        "(SELECT m.join_store_id FROM member m WHERE m.account = a.id ORDER BY m.id LIMIT 1) "
+        "AS join_store_id "
+        "FROM account a LEFT JOIN lots_at x ON x.account_id = a.id "
+        "LEFT JOIN debts_at d ON d.account_id = a.id "
+        "LEFT JOIN spend s ON s.account_id = a.id "
+        "WHERE a.created_at <= $1) "
+        f"SELECT {tier_case} AS tier_band, join_store_id, COUNT(*) AS accounts, "
+        "SUM(CASE WHEN balance + pending > 0 OR debt > 0 THEN 1 ELSE 0 END) AS holding, "
+        "SUM(balance) AS balance, SUM(pending) AS pending, SUM(debt) AS debt "
+        "FROM held GROUP BY 1, 2 ORDER BY 1, 2"
+    )
+
+
+def tier_case(qualifying: str, highs: list[int], p: db.Params) -> str:
+    """The index of the band (``Rules.tier_bands``, lowest first) that ``qualifying`` falls
+    in: the first whose upper bound is above it (the bands are disjoint and ascending)."""
+    if not highs:
+        return "0"
+    whens = " ".join(f"WHEN {qualifying} < {p(high)} THEN {n}" for n, high in enumerate(highs))
+    return f"CASE {whens} ELSE {len(highs)} END"
+
+
+# The qualifying spend of each tier basis (``Rules.standing``), over ``held``'s columns.
+QUALIFYING = {
+    "lifetime": "lifetime",
+    "rolling": "window_spend",
+    "calendar": "(CASE WHEN this_year > last_year THEN this_year ELSE last_year END)",
+}
+
+
+def liability_expiry(boundaries: int) -> db.Sql:
+    """Points held at $1 by the month they expire in: bucket n is [$n+2, $n+3), the first
+    from $1 to $2; bucket ``boundaries`` is everything later."""
+    whens = " ".join(f"WHEN l.expires_at < ${n + 2} THEN {n}" for n in range(boundaries))
+    return db.sql(
+        f"SELECT CASE {whens} ELSE {boundaries} END AS bucket, SUM(j.points) AS points "
+        "FROM journal_entry j JOIN lot l ON l.id = j.lot "
+        "WHERE j.created_at <= $1 AND l.expires_at > $1 GROUP BY 1 ORDER BY 1"
+    )
+
+
+STORES = db.sql("SELECT id, code, name FROM store ORDER BY id")
+"""Every store, for names beside ids (a chain has hundreds, not millions)."""
+
+# ---- point movements -------------------------------------------------------------------
+
+# What a journal entry is, for people: the ledger's kind, told apart by the lot's source
+# and the promotion. ``repay`` and ``transfer`` move points between a lot and a debt or
+# between two accounts and add up to nothing: they are "other".
+CATEGORY = (
+    "CASE "
+    "WHEN j.kind = 'earn' AND j.promotion_id IS NOT NULL THEN 'promotion' "
+    "WHEN j.kind = 'earn' AND l.source = 'cashback' THEN 'cashback' "
+    "WHEN j.kind = 'earn' AND l.source LIKE 'bonus%' THEN 'bonus' "
+    "WHEN j.kind = 'earn' THEN 'earned' "
+    "WHEN j.kind = 'redeem' THEN 'redeemed' "
+    "WHEN j.kind = 'expire' THEN 'expired' "
+    "WHEN j.kind = 'adjust' THEN 'adjusted' "
+    "WHEN j.kind IN ('return', 'debt') THEN 'returned' "
+    "WHEN j.kind = 'refund' THEN 'refunded' "
+    "ELSE 'other' END"
+)
+CATEGORIES = (
+    "earned",
+    "promotion",
+    "cashback",
+    "bonus",
+    "redeemed",
+    "expired",
+    "adjusted",
+    "returned",
+    "refunded",
+    "other",
+)
+
+# $1, $2: the period [from, to); $3: the zone (PostgreSQL's name, SQLite's "+180 minutes");
+# $4: a store id or NULL for every store.
+_MOVEMENTS_BODY = (
+    f"{CATEGORY} AS category, r.store AS store_id, j.promotion_id AS promotion_id, "
+    "g.offer_id AS offer_id, SUM(j.points) AS points, COUNT(*) AS entries "
+    "FROM journal_entry j LEFT JOIN lot l ON l.id = j.lot "
+    "LEFT JOIN receipt r ON r.id = j.receipt_id "
+    "LEFT JOIN offer_goal_month g ON g.lot_id = j.lot AND j.kind = 'earn' "
+    "AND l.source = 'cashback' "
+    "WHERE j.created_at >= $1 AND j.created_at < $2 "
+    "AND (CAST($4 AS INTEGER) IS NULL OR r.store = CAST($4 AS INTEGER)) "
+    "GROUP BY 1, 2, 3, 4, 5 ORDER BY 1, 2, 3, 4, 5"
+)
+
+
+def _by_engine(postgres: str, sqlite: str) -> db.Sql:
+    """One statement whose text differs by engine (a time-zone function SQLite lacks)."""
+    return db.Sql(db.sql(postgres).postgres, db.sql(sqlite).sqlite)
+
+
+MOVEMENTS = _by_engine(
+    f"SELECT to_char(j.created_at AT TIME ZONE $3, 'YYYY-MM-DD') AS day, {_MOVEMENTS_BODY}",
+    f"SELECT date(j.created_at, $3) AS day, {_MOVEMENTS_BODY}",
+)
+"""The period's movements by local day of the entry, category, store (of the receipt),
+promotion and cashback offer. SQLite has no time zones: the zone's offset at the start of
+the period is applied (exact for zones without summer time, such as Moscow's)."""
+
+PROMOTION_NAMES = db.sql("SELECT id, name FROM promotion ORDER BY id")
+OFFER_NAMES = db.sql("SELECT id, name FROM offer ORDER BY id")
+
+_PER_CATEGORY = ", ".join(
+    f"SUM(CASE WHEN category = '{name}' THEN points ELSE 0 END) AS {name}" for name in CATEGORIES
+)
+
+RECEIPT_MOVEMENTS = db.sql(
+    "WITH moved AS ("
+    f"SELECT j.receipt_id AS receipt_id, {CATEGORY} AS category, j.points AS points "
+    "FROM journal_entry j LEFT JOIN lot l ON l.id = j.lot "
+    "WHERE j.created_at >= $1 AND j.created_at < $2 AND j.receipt_id > $3), "
+    f"per_receipt AS (SELECT receipt_id, {_PER_CATEGORY} FROM moved GROUP BY receipt_id) "
+    "SELECT p.*, r.external_id, s.code AS store_code, r.occurred_at, r.account_id, "
+    "r.total_kopecks, r.paid_kopecks "
+    "FROM per_receipt p JOIN receipt r ON r.id = p.receipt_id JOIN store s ON s.id = r.store "
+    "WHERE (CAST($4 AS INTEGER) IS NULL OR r.store = CAST($4 AS INTEGER)) "
+    "ORDER BY p.receipt_id LIMIT $5",
+    occurred_at=db.timestamp,
+)
+"""The period's movements receipt by receipt (ids after $3, at most $5: keyset pages)."""
+
+RECEIPT = db.sql(
+    "SELECT r.id, r.external_id, s.code AS store_code, s.name AS store_name, r.occurred_at, "
+    "r.account_id, r.total_kopecks, r.paid_kopecks, r.redeemed_points, r.earned_points, "
+    "r.refunded_points FROM receipt r JOIN store s ON s.id = r.store WHERE r.id = $1",
+    occurred_at=db.timestamp,
+)
+
+RECEIPT_LINES = db.sql(
+    "SELECT line_no, sku, category, quantity, amount_kopecks, discount_kopecks, "
+    "redeemed_kopecks, earned_points, returned_kopecks, returned_earned_points "
+    "FROM receipt_line WHERE receipt = $1 ORDER BY line_no"
+)
+
+RECEIPT_JOURNAL = db.sql(
+    f"SELECT j.id, j.created_at, j.kind, {CATEGORY} AS category, j.points, j.promotion_id, "
+    "j.lot AS lot_id, j.reason FROM journal_entry j LEFT JOIN lot l ON l.id = j.lot "
+    "WHERE j.receipt_id = $1 ORDER BY j.id",
+    created_at=db.timestamp,
+)
+"""Every ledger movement a receipt caused (sale, promotions, returns, refunds)."""

@@ -1,0 +1,163 @@
+"""The reports as the API returns them (English names; exports carry Russian headers)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import msgspec
+
+
+class LiabilityFigures(msgspec.Struct, frozen=True, kw_only=True):
+    """Points owed at a moment. ``outstanding_points`` = available + pending (what shoppers
+    may still spend); ``value_kopecks`` is that at the rules' point value then. ``debt`` is
+    owed the other way (returns of points already spent) and is not netted."""
+
+    accounts: int
+    holding_accounts: int
+    balance_points: int
+    pending_points: int
+    debt_points: int
+    outstanding_points: int
+    value_kopecks: int
+    debt_value_kopecks: int
+
+
+class TierLiability(LiabilityFigures, frozen=True, kw_only=True):
+    tier: str
+
+
+class StoreLiability(LiabilityFigures, frozen=True, kw_only=True):
+    # None: shoppers who joined without a store (online, a plastic card).
+    store_id: int | None
+    store_code: str | None
+    store_name: str | None
+
+
+class ExpiryMonth(msgspec.Struct, frozen=True):
+    # "YYYY-MM" in the program's zone; the first is the rest of the as-of month.
+    month: str
+    points: int
+    value_kopecks: int
+
+
+class Liability(msgspec.Struct, frozen=True):
+    as_of: datetime
+    point_value_kopecks: int
+    total: LiabilityFigures
+    by_tier: list[TierLiability]
+    by_join_store: list[StoreLiability]
+    expiring: list[ExpiryMonth]
+    # Held at the as-of moment and expiring after the twelve months listed.
+    expiring_later_points: int
+
+
+class MovementFigures(msgspec.Struct, frozen=True, kw_only=True):
+    """Signed points by what moved them (credits positive, debits negative). ``promotion``
+    is points a promotion gave on a receipt, ``bonus`` the event bonuses (welcome,
+    birthday, referral), ``returned`` points taken back by returns (``debt`` included),
+    ``refunded`` points paid with and given back by a return, ``other`` the ledger's
+    internal moves (debt repaid, cards merged) that add up to nothing across accounts."""
+
+    earned: int = 0
+    promotion: int = 0
+    cashback: int = 0
+    bonus: int = 0
+    redeemed: int = 0
+    expired: int = 0
+    adjusted: int = 0
+    returned: int = 0
+    refunded: int = 0
+    other: int = 0
+    net: int = 0
+
+
+class DayMovements(MovementFigures, frozen=True, kw_only=True):
+    day: str
+
+
+class StoreMovements(MovementFigures, frozen=True, kw_only=True):
+    # None: movements with no receipt (cashback, bonuses without one, adjustments, expiry).
+    store_id: int | None
+    store_code: str | None
+    store_name: str | None
+
+
+class PromotionMovements(msgspec.Struct, frozen=True):
+    promotion_id: int
+    name: str
+    given_points: int
+    taken_back_points: int
+    net_points: int
+
+
+class OfferMovements(msgspec.Struct, frozen=True):
+    offer_id: int
+    name: str
+    cashback_points: int
+
+
+class Movements(msgspec.Struct, frozen=True):
+    start: datetime
+    end: datetime
+    store_code: str | None
+    total: MovementFigures
+    by_day: list[DayMovements]
+    by_store: list[StoreMovements]
+    by_promotion: list[PromotionMovements]
+    by_offer: list[OfferMovements]
+
+
+class ReceiptMovements(MovementFigures, frozen=True, kw_only=True):
+    receipt_id: int
+    external_id: str
+    store_code: str
+    occurred_at: datetime
+    account_id: int
+    total_kopecks: int
+    paid_kopecks: int
+
+
+class ReceiptMovementsPage(msgspec.Struct, frozen=True):
+    items: list[ReceiptMovements]
+    # Pass as ``after`` for the next page; None on the last one.
+    next_after: int | None
+
+
+class ReceiptLineOut(msgspec.Struct, frozen=True):
+    line_no: int
+    sku: str
+    category: str
+    quantity: float
+    amount_kopecks: int
+    discount_kopecks: int
+    redeemed_kopecks: int
+    earned_points: int
+    returned_kopecks: int
+    returned_earned_points: int
+
+
+class ReceiptEntry(msgspec.Struct, frozen=True):
+    id: int
+    created_at: datetime
+    kind: str
+    category: str
+    points: int
+    promotion_id: int | None
+    lot_id: int | None
+    reason: str
+
+
+class ReceiptDetail(msgspec.Struct, frozen=True):
+    receipt_id: int
+    external_id: str
+    store_code: str
+    store_name: str
+    occurred_at: datetime
+    account_id: int
+    total_kopecks: int
+    paid_kopecks: int
+    redeemed_points: int
+    earned_points: int
+    refunded_points: int
+    lines: list[ReceiptLineOut]
+    movements: list[ReceiptEntry]
