@@ -3,7 +3,7 @@
 A ``Runtime`` holds the settings, the database engine (and so its pool), the pass signer,
 the HTTP clients to APNs and Google Wallet, the SMTP connections, SQLite's writer queue,
 the event subscriptions, and the caches the domains keep (program rules, bonuses, callers'
-keys, the pass program, schedule slots, the server secret, the Google classes made). It is built and closed in one place,
+keys, the pass program, schedule slots, the server secret, the Google classes made, store codes). It is built and closed in one place,
 ``wallet.wiring.running(settings)``, which the Litestar lifespan, the command line and the
 outbox worker all use: building connects the events, binds the tables to the engine and
 starts the pool; closing closes the APNs, Google and SMTP clients, the PostgreSQL pool and
@@ -77,6 +77,8 @@ class Caches:
     seen_slots: dict[str, str] = field(default_factory=dict)
     # wallet.codes: the server secret, per (WALLET_SECRET_KEY, certs folder)
     secrets: dict[tuple[str, str], bytes] = field(default_factory=dict)
+    # wallet.receipts: store id -> its code (codes never change)
+    store_codes: dict[int, str] = field(default_factory=dict)
 
 
 @dataclass(eq=False)

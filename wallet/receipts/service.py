@@ -12,7 +12,7 @@ from typing import Any
 
 import msgspec
 
-from wallet import clock, codes, db
+from wallet import clock, codes, db, runtime
 from wallet import settings as settings_module
 from wallet.accounts import read as accounts
 from wallet.errors import (
@@ -27,6 +27,7 @@ from wallet.platform import service as platform
 from wallet.promotions import coupons as coupon_codes
 from wallet.promotions import engine
 from wallet.promotions import service as promotions
+from wallet.receipts import queries
 from wallet.receipts.events import ReceiptPosted, ReturnPosted
 from wallet.receipts.pricing import Pricing, SoldLine, price, price_return
 from wallet.receipts.schemas import (
@@ -127,16 +128,14 @@ async def quote(data: QuoteIn, *, store_id: int | None = None, now: datetime) ->
     )
 
 
-_store_codes: dict[int, str] = {}
-
-
 async def _store_code(store_id: int | None) -> str:
     if store_id is None:
         return ""
-    if store_id not in _store_codes:  # codes never change
-        rows = await db.fetch("SELECT code FROM store WHERE id = $1", store_id)
-        _store_codes[store_id] = rows[0]["code"] if rows else ""
-    return _store_codes[store_id]
+    store_codes = runtime.current().caches.store_codes
+    if store_id not in store_codes:  # codes never change
+        rows = await db.fetch(queries.STORE_CODE, store_id)
+        store_codes[store_id] = rows[0]["code"] if rows else ""
+    return store_codes[store_id]
 
 
 async def _price(
@@ -184,9 +183,7 @@ async def _price(
         tier = rules.tier_for(lifetime_spend_kopecks)
         first = False
         if catalogue.needs_first_purchase:
-            first = not await db.fetch(
-                "SELECT 1 AS hit FROM receipt WHERE account_id = $1 LIMIT 1", account_id
-            )
+            first = not await db.fetch(queries.ANY_RECEIPT, account_id)
         shopper = engine.Shopper(
             store_code=await _store_code(store_id),
             at=occurred_at,
@@ -279,10 +276,7 @@ async def post_receipt(data: ReceiptIn, *, store_id: int, actor: str, now: datet
             lock=True,
         )
         inserted = await db.fetch(
-            "INSERT INTO receipt (store, external_id, store_key, card, account_id, occurred_at, "
-            "posted_at, request_hash, total_kopecks, paid_kopecks, redeemed_points, "
-            "earned_points, earned_lot_id, refunded_points, rules_id, result) VALUES "
-            "($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, NULL, 0, $13, $14) RETURNING id",
+            queries.INSERT_RECEIPT,
             store_id,
             data.receipt_id,
             store_key,
@@ -365,7 +359,7 @@ async def post_receipt(data: ReceiptIn, *, store_id: int, actor: str, now: datet
             not_applied=pricing.not_applied,
         )
         await db.fetch(
-            "UPDATE receipt SET result = $1, earned_lot_id = $2 WHERE id = $3",
+            queries.SAVE_RESULT,
             msgspec.to_builtins(reply),
             lot_id,
             receipt_pk,
@@ -378,8 +372,7 @@ async def _earlier(
     table: type[Receipt] | type[ReceiptReturn], store_key: str, request_hash: str, external_id: str
 ) -> Any:
     rows = await db.fetch(
-        f"SELECT request_hash, result FROM {table._meta.tablename} WHERE store_key = $1",
-        store_key,
+        queries.EARLIER_RECEIPT if table is Receipt else queries.EARLIER_RETURN, store_key
     )
     if not rows:
         return None
@@ -395,16 +388,8 @@ async def _earlier(
 
 
 async def _insert_lines(receipt_pk: int, lines: list[LineIn], results: list[LineResult]) -> None:
-    width = 11
-    groups = ", ".join(
-        "(" + ", ".join(f"${i * width + j + 1}" for j in range(width)) + ", 0, 0, 0)"
-        for i in range(len(lines))
-    )
     await db.fetch(
-        "INSERT INTO receipt_line (receipt, line_no, sku, category, quantity, amount_kopecks, "
-        "redeemed_kopecks, earned_points, brand, discount_kopecks, manual_discount_kopecks, "
-        "returned_kopecks, returned_redeemed_kopecks, returned_earned_points) "
-        f"VALUES {groups}",
+        queries.insert_lines(len(lines)),
         *[
             value
             for line, result in zip(lines, results, strict=True)
@@ -462,15 +447,8 @@ async def _record_promotions(
                 use_key,
             )
         )
-    width = 8
-    groups = ", ".join(
-        "(" + ", ".join(f"${i * width + j + 1}" for j in range(width)) + ", 0, 0)"
-        for i in range(len(rows))
-    )
     await db.fetch(
-        "INSERT INTO receipt_promotion (receipt, promotion_id, name, definition, "
-        "discount_kopecks, points, lot_id, use_key, returned_discount_kopecks, returned_points) "
-        f"VALUES {groups}",
+        queries.insert_promotions(len(rows)),
         *[value for row in rows for value in row],
     )
 
@@ -556,13 +534,7 @@ async def _reverse(
     }
     rules = await rules_service.rules_at(receipt["occurred_at"])
     applied = {
-        row["promotion_id"]: row
-        for row in await db.fetch(
-            "SELECT id, promotion_id, name, definition, discount_kopecks, points, "
-            "returned_discount_kopecks, returned_points, lot_id, use_key "
-            "FROM receipt_promotion WHERE receipt = $1 ORDER BY id",
-            receipt_pk,
-        )
+        row["promotion_id"]: row for row in await db.fetch(queries.APPLIED_PROMOTIONS, receipt_pk)
     }
     saved = promotions.compile_saved(
         (pid, row["name"], row["definition"]) for pid, row in applied.items()
@@ -612,8 +584,7 @@ async def _reverse(
     for back in priced.promotions:
         row = applied[back.promotion_id]
         await db.fetch(
-            "UPDATE receipt_promotion SET returned_discount_kopecks = "
-            "returned_discount_kopecks + $1, returned_points = returned_points + $2 WHERE id = $3",
+            queries.RETURN_PROMOTION,
             back.discount_kopecks,
             back.points,
             row["id"],

@@ -172,12 +172,7 @@ async def check_code(*, email: str, code: str, now: datetime) -> int:
     committed by the caller even though this raises: call it through ``verify_code``)."""
     email = normal_email(email)
     code = "".join(ch for ch in code if ch.isdigit())
-    rows = await db.fetch(
-        queries.TRY_CODE,
-        email,
-        CODE_MAX_TRIES,
-        now,
-    )
+    rows = await db.fetch(queries.TRY_CODE, email, CODE_MAX_TRIES, now)
     if not rows:
         raise CodeRefused(0)
     row = rows[0]

@@ -20,7 +20,7 @@ from wallet import clock, db, phones
 from wallet import settings as settings_module
 from wallet.platform import service as platform
 from wallet.platform.worker import GiveUp
-from wallet.sms import smpp
+from wallet.sms import queries, smpp
 from wallet.sms.tables import SmsMessage
 
 log = logging.getLogger("wallet.sms")
@@ -114,8 +114,7 @@ async def record_receipt(smsc_message_id: str, stat: str) -> None:
     try:
         async with db.write_transaction():
             rows = await db.fetch(
-                "UPDATE sms_message SET status = $1, receipt_at = $2 "
-                "WHERE smsc_message_id = $3 RETURNING id",
+                queries.RECORD_RECEIPT,
                 state,
                 clock.now(),
                 smsc_message_id,

@@ -1,0 +1,78 @@
+"""Every hand-written statement of receipts and returns, named (``$n`` placeholders; see
+``db.sql``).
+
+The till's hot path runs these through ``db.fetch``: asyncpg prepares each once per
+connection, which is why they are fixed texts (or built per row count) and not per call."""
+
+from __future__ import annotations
+
+from wallet import db
+
+STORE_CODE = db.sql("SELECT code FROM store WHERE id = $1")
+"""A store's code, for promotions limited to stores (cached: codes never change)."""
+
+ANY_RECEIPT = db.sql("SELECT 1 AS hit FROM receipt WHERE account_id = $1 LIMIT 1")
+"""Whether the shopper has bought before: no row means this is the first purchase."""
+
+INSERT_RECEIPT = db.sql(
+    "INSERT INTO receipt (store, external_id, store_key, card, account_id, occurred_at, "
+    "posted_at, request_hash, total_kopecks, paid_kopecks, redeemed_points, "
+    "earned_points, earned_lot_id, refunded_points, rules_id, result) VALUES "
+    "($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, NULL, 0, $13, $14) RETURNING id"
+)
+"""A receipt before its points are credited; its reply and lot follow in ``SAVE_RESULT``."""
+
+SAVE_RESULT = db.sql("UPDATE receipt SET result = $1, earned_lot_id = $2 WHERE id = $3")
+"""The reply the till got, kept so a retry of the same receipt gets it again."""
+
+EARLIER_RECEIPT = db.sql("SELECT request_hash, result FROM receipt WHERE store_key = $1")
+"""A receipt already posted under this store's id: a retry, or a clash if the hash differs."""
+
+EARLIER_RETURN = db.sql("SELECT request_hash, result FROM receipt_return WHERE store_key = $1")
+"""The same for a return."""
+
+
+def insert_lines(count: int) -> str:
+    """``count`` receipt lines (receipt, line_no, sku, category, quantity, amount, redeemed,
+    earned, brand, discount, manual discount) in one statement, nothing returned yet."""
+    width = 11
+    groups = ", ".join(
+        "(" + ", ".join(f"${i * width + j + 1}" for j in range(width)) + ", 0, 0, 0)"
+        for i in range(count)
+    )
+    return (
+        "INSERT INTO receipt_line (receipt, line_no, sku, category, quantity, amount_kopecks, "
+        "redeemed_kopecks, earned_points, brand, discount_kopecks, manual_discount_kopecks, "
+        "returned_kopecks, returned_redeemed_kopecks, returned_earned_points) "
+        f"VALUES {groups}"
+    )
+
+
+def insert_promotions(count: int) -> str:
+    """``count`` promotions a receipt applied (receipt, promotion, name, definition as it
+    was, discount, points, lot, budget use key) in one statement, nothing returned yet."""
+    width = 8
+    groups = ", ".join(
+        "(" + ", ".join(f"${i * width + j + 1}" for j in range(width)) + ", 0, 0)"
+        for i in range(count)
+    )
+    return (
+        "INSERT INTO receipt_promotion (receipt, promotion_id, name, definition, "
+        "discount_kopecks, points, lot_id, use_key, returned_discount_kopecks, returned_points) "
+        f"VALUES {groups}"
+    )
+
+
+APPLIED_PROMOTIONS = db.sql(
+    "SELECT id, promotion_id, name, definition, discount_kopecks, points, "
+    "returned_discount_kopecks, returned_points, lot_id, use_key "
+    "FROM receipt_promotion WHERE receipt = $1 ORDER BY id"
+)
+"""What each promotion gave on a receipt and what returns took back, priced again by a
+return from the definition saved with it (not the promotion as it is now)."""
+
+RETURN_PROMOTION = db.sql(
+    "UPDATE receipt_promotion SET returned_discount_kopecks = "
+    "returned_discount_kopecks + $1, returned_points = returned_points + $2 WHERE id = $3"
+)
+"""A return's share of one promotion, added in SQL (relative to what is stored)."""

@@ -1,0 +1,11 @@
+"""Every hand-written statement of SMS, named (``$n`` placeholders; see ``db.sql``)."""
+
+from __future__ import annotations
+
+from wallet import db
+
+RECORD_RECEIPT = db.sql(
+    "UPDATE sms_message SET status = $1, receipt_at = $2 WHERE smsc_message_id = $3 RETURNING id"
+)
+"""The SMSC's delivery receipt on the message it names: no row back means the receipt beat
+our own "sent" commit (or names a message we do not know)."""
