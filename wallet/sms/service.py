@@ -112,24 +112,27 @@ async def record_receipt(smsc_message_id: str, stat: str) -> None:
     another system on the same bind) is logged and dropped."""
     state = RECEIPT_STATES.get(stat.upper(), "failed")
     try:
-        async with db.write_transaction():
-            rows = await db.fetch(
-                queries.RECORD_RECEIPT,
-                state,
-                clock.now(),
-                smsc_message_id,
-            )
-    except Exception:
-        log.exception("could not record the SMS receipt for %s (%s)", smsc_message_id, stat)
-        return
-    if not rows:
+        if await _apply_receipt(smsc_message_id, state):
+            return
         # The receipt can beat our own "sent" commit (the SMSC answers the submit and
-        # reports delivery in one breath): ``send`` applies it after its commit.
+        # reports delivery in one breath): ``send`` applies it after its commit. ``send``
+        # may also have committed and looked here while our UPDATE ran, so look once more
+        # after leaving the receipt: one of the two always sees the other.
         _early[smsc_message_id] = stat
         while len(_early) > 10_000:
             forgotten = next(iter(_early))
             _early.pop(forgotten)
             log.warning("SMS receipt for unknown message %s dropped", forgotten)
+        if await _apply_receipt(smsc_message_id, state):
+            _early.pop(smsc_message_id, None)
+    except Exception:
+        log.exception("could not record the SMS receipt for %s (%s)", smsc_message_id, stat)
+
+
+async def _apply_receipt(smsc_message_id: str, state: str) -> bool:
+    async with db.write_transaction():
+        rows = await db.fetch(queries.RECORD_RECEIPT, state, clock.now(), smsc_message_id)
+    return bool(rows)
 
 
 # Receipts that arrived before their message was recorded as sent (this process only).
