@@ -102,8 +102,6 @@ class AccountView(msgspec.Struct, frozen=True):
 
 async def _personal_offers(account_id: int, tier: str, now: datetime) -> list[str]:
     """The shopper's own promotions (segment-targeted, or by a personal coupon)."""
-    if not await promotions.has_personal():  # most programs: no query per account
-        return []
     found = await promotions.for_shopper(account_id, tier=tier, now=now)
     return [
         f"{p.name}: {p.gives}" + (f". Промокод {p.code}" if p.code else "")
@@ -123,6 +121,7 @@ async def account_views(account_ids: list[int], now: datetime) -> dict[int, Acco
     """What the passes of these accounts show, read for all of them at once (a few IN
     queries, not a few queries per account: pass refreshes and campaigns run in batches)."""
     figures = await accounts.read_many(account_ids, now=now)
+    personal = await promotions.has_personal()
     running = runtime.current()
     goals: dict[int, GoalProgress] = await _facts(running.goals_reader, list(figures), now)
     notices: dict[int, BurnNotice] = await _facts(running.burns_reader, list(figures), now)
@@ -146,7 +145,11 @@ async def account_views(account_ids: list[int], now: datetime) -> dict[int, Acco
                 if account_id in notices or shown.standing.next_tier is not None
                 else accounts.DEFAULT_LANGUAGE
             ),
-            personal_offers=await _personal_offers(account_id, shown.tier, now),
+            # Asked once for the batch: most programs have no personal promotion, and then
+            # a pass refresh reads nothing more per account.
+            personal_offers=(
+                await _personal_offers(account_id, shown.tier, now) if personal else []
+            ),
         )
         for account_id, shown in figures.items()
     }
