@@ -223,7 +223,7 @@ async def main() -> None:
         plan = await conn.fetchval("EXPLAIN (FORMAT JSON) " + BASELINES["A"])
         workers = sorted(set(re.findall(r'"Workers Planned": (\d+)', plan)))
 
-        from wallet.ledger import service as ledger
+        from wallet.ledger import reads as ledger_reads
         from wallet.offers import service, settlement
 
         _start, end = service.month_bounds(MONTH)
@@ -296,7 +296,7 @@ async def main() -> None:
         )
         sample = random.sample(range(1, args.accounts + 1), min(200, args.accounts))
         for account_id in sample:
-            problems = await ledger.reconcile(account_id, now=now)
+            problems = await ledger_reads.reconcile(account_id, now=now)
             assert not problems, (account_id, problems)
         await conn.close()
         await runtime.aclose()

@@ -151,12 +151,12 @@ async def _assert_ledger_agrees() -> None:
     """The ledger invariant, after every database test: each account's balance equals its
     available lots, each lot its journal entries, the journal balance + pending - debt."""
     from wallet import clock
-    from wallet.ledger import service as ledger
+    from wallet.ledger import reads as ledger_reads
 
     rows = await db.raw("SELECT id FROM account ORDER BY id")
     problems = {}
     for row in rows:
-        found = await ledger.reconcile(row["id"], now=clock.now())
+        found = await ledger_reads.reconcile(row["id"], now=clock.now())
         if found:
             problems[row["id"]] = found
     assert not problems, f"ledger does not reconcile: {problems}"

@@ -115,9 +115,9 @@ async def demo(_: argparse.Namespace) -> int:
 
 async def reconcile(args: argparse.Namespace) -> int:
     from wallet import clock
-    from wallet.ledger import service as ledger
+    from wallet.ledger import reads as ledger_reads
 
-    problems = await ledger.reconcile(args.account_id, now=clock.now())
+    problems = await ledger_reads.reconcile(args.account_id, now=clock.now())
     for problem in problems:
         print(problem)
     print("ledger agrees" if not problems else f"{len(problems)} problem(s)")

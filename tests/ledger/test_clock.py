@@ -6,6 +6,7 @@ from datetime import timedelta
 
 from tests.support.shop import Shop, bearer, line
 from wallet import clock
+from wallet.ledger import reads as ledger_reads
 from wallet.ledger import service as ledger
 from wallet.platform import worker
 from wallet.platform.tables import OutboxJob
@@ -31,7 +32,7 @@ async def test_matured_pending_points_become_spendable_and_update_the_pass(clien
 
     assert await ledger.expire_due(now=now + timedelta(days=13)) == 0
     assert await ledger.expire_due(now=now + timedelta(days=15)) == 1
-    state = await ledger.summary(shopper.account_id, now=now + timedelta(days=15))
+    state = await ledger_reads.summary(shopper.account_id, now=now + timedelta(days=15))
     assert (state.balance, state.pending) == (50, 0)
     assert await _waiting_pass_update(shopper.account_id)
 
@@ -43,7 +44,7 @@ async def test_the_clock_expires_points_past_their_date(client):
     earned = await shop.receipt(shopper.card, "R1", [line(100_000)], at=now - timedelta(days=10))
     assert earned["balance_after"] == 50
     assert await ledger.expire_due(now=now + timedelta(days=200)) == 1
-    state = await ledger.summary(shopper.account_id, now=now + timedelta(days=200))
+    state = await ledger_reads.summary(shopper.account_id, now=now + timedelta(days=200))
     assert state.balance == 0
     history = await client.get("/api/v1/me/history", headers=shopper.headers)
     assert [(i["kind"], i["points"]) for i in history.json()["items"]][:1] == [("expire", -50)]

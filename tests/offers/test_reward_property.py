@@ -13,6 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from wallet import db
+from wallet.ledger import reads as ledger_reads
 from wallet.ledger import service as ledger
 from wallet.offers import service as offers
 from wallet.offers import settlement
@@ -105,5 +106,5 @@ async def test_settlement_credits_what_the_progress_promised(
         goal, spent = accounts[int(row["account_id"])]
         assert row["outcome"] == ("reached" if spent >= goal and spent > 0 else "missed"), row
     assert report.points == sum(promised.values())
-    balances = await ledger.summaries(list(accounts), now=end + timedelta(days=3))
+    balances = await ledger_reads.summaries(list(accounts), now=end + timedelta(days=3))
     assert {a: s.balance for a, s in balances.items()} == promised

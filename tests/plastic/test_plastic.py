@@ -8,6 +8,7 @@ from datetime import timedelta
 from tests.pages.conftest import join, post_form
 from tests.support.shop import Shop, bearer, iso, line
 from wallet import clock, db
+from wallet.ledger import reads as ledger_reads
 from wallet.ledger import service as ledger
 from wallet.plastic import service as plastic
 
@@ -171,13 +172,13 @@ async def test_merging_accounts_moves_pending_points_debt_and_spend(database):
             )
             merged = await source.merge_into(target, actor="test")
     assert (merged.balance, merged.pending, merged.lots) == (25, 30, 2)
-    after = await ledger.summary(target_id, now=now)
+    after = await ledger_reads.summary(target_id, now=now)
     assert (after.balance, after.pending, after.lifetime_spend_kopecks) == (125, 30, 500_000)
     assert after.next_expiry is not None and after.next_expiry.points == 100
-    empty = await ledger.summary(source_id, now=now)
+    empty = await ledger_reads.summary(source_id, now=now)
     assert (empty.balance, empty.pending, empty.debt, empty.lifetime_spend_kopecks) == (0, 0, 0, 0)
     # The pending lot still matures on its own date on the new account.
-    later = await ledger.summary(target_id, now=now + timedelta(days=15))
+    later = await ledger_reads.summary(target_id, now=now + timedelta(days=15))
     assert (later.balance, later.pending) == (155, 0)
 
 
@@ -198,5 +199,5 @@ async def test_merging_an_account_with_debt_repays_it_from_the_target(database):
             )
         merged = await ledger.merge_accounts(source_id, target_id, now=now, actor="test")
     assert (merged.debt, merged.debt_repaid) == (12, 12)
-    after = await ledger.summary(target_id, now=now)
+    after = await ledger_reads.summary(target_id, now=now)
     assert (after.balance, after.debt) == (88, 0)

@@ -9,7 +9,7 @@ import msgspec
 
 from wallet import settings
 from wallet.errors import AccountNotFound
-from wallet.ledger import service as ledger
+from wallet.ledger import reads as ledger_reads
 from wallet.ledger.schemas import Expiry
 from wallet.members import service as members
 from wallet.members.schemas import ReferralOut, TierOut
@@ -66,11 +66,11 @@ async def read_many(
 ) -> dict[int, AccountFigures]:
     """The figures of these accounts at ``now``; accounts that do not exist are left out.
     ``languages=False`` skips reading the shoppers' languages (the till shows none)."""
-    summaries = await ledger.summaries(account_ids, now=now)
+    summaries = await ledger_reads.summaries(account_ids, now=now)
     if not summaries:
         return {}
     rules = await rules_service.rules_at(now)
-    standings = await ledger.tier_standings(
+    standings = await ledger_reads.tier_standings(
         {a: s.lifetime_spend_kopecks for a, s in summaries.items()}, now=now, rules=rules
     )
     spoken = await members.languages_of_accounts(list(summaries)) if languages else {}

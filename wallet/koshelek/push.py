@@ -19,7 +19,7 @@ from wallet import clock, db, observe
 from wallet import settings as settings_module
 from wallet.koshelek import protocol
 from wallet.koshelek.tables import KoshelekCard, KoshelekPush
-from wallet.ledger import service as ledger
+from wallet.ledger import reads as ledger_reads
 from wallet.platform import service as platform
 
 log = logging.getLogger("wallet.koshelek.push")
@@ -165,7 +165,7 @@ async def transaction_push(account_id: int, *, now: datetime) -> str:
     )
     if recent:
         return "limited"
-    summary = await ledger.summary(account_id, now=now)
+    summary = await ledger_reads.summary(account_id, now=now)
     async with client() as http:
         return await send(
             http,

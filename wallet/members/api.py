@@ -10,7 +10,7 @@ from wallet import clock
 from wallet.auth.guards import allow
 from wallet.http import errors, idempotent, principal
 from wallet.inputs import PathId
-from wallet.ledger import service as ledger
+from wallet.ledger import reads as ledger_reads
 from wallet.members import service
 from wallet.members.schemas import (
     AddCardIn,
@@ -114,4 +114,4 @@ class AdminCardsController(Controller):
         responses=errors(404),
     )
     async def reconcile(self, account_id: PathId) -> list[str]:
-        return await ledger.reconcile(account_id, now=clock.now())
+        return await ledger_reads.reconcile(account_id, now=clock.now())

@@ -21,6 +21,7 @@ from passes.card import BurnNotice, GoalProgress
 from wallet import clock, db
 from wallet import settings as settings_module
 from wallet.errors import Conflict, DomainError, InvalidInput, NotFound
+from wallet.ledger import reads as ledger_reads
 from wallet.ledger import service as ledger
 from wallet.members import service as members
 from wallet.offers import expiry, queries
@@ -480,7 +481,7 @@ async def _eligibility(offer: dict[str, Any], account_id: int, now: datetime) ->
         return "the offer has ended"
     tiers = _list(offer["eligible_tiers"])
     if tiers:
-        summary = await ledger.summary(account_id, now=now)
+        summary = await ledger_reads.summary(account_id, now=now)
         tier = (await rules_service.rules_at(now)).tier_for(summary.lifetime_spend_kopecks).name
         if tier not in tiers:
             return f"the offer is for card levels {', '.join(tiers)}; this card is {tier}"

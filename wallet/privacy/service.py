@@ -29,7 +29,7 @@ from wallet.campaigns import privacy as campaign_privacy
 from wallet.errors import Conflict
 from wallet.koshelek import service as koshelek
 from wallet.ledger import privacy as ledger_privacy
-from wallet.ledger import service as ledger
+from wallet.ledger import reads as ledger_reads
 from wallet.members import privacy as members
 from wallet.members import service as member_service
 from wallet.offers import privacy as offer_privacy
@@ -60,7 +60,7 @@ async def export(member_id: int, *, now: datetime) -> Export:
     found = await members.profile(member_id)
     account_id = found.account_id
     cards = await member_service.cards_of_account(account_id)
-    summary = await ledger.summary(account_id, now=now)
+    summary = await ledger_reads.summary(account_id, now=now)
     return Export(
         exported_at=now,
         profile=found,

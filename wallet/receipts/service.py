@@ -20,6 +20,7 @@ from wallet.errors import (
     ReceiptConflict,
     ReceiptNotFound,
 )
+from wallet.ledger import reads as ledger_reads
 from wallet.ledger import service as ledger
 from wallet.members import service as members
 from wallet.platform import events
@@ -93,9 +94,9 @@ async def quote(data: QuoteIn, *, store_id: int | None = None, now: datetime) ->
     occurred_at = (
         _check_time(data.occurred_at, now=now, what="occurred_at") if data.occurred_at else now
     )
-    summary = await ledger.summary(card.account_id, now=now)
+    summary = await ledger_reads.summary(card.account_id, now=now)
     rules = await rules_service.rules_at(occurred_at)
-    standing = await ledger.tier_standing(
+    standing = await ledger_reads.tier_standing(
         card.account_id, now=now, lifetime_spend_kopecks=summary.lifetime_spend_kopecks, rules=rules
     )
     pricing, _, _ = await _price(
@@ -258,7 +259,7 @@ async def post_receipt(data: ReceiptIn, *, store_id: int, actor: str, now: datet
             return msgspec.convert(earlier, ReceiptOut)
         members.check_usable(card)
         rules = await rules_service.rules_at(occurred_at)
-        standing = await ledger.tier_standing(
+        standing = await ledger_reads.tier_standing(
             acct.id, now=now, lifetime_spend_kopecks=acct.lifetime_spend_kopecks, rules=rules
         )
         pricing, catalogue, claimed = await _price(

@@ -10,7 +10,7 @@ import msgspec
 
 from wallet import settings
 from wallet.accounts import read as accounts
-from wallet.ledger import service as ledger
+from wallet.ledger import reads as ledger_reads
 from wallet.members import service
 from wallet.members.schemas import ExpiryOut, Links, MeOut, ReferralOut
 from wallet.passsync import links as pass_links
@@ -87,7 +87,7 @@ class HistoryPage(msgspec.Struct, frozen=True):
 
 
 async def history(account_id: int, *, limit: int, before: int | None) -> HistoryPage:
-    lines = await ledger.history(account_id, limit=limit, before_id=before)
+    lines = await ledger_reads.history(account_id, limit=limit, before_id=before)
     found = await receipts.receipts_by_id({line.receipt_id for line in lines if line.receipt_id})
     items = []
     for line in lines:
