@@ -174,6 +174,7 @@ async def seed_passes(ids: list[int], now: Any) -> None:
 
 async def ceiling(count: int) -> float:
     """The sink's receive rate alone: the same pool, the same message, no database."""
+    from wallet.campaigns import sending
     from wallet.campaigns import service as campaigns
     from wallet.mail import service as mail
 
@@ -183,7 +184,7 @@ async def ceiling(count: int) -> float:
         "body": "Текст письма.",
         "template": "campaign_default",
     }
-    gate = asyncio.Semaphore(campaigns.CONCURRENCY["email"])
+    gate = asyncio.Semaphore(sending.CONCURRENCY["email"])
 
     async def one(i: int) -> None:
         async with gate:

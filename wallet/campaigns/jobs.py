@@ -7,7 +7,7 @@ from datetime import date, timedelta
 from typing import Any
 
 from wallet import clock, db
-from wallet.campaigns import automatic, queries, service
+from wallet.campaigns import automatic, queries, sending, service
 from wallet.platform.worker import register, register_schedule
 
 
@@ -17,7 +17,7 @@ async def start(payload: dict[str, Any]) -> None:
 
 async def send(payload: dict[str, Any]) -> None:
     campaign_id, channel = int(payload["campaign_id"]), payload["channel"]
-    result = await service.send_slice(campaign_id, channel)
+    result = await sending.send_slice(campaign_id, channel)
     if result == "more":
         await service.queue_send(campaign_id, channel)
     elif result == "waiting":

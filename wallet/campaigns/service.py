@@ -20,20 +20,17 @@ How a campaign goes out, so that a crash or a restart resumes and never sends tw
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import functools
 import hashlib
 import hmac
 import json
 import logging
-import time
 from collections import defaultdict
-from datetime import datetime, timedelta
+from datetime import datetime
 from email.message import EmailMessage
 from typing import Any
 
-import aiosmtplib
 import msgspec
 from jinja2 import StrictUndefined, Template
 from jinja2.sandbox import SandboxedEnvironment
@@ -49,30 +46,15 @@ from wallet.campaigns.schemas import (
 )
 from wallet.campaigns.tables import Campaign
 from wallet.errors import Conflict, InvalidInput, NotFound
-from wallet.koshelek import protocol as koshelek_protocol
-from wallet.koshelek import push as koshelek
-from wallet.koshelek import service as koshelek_cards
 from wallet.mail import service as mail
 from wallet.members import service as members
 from wallet.members.schemas import LANGUAGES
 from wallet.passsync import messages as pass_messages
 from wallet.platform import service as platform
-from wallet.platform.worker import RetryLater
 from wallet.segments import service as segments
 from wallet.segments.schemas import SegmentFilter
 
 log = logging.getLogger("wallet.campaigns")
-
-# Messages per second per channel when the campaign does not say.
-DEFAULT_RATE = {"email": 100, "push": 300, "koshelek": 50}
-BATCH = 100
-# A claimed row not marked within this time is claimed again (its worker died).
-LEASE = timedelta(seconds=120)
-# A send job works this long, then queues the next slice (outbox leases are 60 s).
-SLICE_SECONDS = 20.0
-# A row claimed this many times without being marked is given up (it crashes its worker).
-MAX_CLAIMS = 5
-CONCURRENCY = {"email": 8, "push": 16, "koshelek": 8}
 
 
 class CampaignNotFound(NotFound):
@@ -508,342 +490,6 @@ async def queue_send(campaign_id: int, channel: str, *, due_at: datetime | None 
         dedupe_key=f"campaign:{campaign_id}:send:{channel}",
         due_at=due_at,
     )
-
-
-# ---- sending ------------------------------------------------------------------------------
-
-
-class RateLimit:
-    """At most ``rate`` starts per second, spaced evenly (no bursts at second boundaries)."""
-
-    def __init__(self, rate: int) -> None:
-        self.interval = 1.0 / rate if rate > 0 else 0.0
-        self.next_at = time.monotonic()
-
-    async def wait(self) -> None:
-        if not self.interval:
-            return
-        now = time.monotonic()
-        slot = max(self.next_at, now)
-        self.next_at = slot + self.interval
-        if slot > now:
-            await asyncio.sleep(slot - now)
-
-
-class Marks:
-    """Outcomes written in small groups right after the sends (one UPDATE per outcome)."""
-
-    FLUSH_AT = 16
-
-    def __init__(self) -> None:
-        self.pending: dict[tuple[str, str], list[int]] = defaultdict(list)
-        self.count = 0
-
-    async def add(self, delivery_id: int, status: str, reason: str = "") -> None:
-        self.pending[(status, reason[:200])].append(delivery_id)
-        self.count += 1
-        if self.count >= self.FLUSH_AT:
-            await self.flush()
-
-    async def flush(self) -> None:
-        if not self.count:
-            return
-        groups, self.pending, self.count = self.pending, defaultdict(list), 0
-        now = clock.now()
-        async with db.write_transaction():
-            for (status, reason), ids in groups.items():
-                await _mark(ids, status, reason, now)
-
-
-async def _mark(ids: list[int], status: str, reason: str, now: datetime) -> None:
-    p = db.Params()
-    if status == "pending":
-        # Handed back unsent (a stopping worker, a receiver down): not a crash, so the
-        # claim does not count towards MAX_CLAIMS.
-        await db.fetch(queries.hand_back(p, ids), *p.values)
-        return
-    text = queries.mark(p, ids, status, reason, now if status == "sent" else None)
-    await db.fetch(text, *p.values)
-
-
-async def _claim(
-    campaign_id: int, channel: str, *, after_id: int, limit: int, now: datetime
-) -> list[dict[str, Any]]:
-    async with db.write_transaction():
-        rows = await db.fetch(
-            queries.CLAIM,
-            now + LEASE,
-            after_id,
-            campaign_id,
-            channel,
-            now,
-            limit,
-        )
-    return sorted(rows, key=lambda row: int(row["id"]))
-
-
-def _reason(exc: BaseException) -> str:
-    message = exc.message if isinstance(exc, InvalidInput) else str(exc)
-    return f"{type(exc).__name__}: {message}"
-
-
-class TransientFailure(Exception):
-    """The receiver is down; the row goes back to pending and the slice retries later."""
-
-
-async def _send_email(
-    camp: dict[str, Any], row: dict[str, Any], recipient: segments.Recipient | None
-) -> tuple[str, str]:
-    if recipient is None:
-        return "skipped", "no_member"
-    if not recipient.email:
-        return "skipped", "no_email"
-    if not recipient.marketing_email:
-        # Withdrawn after the delivery was queued: honoured at the last moment.
-        return "skipped", CONSENT_WITHDRAWN
-    try:
-        message = email_message(
-            camp,
-            context_of(recipient, camp["id"]),
-            to=recipient.email,
-            lang=recipient.language,
-            message_key=f"delivery-{row['id']}",
-        )
-    except (ValueError, TypeError, InvalidInput) as exc:
-        # This shopper's data cannot make a message (a line break in a header, a text that
-        # does not render): only this delivery fails, it will never succeed on a retry.
-        return "failed", f"unsendable: {_reason(exc)}"
-    try:
-        await mail.send_message(message)
-    except aiosmtplib.SMTPRecipientsRefused as exc:
-        return "failed", f"refused: {exc}"
-    except aiosmtplib.SMTPResponseException as exc:
-        if 500 <= exc.code < 600:
-            return "failed", f"refused: {exc.code} {exc.message}"
-        raise TransientFailure(str(exc)) from exc
-    except (aiosmtplib.SMTPException, OSError) as exc:
-        raise TransientFailure(str(exc)) from exc
-    return "sent", ""
-
-
-async def _send_koshelek(
-    http: Any,
-    camp: dict[str, Any],
-    row: dict[str, Any],
-    recipient: segments.Recipient | None,
-    phone: str | None,
-) -> tuple[str, str]:
-    """A PROMO push to the card in Кошелёк. Like email, a crash between Кошелёк's answer
-    and our mark resends the few in flight; a phone Кошелёк does not know is skipped."""
-    if recipient is None:
-        return "skipped", "no_member"
-    if not recipient.marketing_push:
-        return "skipped", "unsubscribed"
-    if not phone:
-        return "skipped", "no_phone"
-    try:
-        title, text = push_texts(camp, context_of(recipient, camp["id"]))
-    except (ValueError, TypeError, InvalidInput) as exc:
-        return "failed", f"unsendable: {_reason(exc)}"
-    try:
-        state = await koshelek.send(
-            http,
-            account_id=recipient.account_id,
-            msisdn=phone,
-            push_type=koshelek_protocol.PUSH_PROMO,
-            title=title,
-            message=text,
-            utm_campaign=f"campaign-{camp['id']}",
-            delivery_id=int(row["id"]),
-        )
-    except koshelek.PushUnavailable as exc:
-        raise TransientFailure(str(exc)) from exc
-    except koshelek.PushRefused as exc:
-        return "failed", f"refused: {exc}"
-    if state == koshelek_protocol.STATE_NOT_REGISTERED:
-        return "skipped", koshelek_protocol.STATE_NOT_REGISTERED
-    return "sent", ""
-
-
-PUSH_CHUNK = 50
-
-
-async def _send_push_batch(
-    camp: dict[str, Any],
-    rows: list[dict[str, Any]],
-    found: dict[int, segments.Recipient],
-    limit: RateLimit,
-    marks: Marks,
-) -> None:
-    """A claimed batch of push deliveries, up to ``PUSH_CHUNK`` a transaction: the messages
-    go on the passes (``pass_messages.push_messages``) and the rows are marked sent in the
-    same transaction, exactly once; a shopper without a pass in a wallet is skipped
-    ("no_wallet"). The rate limit still spaces the sends: a chunk is written before the
-    limit makes us wait."""
-    chunk: list[tuple[dict[str, Any], Any]] = []
-
-    async def write() -> None:
-        if not chunk:
-            return
-        now = clock.now()
-        async with db.write_transaction():
-            outcomes = await pass_messages.push_messages([m for _r, m in chunk], now=now)
-            sent = [int(row["id"]) for row, m in chunk if outcomes[m.account_id].wallets]
-            if sent:
-                await _mark(sent, "sent", "", now)
-        for row, m in chunk:
-            if not outcomes[m.account_id].wallets:
-                await marks.add(int(row["id"]), "skipped", "no_wallet")
-        chunk.clear()
-
-    for row in rows:
-        if int(row["attempts"]) > MAX_CLAIMS:
-            await marks.add(int(row["id"]), "failed", "gave up: crashed its worker")
-            continue
-        recipient = found.get(int(row["account_id"]))
-        if recipient is None:
-            await marks.add(int(row["id"]), "skipped", "no_member")
-            continue
-        if not recipient.marketing_push:
-            await marks.add(int(row["id"]), "skipped", CONSENT_WITHDRAWN)
-            continue
-        if len(chunk) >= PUSH_CHUNK or (chunk and limit.next_at > time.monotonic()):
-            await write()
-        await limit.wait()
-        try:
-            header, text = push_texts(camp, context_of(recipient, camp["id"]))
-        except (ValueError, TypeError, InvalidInput) as exc:
-            await marks.add(int(row["id"]), "failed", f"unsendable: {_reason(exc)}")
-            continue
-        message_id = f"campaign-{camp['id']}"
-        if camp["kind"] != "manual":
-            message_id += "-" + str(row["key"]).rsplit(":", 1)[-1]
-        chunk.append(
-            (
-                row,
-                pass_messages.PushMessage(
-                    account_id=recipient.account_id,
-                    header=header,
-                    text=text,
-                    message_id=message_id,
-                ),
-            )
-        )
-    await write()
-
-
-async def send_slice(
-    campaign_id: int, channel: str, *, seconds: float = SLICE_SECONDS, batch: int = BATCH
-) -> str:
-    """Send for up to ``seconds``; returns "done", "more", "waiting" (rows left are leased
-    elsewhere), "cancelled" or "idle"."""
-    camp = await _row(campaign_id)
-    if camp["status"] == "cancelled":
-        return "cancelled"
-    if camp["status"] != "sending":
-        return "idle"
-    rate = camp.get(f"{channel}_rate") or DEFAULT_RATE[channel]
-    limit = RateLimit(rate)
-    gate = asyncio.Semaphore(CONCURRENCY[channel])
-    deadline = time.monotonic() + seconds
-    marks = Marks()
-    after_id = 0
-    # Claimed rows not yet marked: a stopping worker hands them back at once.
-    inflight: set[int] = set()
-    progressed = False
-    transient: list[str] = []
-    http = koshelek.client() if channel == "koshelek" else None
-    try:
-        while time.monotonic() < deadline:
-            if after_id and (await _row(campaign_id))["status"] != "sending":
-                return "cancelled"
-            now = clock.now()
-            rows = await _claim(campaign_id, channel, after_id=after_id, limit=batch, now=now)
-            if not rows:
-                break
-            after_id = int(rows[-1]["id"])
-            progressed = True
-            inflight.update(int(r["id"]) for r in rows)
-            found = await segments.recipients([int(r["account_id"]) for r in rows], now=now)
-            phones = (
-                await koshelek_cards.phones_of_accounts([int(r["account_id"]) for r in rows])
-                if channel == "koshelek"
-                else {}
-            )
-            if channel == "push":
-                await _send_push_batch(camp, rows, found, limit, marks)
-                inflight.difference_update(int(r["id"]) for r in rows)
-                await marks.flush()
-                continue
-
-            async def one(
-                row: dict[str, Any],
-                found: dict[int, segments.Recipient] = found,
-                phones: dict[int, str] = phones,
-            ) -> None:
-                if int(row["attempts"]) > MAX_CLAIMS:
-                    inflight.discard(int(row["id"]))
-                    await marks.add(int(row["id"]), "failed", "gave up: crashed its worker")
-                    return
-                recipient = found.get(int(row["account_id"]))
-                async with gate:
-                    if transient:
-                        return
-                    await limit.wait()
-                    try:
-                        if channel == "koshelek":
-                            status, reason = await _send_koshelek(
-                                http, camp, row, recipient, phones.get(int(row["account_id"]))
-                            )
-                        else:
-                            status, reason = await _send_email(camp, row, recipient)
-                    except TransientFailure as exc:
-                        transient.append(str(exc))
-                        return
-                    except Exception as exc:
-                        # Anything else is about this one message: raising would fail the
-                        # slice and hand the batch back, so everyone already sent in it
-                        # would get another copy on the retry. It fails alone instead.
-                        log.exception("campaign %s: delivery %s failed", campaign_id, row["id"])
-                        status, reason = "failed", f"error: {_reason(exc)}"
-                inflight.discard(int(row["id"]))
-                await marks.add(int(row["id"]), status, reason)
-
-            await asyncio.gather(*(one(row) for row in rows))
-            await marks.flush()
-            if transient:
-                break
-    finally:
-        # A cancelled task (a stopping worker) still records what it sent and hands back
-        # what it did not.
-        await asyncio.shield(_wind_up(marks, inflight))
-        if http is not None:
-            await http.aclose()
-    if transient:
-        raise RetryLater(f"{channel} receiver unavailable: {transient[0]}", seconds=10)
-    result = await _finish_if_done(campaign_id)
-    # Rows left are leased by another worker (or a dead one, until its lease ends).
-    return "waiting" if result == "more" and not progressed else result
-
-
-async def _wind_up(marks: Marks, inflight: set[int]) -> None:
-    await marks.flush()
-    if inflight:
-        async with db.write_transaction():
-            await _mark(sorted(inflight), "pending", "", clock.now())
-
-
-async def _finish_if_done(campaign_id: int) -> str:
-    rows = await db.fetch(queries.UNFINISHED, campaign_id)
-    if int(rows[0]["n"]):
-        return "more"
-    camp = await _row(campaign_id)
-    if camp["kind"] == "manual":
-        async with db.write_transaction():
-            await Campaign.update(
-                {Campaign.status: "sent", Campaign.finished_at: clock.now()}
-            ).where((Campaign.id == campaign_id) & (Campaign.status == "sending"))
-    return "done"
 
 
 # ---- test sends -----------------------------------------------------------------------------
