@@ -30,6 +30,7 @@ from wallet import settings as settings_module
 from wallet.bonuses import service as bonuses
 from wallet.koshelek import push as koshelek_push
 from wallet.members.events import MemberChanged, MemberJoined
+from wallet.offers import progress as offers_progress
 from wallet.offers import service as offers
 from wallet.promotions import service as promotions
 from wallet.receipts.events import ReceiptPosted, ReturnPosted
@@ -40,8 +41,8 @@ from wallet.segments.events import SegmentDeleting
 def connect(runtime: runtime_module.Runtime) -> None:
     """Subscribe the domains above to the events of the ones below, in ``runtime``."""
     subscriptions: list[tuple[type, runtime_module.Handler]] = [
-        (ReceiptPosted, offers.on_receipt),
-        (ReturnPosted, offers.on_return),
+        (ReceiptPosted, offers_progress.on_receipt),
+        (ReturnPosted, offers_progress.on_return),
         (ReceiptPosted, bonuses.on_receipt),
         (ReturnPosted, bonuses.on_return),
         (MemberJoined, bonuses.on_joined),
@@ -55,8 +56,8 @@ def connect(runtime: runtime_module.Runtime) -> None:
     ]
     for event_type, handler in subscriptions:
         runtime.subscribers.setdefault(event_type, []).append(handler)
-    runtime.goals_reader = offers.goal_progress_for_passes
-    runtime.burns_reader = offers.burn_notices_for_passes
+    runtime.goals_reader = offers_progress.goal_progress_for_passes
+    runtime.burns_reader = offers_progress.burn_notices_for_passes
     # Code, the same for every runtime: promotions ask segments through these.
     promotions.read_segments(member_of=_member_of, known=_known_segments)
 

@@ -18,6 +18,7 @@ from tests.offers.support import (
 from tests.support.shop import Shop, bearer, iso, line
 from wallet import clock
 from wallet.ledger import service as ledger
+from wallet.offers import progress as offers_progress
 from wallet.offers import service, settlement
 from wallet.platform import worker
 
@@ -91,7 +92,7 @@ async def test_shopper_reaches_goal_across_two_cards_and_gets_capped_cashback_on
     now_progress = await progress(shop, anna, offer["id"])
     assert now_progress["spent_kopecks"] == 6_200_000
     assert now_progress["reward_if_ended_now"] == 1000 and now_progress["cap_applies"] is True
-    pass_goal = await service.goal_progress_for_pass(anna.account_id, now=clock.now())
+    pass_goal = await offers_progress.goal_progress_for_pass(anna.account_id, now=clock.now())
     assert pass_goal is not None and pass_goal.spent_kopecks == 6_200_000
     assert pass_goal.reward_points == 1000
 

@@ -8,7 +8,7 @@ from tests.offers.support import consenting
 from tests.support.shop import Shop
 from wallet import clock, settings
 from wallet.ledger import service as ledger
-from wallet.offers import expiry, service
+from wallet.offers import expiry, progress
 from wallet.platform import worker
 
 
@@ -22,14 +22,14 @@ async def test_reminders_go_out_once_per_lead_time_and_points_expire_on_their_da
     await shop.give_points(quiet.account_id, 50)
     expires_at = clock.add_months(clock.now(), 6)
     day = (expires_at - timedelta(microseconds=1)).astimezone(settings.get().tz).date()
-    assert await service.burn_reminder_for_pass(olga.account_id, now=clock.now()) is None
+    assert await progress.burn_reminder_for_pass(olga.account_id, now=clock.now()) is None
 
     for lead in (30, 7):
         moment = expires_at - timedelta(days=lead) + timedelta(hours=1)
         assert await expiry.send_reminders(now=moment) == 2
         assert await expiry.send_reminders(now=moment) == 0
         await worker.run_until_idle(now=moment)
-        due = await service.burn_reminder_for_pass(olga.account_id, now=moment)
+        due = await progress.burn_reminder_for_pass(olga.account_id, now=moment)
         assert due is not None and due[0] == 300
         assert abs(due[1] - expires_at) < timedelta(seconds=5)
 
@@ -44,7 +44,7 @@ async def test_reminders_go_out_once_per_lead_time_and_points_expire_on_their_da
     assert me["balance"] == 0
     history = (await client.get("/api/v1/me/history", headers=olga.headers)).json()["items"]
     assert history[0]["kind"] == "expire" and history[0]["points"] == -300
-    assert await service.burn_reminder_for_pass(olga.account_id, now=expires_at) is None
+    assert await progress.burn_reminder_for_pass(olga.account_id, now=expires_at) is None
 
 
 async def test_a_batch_first_seen_five_days_ahead_gets_only_the_seven_day_reminder(client):

@@ -17,6 +17,7 @@ from tests.offers.support import (
 )
 from tests.support.shop import Shop, line
 from wallet import clock
+from wallet.offers import progress as offers_progress
 from wallet.offers import service, settlement
 
 
@@ -33,7 +34,7 @@ async def test_a_month_that_meets_the_goal_exactly_is_reached_shown_and_paid(cli
     assert now["reached"] is True and now["remaining_kopecks"] == 0 and now["percent"] == 100
     # 2% of 5,000 ₽ at 1 ₽ a point.
     assert now["reward_if_ended_now"] == 100 and now["cap_applies"] is False
-    on_pass = await service.goal_progress_for_pass(exact.account_id, now=clock.now())
+    on_pass = await offers_progress.goal_progress_for_pass(exact.account_id, now=clock.now())
     assert on_pass is not None and on_pass.reward_points == 100
 
     before = (await shop.me(exact))["balance"]

@@ -12,7 +12,7 @@ from wallet import settings as settings_module
 from wallet.ledger import service as ledger
 from wallet.mail import service as mail
 from wallet.members import service as members
-from wallet.offers import expiry, queries, service, settlement
+from wallet.offers import expiry, progress, queries, service, settlement
 from wallet.platform import service as platform
 from wallet.platform.worker import register, register_schedule
 
@@ -61,7 +61,7 @@ async def expire_and_remind(payload: dict[str, Any]) -> None:
 
 async def open_month(payload: dict[str, Any]) -> None:
     start, _end = service.month_bounds(payload["slot"])
-    await service.open_month(payload["slot"], now=_not_before(start))
+    await progress.open_month(payload["slot"], now=_not_before(start))
 
 
 def _accounts(payload: dict[str, Any]) -> tuple[int, int] | None:

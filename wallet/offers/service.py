@@ -11,20 +11,18 @@ from __future__ import annotations
 import json
 import logging
 from collections import defaultdict
-from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, ClassVar
 
 import msgspec
 
-from passes.card import BurnNotice, GoalProgress
 from wallet import clock, db
 from wallet import settings as settings_module
 from wallet.errors import Conflict, DomainError, InvalidInput, NotFound
 from wallet.ledger import reads as ledger_reads
 from wallet.ledger import service as ledger
 from wallet.members import service as members
-from wallet.offers import expiry, queries
+from wallet.offers import queries
 from wallet.offers.schemas import (
     CardSpend,
     GoalExplanation,
@@ -40,7 +38,6 @@ from wallet.offers.schemas import (
 from wallet.offers.tables import GoalMonth, Offer, OfferEnrolment
 from wallet.passsync import outbox as pass_outbox
 from wallet.platform import service as platform
-from wallet.receipts.events import ReceiptPosted, ReturnPosted
 from wallet.rules import service as rules_service
 from wallet.segments import service as segments
 from wallet.segments.events import SegmentDeleting
@@ -161,7 +158,7 @@ async def get_offer(offer_id: int) -> OfferOut:
     return _offer_out(row, await _overlapping(row))
 
 
-def _runs_during(row: dict[str, Any], start: datetime, end: datetime) -> bool:
+def runs_during(row: dict[str, Any], start: datetime, end: datetime) -> bool:
     ends_at = _ts(row["ends_at"]) if row["ends_at"] is not None else None
     return _ts(row["starts_at"]) < end and (ends_at is None or ends_at > start)
 
@@ -184,7 +181,7 @@ async def _overlapping(row: dict[str, Any]) -> list[int]:
         other_tiers = set(_list(other["eligible_tiers"]))
         if tiers and other_tiers and not tiers & other_tiers:
             continue
-        if _runs_during(other, _ts(row["starts_at"]), ends_at):
+        if runs_during(other, _ts(row["starts_at"]), ends_at):
             found.append(other["id"])
     return found
 
@@ -433,7 +430,7 @@ async def _month_spend(account_id: int, month: str, categories: list[str]) -> in
     return int(rows[0]["paid"])
 
 
-async def _open_goal(
+async def open_goal(
     offer: dict[str, Any],
     *,
     enrolment_id: int,
@@ -515,7 +512,7 @@ async def _holds_other_offer(offer_id: int, account_id: int, month: str) -> int 
     for row in rows:
         if row["goal_id"] is not None:
             return int(row["offer_id"])
-        if row["renews_monthly"] and row["status"] == "active" and _runs_during(row, start, end):
+        if row["renews_monthly"] and row["status"] == "active" and runs_during(row, start, end):
             return int(row["offer_id"])
     return None
 
@@ -567,7 +564,7 @@ async def opt_in(offer_id: int, *, account_id: int, now: datetime) -> Progress:
             {OfferEnrolment.status: "active", OfferEnrolment.opted_in_at: now}
         ).where(OfferEnrolment.id == enrolment_id)
     start, _end = month_bounds(month)
-    await _open_goal(
+    await open_goal(
         offer,
         enrolment_id=enrolment_id,
         account_id=account_id,
@@ -614,10 +611,10 @@ async def progress(offer_id: int, *, account_id: int, now: datetime) -> Progress
             f"this account has not opted in to offer {offer_id}; POST .../opt-in first",
             {"offer_id": offer_id},
         )
-    return await _progress_of(row, offer, now=now)
+    return await progress_of(row, offer, now=now)
 
 
-async def _progress_of(row: dict[str, Any], offer: dict[str, Any], *, now: datetime) -> Progress:
+async def progress_of(row: dict[str, Any], offer: dict[str, Any], *, now: datetime) -> Progress:
     rules = await rules_service.rules_at(now)
     goal = int(row["goal_kopecks"])
     spent = int(row["spent_kopecks"])
@@ -691,165 +688,3 @@ async def my_offers(account_id: int, *, now: datetime) -> MyOffers:
 
 
 # --- receipts and returns move progress -------------------------------------------------
-
-
-async def on_receipt(event: ReceiptPosted) -> None:
-    """A receipt moves progress, in its own transaction (subscribed in ``wallet.wiring``)."""
-    await _record_spend(
-        account_id=event.account_id,
-        card_id=event.card_id,
-        occurred_at=event.occurred_at,
-        lines=event.lines,
-        now=event.now,
-    )
-
-
-async def on_return(event: ReturnPosted) -> None:
-    """A return moves progress back in the month of the sale (``occurred_at`` is the
-    sale's time), by the money given back per category."""
-    await _record_spend(
-        account_id=event.account_id,
-        card_id=event.card_id,
-        occurred_at=event.occurred_at,
-        lines=[(category, -amount) for category, amount in event.lines],
-        now=event.now,
-    )
-
-
-async def _record_spend(
-    *,
-    account_id: int,
-    card_id: int,
-    occurred_at: datetime,
-    lines: Sequence[tuple[str, int]],
-    now: datetime,
-) -> None:
-    month = month_key(occurred_at)
-    by_category: dict[str, int] = defaultdict(int)
-    for category, amount in lines:
-        by_category[category] += amount
-    for category, amount in by_category.items():
-        if amount:
-            await db.fetch(
-                queries.ADD_SPEND,
-                f"{account_id}:{card_id}:{month}:{category}",
-                account_id,
-                card_id,
-                month,
-                category,
-                amount,
-            )
-    rows = await db.fetch(queries.ACTIVE_ENROLMENTS, month, account_id)
-    for row in rows:
-        if row["goal_id"] is None:
-            # A renewing offer opens the month's goal at the first purchase of the month
-            # (or at the month-start job); the row is made from the spend recorded above.
-            start, end = month_bounds(month)
-            if (
-                row["renews_monthly"]
-                and month == month_key(now)
-                and month > month_key(row["opted_in_at"])
-                and row["status"] == "active"
-                and _runs_during(row, start, end)
-            ):
-                offer = await offer_row(int(row["offer_id"]))
-                await _open_goal(
-                    offer,
-                    enrolment_id=int(row["enrolment_id"]),
-                    account_id=account_id,
-                    month=month,
-                    counts_from=start,
-                    now=now,
-                )
-            continue
-        if row["goal_status"] != "open" or occurred_at < row["counts_from"]:
-            continue
-        categories = set(row["categories"] or ())
-        counted = sum(
-            amount for category, amount in lines if not categories or category in categories
-        )
-        if counted:
-            await db.fetch(queries.ADD_GOAL_SPEND, counted, row["goal_id"])
-
-
-async def open_month(month: str, *, now: datetime) -> int:
-    """Open the month's goals of every renewing enrolment (the month-start job), so passes
-    show the new goal before the first purchase. Returns how many were opened."""
-    start, end = month_bounds(month)
-    rows = await db.fetch(queries.GOALS_TO_OPEN, month)
-    opened = 0
-    offers: dict[int, dict[str, Any]] = {}
-    for row in rows:
-        offer = offers.get(row["offer"]) or await offer_row(int(row["offer"]))
-        offers[offer["id"]] = offer
-        if not _runs_during(offer, start, end):
-            continue
-        async with db.write_transaction():
-            await ledger.lock_account(int(row["account_id"]))
-            await _open_goal(
-                offer,
-                enrolment_id=int(row["id"]),
-                account_id=int(row["account_id"]),
-                month=month,
-                counts_from=start,
-                now=now,
-            )
-            await pass_outbox.queue_pass_update(int(row["account_id"]))
-        opened += 1
-    return opened
-
-
-# --- what passes show -------------------------------------------------------------------
-
-
-async def goal_progress_for_pass(account_id: int, *, now: datetime) -> GoalProgress | None:
-    """This month's goal and progress for the account's passes, once the shopper opted in."""
-    return (await goal_progress_for_passes([account_id], now=now)).get(account_id)
-
-
-async def goal_progress_for_passes(
-    account_ids: list[int], *, now: datetime
-) -> dict[int, GoalProgress]:
-    """``goal_progress_for_pass`` for many accounts in one IN query a 500; an account
-    without a goal this month is left out."""
-    month = month_key(now)
-    ids = sorted(set(account_ids))
-    rows: dict[int, dict[str, Any]] = {}
-    for chunk in db.chunks(ids):
-        for row in (
-            await GoalMonth.select()
-            .where((GoalMonth.account_id.is_in(chunk)) & (GoalMonth.month == month))
-            .order_by(GoalMonth.id)
-        ):
-            rows.setdefault(int(row["account_id"]), row)  # the first offer's, as before
-    offers: dict[int, dict[str, Any]] = {}
-    found: dict[int, GoalProgress] = {}
-    for account_id, row in rows.items():
-        offer_id = int(row["offer_id"])
-        if offer_id not in offers:
-            offers[offer_id] = await offer_row(offer_id)
-        shown = await _progress_of(row, offers[offer_id], now=now)
-        found[account_id] = GoalProgress(
-            goal_kopecks=shown.goal_kopecks,
-            spent_kopecks=shown.spent_kopecks,
-            reward_points=shown.reward_if_ended_now,
-            cap_points=shown.cap_points,
-            month_ends_at=shown.month_ends_at,
-        )
-    return found
-
-
-async def burn_notices_for_passes(
-    account_ids: list[int], *, now: datetime
-) -> dict[int, BurnNotice]:
-    """The reminded burns the passes of these accounts show (accounts without one left out)."""
-    found = await expiry.reminders_due(account_ids, now=now)
-    return {
-        account_id: BurnNotice(points=points, burns_on=day)
-        for account_id, (points, day, _at) in found.items()
-    }
-
-
-async def burn_reminder_for_pass(account_id: int, *, now: datetime) -> tuple[int, datetime] | None:
-    """Points and time of the next burn, if a reminder for it has gone out."""
-    return await expiry.reminder_due(account_id, now=now)
