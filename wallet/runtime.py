@@ -74,6 +74,8 @@ class Caches:
     rules: tuple[float, list[Any]] | None = None
     # wallet.promotions: (version row read, the active promotions compiled)
     promotions: tuple[int, Any] | None = None
+    promotions_checked: float = 0.0  # time.monotonic() of the last version read
+    promotions_changed: float = float("-inf")  # time.monotonic() of this process's last change
     # wallet.bonuses: (when read, the bonuses in force)
     bonuses: tuple[float, Any] | None = None
     # wallet.auth: key digest -> (when looked up, the caller, when a shopper token expires)
