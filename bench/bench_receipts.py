@@ -106,6 +106,32 @@ def rss_mb(pid: int) -> float:
     return total / 1024
 
 
+def cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU seconds used so far by these processes (those still alive)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+        total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total / tick
+
+
+async def backend_pids(url: str, database: str) -> list[int]:
+    """The PostgreSQL server processes serving connections to the bench database."""
+    connection = await asyncpg.connect(url)
+    try:
+        rows = await connection.fetch(
+            "SELECT pid FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()",
+            database,
+        )
+    finally:
+        await connection.close()
+    return [row["pid"] for row in rows]
+
+
 def children(pid: int) -> list[int]:
     found = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True).stdout
     return [int(x) for x in found.split()]
@@ -209,6 +235,7 @@ def run_wrk(
         "p50_ms": p50 / 1000,
         "p99_ms": p99 / 1000,
         "mean_ms": mean / 1000,
+        "seconds": duration_us / 1e6,
     }
 
 
@@ -394,7 +421,13 @@ def main() -> None:
             time.sleep(0.1)
         run_wrk(port, key, cards_file, 3, args.connections)  # warm up
         rss_start = rss_mb(server.pid)
+        service_pids = [server.pid, *children(server.pid)]
+        backends = asyncio.run(backend_pids(url, name))
+        service_cpu, database_cpu = cpu_seconds(service_pids), cpu_seconds(backends)
         closed = run_wrk(port, key, cards_file, args.seconds, args.connections)
+        served = closed["rps"] * closed["seconds"]
+        service_ms = (cpu_seconds(service_pids) - service_cpu) * 1000 / served
+        database_ms = (cpu_seconds(backends) - database_cpu) * 1000 / served
         rss_after_closed = rss_mb(server.pid)
         open_loop = asyncio.run(fixed_rate(port, key, cards, closed["rps"] / 2, args.seconds))
         rss_end = rss_mb(server.pid)
@@ -415,6 +448,10 @@ def main() -> None:
     print(
         f"  service (wrk, closed loop): {closed['rps']:.0f} receipts/s, "
         f"p50 {closed['p50_ms']:.1f} ms, p99 {closed['p99_ms']:.1f} ms, errors {closed['errors']:.0f}"
+    )
+    print(
+        f"  CPU per receipt (closed loop): service {service_ms:.2f} ms, "
+        f"its PostgreSQL backends {database_ms:.2f} ms  (steadier than rates on a busy machine)"
     )
     print(f"  pgbench, same SQL:          {tps:.0f} transactions/s")
     print(f"  ratio service/pgbench:      {ratio:.2f}  (target >= 0.25)")

@@ -181,7 +181,7 @@ def create_app(
         lifespan=lifespan,
         # Handlers that need the runtime take it as a parameter named ``runtime``.
         dependencies={"runtime": Provide(runtime_module.current, sync_to_thread=False)},
-        middleware=[monitoring.request_id_middleware, monitoring.prometheus_config().middleware],
+        middleware=[monitoring.middleware],
         openapi_config=OpenAPIConfig(
             title="Loyalty wallet",
             version="1.0",

@@ -57,6 +57,15 @@ Handler = Callable[[Any], Awaitable[None]]
 FactsReader = Callable[..., Awaitable[dict[int, Any]]]
 
 
+async def keep_session(connection: Any) -> None:
+    """The pool's reset on release: nothing beyond asyncpg's own (it rolls back an open
+    transaction). asyncpg's default sends ``SELECT pg_advisory_unlock_all(); CLOSE ALL;
+    UNLISTEN *; RESET ALL`` each time a connection goes back: a round trip per release, two
+    per till receipt. We leave no session state to undo: advisory locks are the
+    transaction's (``pg_advisory_xact_lock``), settings are ``SET LOCAL``, no cursor outlives
+    its transaction and nothing LISTENs (``tests/platform/test_sql_home.py`` keeps it so)."""
+
+
 @dataclass
 class Caches:
     """Each domain's cache of this runtime; a new runtime starts with all of them empty."""
@@ -65,10 +74,13 @@ class Caches:
     rules: tuple[float, list[Any]] | None = None
     # wallet.promotions: (version row read, the active promotions compiled)
     promotions: tuple[int, Any] | None = None
+    promotions_checked: float = 0.0  # time.monotonic() of the last version read
+    promotions_changed: float = float("-inf")  # time.monotonic() of this process's last change
     # wallet.bonuses: (when read, the bonuses in force)
     bonuses: tuple[float, Any] | None = None
     # wallet.auth: key digest -> (when looked up, the caller, when a shopper token expires)
     principals: dict[str, tuple[float, Any, Any]] = field(default_factory=dict)
+    principal_lookups: dict[str, asyncio.Future[Any]] = field(default_factory=dict)
     # wallet.passsync.view: one passes.card.Program per distinct content
     programs: dict[Any, Any] = field(default_factory=dict)
     # wallet.passsync.google: loyalty classes known to exist at Google
@@ -153,7 +165,9 @@ class Runtime:
                         "to 1 or more (default 20)"
                     )
                 # asyncpg opens 10 at start by default; a smaller pool opens all of its own.
-                await self.engine.start_connection_pool(min_size=min(10, size), max_size=size)
+                await self.engine.start_connection_pool(
+                    min_size=min(10, size), max_size=size, reset=keep_session
+                )
         else:
             # WAL lets readers go on while one writer commits; the setting is kept in the file.
             await self.engine.run_ddl("PRAGMA journal_mode=WAL")

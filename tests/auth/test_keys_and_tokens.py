@@ -121,3 +121,27 @@ async def test_page_sign_out_ends_the_session_even_for_a_copied_cookie(client):
     await client.post("/signout", data={"csrf": csrf_of(card.text)})
     client.cookies.set("wsession", cookie)
     assert (await client.get("/card")).headers["location"] == "/signin"
+
+
+async def test_fifty_requests_at_once_with_an_unseen_key_look_it_up_once(client, monkeypatch):
+    """When a key's cache entry lapses under a till's load, the requests of that moment
+    share one lookup; a wrong key still fails for every one of them."""
+    shop = await Shop.open(client)
+    anna = await shop.enrol("Анна", email="anna@example.ru")
+    auth._cache().clear()
+    lookups = 0
+    real = auth._look_up
+
+    async def counted(*args: object) -> auth.Principal:
+        nonlocal lookups
+        lookups += 1
+        await asyncio.sleep(0.05)  # a slow database: the others arrive while it runs
+        return await real(*args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(auth, "_look_up", counted)
+    replies = await asyncio.gather(*(_identify(shop, anna.card, shop.pos_key) for _ in range(50)))
+    assert replies == [200] * 50
+    assert lookups == 1
+    wrong = await asyncio.gather(*(_identify(shop, anna.card, "wk_pos_nope") for _ in range(20)))
+    assert wrong == [401] * 20
+    assert lookups == 2

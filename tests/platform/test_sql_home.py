@@ -32,3 +32,21 @@ def test_no_row_lock_is_switched_by_engine():
         str(p.relative_to(ROOT)) for p in _program_sources() if LOCK_SWITCH.search(p.read_text())
     ]
     assert callers == [], f"name the lock with db.sql(..., lock=...): {callers}"
+
+
+# The pool hands connections back without asyncpg's session reset (``runtime.keep_session``):
+# nothing may leave session state behind for the next borrower.
+SESSION_STATE = re.compile(
+    r"pg_advisory_lock\(|pg_try_advisory_lock\(|[\"']\s*(?:UN)?LISTEN\s"
+    r"|\(\s*[\"']\s*SET\s+(?!LOCAL\b)|\bWITH\s+HOLD\b"
+)
+
+
+def test_no_statement_leaves_session_state_for_the_next_borrower():
+    callers = [
+        str(p.relative_to(ROOT)) for p in _program_sources() if SESSION_STATE.search(p.read_text())
+    ]
+    assert callers == [], (
+        "session state (a session advisory lock, LISTEN, SET without LOCAL, a held cursor) "
+        f"would outlive the transaction: the pool does not reset connections: {callers}"
+    )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from datetime import datetime, timedelta
 from typing import Any, Literal
@@ -118,6 +119,37 @@ async def authenticate(secret: str) -> Principal:
         and (cached[2] is None or now < cached[2])
     ):
         return cached[1]
+    # One lookup per key at a time: when the entry lapses under load, the 50 requests of
+    # that moment wait for one query instead of sending 50.
+    lookups = runtime.current().caches.principal_lookups
+    pending = lookups.get(digest)
+    if pending is not None:
+        try:
+            found: Principal = await asyncio.shield(pending)
+        except asyncio.CancelledError:
+            if not pending.cancelled():
+                raise  # this request was cancelled
+            return await _look_up(secret, digest, now)  # the one looking up was cancelled
+        return found
+    lookup = asyncio.get_running_loop().create_future()
+    lookups[digest] = lookup
+    try:
+        principal = await _look_up(secret, digest, now)
+    except Exception as failed:
+        lookup.set_exception(failed)
+        lookup.exception()  # the waiters (if any) raise it; with none it is not logged
+        raise
+    except BaseException:
+        lookup.cancel()
+        raise
+    else:
+        lookup.set_result(principal)
+        return principal
+    finally:
+        del lookups[digest]
+
+
+async def _look_up(secret: str, digest: str, now: datetime) -> Principal:
     principal: Principal | None = None
     expires_at: datetime | None = None
     if secret.startswith(f"{SHOPPER_PREFIX}_"):

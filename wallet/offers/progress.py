@@ -64,17 +64,23 @@ async def _record_spend(
     by_category: dict[str, int] = defaultdict(int)
     for category, amount in lines:
         by_category[category] += amount
-    for category, amount in by_category.items():
-        if amount:
-            await db.fetch(
-                queries.ADD_SPEND,
-                f"{account_id}:{card_id}:{month}:{category}",
-                account_id,
-                card_id,
-                month,
-                category,
-                amount,
-            )
+    spent = [(category, amount) for category, amount in by_category.items() if amount]
+    if spent:
+        await db.fetch(
+            queries.add_spend(len(spent)),
+            *(
+                value
+                for category, amount in spent
+                for value in (
+                    f"{account_id}:{card_id}:{month}:{category}",
+                    account_id,
+                    card_id,
+                    month,
+                    category,
+                    amount,
+                )
+            ),
+        )
     rows = await db.fetch(queries.ACTIVE_ENROLMENTS, month, account_id)
     for row in rows:
         if row["goal_id"] is None:

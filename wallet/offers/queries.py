@@ -4,6 +4,7 @@ account range) are functions that number their arguments with ``db.Params``."""
 
 from __future__ import annotations
 
+import functools
 from datetime import datetime
 from typing import Any
 
@@ -210,14 +211,22 @@ OTHER_ACTIVE_ENROLMENTS = db.sql(
 )
 """A shopper's other active offers and their goal of the month: one goal a month."""
 
-ADD_SPEND = db.sql(
-    "INSERT INTO offer_spend_month "
-    "(spend_key, account_id, card_id, month, category, paid_kopecks) "
-    "VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (spend_key) DO UPDATE "
-    "SET paid_kopecks = offer_spend_month.paid_kopecks + excluded.paid_kopecks"
-)
-"""Money paid per account, card, month and category, added in SQL (no read first): the
-till's receipt and its return both land here inside the till's transaction."""
+
+@functools.cache
+def add_spend(count: int) -> db.Sql:
+    """Money paid per account, card, month and category for ``count`` categories in one
+    statement, added in SQL (no read first): the till's receipt and its return both land
+    here inside the till's transaction. The keys must differ (one row per category)."""
+    groups = ", ".join(
+        "(" + ", ".join(f"${i * 6 + j + 1}" for j in range(6)) + ")" for i in range(count)
+    )
+    return db.sql(
+        "INSERT INTO offer_spend_month "
+        "(spend_key, account_id, card_id, month, category, paid_kopecks) "
+        f"VALUES {groups} ON CONFLICT (spend_key) DO UPDATE "
+        "SET paid_kopecks = offer_spend_month.paid_kopecks + excluded.paid_kopecks"
+    )
+
 
 ACTIVE_ENROLMENTS = db.sql(
     "SELECT e.id AS enrolment_id, e.opted_in_at, o.id AS offer_id, o.categories, "

@@ -10,6 +10,7 @@ says it changed: one small read per receipt), resolves the shopper's segments wi
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
@@ -99,24 +100,47 @@ def _definition(value: Any) -> Definition:
     return msgspec.convert(json.loads(value) if isinstance(value, str) else value, Definition)
 
 
+# How long the version read is trusted: every change made in this process forgets the
+# cache at once; another process's change (N web processes) applies within this bound.
+# One read per receipt was one more round trip on the till's hot path.
+RECHECK_SECONDS = 1.0
+
+
 async def catalogue() -> Catalogue:
     """The active promotions, compiled; reloaded only when the version row moved."""
     caches = runtime.current().caches
+    cached, moment = caches.promotions, time.monotonic()
+    if (
+        cached is not None
+        and moment - caches.promotions_checked < RECHECK_SECONDS
+        and moment - caches.promotions_changed > RECHECK_SECONDS
+    ):
+        fresh: Catalogue = cached[1]
+        return fresh
     rows = await db.fetch(queries.VERSION)
     version = int(rows[0]["version"]) if rows else -1
     cached = caches.promotions
     if cached is not None and cached[0] == version:
+        # Trusted from the moment before the read, and only once the set matches it:
+        # readers arriving while a newer set loads must not take the older one.
+        caches.promotions_checked = moment
         found: Catalogue = cached[1]
         return found
     loaded = Catalogue(
         Compiled(row["id"], row["name"], _definition(row["definition"]))
         for row in await db.fetch(queries.ACTIVE)
     )
-    caches.promotions = (version, loaded)
+    cached = caches.promotions
+    if cached is None or cached[0] <= version:  # a slower, older read never replaces a newer
+        caches.promotions = (version, loaded)
+        caches.promotions_checked = moment
     return loaded
 
 
 async def _bump() -> None:
+    # Until this change has surely committed, every reader here asks for the version (one
+    # that read before the commit would otherwise keep the old set for RECHECK_SECONDS).
+    runtime.current().caches.promotions_changed = time.monotonic()
     if not await db.fetch(queries.BUMP):
         await db.fetch(queries.INSERT_VERSION)
 
