@@ -235,3 +235,22 @@ async def test_the_tills_phone_lookups_count_against_the_till_keys_allowance(cli
     )
     limited = await client.get("/till/api/shopper", params={"q": "+79035550003"})
     assert statuses == [404, 404, 404] and limited.status_code == 429
+
+
+async def test_ended_till_sessions_are_forgotten_a_day_later_and_live_ones_stay(client):
+    from wallet.signin import service as signin
+
+    shop = await Shop.open(client)
+    await sign_in(client, shop.pos_key)
+    token = await till_csrf(client)
+    await client.post("/till/logout", data={"csrf": token})
+    await sign_in(client, shop.pos_key)
+    now = clock.now()
+    assert (await signin.prune(now=now))["till_session"] == 0
+    removed = await signin.prune(now=now + timedelta(days=1, minutes=1))
+    assert removed["till_session"] == 1
+    assert (await client.get("/till")).text.count('id="who"') == 1
+    # The live session expires after a shift and a half, and goes a day after that.
+    assert (await signin.prune(now=now + timedelta(hours=14, days=1, minutes=1)))[
+        "till_session"
+    ] == 1

@@ -87,3 +87,13 @@ async def close_session(token: str, *, now: datetime) -> None:
         await TillSession.update({TillSession.revoked_at: now}).where(
             TillSession.token_hash == codes.sha256_hex(token)
         )
+
+
+async def prune(*, before: datetime) -> int:
+    """Forget sessions that expired or were signed out before ``before`` (the nightly
+    housekeeping, with the shoppers' page sessions)."""
+    from wallet.platform import service as platform
+
+    return await platform.delete_in_batches(
+        "till_session", "expires_at < $1 OR revoked_at < $1", before
+    )
