@@ -60,6 +60,7 @@ async def test_a_tablet_signs_in_with_a_till_key_and_keeps_only_a_session_token(
     assert "script-src 'self'" in page.headers["content-security-policy"]
     assert "camera=(self)" in page.headers["permissions-policy"]
     assert (await client.get("/till/assets/zxing.js")).text.startswith("!function")
+    assert (await client.get("/till/assets/pages.py")).status_code == 404
 
     token = await till_csrf(client)
     signed_out = await client.post("/till/logout", data={"csrf": token})

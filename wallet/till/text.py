@@ -94,6 +94,7 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "code.sent": ("Код отправлен", "The code was sent"),
     "done.title": ("Чек проведён", "Receipt posted"),
     "done.receipt": ("Номер чека", "Receipt number"),
+    "done.when": ("Дата и время", "Date and time"),
     "done.earned": ("Начислено баллов", "Points earned"),
     "done.balance": ("Баланс после покупки", "Balance after"),
     "done.earned_from": ("Баллы станут доступны", "Points spendable from"),

@@ -353,6 +353,7 @@
     const figures = $("done-figures");
     figures.replaceChildren(
       row(T["done.receipt"], r.receipt_id),
+      row(T["done.when"], new Date(r.occurred_at).toLocaleString(LANG === "ru" ? "ru-RU" : "en-GB")),
       row(T["quote.total"], money(r.total_kopecks)),
       row(T["quote.discount"], money(r.discount_kopecks)),
       row(T["quote.redeemed"], count(r.redeemed_points) + " " + T["quote.points"] + " = " + money(r.redeemed_kopecks)),
