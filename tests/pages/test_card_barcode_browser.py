@@ -26,7 +26,7 @@ def card_barcode(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
 
 
 async def test_the_card_page_shows_the_chosen_barcode_and_a_scanner_reads_it(
-    card_barcode, database, server
+    database, card_barcode, server
 ):
     await make_store("MSK-001")
     async with chromium() as tab:
