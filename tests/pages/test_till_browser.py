@@ -10,11 +10,14 @@ import base64
 import io
 import json
 import time
+from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 from PIL import Image
 
+from passes import barcode
 from tests.pages.cdp import Tab, chromium
 from tests.pages.test_browser import _shot
 from tests.support.shop import Shop, bearer, line
@@ -337,3 +340,46 @@ async def _earned(tab: Tab) -> int:
     text = await tab.text("#done-figures")
     line_ = next(x for x in text.split("\n") if x.startswith("+"))
     return int(line_.lstrip("+"))
+
+
+def _y4m(png: bytes, path: Path, *, frames: int = 30) -> None:
+    """A still video (YUV 4:2:0, 640x480) of ``png`` on white, for Chromium's fake camera."""
+    width, height = 640, 480
+    picture = Image.open(io.BytesIO(png)).convert("L")
+    picture.thumbnail((width - 80, height - 80))
+    frame = Image.new("L", (width, height), 255)
+    frame.paste(picture, ((width - picture.width) // 2, (height - picture.height) // 2))
+    luma = frame.tobytes()
+    chroma = bytes([128]) * (width * height // 4)
+    with path.open("wb") as out:
+        out.write(f"YUV4MPEG2 W{width} H{height} F10:1 Ip A1:1 C420jpeg\n".encode())
+        for _ in range(frames):
+            out.write(b"FRAME\n" + luma + chroma + chroma)
+
+
+@pytest.mark.parametrize("kind", ["QR", "CODE_128"])
+async def test_a_cashier_scans_the_card_with_the_tablets_camera(database, server, tmp_path, kind):
+    """The camera films the card's barcode (Chromium's fake camera playing a video of it);
+    the page decodes it (BarcodeDetector where the browser has it, else the vendored
+    @zxing/library) and finds the shopper."""
+    async with httpx.AsyncClient(base_url=server) as http:
+        shop = await Shop.open(http)
+        anna = await shop.enrol("Анна Смирнова", "anna@example.ru")
+        video = tmp_path / "card.y4m"
+        _y4m(barcode.png(anna.card, kind, scale=4), video)
+        async with chromium(camera=str(video)) as tab:
+            await _size(tab, TABLET)
+            await _sign_in(tab, server, shop.pos_key, f"{database.kind}-till-scan-{kind}")
+            await _click(tab, "#scan")
+            await _until(tab, _visible("shopper"), "the scanned shopper shown")
+            assert await tab.text("#shopper-name") == "Анна Смирнова"
+            assert (await tab.text("#shopper-found")).replace(" ", "") == anna.card
+            # The camera is closed once the card is read.
+            assert await tab.js(_visible("camera")) is False
+            assert await tab.csp_violations() == []
+            # Debian's headless Chromium has no BarcodeDetector: the vendored decoder read it.
+            decoder = await tab.js(
+                "'BarcodeDetector' in window ? 'native' : typeof ZXing === 'object' ? 'zxing' : ''"
+            )
+            assert decoder in ("native", "zxing")
+            await _shot(tab, f"{database.kind}-till-scan-{kind}-found-by-{decoder}.png")
