@@ -357,7 +357,7 @@ def _y4m(png: bytes, path: Path, *, frames: int = 30) -> None:
             out.write(b"FRAME\n" + luma + chroma + chroma)
 
 
-@pytest.mark.parametrize("kind", ["QR", "CODE_128"])
+@pytest.mark.parametrize("kind", ["QR", "CODE_128", "PDF417"])
 async def test_a_cashier_scans_the_card_with_the_tablets_camera(database, server, tmp_path, kind):
     """The camera films the card's barcode (Chromium's fake camera playing a video of it);
     the page decodes it (BarcodeDetector where the browser has it, else the vendored
