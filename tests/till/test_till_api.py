@@ -56,6 +56,9 @@ async def test_a_tablet_signs_in_with_a_till_key_and_keeps_only_a_session_token(
 
     page = await client.get("/till")
     assert "Тверская, 12" in page.text and 'id="who"' in page.text
+    assert "Телефон или номер карты" in page.text
+    english = await client.get("/till", headers={"Accept-Language": "en-GB,en;q=0.9"})
+    assert "Phone or card number" in english.text and "Телефон" not in english.text
     # Scripts from this site only, and the camera for this page alone.
     assert "script-src 'self'" in page.headers["content-security-policy"]
     assert "camera=(self)" in page.headers["permissions-policy"]
