@@ -14,6 +14,8 @@ from typing import Literal
 
 import msgspec
 
+from passes.barcode import Kind as BarcodeKind
+
 CardStatus = Literal["active", "blocked", "replaced"]
 
 _HEX_COLOUR = re.compile(r"^#[0-9A-Fa-f]{6}$")
@@ -149,6 +151,8 @@ class Program(msgspec.Struct, frozen=True, kw_only=True):
     """Shops in the order the service ranked them (nearest first); the first 10 are used."""
     images_dir: Path | None = None
     """PNGs overriding the default artwork in templates/pass/, file by file."""
+    barcode: BarcodeKind = "QR"
+    """The till barcode the card carries (``passes.barcode``)."""
 
     def __post_init__(self) -> None:
         for name in ("foreground_color", "background_color", "label_color"):

@@ -48,6 +48,8 @@ from wallet.signin.api import EnrolController, SignInController
 from wallet.signin.lookup import LookupController
 from wallet.sms import smpp
 from wallet.stores.api import StoresController
+from wallet.till.api import TillApiController
+from wallet.till.pages import TillPagesController
 
 
 class Health(msgspec.Struct, frozen=True):
@@ -171,6 +173,8 @@ def create_app(
         MyDataController,
         SupportPrivacyController,
         KoshelekController,
+        TillPagesController,
+        TillApiController,
         monitoring.MetricsController,
         *(extra_handlers or []),
     ]

@@ -9,7 +9,10 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal, cast
 from zoneinfo import ZoneInfo
+
+CardBarcode = Literal["QR", "CODE_128", "PDF417"]
 
 
 def _int(name: str, default: int) -> int:
@@ -167,6 +170,9 @@ class Settings:
     # A blocked card found by a search: true refuses issuing it (422), false returns it as
     # "inactive".
     koshelek_refuse_blocked: bool = True
+    # The till barcode on the card page, the Apple pass and the Google pass: QR, CODE_128
+    # (for linear scanners) or PDF417.
+    card_barcode: CardBarcode = "QR"
     # The optional getAllUsers / getAllUsersExtended lists (every member's phone): off.
     koshelek_list_users: bool = False
     # Кошелёк's Push API (we are the client): base URL and the credentials Кошелёк issues.
@@ -263,6 +269,10 @@ def load() -> Settings:
         koshelek_password=env("WALLET_KOSHELEK_PASSWORD") or "",
         koshelek_barcode=_choice(
             "WALLET_KOSHELEK_BARCODE", Settings.koshelek_barcode, ("CODE_128", "QR_CODE")
+        ),
+        card_barcode=cast(
+            CardBarcode,
+            _choice("WALLET_CARD_BARCODE", Settings.card_barcode, ("QR", "CODE_128", "PDF417")),
         ),
         koshelek_refuse_blocked=_bool(
             "WALLET_KOSHELEK_REFUSE_BLOCKED", Settings.koshelek_refuse_blocked

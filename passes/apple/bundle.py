@@ -29,6 +29,7 @@ from passes.apple.model import (
     w3c_date,
 )
 from passes.apple.sign import PassSigner
+from passes.barcode import APPLE_FORMATS
 from passes.card import AppleSettings, CardState, Program, format_roubles, hex_to_rgb
 
 DEFAULT_IMAGES_DIR = Path(__file__).resolve().parents[2] / "templates" / "pass"
@@ -372,10 +373,11 @@ def pass_json_for(
         barcodes=[
             Barcode(
                 message=state.card_number,
-                format="PKBarcodeFormatQR",
+                format=apple_format,
                 message_encoding="iso-8859-1",
                 alt_text=state.card_number,
             )
+            for apple_format in APPLE_FORMATS[program.barcode]
         ],
         locations=list(parts.locations),
         # Shows the pass on the lock screen around the day points burn.

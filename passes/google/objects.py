@@ -13,6 +13,7 @@ from typing import Any, Literal
 
 import msgspec
 
+from passes.barcode import GOOGLE_TYPES, GoogleType
 from passes.card import CardState, Program, format_points, format_roubles
 
 MessageType = Literal["TEXT_AND_NOTIFY", "TEXT"]
@@ -86,7 +87,7 @@ class LoyaltyPoints(_Body):
 
 
 class Barcode(_Body):
-    type: Literal["QR_CODE"]
+    type: GoogleType
     value: str
     alternate_text: str | None = None
 
@@ -332,8 +333,12 @@ def _text_modules(state: CardState) -> list[TextModuleData]:
     return modules
 
 
-def _barcode(state: CardState) -> Barcode:
-    return Barcode(type="QR_CODE", value=state.card_number, alternate_text=state.card_number)
+def _barcode(state: CardState, program: Program) -> Barcode:
+    return Barcode(
+        type=GOOGLE_TYPES[program.barcode],
+        value=state.card_number,
+        alternate_text=state.card_number,
+    )
 
 
 def loyalty_object(state: CardState, program: Program, google: GoogleSettings) -> dict[str, Any]:
@@ -346,7 +351,7 @@ def loyalty_object(state: CardState, program: Program, google: GoogleSettings) -
         account_name=state.holder_name,
         loyalty_points=_points(state),
         secondary_loyalty_points=_secondary(state),
-        barcode=_barcode(state),
+        barcode=_barcode(state, program),
         text_modules_data=_text_modules(state) or None,
         valid_time_interval=TimeInterval(end=DateTime(date=_iso(state.updated_at)))
         if state.status != "active"

@@ -101,8 +101,20 @@ class Tab:
 
 
 @contextlib.asynccontextmanager
-async def chromium(*, lang: str = "ru-RU,ru;q=0.9") -> AsyncIterator[Tab]:
-    """A fresh headless Chromium with one tab at 390x844 (a phone), closed afterwards."""
+async def chromium(
+    *, lang: str = "ru-RU,ru;q=0.9", camera: str | None = None
+) -> AsyncIterator[Tab]:
+    """A fresh headless Chromium with one tab at 390x844 (a phone), closed afterwards.
+    ``camera``: a .y4m video the browser's camera films (permission granted)."""
+    filming = (
+        [
+            "--use-fake-ui-for-media-stream",
+            "--use-fake-device-for-media-stream",
+            f"--use-file-for-fake-video-capture={camera}",
+        ]
+        if camera
+        else []
+    )
     # Chromium's helper processes may still be writing the profile as the main one exits;
     # the whole process group is stopped, and leftovers never fail the test.
     with tempfile.TemporaryDirectory(ignore_cleanup_errors=True) as profile:
@@ -121,6 +133,7 @@ async def chromium(*, lang: str = "ru-RU,ru;q=0.9") -> AsyncIterator[Tab]:
                 "--disable-sync",
                 "--disable-dev-shm-usage",
                 f"--user-data-dir={profile}",
+                *filming,
                 "about:blank",
             ],
             stdout=subprocess.DEVNULL,

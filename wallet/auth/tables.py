@@ -27,3 +27,16 @@ class ShopperToken(Table, tablename="shopper_token"):
     member = ForeignKey(references=Member, index=True)
     created_at = Timestamptz(default=TimestamptzNow())
     revoked_at = Timestamptz(null=True, default=None)
+
+
+class TillSession(Table, tablename="till_session"):
+    """A tablet signed in to the web till (/till) with a till key. The browser holds only a
+    random token (its SHA-256 is kept here); the key stays on the server, and revoking the
+    key ends every session opened with it."""
+
+    id = Serial(primary_key=True)
+    token_hash = Varchar(length=64, unique=True)
+    key = ForeignKey(references=ApiKey, index=True)
+    expires_at = Timestamptz()
+    revoked_at = Timestamptz(null=True, default=None)
+    created_at = Timestamptz(default=TimestamptzNow())

@@ -28,7 +28,7 @@ from wallet.inputs import QueryJournalId, parse_id
 from wallet.members import service as members
 from wallet.members.schemas import LANGUAGES, AddCardIn, EnrolIn
 from wallet.pages import cashback
-from wallet.pages.render import Page, page, qr_svg
+from wallet.pages.render import Page, card_barcode, page, qr_svg
 from wallet.plastic import service as plastic
 from wallet.promotions import service as promotions
 from wallet.shopper import views
@@ -433,7 +433,7 @@ async def _card_page(
         status=status,
         name=next((c.holder_name for c in cards if c.role == "main"), ""),
         card=shown,
-        qr=qr_svg(shown.number),
+        qr=card_barcode(shown.number),
         links=views.links(shown.number),
         summary=figures,
         tier=figures.tier,

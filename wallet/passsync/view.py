@@ -55,6 +55,7 @@ async def program(now: datetime) -> Program:
     key = (
         rules.program_name,
         tuple((s.name, s.latitude, s.longitude) for s in shops[:10]),
+        settings.get().card_barcode,
     )
     programs = runtime.current().caches.programs
     found = programs.get(key)
@@ -64,6 +65,7 @@ async def program(now: datetime) -> Program:
             organization_name=rules.program_name,
             issuer_name=rules.program_name,
             homepage_url=settings.get().base_url,
+            barcode=key[2],
             locations=[
                 StoreLocation(latitude=lat, longitude=lon, name=name)
                 for name, lat, lon in key[1]

@@ -11,7 +11,7 @@ walk the number space to list members: 429 with Retry-After beyond it.
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Annotated, Any
 
 from litestar import Controller, Request, get
@@ -77,23 +77,28 @@ class LookupController(Controller):
         request: Request[Any, Any, Any],
         phone: Annotated[str, Parameter(min_length=1, max_length=phones.MAX_TYPED)],
     ) -> CardStatusOut:
-        number = phones.normalise(phone, field="phone")
-        who = principal(request)
-        now = clock.now()
-        per_hour = settings_module.get().pos_lookups_per_hour
-        async with db.write_transaction():
-            await limits.take(
-                [
-                    limits.Limit(
-                        f"pos_lookup:{who.key_id}",
-                        per_hour,
-                        WINDOW,
-                        "this till key looked up too many phone numbers; try again later",
-                    )
-                ],
-                now=now,
-            )
-        card = await card_of_phone(number)
-        if card is None:
-            raise ShopperNotFound("no shopper with this phone", {"field": "phone"})
-        return await service.identify(card, now=now)
+        return await find_by_phone(phone, key_id=principal(request).key_id, now=clock.now())
+
+
+async def find_by_phone(phone: str, *, key_id: int | None, now: datetime) -> CardStatusOut:
+    """The identify reply of the main card of the member with ``phone`` (typed any way),
+    counted against the till key's hourly allowance; the API and the web till both ask
+    here."""
+    number = phones.normalise(phone, field="phone")
+    per_hour = settings_module.get().pos_lookups_per_hour
+    async with db.write_transaction():
+        await limits.take(
+            [
+                limits.Limit(
+                    f"pos_lookup:{key_id}",
+                    per_hour,
+                    WINDOW,
+                    "this till key looked up too many phone numbers; try again later",
+                )
+            ],
+            now=now,
+        )
+    card = await card_of_phone(number)
+    if card is None:
+        raise ShopperNotFound("no shopper with this phone", {"field": "phone"})
+    return await service.identify(card, now=now)

@@ -23,6 +23,7 @@ import msgspec
 
 from wallet import codes, db
 from wallet.auth import service as auth
+from wallet.auth import till_sessions
 from wallet.errors import WrongCode
 from wallet.members import service as members
 from wallet.signin import limits, queries
@@ -280,4 +281,5 @@ async def prune(*, now: datetime) -> dict[str, int]:
         "page_session": await platform.delete_in_batches(
             "page_session", "expires_at < $1 OR revoked_at < $1", now - TRACE_KEEP
         ),
+        "till_session": await till_sessions.prune(before=now - TRACE_KEEP),
     }

@@ -37,3 +37,9 @@ def page_binding(*, session_token: str | None, browser_id: str) -> str:
 
 def console_binding(key: str) -> str:
     return f"console:{codes.sha256_hex(key)}" if key else ""
+
+
+def till_binding(session_token: str) -> str:
+    """The web till's requests carry a token bound to its session (in a header: the page
+    talks JSON)."""
+    return f"till:{codes.sha256_hex(session_token)}" if session_token else ""

@@ -73,3 +73,6 @@ BROWSER = SessionCookie("wcsrf", "/", "lax", None)
 # A member of staff in the console: the staff key itself, checked like a bearer key on
 # every request; Strict and scoped to /console, so no other page or site ever sends it.
 STAFF = SessionCookie("wallet_console", "/console", "strict", timedelta(hours=12))
+# The web till (/till): a random token naming a server-side session (wallet.auth keeps the
+# till key); Strict and scoped to /till like the console's.
+TILL = SessionCookie("wallet_till", "/till", "strict", timedelta(hours=14))
