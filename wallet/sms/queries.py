@@ -9,3 +9,9 @@ RECORD_RECEIPT = db.sql(
 )
 """The SMSC's delivery receipt on the message it names: no row back means the receipt beat
 our own "sent" commit (or names a message we do not know)."""
+
+RECEIPTS_OF_TAG = db.sql(
+    "SELECT status, COUNT(*) AS n, SUM(parts) AS parts FROM sms_message WHERE tag = $1 "
+    "GROUP BY status"
+)
+"""Messages sent under one tag (a campaign) by status, with their parts."""

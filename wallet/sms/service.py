@@ -8,6 +8,9 @@
   with the SMSC's message id; a refused message is ``dead`` with the SMSC's reason.
 - The text is blanked once sent (a sign-in code must not stay readable here).
 - With no ``WALLET_SMPP_HOST`` the message goes to the log (the embedded demo's sink).
+- A ``marketing`` message (a campaign's) whose job comes due in the quiet hours waits for
+  their end (``quiet.py``): an SMSC that was down all evening does not wake shoppers at
+  midnight. Service messages (sign-in and spend codes) are never held.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ from wallet import clock, db, phones
 from wallet import settings as settings_module
 from wallet.platform import service as platform
 from wallet.platform.worker import GiveUp
-from wallet.sms import queries, smpp
+from wallet.sms import queries, quiet, smpp
 from wallet.sms.tables import SmsMessage
 
 log = logging.getLogger("wallet.sms")
@@ -43,8 +46,18 @@ class TextTooLong(GiveUp):
     pass
 
 
-async def queue(*, phone: str, text: str, kind: str, now: datetime) -> int:
-    """Queue an SMS in the caller's write transaction; its id."""
+def allowed_senders() -> tuple[str, ...]:
+    """Sender names the operator registered for us (the settings say which)."""
+    s = settings_module.get()
+    return (s.smpp_sender, *s.sms_senders)
+
+
+async def queue(
+    *, phone: str, text: str, kind: str, now: datetime, sender: str = "", tag: str = ""
+) -> int:
+    """Queue an SMS in the caller's write transaction; its id. ``sender`` (one the
+    settings allow; empty: ``WALLET_SMPP_SENDER``) and ``tag`` (what sent it) are kept
+    with it."""
     parts = smpp.parts_of(text)
     if parts > MAX_PARTS:
         raise TextTooLong(f"the text takes {parts} SMS parts; at most {MAX_PARTS}")
@@ -52,6 +65,8 @@ async def queue(*, phone: str, text: str, kind: str, now: datetime) -> int:
         SmsMessage(
             phone=phones.normalise(phone),
             kind=kind,
+            sender=sender,
+            tag=tag,
             text=text,
             parts=parts,
             status="queued",
@@ -67,12 +82,22 @@ async def send(payload: dict[str, Any]) -> None:
     """The ``sms.send`` job."""
     message_id = int(payload["id"])
     row = (
-        await SmsMessage.select(SmsMessage.phone, SmsMessage.text, SmsMessage.status)
+        await SmsMessage.select(
+            SmsMessage.phone,
+            SmsMessage.text,
+            SmsMessage.status,
+            SmsMessage.kind,
+            SmsMessage.sender,
+        )
         .where(SmsMessage.id == message_id)
         .first()
     )
     if row is None or row["status"] != "queued":
         return  # sent already (a retried job), or forgotten
+    if row["kind"] == quiet.MARKETING and (until := quiet.quiet_until(clock.now())):
+        async with db.write_transaction():
+            await platform.enqueue(kind=SEND, payload={"id": message_id}, due_at=until)
+        return
     s = settings_module.get()
     if not s.smpp_host:
         log.info("SMS to %s (no WALLET_SMPP_HOST, not sent): %s", row["phone"], row["text"])
@@ -80,7 +105,10 @@ async def send(payload: dict[str, Any]) -> None:
     else:
         try:
             smsc_id = await smpp.client(record_receipt).submit(
-                log_id=str(message_id), phone=row["phone"], text=row["text"], sender=s.smpp_sender
+                log_id=str(message_id),
+                phone=row["phone"],
+                text=row["text"],
+                sender=row["sender"] or s.smpp_sender,
             )
         except GiveUp as exc:
             async with db.write_transaction():
@@ -137,6 +165,13 @@ async def _apply_receipt(smsc_message_id: str, state: str) -> bool:
 
 # Receipts that arrived before their message was recorded as sent (this process only).
 _early: dict[str, str] = {}
+
+
+async def counts_of_tag(tag: str) -> dict[str, tuple[int, int]]:
+    """Messages sent under ``tag`` by status (queued, sent, delivered, failed, expired,
+    dead): (messages, parts)."""
+    rows = await db.fetch(queries.RECEIPTS_OF_TAG, tag)
+    return {row["status"]: (int(row["n"]), int(row["parts"] or 0)) for row in rows}
 
 
 # Messages are kept this long for an operator looking into "I never got my code", then go.
