@@ -202,6 +202,9 @@ class Settings:
     sms_quiet_hours: tuple[int, int] = (21 * 60, 9 * 60)
     sms_price_kopecks: int = 0
     sms_max_parts: int = 4
+    # Spending points on a shopper the till found by phone needs a code sent to them by
+    # SMS: for more than this many points (0: any spend); None: never.
+    spend_code_above: int | None = 0
     # Phone lookups each till key may make an hour (found or not), so a key cannot list
     # members by walking numbers.
     pos_lookups_per_hour: int = 120
@@ -304,6 +307,7 @@ def load() -> Settings:
             "WALLET_SMS_PRICE_KOPECKS", Settings.sms_price_kopecks, minimum=0
         ),
         sms_max_parts=_at_least("WALLET_SMS_MAX_PARTS", Settings.sms_max_parts, minimum=1),
+        spend_code_above=_spend_code(env("WALLET_SPEND_CODE") or "always"),
         pos_lookups_per_hour=_at_least(
             "WALLET_POS_LOOKUPS_PER_HOUR", Settings.pos_lookups_per_hour, minimum=1
         ),
@@ -332,6 +336,20 @@ def _secret(name: str) -> str:
         except OSError as exc:
             raise SystemExit(f"setting {name}_FILE={path!r}: cannot read it ({exc})") from exc
     return os.environ.get(name) or ""
+
+
+def _spend_code(raw: str) -> int | None:
+    """``always`` (0: any spend), ``never`` (None) or N (more than N points)."""
+    value = raw.strip().lower()
+    if value == "always":
+        return 0
+    if value == "never":
+        return None
+    if value.isdigit():
+        return int(value)
+    raise SystemExit(
+        f"setting WALLET_SPEND_CODE={raw!r} is not always, never or a number of points"
+    )
 
 
 def _quiet_hours(raw: str) -> tuple[int, int]:

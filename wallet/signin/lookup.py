@@ -14,6 +14,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Annotated, Any
 
+import msgspec
 from litestar import Controller, Request, get
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import Parameter
@@ -24,7 +25,7 @@ from wallet.auth.guards import allow
 from wallet.errors import ErrorReply, NotFound
 from wallet.http import errors, principal
 from wallet.members.tables import Card, Member
-from wallet.receipts import service
+from wallet.receipts import service, spend_codes
 from wallet.receipts.schemas import CardStatusOut
 from wallet.signin import limits
 
@@ -96,4 +97,9 @@ class LookupController(Controller):
         card = await card_of_phone(number)
         if card is None:
             raise ShopperNotFound("no shopper with this phone", {"field": "phone"})
-        return await service.identify(card, now=now)
+        # The till gets a card reference, not the number: spending with it needs the code
+        # the shopper is texted (receipts/spend_codes.py).
+        found = await service.identify(card, now=now)
+        return msgspec.structs.replace(
+            found, card_number=spend_codes.reference(found.card_number, now=now)
+        )
