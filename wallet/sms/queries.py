@@ -15,3 +15,10 @@ RECEIPTS_OF_TAG = db.sql(
     "GROUP BY status"
 )
 """Messages sent under one tag (a campaign) by status, with their parts."""
+
+MARK_SENT = db.sql(
+    "UPDATE sms_message SET status = $1, smsc_message_id = $2, sent_at = $3, error = $4, "
+    "text = '' WHERE id = $5 AND status = 'queued'"
+)
+"""A message the SMSC took (``sent``, with its id) or refused (``dead``, with the reason);
+the text goes (a code must not stay readable)."""

@@ -15,6 +15,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from datetime import datetime, timedelta
 from typing import Any
@@ -22,7 +23,7 @@ from typing import Any
 from wallet import clock, db, phones
 from wallet import settings as settings_module
 from wallet.platform import service as platform
-from wallet.platform.worker import GiveUp
+from wallet.platform.worker import GiveUp, RetryLater
 from wallet.sms import queries, quiet, smpp
 from wallet.sms.tables import SmsMessage
 
@@ -53,11 +54,18 @@ def allowed_senders() -> tuple[str, ...]:
 
 
 async def queue(
-    *, phone: str, text: str, kind: str, now: datetime, sender: str = "", tag: str = ""
+    *,
+    phone: str,
+    text: str,
+    kind: str,
+    now: datetime,
+    sender: str = "",
+    tag: str = "",
+    send: bool = True,
 ) -> int:
     """Queue an SMS in the caller's write transaction; its id. ``sender`` (one the
     settings allow; empty: ``WALLET_SMPP_SENDER``) and ``tag`` (what sent it) are kept
-    with it."""
+    with it. ``send=False`` leaves the job to ``queue_send`` (many messages, one job)."""
     parts = smpp.parts_of(text)
     if parts > MAX_PARTS:
         raise TextTooLong(f"the text takes {parts} SMS parts; at most {MAX_PARTS}")
@@ -74,64 +82,80 @@ async def queue(
         )
     ).returning(SmsMessage.id)
     message_id = int(rows[0]["id"])
-    await platform.enqueue(kind=SEND, payload={"id": message_id})
+    if send:
+        await platform.enqueue(kind=SEND, payload={"id": message_id})
     return message_id
 
 
 async def send(payload: dict[str, Any]) -> None:
-    """The ``sms.send`` job."""
-    message_id = int(payload["id"])
-    row = (
-        await SmsMessage.select(
+    """The ``sms.send`` job: one message (``id``), or a campaign's chunk (``ids``) sent
+    side by side and marked in one transaction. A chunk whose SMSC went away part way
+    marks what went and is retried for the rest (each row is sent only while ``queued``)."""
+    ids = [int(payload["id"])] if "id" in payload else [int(i) for i in payload["ids"]]
+    rows = [
+        row
+        for row in await SmsMessage.select(
+            SmsMessage.id,
             SmsMessage.phone,
             SmsMessage.text,
             SmsMessage.status,
             SmsMessage.kind,
             SmsMessage.sender,
-        )
-        .where(SmsMessage.id == message_id)
-        .first()
-    )
-    if row is None or row["status"] != "queued":
-        return  # sent already (a retried job), or forgotten
-    if row["kind"] == quiet.MARKETING and (until := quiet.quiet_until(clock.now())):
+        ).where(SmsMessage.id.is_in(ids))
+        if row["status"] == "queued"
+    ]  # the others were sent already (a retried job), or forgotten
+    until = quiet.quiet_until(clock.now())
+    held = [int(row["id"]) for row in rows if until and row["kind"] == quiet.MARKETING]
+    if held:
         async with db.write_transaction():
-            await platform.enqueue(kind=SEND, payload={"id": message_id}, due_at=until)
+            await platform.enqueue(kind=SEND, payload={"ids": held}, due_at=until)
+        rows = [row for row in rows if int(row["id"]) not in held]
+    if not rows:
         return
     s = settings_module.get()
+    outcomes: dict[int, tuple[str, str | None, str]] = {}
+    later: list[RetryLater] = []
     if not s.smpp_host:
-        log.info("SMS to %s (no WALLET_SMPP_HOST, not sent): %s", row["phone"], row["text"])
-        smsc_id = None
+        for row in rows:
+            log.info("SMS to %s (no WALLET_SMPP_HOST, not sent): %s", row["phone"], row["text"])
+            outcomes[int(row["id"])] = ("sent", None, "")
     else:
-        try:
-            smsc_id = await smpp.client(record_receipt).submit(
-                log_id=str(message_id),
-                phone=row["phone"],
-                text=row["text"],
-                sender=row["sender"] or s.smpp_sender,
-            )
-        except GiveUp as exc:
-            async with db.write_transaction():
-                await SmsMessage.update(
-                    {
-                        SmsMessage.status: "dead",
-                        SmsMessage.error: str(exc)[:200],
-                        SmsMessage.text: "",
-                    }
-                ).where(SmsMessage.id == message_id)
-            log.error("SMS %s to %s not sent: %s", message_id, phones.masked(row["phone"]), exc)
-            return
-    async with db.write_transaction():
-        await SmsMessage.update(
-            {
-                SmsMessage.status: "sent",
-                SmsMessage.smsc_message_id: smsc_id,
-                SmsMessage.sent_at: clock.now(),
-                SmsMessage.text: "",
-            }
-        ).where((SmsMessage.id == message_id) & (SmsMessage.status == "queued"))
-    if smsc_id is not None and smsc_id in _early:
-        await record_receipt(smsc_id, _early.pop(smsc_id))
+        client = smpp.client(record_receipt)
+
+        async def one(row: dict[str, Any]) -> None:
+            message_id = int(row["id"])
+            try:
+                smsc_id = await client.submit(
+                    log_id=str(message_id),
+                    phone=row["phone"],
+                    text=row["text"],
+                    sender=row["sender"] or s.smpp_sender,
+                )
+            except GiveUp as exc:
+                outcomes[message_id] = ("dead", None, str(exc)[:200])
+                log.error("SMS %s to %s not sent: %s", message_id, phones.masked(row["phone"]), exc)
+            except RetryLater as exc:
+                later.append(exc)
+            else:
+                outcomes[message_id] = ("sent", smsc_id, "")
+
+        await asyncio.gather(*(one(row) for row in rows))
+    if outcomes:
+        now = clock.now()
+        async with db.write_transaction():
+            for message_id, (status, smsc_id, error) in outcomes.items():
+                await db.fetch(queries.MARK_SENT, status, smsc_id, now, error, message_id)
+    for _message_id, (_status, smsc_id, _error) in outcomes.items():
+        if smsc_id is not None and smsc_id in _early:
+            await record_receipt(smsc_id, _early.pop(smsc_id))
+    if later:
+        raise later[0]
+
+
+async def queue_send(message_ids: list[int]) -> None:
+    """One ``sms.send`` job for messages queued with ``send=False`` (a campaign's chunk)."""
+    if message_ids:
+        await platform.enqueue(kind=SEND, payload={"ids": message_ids})
 
 
 async def record_receipt(smsc_message_id: str, stat: str) -> None:
