@@ -201,12 +201,15 @@ async def run(args: argparse.Namespace) -> None:
         started = time.perf_counter()
         peak = before
         last_count, last_change = 0, time.perf_counter()
+        first_at = 0.0
         stop = asyncio.Event()
         running = asyncio.create_task(worker.run_forever(stop))
         try:
             while standin.accepted < args.shoppers:
                 await asyncio.sleep(0.05)
                 peak = max(peak, rss_mb())
+                if standin.accepted and not first_at:
+                    first_at = time.perf_counter()
                 if standin.accepted != last_count:
                     last_count, last_change = standin.accepted, time.perf_counter()
                 elif time.perf_counter() - last_change > 15:
@@ -230,6 +233,8 @@ async def run(args: argparse.Namespace) -> None:
             f"campaign              {rate:8.0f} messages/s ({standin.accepted} in {elapsed:.1f} s)"
         )
         print(f"ratio                 {rate / bare:8.2f}  (target >= 0.70)")
+        if first_at:
+            print(f"first message after   {first_at - started:8.2f} s")
         print(f"figures               {done.figures[0]}")
         refused = await db.raw(
             "SELECT error, COUNT(*) AS n FROM sms_message WHERE status = 'dead' GROUP BY error"

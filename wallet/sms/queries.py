@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from wallet import db
 
 RECORD_RECEIPT = db.sql(
@@ -22,3 +24,13 @@ MARK_SENT = db.sql(
 )
 """A message the SMSC took (``sent``, with its id) or refused (``dead``, with the reason);
 the text goes (a code must not stay readable)."""
+
+
+def insert_messages(p: db.Params, rows: list[tuple[str, str, str, str, str, int, Any]]) -> str:
+    """Many queued messages in one statement (a campaign's chunk): phone, kind, sender,
+    tag, text, parts, created_at each; their ids back in order."""
+    values = ", ".join("(" + ", ".join(p(value) for value in row) + ", 'queued')" for row in rows)
+    return (
+        "INSERT INTO sms_message (phone, kind, sender, tag, text, parts, created_at, status) "
+        f"VALUES {values} RETURNING id"
+    )

@@ -152,6 +152,27 @@ async def send(payload: dict[str, Any]) -> None:
         raise later[0]
 
 
+async def queue_many(
+    messages: list[tuple[str, str]], *, kind: str, now: datetime, sender: str = "", tag: str = ""
+) -> list[int]:
+    """Queue (phone in E.164, text) pairs in one statement and one ``sms.send`` job, in
+    the caller's write transaction (a campaign's chunk: a Piccolo insert per message was
+    most of the campaign's time in bench/bench_sms.py)."""
+    if not messages:
+        return []
+    rows = []
+    for phone, text in messages:
+        parts = smpp.parts_of(text)
+        if parts > MAX_PARTS:
+            raise TextTooLong(f"the text takes {parts} SMS parts; at most {MAX_PARTS}")
+        rows.append((phone, kind, sender, tag, text, parts, now))
+    p = db.Params()
+    inserted = await db.fetch(queries.insert_messages(p, rows), *p.values)
+    ids = sorted(int(row["id"]) for row in inserted)
+    await queue_send(ids)
+    return ids
+
+
 async def queue_send(message_ids: list[int]) -> None:
     """One ``sms.send`` job for messages queued with ``send=False`` (a campaign's chunk)."""
     if message_ids:
@@ -159,34 +180,62 @@ async def queue_send(message_ids: list[int]) -> None:
 
 
 async def record_receipt(smsc_message_id: str, stat: str) -> None:
-    """A ``deliver_sm`` receipt: the message becomes delivered, failed or expired. A
-    receipt for a message we do not know (sent before a restart of the database, or by
-    another system on the same bind) is logged and dropped."""
-    state = RECEIPT_STATES.get(stat.upper(), "failed")
-    try:
-        if await _apply_receipt(smsc_message_id, state):
-            return
-        # The receipt can beat our own "sent" commit (the SMSC answers the submit and
-        # reports delivery in one breath): ``send`` applies it after its commit. ``send``
-        # may also have committed and looked here while our UPDATE ran, so look once more
-        # after leaving the receipt: one of the two always sees the other.
-        _early[smsc_message_id] = stat
-        while len(_early) > 10_000:
-            forgotten = next(iter(_early))
-            _early.pop(forgotten)
-            log.warning("SMS receipt for unknown message %s dropped", forgotten)
-        if await _apply_receipt(smsc_message_id, state):
-            _early.pop(smsc_message_id, None)
-    except Exception:
-        log.exception("could not record the SMS receipt for %s (%s)", smsc_message_id, stat)
+    """A ``deliver_sm`` receipt: the message becomes delivered, failed or expired.
+
+    Receipts are written in batches by one task per process (a write transaction per
+    receipt was the campaign's largest cost: bench/bench_sms.py). A receipt for a message
+    we do not know (sent before a restart of the database, or by another system on the
+    same bind) is logged and dropped."""
+    global _flusher
+    _receipts.append((smsc_message_id, stat))
+    loop = asyncio.get_running_loop()
+    # A writer of a loop that ended (tests, a restarted worker) is not waited for.
+    if _flusher is None or _flusher.done() or _flusher.get_loop() is not loop:
+        _flusher = loop.create_task(_flush_receipts())
 
 
-async def _apply_receipt(smsc_message_id: str, state: str) -> bool:
+async def _flush_receipts() -> None:
+    while _receipts:
+        batch = _receipts[:RECEIPT_BATCH]
+        del _receipts[:RECEIPT_BATCH]
+        try:
+            missed = await _apply_receipts(batch)
+            if not missed:
+                continue
+            # The receipt can beat our own "sent" commit (the SMSC answers the submit and
+            # reports delivery in one breath): ``send`` applies it after its commit.
+            # ``send`` may also have committed and looked here while our UPDATE ran, so
+            # look once more after leaving the receipts: one of the two sees the other.
+            for smsc_message_id, stat in missed:
+                _early[smsc_message_id] = stat
+            while len(_early) > 10_000:
+                forgotten = next(iter(_early))
+                _early.pop(forgotten)
+                log.warning("SMS receipt for unknown message %s dropped", forgotten)
+            still = await _apply_receipts(missed)
+            for smsc_message_id, _stat in missed:
+                if (smsc_message_id, _stat) not in still:
+                    _early.pop(smsc_message_id, None)
+        except Exception:
+            log.exception("could not record %d SMS receipts", len(batch))
+
+
+async def _apply_receipts(batch: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """Apply receipts in one transaction; the ones whose message is not (yet) sent."""
+    missed = []
+    now = clock.now()
     async with db.write_transaction():
-        rows = await db.fetch(queries.RECORD_RECEIPT, state, clock.now(), smsc_message_id)
-    return bool(rows)
+        for smsc_message_id, stat in batch:
+            state = RECEIPT_STATES.get(stat.upper(), "failed")
+            if not await db.fetch(queries.RECORD_RECEIPT, state, now, smsc_message_id):
+                missed.append((smsc_message_id, stat))
+    return missed
 
 
+# Receipts waiting for the writer task, and the task (this process only).
+RECEIPT_BATCH = 500
+_receipts: list[tuple[str, str]] = []
+_flusher: asyncio.Task[None] | None = None
 # Receipts that arrived before their message was recorded as sent (this process only).
 _early: dict[str, str] = {}
 
