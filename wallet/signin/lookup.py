@@ -3,8 +3,11 @@
 It lives with sign-in, not the till: it is a way to find who a member is, limited the
 same way (``signin.limits``) so it cannot be used to probe who is one.
 
-The reply is the identify reply of the shopper's main card, so the till goes on as if the
-card had been scanned. An unknown number is 404. Every lookup (found or not) counts
+The reply is the identify reply of the shopper's main card with an opaque, short-lived
+card reference in ``card_number`` instead of the number: the till uses it like a number,
+but spending points with it needs the code the shopper is texted
+(``receipts/spend_codes.py``), so a till cannot skip the code by claiming it scanned the
+card. An unknown number is 404. Every lookup (found or not) counts
 against the till key's allowance (``WALLET_POS_LOOKUPS_PER_HOUR``), so a till key cannot
 walk the number space to list members: 429 with Retry-After beyond it.
 """
