@@ -8,6 +8,7 @@ On both databases."""
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import re
 from datetime import datetime, timedelta
@@ -217,3 +218,18 @@ async def test_the_card_page_shows_the_live_spend_code(client, anna, smsc):
     assert spent.status_code == 201, spent.text
     # Used: it is gone from the page.
     assert 'id="spend-code"' not in (await client.get("/card")).text
+
+
+async def test_two_tills_racing_with_one_code_spend_it_once(anna, smsc):
+    shop, shopper = anna
+    ref = (await lookup(shop, "+79123456789"))["card_number"]
+    code = await ask_code(shop, ref, smsc, "79123456789")
+    first, second = await asyncio.gather(
+        receipt(shop, ref, "R-A", 100, code), receipt(shop, ref, "R-B", 100, code)
+    )
+    assert sorted([first.status_code, second.status_code]) == [201, 422]
+    refused = first if first.status_code == 422 else second
+    assert refused.json()["code"] == "spend_code_wrong"
+    assert await balance(shop, shopper) == 300 - 100 + sum(
+        r.json()["earned_points"] for r in (first, second) if r.status_code == 201
+    )
