@@ -142,9 +142,12 @@ async def send(payload: dict[str, Any]) -> None:
         await asyncio.gather(*(one(row) for row in rows))
     if outcomes:
         now = clock.now()
+        p = db.Params()
+        text = queries.mark_many(
+            p, [(i, status, smsc, error) for i, (status, smsc, error) in outcomes.items()], now
+        )
         async with db.write_transaction():
-            for message_id, (status, smsc_id, error) in outcomes.items():
-                await db.fetch(queries.MARK_SENT, status, smsc_id, now, error, message_id)
+            await db.fetch(text, *p.values)
     for _message_id, (_status, smsc_id, _error) in outcomes.items():
         if smsc_id is not None and smsc_id in _early:
             await record_receipt(smsc_id, _early.pop(smsc_id))
@@ -222,14 +225,16 @@ async def _flush_receipts() -> None:
 
 async def _apply_receipts(batch: list[tuple[str, str]]) -> list[tuple[str, str]]:
     """Apply receipts in one transaction; the ones whose message is not (yet) sent."""
-    missed = []
-    now = clock.now()
+    latest = dict(batch)  # one receipt per message (the last one counts)
+    p = db.Params()
+    text = queries.record_receipts(
+        p,
+        [(smsc, RECEIPT_STATES.get(stat.upper(), "failed")) for smsc, stat in latest.items()],
+        clock.now(),
+    )
     async with db.write_transaction():
-        for smsc_message_id, stat in batch:
-            state = RECEIPT_STATES.get(stat.upper(), "failed")
-            if not await db.fetch(queries.RECORD_RECEIPT, state, now, smsc_message_id):
-                missed.append((smsc_message_id, stat))
-    return missed
+        found = {row["smsc_message_id"] for row in await db.fetch(text, *p.values)}
+    return [(smsc, stat) for smsc, stat in latest.items() if smsc not in found]
 
 
 # Receipts waiting for the writer task, and the task (this process only).
