@@ -34,6 +34,8 @@ from wallet.sms import quiet, smpp
 from wallet.sms import service as sms
 
 CHANNEL = "sms"
+# Messages queued in one transaction and sent by one ``sms.send`` job, side by side.
+CHUNK = 100
 
 
 class SmsTextTooLong(InvalidInput):
@@ -177,7 +179,7 @@ async def send_batch(
         if parts_of(text) > max_parts:
             await marks.add(delivery_id, "failed", f"too_long: {parts_of(text)} parts")
             continue
-        if len(chunk) >= 50 or (chunk and limit.next_at > time.monotonic()):
+        if len(chunk) >= CHUNK or (chunk and limit.next_at > time.monotonic()):
             await write()
         await limit.wait()
         chunk.append((delivery_id, recipient.phone, text))
