@@ -62,6 +62,7 @@ def _text(max_length: int) -> msgspec.Meta:
 
 
 PushText = Annotated[str, _text(300)]
+SmsText = Annotated[str, _text(1600)]
 Description = Annotated[str, _text(2000)]
 Body = Annotated[str, _text(20_000)]
 

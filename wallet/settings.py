@@ -199,6 +199,18 @@ class Settings:
     smpp_ca: str = ""
     # Messages (parts) per second the operator allows on the bind.
     smpp_rate: int = 20
+    # Marketing SMS (campaigns; never sign-in or spend codes): other sender names the
+    # operator registered that a campaign may choose besides ``smpp_sender``; the local
+    # hours of the program's zone when none goes out (held until the end, not dropped);
+    # the operator's price of one part in kopecks (the campaign's cost estimate); the most
+    # parts one campaign text may take.
+    sms_senders: tuple[str, ...] = ()
+    sms_quiet_hours: tuple[int, int] = (21 * 60, 9 * 60)
+    sms_price_kopecks: int = 0
+    sms_max_parts: int = 4
+    # Spending points on a shopper the till found by phone needs a code sent to them by
+    # SMS: for more than this many points (0: any spend); None: never.
+    spend_code_above: int | None = 0
     # Phone lookups each till key may make an hour (found or not), so a key cannot list
     # members by walking numbers.
     pos_lookups_per_hour: int = 120
@@ -297,6 +309,15 @@ def load() -> Settings:
         smpp_tls=_bool("WALLET_SMPP_TLS", Settings.smpp_tls),
         smpp_ca=env("WALLET_SMPP_CA") or "",
         smpp_rate=_at_least("WALLET_SMPP_RATE", Settings.smpp_rate, minimum=1),
+        sms_senders=tuple(
+            _sender(name) for name in (env("WALLET_SMS_SENDERS") or "").split(",") if name.strip()
+        ),
+        sms_quiet_hours=_quiet_hours(env("WALLET_SMS_QUIET_HOURS") or "21:00-09:00"),
+        sms_price_kopecks=_at_least(
+            "WALLET_SMS_PRICE_KOPECKS", Settings.sms_price_kopecks, minimum=0
+        ),
+        sms_max_parts=_at_least("WALLET_SMS_MAX_PARTS", Settings.sms_max_parts, minimum=1),
+        spend_code_above=_spend_code(env("WALLET_SPEND_CODE") or "always"),
         pos_lookups_per_hour=_at_least(
             "WALLET_POS_LOOKUPS_PER_HOUR", Settings.pos_lookups_per_hour, minimum=1
         ),
@@ -325,6 +346,37 @@ def _secret(name: str) -> str:
         except OSError as exc:
             raise SystemExit(f"setting {name}_FILE={path!r}: cannot read it ({exc})") from exc
     return os.environ.get(name) or ""
+
+
+def _spend_code(raw: str) -> int | None:
+    """``always`` (0: any spend), ``never`` (None) or N (more than N points)."""
+    value = raw.strip().lower()
+    if value == "always":
+        return 0
+    if value == "never":
+        return None
+    if value.isdigit():
+        return int(value)
+    raise SystemExit(
+        f"setting WALLET_SPEND_CODE={raw!r} is not always, never or a number of points"
+    )
+
+
+def _quiet_hours(raw: str) -> tuple[int, int]:
+    """``HH:MM-HH:MM`` in the program's zone (minutes after midnight); equal ends: none."""
+    import re
+
+    found = re.fullmatch(r"\s*(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})\s*", raw)
+    if (
+        found is None
+        or int(found[1]) > 23
+        or int(found[3]) > 23
+        or max(int(found[2]), int(found[4])) > 59
+    ):
+        raise SystemExit(
+            f"setting WALLET_SMS_QUIET_HOURS={raw!r} is not HH:MM-HH:MM (e.g. 21:00-09:00)"
+        )
+    return int(found[1]) * 60 + int(found[2]), int(found[3]) * 60 + int(found[4])
 
 
 def _sender(raw: str) -> str:

@@ -168,11 +168,12 @@ async def test_a_shopper_erases_themselves_with_an_emailed_code_and_the_ledger_s
     profile = export.json()["profile"]
     assert profile["name"] == "" and profile["email"] is None and profile["phone"] is None
     assert profile["birthday"] is None and not profile["marketing_email"]
-    assert not profile["marketing_push"]
+    assert not profile["marketing_push"] and not profile["marketing_sms"]
     withdrawn = [c for c in export.json()["consents"] if not c["granted"]]
     assert {c["channel"] for c in withdrawn} == {
         "marketing_email",
         "marketing_push",
+        "marketing_sms",
         "personal_data",
     }
     assert "Анна" not in export.text and "anna@example.ru" not in export.text

@@ -68,6 +68,9 @@ class SmscStandin:
     enquire_links: int = 0
     throttled: int = 0
     receipts_acked: int = 0
+    # False: count accepted submits in ``accepted`` without keeping them (benches).
+    record: bool = True
+    accepted: int = 0
     # Serve SMPP over TLS with this context (None: plain TCP).
     tls: ssl.SSLContext | None = None
     _server: asyncio.AbstractServer | None = None
@@ -153,19 +156,21 @@ class SmscStandin:
             text = short_message.decode("utf-16-be")
         else:
             text = short_message.decode("latin-1")
-        message_id = f"m{len(self.submits) + 1:06d}"
-        self.submits.append(
-            Submit(
-                source,
-                destination,
-                data_coding,
-                esm_class,
-                registered_delivery,
-                udh,
-                text,
-                message_id,
+        self.accepted += 1
+        message_id = f"m{self.accepted:06d}"
+        if self.record:
+            self.submits.append(
+                Submit(
+                    source,
+                    destination,
+                    data_coding,
+                    esm_class,
+                    registered_delivery,
+                    udh,
+                    text,
+                    message_id,
+                )
             )
-        )
         writer.write(_pdu(SUBMIT_SM_RESP, ESME_ROK, sequence, message_id.encode() + b"\x00"))
         if registered_delivery & 0x01:
             stat = "UNDELIV" if destination in self.fail_to else "DELIVRD"

@@ -216,9 +216,8 @@ async def test_bad_till_input_gets_the_pos_apis_errors_and_changes_nothing(clien
         token,
     )
     assert no_receipt.status_code == 404 and no_receipt.json()["code"] == "receipt_not_found"
-    # Until the spend-code service is merged, the till's "send code again" says so.
-    no_codes = await till_post(client, "/spend-codes", {"card_number": anna.card}, token)
-    assert no_codes.status_code == 404 and no_codes.json()["code"] == "spend_codes_unavailable"
+    forged = await till_post(client, "/spend-codes", {"card_number": "ref.forged"}, token)
+    assert forged.status_code == 422 and forged.json()["code"] == "card_reference_invalid"
     assert await Receipt.count() == 0
 
 

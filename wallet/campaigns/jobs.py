@@ -9,6 +9,7 @@ from typing import Any
 from wallet import clock, db
 from wallet.campaigns import automatic, queries, sending, service
 from wallet.platform.worker import register, register_schedule
+from wallet.sms import quiet
 
 
 async def start(payload: dict[str, Any]) -> None:
@@ -17,6 +18,10 @@ async def start(payload: dict[str, Any]) -> None:
 
 async def send(payload: dict[str, Any]) -> None:
     campaign_id, channel = int(payload["campaign_id"]), payload["channel"]
+    if channel == "sms" and (morning := quiet.quiet_until(clock.now())):
+        # No marketing SMS at night: the deliveries wait, pending, for the morning.
+        await service.queue_send(campaign_id, channel, due_at=morning)
+        return
     result = await sending.send_slice(campaign_id, channel)
     if result == "more":
         await service.queue_send(campaign_id, channel)

@@ -31,6 +31,13 @@ _CONSENT = {
         "CASE WHEN m.phone IS NULL OR m.phone = '' THEN 'no_phone' "
         "WHEN m.marketing_push THEN '' ELSE 'no_consent' END",
     ),
+    # Marketing SMS: its own opt-in and a number.
+    "sms": (
+        "CASE WHEN m.phone IS NULL OR m.phone = '' THEN 'skipped' "
+        "WHEN m.marketing_sms THEN 'pending' ELSE 'skipped' END",
+        "CASE WHEN m.phone IS NULL OR m.phone = '' THEN 'no_phone' "
+        "WHEN m.marketing_sms THEN '' ELSE 'no_consent' END",
+    ),
 }
 
 
@@ -39,6 +46,7 @@ _CONSENT_CHANNEL = {
     "email": "marketing_email",
     "push": "marketing_push",
     "koshelek": "marketing_push",
+    "sms": "marketing_sms",
 }
 
 
@@ -56,6 +64,15 @@ def materialize(
         f"{p(campaign_id)}, m.account, {p(channel)}, {status_sql}, {reason_sql}, 0, "
         f"{consent_sql}, {p(now)} {segment_queries.FROM_AUDIENCE} WHERE {where} "
         "ON CONFLICT (key) DO NOTHING"
+    )
+
+
+def sms_reach(where: str) -> str:
+    """How many of the audience ``where`` a marketing SMS would reach: opted in, with a
+    number (the campaign's cost estimate)."""
+    return (
+        f"SELECT COUNT(*) AS n {segment_queries.FROM_AUDIENCE} WHERE ({where}) "
+        "AND m.marketing_sms AND m.phone IS NOT NULL AND m.phone <> ''"
     )
 
 

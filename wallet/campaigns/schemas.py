@@ -12,8 +12,10 @@ from wallet.members.schemas import CardNumber, Email
 from wallet.segments.schemas import SegmentFilter
 
 # "push" goes on the Apple/Google pass; "koshelek" to the card in «Кошелёк» (by phone).
-Channel = Literal["email", "push", "koshelek"]
+# "sms": marketing SMS over SMPP to shoppers who opted in to them.
+Channel = Literal["email", "push", "koshelek", "sms"]
 Rate = Annotated[int, msgspec.Meta(ge=0, le=100_000, description="messages/s; 0 = default")]
+SmsSender = Annotated[str, msgspec.Meta(max_length=15, pattern=r"^[A-Za-z0-9 .+\-]*$")]
 Template = Annotated[str, msgspec.Meta(pattern=r"^campaign_[a-z0-9_]{1,50}$")]
 
 
@@ -23,7 +25,7 @@ class CampaignIn(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     ``{{ burning_points }}``, ``{{ burning_date }}``."""
 
     name: inputs.Name
-    channels: Annotated[list[Channel], msgspec.Meta(min_length=1, max_length=3)] = msgspec.field(
+    channels: Annotated[list[Channel], msgspec.Meta(min_length=1, max_length=4)] = msgspec.field(
         default_factory=lambda: ["email"]
     )
     segment_id: inputs.Id | None = None
@@ -35,9 +37,30 @@ class CampaignIn(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     push_text: inputs.PushText = ""
     email_rate: Rate = 0
     push_rate: Rate = 0
+    # SMS: at most WALLET_SMS_MAX_PARTS parts; a sender name the settings list (empty:
+    # WALLET_SMPP_SENDER).
+    sms_text: inputs.SmsText = ""
+    sms_sender: SmsSender = ""
+    sms_rate: Rate = 0
 
 
-class ChannelFigures(msgspec.Struct, frozen=True):
+class SmsFigures(msgspec.Struct, frozen=True):
+    """What the SMS outbox and the operator's delivery receipts say of a campaign's SMS.
+    ``queued``: waiting for the SMSC (or the morning); ``sent``: taken by the SMSC, no
+    receipt yet; ``delivered``/``failed``/``expired``: the receipt; ``refused``: the SMSC
+    refused the message; ``parts`` sent and their ``cost_kopecks`` at the settings' price."""
+
+    queued: int
+    sent: int
+    delivered: int
+    failed: int
+    expired: int
+    refused: int
+    parts: int
+    cost_kopecks: int
+
+
+class ChannelFigures(msgspec.Struct, frozen=True, omit_defaults=True):
     channel: str
     targeted: int
     pending: int
@@ -48,6 +71,8 @@ class ChannelFigures(msgspec.Struct, frozen=True):
     unsubscribed: int
     # failed and skipped, by reason
     reasons: dict[str, int]
+    # The channel sms only.
+    sms: SmsFigures | None = None
 
 
 class CampaignOut(msgspec.Struct, frozen=True):
@@ -62,6 +87,8 @@ class CampaignOut(msgspec.Struct, frozen=True):
     body: str
     push_header: str
     push_text: str
+    sms_text: str
+    sms_sender: str
     status: str
     scheduled_at: datetime | None
     started_at: datetime | None
@@ -69,6 +96,7 @@ class CampaignOut(msgspec.Struct, frozen=True):
     cancelled_at: datetime | None
     email_rate: int
     push_rate: int
+    sms_rate: int
     created_by: str
     created_at: datetime
     figures: list[ChannelFigures]
@@ -100,3 +128,9 @@ class CampaignPreview(msgspec.Struct, frozen=True):
     email_text: str
     push_header: str
     push_text: str
+    # SMS: the sample's text, its parts, how many of the audience opted in to marketing SMS
+    # and have a number, and the cost of sending them all at the settings' price a part.
+    sms_text: str = ""
+    sms_parts: int = 0
+    sms_audience: int = 0
+    sms_cost_kopecks: int = 0

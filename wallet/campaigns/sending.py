@@ -16,6 +16,7 @@ import aiosmtplib
 
 from wallet import clock, db
 from wallet.campaigns import queries
+from wallet.campaigns import sms as sms_channel
 from wallet.campaigns.service import (
     CONSENT_WITHDRAWN,
     _row,
@@ -36,7 +37,9 @@ from wallet.segments import service as segments
 log = logging.getLogger("wallet.campaigns")
 
 # Messages per second per channel when the campaign does not say.
-DEFAULT_RATE = {"email": 100, "push": 300, "koshelek": 50}
+# SMS are handed to the SMS outbox here; the SMPP bind's own rate (WALLET_SMPP_RATE) paces
+# what reaches the operator.
+DEFAULT_RATE = {"email": 100, "push": 300, "koshelek": 50, "sms": 0}
 BATCH = 100
 # A claimed row not marked within this time is claimed again (its worker died).
 LEASE = timedelta(seconds=120)
@@ -44,7 +47,7 @@ LEASE = timedelta(seconds=120)
 SLICE_SECONDS = 20.0
 # A row claimed this many times without being marked is given up (it crashes its worker).
 MAX_CLAIMS = 5
-CONCURRENCY = {"email": 8, "push": 16, "koshelek": 8}
+CONCURRENCY = {"email": 8, "push": 16, "koshelek": 8, "sms": 1}
 
 
 class RateLimit:
@@ -308,6 +311,15 @@ async def send_slice(
                 await _send_push_batch(camp, rows, found, limit, marks)
                 inflight.difference_update(int(r["id"]) for r in rows)
                 await marks.flush()
+                continue
+            if channel == "sms":
+                night = await sms_channel.send_batch(
+                    camp, rows, found, limit, marks, max_claims=MAX_CLAIMS
+                )
+                inflight.difference_update(int(r["id"]) for r in rows)
+                await marks.flush()
+                if night:
+                    break
                 continue
 
             async def one(

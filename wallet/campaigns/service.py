@@ -209,6 +209,14 @@ def push_texts(camp: dict[str, Any], context: dict[str, Any]) -> tuple[str, str]
     return _text(camp["push_header"] or camp["name"], context), _text(camp["push_text"], context)
 
 
+def sms_channel() -> Any:
+    """The SMS channel's module (``campaigns/sms.py``), which builds on this one: imported
+    when first used, not at import time."""
+    from wallet.campaigns import sms
+
+    return sms
+
+
 # ---- campaigns ----------------------------------------------------------------------------
 
 
@@ -230,6 +238,7 @@ async def _check_audience(data: CampaignIn, now: datetime) -> None:
         raise InvalidInput("a push campaign needs push_text", {"field": "push_text"})
     for text in (data.subject, data.body, data.push_header, data.push_text):
         _text(text, context_of(None, 0))
+    sms_channel().check(channels=list(data.channels), text=data.sms_text, sender=data.sms_sender)
     try:
         for lang in LANGUAGES:
             mail.render(
@@ -254,6 +263,9 @@ def _values(data: CampaignIn) -> dict[Any, Any]:
         Campaign.push_text: data.push_text,
         Campaign.email_rate: data.email_rate,
         Campaign.push_rate: data.push_rate,
+        Campaign.sms_text: data.sms_text,
+        Campaign.sms_sender: data.sms_sender,
+        Campaign.sms_rate: data.sms_rate,
     }
 
 
@@ -313,6 +325,7 @@ async def figures(campaign_id: int, channels: list[str]) -> list[ChannelFigures]
                 cancelled=by_status["cancelled"],
                 unsubscribed=sum(int(row["u"]) for row in mine),
                 reasons=dict(reasons),
+                sms=await sms_channel().figures(campaign_id) if channel == "sms" else None,
             )
         )
     return out
@@ -332,6 +345,8 @@ def _out(camp: dict[str, Any], found: list[ChannelFigures]) -> CampaignOut:
         body=camp["body"],
         push_header=camp["push_header"],
         push_text=camp["push_text"],
+        sms_text=camp["sms_text"],
+        sms_sender=camp["sms_sender"],
         status=camp["status"],
         scheduled_at=camp["scheduled_at"],
         started_at=camp["started_at"],
@@ -339,6 +354,7 @@ def _out(camp: dict[str, Any], found: list[ChannelFigures]) -> CampaignOut:
         cancelled_at=camp["cancelled_at"],
         email_rate=camp["email_rate"],
         push_rate=camp["push_rate"],
+        sms_rate=camp["sms_rate"],
         created_by=camp["created_by"],
         created_at=camp["created_at"],
         figures=found,
@@ -371,12 +387,20 @@ async def audience(camp: dict[str, Any]) -> SegmentFilter:
 async def preview(campaign_id: int, *, now: datetime) -> CampaignPreview:
     """What the first shopper of the audience would get, and how many would."""
     camp = await _row(campaign_id)
-    shown = await segments.preview(await audience(camp), now=now, sample_size=1)
+    flt = await audience(camp)
+    shown = await segments.preview(flt, now=now, sample_size=1)
     sample = shown.sample[0].account_id if shown.sample else None
     recipient = (await segments.recipients([sample], now=now)).get(sample) if sample else None
     context = context_of(recipient, campaign_id)
     subject, html, text = render_email(camp, context, lang=_lang(recipient))
     header, push = push_texts(camp, context) if camp["push_text"] else ("", "")
+    sms_text, sms_parts, sms_audience, sms_cost = "", 0, 0, 0
+    if camp["sms_text"]:
+        sms_text = sms_channel().rendered(camp, recipient)
+        sms_audience, _parts, _cost = await sms_channel().estimate(camp, flt, now=now)
+        # The cost at the sample's length: names vary, so it is an estimate.
+        sms_parts = sms_channel().parts_of(sms_text)
+        sms_cost = sms_channel().cost_kopecks(sms_audience * sms_parts)
     return CampaignPreview(
         audience=shown.count,
         sample_account_id=sample,
@@ -385,6 +409,10 @@ async def preview(campaign_id: int, *, now: datetime) -> CampaignPreview:
         email_text=text,
         push_header=header,
         push_text=push,
+        sms_text=sms_text,
+        sms_parts=sms_parts,
+        sms_audience=sms_audience,
+        sms_cost_kopecks=sms_cost,
     )
 
 

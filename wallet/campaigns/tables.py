@@ -23,7 +23,7 @@ class Campaign(Table, tablename="campaign"):
     # manual (a marketer's campaign) or an automatic trigger: welcome, birthday,
     # points_burning, goal_reached, goal_missed.
     kind = Varchar(length=20, default="manual", index=True)
-    # ["email"], ["push"] or both.
+    # Any of "email", "push", "koshelek", "sms".
     channels = JSON(default='["email"]')
     # The audience: a saved segment's filter, copied when the campaign starts sending.
     segment_id = Integer(null=True, default=None)
@@ -36,6 +36,9 @@ class Campaign(Table, tablename="campaign"):
     # Wallet push: the lock-screen text shown through the pass's message field.
     push_header = Varchar(length=100, default="")
     push_text = Varchar(length=300, default="")
+    # SMS: the text (Jinja like the others), the sender name (empty: WALLET_SMPP_SENDER).
+    sms_text = Text(default="")
+    sms_sender = Varchar(length=15, default="")
     # draft, scheduled, sending, sent, cancelled
     status = Varchar(length=12, default="draft", index=True)
     scheduled_at = Timestamptz(null=True, default=None)
@@ -45,6 +48,7 @@ class Campaign(Table, tablename="campaign"):
     # Messages per second per channel (0 = the default of the channel).
     email_rate = Integer(default=0)
     push_rate = Integer(default=0)
+    sms_rate = Integer(default=0)
     created_by = Varchar(length=100, default="")
     created_at = Timestamptz(default=TimestamptzNow())
     updated_at = Timestamptz(default=TimestamptzNow())

@@ -22,7 +22,7 @@ from wallet.members import queries
 from wallet.members.tables import Card, Consent, Member
 from wallet.platform import service as platform
 
-MARKETING = ("marketing_email", "marketing_push")
+MARKETING = ("marketing_email", "marketing_push", "marketing_sms")
 
 
 class ConsentRow(msgspec.Struct, frozen=True):
@@ -105,6 +105,7 @@ class Profile(msgspec.Struct, frozen=True):
     language: str
     marketing_email: bool
     marketing_push: bool
+    marketing_sms: bool
     joined_at: datetime
     erased_at: datetime | None
 
@@ -121,6 +122,7 @@ async def profile(member_id: int) -> Profile:
             Member.language,
             Member.marketing_email,
             Member.marketing_push,
+            Member.marketing_sms,
             Member.created_at.as_alias("joined_at"),
             Member.erased_at,
         )
@@ -131,6 +133,7 @@ async def profile(member_id: int) -> Profile:
         raise AccountNotFound(f"no member {member_id}", {"member_id": member_id})
     row["marketing_email"] = bool(row["marketing_email"])
     row["marketing_push"] = bool(row["marketing_push"])
+    row["marketing_sms"] = bool(row["marketing_sms"])
     return Profile(**row)
 
 

@@ -36,7 +36,7 @@ def current_consent(member_column: str, channel: str) -> str:
 ERASE = db.sql(
     "UPDATE member SET name = '', email = NULL, phone = NULL, birthday = NULL, "
     "marketing_email = false, marketing_email_at = $1, marketing_push = false, "
-    "marketing_push_at = $1, erased_at = $1 WHERE id = $2 AND erased_at IS NULL "
+    "marketing_push_at = $1, marketing_sms = false, marketing_sms_at = $1, erased_at = $1 WHERE id = $2 AND erased_at IS NULL "
     "RETURNING id"
 )
 """The person removed; the row stays locked by this UPDATE until commit, so a concurrent

@@ -20,13 +20,14 @@ LANGUAGES: tuple[Language, ...] = ("ru", "en")
 
 class Consents(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     """What the shopper agreed to. Program and data processing are required to join;
-    marketing email and push are separate, unticked by default."""
+    marketing email, push and SMS are separate, unticked by default."""
 
     program: bool
     personal_data: bool
     terms_version: ConsentVersion
     marketing_email: bool = False
     marketing_push: bool = False
+    marketing_sms: bool = False
 
 
 class EnrolIn(msgspec.Struct, frozen=True, forbid_unknown_fields=True):

@@ -280,6 +280,8 @@ async def enrol(data: EnrolIn, *, now: datetime) -> Enrolled:
                 marketing_email_at=now if data.consents.marketing_email else None,
                 marketing_push=data.consents.marketing_push,
                 marketing_push_at=now if data.consents.marketing_push else None,
+                marketing_sms=data.consents.marketing_sms,
+                marketing_sms_at=now if data.consents.marketing_sms else None,
                 join_store_id=join_store_id,
                 language=data.language,
                 created_at=now,
@@ -317,6 +319,7 @@ async def _record_join_consents(member_id: int, data: EnrolIn, *, now: datetime)
         ("personal_data", True),
         ("marketing_email", data.consents.marketing_email),
         ("marketing_push", data.consents.marketing_push),
+        ("marketing_sms", data.consents.marketing_sms),
     ):
         if granted:
             await privacy.record_consent(
@@ -469,13 +472,15 @@ async def set_marketing_consent(
     source: str = "api",
     version: str = "",
 ) -> None:
-    """Opt in or out of marketing by ``email`` or ``push`` (an unsubscribe link, a page);
+    """Opt in or out of marketing by ``email``, ``push`` or ``sms`` (an unsubscribe link, a page);
     each change is a new row of the consent trail."""
     columns: dict[Any, Any]
     if channel == "email":
         columns = {Member.marketing_email: value, Member.marketing_email_at: now}
     elif channel == "push":
         columns = {Member.marketing_push: value, Member.marketing_push_at: now}
+    elif channel == "sms":
+        columns = {Member.marketing_sms: value, Member.marketing_sms_at: now}
     else:
         raise InvalidInput(f"no marketing channel {channel!r}", {"channel": channel})
     await Member.update(columns).where(Member.id == member_id)

@@ -32,6 +32,10 @@ class Member(Table, tablename="member"):
     marketing_email_at = Timestamptz(null=True, default=None)
     marketing_push = Boolean(default=False)
     marketing_push_at = Timestamptz(null=True, default=None)
+    # Marketing SMS is its own opt-in (sign-in and spend codes are service messages and
+    # need none).
+    marketing_sms = Boolean(default=False)
+    marketing_sms_at = Timestamptz(null=True, default=None)
     join_store_id = Integer(null=True, default=None)
     # The language of every email to the shopper: "ru" or "en" (set when joining, from the
     # join page's language or the API body; the shopper may change it).
@@ -46,7 +50,8 @@ class Consent(Table, tablename="member_consent"):
     """Every consent given or withdrawn, never edited: the trail a marketing message is
     traced to (a delivery keeps the id of the row that allowed it).
 
-    ``channel``: program, personal_data, marketing_email or marketing_push.
+    ``channel``: program, personal_data, marketing_email, marketing_push or
+    marketing_sms.
     ``source``: where it was given (join, api, page, unsubscribe, erase, retention, migration).
     """
 

@@ -31,6 +31,7 @@ from wallet.pages import cashback
 from wallet.pages.render import Page, card_barcode, page, qr_svg
 from wallet.plastic import service as plastic
 from wallet.promotions import service as promotions
+from wallet.receipts import spend_codes
 from wallet.shopper import views
 from wallet.signin import joining
 from wallet.signin import service as pages
@@ -124,6 +125,7 @@ class PagesController(Controller):
                         "terms_version": TERMS_VERSION,
                         "marketing_email": bool(form.get("marketing_email")),
                         "marketing_push": bool(form.get("marketing_push")),
+                        "marketing_sms": bool(form.get("marketing_sms")),
                     },
                 },
                 EnrolIn,
@@ -423,6 +425,8 @@ async def _card_page(
         members.member(p.session.member_id),
     )
     offers_now = await promotions.for_shopper(account_id, tier=figures.tier, now=now)
+    # The code a till that found the shopper by phone asked for, while it is good.
+    spend_code = await spend_codes.current(account_id, now=now)
     active = [card for card in cards if card.status == "active"]
     # Only a card of this account can be shown, whatever number the link carries.
     shown = next((card for card in active if card.number == selected), None) or next(
@@ -440,6 +444,7 @@ async def _card_page(
         progress=figures.progress(p.lang),
         referral=figures.referral(),
         promotions=offers_now,
+        spend_code=spend_code,
         cards=cards,
         notice=notice,
         error=error,

@@ -40,6 +40,8 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "join.terms": ("Правила и политика", "Rules and privacy policy"),
     "join.marketing_email": ("Присылать предложения на почту", "Send me offers by email"),
     "join.marketing_push": ("Присылать уведомления в карту", "Send me notifications on the card"),
+    "card.spend_code": ("Код для списания баллов на кассе", "Code to spend points at the till"),
+    "join.marketing_sms": ("Присылать предложения в SMS", "Send me offers by SMS"),
     "join.submit": ("Получить карту", "Get my card"),
     "join.have_card": ("Уже есть карта?", "Already a member?"),
     "join.need_consent": (

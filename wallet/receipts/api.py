@@ -3,13 +3,14 @@ from __future__ import annotations
 from typing import Any
 
 from litestar import Controller, Request, get, post
+from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import FromPath, JSONBody
 
-from wallet import clock
+from wallet import clock, db
 from wallet.auth.guards import allow
-from wallet.errors import Forbidden
+from wallet.errors import ErrorReply, Forbidden
 from wallet.http import errors, principal
-from wallet.receipts import service
+from wallet.receipts import service, spend_codes
 from wallet.receipts.schemas import (
     CardStatusOut,
     QuoteIn,
@@ -19,6 +20,8 @@ from wallet.receipts.schemas import (
     ReceiptReturnIn,
     ReturnIn,
     ReturnOut,
+    SpendCodeIn,
+    SpendCodeSent,
 )
 
 
@@ -41,7 +44,7 @@ class PosController(Controller):
         responses=errors(404, 422),
     )
     async def identify(self, number: FromPath[str]) -> CardStatusOut:
-        return await service.identify(number, now=clock.now())
+        return await spend_codes.identify(number, now=clock.now())
 
     @post(
         "/quotes",
@@ -51,7 +54,7 @@ class PosController(Controller):
         status_code=200,
     )
     async def quote(self, request: Request[Any, Any, Any], data: JSONBody[QuoteIn]) -> QuoteOut:
-        return await service.quote(data, store_id=principal(request).store_id, now=clock.now())
+        return await spend_codes.quote(data, store_id=principal(request).store_id, now=clock.now())
 
     @post(
         "/receipts",
@@ -67,9 +70,36 @@ class PosController(Controller):
         self, request: Request[Any, Any, Any], data: JSONBody[ReceiptIn]
     ) -> ReceiptOut:
         store_id = _store_of(request)
-        return await service.post_receipt(
+        return await spend_codes.post_receipt(
             data, store_id=store_id, actor=principal(request).actor, now=clock.now()
         )
+
+    @post(
+        "/spend-codes",
+        operation_id="sendSpendCode",
+        summary="Text the shopper a code to spend their points (a shopper found by phone)",
+        description="`card_number` is what the phone lookup answered (a card reference) or "
+        "a scanned number. The shopper gets a six-digit code by SMS (and sees it on their "
+        "card page): 10 minutes, five tries, one use. The quote or receipt that spends "
+        "points then carries it as `spend_code`; without it 422 `spend_code_required`, "
+        "wrong, expired or used 422 `spend_code_wrong`, and nothing is spent. An expired "
+        "reference is 422 `card_reference_invalid`; a shopper without a phone 422 "
+        "`spend_code_unavailable`; more than five asks an hour for one shopper 429.",
+        responses={
+            **errors(400, 404, 422),
+            429: ResponseSpec(
+                data_container=ErrorReply,
+                description="Too many spend codes asked for this shopper in the last hour.",
+            ),
+        },
+        status_code=202,
+    )
+    async def send_spend_code(self, data: JSONBody[SpendCodeIn]) -> SpendCodeSent:
+        now = clock.now()
+        found = spend_codes.Resolved(data.card_number, now=now)
+        async with db.write_transaction():
+            await spend_codes.ask(found.number, now=now)
+        return SpendCodeSent()
 
     @post(
         "/receipts/{receipt_id:str}/returns",

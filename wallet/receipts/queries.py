@@ -76,3 +76,26 @@ RETURN_PROMOTION = db.sql(
     "returned_discount_kopecks + $1, returned_points = returned_points + $2 WHERE id = $3"
 )
 """A return's share of one promotion, added in SQL (relative to what is stored)."""
+
+
+LATEST_SPEND_CODE = db.sql(
+    "SELECT id, nonce, tries, created_at, used_at, used_for FROM spend_code "
+    "WHERE account_id = $1 ORDER BY id DESC LIMIT 1",
+    created_at=db.timestamp,
+    used_at=db.timestamp,
+)
+"""A shopper's newest spend code: the only one that counts (a new ask replaces it)."""
+
+SPEND_CODES_SINCE = db.sql(
+    "SELECT COUNT(*) AS n FROM spend_code WHERE account_id = $1 AND created_at >= $2"
+)
+"""Spend codes asked for a shopper since $2 (each ask texts them)."""
+
+SPEND_CODE_WRONG_TRY = db.sql("UPDATE spend_code SET tries = tries + 1 WHERE id = $1")
+"""A wrong try, counted atomically (five and the code is dead)."""
+
+USE_SPEND_CODE = db.sql(
+    "UPDATE spend_code SET used_at = $1, used_for = $2 WHERE id = $3 AND used_at IS NULL "
+    "RETURNING id"
+)
+"""The code used up by one receipt, in its transaction; no row back: another took it."""

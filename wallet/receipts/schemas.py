@@ -6,7 +6,6 @@ from typing import Annotated
 import msgspec
 
 from wallet import inputs
-from wallet.members.schemas import CardNumber
 from wallet.promotions.schemas import Applied, CouponCode, LineDiscount, LinePoints, NotApplied
 
 ReceiptId = Annotated[
@@ -28,6 +27,18 @@ Kopecks = Annotated[
     ),
 ]
 Points = Annotated[int, msgspec.Meta(ge=0, le=1_000_000_000)]
+# What a till sends as ``card_number``: a scanned card's 16 digits, or the opaque card
+# reference a phone lookup answered with (``ref.``...; spending with it needs a spend code,
+# see ``spend_codes.py``).
+CardRef = Annotated[
+    str,
+    msgspec.Meta(
+        pattern=r"^([0-9]{16}|ref\.[A-Za-z0-9_=-]{40,300})$",
+        description="16 digits, or the card reference of a phone lookup",
+    ),
+]
+# The six digits the shopper got by SMS; anything else is simply a wrong code (422).
+SpendCode = Annotated[str, msgspec.Meta(max_length=32, pattern=r"^[0-9]*$")]
 Coupons = Annotated[
     list[CouponCode],
     msgspec.Meta(
@@ -61,7 +72,7 @@ class LineIn(msgspec.Struct, frozen=True, forbid_unknown_fields=True, omit_defau
 
 class ReceiptIn(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     receipt_id: ReceiptId
-    card_number: CardNumber
+    card_number: CardRef
     occurred_at: datetime
     lines: Annotated[
         list[LineIn],
@@ -75,6 +86,8 @@ class ReceiptIn(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     # Last, and left out of the request's fingerprint when empty: a till retrying a
     # receipt across the upgrade still gets its first reply.
     coupons: Coupons = []
+    # Needed to spend points with a card reference (a shopper found by phone).
+    spend_code: SpendCode | None = None
 
     def __post_init__(self) -> None:
         _check_total(self.lines)
@@ -84,7 +97,7 @@ class QuoteIn(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     """A dry run: what a receipt with these lines would redeem and earn. Without
     ``redeem_points`` the quote redeems nothing and reports the most that could be."""
 
-    card_number: CardNumber
+    card_number: CardRef
     lines: Annotated[
         list[LineIn],
         msgspec.Meta(
@@ -96,6 +109,7 @@ class QuoteIn(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     redeem_points: Points = 0
     occurred_at: datetime | None = None
     coupons: Coupons = []
+    spend_code: SpendCode | None = None
 
     def __post_init__(self) -> None:
         _check_total(self.lines)
@@ -257,6 +271,17 @@ class ReturnOut(msgspec.Struct, frozen=True):
     promotions: list[PromotionReturned] = []
     # Coupons the return gave back to the shopper (still valid, usable again).
     coupons_returned: int = 0
+
+
+class SpendCodeIn(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """Text the shopper a code to spend points (``card_number`` as the till has it: the
+    card reference of a phone lookup, or a scanned number)."""
+
+    card_number: CardRef
+
+
+class SpendCodeSent(msgspec.Struct, frozen=True):
+    status: str = "code_sent"
 
 
 class CardStatusOut(msgspec.Struct, frozen=True):

@@ -7,6 +7,7 @@ same body returns the first reply and changes nothing; with a different body it 
 from __future__ import annotations
 
 import json
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -244,11 +245,22 @@ def _fingerprint(data: ReceiptIn) -> str:
     body = msgspec.to_builtins(data)
     if not data.coupons:
         body.pop("coupons")
+    # The spend code confirms the spend; it is not the receipt (a retry may carry a new one).
+    body.pop("spend_code", None)
     return codes.sha256_hex(msgspec.json.encode(body))
 
 
 @db.retry_on_deadlock
-async def post_receipt(data: ReceiptIn, *, store_id: int, actor: str, now: datetime) -> ReceiptOut:
+async def post_receipt(
+    data: ReceiptIn,
+    *,
+    store_id: int,
+    actor: str,
+    now: datetime,
+    confirm: Callable[[str], Awaitable[None]] | None = None,
+) -> ReceiptOut:
+    """``confirm`` runs in the receipt's transaction once it is known to be new (a spend
+    code used up by it: ``spend_codes.use``), with the receipt's store key."""
     occurred_at = _check_time(data.occurred_at, now=now, what="occurred_at")
     request_hash = _fingerprint(data)
     store_key = f"{store_id}:{data.receipt_id}"
@@ -258,6 +270,8 @@ async def post_receipt(data: ReceiptIn, *, store_id: int, actor: str, now: datet
         if earlier is not None:
             return msgspec.convert(earlier, ReceiptOut)
         members.check_usable(card)
+        if confirm is not None:
+            await confirm(store_key)
         rules = await rules_service.rules_at(occurred_at)
         standing = await ledger_reads.tier_standing(
             acct.id, now=now, lifetime_spend_kopecks=acct.lifetime_spend_kopecks, rules=rules

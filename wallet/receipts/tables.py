@@ -88,3 +88,17 @@ class ReceiptPromotion(Table, tablename="receipt_promotion"):
     lot_id = BigInt(null=True, default=None)
     # The per-shopper budget row it counted on, to give back on a return.
     use_key = Varchar(length=100, null=True, default=None)
+
+
+class SpendCode(Table, tablename="spend_code"):
+    """A code that lets a till spend points on a shopper it found by phone (see
+    ``spend_codes.py``). The code itself is not kept: it is an HMAC of ``nonce``."""
+
+    id = BigSerial(primary_key=True)
+    account_id = Integer(index=True)
+    nonce = Varchar(length=32)
+    tries = Integer(default=0)
+    created_at = Timestamptz(default=TimestamptzNow())
+    used_at = Timestamptz(null=True, default=None)
+    # The receipt (``<store id>:<receipt id>``) that used it: its retry gets the first reply.
+    used_for = Varchar(length=100, null=True, default=None)

@@ -150,6 +150,8 @@ def audience_where(
         add(f"m.marketing_email = {p(flt.marketing_email)}")
     if flt.marketing_push is not None:
         add(f"m.marketing_push = {p(flt.marketing_push)}")
+    if flt.marketing_sms is not None:
+        add(f"m.marketing_sms = {p(flt.marketing_sms)}")
     if flt.joined_after is not None:
         add(f"m.created_at >= {p(flt.joined_after)}")
     if flt.joined_before is not None:
@@ -220,7 +222,7 @@ def recipients(p: db.Params, account_ids: list[int]) -> str:
     """What a message needs to know about each recipient (campaigns' batches)."""
     return (
         "SELECT m.account AS account_id, m.id AS member_id, m.name, m.email, "
-        "m.marketing_email, m.marketing_push, m.language, a.balance "
+        "m.marketing_email, m.marketing_push, m.marketing_sms, m.phone, m.language, a.balance "
         f"FROM member m JOIN account a ON a.id = m.account WHERE m.account IN "
         f"{in_list(p, account_ids)}"
     )

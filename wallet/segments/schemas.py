@@ -50,6 +50,7 @@ class SegmentFilter(msgspec.Struct, frozen=True, forbid_unknown_fields=True, omi
     last_stores: list[inputs.ShortLine] | None = None
     marketing_email: bool | None = None
     marketing_push: bool | None = None
+    marketing_sms: bool | None = None
     joined_after: datetime | None = None
     joined_before: datetime | None = None
     # Which wallet holds a pass of the account: "apple" (a device registered it),

@@ -294,6 +294,9 @@ class Recipient(msgspec.Struct, frozen=True):
     burning_at: datetime | None
     # The language of the shopper's emails ("ru" or "en").
     language: str
+    # SMS: the number (E.164) and the marketing-SMS opt-in.
+    phone: str | None = None
+    marketing_sms: bool = False
 
 
 async def recipients(
@@ -324,5 +327,7 @@ async def recipients(
             burning_points=int(burn["points"]) if burn else 0,
             burning_at=first,
             language=row["language"],
+            phone=row["phone"],
+            marketing_sms=bool(row["marketing_sms"]),
         )
     return found

@@ -3,8 +3,11 @@
 It lives with sign-in, not the till: it is a way to find who a member is, limited the
 same way (``signin.limits``) so it cannot be used to probe who is one.
 
-The reply is the identify reply of the shopper's main card, so the till goes on as if the
-card had been scanned. An unknown number is 404. Every lookup (found or not) counts
+The reply is the identify reply of the shopper's main card with an opaque, short-lived
+card reference in ``card_number`` instead of the number: the till uses it like a number,
+but spending points with it needs the code the shopper is texted
+(``receipts/spend_codes.py``), so a till cannot skip the code by claiming it scanned the
+card. An unknown number is 404. Every lookup (found or not) counts
 against the till key's allowance (``WALLET_POS_LOOKUPS_PER_HOUR``), so a till key cannot
 walk the number space to list members: 429 with Retry-After beyond it.
 """
@@ -14,6 +17,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Annotated, Any
 
+import msgspec
 from litestar import Controller, Request, get
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import Parameter
@@ -24,7 +28,7 @@ from wallet.auth.guards import allow
 from wallet.errors import ErrorReply, NotFound
 from wallet.http import errors, principal
 from wallet.members.tables import Card, Member
-from wallet.receipts import service
+from wallet.receipts import service, spend_codes
 from wallet.receipts.schemas import CardStatusOut
 from wallet.signin import limits
 
@@ -101,4 +105,9 @@ async def find_by_phone(phone: str, *, key_id: int | None, now: datetime) -> Car
     card = await card_of_phone(number)
     if card is None:
         raise ShopperNotFound("no shopper with this phone", {"field": "phone"})
-    return await service.identify(card, now=now)
+    # The till gets a card reference, not the number: spending with it needs the code the
+    # shopper is texted (receipts/spend_codes.py).
+    found = await service.identify(card, now=now)
+    return msgspec.structs.replace(
+        found, card_number=spend_codes.reference(found.card_number, now=now)
+    )

@@ -8,10 +8,14 @@
   with the SMSC's message id; a refused message is ``dead`` with the SMSC's reason.
 - The text is blanked once sent (a sign-in code must not stay readable here).
 - With no ``WALLET_SMPP_HOST`` the message goes to the log (the embedded demo's sink).
+- A ``marketing`` message (a campaign's) whose job comes due in the quiet hours waits for
+  their end (``quiet.py``): an SMSC that was down all evening does not wake shoppers at
+  midnight. Service messages (sign-in and spend codes) are never held.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from datetime import datetime, timedelta
 from typing import Any
@@ -19,8 +23,8 @@ from typing import Any
 from wallet import clock, db, phones
 from wallet import settings as settings_module
 from wallet.platform import service as platform
-from wallet.platform.worker import GiveUp
-from wallet.sms import queries, smpp
+from wallet.platform.worker import GiveUp, RetryLater
+from wallet.sms import queries, quiet, smpp
 from wallet.sms.tables import SmsMessage
 
 log = logging.getLogger("wallet.sms")
@@ -43,8 +47,25 @@ class TextTooLong(GiveUp):
     pass
 
 
-async def queue(*, phone: str, text: str, kind: str, now: datetime) -> int:
-    """Queue an SMS in the caller's write transaction; its id."""
+def allowed_senders() -> tuple[str, ...]:
+    """Sender names the operator registered for us (the settings say which)."""
+    s = settings_module.get()
+    return (s.smpp_sender, *s.sms_senders)
+
+
+async def queue(
+    *,
+    phone: str,
+    text: str,
+    kind: str,
+    now: datetime,
+    sender: str = "",
+    tag: str = "",
+    send: bool = True,
+) -> int:
+    """Queue an SMS in the caller's write transaction; its id. ``sender`` (one the
+    settings allow; empty: ``WALLET_SMPP_SENDER``) and ``tag`` (what sent it) are kept
+    with it. ``send=False`` leaves the job to ``queue_send`` (many messages, one job)."""
     parts = smpp.parts_of(text)
     if parts > MAX_PARTS:
         raise TextTooLong(f"the text takes {parts} SMS parts; at most {MAX_PARTS}")
@@ -52,6 +73,8 @@ async def queue(*, phone: str, text: str, kind: str, now: datetime) -> int:
         SmsMessage(
             phone=phones.normalise(phone),
             kind=kind,
+            sender=sender,
+            tag=tag,
             text=text,
             parts=parts,
             status="queued",
@@ -59,84 +82,174 @@ async def queue(*, phone: str, text: str, kind: str, now: datetime) -> int:
         )
     ).returning(SmsMessage.id)
     message_id = int(rows[0]["id"])
-    await platform.enqueue(kind=SEND, payload={"id": message_id})
+    if send:
+        await platform.enqueue(kind=SEND, payload={"id": message_id})
     return message_id
 
 
 async def send(payload: dict[str, Any]) -> None:
-    """The ``sms.send`` job."""
-    message_id = int(payload["id"])
-    row = (
-        await SmsMessage.select(SmsMessage.phone, SmsMessage.text, SmsMessage.status)
-        .where(SmsMessage.id == message_id)
-        .first()
-    )
-    if row is None or row["status"] != "queued":
-        return  # sent already (a retried job), or forgotten
+    """The ``sms.send`` job: one message (``id``), or a campaign's chunk (``ids``) sent
+    side by side and marked in one transaction. A chunk whose SMSC went away part way
+    marks what went and is retried for the rest (each row is sent only while ``queued``)."""
+    ids = [int(payload["id"])] if "id" in payload else [int(i) for i in payload["ids"]]
+    rows = [
+        row
+        for row in await SmsMessage.select(
+            SmsMessage.id,
+            SmsMessage.phone,
+            SmsMessage.text,
+            SmsMessage.status,
+            SmsMessage.kind,
+            SmsMessage.sender,
+        ).where(SmsMessage.id.is_in(ids))
+        if row["status"] == "queued"
+    ]  # the others were sent already (a retried job), or forgotten
+    until = quiet.quiet_until(clock.now())
+    held = [int(row["id"]) for row in rows if until and row["kind"] == quiet.MARKETING]
+    if held:
+        async with db.write_transaction():
+            await platform.enqueue(kind=SEND, payload={"ids": held}, due_at=until)
+        rows = [row for row in rows if int(row["id"]) not in held]
+    if not rows:
+        return
     s = settings_module.get()
+    outcomes: dict[int, tuple[str, str | None, str]] = {}
+    later: list[RetryLater] = []
     if not s.smpp_host:
-        log.info("SMS to %s (no WALLET_SMPP_HOST, not sent): %s", row["phone"], row["text"])
-        smsc_id = None
+        for row in rows:
+            log.info("SMS to %s (no WALLET_SMPP_HOST, not sent): %s", row["phone"], row["text"])
+            outcomes[int(row["id"])] = ("sent", None, "")
     else:
-        try:
-            smsc_id = await smpp.client(record_receipt).submit(
-                log_id=str(message_id), phone=row["phone"], text=row["text"], sender=s.smpp_sender
-            )
-        except GiveUp as exc:
-            async with db.write_transaction():
-                await SmsMessage.update(
-                    {
-                        SmsMessage.status: "dead",
-                        SmsMessage.error: str(exc)[:200],
-                        SmsMessage.text: "",
-                    }
-                ).where(SmsMessage.id == message_id)
-            log.error("SMS %s to %s not sent: %s", message_id, phones.masked(row["phone"]), exc)
-            return
-    async with db.write_transaction():
-        await SmsMessage.update(
-            {
-                SmsMessage.status: "sent",
-                SmsMessage.smsc_message_id: smsc_id,
-                SmsMessage.sent_at: clock.now(),
-                SmsMessage.text: "",
-            }
-        ).where((SmsMessage.id == message_id) & (SmsMessage.status == "queued"))
-    if smsc_id is not None and smsc_id in _early:
-        await record_receipt(smsc_id, _early.pop(smsc_id))
+        client = smpp.client(record_receipt)
+
+        async def one(row: dict[str, Any]) -> None:
+            message_id = int(row["id"])
+            try:
+                smsc_id = await client.submit(
+                    log_id=str(message_id),
+                    phone=row["phone"],
+                    text=row["text"],
+                    sender=row["sender"] or s.smpp_sender,
+                )
+            except GiveUp as exc:
+                outcomes[message_id] = ("dead", None, str(exc)[:200])
+                log.error("SMS %s to %s not sent: %s", message_id, phones.masked(row["phone"]), exc)
+            except RetryLater as exc:
+                later.append(exc)
+            else:
+                outcomes[message_id] = ("sent", smsc_id, "")
+
+        await asyncio.gather(*(one(row) for row in rows))
+    if outcomes:
+        now = clock.now()
+        p = db.Params()
+        text = queries.mark_many(
+            p, [(i, status, smsc, error) for i, (status, smsc, error) in outcomes.items()], now
+        )
+        async with db.write_transaction():
+            await db.fetch(text, *p.values)
+    for _message_id, (_status, smsc_id, _error) in outcomes.items():
+        if smsc_id is not None and smsc_id in _early:
+            await record_receipt(smsc_id, _early.pop(smsc_id))
+    if later:
+        raise later[0]
+
+
+async def queue_many(
+    messages: list[tuple[str, str]], *, kind: str, now: datetime, sender: str = "", tag: str = ""
+) -> list[int]:
+    """Queue (phone in E.164, text) pairs in one statement and one ``sms.send`` job, in
+    the caller's write transaction (a campaign's chunk: a Piccolo insert per message was
+    most of the campaign's time in bench/bench_sms.py)."""
+    if not messages:
+        return []
+    rows = []
+    for phone, text in messages:
+        parts = smpp.parts_of(text)
+        if parts > MAX_PARTS:
+            raise TextTooLong(f"the text takes {parts} SMS parts; at most {MAX_PARTS}")
+        rows.append((phone, kind, sender, tag, text, parts, now))
+    p = db.Params()
+    inserted = await db.fetch(queries.insert_messages(p, rows), *p.values)
+    ids = sorted(int(row["id"]) for row in inserted)
+    await queue_send(ids)
+    return ids
+
+
+async def queue_send(message_ids: list[int]) -> None:
+    """One ``sms.send`` job for messages queued with ``send=False`` (a campaign's chunk)."""
+    if message_ids:
+        await platform.enqueue(kind=SEND, payload={"ids": message_ids})
 
 
 async def record_receipt(smsc_message_id: str, stat: str) -> None:
-    """A ``deliver_sm`` receipt: the message becomes delivered, failed or expired. A
-    receipt for a message we do not know (sent before a restart of the database, or by
-    another system on the same bind) is logged and dropped."""
-    state = RECEIPT_STATES.get(stat.upper(), "failed")
-    try:
-        if await _apply_receipt(smsc_message_id, state):
-            return
-        # The receipt can beat our own "sent" commit (the SMSC answers the submit and
-        # reports delivery in one breath): ``send`` applies it after its commit. ``send``
-        # may also have committed and looked here while our UPDATE ran, so look once more
-        # after leaving the receipt: one of the two always sees the other.
-        _early[smsc_message_id] = stat
-        while len(_early) > 10_000:
-            forgotten = next(iter(_early))
-            _early.pop(forgotten)
-            log.warning("SMS receipt for unknown message %s dropped", forgotten)
-        if await _apply_receipt(smsc_message_id, state):
-            _early.pop(smsc_message_id, None)
-    except Exception:
-        log.exception("could not record the SMS receipt for %s (%s)", smsc_message_id, stat)
+    """A ``deliver_sm`` receipt: the message becomes delivered, failed or expired.
+
+    Receipts are written in batches by one task per process (a write transaction per
+    receipt was the campaign's largest cost: bench/bench_sms.py). A receipt for a message
+    we do not know (sent before a restart of the database, or by another system on the
+    same bind) is logged and dropped."""
+    global _flusher
+    _receipts.append((smsc_message_id, stat))
+    loop = asyncio.get_running_loop()
+    # A writer of a loop that ended (tests, a restarted worker) is not waited for.
+    if _flusher is None or _flusher.done() or _flusher.get_loop() is not loop:
+        _flusher = loop.create_task(_flush_receipts())
 
 
-async def _apply_receipt(smsc_message_id: str, state: str) -> bool:
+async def _flush_receipts() -> None:
+    while _receipts:
+        batch = _receipts[:RECEIPT_BATCH]
+        del _receipts[:RECEIPT_BATCH]
+        try:
+            missed = await _apply_receipts(batch)
+            if not missed:
+                continue
+            # The receipt can beat our own "sent" commit (the SMSC answers the submit and
+            # reports delivery in one breath): ``send`` applies it after its commit.
+            # ``send`` may also have committed and looked here while our UPDATE ran, so
+            # look once more after leaving the receipts: one of the two sees the other.
+            for smsc_message_id, stat in missed:
+                _early[smsc_message_id] = stat
+            while len(_early) > 10_000:
+                forgotten = next(iter(_early))
+                _early.pop(forgotten)
+                log.warning("SMS receipt for unknown message %s dropped", forgotten)
+            still = await _apply_receipts(missed)
+            for smsc_message_id, _stat in missed:
+                if (smsc_message_id, _stat) not in still:
+                    _early.pop(smsc_message_id, None)
+        except Exception:
+            log.exception("could not record %d SMS receipts", len(batch))
+
+
+async def _apply_receipts(batch: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """Apply receipts in one transaction; the ones whose message is not (yet) sent."""
+    latest = dict(batch)  # one receipt per message (the last one counts)
+    p = db.Params()
+    text = queries.record_receipts(
+        p,
+        [(smsc, RECEIPT_STATES.get(stat.upper(), "failed")) for smsc, stat in latest.items()],
+        clock.now(),
+    )
     async with db.write_transaction():
-        rows = await db.fetch(queries.RECORD_RECEIPT, state, clock.now(), smsc_message_id)
-    return bool(rows)
+        found = {row["smsc_message_id"] for row in await db.fetch(text, *p.values)}
+    return [(smsc, stat) for smsc, stat in latest.items() if smsc not in found]
 
 
+# Receipts waiting for the writer task, and the task (this process only).
+RECEIPT_BATCH = 500
+_receipts: list[tuple[str, str]] = []
+_flusher: asyncio.Task[None] | None = None
 # Receipts that arrived before their message was recorded as sent (this process only).
 _early: dict[str, str] = {}
+
+
+async def counts_of_tag(tag: str) -> dict[str, tuple[int, int]]:
+    """Messages sent under ``tag`` by status (queued, sent, delivered, failed, expired,
+    dead): (messages, parts)."""
+    rows = await db.fetch(queries.RECEIPTS_OF_TAG, tag)
+    return {row["status"]: (int(row["n"]), int(row["parts"] or 0)) for row in rows}
 
 
 # Messages are kept this long for an operator looking into "I never got my code", then go.

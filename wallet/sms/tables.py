@@ -14,6 +14,10 @@ class SmsMessage(Table, tablename="sms_message"):
     id = BigSerial(primary_key=True)
     phone = Varchar(length=20)
     kind = Varchar(length=20)
+    # The sender name it goes out under; empty: WALLET_SMPP_SENDER.
+    sender = Varchar(length=15, default="")
+    # What sent it, for counting its receipts (``campaign:<id>``); empty for service SMS.
+    tag = Varchar(length=40, default="", index=True)
     text = Varchar(length=1600, default="")
     parts = Integer(default=1)
     status = Varchar(length=12, default="queued")

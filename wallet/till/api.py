@@ -15,7 +15,6 @@ These routes serve the till's own page, so they are left out of the API's manual
 from __future__ import annotations
 
 import re
-from datetime import datetime
 from typing import Annotated, Any
 
 import msgspec
@@ -24,12 +23,12 @@ from litestar.connection import ASGIConnection
 from litestar.handlers.base import BaseRouteHandler
 from litestar.params import JSONBody, Parameter
 
-from wallet import clock
+from wallet import clock, db
 from wallet.auth import till_sessions
-from wallet.errors import Forbidden, NotFound, Unauthorized
+from wallet.errors import Forbidden, Unauthorized
 from wallet.http import principal
 from wallet.members import service as members
-from wallet.receipts import service
+from wallet.receipts import service, spend_codes
 from wallet.receipts.schemas import (
     CardStatusOut,
     QuoteIn,
@@ -38,6 +37,8 @@ from wallet.receipts.schemas import (
     ReceiptOut,
     ReceiptReturnIn,
     ReturnOut,
+    SpendCodeIn,
+    SpendCodeSent,
 )
 from wallet.signin import lookup
 from wallet.web import csrf, sessions
@@ -87,27 +88,6 @@ class TillShopper(msgspec.Struct, frozen=True):
     found_by: str
 
 
-class SpendCodeIn(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
-    card_number: Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
-
-
-class SpendCodeSent(msgspec.Struct, frozen=True):
-    sent: bool
-
-
-class SpendCodesUnavailable(NotFound):
-    code = "spend_codes_unavailable"
-
-
-async def send_spend_code(card_number: str, *, store_id: int, now: datetime) -> None:
-    """Send the shopper the code that lets the till spend their points (``POST
-    /api/v1/pos/spend-codes``). MERGE: call the spend-code service here once it exists; until
-    then this server has no such codes and the till says so."""
-    raise SpendCodesUnavailable(
-        "this server does not send spend confirmation codes", {"card_number": card_number}
-    )
-
-
 class TillApiController(Controller):
     path = "/till/api"
     include_in_schema = False
@@ -124,7 +104,7 @@ class TillApiController(Controller):
         now = clock.now()
         typed = q.strip()
         if CARD_TYPED.match(typed):
-            card = await service.identify(typed.replace(" ", ""), now=now)
+            card = await spend_codes.identify(typed.replace(" ", ""), now=now)
             found_by = "card"
         else:
             card = await lookup.find_by_phone(typed, key_id=principal(request).key_id, now=now)
@@ -134,13 +114,13 @@ class TillApiController(Controller):
 
     @post("/quotes", status_code=200)
     async def quote(self, request: Request[Any, Any, Any], data: JSONBody[QuoteIn]) -> QuoteOut:
-        return await service.quote(data, store_id=principal(request).store_id, now=clock.now())
+        return await spend_codes.quote(data, store_id=principal(request).store_id, now=clock.now())
 
     @post("/receipts", status_code=201)
     async def post_receipt(
         self, request: Request[Any, Any, Any], data: JSONBody[ReceiptIn]
     ) -> ReceiptOut:
-        return await service.post_receipt(
+        return await spend_codes.post_receipt(
             data, store_id=store_of(request), actor=principal(request).actor, now=clock.now()
         )
 
@@ -160,5 +140,9 @@ class TillApiController(Controller):
     async def spend_code(
         self, request: Request[Any, Any, Any], data: JSONBody[SpendCodeIn]
     ) -> SpendCodeSent:
-        await send_spend_code(data.card_number, store_id=store_of(request), now=clock.now())
-        return SpendCodeSent(sent=True)
+        """As ``POST /api/v1/pos/spend-codes``: the shopper is texted the code."""
+        now = clock.now()
+        found = spend_codes.Resolved(data.card_number, now=now)
+        async with db.write_transaction():
+            await spend_codes.ask(found.number, now=now)
+        return SpendCodeSent()

@@ -212,7 +212,7 @@
   }
 
   function withCode(payload) {
-    // MERGE: the spend-code contract: quotes and receipts take an optional spend_code.
+    // Quotes and receipts take the code the shopper was texted (a shopper found by phone).
     if (state.spendCode) payload.spend_code = state.spendCode;
     return payload;
   }

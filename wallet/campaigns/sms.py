@@ -1,0 +1,187 @@
+"""The campaign channel ``sms``: marketing SMS to shoppers who opted in to them.
+
+- **Consent.** Marketing SMS is its own opt-in (``member.marketing_sms``; each change a
+  ``member_consent`` row, and each delivery keeps the id of the row that allowed it, as
+  email does). It is checked again when the message is queued. Sign-in and spend codes
+  are service messages: they go through ``wallet.sms`` directly and need no consent.
+- **Quiet hours.** No marketing SMS in the program's night (``WALLET_SMS_QUIET_HOURS``,
+  21:00-09:00 by default): the send job waits for the morning with its deliveries still
+  pending, and a message queued just before the night but sent late (an SMSC that was
+  down) is held by ``wallet.sms`` itself (kind ``marketing``).
+- **Exactly once.** A delivery is marked ``sent`` in the transaction that queues its SMS
+  in the SMS outbox, so a crash either did both or neither; the SMS outbox sends each
+  message once, waiting while the SMSC is down or refuses the bind.
+- **Figures.** Each message carries the tag ``campaign:<id>``; the operator's delivery
+  receipts (delivered, failed, expired) are counted from it, with the parts sent.
+- **Limits at save.** A text longer than ``WALLET_SMS_MAX_PARTS`` parts is refused with
+  its part count; a sender name the settings do not list is refused.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime
+from typing import Any
+
+from wallet import clock, db
+from wallet import settings as settings_module
+from wallet.campaigns import queries
+from wallet.campaigns.schemas import SmsFigures
+from wallet.campaigns.service import CONSENT_WITHDRAWN, _text, context_of
+from wallet.errors import InvalidInput
+from wallet.segments import service as segments
+from wallet.sms import quiet, smpp
+from wallet.sms import service as sms
+
+CHANNEL = "sms"
+# Messages queued in one transaction and sent by one ``sms.send`` job, side by side.
+CHUNK = 100
+
+
+class SmsTextTooLong(InvalidInput):
+    code = "sms_too_long"
+
+
+class SmsSenderNotAllowed(InvalidInput):
+    code = "sms_sender_not_allowed"
+
+
+def tag(campaign_id: int) -> str:
+    return f"campaign:{campaign_id}"
+
+
+def parts_of(text: str) -> int:
+    return smpp.parts_of(text) if text else 0
+
+
+def check(*, channels: list[str], text: str, sender: str) -> None:
+    """At save: an SMS campaign has a text that fits the part limit, and a sender name the
+    operator registered. The text is measured as written and as rendered for a sample
+    shopper (a long name makes it longer; the send refuses what still does not fit)."""
+    if sender and sender not in sms.allowed_senders():
+        raise SmsSenderNotAllowed(
+            f"the sender name {sender!r} is not one the settings allow",
+            {"field": "sms_sender", "allowed": list(sms.allowed_senders())},
+        )
+    if CHANNEL not in channels:
+        return
+    if not text.strip():
+        raise InvalidInput("an SMS campaign needs sms_text", {"field": "sms_text"})
+    limit = min(settings_module.get().sms_max_parts, sms.MAX_PARTS)
+    parts = max(parts_of(text), parts_of(_text(text, context_of(None, 0))))
+    if parts > limit:
+        raise SmsTextTooLong(
+            f"the SMS text takes {parts} parts; at most {limit} are allowed",
+            {"field": "sms_text", "parts": parts, "max_parts": limit},
+        )
+
+
+def rendered(camp: dict[str, Any], recipient: segments.Recipient | None) -> str:
+    return _text(camp["sms_text"], context_of(recipient, camp["id"] if recipient else 0))
+
+
+def cost_kopecks(parts: int) -> int:
+    return parts * settings_module.get().sms_price_kopecks
+
+
+async def figures(campaign_id: int) -> SmsFigures:
+    counts = await sms.counts_of_tag(tag(campaign_id))
+
+    def n(status: str) -> int:
+        return counts.get(status, (0, 0))[0]
+
+    parts = sum(p for status, (_n, p) in counts.items() if status != "queued")
+    return SmsFigures(
+        queued=n("queued"),
+        sent=n("sent"),
+        delivered=n("delivered"),
+        failed=n("failed"),
+        expired=n("expired"),
+        refused=n("dead"),
+        parts=parts,
+        cost_kopecks=cost_kopecks(parts),
+    )
+
+
+async def estimate(camp: dict[str, Any], flt: Any, *, now: datetime) -> tuple[int, int, int]:
+    """(shoppers the audience would text: opted in and with a number, parts of the text,
+    estimated cost in kopecks)."""
+    p = db.Params()
+    compiled = await segments.compile_filter(flt, now=now, params=p)
+    rows = await db.fetch(queries.sms_reach(compiled.where), *p.values)
+    reach = int(rows[0]["n"])
+    parts = parts_of(rendered(camp, None)) if camp["sms_text"] else 0
+    return reach, parts, cost_kopecks(reach * parts)
+
+
+async def send_batch(
+    camp: dict[str, Any],
+    rows: list[dict[str, Any]],
+    found: dict[int, segments.Recipient],
+    limit: Any,
+    marks: Any,
+    *,
+    max_claims: int,
+) -> bool:
+    """A claimed batch of SMS deliveries: each opted-in shopper's message is queued in the
+    SMS outbox and its delivery marked sent in one transaction per chunk. True when the
+    quiet hours began: the rows not done are handed back pending for the morning."""
+    chunk: list[tuple[int, str, str]] = []
+    sender = camp["sms_sender"]
+
+    async def write() -> None:
+        if not chunk:
+            return
+        now = clock.now()
+        async with db.write_transaction():
+            # One statement and one job send the chunk side by side (a row and a job
+            # per message cost more than the SMSC: bench/bench_sms.py).
+            await sms.queue_many(
+                [(phone, text) for _id, phone, text in chunk],
+                kind=quiet.MARKETING,
+                now=now,
+                sender=sender,
+                tag=tag(camp["id"]),
+            )
+            p = db.Params()
+            ids = [delivery_id for delivery_id, _p, _t in chunk]
+            await db.fetch(queries.mark(p, ids, "sent", "", now), *p.values)
+        chunk.clear()
+
+    max_parts = min(settings_module.get().sms_max_parts, sms.MAX_PARTS)
+    for index, row in enumerate(rows):
+        delivery_id = int(row["id"])
+        if quiet.quiet_until(clock.now()) is not None:
+            await write()
+            p = db.Params()
+            rest = [int(r["id"]) for r in rows[index:]]
+            async with db.write_transaction():
+                await db.fetch(queries.hand_back(p, rest), *p.values)
+            return True
+        if int(row["attempts"]) > max_claims:
+            await marks.add(delivery_id, "failed", "gave up: crashed its worker")
+            continue
+        recipient = found.get(int(row["account_id"]))
+        if recipient is None:
+            await marks.add(delivery_id, "skipped", "no_member")
+            continue
+        if not recipient.phone:
+            await marks.add(delivery_id, "skipped", "no_phone")
+            continue
+        if not recipient.marketing_sms:
+            await marks.add(delivery_id, "skipped", CONSENT_WITHDRAWN)
+            continue
+        try:
+            text = rendered(camp, recipient)
+        except InvalidInput as exc:
+            await marks.add(delivery_id, "failed", f"unsendable: {exc.message}"[:200])
+            continue
+        if parts_of(text) > max_parts:
+            await marks.add(delivery_id, "failed", f"too_long: {parts_of(text)} parts")
+            continue
+        if len(chunk) >= CHUNK or (chunk and limit.next_at > time.monotonic()):
+            await write()
+        await limit.wait()
+        chunk.append((delivery_id, recipient.phone, text))
+    await write()
+    return False
