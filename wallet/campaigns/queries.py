@@ -138,3 +138,51 @@ CANCEL_QUEUED_OF_ACCOUNT = db.sql(
 )
 """Erasure: the shopper's queued messages never go (skipped at once rather than left for
 the send-time consent check, so the figures say why)."""
+
+ANY_SENT = db.sql("SELECT COUNT(*) AS n FROM delivery WHERE campaign_id = $1 AND status = 'sent'")
+"""Whether a finished campaign reached anybody at all."""
+
+
+def _ever_granted(channel: str) -> str:
+    # Off now but granted once: the shopper unsubscribed, rather than never opted in.
+    return (
+        "EXISTS (SELECT 1 FROM member_consent c WHERE c.member_id = m.id "
+        f"AND c.channel = '{channel}' AND c.granted)"
+    )
+
+
+_REACH = {
+    "email": (
+        "CASE WHEN m.email IS NULL OR m.email = '' THEN 'no_email' "
+        "WHEN m.marketing_email THEN '' "
+        f"WHEN {_ever_granted('marketing_email')} THEN 'unsubscribed' ELSE 'no_consent' END"
+    ),
+    "push": (
+        "CASE WHEN NOT m.marketing_push THEN "
+        f"(CASE WHEN {_ever_granted('marketing_push')} THEN 'unsubscribed' "
+        "ELSE 'no_consent' END) "
+        f"WHEN {segment_queries.HOLDS_A_PASS} THEN '' ELSE 'no_wallet' END"
+    ),
+    "koshelek": (
+        "CASE WHEN m.phone IS NULL OR m.phone = '' THEN 'no_phone' "
+        "WHEN m.marketing_push THEN '' "
+        f"WHEN {_ever_granted('marketing_push')} THEN 'unsubscribed' ELSE 'no_consent' END"
+    ),
+}
+
+
+REACH_CHANNELS = frozenset(_REACH)
+
+
+def reach(channels: list[str], where: str) -> str:
+    """The audience ``where`` grouped by what each channel would do with a shopper: ''
+    (reached) or why not; one column ``c<i>`` per channel of ``channels`` that ``reach``
+    knows, and ``n`` shoppers per combination."""
+    known = [c for c in channels if c in _REACH]
+    assert known == channels, channels
+    columns = [f"c{i}" for i in range(len(known))] or ["c0"]
+    cases = [f"{_REACH[c]} AS c{i}" for i, c in enumerate(known)] or ["'' AS c0"]
+    return (
+        f"SELECT {', '.join(columns)}, COUNT(*) AS n FROM (SELECT {', '.join(cases)} "
+        f"{segment_queries.FROM_AUDIENCE} WHERE {where}) t GROUP BY {', '.join(columns)}"
+    )

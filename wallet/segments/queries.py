@@ -68,6 +68,8 @@ _GOOGLE = (
     "WHERE c.account = m.account)"
 )
 _WALLETS = {"apple": _APPLE, "google": _GOOGLE, "none": f"(NOT {_APPLE} AND NOT {_GOOGLE})"}
+HOLDS_A_PASS = f"({_APPLE} OR {_GOOGLE})"
+"""The shopper (``m`` of ``FROM_AUDIENCE``) holds a pass in Apple or Google Wallet."""
 
 
 def audience_where(
