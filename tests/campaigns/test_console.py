@@ -60,6 +60,6 @@ async def test_a_marketer_signs_in_builds_a_segment_and_previews_a_campaign(clie
     assert created.status_code == 303, created.text
     page = await client.get(created.headers["location"])
     assert page.status_code == 200
-    assert "получателей: 1" in page.text
+    assert "сообщение получат <b>1</b>" in page.text
     assert "Анна Смирнова, скидки" in page.text  # the lock-screen preview
     assert "Анна Смирнова, весна!" in page.text  # the email's subject

@@ -23,9 +23,9 @@ from wallet import clock, db
 from wallet import settings as settings_module
 from wallet.auth import service as auth
 from wallet.auth.service import Principal
-from wallet.campaigns import pages, service
+from wallet.campaigns import labels, pages, service
 from wallet.campaigns.schemas import CampaignIn
-from wallet.errors import DomainError, Forbidden, Unauthorized
+from wallet.errors import DomainError, Forbidden, InvalidInput, Unauthorized
 from wallet.inputs import PathId, parse_id
 from wallet.segments import service as segments
 from wallet.segments.schemas import SegmentFilter, SegmentIn
@@ -93,8 +93,6 @@ def _campaign_in(form: dict[str, str]) -> CampaignIn:
     try:
         return msgspec.convert(raw, CampaignIn, strict=False)
     except msgspec.ValidationError as exc:
-        from wallet.errors import InvalidInput
-
         raise InvalidInput(str(exc)) from exc
 
 
@@ -147,6 +145,7 @@ class ConsoleController(Controller):
                 "filters": {s.id: msgspec.json.encode(s.filter).decode() for s in saved},
                 "campaigns": await service.list_campaigns(),
                 "rfm": await segments.rfm_groups(),
+                "labels": labels,
                 "local": _local,
                 "error": request.query_params.get("error", ""),
             },
@@ -184,12 +183,10 @@ class ConsoleController(Controller):
         return pages.html(
             "console_campaign.html",
             {
-                "who": who[0],
-                "csrf": csrf_token(who[1]),
+                **_page_context(who),
                 "campaign": None,
                 "preview": None,
                 "segments": await segments.list_segments(),
-                "local": _local,
                 "error": "",
             },
         )
@@ -209,12 +206,10 @@ class ConsoleController(Controller):
             return pages.html(
                 "console_campaign.html",
                 {
-                    "who": who[0],
-                    "csrf": csrf_token(who[1]),
+                    **_page_context(who),
                     "campaign": None,
                     "preview": None,
                     "segments": await segments.list_segments(),
-                    "local": _local,
                     "error": exc.message,
                 },
                 status_code=422,
@@ -228,25 +223,7 @@ class ConsoleController(Controller):
         who = await _who(request)
         if who is None:
             return _to_login()
-        campaign = await service.get_campaign(campaign_id)
-        preview = None
-        error = request.query_params.get("error", "")
-        try:
-            preview = await service.preview(campaign_id, now=clock.now())
-        except DomainError as exc:
-            error = error or exc.message
-        return pages.html(
-            "console_campaign.html",
-            {
-                "who": who[0],
-                "csrf": csrf_token(who[1]),
-                "campaign": campaign,
-                "preview": preview,
-                "segments": await segments.list_segments(),
-                "local": _local,
-                "error": error,
-            },
-        )
+        return await _campaign_page(who, campaign_id, error=request.query_params.get("error", ""))
 
     @post("/campaigns/{campaign_id:int}/{action:str}", status_code=200)
     async def campaign_action(
@@ -262,6 +239,11 @@ class ConsoleController(Controller):
         _check_csrf(who[1], data)
         now = clock.now()
         actor = who[0].actor
+        target = f"/console/campaigns/{campaign_id}"
+        if action == "send" and data.get("confirmed") != "1":
+            # Nothing goes before the marketer has seen how many shoppers get it.
+            return await _confirm_page(who, campaign_id)
+        typed = data.get("at", "").strip()
         try:
             if action == "test":
                 await service.test_send(
@@ -271,23 +253,99 @@ class ConsoleController(Controller):
                     actor=actor,
                     now=now,
                 )
+            elif action == "schedule":
+                at = _moment(typed)
+                async with db.write_transaction():
+                    await service.schedule(campaign_id, at, actor=actor, now=now)
             else:
                 async with db.write_transaction():
                     if action == "save":
                         await service.update_campaign(campaign_id, _campaign_in(data), now=now)
-                    elif action == "schedule":
-                        at = datetime.fromisoformat(data.get("at", ""))
-                        await service.schedule(campaign_id, at, actor=actor, now=now)
                     elif action == "send":
-                        await service.schedule(campaign_id, now, actor=actor, now=now)
+                        await service.send_now(campaign_id, actor=actor, now=now)
                     elif action == "cancel":
                         await service.cancel(campaign_id, actor=actor, now=now)
-                    else:
-                        return _go(f"/console/campaigns/{campaign_id}")
+                    elif action == "copy":
+                        copied = await service.copy_campaign(campaign_id, actor=actor, now=now)
+                        target = f"/console/campaigns/{copied.id}"
+        except (service.ScheduledInThePast, _NoMoment) as exc:
+            return await _campaign_page(
+                who,
+                campaign_id,
+                field_errors={"at": exc.message},
+                typed={"at": typed},
+                status_code=422,
+            )
         except (DomainError, ValueError) as exc:
             message = exc.message if isinstance(exc, DomainError) else str(exc)
-            return _go(f"/console/campaigns/{campaign_id}?error={_quote(message)}")
+            return _go(f"{target}?error={_quote(message)}")
+        return _go(target)
+
+
+class _NoMoment(InvalidInput):
+    pass
+
+
+def _moment(typed: str) -> datetime:
+    """The ``datetime-local`` field's value, in the program's zone."""
+    try:
+        return datetime.fromisoformat(typed)
+    except ValueError:
+        raise _NoMoment("Укажите дату и время отправки", {"field": "at"}) from None
+
+
+def _page_context(who: tuple[Principal, str]) -> dict[str, Any]:
+    """What every console page's template reads: the caller, the form token, the words."""
+    return {
+        "who": who[0],
+        "csrf": csrf_token(who[1]),
+        "local": _local,
+        "labels": labels,
+    }
+
+
+async def _campaign_page(
+    who: tuple[Principal, str],
+    campaign_id: int,
+    *,
+    error: str = "",
+    field_errors: dict[str, str] | None = None,
+    typed: dict[str, str] | None = None,
+    status_code: int = 200,
+) -> Response[Any]:
+    campaign = await service.get_campaign(campaign_id)
+    preview = None
+    now = clock.now()
+    try:
+        preview = await service.preview(campaign_id, now=now)
+    except DomainError as exc:
+        error = error or exc.message
+    tz = settings_module.get().tz
+    return pages.html(
+        "console_campaign.html",
+        {
+            **_page_context(who),
+            "campaign": campaign,
+            "preview": preview,
+            "segments": await segments.list_segments(),
+            "error": error,
+            "field_errors": field_errors or {},
+            "typed": typed or {},
+            "zone": labels.zone(tz, now),
+        },
+        status_code=status_code,
+    )
+
+
+async def _confirm_page(who: tuple[Principal, str], campaign_id: int) -> Response[Any]:
+    campaign = await service.get_campaign(campaign_id)
+    if campaign.status not in ("draft", "scheduled"):
         return _go(f"/console/campaigns/{campaign_id}")
+    preview = await service.preview(campaign_id, now=clock.now())
+    return pages.html(
+        "console_confirm.html",
+        {**_page_context(who), "campaign": campaign, "preview": preview},
+    )
 
 
 def _quote(text: str) -> str:
