@@ -29,9 +29,7 @@ def _csrf(html: str) -> str:
 
 async def signed_in(client: httpx.AsyncClient, name: str = "Мария") -> str:
     async with db.write_transaction():
-        key, _ = await auth.create_key(
-            role="marketer", store_code=None, name=name, now=clock.now()
-        )
+        key, _ = await auth.create_key(role="marketer", store_code=None, name=name, now=clock.now())
     client.cookies.set("wallet_console", key, path="/console")
     return _csrf((await client.get("/console")).text)
 
@@ -52,9 +50,7 @@ async def new_campaign(client: httpx.AsyncClient, csrf: str, **fields: Any) -> s
     return str(made.headers["location"])
 
 
-async def test_a_past_time_is_refused_next_to_the_field_keeping_what_was_typed(
-    client, smtp_sink
-):
+async def test_a_past_time_is_refused_next_to_the_field_keeping_what_was_typed(client, smtp_sink):
     shop = await Shop.open(client)
     await enrol(shop, "Анна", "a@example.ru", consents=EMAIL)
     csrf = await signed_in(client)
@@ -127,7 +123,7 @@ async def test_a_cancelled_campaign_says_when_and_by_whom_and_can_be_copied(clie
     assert "отменил(а): Мария (маркетолог)" in notice.group(1)
     assert clock.now().astimezone(MOSCOW).strftime("%d.%m.%Y") in notice.group(1)
     # No field to type into, no save, no send: only the copy button.
-    assert "<input type=\"text\"" not in shown and "<textarea" not in shown
+    assert '<input type="text"' not in shown and "<textarea" not in shown
     assert "/send" not in shown and "/save" not in shown
 
     copied = await client.post(f"{page}/copy", data={"csrf": csrf})

@@ -62,7 +62,9 @@ async def test_a_time_in_the_past_is_refused_in_russian_with_the_program_zone(cl
 async def test_the_preview_says_who_each_channel_reaches_and_why_the_others_not(client, wallets):
     shop = await Shop.open(client)
     key = await make_key("marketer")
-    both = await enrol(shop, "Анна Оба", "anna@example.ru", consents={**EMAIL, "marketing_push": True})
+    both = await enrol(
+        shop, "Анна Оба", "anna@example.ru", consents={**EMAIL, "marketing_push": True}
+    )
     await enrol(shop, "Борис Молчун", "boris@example.ru")
     gone = await enrol(shop, "Вера Ушедшая", "vera@example.ru", consents=EMAIL)
     await enrol(shop, "Глеб Без Почты", None, consents={"marketing_push": True})
