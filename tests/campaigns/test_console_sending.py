@@ -31,7 +31,7 @@ async def signed_in(client: httpx.AsyncClient, name: str = "Мария") -> str:
     async with db.write_transaction():
         key, _ = await auth.create_key(role="marketer", store_code=None, name=name, now=clock.now())
     client.cookies.set("wallet_console", key, path="/console")
-    return _csrf((await client.get("/console")).text)
+    return _csrf((await client.get("/console/campaigns/new")).text)
 
 
 async def new_campaign(client: httpx.AsyncClient, csrf: str, **fields: Any) -> str:

@@ -23,12 +23,11 @@ from wallet import clock, db
 from wallet import settings as settings_module
 from wallet.auth import service as auth
 from wallet.auth.service import Principal
-from wallet.campaigns import labels, pages, service
+from wallet.campaigns import labels, pages, segment_form, service
 from wallet.campaigns.schemas import CampaignIn
 from wallet.errors import DomainError, Forbidden, InvalidInput, Unauthorized
 from wallet.inputs import PathId, parse_id
 from wallet.segments import service as segments
-from wallet.segments.schemas import SegmentFilter, SegmentIn
 from wallet.web import csrf, sessions
 
 ROLES = ("marketer", "admin")
@@ -52,7 +51,7 @@ async def _who(request: Request[Any, Any, Any]) -> tuple[Principal, str] | None:
     return found, key
 
 
-# The other console pages (reports) sign in with the same cookie.
+# The other console pages (reports, segments) sign in with the same cookie.
 signed_in = _who
 
 
@@ -67,6 +66,18 @@ def _go(url: str) -> Response[Any]:
 
 def _to_login() -> Response[Any]:
     return _go("/console/login")
+
+
+def go(url: str) -> Response[Any]:
+    return _go(url)
+
+
+def to_login() -> Response[Any]:
+    return _to_login()
+
+
+def local(moment: datetime | None) -> str:
+    return _local(moment)
 
 
 def _local(moment: datetime | None) -> str:
@@ -142,38 +153,14 @@ class ConsoleController(Controller):
                 "csrf": csrf_token(who[1]),
                 "segments": saved,
                 "counts": counts,
-                "filters": {s.id: msgspec.json.encode(s.filter).decode() for s in saved},
                 "campaigns": await service.list_campaigns(),
                 "rfm": await segments.rfm_groups(),
                 "labels": labels,
+                "rfm_name": segment_form.rfm_name,
                 "local": _local,
                 "error": request.query_params.get("error", ""),
             },
         )
-
-    @post("/segments", status_code=200)
-    async def create_segment(self, request: Request[Any, Any, Any], data: Form) -> Response[Any]:
-        who = await _who(request)
-        if who is None:
-            return _to_login()
-        _check_csrf(who[1], data)
-        try:
-            flt = msgspec.json.decode(data.get("filter", "") or "{}", type=SegmentFilter)
-            # convert, not the constructor: the constructor checks no constraints.
-            segment = msgspec.convert(
-                {"name": data.get("name", "").strip() or "Сегмент", "filter": flt}, SegmentIn
-            )
-            async with db.write_transaction():
-                await segments.create_segment(
-                    segment,
-                    actor=who[0].actor,
-                    now=clock.now(),
-                )
-        except (msgspec.ValidationError, msgspec.DecodeError, DomainError) as exc:
-            return _go(f"/console?error={_quote(str(exc))}")
-        except RecursionError:
-            return _go(f"/console?error={_quote('the filter is nested too deeply')}")
-        return _go("/console")
 
     @get("/campaigns/new")
     async def new_campaign(self, request: Request[Any, Any, Any]) -> Response[Any]:
