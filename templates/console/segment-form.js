@@ -18,7 +18,8 @@
   }
 
   function clearMarks() {
-    form.querySelectorAll("[data-live-error]").forEach(function (el) { el.remove(); });
+    // The server's marks from the last save go too: the live ones say what is wrong now.
+    form.querySelectorAll(".field-error").forEach(function (el) { el.remove(); });
     form.querySelectorAll("[aria-invalid=true]").forEach(function (el) {
       el.removeAttribute("aria-invalid");
     });

@@ -147,3 +147,72 @@ async def test_a_marketer_has_a_past_time_refused_confirms_a_send_and_cancels_a_
         home = await tab.text("main")
         assert "отправлена" in home and "отменена" in home
         await shot(tab, "8-home")
+
+
+async def _wait_for(tab: Tab, expression: str, seconds: float = 10) -> None:
+    import asyncio
+
+    for _ in range(int(seconds * 10)):
+        if await tab.js(expression):
+            return
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"never true: {expression}")
+
+
+async def test_a_marketer_builds_a_segment_with_the_form_and_watches_the_count(client, server):
+    from tests.support.shop import line
+
+    shop = await Shop.open(client)
+    anna = await enrol(shop, "Анна Щедрая", "anna@example.ru", consents={"marketing_email": True})
+    await shop.receipt(anna.card, "A1", [line(200_000)])
+    await enrol(shop, "Борис Молчун", "boris@example.ru")
+    async with db.write_transaction():
+        key, _ = await auth.create_key(
+            role="marketer", store_code=None, name="Мария", now=clock.now()
+        )
+    async with chromium() as tab:
+        await laptop(tab)
+        await tab.open(f"{server}/console/login")
+        await tab.fill("#key", key)
+        await tab.click_and_wait("form button[type=submit]")
+        await tab.click_and_wait("#new-segment")
+        # The script counts the empty form at once: everyone.
+        await _wait_for(tab, "document.querySelector('#live-count').innerText.includes('2')")
+        assert await tab.text("#live-count") == "Подходят: 2 покупателя"
+        await shot(tab, "9-segment-new")
+
+        await tab.fill("#name", "Покупали за месяц")
+        await tab.js(
+            "const s = document.querySelector('[name=g0_last_purchase]'); s.value = 'within';"
+            "s.dispatchEvent(new Event('change', {bubbles: true}));"
+        )
+        await tab.fill("[name=g0_last_days]", "30")
+        await tab.js(
+            "document.querySelector('[name=g0_last_days]')"
+            ".dispatchEvent(new Event('input', {bubbles: true}))"
+        )
+        await _wait_for(tab, "document.querySelector('#live-count').innerText.includes(' 1 ')")
+        assert await tab.text("#live-count") == "Подходят: 1 покупатель"
+        sample = await tab.text("#sample tbody")
+        assert "Анна Щедрая" in sample and "Борис" not in sample
+        await shot(tab, "10-segment-live-count")
+
+        # A typo: said live beside the field, and again by the server if saved.
+        await tab.fill("[name=g0_balance_min]", "много")
+        await tab.js(
+            "document.querySelector('[name=g0_balance_min]')"
+            ".dispatchEvent(new Event('input', {bubbles: true}))"
+        )
+        await _wait_for(tab, "document.querySelector('[data-live-error]') !== null")
+        assert "Введите целое число" in await tab.text("#group-0")
+        await tab.click_and_wait("#segment-form button.primary")
+        assert await tab.text("#g0_balance_min-error") == "Введите целое число"
+        assert await tab.js("document.querySelector('[name=g0_balance_min]').value") == "много"
+        await shot(tab, "11-segment-error-kept")
+
+        await tab.fill("[name=g0_balance_min]", "")
+        await tab.click_and_wait("#segment-form button.primary")
+        assert "/console/segments/" in await tab.url()
+        await _wait_for(tab, "document.querySelector('#live-count').innerText.includes(' 1 ')")
+        assert await tab.js("document.querySelector('[name=g0_last_days]').value") == "30"
+        await shot(tab, "12-segment-saved")

@@ -13,7 +13,6 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-import msgspec
 from litestar import Controller, Request, Response, get, post
 from litestar.enums import RequestEncodingType
 from litestar.params import Body, FromPath
@@ -23,10 +22,9 @@ from wallet import clock, db
 from wallet import settings as settings_module
 from wallet.auth import service as auth
 from wallet.auth.service import Principal
-from wallet.campaigns import labels, pages, segment_form, service
-from wallet.campaigns.schemas import CampaignIn
+from wallet.campaigns import campaign_form, labels, pages, segment_form, service
 from wallet.errors import DomainError, Forbidden, InvalidInput, Unauthorized
-from wallet.inputs import PathId, parse_id
+from wallet.inputs import PathId
 from wallet.segments import service as segments
 from wallet.web import csrf, sessions
 
@@ -84,27 +82,6 @@ def _local(moment: datetime | None) -> str:
     if moment is None:
         return ""
     return moment.astimezone(settings_module.get().tz).strftime("%d.%m.%Y %H:%M")
-
-
-def _campaign_in(form: dict[str, str]) -> CampaignIn:
-    channels = [c for c in ("email", "push") if form.get(f"channel_{c}")] or ["email"]
-    raw = {
-        "name": form.get("name", "").strip(),
-        "channels": channels,
-        "segment_id": parse_id(form.get("segment_id"), "segment_id"),
-        "template": form.get("template", "campaign_default").strip() or "campaign_default",
-        "subject": form.get("subject", ""),
-        "body": form.get("body", "").replace("\r\n", "\n"),
-        "push_header": form.get("push_header", ""),
-        "push_text": form.get("push_text", ""),
-        # Strings from the form: the schema reads the numbers (and refuses "abc").
-        "email_rate": form.get("email_rate", "").strip() or 0,
-        "push_rate": form.get("push_rate", "").strip() or 0,
-    }
-    try:
-        return msgspec.convert(raw, CampaignIn, strict=False)
-    except msgspec.ValidationError as exc:
-        raise InvalidInput(str(exc)) from exc
 
 
 class ConsoleController(Controller):
@@ -167,16 +144,7 @@ class ConsoleController(Controller):
         who = await _who(request)
         if who is None:
             return _to_login()
-        return pages.html(
-            "console_campaign.html",
-            {
-                **_page_context(who),
-                "campaign": None,
-                "preview": None,
-                "segments": await segments.list_segments(),
-                "error": "",
-            },
-        )
+        return await _editor(who)
 
     @post("/campaigns", status_code=200)
     async def create_campaign(self, request: Request[Any, Any, Any], data: Form) -> Response[Any]:
@@ -184,22 +152,16 @@ class ConsoleController(Controller):
         if who is None:
             return _to_login()
         _check_csrf(who[1], data)
+        saved = await segments.list_segments()
+        found, errors, values = campaign_form.read(data, segment_ids={s.id for s in saved})
+        if found is None:
+            return await _editor(who, values=values, field_errors=errors, status_code=422)
         try:
             async with db.write_transaction():
-                created = await service.create_campaign(
-                    _campaign_in(data), actor=who[0].actor, now=clock.now()
-                )
+                created = await service.create_campaign(found, actor=who[0].actor, now=clock.now())
         except DomainError as exc:
-            return pages.html(
-                "console_campaign.html",
-                {
-                    **_page_context(who),
-                    "campaign": None,
-                    "preview": None,
-                    "segments": await segments.list_segments(),
-                    "error": exc.message,
-                },
-                status_code=422,
+            return await _editor(
+                who, values=values, error=_russian(exc), status_code=exc.status_code
             )
         return _go(f"/console/campaigns/{created.id}")
 
@@ -247,7 +209,20 @@ class ConsoleController(Controller):
             else:
                 async with db.write_transaction():
                     if action == "save":
-                        await service.update_campaign(campaign_id, _campaign_in(data), now=now)
+                        saved = await segments.list_segments()
+                        found, errors, values = campaign_form.read(
+                            data, segment_ids={x.id for x in saved}
+                        )
+                        if found is None:
+                            return await _campaign_page(
+                                who,
+                                campaign_id,
+                                field_errors=errors,
+                                values=values,
+                                error="Кампания не сохранена: исправьте отмеченные поля",
+                                status_code=422,
+                            )
+                        await service.update_campaign(campaign_id, found, now=now)
                     elif action == "send":
                         await service.send_now(campaign_id, actor=actor, now=now)
                     elif action == "cancel":
@@ -264,7 +239,7 @@ class ConsoleController(Controller):
                 status_code=422,
             )
         except (DomainError, ValueError) as exc:
-            message = exc.message if isinstance(exc, DomainError) else str(exc)
+            message = _russian(exc) if isinstance(exc, DomainError) else str(exc)
             return _go(f"{target}?error={_quote(message)}")
         return _go(target)
 
@@ -279,6 +254,72 @@ def _moment(typed: str) -> datetime:
         return datetime.fromisoformat(typed)
     except ValueError:
         raise _NoMoment("Укажите дату и время отправки", {"field": "at"}) from None
+
+
+def _values_of(campaign: Any) -> dict[str, Any]:
+    """The editor's fields: a new campaign's defaults, or the campaign as saved."""
+    if campaign is None:
+        return {
+            "name": "",
+            "channels": ["email"],
+            "segment_id": "",
+            "template": "campaign_default",
+            "subject": "",
+            "body": "",
+            "push_header": "",
+            "push_text": "",
+            "email_rate": "0",
+            "push_rate": "0",
+        }
+    return {
+        "name": campaign.name,
+        "channels": list(campaign.channels),
+        "segment_id": str(campaign.segment_id or ""),
+        "template": campaign.template,
+        "subject": campaign.subject,
+        "body": campaign.body,
+        "push_header": campaign.push_header,
+        "push_text": campaign.push_text,
+        "email_rate": str(campaign.email_rate),
+        "push_rate": str(campaign.push_rate),
+    }
+
+
+def _russian(exc: DomainError) -> str:
+    """A service's refusal as the console says it (the API's messages are for developers)."""
+    said = {
+        "campaign_not_editable": "Эту кампанию уже нельзя изменить: её можно скопировать",
+        "segment_not_found": "Такого сегмента больше нет: выберите другой",
+        "store_not_found": "В сегменте указан магазин, которого нет",
+    }
+    return said.get(exc.code, exc.message)
+
+
+async def _editor(
+    who: tuple[Principal, str],
+    *,
+    values: dict[str, Any] | None = None,
+    field_errors: dict[str, str] | None = None,
+    error: str = "",
+    status_code: int = 200,
+) -> Response[Any]:
+    """The editor of a campaign not saved yet."""
+    return pages.html(
+        "console_campaign.html",
+        {
+            **_page_context(who),
+            "campaign": None,
+            "preview": None,
+            "segments": await segments.list_segments(),
+            "error": error
+            or ("Кампания не сохранена: исправьте отмеченные поля" if field_errors else ""),
+            "field_errors": field_errors or {},
+            "typed": {},
+            "values": values or _values_of(None),
+            "templates": campaign_form.templates(),
+        },
+        status_code=status_code,
+    )
 
 
 def _page_context(who: tuple[Principal, str]) -> dict[str, Any]:
@@ -298,6 +339,7 @@ async def _campaign_page(
     error: str = "",
     field_errors: dict[str, str] | None = None,
     typed: dict[str, str] | None = None,
+    values: dict[str, Any] | None = None,
     status_code: int = 200,
 ) -> Response[Any]:
     campaign = await service.get_campaign(campaign_id)
@@ -318,6 +360,8 @@ async def _campaign_page(
             "error": error,
             "field_errors": field_errors or {},
             "typed": typed or {},
+            "values": values or _values_of(campaign),
+            "templates": campaign_form.templates(),
             "zone": labels.zone(tz, now),
         },
         status_code=status_code,

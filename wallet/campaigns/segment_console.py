@@ -70,7 +70,11 @@ async def _page(
     status_code: int = 200,
 ) -> Response[Any]:
     now = clock.now()
-    shown = list(groups or [segment_form.FormValues()])
+    shown = list(groups or [])
+    # Groups left empty (the spare, submitted as it was) are not shown twice.
+    while len(shown) > 1 and not any(shown[-1].values()):
+        shown.pop()
+    shown = shown or [segment_form.FormValues()]
     # The spare group: filled, it becomes "OR this".
     if len(shown) < segment_form.MAX_GROUPS:
         shown.append(segment_form.FormValues())
