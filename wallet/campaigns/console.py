@@ -22,7 +22,8 @@ from wallet import clock, db
 from wallet import settings as settings_module
 from wallet.auth import service as auth
 from wallet.auth.service import Principal
-from wallet.campaigns import campaign_form, labels, pages, segment_form, service
+from wallet.campaigns import automatic, campaign_form, labels, pages, segment_form, service
+from wallet.campaigns.automatic import OCCASIONS
 from wallet.errors import DomainError, Forbidden, InvalidInput, Unauthorized
 from wallet.inputs import PathId
 from wallet.segments import service as segments
@@ -138,6 +139,48 @@ class ConsoleController(Controller):
                 "error": request.query_params.get("error", ""),
             },
         )
+
+    @get("/automatic")
+    async def automatic_page(self, request: Request[Any, Any, Any]) -> Response[Any]:
+        who = await _who(request)
+        if who is None:
+            return _to_login()
+        found = {c.kind: c for c in await service.list_campaigns() if c.kind in OCCASIONS}
+        return pages.html(
+            "console_automatic.html",
+            {
+                **_page_context(who),
+                "occasions": [(kind, OCCASIONS[kind], found.get(kind)) for kind in OCCASIONS],
+            },
+        )
+
+    @post("/automatic/{kind:str}/{action:str}", status_code=200)
+    async def automatic_switch(
+        self,
+        request: Request[Any, Any, Any],
+        kind: FromPath[str],
+        action: FromPath[str],
+        data: Form,
+    ) -> Response[Any]:
+        """Switch a welcome or birthday message on (made with its default texts the first
+        time) or off."""
+        who = await _who(request)
+        if who is None:
+            return _to_login()
+        _check_csrf(who[1], data)
+        if kind not in OCCASIONS or action not in ("on", "off"):
+            return _go("/console/automatic")
+        now = clock.now()
+        async with db.write_transaction():
+            if action == "on":
+                await automatic.enable(kind, actor=who[0].actor, now=now)
+            else:
+                found = [
+                    c for c in await service.list_campaigns(kind=kind) if c.status == "sending"
+                ]
+                for campaign in found:
+                    await service.cancel(campaign.id, actor=who[0].actor, now=now)
+        return _go("/console/automatic")
 
     @get("/campaigns/new")
     async def new_campaign(self, request: Request[Any, Any, Any]) -> Response[Any]:
