@@ -216,3 +216,36 @@ async def test_a_marketer_builds_a_segment_with_the_form_and_watches_the_count(c
         await _wait_for(tab, "document.querySelector('#live-count').innerText.includes(' 1 ')")
         assert await tab.js("document.querySelector('[name=g0_last_days]').value") == "30"
         await shot(tab, "12-segment-saved")
+
+
+async def test_a_marketer_mistypes_a_campaign_and_switches_the_welcome_message_on(client, server):
+    shop = await Shop.open(client)
+    await enrol(shop, "Анна Смирнова", "anna@example.ru")
+    async with db.write_transaction():
+        key, _ = await auth.create_key(
+            role="marketer", store_code=None, name="Мария", now=clock.now()
+        )
+    async with chromium() as tab:
+        await laptop(tab)
+        await tab.open(f"{server}/console/login")
+        await tab.fill("#key", key)
+        await tab.click_and_wait("form button[type=submit]")
+        await tab.open(f"{server}/console/campaigns/new")
+        await tab.fill("input[name=name]", "Весна")
+        await tab.fill("input[name=subject]", "{{ имя }}, весна пришла!")
+        await tab.fill("input[name=email_rate]", "быстро")
+        await tab.click_and_wait("#editor button[type=submit]")
+        assert (await tab.text("#subject-error")).startswith("Неизвестное поле «имя»")
+        assert await tab.text("#email_rate-error") == "Целое число от 0 до 100\u00a0000"
+        assert await tab.js("document.querySelector('[name=subject]').value") == (
+            "{{ имя }}, весна пришла!"
+        )
+        await shot(tab, "13-campaign-form-errors")
+
+        await tab.open(f"{server}/console/automatic")
+        await shot(tab, "14-automatic-off")
+        await tab.click_and_wait("#auto-welcome button")
+        assert "включено" in await tab.text("#auto-welcome h2")
+        await tab.click_and_wait("#auto-welcome a")
+        assert "Анна Смирнова" in await tab.text("main")
+        await shot(tab, "15-welcome-edit-preview")
