@@ -33,7 +33,10 @@
       note.setAttribute("data-live-error", "");
       note.textContent = errors[name];
       if (field) {
+        // The same id the server gives its mark, so a screen reader finds either.
+        note.id = name + "-error";
         field.setAttribute("aria-invalid", "true");
+        field.setAttribute("aria-describedby", note.id);
         (field.closest("label") || field).after(note);
       } else {
         count.after(note);
