@@ -197,3 +197,32 @@ async def test_a_segment_exports_its_shoppers_as_csv_a_spreadsheet_opens(client)
     assert names == ["'=Вера Формула", "Анна Щедрая", "Борис Давний"]
     client.cookies.clear()
     assert (await client.get(f"/console/segments/{segment_id}/export")).status_code == 303
+
+
+async def test_or_groups_through_the_api_and_a_group_inside_a_group_refused(client):
+    shop = await Shop.open(client)
+    ids = await shoppers(shop)
+    key = await make_key("marketer")
+    either = {
+        "any_of": [
+            {"balance_min": 300},
+            {"never_purchased": False, "window_days": 30, "purchases_min": 1},
+        ]
+    }
+    reply = await client.post(
+        "/api/v1/admin/segments/preview?sample=10", json=either, headers=bearer(key)
+    )
+    assert reply.status_code == 200, reply.text
+    assert {s["account_id"] for s in reply.json()["sample"]} == {ids["anna"], ids["vera"]}
+    # Both: the OR groups and a condition beside them.
+    both = {**either, "marketing_email": True}
+    reply = await client.post(
+        "/api/v1/admin/segments/preview?sample=10", json=both, headers=bearer(key)
+    )
+    assert {s["account_id"] for s in reply.json()["sample"]} == {ids["anna"]}
+    nested = {"any_of": [{"any_of": [{"balance_min": 1}]}]}
+    refused = await client.post(
+        "/api/v1/admin/segments", json={"name": "Матрёшка", "filter": nested}, headers=bearer(key)
+    )
+    assert refused.status_code == 422, refused.text
+    assert refused.json()["details"] == {"any_of": "nested"}
