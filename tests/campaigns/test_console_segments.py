@@ -146,6 +146,15 @@ async def test_the_live_count_shows_how_many_match_and_who(client):
     )
     assert wrong.status_code == 422
     assert wrong.json()["errors"] == {"g0_balance_min": "Не меньше 0"}
+    goals = await client.post(
+        "/console/segments/preview",
+        data={"csrf": csrf, "g0_goals": ["reached", "in_progress"], "g0_cashback": "yes"},
+    )
+    assert goals.json()["filter"] == {
+        "cashback_opted_in": True,
+        "goal_statuses": ["reached", "in_progress"],
+    }
+    assert goals.json()["count"] == 0
     forged = await client.post("/console/segments/preview", data={"g0_balance_min": "5"})
     assert forged.status_code == 403
 

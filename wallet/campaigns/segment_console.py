@@ -52,6 +52,7 @@ async def _choices(now: datetime) -> dict[str, list[tuple[str, str]]]:
         "join_stores": shops,
         "last_stores": shops,
         "wallets": list(segment_form.WALLETS.items()),
+        "goals": list(segment_form.GOALS.items()),
     }
 
 

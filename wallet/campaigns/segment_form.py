@@ -53,6 +53,12 @@ LAST_PURCHASE = {
     "never": "ни разу не покупали",
 }
 YES_NO = {"": "неважно", "yes": "да", "no": "нет"}
+GOALS = {
+    # of the current month in the program's zone (a month is settled when it ends)
+    "in_progress": "идёт к цели месяца",
+    "reached": "достиг цели месяца",
+    "missed": "не достиг цели (месяц подведён)",
+}
 
 # The fields of one group, each read by the parser below; the template names inputs
 # f"g{n}_{field}".
@@ -69,7 +75,7 @@ NUMBERS = {
     "birthday_day": ("birthday_day", 1, 31, "день"),
 }
 MONEY = {"spend_min": "spend_min_kopecks", "spend_max": "spend_max_kopecks"}
-LISTS = ("tiers", "rfm", "join_stores", "last_stores", "wallets")
+LISTS = ("tiers", "rfm", "join_stores", "last_stores", "wallets", "goals")
 
 
 class FormValues(dict[str, Any]):
@@ -167,7 +173,8 @@ def _group(
         if strange:
             errors[prefix + name] = "Такого варианта нет в списке: обновите страницу"
         elif picked:
-            raw[{"rfm": "rfm_groups"}.get(name, name)] = list(dict.fromkeys(picked))
+            key = {"rfm": "rfm_groups", "goals": "goal_statuses"}.get(name, name)
+            raw[key] = list(dict.fromkeys(picked))
     last = form.one(prefix + "last_purchase")
     shown["last_purchase"] = last
     if last not in LAST_PURCHASE:
@@ -309,6 +316,7 @@ def _values(flt: SegmentFilter) -> FormValues:
         join_stores=list(flt.join_stores or []),
         last_stores=list(flt.last_stores or []),
         wallets=list(flt.wallets or []),
+        goals=list(flt.goal_statuses or []),
         marketing_email=yes_no(flt.marketing_email),
         marketing_push=yes_no(flt.marketing_push),
         cashback=yes_no(flt.cashback_opted_in),
