@@ -59,7 +59,9 @@ async def test_a_time_in_the_past_is_refused_in_russian_with_the_program_zone(cl
     assert now_ok.status_code == 200 and now_ok.json()["status"] == "scheduled"
 
 
-async def test_the_preview_says_who_each_channel_reaches_and_why_the_others_not(client, wallets):
+async def test_the_preview_says_who_each_channel_reaches_and_why_the_others_not(
+    client, wallets, smtp_sink
+):
     shop = await Shop.open(client)
     key = await make_key("marketer")
     both = await enrol(
@@ -94,6 +96,19 @@ async def test_the_preview_says_who_each_channel_reaches_and_why_the_others_not(
         "reachable": 1,
         "unreachable": {"no_consent": 2, "no_wallet": 1},
     }
+
+    # Sent, the figures give the same reasons the forecast gave.
+    await client.post(f"/api/v1/admin/campaigns/{created['id']}/send", headers=bearer(key))
+    await worker.run_until_idle()
+    data = await figures(client, key, created["id"])
+    sent_email, sent_push = data["figures"]
+    assert (sent_email["sent"], sent_push["sent"]) == (1, 1)
+    assert sent_email["reasons"] == {
+        "skipped: no_consent": 1,
+        "skipped: unsubscribed": 1,
+        "skipped: no_email": 1,
+    }
+    assert sent_push["reasons"] == {"skipped: no_consent": 2, "skipped: no_wallet": 1}
 
 
 async def test_a_push_campaign_that_reached_nobody_does_not_end_as_sent(client, wallets):

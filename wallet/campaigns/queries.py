@@ -12,24 +12,38 @@ from wallet import db
 from wallet.members import privacy as member_privacy
 from wallet.segments import queries as segment_queries
 
-# Per channel, a new delivery's status and reason from the shopper's address and consent.
+
+def _ever_granted(channel: str) -> str:
+    # Off now but granted once: the shopper unsubscribed, rather than never opted in.
+    return (
+        "EXISTS (SELECT 1 FROM member_consent c WHERE c.member_id = m.id "
+        f"AND c.channel = '{channel}' AND c.granted)"
+    )
+
+
+def _no_consent(channel: str) -> str:
+    return f"CASE WHEN {_ever_granted(channel)} THEN 'unsubscribed' ELSE 'no_consent' END"
+
+
+# Per channel, a new delivery's status and reason from the shopper's address and consent
+# (the reasons the preview's reach forecast gives too: unsubscribed is consent withdrawn).
 _CONSENT = {
     "email": (
         "CASE WHEN m.email IS NULL OR m.email = '' THEN 'skipped' "
         "WHEN m.marketing_email THEN 'pending' ELSE 'skipped' END",
         "CASE WHEN m.email IS NULL OR m.email = '' THEN 'no_email' "
-        "WHEN m.marketing_email THEN '' ELSE 'no_consent' END",
+        f"WHEN m.marketing_email THEN '' ELSE {_no_consent('marketing_email')} END",
     ),
     "push": (
         "CASE WHEN m.marketing_push THEN 'pending' ELSE 'skipped' END",
-        "CASE WHEN m.marketing_push THEN '' ELSE 'no_consent' END",
+        f"CASE WHEN m.marketing_push THEN '' ELSE {_no_consent('marketing_push')} END",
     ),
     # Кошелёк finds the card by phone; pushes there are marketing pushes like the passes'.
     "koshelek": (
         "CASE WHEN m.phone IS NULL OR m.phone = '' THEN 'skipped' "
         "WHEN m.marketing_push THEN 'pending' ELSE 'skipped' END",
         "CASE WHEN m.phone IS NULL OR m.phone = '' THEN 'no_phone' "
-        "WHEN m.marketing_push THEN '' ELSE 'no_consent' END",
+        f"WHEN m.marketing_push THEN '' ELSE {_no_consent('marketing_push')} END",
     ),
 }
 
@@ -143,30 +157,18 @@ ANY_SENT = db.sql("SELECT COUNT(*) AS n FROM delivery WHERE campaign_id = $1 AND
 """Whether a finished campaign reached anybody at all."""
 
 
-def _ever_granted(channel: str) -> str:
-    # Off now but granted once: the shopper unsubscribed, rather than never opted in.
-    return (
-        "EXISTS (SELECT 1 FROM member_consent c WHERE c.member_id = m.id "
-        f"AND c.channel = '{channel}' AND c.granted)"
-    )
-
-
 _REACH = {
     "email": (
         "CASE WHEN m.email IS NULL OR m.email = '' THEN 'no_email' "
-        "WHEN m.marketing_email THEN '' "
-        f"WHEN {_ever_granted('marketing_email')} THEN 'unsubscribed' ELSE 'no_consent' END"
+        f"WHEN m.marketing_email THEN '' ELSE {_no_consent('marketing_email')} END"
     ),
     "push": (
-        "CASE WHEN NOT m.marketing_push THEN "
-        f"(CASE WHEN {_ever_granted('marketing_push')} THEN 'unsubscribed' "
-        "ELSE 'no_consent' END) "
+        f"CASE WHEN NOT m.marketing_push THEN ({_no_consent('marketing_push')}) "
         f"WHEN {segment_queries.HOLDS_A_PASS} THEN '' ELSE 'no_wallet' END"
     ),
     "koshelek": (
         "CASE WHEN m.phone IS NULL OR m.phone = '' THEN 'no_phone' "
-        "WHEN m.marketing_push THEN '' "
-        f"WHEN {_ever_granted('marketing_push')} THEN 'unsubscribed' ELSE 'no_consent' END"
+        f"WHEN m.marketing_push THEN '' ELSE {_no_consent('marketing_push')} END"
     ),
 }
 
