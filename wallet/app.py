@@ -23,6 +23,7 @@ from wallet.auth.api import KeysController
 from wallet.bonuses.api import BonusesAdminController, MyReferralController
 from wallet.campaigns.api import CampaignsController, UnsubscribeController
 from wallet.campaigns.console import ConsoleController
+from wallet.campaigns.segment_console import SegmentConsoleController
 from wallet.errors import EXCEPTION_HANDLERS
 from wallet.http import security_headers
 from wallet.koshelek.api import KoshelekController
@@ -165,6 +166,7 @@ def create_app(
         CampaignsController,
         UnsubscribeController,
         ConsoleController,
+        SegmentConsoleController,
         ReportsController,
         ReportsConsoleController,
         KeysController,

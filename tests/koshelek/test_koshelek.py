@@ -248,8 +248,9 @@ async def test_withdrawing_email_in_koshelek_stops_email_marketing(client, koshe
     assert reply.status_code == 200 and reply.headers["content-type"] == JSON_UTF8
     second = await campaign(client, key)
     assert len(smtp_sink.to("ivan@example.ru")) == 1
+    # Given once, withdrawn in Кошелёк: unsubscribed (no_consent is for never given).
     assert (await channel_figures(client, key, second, "email"))["reasons"] == {
-        "skipped: no_consent": 1
+        "skipped: unsubscribed": 1
     }
     trail = await db.raw(
         "SELECT details FROM audit_event WHERE action = 'consent.marketing_email' ORDER BY id"

@@ -128,7 +128,11 @@ async def test_unknown_segments_are_refused_and_a_segment_in_use_cannot_be_delet
     in_use = await client.delete(f"/api/v1/admin/segments/{spenders}", headers=bearer(marketer))
     assert in_use.status_code == 409, in_use.text
     assert in_use.json()["code"] == "segment_in_use"
-    assert in_use.json()["details"] == {"segment_id": spenders, "offer_ids": [offer["id"]]}
+    assert in_use.json()["details"] == {
+        "segment_id": spenders,
+        "offer_ids": [offer["id"]],
+        "offer_names": [offer["name"]],
+    }
     assert (
         str(offer["id"]) in in_use.json()["message"] and offer["name"] in in_use.json()["message"]
     )

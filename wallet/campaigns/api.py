@@ -89,9 +89,9 @@ class CampaignsController(Controller):
     @post(
         "/{campaign_id:int}/schedule",
         operation_id="scheduleCampaign",
-        summary="Send at a time (no offset = the program's time zone)",
+        summary="Send at a time (no offset = the program's time zone); a past time is refused",
         status_code=200,
-        responses=errors(404, 409),
+        responses=errors(404, 409, 422),
     )
     async def schedule(
         self,
@@ -114,7 +114,7 @@ class CampaignsController(Controller):
     async def send_now(self, request: Request[Any, Any, Any], campaign_id: PathId) -> CampaignOut:
         now = clock.now()
         async with db.write_transaction():
-            return await service.schedule(campaign_id, now, actor=principal(request).actor, now=now)
+            return await service.send_now(campaign_id, actor=principal(request).actor, now=now)
 
     @post(
         "/{campaign_id:int}/cancel",
@@ -126,6 +126,19 @@ class CampaignsController(Controller):
     async def cancel(self, request: Request[Any, Any, Any], campaign_id: PathId) -> CampaignOut:
         async with db.write_transaction():
             return await service.cancel(
+                campaign_id, actor=principal(request).actor, now=clock.now()
+            )
+
+    @post(
+        "/{campaign_id:int}/copy",
+        operation_id="copyCampaign",
+        summary="A new draft with this campaign's audience, channels and texts",
+        status_code=201,
+        responses=errors(404),
+    )
+    async def copy(self, request: Request[Any, Any, Any], campaign_id: PathId) -> CampaignOut:
+        async with db.write_transaction():
+            return await service.copy_campaign(
                 campaign_id, actor=principal(request).actor, now=clock.now()
             )
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-import msgspec
 from litestar import Controller, Request, Response, get, post
 from litestar.enums import RequestEncodingType
 from litestar.params import Body, FromPath
@@ -23,12 +22,11 @@ from wallet import clock, db
 from wallet import settings as settings_module
 from wallet.auth import service as auth
 from wallet.auth.service import Principal
-from wallet.campaigns import pages, service
-from wallet.campaigns.schemas import CampaignIn
-from wallet.errors import DomainError, Forbidden, Unauthorized
-from wallet.inputs import PathId, parse_id
+from wallet.campaigns import automatic, campaign_form, labels, pages, segment_form, service
+from wallet.campaigns.automatic import OCCASIONS
+from wallet.errors import DomainError, Forbidden, InvalidInput, Unauthorized
+from wallet.inputs import PathId
 from wallet.segments import service as segments
-from wallet.segments.schemas import SegmentFilter, SegmentIn
 from wallet.web import csrf, sessions
 
 ROLES = ("marketer", "admin")
@@ -52,7 +50,7 @@ async def _who(request: Request[Any, Any, Any]) -> tuple[Principal, str] | None:
     return found, key
 
 
-# The other console pages (reports) sign in with the same cookie.
+# The other console pages (reports, segments) sign in with the same cookie.
 signed_in = _who
 
 
@@ -69,33 +67,22 @@ def _to_login() -> Response[Any]:
     return _go("/console/login")
 
 
+def go(url: str) -> Response[Any]:
+    return _go(url)
+
+
+def to_login() -> Response[Any]:
+    return _to_login()
+
+
+def local(moment: datetime | None) -> str:
+    return _local(moment)
+
+
 def _local(moment: datetime | None) -> str:
     if moment is None:
         return ""
     return moment.astimezone(settings_module.get().tz).strftime("%d.%m.%Y %H:%M")
-
-
-def _campaign_in(form: dict[str, str]) -> CampaignIn:
-    channels = [c for c in ("email", "push") if form.get(f"channel_{c}")] or ["email"]
-    raw = {
-        "name": form.get("name", "").strip(),
-        "channels": channels,
-        "segment_id": parse_id(form.get("segment_id"), "segment_id"),
-        "template": form.get("template", "campaign_default").strip() or "campaign_default",
-        "subject": form.get("subject", ""),
-        "body": form.get("body", "").replace("\r\n", "\n"),
-        "push_header": form.get("push_header", ""),
-        "push_text": form.get("push_text", ""),
-        # Strings from the form: the schema reads the numbers (and refuses "abc").
-        "email_rate": form.get("email_rate", "").strip() or 0,
-        "push_rate": form.get("push_rate", "").strip() or 0,
-    }
-    try:
-        return msgspec.convert(raw, CampaignIn, strict=False)
-    except msgspec.ValidationError as exc:
-        from wallet.errors import InvalidInput
-
-        raise InvalidInput(str(exc)) from exc
 
 
 class ConsoleController(Controller):
@@ -144,55 +131,63 @@ class ConsoleController(Controller):
                 "csrf": csrf_token(who[1]),
                 "segments": saved,
                 "counts": counts,
-                "filters": {s.id: msgspec.json.encode(s.filter).decode() for s in saved},
                 "campaigns": await service.list_campaigns(),
                 "rfm": await segments.rfm_groups(),
+                "labels": labels,
+                "rfm_name": segment_form.rfm_name,
                 "local": _local,
                 "error": request.query_params.get("error", ""),
             },
         )
 
-    @post("/segments", status_code=200)
-    async def create_segment(self, request: Request[Any, Any, Any], data: Form) -> Response[Any]:
+    @get("/automatic")
+    async def automatic_page(self, request: Request[Any, Any, Any]) -> Response[Any]:
+        who = await _who(request)
+        if who is None:
+            return _to_login()
+        found = {c.kind: c for c in await service.list_campaigns() if c.kind in OCCASIONS}
+        return pages.html(
+            "console_automatic.html",
+            {
+                **_page_context(who),
+                "occasions": [(kind, OCCASIONS[kind], found.get(kind)) for kind in OCCASIONS],
+            },
+        )
+
+    @post("/automatic/{kind:str}/{action:str}", status_code=200)
+    async def automatic_switch(
+        self,
+        request: Request[Any, Any, Any],
+        kind: FromPath[str],
+        action: FromPath[str],
+        data: Form,
+    ) -> Response[Any]:
+        """Switch a welcome or birthday message on (made with its default texts the first
+        time) or off."""
         who = await _who(request)
         if who is None:
             return _to_login()
         _check_csrf(who[1], data)
-        try:
-            flt = msgspec.json.decode(data.get("filter", "") or "{}", type=SegmentFilter)
-            # convert, not the constructor: the constructor checks no constraints.
-            segment = msgspec.convert(
-                {"name": data.get("name", "").strip() or "Сегмент", "filter": flt}, SegmentIn
-            )
-            async with db.write_transaction():
-                await segments.create_segment(
-                    segment,
-                    actor=who[0].actor,
-                    now=clock.now(),
-                )
-        except (msgspec.ValidationError, msgspec.DecodeError, DomainError) as exc:
-            return _go(f"/console?error={_quote(str(exc))}")
-        except RecursionError:
-            return _go(f"/console?error={_quote('the filter is nested too deeply')}")
-        return _go("/console")
+        if kind not in OCCASIONS or action not in ("on", "off"):
+            return _go("/console/automatic")
+        now = clock.now()
+        async with db.write_transaction():
+            if action == "on":
+                await automatic.enable(kind, actor=who[0].actor, now=now)
+            else:
+                found = [
+                    c for c in await service.list_campaigns(kind=kind) if c.status == "sending"
+                ]
+                for campaign in found:
+                    await service.cancel(campaign.id, actor=who[0].actor, now=now)
+        return _go("/console/automatic")
 
     @get("/campaigns/new")
     async def new_campaign(self, request: Request[Any, Any, Any]) -> Response[Any]:
         who = await _who(request)
         if who is None:
             return _to_login()
-        return pages.html(
-            "console_campaign.html",
-            {
-                "who": who[0],
-                "csrf": csrf_token(who[1]),
-                "campaign": None,
-                "preview": None,
-                "segments": await segments.list_segments(),
-                "local": _local,
-                "error": "",
-            },
-        )
+        return await _editor(who)
 
     @post("/campaigns", status_code=200)
     async def create_campaign(self, request: Request[Any, Any, Any], data: Form) -> Response[Any]:
@@ -200,24 +195,16 @@ class ConsoleController(Controller):
         if who is None:
             return _to_login()
         _check_csrf(who[1], data)
+        saved = await segments.list_segments()
+        found, errors, values = campaign_form.read(data, segment_ids={s.id for s in saved})
+        if found is None:
+            return await _editor(who, values=values, field_errors=errors, status_code=422)
         try:
             async with db.write_transaction():
-                created = await service.create_campaign(
-                    _campaign_in(data), actor=who[0].actor, now=clock.now()
-                )
+                created = await service.create_campaign(found, actor=who[0].actor, now=clock.now())
         except DomainError as exc:
-            return pages.html(
-                "console_campaign.html",
-                {
-                    "who": who[0],
-                    "csrf": csrf_token(who[1]),
-                    "campaign": None,
-                    "preview": None,
-                    "segments": await segments.list_segments(),
-                    "local": _local,
-                    "error": exc.message,
-                },
-                status_code=422,
+            return await _editor(
+                who, values=values, error=_russian(exc), status_code=exc.status_code
             )
         return _go(f"/console/campaigns/{created.id}")
 
@@ -228,25 +215,7 @@ class ConsoleController(Controller):
         who = await _who(request)
         if who is None:
             return _to_login()
-        campaign = await service.get_campaign(campaign_id)
-        preview = None
-        error = request.query_params.get("error", "")
-        try:
-            preview = await service.preview(campaign_id, now=clock.now())
-        except DomainError as exc:
-            error = error or exc.message
-        return pages.html(
-            "console_campaign.html",
-            {
-                "who": who[0],
-                "csrf": csrf_token(who[1]),
-                "campaign": campaign,
-                "preview": preview,
-                "segments": await segments.list_segments(),
-                "local": _local,
-                "error": error,
-            },
-        )
+        return await _campaign_page(who, campaign_id, error=request.query_params.get("error", ""))
 
     @post("/campaigns/{campaign_id:int}/{action:str}", status_code=200)
     async def campaign_action(
@@ -262,6 +231,11 @@ class ConsoleController(Controller):
         _check_csrf(who[1], data)
         now = clock.now()
         actor = who[0].actor
+        target = f"/console/campaigns/{campaign_id}"
+        if action == "send" and data.get("confirmed") != "1":
+            # Nothing goes before the marketer has seen how many shoppers get it.
+            return await _confirm_page(who, campaign_id)
+        typed = data.get("at", "").strip()
         try:
             if action == "test":
                 await service.test_send(
@@ -271,23 +245,181 @@ class ConsoleController(Controller):
                     actor=actor,
                     now=now,
                 )
+            elif action == "schedule":
+                at = _moment(typed)
+                async with db.write_transaction():
+                    await service.schedule(campaign_id, at, actor=actor, now=now)
             else:
                 async with db.write_transaction():
                     if action == "save":
-                        await service.update_campaign(campaign_id, _campaign_in(data), now=now)
-                    elif action == "schedule":
-                        at = datetime.fromisoformat(data.get("at", ""))
-                        await service.schedule(campaign_id, at, actor=actor, now=now)
+                        saved = await segments.list_segments()
+                        found, errors, values = campaign_form.read(
+                            data, segment_ids={x.id for x in saved}
+                        )
+                        if found is None:
+                            return await _campaign_page(
+                                who,
+                                campaign_id,
+                                field_errors=errors,
+                                values=values,
+                                error="Кампания не сохранена: исправьте отмеченные поля",
+                                status_code=422,
+                            )
+                        await service.update_campaign(campaign_id, found, now=now)
                     elif action == "send":
-                        await service.schedule(campaign_id, now, actor=actor, now=now)
+                        await service.send_now(campaign_id, actor=actor, now=now)
                     elif action == "cancel":
                         await service.cancel(campaign_id, actor=actor, now=now)
-                    else:
-                        return _go(f"/console/campaigns/{campaign_id}")
+                    elif action == "copy":
+                        copied = await service.copy_campaign(campaign_id, actor=actor, now=now)
+                        target = f"/console/campaigns/{copied.id}"
+        except (service.ScheduledInThePast, _NoMoment) as exc:
+            return await _campaign_page(
+                who,
+                campaign_id,
+                field_errors={"at": exc.message},
+                typed={"at": typed},
+                status_code=422,
+            )
         except (DomainError, ValueError) as exc:
-            message = exc.message if isinstance(exc, DomainError) else str(exc)
-            return _go(f"/console/campaigns/{campaign_id}?error={_quote(message)}")
+            message = _russian(exc) if isinstance(exc, DomainError) else str(exc)
+            return _go(f"{target}?error={_quote(message)}")
+        return _go(target)
+
+
+class _NoMoment(InvalidInput):
+    pass
+
+
+def _moment(typed: str) -> datetime:
+    """The ``datetime-local`` field's value, in the program's zone."""
+    try:
+        return datetime.fromisoformat(typed)
+    except ValueError:
+        raise _NoMoment("Укажите дату и время отправки", {"field": "at"}) from None
+
+
+def _values_of(campaign: Any) -> dict[str, Any]:
+    """The editor's fields: a new campaign's defaults, or the campaign as saved."""
+    if campaign is None:
+        return {
+            "name": "",
+            "channels": ["email"],
+            "segment_id": "",
+            "template": "campaign_default",
+            "subject": "",
+            "body": "",
+            "push_header": "",
+            "push_text": "",
+            "email_rate": "0",
+            "push_rate": "0",
+        }
+    return {
+        "name": campaign.name,
+        "channels": list(campaign.channels),
+        "segment_id": str(campaign.segment_id or ""),
+        "template": campaign.template,
+        "subject": campaign.subject,
+        "body": campaign.body,
+        "push_header": campaign.push_header,
+        "push_text": campaign.push_text,
+        "email_rate": str(campaign.email_rate),
+        "push_rate": str(campaign.push_rate),
+    }
+
+
+def _russian(exc: DomainError) -> str:
+    """A service's refusal as the console says it (the API's messages are for developers)."""
+    said = {
+        "campaign_not_editable": "Эту кампанию уже нельзя изменить: её можно скопировать",
+        "segment_not_found": "Такого сегмента больше нет: выберите другой",
+        "store_not_found": "В сегменте указан магазин, которого нет",
+    }
+    return said.get(exc.code, exc.message)
+
+
+async def _editor(
+    who: tuple[Principal, str],
+    *,
+    values: dict[str, Any] | None = None,
+    field_errors: dict[str, str] | None = None,
+    error: str = "",
+    status_code: int = 200,
+) -> Response[Any]:
+    """The editor of a campaign not saved yet."""
+    return pages.html(
+        "console_campaign.html",
+        {
+            **_page_context(who),
+            "campaign": None,
+            "preview": None,
+            "segments": await segments.list_segments(),
+            "error": error
+            or ("Кампания не сохранена: исправьте отмеченные поля" if field_errors else ""),
+            "field_errors": field_errors or {},
+            "typed": {},
+            "values": values or _values_of(None),
+            "templates": campaign_form.templates(),
+        },
+        status_code=status_code,
+    )
+
+
+def _page_context(who: tuple[Principal, str]) -> dict[str, Any]:
+    """What every console page's template reads: the caller, the form token, the words."""
+    return {
+        "who": who[0],
+        "csrf": csrf_token(who[1]),
+        "local": _local,
+        "labels": labels,
+    }
+
+
+async def _campaign_page(
+    who: tuple[Principal, str],
+    campaign_id: int,
+    *,
+    error: str = "",
+    field_errors: dict[str, str] | None = None,
+    typed: dict[str, str] | None = None,
+    values: dict[str, Any] | None = None,
+    status_code: int = 200,
+) -> Response[Any]:
+    campaign = await service.get_campaign(campaign_id)
+    preview = None
+    now = clock.now()
+    try:
+        preview = await service.preview(campaign_id, now=now)
+    except DomainError as exc:
+        error = error or exc.message
+    tz = settings_module.get().tz
+    return pages.html(
+        "console_campaign.html",
+        {
+            **_page_context(who),
+            "campaign": campaign,
+            "preview": preview,
+            "segments": await segments.list_segments(),
+            "error": error,
+            "field_errors": field_errors or {},
+            "typed": typed or {},
+            "values": values or _values_of(campaign),
+            "templates": campaign_form.templates(),
+            "zone": labels.zone(tz, now),
+        },
+        status_code=status_code,
+    )
+
+
+async def _confirm_page(who: tuple[Principal, str], campaign_id: int) -> Response[Any]:
+    campaign = await service.get_campaign(campaign_id)
+    if campaign.status not in ("draft", "scheduled"):
         return _go(f"/console/campaigns/{campaign_id}")
+    preview = await service.preview(campaign_id, now=clock.now())
+    return pages.html(
+        "console_confirm.html",
+        {**_page_context(who), "campaign": campaign, "preview": preview},
+    )
 
 
 def _quote(text: str) -> str:

@@ -12,31 +12,45 @@ from wallet import db
 from wallet.members import privacy as member_privacy
 from wallet.segments import queries as segment_queries
 
-# Per channel, a new delivery's status and reason from the shopper's address and consent.
+
+def _ever_granted(channel: str) -> str:
+    # Off now but granted once: the shopper unsubscribed, rather than never opted in.
+    return (
+        "EXISTS (SELECT 1 FROM member_consent c WHERE c.member_id = m.id "
+        f"AND c.channel = '{channel}' AND c.granted)"
+    )
+
+
+def _no_consent(channel: str) -> str:
+    return f"CASE WHEN {_ever_granted(channel)} THEN 'unsubscribed' ELSE 'no_consent' END"
+
+
+# Per channel, a new delivery's status and reason from the shopper's address and consent
+# (the reasons the preview's reach forecast gives too: unsubscribed is consent withdrawn).
 _CONSENT = {
     "email": (
         "CASE WHEN m.email IS NULL OR m.email = '' THEN 'skipped' "
         "WHEN m.marketing_email THEN 'pending' ELSE 'skipped' END",
         "CASE WHEN m.email IS NULL OR m.email = '' THEN 'no_email' "
-        "WHEN m.marketing_email THEN '' ELSE 'no_consent' END",
+        f"WHEN m.marketing_email THEN '' ELSE {_no_consent('marketing_email')} END",
     ),
     "push": (
         "CASE WHEN m.marketing_push THEN 'pending' ELSE 'skipped' END",
-        "CASE WHEN m.marketing_push THEN '' ELSE 'no_consent' END",
+        f"CASE WHEN m.marketing_push THEN '' ELSE {_no_consent('marketing_push')} END",
     ),
     # Кошелёк finds the card by phone; pushes there are marketing pushes like the passes'.
     "koshelek": (
         "CASE WHEN m.phone IS NULL OR m.phone = '' THEN 'skipped' "
         "WHEN m.marketing_push THEN 'pending' ELSE 'skipped' END",
         "CASE WHEN m.phone IS NULL OR m.phone = '' THEN 'no_phone' "
-        "WHEN m.marketing_push THEN '' ELSE 'no_consent' END",
+        f"WHEN m.marketing_push THEN '' ELSE {_no_consent('marketing_push')} END",
     ),
     # Marketing SMS: its own opt-in and a number.
     "sms": (
         "CASE WHEN m.phone IS NULL OR m.phone = '' THEN 'skipped' "
         "WHEN m.marketing_sms THEN 'pending' ELSE 'skipped' END",
         "CASE WHEN m.phone IS NULL OR m.phone = '' THEN 'no_phone' "
-        "WHEN m.marketing_sms THEN '' ELSE 'no_consent' END",
+        f"WHEN m.marketing_sms THEN '' ELSE {_no_consent('marketing_sms')} END",
     ),
 }
 
@@ -155,3 +169,43 @@ CANCEL_QUEUED_OF_ACCOUNT = db.sql(
 )
 """Erasure: the shopper's queued messages never go (skipped at once rather than left for
 the send-time consent check, so the figures say why)."""
+
+ANY_SENT = db.sql("SELECT COUNT(*) AS n FROM delivery WHERE campaign_id = $1 AND status = 'sent'")
+"""Whether a finished campaign reached anybody at all."""
+
+
+_REACH = {
+    "email": (
+        "CASE WHEN m.email IS NULL OR m.email = '' THEN 'no_email' "
+        f"WHEN m.marketing_email THEN '' ELSE {_no_consent('marketing_email')} END"
+    ),
+    "push": (
+        f"CASE WHEN NOT m.marketing_push THEN ({_no_consent('marketing_push')}) "
+        f"WHEN {segment_queries.HOLDS_A_PASS} THEN '' ELSE 'no_wallet' END"
+    ),
+    "koshelek": (
+        "CASE WHEN m.phone IS NULL OR m.phone = '' THEN 'no_phone' "
+        f"WHEN m.marketing_push THEN '' ELSE {_no_consent('marketing_push')} END"
+    ),
+    "sms": (
+        "CASE WHEN m.phone IS NULL OR m.phone = '' THEN 'no_phone' "
+        f"WHEN m.marketing_sms THEN '' ELSE {_no_consent('marketing_sms')} END"
+    ),
+}
+
+
+REACH_CHANNELS = frozenset(_REACH)
+
+
+def reach(channels: list[str], where: str) -> str:
+    """The audience ``where`` grouped by what each channel would do with a shopper: ''
+    (reached) or why not; one column ``c<i>`` per channel of ``channels`` that ``reach``
+    knows, and ``n`` shoppers per combination."""
+    known = [c for c in channels if c in _REACH]
+    assert known == channels, channels
+    columns = [f"c{i}" for i in range(len(known))] or ["c0"]
+    cases = [f"{_REACH[c]} AS c{i}" for i, c in enumerate(known)] or ["'' AS c0"]
+    return (
+        f"SELECT {', '.join(columns)}, COUNT(*) AS n FROM (SELECT {', '.join(cases)} "
+        f"{segment_queries.FROM_AUDIENCE} WHERE {where}) t GROUP BY {', '.join(columns)}"
+    )

@@ -94,6 +94,8 @@ class CampaignOut(msgspec.Struct, frozen=True):
     started_at: datetime | None
     finished_at: datetime | None
     cancelled_at: datetime | None
+    # who cancelled it (an actor: "marketer:Мария"); "" while it is not cancelled
+    cancelled_by: str
     email_rate: int
     push_rate: int
     sms_rate: int
@@ -120,8 +122,21 @@ class TestSendOut(msgspec.Struct, frozen=True):
     sent: list[str]
 
 
+class ChannelReach(msgspec.Struct, frozen=True):
+    """Who of the audience a channel would reach if the campaign went now, and why the
+    others would not (no_consent, unsubscribed, no_email, no_phone, no_wallet)."""
+
+    channel: str
+    reachable: int
+    unreachable: dict[str, int]
+
+
 class CampaignPreview(msgspec.Struct, frozen=True):
+    # the segment's size
     audience: int
+    # shoppers reached on at least one of the campaign's channels, and per channel
+    reachable: int
+    channels: list[ChannelReach]
     sample_account_id: int | None
     email_subject: str
     email_html: str

@@ -385,8 +385,14 @@ async def _finish_if_done(campaign_id: int) -> str:
         return "more"
     camp = await _row(campaign_id)
     if camp["kind"] == "manual":
+        # A campaign whose every delivery was skipped or failed (a push campaign to
+        # shoppers without a pass in a wallet) did not work: it ends "undelivered".
+        reached = int((await db.fetch(queries.ANY_SENT, campaign_id))[0]["n"])
         async with db.write_transaction():
             await Campaign.update(
-                {Campaign.status: "sent", Campaign.finished_at: clock.now()}
+                {
+                    Campaign.status: "sent" if reached else "undelivered",
+                    Campaign.finished_at: clock.now(),
+                }
             ).where((Campaign.id == campaign_id) & (Campaign.status == "sending"))
     return "done"

@@ -27,7 +27,7 @@ import hmac
 import json
 import logging
 from collections import defaultdict
-from datetime import datetime
+from datetime import datetime, timedelta
 from email.message import EmailMessage
 from typing import Any
 
@@ -37,7 +37,7 @@ from jinja2.sandbox import SandboxedEnvironment
 
 from wallet import clock, codes, db
 from wallet import settings as settings_module
-from wallet.campaigns import queries
+from wallet.campaigns import labels, queries, reach
 from wallet.campaigns.schemas import (
     CampaignIn,
     CampaignOut,
@@ -63,6 +63,16 @@ class CampaignNotFound(NotFound):
 
 class CampaignNotEditable(Conflict):
     code = "campaign_not_editable"
+
+
+class ScheduledInThePast(InvalidInput):
+    code = "schedule_in_the_past"
+
+
+# A time picked in the console has minutes, not seconds: the current minute is "now".
+SCHEDULE_GRACE = timedelta(minutes=1)
+# States in which nothing about a campaign changes any more.
+FINISHED = ("sent", "undelivered", "cancelled")
 
 
 # ---- unsubscribe tokens -----------------------------------------------------------------
@@ -352,6 +362,7 @@ def _out(camp: dict[str, Any], found: list[ChannelFigures]) -> CampaignOut:
         started_at=camp["started_at"],
         finished_at=camp["finished_at"],
         cancelled_at=camp["cancelled_at"],
+        cancelled_by=camp["cancelled_by"],
         email_rate=camp["email_rate"],
         push_rate=camp["push_rate"],
         sms_rate=camp["sms_rate"],
@@ -401,8 +412,11 @@ async def preview(campaign_id: int, *, now: datetime) -> CampaignPreview:
         # The cost at the sample's length: names vary, so it is an estimate.
         sms_parts = sms_channel().parts_of(sms_text)
         sms_cost = sms_channel().cost_kopecks(sms_audience * sms_parts)
+    reachable, channels = await reach.reach(await audience(camp), camp["channels"], now=now)
     return CampaignPreview(
         audience=shown.count,
+        reachable=reachable,
+        channels=channels,
         sample_account_id=sample,
         email_subject=subject,
         email_html=html,
@@ -417,17 +431,34 @@ async def preview(campaign_id: int, *, now: datetime) -> CampaignPreview:
 
 
 async def schedule(campaign_id: int, at: datetime, *, actor: str, now: datetime) -> CampaignOut:
-    """Send at ``at`` (a time without an offset is the program's local time)."""
+    """Send at ``at`` (a time without an offset is the program's local time). A time
+    already past is refused: it would send at once to the whole audience, which is what
+    "send now" (with its confirmation) is for."""
+    tz = settings_module.get().tz
     if at.tzinfo is None:
-        at = at.replace(tzinfo=settings_module.get().tz)
+        at = at.replace(tzinfo=tz)
     at = clock.to_utc(at)
+    if at < now - SCHEDULE_GRACE:
+        shown, current = at.astimezone(tz), now.astimezone(tz)
+        raise ScheduledInThePast(
+            f"Время отправки {shown:%d.%m.%Y %H:%M} {labels.zone(tz, at)} уже прошло: сейчас "
+            f"{current:%d.%m.%Y %H:%M}. Выберите время позже или отправьте сейчас.",
+            {"at": at.isoformat(), "now": now.isoformat(), "time_zone": tz.key},
+        )
+    return await _queue(campaign_id, max(at, now), actor=actor, now=now)
+
+
+async def send_now(campaign_id: int, *, actor: str, now: datetime) -> CampaignOut:
+    return await _queue(campaign_id, now, actor=actor, now=now)
+
+
+async def _queue(campaign_id: int, at: datetime, *, actor: str, now: datetime) -> CampaignOut:
     camp = await _row(campaign_id)
     if camp["status"] not in ("draft", "scheduled"):
         raise CampaignNotEditable(
             f"campaign {campaign_id} is {camp['status']}; it cannot be scheduled again",
             {"status": camp["status"]},
         )
-    at = max(at, now)
     await Campaign.update(
         {Campaign.status: "scheduled", Campaign.scheduled_at: at, Campaign.updated_at: now}
     ).where(Campaign.id == campaign_id)
@@ -450,18 +481,62 @@ async def schedule(campaign_id: int, at: datetime, *, actor: str, now: datetime)
 
 async def cancel(campaign_id: int, *, actor: str, now: datetime) -> CampaignOut:
     camp = await _row(campaign_id)
-    if camp["status"] in ("sent", "cancelled"):
+    if camp["status"] in FINISHED:
         raise CampaignNotEditable(
             f"campaign {campaign_id} is already {camp['status']}", {"status": camp["status"]}
         )
     await Campaign.update(
-        {Campaign.status: "cancelled", Campaign.cancelled_at: now, Campaign.updated_at: now}
+        {
+            Campaign.status: "cancelled",
+            Campaign.cancelled_at: now,
+            Campaign.cancelled_by: actor,
+            Campaign.updated_at: now,
+        }
     ).where(Campaign.id == campaign_id)
     await db.fetch(queries.CANCEL_PENDING, campaign_id)
     await platform.audit(
         actor=actor, action="campaign.cancel", subject=f"campaign:{campaign_id}", details={}
     )
     return await get_campaign(campaign_id)
+
+
+async def copy_campaign(campaign_id: int, *, actor: str, now: datetime) -> CampaignOut:
+    """A new draft with the campaign's audience, channels, texts and rates (any campaign,
+    sent or cancelled too: a marketer repeats last month's mailing). A segment deleted
+    since is replaced by the filter the campaign was sent with."""
+    camp = await _row(campaign_id)
+    segment_id = camp["segment_id"]
+    if segment_id is not None and not await segments.segments_by_id([segment_id]):
+        segment_id = None
+    name = f"Копия: {camp['name']}"[:200]
+    rows = await Campaign.insert(
+        Campaign(
+            name=name,
+            kind="manual",
+            channels=json.dumps(camp["channels"]),
+            segment_id=segment_id,
+            filter=json.dumps(camp["filter"] or {}),
+            template=camp["template"],
+            subject=camp["subject"],
+            body=camp["body"],
+            push_header=camp["push_header"],
+            push_text=camp["push_text"],
+            email_rate=camp["email_rate"],
+            push_rate=camp["push_rate"],
+            status="draft",
+            created_by=actor,
+            created_at=now,
+            updated_at=now,
+        )
+    ).returning(Campaign.id)
+    copied = int(rows[0]["id"])
+    await platform.audit(
+        actor=actor,
+        action="campaign.copy",
+        subject=f"campaign:{copied}",
+        details={"from": campaign_id},
+    )
+    return await get_campaign(copied)
 
 
 # ---- start: the audience becomes delivery rows ------------------------------------------

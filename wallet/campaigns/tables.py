@@ -39,12 +39,14 @@ class Campaign(Table, tablename="campaign"):
     # SMS: the text (Jinja like the others), the sender name (empty: WALLET_SMPP_SENDER).
     sms_text = Text(default="")
     sms_sender = Varchar(length=15, default="")
-    # draft, scheduled, sending, sent, cancelled
+    # draft, scheduled, sending, sent, cancelled; undelivered: finished with nobody
+    # reached (every delivery skipped or failed), so it never reads as "sent"
     status = Varchar(length=12, default="draft", index=True)
     scheduled_at = Timestamptz(null=True, default=None)
     started_at = Timestamptz(null=True, default=None)
     finished_at = Timestamptz(null=True, default=None)
     cancelled_at = Timestamptz(null=True, default=None)
+    cancelled_by = Varchar(length=100, default="")
     # Messages per second per channel (0 = the default of the channel).
     email_rate = Integer(default=0)
     push_rate = Integer(default=0)

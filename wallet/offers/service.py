@@ -227,7 +227,11 @@ async def refuse_if_segment_used(event: SegmentDeleting) -> None:
             f"segment {event.segment_id} decides who may opt in to offer {named}; remove it "
             "from the offer's eligible_segment_ids (PATCH /api/v1/admin/offers/{id}) or end "
             "the offer first",
-            {"segment_id": event.segment_id, "offer_ids": [offer_id for offer_id, _ in users]},
+            {
+                "segment_id": event.segment_id,
+                "offer_ids": [offer_id for offer_id, _ in users],
+                "offer_names": [name for _, name in users],
+            },
         )
 
 

@@ -68,6 +68,8 @@ _GOOGLE = (
     "WHERE c.account = m.account)"
 )
 _WALLETS = {"apple": _APPLE, "google": _GOOGLE, "none": f"(NOT {_APPLE} AND NOT {_GOOGLE})"}
+HOLDS_A_PASS = f"({_APPLE} OR {_GOOGLE})"
+"""The shopper (``m`` of ``FROM_AUDIENCE``) holds a pass in Apple or Google Wallet."""
 
 
 def audience_where(
@@ -79,10 +81,11 @@ def audience_where(
     join_store_ids: list[int],
     last_store_ids: list[int],
     goal_month: str,
+    any_of: list[str] | None = None,
 ) -> str:
     """The filter as a WHERE clause over ``FROM_AUDIENCE``; every value is a parameter.
     What needs the database or the rules first comes resolved: ``tiers`` (``tier_where``),
-    the stores' ids and the goal month."""
+    the stores' ids, the goal month, and ``any_of``'s groups (each group's own WHERE)."""
     parts: list[str] = ["1 = 1"]
     add = parts.append
     if tiers is not None:
@@ -173,6 +176,8 @@ def audience_where(
         )
     if flt.birthday_day is not None:
         add(f"{_date_part('day', 'm.birthday')} = {p(flt.birthday_day)}")
+    if any_of:
+        add("(" + " OR ".join(f"({group})" for group in any_of) + ")")
     return " AND ".join(parts)
 
 
@@ -180,11 +185,17 @@ def audience_count(where: str) -> str:
     return f"SELECT COUNT(*) AS n {FROM_AUDIENCE} WHERE {where}"
 
 
-def audience_sample(p: db.Params, where: str, size: int) -> str:
-    """The first shoppers of an audience, for the preview."""
-    return (
+def audience_sample(p: db.Params, where: str, size: int) -> db.Sql:
+    """The first shoppers of an audience, for the preview: with the account's first card
+    and its last purchase, as a marketer checks a segment by eye."""
+    return db.sql(
         "SELECT m.account AS account_id, m.id AS member_id, m.name, m.email, a.balance, "
-        f"m.birthday, r.rfm_group {FROM_AUDIENCE} WHERE {where} ORDER BY m.id LIMIT {p(size)}"
+        "m.birthday, r.rfm_group, "
+        "(SELECT c.number FROM card c WHERE c.account = m.account ORDER BY c.id LIMIT 1) "
+        "AS card_number, "
+        "(SELECT MAX(rc.occurred_at) FROM receipt rc WHERE rc.account_id = m.account) "
+        f"AS last_purchase_at {FROM_AUDIENCE} WHERE {where} ORDER BY m.id LIMIT {p(size)}",
+        last_purchase_at=db.timestamp,
     )
 
 

@@ -23,7 +23,9 @@ RFM_GROUPS: tuple[str, ...] = (
 
 
 class SegmentFilter(msgspec.Struct, frozen=True, forbid_unknown_fields=True, omit_defaults=True):
-    """Every condition given must hold (AND); an omitted one does not filter.
+    """Every condition given must hold (AND); an omitted one does not filter. ``any_of``
+    adds OR: at least one of its groups must hold too (each group a filter of its own,
+    its conditions ANDed; a group holds no groups).
 
     Windows count back from the moment the segment is evaluated. Money is kopecks."""
 
@@ -65,6 +67,8 @@ class SegmentFilter(msgspec.Struct, frozen=True, forbid_unknown_fields=True, omi
     goal_month: Annotated[str, msgspec.Meta(pattern=r"^[0-9]{4}-(0[1-9]|1[0-2])$")] | None = None
     # Day of the month of the birthday (with ``birthday_month``: one calendar day).
     birthday_day: Annotated[int, msgspec.Meta(ge=1, le=31)] | None = None
+    # OR groups: (tier Золотой AND spend >= 10,000 ₽) OR (RFM champions).
+    any_of: Annotated[list[SegmentFilter], msgspec.Meta(max_length=10)] | None = None
 
 
 class SegmentIn(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
@@ -89,6 +93,9 @@ class SampleShopper(msgspec.Struct, frozen=True):
     balance: int
     birthday: date | None
     rfm_group: str | None
+    # the account's first card, and when it last bought (None: never)
+    card_number: str | None = None
+    last_purchase_at: datetime | None = None
 
 
 class PreviewOut(msgspec.Struct, frozen=True):

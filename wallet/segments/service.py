@@ -104,6 +104,11 @@ async def compile_filter(
     last_ids = [(await stores.get_store(code)).id for code in flt.last_stores or []]
     local = now.astimezone(settings_module.get().tz)
     month = flt.goal_month or f"{local.year:04d}-{local.month:02d}"
+    groups: list[str] = []
+    for group in flt.any_of or []:
+        if group.any_of:
+            raise InvalidInput("a group of conditions holds no groups", {"any_of": "nested"})
+        groups.append((await compile_filter(group, now=now, params=p)).where)
     where = queries.audience_where(
         p,
         flt,
@@ -112,6 +117,7 @@ async def compile_filter(
         join_store_ids=join_ids,
         last_store_ids=last_ids,
         goal_month=month,
+        any_of=groups,
     )
     return Compiled(where=where, params=p)
 

@@ -1,0 +1,122 @@
+"""How the console names campaigns' states, channels and skip reasons, the program's time
+zone and counts of shoppers, in Russian (the marketer's language): one place, so the
+campaign page, the list and the confirmation say the same words."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+STATUSES = {
+    "draft": "черновик",
+    "scheduled": "запланирована",
+    "sending": "отправляется",
+    "sent": "отправлена",
+    "undelivered": "никому не доставлена",
+    "cancelled": "отменена",
+}
+
+CHANNELS = {
+    "email": "Письмо",
+    "push": "Сообщение на карте в Wallet",
+    "koshelek": "Пуш в «Кошелёк»",
+    "sms": "SMS",
+}
+
+# Why a shopper will not get (or did not get) a message; the reasons the sending writes
+# carry a detail after a colon ("refused: 550 ..."), named by the part before it.
+REASONS = {
+    "no_consent": "не давали согласия на рассылку",
+    "unsubscribed": "отписались",
+    "consent_withdrawn": "отозвали согласие перед отправкой",
+    "no_email": "нет адреса почты",
+    "no_phone": "нет телефона",
+    "no_wallet": "нет карты в Apple или Google Wallet",
+    "no_member": "покупатель удалён",
+    "MSISDN_NOT_REGISTERED": "нет карты в «Кошелёке»",
+    "refused": "отклонено получателем",
+    "unsendable": "сообщение не собралось",
+    "gave up": "не удалось отправить",
+    "error": "ошибка при отправке",
+}
+
+ROLES = {"marketer": "маркетолог", "admin": "администратор"}
+
+# Zones a Russian program runs in, said as people say them ("по московскому времени").
+_ZONES = {
+    "Europe/Moscow": "по московскому времени",
+    "Europe/Kaliningrad": "по калининградскому времени",
+    "Europe/Samara": "по самарскому времени",
+    "Asia/Yekaterinburg": "по екатеринбургскому времени",
+    "Asia/Omsk": "по омскому времени",
+    "Asia/Novosibirsk": "по новосибирскому времени",
+    "Asia/Krasnoyarsk": "по красноярскому времени",
+    "Asia/Irkutsk": "по иркутскому времени",
+    "Asia/Yakutsk": "по якутскому времени",
+    "Asia/Vladivostok": "по владивостокскому времени",
+    "Asia/Magadan": "по магаданскому времени",
+    "Asia/Kamchatka": "по камчатскому времени",
+}
+
+
+def status(value: str) -> str:
+    return STATUSES.get(value, value)
+
+
+def channel(value: str) -> str:
+    return CHANNELS.get(value, value)
+
+
+def reason(value: str) -> str:
+    """``refused: 550 no such user`` -> «отклонено получателем (550 no such user)»."""
+    head, _, detail = value.partition(":")
+    if value in REASONS:
+        return REASONS[value]
+    if head in REASONS:
+        return f"{REASONS[head]} ({detail.strip()})" if detail.strip() else REASONS[head]
+    return value
+
+
+def actor(value: str) -> str:
+    """``marketer:Мария`` -> «Мария (маркетолог)»."""
+    role, _, name = value.partition(":")
+    if role in ROLES:
+        return f"{name} ({ROLES[role]})" if name else ROLES[role]
+    return value
+
+
+def zone(tz: ZoneInfo, at: datetime) -> str:
+    """«по московскому времени (UTC+3)»; a zone without a Russian name by its key."""
+    offset = at.astimezone(tz).utcoffset()
+    minutes = int(offset.total_seconds() // 60) if offset is not None else 0
+    sign = "+" if minutes >= 0 else "−"
+    hours, rest = divmod(abs(minutes), 60)
+    utc = f"UTC{sign}{hours}" + (f":{rest:02d}" if rest else "")
+    name = _ZONES.get(tz.key, f"по времени {tz.key}")
+    return f"{name} ({utc})"
+
+
+def number(value: int) -> str:
+    """12340 -> «12 340» (a no-break space between thousands, as Russian writes them)."""
+    return f"{value:,}".replace(",", "\u00a0").replace("-", "−")
+
+
+def _plural(n: int, one: str, few: str, many: str) -> str:
+    # The same signature as wallet.words.plural (another branch): the lead switches this
+    # to it at merge.
+    n = abs(n)
+    if n % 10 == 1 and n % 100 != 11:
+        return one
+    if 2 <= n % 10 <= 4 and not 12 <= n % 100 <= 14:
+        return few
+    return many
+
+
+def shoppers_dative(n: int) -> str:
+    """«Отправить 1 покупателю?», «… 12 340 покупателям?»"""
+    return f"{number(n)} {_plural(n, 'покупателю', 'покупателям', 'покупателям')}"
+
+
+def shoppers(n: int) -> str:
+    """«1 покупатель», «2 покупателя», «5 покупателей»"""
+    return f"{number(n)} {_plural(n, 'покупатель', 'покупателя', 'покупателей')}"
