@@ -20,6 +20,7 @@ from wallet import db, monitoring, observe, wiring
 from wallet import runtime as runtime_module
 from wallet import settings as settings_module
 from wallet.auth.api import KeysController
+from wallet.auth.staff import console_staff
 from wallet.bonuses.api import BonusesAdminController, MyReferralController
 from wallet.campaigns.api import CampaignsController, UnsubscribeController
 from wallet.campaigns.console import ConsoleController
@@ -37,6 +38,7 @@ from wallet.plastic.api import PlasticController
 from wallet.platform.worker import run_forever
 from wallet.privacy.api import MyDataController, SupportPrivacyController
 from wallet.promotions.api import PromotionsAdminController
+from wallet.promotions.console import PromotionsConsoleController
 from wallet.receipts.api import PosController
 from wallet.reports.api import ReportsController
 from wallet.reports.console import ReportsConsoleController
@@ -165,6 +167,7 @@ def create_app(
         ConsoleController,
         ReportsController,
         ReportsConsoleController,
+        PromotionsConsoleController,
         KeysController,
         BonusesAdminController,
         MyReferralController,
@@ -180,7 +183,11 @@ def create_app(
         before_send=[security_headers],
         lifespan=lifespan,
         # Handlers that need the runtime take it as a parameter named ``runtime``.
-        dependencies={"runtime": Provide(runtime_module.current, sync_to_thread=False)},
+        dependencies={
+            "runtime": Provide(runtime_module.current, sync_to_thread=False),
+            # Console pages take the signed-in member of staff (or None) as ``staff``.
+            "staff": Provide(console_staff),
+        },
         middleware=[monitoring.request_id_middleware, monitoring.prometheus_config().middleware],
         openapi_config=OpenAPIConfig(
             title="Loyalty wallet",

@@ -11,7 +11,7 @@ from wallet import clock, db
 from wallet.auth.guards import allow
 from wallet.http import errors, principal
 from wallet.inputs import PathId
-from wallet.promotions import coupons, service
+from wallet.promotions import coupons, service, simulation
 from wallet.promotions.schemas import (
     CouponBatchIn,
     CouponBatchOut,
@@ -22,7 +22,6 @@ from wallet.promotions.schemas import (
     SimulateIn,
     SimulationOut,
 )
-from wallet.rules import service as rules_service
 
 
 class PromotionsAdminController(Controller):
@@ -109,21 +108,7 @@ class PromotionsAdminController(Controller):
         responses=errors(400, 404),
     )
     async def simulate(self, promotion_id: PathId, data: JSONBody[SimulateIn]) -> SimulationOut:
-        now = clock.now()
-        rules = await rules_service.rules_at(now)
-
-        def tier_of(spend: int) -> tuple[str, int]:
-            tier = rules.tier_for(spend)
-            return tier.name, tier.earn_rate_bp
-
-        return await service.simulate(
-            promotion_id,
-            days=data.days,
-            now=now,
-            tier_of=tier_of,
-            point_value_kopecks=rules.point_value_kopecks,
-            excluded=frozenset(rules.no_earn_categories) | frozenset(rules.no_redeem_categories),
-        )
+        return await simulation.simulate_now(promotion_id, days=data.days, now=clock.now())
 
     @put(
         "/manual-discounts/{store_code:str}",

@@ -73,3 +73,17 @@ BROWSER = SessionCookie("wcsrf", "/", "lax", None)
 # A member of staff in the console: the staff key itself, checked like a bearer key on
 # every request; Strict and scoped to /console, so no other page or site ever sends it.
 STAFF = SessionCookie("wallet_console", "/console", "strict", timedelta(hours=12))
+
+
+@dataclass(frozen=True)
+class StaffSession:
+    """A member of staff signed in to the console, as its pages need them: a name and a
+    role for the header, ``actor`` for the audit trail, and ``key`` (what the CSRF tokens
+    of their forms are bound to). ``wallet.auth.staff`` makes it from the STAFF cookie and
+    the app hands it to console controllers as the ``staff`` dependency, so a domain's
+    console pages need not import ``wallet.auth``."""
+
+    name: str
+    role: str
+    actor: str
+    key: str
