@@ -179,6 +179,10 @@ async def create_batch(
     elif data.account_ids:
         for chunk in db.chunks(sorted(set(data.account_ids)), 200):
             await _insert_fresh(batch_id, promotion_id, owners=chunk)
+        # A personal code shows on its owner's passes (Apple's back, Google's text module):
+        # they are rebuilt now, not at the owner's next receipt.
+        for account_id in sorted(set(data.account_ids)):
+            await platform.enqueue_pass_update(account_id)
     else:
         codes = await _insert_fresh(batch_id, promotion_id, count=count)
         await db.fetch(queries.SET_EXPORT, batch_id, _csv(codes))
