@@ -45,6 +45,7 @@ JOB_MODULES: list[str] = [
     "wallet.platform.jobs",
     "wallet.signin.jobs",
     "wallet.privacy.jobs",
+    "wallet.promotions.jobs",
 ]
 
 Handler = Callable[[dict[str, Any]], Awaitable[None]]

@@ -223,6 +223,8 @@ class PromotionsConsoleController(Controller):
                 text, promotion_id = await coupons.download(
                     batch_id, actor=staff.actor, now=clock.now()
                 )
+        except coupons.CodesNotReady:
+            return _go("/console/promotions")
         except coupons.CodesAlreadyDownloaded:
             return responses.html(
                 templates.render(
