@@ -19,6 +19,7 @@ from litestar.openapi.spec import Components, SecurityScheme, Tag
 from wallet import db, monitoring, observe, wiring
 from wallet import runtime as runtime_module
 from wallet import settings as settings_module
+from wallet.accruals.api import AccrualsController
 from wallet.auth.api import KeysController
 from wallet.auth.staff import console_staff
 from wallet.bonuses.api import BonusesAdminController, MyReferralController
@@ -168,6 +169,7 @@ def create_app(
         ReportsController,
         ReportsConsoleController,
         PromotionsConsoleController,
+        AccrualsController,
         KeysController,
         BonusesAdminController,
         MyReferralController,
@@ -210,6 +212,10 @@ def create_app(
                 Tag(name="admin: program rules", description="Earning and spending rules"),
                 Tag(name="admin: stores", description="The chain's stores"),
                 Tag(name="admin: offers", description="Smart-goal cashback offers"),
+                Tag(
+                    name="admin: accruals",
+                    description="Bulk and scheduled credits and debits of a segment",
+                ),
                 Tag(name="admin: keys", description="Staff and till keys: list, revoke"),
                 Tag(name="operations", description="Health checks"),
             ],

@@ -46,6 +46,7 @@ JOB_MODULES: list[str] = [
     "wallet.signin.jobs",
     "wallet.privacy.jobs",
     "wallet.promotions.jobs",
+    "wallet.accruals.jobs",
 ]
 
 Handler = Callable[[dict[str, Any]], Awaitable[None]]
