@@ -169,6 +169,34 @@ async def test_a_debit_never_goes_past_the_balance_and_a_monthly_accrual_runs_ea
     assert again.status_code == 422 and again.json()["code"] == "accrual_not_scheduled"
 
 
+async def test_a_credited_shopper_who_consented_gets_an_email_and_no_one_else(client, smtp_sink):
+    shop = await Shop.open(client)
+    consents = {"program": True, "personal_data": True, "terms_version": "2026-01"}
+    yes = await shop.enrol(
+        "Анна Да", email="anna.yes@example.ru", consents={**consents, "marketing_email": True}
+    )
+    no = await shop.enrol("Борис Нет", email="boris.no@example.ru")
+    everyone = await segment(shop, shop.admin_key, {"tiers": ["Базовый"]})
+    made = await client.post(
+        PATH,
+        json={
+            "name": "Подарок",
+            "segment_id": everyone,
+            "points": 500,
+            "reason": "подарок к открытию магазина",
+            "notify_email": True,
+        },
+        headers=bearer(shop.admin_key),
+    )
+    assert made.status_code == 201 and made.json()["notify_email"] is True
+    await worker.run_until_idle()
+    assert (await shop.me(yes))["balance"] == (await shop.me(no))["balance"] == 500
+    [message] = smtp_sink.to("anna.yes@example.ru")
+    assert message["Subject"] == "+500 баллов на вашей карте"
+    assert "подарок к открытию магазина" in message.get_body(("plain",)).get_content()
+    assert smtp_sink.to("boris.no@example.ru") == []
+
+
 async def test_bad_accruals_are_refused_and_write_nothing(client):
     shop = await Shop.open(client)
     await shop.enrol("Анна А")

@@ -4,8 +4,8 @@ from wallet import db
 
 INSERT = (
     "INSERT INTO accrual (name, segment_id, points, valid_days, reason, repeat, status, "
-    "next_run_at, runs, last_run_at, created_by, created_at) "
-    "VALUES ($1, $2, $3, $4, $5, $6, 'scheduled', $7, 0, NULL, $8, $9) RETURNING id"
+    "next_run_at, runs, last_run_at, created_by, created_at, notify_email) "
+    "VALUES ($1, $2, $3, $4, $5, $6, 'scheduled', $7, 0, NULL, $8, $9, $10) RETURNING id"
 )
 _WITH_TOTALS = (
     "SELECT a.*, (SELECT COUNT(*) FROM accrual_credit c WHERE c.accrual_id = a.id "

@@ -42,6 +42,8 @@ class AccrualIn(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     valid_days: Annotated[int, msgspec.Meta(ge=1, le=3650)] = 30
     run_at: datetime | None = None
     repeat: Repeat = "once"
+    # Email each moved shopper who consented to marketing email.
+    notify_email: bool = False
 
 
 class AccrualOut(msgspec.Struct, frozen=True):
@@ -52,6 +54,7 @@ class AccrualOut(msgspec.Struct, frozen=True):
     valid_days: int
     reason: str
     repeat: Repeat
+    notify_email: bool
     status: Status
     next_run_at: datetime | None
     runs: int

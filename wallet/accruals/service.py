@@ -14,11 +14,15 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
+from passes.card import date_ru
 from wallet import clock, db
+from wallet import settings as settings_module
 from wallet.accruals import queries
 from wallet.accruals.schemas import AccrualIn, AccrualOut, AccrualPreviewIn, AccrualPreviewOut
 from wallet.errors import DomainError, NotFound
 from wallet.ledger import service as ledger
+from wallet.mail import service as mail
+from wallet.members import service as members
 from wallet.platform import service as platform
 from wallet.rules import service as rules_service
 from wallet.segments import service as segments
@@ -77,6 +81,7 @@ def _out(row: dict[str, Any]) -> AccrualOut:
         valid_days=row["valid_days"],
         reason=row["reason"],
         repeat=row["repeat"],
+        notify_email=bool(db.boolean(row["notify_email"])),
         status=row["status"],
         next_run_at=db.timestamp(row["next_run_at"]),
         runs=row["runs"],
@@ -106,6 +111,7 @@ async def create(data: AccrualIn, *, actor: str, now: datetime) -> AccrualOut:
         run_at,
         actor,
         now,
+        data.notify_email,
     )
     accrual_id = int(rows[0]["id"])
     await _queue(accrual_id, 0, run_at)
@@ -183,6 +189,34 @@ async def _move(row: dict[str, Any], run_no: int, account_id: int, now: datetime
     if points:
         await db.fetch(queries.SET_MOVED, mark[0]["id"], points)
         await platform.enqueue_pass_update(account_id)
+        if db.boolean(row["notify_email"]):
+            until = now + timedelta(days=row["valid_days"])
+            await _email(account_id, points, until, row, run_no)
+
+
+async def _email(
+    account_id: int, points: int, until: datetime, row: dict[str, Any], run_no: int
+) -> None:
+    """Tell the shopper, if they consented to marketing email; sent after the commit, once
+    per account and run (the outbox's key)."""
+    member = await members.member_of_account(account_id)
+    if not member or not member["email"] or not member["marketing_email"]:
+        return
+    day = clock.local_date(until, settings_module.get().tz)
+    await mail.queue_email(
+        to=member["email"],
+        template="accrual",
+        lang=member["language"],
+        context={
+            "name": member["name"],
+            "points": points,
+            "reason": row["reason"],
+            "until": date_ru(day),
+            "until_iso": day.isoformat(),
+            "card_url": f"{settings_module.get().base_url}/card",
+        },
+        dedupe_key=f"accrual:{row['id']}:{run_no}:{account_id}",
+    )
 
 
 async def run(

@@ -2,7 +2,7 @@
 monthly, and one row per account per run (its unique ``credit_key`` is what keeps a rerun
 or a crash from crediting anyone twice)."""
 
-from piccolo.columns import BigInt, BigSerial, Integer, Serial, Timestamptz, Varchar
+from piccolo.columns import BigInt, BigSerial, Boolean, Integer, Serial, Timestamptz, Varchar
 from piccolo.columns.defaults.timestamptz import TimestamptzNow
 from piccolo.table import Table
 
@@ -17,6 +17,8 @@ class Accrual(Table, tablename="accrual"):
     valid_days = Integer(default=30)
     reason = Varchar(length=500)
     repeat = Varchar(length=16, default="once")
+    # Email each moved shopper who consented to marketing email (after the run commits).
+    notify_email = Boolean(default=False)
     # scheduled -> (run) -> done, or back to scheduled for the next month; cancelled.
     status = Varchar(length=16, default="scheduled", index=True)
     next_run_at = Timestamptz(null=True, default=None)

@@ -2,7 +2,7 @@
 the way Piccolo's generated migrations freeze them)."""
 
 from piccolo.apps.migrations.auto.migration_manager import MigrationManager
-from piccolo.columns import BigInt, BigSerial, Integer, Serial, Timestamptz, Varchar
+from piccolo.columns import BigInt, BigSerial, Boolean, Integer, Serial, Timestamptz, Varchar
 from piccolo.columns.defaults.timestamptz import TimestamptzNow
 from piccolo.table import Table
 
@@ -19,6 +19,8 @@ class Accrual(Table, tablename="accrual"):
     valid_days = Integer(default=30)
     reason = Varchar(length=500)
     repeat = Varchar(length=16, default="once")
+    # Email each moved shopper who consented to marketing email (after the run commits).
+    notify_email = Boolean(default=False)
     status = Varchar(length=16, default="scheduled", index=True)
     next_run_at = Timestamptz(null=True, default=None)
     runs = Integer(default=0)
