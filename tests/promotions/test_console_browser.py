@@ -126,3 +126,18 @@ async def test_a_marketer_creates_simulates_and_activates_a_promotion_in_chromiu
         assert await tab.text("#promotions tr[data-promotion] .uses") == "1"
         assert await tab.text("#promotions tr[data-promotion] .points") == "50"
         await _shot(tab, f"{kind}-promotions-6-list-with-counters.png")
+
+        # A coupon promotion: its batch of codes made on its page, ready to download once.
+        await tab.click_and_wait("#new-promotion")
+        await tab.fill("#name", "Молочка −10% по купону")
+        await tab.js("document.querySelector('#kind').value = 'percent_off'")
+        await tab.fill("#percent", "10")
+        await tab.fill("#categories", "dairy")
+        await tab.tick("#coupon")
+        await tab.click_and_wait("#save")
+        assert "только по купону" in await tab.text("main")
+        await tab.fill("#count", "500")
+        await tab.click_and_wait("#make-coupons")
+        assert "500" in await tab.text("#batches")
+        assert await tab.js("document.querySelectorAll('#batches a.download').length") == 1
+        await _shot(tab, f"{kind}-promotions-7-coupon-batch.png")
