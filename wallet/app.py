@@ -19,7 +19,9 @@ from litestar.openapi.spec import Components, SecurityScheme, Tag
 from wallet import db, monitoring, observe, wiring
 from wallet import runtime as runtime_module
 from wallet import settings as settings_module
+from wallet.accruals.api import AccrualsController
 from wallet.auth.api import KeysController
+from wallet.auth.staff import console_staff
 from wallet.bonuses.api import BonusesAdminController, MyReferralController
 from wallet.campaigns.api import CampaignsController, UnsubscribeController
 from wallet.campaigns.console import ConsoleController
@@ -38,6 +40,7 @@ from wallet.plastic.api import PlasticController
 from wallet.platform.worker import run_forever
 from wallet.privacy.api import MyDataController, SupportPrivacyController
 from wallet.promotions.api import PromotionsAdminController
+from wallet.promotions.console import PromotionsConsoleController
 from wallet.receipts.api import PosController
 from wallet.reports.api import ReportsController
 from wallet.reports.console import ReportsConsoleController
@@ -169,6 +172,8 @@ def create_app(
         SegmentConsoleController,
         ReportsController,
         ReportsConsoleController,
+        PromotionsConsoleController,
+        AccrualsController,
         KeysController,
         BonusesAdminController,
         MyReferralController,
@@ -186,7 +191,11 @@ def create_app(
         before_send=[security_headers],
         lifespan=lifespan,
         # Handlers that need the runtime take it as a parameter named ``runtime``.
-        dependencies={"runtime": Provide(runtime_module.current, sync_to_thread=False)},
+        dependencies={
+            "runtime": Provide(runtime_module.current, sync_to_thread=False),
+            # Console pages take the signed-in member of staff (or None) as ``staff``.
+            "staff": Provide(console_staff),
+        },
         middleware=[monitoring.middleware],
         openapi_config=OpenAPIConfig(
             title="Loyalty wallet",
@@ -209,6 +218,10 @@ def create_app(
                 Tag(name="admin: program rules", description="Earning and spending rules"),
                 Tag(name="admin: stores", description="The chain's stores"),
                 Tag(name="admin: offers", description="Smart-goal cashback offers"),
+                Tag(
+                    name="admin: accruals",
+                    description="Bulk and scheduled credits and debits of a segment",
+                ),
                 Tag(name="admin: keys", description="Staff and till keys: list, revoke"),
                 Tag(name="operations", description="Health checks"),
             ],

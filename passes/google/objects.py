@@ -330,7 +330,33 @@ def _text_modules(state: CardState) -> list[TextModuleData]:
         )
     if state.message:
         modules.append(TextModuleData(id="message", header="Сообщение", body=state.message))
+    if state.personal_offers:
+        # The Apple pass's back field, as a text module: Google shows at most 500
+        # characters of a module's body, so whole lines that fit, the first ones first.
+        body = _fit(state.personal_offers, OFFERS_BODY_LIMIT)
+        modules.append(
+            TextModuleData(
+                id="personal_offers",
+                header="Ваши акции",
+                body=body,
+                localized_header=_loc("Ваши акции", "Your promotions"),
+            )
+        )
     return modules
+
+
+# Google: "the maximum number of characters displayed for the body is 500".
+OFFERS_BODY_LIMIT = 500
+
+
+def _fit(lines: list[str], limit: int) -> str:
+    """As many whole lines as fit in ``limit`` characters (the first one cut if alone)."""
+    kept: list[str] = []
+    for line in lines:
+        if len("\n".join([*kept, line])) > limit:
+            break
+        kept.append(line)
+    return "\n".join(kept) if kept else lines[0][: limit - 1] + "…"
 
 
 def _barcode(state: CardState, program: Program) -> Barcode:

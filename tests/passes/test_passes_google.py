@@ -45,6 +45,12 @@ STATES: dict[str, dict[str, Any]] = {
     "replaced": {"status": "replaced"},
     "no expiry": {"next_expiry_at": None, "next_expiry_points": 0},
     "with message": {"message": "Двойные баллы на овощи до воскресенья"},
+    "personal offers": {
+        "personal_offers": [
+            "Кофе −20%: скидка 20%, на coffee. Промокод ABCD-EFGH-JKLM",
+            "Для пенсионеров: ×2 баллов",
+        ]
+    },
 }
 
 
@@ -106,6 +112,31 @@ def test_the_object_carries_the_card(
     modules = {m["id"]: m for m in body["textModulesData"]}
     assert "03.04.2025" in modules["next_expiry"]["body"]
     assert "9\u00a0800,50\u00a0₽ из 15\u00a0000\u00a0₽" in modules["goal"]["body"]
+
+
+def test_personal_promotions_and_coupons_are_a_text_module_like_the_apple_back_field(
+    make_state: Callable[..., CardState], program: Program, google: GoogleSettings
+) -> None:
+    offers = ["Кофе −20%: скидка 20%, на coffee. Промокод ABCD-EFGH-JKLM", "Для вас: ×2 баллов"]
+    body = loyalty_object(make_state(personal_offers=offers), program, google)
+    modules = {m["id"]: m for m in body["textModulesData"]}
+    assert modules["personal_offers"]["header"] == "Ваши акции"
+    assert modules["personal_offers"]["body"] == "\n".join(offers)
+    patch = loyalty_object_patch(make_state(personal_offers=offers), program, google)
+    assert_valid("LoyaltyObject", patch, patch=True)
+    assert any(m["id"] == "personal_offers" for m in patch["textModulesData"])
+    # Gone from the shopper's promotions: gone from the pass (PATCH sends the list whole).
+    cleared = loyalty_object_patch(make_state(personal_offers=[]), program, google)
+    assert all(m["id"] != "personal_offers" for m in cleared["textModulesData"])
+    # Many offers: whole lines within Google's 500 characters shown of a module's body.
+    many = [
+        f"Акция {n}: скидка {n}% на всё до конца месяца, промокод ABCD-EFGH-{n:04d}"
+        for n in range(40)
+    ]
+    long_body = loyalty_object(make_state(personal_offers=many), program, google)
+    shown = {m["id"]: m for m in long_body["textModulesData"]}["personal_offers"]["body"]
+    assert 0 < len(shown) <= 500 and shown.split("\n") == many[: len(shown.split("\n"))]
+    assert_valid("LoyaltyObject", long_body)
 
 
 def test_pending_points_are_the_secondary_balance_without_a_goal(

@@ -50,6 +50,8 @@ class AccountFigures(msgspec.Struct, frozen=True):
             next_earn_rate_bp=standing.next_tier.earn_rate_bp if standing.next_tier else None,
             missing_kopecks=standing.missing_kopecks,
             progress=self.progress(language),
+            discount_bp=standing.tier.discount_bp,
+            redeem_share_bp=standing.tier.redeem_share_bp,
         )
 
     def referral(self) -> ReferralOut:

@@ -107,6 +107,10 @@ class TierOut(msgspec.Struct, frozen=True):
     next_earn_rate_bp: int | None
     missing_kopecks: int | None
     progress: str | None
+    # The tier's benefits beyond its rate: money off every line, and the share of a
+    # receipt points may pay when above the program's (None: the program's share).
+    discount_bp: int = 0
+    redeem_share_bp: int | None = None
 
 
 class MeOut(msgspec.Struct, frozen=True):

@@ -404,6 +404,14 @@ def _notice(p: Page, msg: str | None) -> str | None:
     }.get(msg or "")
 
 
+def _percent(bp: int, lang: str) -> str:
+    """3% / 2,5% ("" for none): a tier's benefit as the card page shows it."""
+    if not bp:
+        return ""
+    text = f"{bp / 100:g}%"
+    return text.replace(".", ",") if lang == "ru" else text
+
+
 async def _card_page(
     p: Page,
     *,
@@ -442,6 +450,8 @@ async def _card_page(
         summary=figures,
         tier=figures.tier,
         progress=figures.progress(p.lang),
+        tier_discount=_percent(figures.standing.tier.discount_bp, p.lang),
+        tier_share=_percent(figures.standing.tier.redeem_share_bp or 0, p.lang),
         referral=figures.referral(),
         promotions=offers_now,
         spend_code=spend_code,

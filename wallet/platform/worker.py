@@ -45,6 +45,8 @@ JOB_MODULES: list[str] = [
     "wallet.platform.jobs",
     "wallet.signin.jobs",
     "wallet.privacy.jobs",
+    "wallet.promotions.jobs",
+    "wallet.accruals.jobs",
 ]
 
 Handler = Callable[[dict[str, Any]], Awaitable[None]]

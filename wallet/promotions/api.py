@@ -5,13 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 from litestar import Controller, Request, Response, get, post, put
+from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import FromPath, JSONBody
 
 from wallet import clock, db
 from wallet.auth.guards import allow
 from wallet.http import errors, principal
 from wallet.inputs import PathId
-from wallet.promotions import coupons, service
+from wallet.promotions import coupons, service, simulation
 from wallet.promotions.schemas import (
     CouponBatchIn,
     CouponBatchOut,
@@ -22,7 +23,6 @@ from wallet.promotions.schemas import (
     SimulateIn,
     SimulationOut,
 )
-from wallet.rules import service as rules_service
 
 
 class PromotionsAdminController(Controller):
@@ -109,21 +109,7 @@ class PromotionsAdminController(Controller):
         responses=errors(400, 404),
     )
     async def simulate(self, promotion_id: PathId, data: JSONBody[SimulateIn]) -> SimulationOut:
-        now = clock.now()
-        rules = await rules_service.rules_at(now)
-
-        def tier_of(spend: int) -> tuple[str, int]:
-            tier = rules.tier_for(spend)
-            return tier.name, tier.earn_rate_bp
-
-        return await service.simulate(
-            promotion_id,
-            days=data.days,
-            now=now,
-            tier_of=tier_of,
-            point_value_kopecks=rules.point_value_kopecks,
-            excluded=frozenset(rules.no_earn_categories) | frozenset(rules.no_redeem_categories),
-        )
+        return await simulation.simulate_now(promotion_id, days=data.days, now=clock.now())
 
     @put(
         "/manual-discounts/{store_code:str}",
@@ -148,17 +134,26 @@ class PromotionsAdminController(Controller):
         "gives them once), or one shared `code`, or a personal code for each of "
         "`account_ids`; with `valid_from`/`valid_until`, `per_shopper_limit` and "
         "`total_limit`. Refused: coupon_batch_kind, promotion_without_coupon, "
-        "promotion_ended, coupon_code_taken (409), unknown_account.",
+        "promotion_ended, coupon_code_taken (409), unknown_account. From 20,000 unique codes "
+        "the worker makes the batch in the background: 202 with `status: making`; list the "
+        "promotion's coupons until it is `ready`, then `csv_url` gives the codes once.",
         status_code=201,
-        responses=errors(400, 404, 409, 422),
+        responses={
+            202: ResponseSpec(
+                data_container=CouponBatchOut,
+                description="A big batch accepted; the worker is making its codes.",
+            ),
+            **errors(400, 404, 409, 422),
+        },
     )
     async def create_coupons(
         self, request: Request[Any, Any, Any], promotion_id: PathId, data: JSONBody[CouponBatchIn]
-    ) -> CouponBatchOut:
+    ) -> Response[CouponBatchOut]:
         async with db.write_transaction():
-            return await service.create_coupons(
+            made = await service.create_coupons(
                 promotion_id, data, actor=principal(request).actor, now=clock.now()
             )
+        return Response(made, status_code=202 if made.status == "making" else 201)
 
     @get(
         "/{promotion_id:int}/coupons",
@@ -174,8 +169,9 @@ class PromotionsAdminController(Controller):
         "/coupons/{batch_id:int}/codes.csv",
         operation_id="downloadCoupons",
         summary="The batch's codes as CSV, once (only their hashes are kept after)",
+        description="409 codes_not_ready while the worker is still making a big batch.",
         media_type="text/csv",
-        responses=errors(404, 410),
+        responses=errors(404, 409, 410),
     )
     async def download_coupons(
         self, request: Request[Any, Any, Any], batch_id: PathId

@@ -347,6 +347,8 @@ class CouponBatchOut(msgspec.Struct, frozen=True):
     # Where the new codes are, until they are downloaded once (unique codes only).
     csv_url: str | None = None
     code: str | None = None
+    # ``making``: a big batch the worker is still drawing (``csv_url`` comes when ready).
+    status: Literal["making", "ready"] = "ready"
 
 
 class CouponCheckOut(msgspec.Struct, frozen=True):

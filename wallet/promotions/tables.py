@@ -72,11 +72,14 @@ class CouponBatch(Table, tablename="coupon_batch"):
 
     ``used`` counts the uses not given back, against ``total_limit`` (one conditional
     UPDATE per use). ``export`` holds the new codes as CSV until the marketer downloads
-    them once; then it is emptied and only the codes' hashes remain."""
+    them once; then it is emptied and only the codes' hashes remain. ``status`` is
+    ``making`` while the worker draws a big batch in chunks (each chunk's codes and their
+    CSV lines commit together, so a crash resumes where it stopped), then ``ready``."""
 
     id = Serial(primary_key=True)
     promotion_id = Integer(index=True)
     shared = Boolean(default=False)
+    status = Varchar(length=16, default="ready")
     size = Integer()
     valid_from = Timestamptz(null=True, default=None)
     valid_until = Timestamptz(null=True, default=None)

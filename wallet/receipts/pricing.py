@@ -96,10 +96,10 @@ def price(
     left: Mapping[int, engine.Left] | None = None,
     manual: Sequence[int] | None = None,
 ) -> Pricing:
-    """The receipt priced: promotions' discounts, then the cashier's (``manual``, kopecks
-    per line, already checked against the store's limit), then points paying (within the
-    rules' and the promotions' shares), then the tier's points on the money paid, then the
-    promotions' points."""
+    """The receipt priced: promotions' discounts, then the tier's discount, then the
+    cashier's (``manual``, kopecks per line, already checked against the store's limit),
+    then points paying (within the tier's or the rules' share and the promotions'), then
+    the tier's points on the money paid, then the promotions' points."""
     no_redeem = set(rules.no_redeem_categories)
     no_earn = set(rules.no_earn_categories)
     point_value = rules.point_value_kopecks
@@ -128,6 +128,18 @@ def price(
         )
     net = discounted.net
     line_discounts = discounted.discounts
+    if tier.discount_bp:
+        for index, line in enumerate(lines):
+            if line.category in no_redeem or line.category in no_earn:
+                continue
+            kopecks = min(net[index] * tier.discount_bp // 10_000, net[index])
+            if kopecks > 0:
+                net[index] -= kopecks
+                # Not a promotion's (id 0): given back in proportion on a return, like the
+                # cashier's discount, whatever the rest of the receipt does.
+                line_discounts[index].append(
+                    LineDiscount(promotion_id=0, kind="tier", kopecks=kopecks)
+                )
     for index, kopecks in enumerate(manual or ()):
         kopecks = min(kopecks, net[index])
         if kopecks > 0:
@@ -137,7 +149,8 @@ def price(
             )
     discount_total = total - sum(net)
 
-    share = [min(rules.max_redeem_share_bp, bp) for bp in discounted.points_share_bp]
+    share_bp = tier.share_bp(rules.max_redeem_share_bp)
+    share = [min(share_bp, bp) for bp in discounted.points_share_bp]
     weights = [
         0 if line.category in no_redeem else net[i] * share[i] for i, line in enumerate(lines)
     ]
@@ -147,7 +160,7 @@ def price(
         cap=max(0, min(by_share, balance)),
         by_balance=max(0, balance),
         by_share=by_share,
-        share_bp=rules.max_redeem_share_bp,
+        share_bp=share_bp,
         eligible_kopecks=eligible,
         excluded_categories=sorted({line.category for line in lines if line.category in no_redeem}),
     )

@@ -55,8 +55,9 @@ class ReceiptLine(Table, tablename="receipt_line"):
     returned_redeemed_kopecks = BigInt(default=0)
     returned_earned_points = BigInt(default=0)
     brand = Varchar(length=64, null=True, default=None)
-    # Money off the line as sold: promotions' and the cashier's (the cashier's part alone
-    # in ``manual_discount_kopecks``, given back in proportion when the line comes back).
+    # Money off the line as sold: promotions', the tier's and the cashier's (the part that
+    # is no promotion's, the tier's and the cashier's, in ``manual_discount_kopecks``, given
+    # back in proportion when the line comes back; promotions are re-priced instead).
     discount_kopecks = BigInt(default=0)
     manual_discount_kopecks = BigInt(default=0)
 

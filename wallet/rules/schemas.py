@@ -15,9 +15,22 @@ TierBasis = Literal["lifetime", "rolling", "calendar"]
 
 
 class Tier(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """A rung of the ladder: its earn rate, and benefits beyond it (a gold card pays a
+    larger share of a receipt with points, or gets money off every line)."""
+
     name: inputs.Label
     min_spend_kopecks: inputs.Points64
     earn_rate_bp: Bp
+    # The share of a receipt points may pay for this tier's cards, when above the program's
+    # ``max_redeem_share_bp`` (None or lower: the program's share).
+    redeem_share_bp: Bp | None = None
+    # Money off every line for this tier's cards, after promotions and before the
+    # cashier's discount; never on categories points may not pay for or that earn nothing.
+    discount_bp: Annotated[int, msgspec.Meta(ge=0, le=5_000)] = 0
+
+    def share_bp(self, program_share_bp: int) -> int:
+        """The share of a receipt points may pay for this tier's cards."""
+        return max(program_share_bp, self.redeem_share_bp or 0)
 
 
 # The tier of a card whose spend is below every configured threshold (or of every card when

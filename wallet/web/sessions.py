@@ -76,3 +76,17 @@ STAFF = SessionCookie("wallet_console", "/console", "strict", timedelta(hours=12
 # The web till (/till): a random token naming a server-side session (wallet.auth keeps the
 # till key); Strict and scoped to /till like the console's.
 TILL = SessionCookie("wallet_till", "/till", "strict", timedelta(hours=14))
+
+
+@dataclass(frozen=True)
+class StaffSession:
+    """A member of staff signed in to the console, as its pages need them: a name and a
+    role for the header, ``actor`` for the audit trail, and ``key`` (what the CSRF tokens
+    of their forms are bound to). ``wallet.auth.staff`` makes it from the STAFF cookie and
+    the app hands it to console controllers as the ``staff`` dependency, so a domain's
+    console pages need not import ``wallet.auth``."""
+
+    name: str
+    role: str
+    actor: str
+    key: str
