@@ -35,7 +35,7 @@ import msgspec
 from jinja2 import StrictUndefined, Template
 from jinja2.sandbox import SandboxedEnvironment
 
-from wallet import clock, codes, db
+from wallet import clock, codes, db, words
 from wallet import settings as settings_module
 from wallet.campaigns import queries
 from wallet.campaigns.schemas import (
@@ -148,15 +148,20 @@ def context_of(recipient: segments.Recipient | None, campaign_id: int) -> dict[s
             "burning_points": 0,
             "burning_date": "",
             "unsubscribe_url": f"{settings_module.get().base_url}/unsubscribe",
+            "card_url": f"{settings_module.get().base_url}/card",
         }
     return {
         "name": recipient.name,
         "balance": recipient.balance,
         "burning_points": recipient.burning_points,
+        # «31 января 2027», as the shopper reads a date (wallet/words.py).
         "burning_date": (
-            recipient.burning_at.astimezone(tz).strftime("%d.%m.%Y") if recipient.burning_at else ""
+            words.date(recipient.burning_at.astimezone(tz).date(), words.lang_of(_lang(recipient)))
+            if recipient.burning_at
+            else ""
         ),
         "unsubscribe_url": unsubscribe_url(recipient.member_id, campaign_id),
+        "card_url": f"{settings_module.get().base_url}/card",
     }
 
 

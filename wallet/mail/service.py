@@ -11,7 +11,12 @@ program's first language, so one message never mixes the two. Mail that follows 
 from __future__ import annotations
 
 import asyncio
+import base64
+import email.policy
+import email.utils
+import functools
 import logging
+from email.header import Header
 from email.message import EmailMessage
 from email.utils import make_msgid
 from typing import Any
@@ -19,7 +24,7 @@ from typing import Any
 import aiosmtplib
 from jinja2 import TemplateNotFound
 
-from wallet import observe, runtime
+from wallet import clock, observe, runtime
 from wallet import settings as settings_module
 from wallet.platform import service as platform
 from wallet.web import templates
@@ -63,29 +68,82 @@ def language_of(name: str, lang: str) -> str:
     return DEFAULT_LANG
 
 
+# Every email's HTML extends templates/email/layout.html: the program's colour (the passes'
+# background, so the logo sits on the colour it was drawn for) and its logo, sent inline
+# (a CID part: mail clients block remote images by default, a logo that never loads is no
+# brand).
+BRAND_COLOUR = "#1F4E3D"
+LOGO_CID = "logo@wallet"
+LOGO_FILE = templates.TEMPLATES / "pass" / "logo@2x.png"
+
+
+@functools.cache
+def _logo() -> bytes:
+    return LOGO_FILE.read_bytes()
+
+
+def brand() -> dict[str, str]:
+    """What the layout shows of the program: its name (the display name of
+    ``WALLET_MAIL_FROM``, the sender shoppers see), colour, logo and card page."""
+    cfg = settings_module.get()
+    name = email.utils.parseaddr(cfg.mail_from)[0] or "Программа лояльности"
+    return {
+        "name": name,
+        "colour": BRAND_COLOUR,
+        "logo": f"cid:{LOGO_CID}",
+        "card_url": f"{cfg.base_url}/card",
+    }
+
+
 def render(name: str, *, lang: str, context: dict[str, Any]) -> tuple[str, str, str]:
     """Subject, HTML body and plain-text body of template ``name`` in ``lang`` (or in
-    Russian when the template has no such version)."""
+    Russian when the template has no such version). Templates see ``lang`` and ``brand``
+    besides ``context``."""
     chosen = language_of(name, lang)
+    context = {**context, "lang": chosen, "brand": brand()}
     subject = templates.render(f"email/{name}.{chosen}.subject.txt", context).strip()
     html = templates.render(f"email/{name}.{chosen}.html", context)
     text = templates.render(f"email/{name}.{chosen}.txt", context)
     return subject, html, text
 
 
+def viewable(html: str) -> str:
+    """The HTML with its inline logo as a data: URL, for a browser that has no message
+    around it (the console's preview, the screenshots in tests)."""
+    data = base64.b64encode(_logo()).decode()
+    return html.replace(f"cid:{LOGO_CID}", f"data:image/png;base64,{data}")
+
+
+def _set_subject(message: EmailMessage, subject: str) -> None:
+    """A non-ASCII subject as RFC 2047 encoded words that each carry their own spaces.
+    The modern folder (``email.policy``, CPython 3.11) puts the space at a fold between two
+    encoded words outside them, where decoders drop it: «31 декабря» arrived as
+    «31декабря». ``email.header.Header`` splits inside the encoded text instead; the
+    result is stored raw, so the policy does not fold it again."""
+    if subject.isascii():
+        message["Subject"] = subject
+        return
+    encoded = Header(subject, "utf-8", header_name="Subject").encode(linesep="\r\n")
+    message.set_raw("Subject", encoded)
+
+
 def build_message(
     *, to: str, subject: str, html: str, text: str, headers: dict[str, str] | None = None
 ) -> EmailMessage:
     cfg = settings_module.get()
-    message = EmailMessage()
+    message = EmailMessage(policy=email.policy.SMTP)
     message["From"] = cfg.mail_from
     message["To"] = to
-    message["Subject"] = subject
+    _set_subject(message, subject)
+    message["Date"] = email.utils.format_datetime(clock.now())
     message["Message-ID"] = make_msgid(domain=cfg.mail_from.rsplit("@", 1)[-1].strip("> "))
     for key, value in (headers or {}).items():
         message[key] = value
     message.set_content(text)
     message.add_alternative(html, subtype="html")
+    if f"cid:{LOGO_CID}" in html:
+        html_part = message.get_payload()[1]
+        html_part.add_related(_logo(), "image", "png", cid=f"<{LOGO_CID}>", filename="logo.png")
     return message
 
 

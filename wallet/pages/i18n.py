@@ -5,8 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal
 
-from passes.card import date_ru
-from wallet import settings
+from wallet import settings, words
 
 Lang = Literal["ru", "en"]
 
@@ -57,7 +56,7 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "card.show_qr": ("Покажите код на кассе", "Show this code at the till"),
     "card.balance": ("Баллы", "Points"),
     "card.pending": ("Ожидают начисления", "Pending"),
-    "card.pending_until": ("{points} с {date}", "{points} from {date}"),
+    "card.pending_until": ("{points} — с {date}", "{points} from {date}"),
     "card.burns": ("Сгорят {date}: {points}", "{points} expire on {date}"),
     "card.no_burn": ("Ничего не сгорает", "Nothing expires soon"),
     "card.tier": ("Уровень", "Tier"),
@@ -170,7 +169,6 @@ CATALOGUE: dict[str, tuple[str, str]] = {
         "The form has expired. Reload the page and try again.",
     ),
     "notfound": ("Страница не найдена", "Page not found"),
-    "points": ("{n} балл.", "{n} pts"),
     "poster.title": ("Карта лояльности за минуту", "A loyalty card in a minute"),
     "poster.scan": ("Наведите камеру на код", "Point your camera at the code"),
 }
@@ -205,10 +203,7 @@ def translate(lang: Lang, key: str, **values: object) -> str:
 
 
 def date(lang: Lang, moment: datetime) -> str:
-    local = moment.astimezone(settings.get().tz)
-    if lang == "ru":
-        return date_ru(local.date())
-    return local.strftime("%-d %b %Y")
+    return words.date(moment.astimezone(settings.get().tz).date(), lang)
 
 
 def datetime_short(lang: Lang, moment: datetime) -> str:
@@ -217,16 +212,13 @@ def datetime_short(lang: Lang, moment: datetime) -> str:
 
 
 def number(value: int) -> str:
-    """Thousands apart by a narrow no-break space, as both languages read it on a phone."""
-    return f"{value:,}".replace(",", "\u202f")
+    """Thousands apart by a no-break space (``words.number``)."""
+    return words.number(value)
 
 
 def money(lang: Lang, kopecks: int) -> str:
-    roubles, rest = divmod(abs(kopecks), 100)
-    sign = "−" if kopecks < 0 else ""
-    if lang == "ru":
-        return f"{sign}{number(roubles)},{rest:02d}\u00a0₽"
-    return f"{sign}₽{number(roubles)}.{rest:02d}"
+    """'3 431,10 ₽', '6 100 ₽' (``words.money``)."""
+    return words.money(kopecks, lang)
 
 
 def card_groups(number_: str) -> str:

@@ -15,7 +15,7 @@ from litestar.response import Redirect
 from markupsafe import Markup
 from qrcode.constants import ERROR_CORRECT_M
 
-from wallet import clock
+from wallet import clock, words
 from wallet.pages import i18n
 from wallet.signin import service as pages
 from wallet.signin.service import Session
@@ -91,6 +91,8 @@ class Page:
             date=functools.partial(i18n.date, self.lang),
             datetime=functools.partial(i18n.datetime_short, self.lang),
             money=functools.partial(i18n.money, self.lang),
+            points=functools.partial(words.points, lang=self.lang),
+            count=functools.partial(words.count, lang=self.lang),
             path=self.request.url.path,
             **context,
         )
