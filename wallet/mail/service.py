@@ -123,7 +123,7 @@ def _set_subject(message: EmailMessage, subject: str) -> None:
     if subject.isascii():
         message["Subject"] = subject
         return
-    encoded = Header(subject, "utf-8", header_name="Subject").encode(linesep="\r\n")
+    encoded = Header(subject, "utf-8", header_name="Subject").encode(linesep="\n")
     message.set_raw("Subject", encoded)
 
 
@@ -131,7 +131,8 @@ def build_message(
     *, to: str, subject: str, html: str, text: str, headers: dict[str, str] | None = None
 ) -> EmailMessage:
     cfg = settings_module.get()
-    message = EmailMessage(policy=email.policy.SMTP)
+    # aiosmtplib writes it with email.policy.SMTP (CRLF); the parts keep plain newlines.
+    message = EmailMessage(policy=email.policy.default)
     message["From"] = cfg.mail_from
     message["To"] = to
     _set_subject(message, subject)
