@@ -77,7 +77,7 @@ def _email_contexts(n: int) -> dict[str, dict[str, Any]]:
                 {"day": "2027-01-30", "points": n, "days_left": n},
                 {"day": "2027-01-31", "points": n, "days_left": n},
             ],
-            "total": n,
+            "total": 2 * n,
         },
         "cashback_reached": {
             **base,

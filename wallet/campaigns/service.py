@@ -107,9 +107,17 @@ def unsubscribe_url(member_id: int, campaign_id: int) -> str:
     return f"{base}/unsubscribe?token={unsubscribe_token(member_id, campaign_id)}"
 
 
-async def unsubscribe(token: str, *, now: datetime) -> dict[str, Any]:
-    """Turn marketing email off for the token's shopper and count it for the campaign."""
+# A test send to an address that is no shopper's carries a link for member 0: it opens and
+# confirms like a real one, and changes nothing.
+TEST_MEMBER = 0
+
+
+async def unsubscribe(token: str, *, now: datetime) -> dict[str, Any] | None:
+    """Turn marketing email off for the token's shopper and count it for the campaign;
+    None for a test send's link (nothing to change)."""
     member_id, campaign_id = read_unsubscribe_token(token)
+    if member_id == TEST_MEMBER:
+        return None
     async with db.write_transaction():
         member = await members.member(member_id)
         await members.set_marketing_consent(
@@ -512,12 +520,15 @@ async def test_send(
         card = await members.find_card(card_number)
         recipient = (await segments.recipients([card.account_id], now=now)).get(card.account_id)
     context = context_of(recipient, campaign_id)
+    if recipient is None:
+        # The marketer sees the footer a shopper gets, with a link that opens.
+        context["unsubscribe_url"] = unsubscribe_url(TEST_MEMBER, campaign_id)
     sent = []
     if email or (recipient and recipient.email and "email" in camp["channels"]):
         to = email or (recipient.email if recipient else None)
         assert to is not None
         message = email_message(camp, context, to=to, lang=_lang(recipient), message_key=None)
-        message.replace_header("Subject", f"[ТЕСТ] {message['Subject']}")
+        mail.set_subject(message, f"[ТЕСТ] {message['Subject']}")
         await mail.send_message(message)
         sent.append(f"email:{to}")
     if card_number and recipient and "push" in camp["channels"]:

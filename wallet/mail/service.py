@@ -114,12 +114,13 @@ def viewable(html: str) -> str:
     return html.replace(f"cid:{LOGO_CID}", f"data:image/png;base64,{data}")
 
 
-def _set_subject(message: EmailMessage, subject: str) -> None:
+def set_subject(message: EmailMessage, subject: str) -> None:
     """A non-ASCII subject as RFC 2047 encoded words that each carry their own spaces.
     The modern folder (``email.policy``, CPython 3.11) puts the space at a fold between two
     encoded words outside them, where decoders drop it: «31 декабря» arrived as
     «31декабря». ``email.header.Header`` splits inside the encoded text instead; the
     result is stored raw, so the policy does not fold it again."""
+    del message["Subject"]
     if subject.isascii():
         message["Subject"] = subject
         return
@@ -135,7 +136,7 @@ def build_message(
     message = EmailMessage(policy=email.policy.default)
     message["From"] = cfg.mail_from
     message["To"] = to
-    _set_subject(message, subject)
+    set_subject(message, subject)
     message["Date"] = email.utils.format_datetime(clock.now())
     message["Message-ID"] = make_msgid(domain=cfg.mail_from.rsplit("@", 1)[-1].strip("> "))
     for key, value in (headers or {}).items():

@@ -203,10 +203,19 @@ class PagesController(Controller):
         request: Request[Any, Any, Any],
         n: FromQuery[str | None] = None,
         msg: FromQuery[str | None] = None,
+        add: FromQuery[str | None] = None,
     ) -> Response[Any]:
         p = await page(request)
         if p.session is None:
             return p.redirect("/signin")
+        if add in ("apple", "google"):
+            # The welcome email's wallet buttons: a signed pass link lasts an hour, an
+            # email much longer, so the email links here and a fresh link is made now.
+            cards = await members.cards_of_account(p.session.account_id)
+            found = views.links(views.main_card(cards).number)
+            target = found.apple_pass if add == "apple" else found.google_save
+            if target:
+                return p.redirect(target)
         return await _card_page(p, selected=n, notice=_notice(p, msg))
 
     @post("/card/family")
@@ -250,6 +259,25 @@ class PagesController(Controller):
         except TooManyAttempts:
             return await _card_page(p, error=p.t("card.too_many"), status=429, form=form)
         return p.redirect(f"/card?n={card.number}&msg=activated")
+
+    @post("/card/consents")
+    async def consents(self, request: Request[Any, Any, Any]) -> Response[Any]:
+        """Marketing email and messages on the card, on or off: the way back the
+        unsubscribe page promises. An unticked box is not sent, so absent means off."""
+        p = await page(request)
+        if p.session is None:
+            return p.redirect("/signin")
+        form = await p.form()
+        if form is None:
+            return p.refused()
+        wanted: dict[str, bool | None] = {
+            channel: form.get(f"marketing_{channel}") == "1" for channel in ("email", "push")
+        }
+        async with db.write_transaction():
+            await members.set_marketing_consents(
+                p.session.member_id, wanted, now=clock.now(), source="card_page"
+            )
+        return p.redirect("/card?msg=consents#settings")
 
     @post("/card/language")
     async def email_language(self, request: Request[Any, Any, Any]) -> Response[Any]:
@@ -399,6 +427,7 @@ def _notice(p: Page, msg: str | None) -> str | None:
         "family": p.t("card.family_added"),
         "activated": p.t("card.activated_short"),
         "language": p.t("settings.saved"),
+        "consents": p.t("settings.saved"),
     }.get(msg or "")
 
 
@@ -447,4 +476,6 @@ async def _card_page(
         form=form or {},
         email_language=member["language"],
         languages=LANGUAGES,
+        marketing_email=bool(member["marketing_email"]),
+        marketing_push=bool(member["marketing_push"]),
     )

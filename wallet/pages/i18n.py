@@ -103,6 +103,7 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "settings.title": ("Настройки", "Settings"),
     "settings.email_language": ("Язык писем", "Language of emails"),
     "settings.save": ("Сохранить", "Save"),
+    "settings.marketing": ("Предложения и новости", "Offers and news"),
     "settings.saved": ("Настройки сохранены", "Settings saved"),
     "settings.bad_language": (
         "Выберите русский или английский язык",

@@ -66,6 +66,8 @@ async def me(member_id: int, *, now: datetime) -> MeOut:
         links=links(main_card(cards).number),
         tier_progress=shown.tier_out(member["language"]),
         referral=shown.referral(),
+        marketing_email=bool(member["marketing_email"]),
+        marketing_push=bool(member["marketing_push"]),
     )
 
 
