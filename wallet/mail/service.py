@@ -120,6 +120,9 @@ def set_subject(message: EmailMessage, subject: str) -> None:
     encoded words outside them, where decoders drop it: «31 декабря» arrived as
     «31декабря». ``email.header.Header`` splits inside the encoded text instead; the
     result is stored raw, so the policy does not fold it again."""
+    if "\r" in subject or "\n" in subject:
+        # What email.policy refuses too: a line break in a header could start another one.
+        raise ValueError("a subject may not contain a line break")
     del message["Subject"]
     if subject.isascii():
         message["Subject"] = subject
