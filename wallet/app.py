@@ -22,6 +22,7 @@ from wallet import settings as settings_module
 from wallet.auth.api import KeysController
 from wallet.bonuses.api import BonusesAdminController, MyReferralController
 from wallet.campaigns.api import CampaignsController, UnsubscribeController
+from wallet.campaigns.clicks import ClickController
 from wallet.campaigns.console import ConsoleController
 from wallet.errors import EXCEPTION_HANDLERS
 from wallet.http import security_headers
@@ -162,6 +163,7 @@ def create_app(
         SegmentsController,
         CampaignsController,
         UnsubscribeController,
+        ClickController,
         ConsoleController,
         ReportsController,
         ReportsConsoleController,

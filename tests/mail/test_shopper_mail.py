@@ -131,3 +131,74 @@ async def test_the_card_page_switches_marketing_on_and_off_and_opens_the_wallets
     assert apple.status_code == 303 and ".pkpass?expires=" in apple.headers["location"]
     google = await client.get("/card?add=google")
     assert google.status_code == 303 and "/google?expires=" in google.headers["location"]
+
+
+async def test_links_and_a_button_in_a_campaign_count_each_shoppers_first_click(
+    client, smtp_sink
+):
+    from tests.campaigns.test_campaigns import enrol, figures
+
+    shop = await Shop.open(client)
+    key = await make_key("marketer")
+    yes = {"marketing_email": True}
+    for n in range(2):
+        await enrol(shop, f"Покупатель {n}", f"c{n}@example.ru", consents=yes)
+    body = (
+        "Скидки недели: https://shop.example/sale — и <b>не</b> только.\n\n"
+        "[Открыть каталог](https://shop.example/catalog)\n\n[Моя карта]"
+    )
+    created = await campaign(client, key, body=body)
+    await client.post(f"/api/v1/admin/campaigns/{created['id']}/send", headers=bearer(key))
+    await worker.run_until_idle()
+    [first] = smtp_sink.to("c0@example.ru")
+    html = first.get_body(("html",)).get_content()
+    # The marketer's text stays text; the links and the button go through the counter.
+    assert "&lt;b&gt;не&lt;/b&gt;" in html
+    links = [link.replace("&amp;", "&") for link in re.findall(r'href="([^"]+/c/[^"]+)"', html)]
+    assert len(links) == 3, html
+    assert "Открыть каталог" in html and "Моя карта" in html
+    text = plain(first)
+    assert "Открыть каталог: https://shop.example/catalog" in text
+
+    targets = []
+    for link in links:
+        followed = await client.get(link.split("testserver.local", 1)[1])
+        assert followed.status_code == 302, followed.text
+        targets.append(followed.headers["location"])
+    assert targets[0] == "https://shop.example/sale"
+    assert targets[1] == "https://shop.example/catalog"
+    assert targets[2].endswith("/card")
+    data = await figures(client, key, created["id"])
+    assert data["figures"][0]["clicked"] == 1  # one shopper, three taps
+
+    # A link pointed elsewhere, or signed for another shopper, is refused with a page.
+    path = links[0].split("testserver.local", 1)[1]
+    forged = path.replace("u=https%3A%2F%2Fshop.example", "u=https%3A%2F%2Fevil.example")
+    assert (await client.get(forged)).status_code == 400
+    other = re.sub(r"/c/(\d+)/(\d+)", lambda m: f"/c/{m.group(1)}/{int(m.group(2)) + 1}", path)
+    assert (await client.get(other)).status_code == 400
+    assert (await figures(client, key, created["id"]))["figures"][0]["clicked"] == 1
+
+
+async def test_the_card_and_the_reminder_count_every_lot_burning_that_day(client, smtp_sink):
+    from datetime import datetime
+
+    shop = await Shop.open(client)
+    olga = await shop.enrol("Ольга Петрова", **consenting("olga@example.ru"))
+    zone = settings.get().tz
+    yesterday = (clock.now() - timedelta(days=1)).astimezone(zone).date()
+    morning = clock.to_utc(datetime(yesterday.year, yesterday.month, yesterday.day, 10, tzinfo=zone))
+    async with db.write_transaction():
+        await ledger.adjust(olga.account_id, 21, reason="goodwill", actor="test", now=morning)
+        await ledger.adjust(
+            olga.account_id, 209, reason="goodwill", actor="test", now=morning + timedelta(hours=4)
+        )
+    me = await shop.me(olga)
+    assert me["next_expiry"]["points"] == 230  # not 21, the first lot alone
+
+    burns = clock.add_months(morning, 6)
+    moment = burns - timedelta(days=6)
+    assert await expiry.send_reminders(now=moment) == 1
+    await worker.run_until_idle(now=moment)
+    [message] = smtp_sink.to("olga@example.ru")
+    assert message["Subject"].startswith("230\u00a0баллов сгорят ")

@@ -48,6 +48,8 @@ class ChannelFigures(msgspec.Struct, frozen=True):
     unsubscribed: int
     # failed and skipped, by reason
     reasons: dict[str, int]
+    # shoppers who followed a link or the button of the email (first click each)
+    clicked: int = 0
 
 
 class CampaignOut(msgspec.Struct, frozen=True):

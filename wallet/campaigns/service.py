@@ -37,7 +37,7 @@ from jinja2.sandbox import SandboxedEnvironment
 
 from wallet import clock, codes, db, words
 from wallet import settings as settings_module
-from wallet.campaigns import queries
+from wallet.campaigns import clicks, queries
 from wallet.campaigns.schemas import (
     CampaignIn,
     CampaignOut,
@@ -170,6 +170,8 @@ def context_of(recipient: segments.Recipient | None, campaign_id: int) -> dict[s
         ),
         "unsubscribe_url": unsubscribe_url(recipient.member_id, campaign_id),
         "card_url": f"{settings_module.get().base_url}/card",
+        # Whose clicks the email's links count (wallet/campaigns/clicks.py).
+        "account_id": recipient.account_id,
     }
 
 
@@ -181,10 +183,23 @@ def render_email(
     shopper's ``lang``."""
     subject = _text(camp["subject"] or camp["name"], context)
     body = _text(camp["body"], context)
+    card_url = context.get("card_url") or f"{settings_module.get().base_url}/card"
+    found = clicks.blocks(
+        body,
+        campaign_id=int(camp.get("id") or 0),
+        account_id=int(context.get("account_id") or clicks.TEST_ACCOUNT),
+        card_url=card_url,
+    )
     return mail.render(
         camp["template"],
         lang=lang,
-        context={**context, "subject": subject, "body": body, "paragraphs": body.split("\n\n")},
+        context={
+            **context,
+            "subject": subject,
+            "body": clicks.plain(body, card_url=card_url),
+            "paragraphs": body.split("\n\n"),
+            "blocks": found,
+        },
     )
 
 
@@ -326,6 +341,7 @@ async def figures(campaign_id: int, channels: list[str]) -> list[ChannelFigures]
                 cancelled=by_status["cancelled"],
                 unsubscribed=sum(int(row["u"]) for row in mine),
                 reasons=dict(reasons),
+                clicked=sum(int(row["c"]) for row in mine),
             )
         )
     return out

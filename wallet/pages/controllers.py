@@ -27,7 +27,7 @@ from wallet.http import client_ip
 from wallet.inputs import QueryJournalId, parse_id
 from wallet.members import service as members
 from wallet.members.schemas import LANGUAGES, AddCardIn, EnrolIn
-from wallet.pages import cashback
+from wallet.pages import cashback, i18n
 from wallet.pages.render import Page, page, qr_svg
 from wallet.plastic import service as plastic
 from wallet.promotions import service as promotions
@@ -308,7 +308,12 @@ class PagesController(Controller):
         if p.session is None:
             return p.redirect("/signin")
         found = await views.history(p.session.account_id, limit=HISTORY_PAGE, before=before)
-        return p.render("history.html", items=found.items, next_before=found.next_before)
+        return p.render(
+            "history.html",
+            items=found.items,
+            next_before=found.next_before,
+            no_points_reason=lambda reason: i18n.no_points_reason(p.lang, reason),
+        )
 
     @get("/cashback")
     async def cashback_page(self, request: Request[Any, Any, Any]) -> Response[Any]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Literal
 
 from wallet import settings, words
@@ -126,6 +126,15 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "kind.transfer": ("Перенос с карты", "Moved from a card"),
     "kind.cashback": ("Кешбэк", "Cashback"),
     "kind.bonus": ("Бонус", "Bonus"),
+    "kind.no_points": ("Покупка без баллов", "Purchase, no points"),
+    "history.no_points.categories": (
+        "Баллы не начисляются на {categories}",
+        "No points are earned on {categories}",
+    ),
+    "history.no_points.too_small": (
+        "Сумма слишком мала: баллы округлились до нуля",
+        "Too small an amount: the points rounded to zero",
+    ),
     "cashback.title": ("Кешбэк", "Cashback"),
     "cashback.none": (
         "Сейчас предложений нет. Загляните позже!",
@@ -175,6 +184,25 @@ CATALOGUE: dict[str, tuple[str, str]] = {
 }
 
 
+# Categories tills send that earn nothing, as a shopper names them.
+CATEGORY_NAMES: dict[str, tuple[str, str]] = {
+    "alcohol": ("алкоголь", "alcohol"),
+    "tobacco": ("табак", "tobacco"),
+    "lottery": ("лотерейные билеты", "lottery tickets"),
+    "gift_cards": ("подарочные карты", "gift cards"),
+}
+
+
+def no_points_reason(lang: Lang, reason: str) -> str:
+    """Why a receipt earned nothing, from ``HistoryItem.reason`` of a ``no_points`` item."""
+    kind, _sep, rest = reason.partition(":")
+    if kind == "categories" and rest:
+        index = 0 if lang == "ru" else 1
+        names = [CATEGORY_NAMES.get(c, (c, c))[index] for c in rest.split(",")]
+        return translate(lang, "history.no_points.categories", categories=", ".join(names))
+    return translate(lang, "history.no_points.too_small")
+
+
 def choose(accept_language: str | None) -> Lang:
     """English only if the browser ranks it above Russian; Russian otherwise."""
     best: tuple[float, Lang] = (0.0, "ru")
@@ -205,6 +233,12 @@ def translate(lang: Lang, key: str, **values: object) -> str:
 
 def date(lang: Lang, moment: datetime) -> str:
     return words.date(moment.astimezone(settings.get().tz).date(), lang)
+
+
+def burn_date(lang: Lang, moment: datetime) -> str:
+    """The day points expiring at ``moment`` burn on (midnight counts as the day before),
+    the date the burn reminder names."""
+    return date(lang, moment - timedelta(microseconds=1))
 
 
 def datetime_short(lang: Lang, moment: datetime) -> str:

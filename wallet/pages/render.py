@@ -89,6 +89,7 @@ class Page:
             csrf=self.csrf,
             signed_in=self.session is not None,
             date=functools.partial(i18n.date, self.lang),
+            burn_date=functools.partial(i18n.burn_date, self.lang),
             datetime=functools.partial(i18n.datetime_short, self.lang),
             money=functools.partial(i18n.money, self.lang),
             points=functools.partial(words.points, lang=self.lang),
