@@ -39,6 +39,7 @@ NOUNS: dict[str, tuple[tuple[str, str, str], tuple[str, str]]] = {
     "days": (("день", "дня", "дней"), ("day", "days")),
     "shoppers": (("покупатель", "покупателя", "покупателей"), ("shopper", "shoppers")),
     "receipts": (("чек", "чека", "чеков"), ("receipt", "receipts")),
+    "months": (("месяц", "месяца", "месяцев"), ("month", "months")),
 }
 
 

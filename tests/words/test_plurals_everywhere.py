@@ -22,15 +22,22 @@ NUMBERS = (1, 2, 5, 11, 21, 22, 111)
 RIGHT = {1: "балл", 2: "балла", 5: "баллов", 11: "баллов", 21: "балл", 22: "балла", 111: "баллов"}
 DAYS = {1: "день", 2: "дня", 5: "дней", 11: "дней", 21: "день", 22: "дня", 111: "дней"}
 # A number (grouped with no-break spaces) followed by a form of «балл» or «день».
-COUNTED = re.compile(r"(?<![\d.,])(\d{1,3}(?:[\u00a0 ]\d{3})*)[\u00a0 ](балл(?:а|ов)?|д(?:ень|ня|ней))\b")
+COUNTED = re.compile(
+    r"(?<![\d.,])(\d{1,3}(?:[\u00a0 ]\d{3})*)[\u00a0 ](балл(?:а|ов)?|д(?:ень|ня|ней)|месяц(?:а|ев)?)\b"
+)
+FORMS = {
+    "балл": ("балл", "балла", "баллов"),
+    "д": ("день", "дня", "дней"),
+    "месяц": ("месяц", "месяца", "месяцев"),
+}
 
 
 def wrong_forms(text: str) -> list[str]:
-    """Every '<n> <noun>' in ``text`` whose noun does not agree with n."""
+    """Every '<n> <noun>' (балл, день, месяц) in ``text`` whose noun does not agree with n."""
     bad = []
     for number, noun in COUNTED.findall(text):
         n = int(number.replace("\u00a0", "").replace(" ", ""))
-        forms = ("балл", "балла", "баллов") if noun.startswith("балл") else ("день", "дня", "дней")
+        forms = next(forms for stem, forms in FORMS.items() if noun.startswith(stem))
         if noun != words.plural(n, *forms):
             bad.append(f"{number} {noun}")
     return bad
@@ -181,7 +188,14 @@ def _cashback_html(n: int) -> str:
         reward_if_ended_now=n,
         cap_points=n,
         reached=False,
-        how_set=None,
+        explanation=SimpleNamespace(
+            method="median_month_plus_uplift",
+            months=[SimpleNamespace(month=f"2026-{m:02d}", spent_kopecks=500000) for m in (8, 9, 10)],
+            typical_kopecks=500000,
+            uplift_percent=10,
+            rounding_step_kopecks=50000,
+            min_goal_kopecks=100000,
+        ),
     )
     status = SimpleNamespace(offer=offer, eligible=True, why_not=None, opted_in=True)
     item = SimpleNamespace(status=status, progress=progress, last_month=progress)
@@ -193,7 +207,9 @@ def test_every_page_says_the_number_with_the_right_form(n):
     for html in (_card_html(n), _cashback_html(n)):
         assert wrong_forms(html) == [], html
         assert f"{n}\u00a0{RIGHT[n]}" in html
-    assert f"{n}\u00a0{DAYS[n]}" in _cashback_html(n)
+    cashback = _cashback_html(n)
+    assert f"{n}\u00a0{DAYS[n]}" in cashback
+    assert "за 3\u00a0месяца (август 2026: 5\u00a0000\u00a0₽" in cashback, cashback
 
 
 @pytest.mark.parametrize("n", NUMBERS)

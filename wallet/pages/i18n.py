@@ -150,6 +150,7 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "cashback.reached": ("Цель достигнута!", "Goal reached!"),
     "cashback.last_month": ("Прошлый месяц", "Last month"),
     "cashback.opted_in": ("Вы участвуете", "You are in"),
+    "cashback.how_set": ("Как мы посчитали цель", "How your goal was set"),
     "signin.title": ("Вход", "Sign in"),
     "signin.lead": (
         "Мы пришлём шестизначный код на вашу почту или по SMS на ваш телефон.",
