@@ -10,6 +10,7 @@ from typing import Any
 
 import msgspec
 from litestar import Litestar, Response, get
+from litestar.exceptions import NotFoundException
 from litestar.di import NamedDependency, Provide
 from litestar.logging.config import LoggingConfig
 from litestar.openapi import OpenAPIConfig
@@ -32,6 +33,7 @@ from wallet.members.api import AdminCardsController
 from wallet.offers.api import MyOffersController, OffersAdminController
 from wallet.openapi import CompletedJson, OfflineSwagger
 from wallet.pages.controllers import PagesController
+from wallet.pages.render import not_found_page
 from wallet.pages.my_data import MyDataPageController
 from wallet.passsync.api import PassKitController, PassLinksController
 from wallet.plastic.api import PlasticController
@@ -178,7 +180,8 @@ def create_app(
     ]
     return Litestar(
         route_handlers=handlers,
-        exception_handlers=EXCEPTION_HANDLERS,
+        # A browser's mistyped address gets a page (wallet.pages.render.not_found_page).
+        exception_handlers={**EXCEPTION_HANDLERS, NotFoundException: not_found_page},
         before_send=[security_headers],
         lifespan=lifespan,
         # Handlers that need the runtime take it as a parameter named ``runtime``.

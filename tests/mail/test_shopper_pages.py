@@ -47,3 +47,17 @@ async def test_the_api_history_carries_the_receipt_time_and_the_receipts_without
     assert items["GUM"]["reason"] == "too_small" and items["GUM"]["points"] == 0
     assert items["R1"]["kind"] == "earn"
     assert abs(datetime.fromisoformat(items["R1"]["receipt_at"]) - bought) < timedelta(seconds=1)
+
+
+async def test_a_mistyped_address_shows_a_page_and_the_api_keeps_json(client):
+    browser = {"Accept": "text/html,application/xhtml+xml,*/*;q=0.8", "Accept-Language": "ru"}
+    page = await client.get("/crad", headers=browser)
+    assert page.status_code == 404
+    assert page.headers["content-type"].startswith("text/html")
+    assert "Страница не найдена" in page.text and 'href="/"' in page.text
+    english = await client.get("/cahsback", headers={**browser, "Accept-Language": "en"})
+    assert "Page not found" in english.text
+    api = await client.get("/api/v1/nope", headers=browser)
+    assert api.status_code == 404 and api.json()["code"] == "not_found"
+    plain = await client.get("/crad")
+    assert plain.status_code == 404 and plain.json()["code"] == "not_found"

@@ -10,12 +10,13 @@ from typing import Any
 
 import qrcode
 from litestar import Request, Response
+from litestar.exceptions import HTTPException
 from litestar.enums import MediaType
 from litestar.response import Redirect
 from markupsafe import Markup
 from qrcode.constants import ERROR_CORRECT_M
 
-from wallet import clock, words
+from wallet import clock, errors, words
 from wallet.pages import i18n
 from wallet.signin import service as pages
 from wallet.signin.service import Session
@@ -137,3 +138,34 @@ async def page(request: Request[Any, Any, Any]) -> Page:
         csrf=csrf.token(binding),
         cookies=cookies,
     )
+
+
+# Paths whose callers are programs (tills, wallets, the shopper app): they keep the JSON
+# error body their contract lists, whatever their Accept header says.
+MACHINE_PATHS = ("/api/", "/v1/", "/passes/", "/schema", "/metrics", "/healthz", "/koshelek/")
+
+
+def wants_page(request: Request[Any, Any, Any]) -> bool:
+    """A browser asking for a page: GET or HEAD, HTML accepted, not a machine path."""
+    return (
+        request.method in ("GET", "HEAD")
+        and "text/html" in request.headers.get("accept", "")
+        and not request.url.path.startswith(MACHINE_PATHS)
+    )
+
+
+def not_found_page(request: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
+    """A mistyped address in a browser gets a page in the shopper's language with a way
+    back, not a JSON error body; everyone else gets the JSON one (``wallet.errors``)."""
+    if not wants_page(request):
+        return errors.http_error_handler(request, exc)
+    lang = i18n.choose(request.headers.get("accept-language"))
+    html = templates.env.get_template("pages/error.html").render(
+        t=functools.partial(i18n.translate, lang),
+        lang=lang,
+        csrf="",
+        signed_in=False,
+        path=request.url.path,
+        message=i18n.translate(lang, "notfound"),
+    )
+    return responses.protect(Response(html, status_code=404, media_type=MediaType.HTML))
