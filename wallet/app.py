@@ -33,6 +33,7 @@ from wallet.members.api import AdminCardsController
 from wallet.offers.api import MyOffersController, OffersAdminController
 from wallet.openapi import CompletedJson, OfflineSwagger
 from wallet.pages.controllers import PagesController
+from wallet.pages.pwa import CardAppController
 from wallet.pages.render import not_found_page
 from wallet.pages.my_data import MyDataPageController
 from wallet.passsync.api import PassKitController, PassLinksController
@@ -158,6 +159,7 @@ def create_app(
         PromotionsAdminController,
         MyOffersController,
         PagesController,
+        CardAppController,
         MyDataPageController,
         PlasticController,
         PassKitController,

@@ -27,7 +27,7 @@ from wallet.http import client_ip
 from wallet.inputs import QueryJournalId, parse_id
 from wallet.members import service as members
 from wallet.members.schemas import LANGUAGES, AddCardIn, EnrolIn
-from wallet.pages import cashback, i18n
+from wallet.pages import cashback, i18n, pwa
 from wallet.pages.render import Page, page, qr_svg
 from wallet.plastic import service as plastic
 from wallet.promotions import service as promotions
@@ -462,7 +462,7 @@ async def _card_page(
     shown = next((card for card in active if card.number == selected), None) or next(
         (card for card in active if card.role == "main"), active[0] if active else cards[0]
     )
-    return p.render(
+    reply = p.render(
         "card.html",
         status=status,
         name=next((c.holder_name for c in cards if c.role == "main"), ""),
@@ -484,3 +484,6 @@ async def _card_page(
         marketing_email=bool(member["marketing_email"]),
         marketing_push=bool(member["marketing_push"]),
     )
+    # The card page registers its offline worker (wallet/pages/pwa.py).
+    reply.headers["Content-Security-Policy"] = pwa.CARD_CSP
+    return reply

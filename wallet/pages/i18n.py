@@ -41,6 +41,12 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "join.marketing_push": ("Присылать уведомления в карту", "Send me notifications on the card"),
     "join.submit": ("Получить карту", "Get my card"),
     "join.have_card": ("Уже есть карта?", "Already a member?"),
+    "join.no_wallet": (
+        "Нет Apple Wallet или Google Wallet? Не нужно: откройте карту в браузере и добавьте "
+        "её на экран «Домой» — она покажет QR-код на кассе даже без интернета.",
+        "No Apple Wallet or Google Wallet? No need: open the card in your browser and add "
+        "it to your home screen — it shows the QR code at the till even offline.",
+    ),
     "join.need_consent": (
         "Чтобы получить карту, примите правила и согласие на обработку данных.",
         "To get a card, accept the rules and the data processing consent.",
