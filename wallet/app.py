@@ -10,8 +10,8 @@ from typing import Any
 
 import msgspec
 from litestar import Litestar, Response, get
-from litestar.exceptions import NotFoundException
 from litestar.di import NamedDependency, Provide
+from litestar.exceptions import NotFoundException
 from litestar.logging.config import LoggingConfig
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.datastructures import ResponseSpec
@@ -33,9 +33,9 @@ from wallet.members.api import AdminCardsController
 from wallet.offers.api import MyOffersController, OffersAdminController
 from wallet.openapi import CompletedJson, OfflineSwagger
 from wallet.pages.controllers import PagesController
+from wallet.pages.my_data import MyDataPageController
 from wallet.pages.pwa import CardAppController
 from wallet.pages.render import not_found_page
-from wallet.pages.my_data import MyDataPageController
 from wallet.passsync.api import PassKitController, PassLinksController
 from wallet.plastic.api import PlasticController
 from wallet.platform.worker import run_forever

@@ -20,9 +20,7 @@ def plain(message) -> str:
     return message.get_body(("plain",)).get_content()
 
 
-async def test_points_burning_on_three_dates_come_in_one_email_with_their_total(
-    client, smtp_sink
-):
+async def test_points_burning_on_three_dates_come_in_one_email_with_their_total(client, smtp_sink):
     shop = await Shop.open(client)
     olga = await shop.enrol("Ольга Петрова", **consenting("olga@example.ru"))
     now = clock.now()
@@ -30,7 +28,11 @@ async def test_points_burning_on_three_dates_come_in_one_email_with_their_total(
     async with db.write_transaction():
         for days, points in granted.items():
             await ledger.adjust(
-                olga.account_id, points, reason="goodwill", actor="test", now=now - timedelta(days=days)
+                olga.account_id,
+                points,
+                reason="goodwill",
+                actor="test",
+                now=now - timedelta(days=days),
             )
     last_expiry = clock.add_months(now - timedelta(days=1), 6)
     moment = last_expiry - timedelta(days=6)
@@ -133,9 +135,7 @@ async def test_the_card_page_switches_marketing_on_and_off_and_opens_the_wallets
     assert google.status_code == 303 and "/google?expires=" in google.headers["location"]
 
 
-async def test_links_and_a_button_in_a_campaign_count_each_shoppers_first_click(
-    client, smtp_sink
-):
+async def test_links_and_a_button_in_a_campaign_count_each_shoppers_first_click(client, smtp_sink):
     from tests.campaigns.test_campaigns import enrol, figures
 
     shop = await Shop.open(client)
@@ -187,7 +187,9 @@ async def test_the_card_and_the_reminder_count_every_lot_burning_that_day(client
     olga = await shop.enrol("Ольга Петрова", **consenting("olga@example.ru"))
     zone = settings.get().tz
     yesterday = (clock.now() - timedelta(days=1)).astimezone(zone).date()
-    morning = clock.to_utc(datetime(yesterday.year, yesterday.month, yesterday.day, 10, tzinfo=zone))
+    morning = clock.to_utc(
+        datetime(yesterday.year, yesterday.month, yesterday.day, 10, tzinfo=zone)
+    )
     async with db.write_transaction():
         await ledger.adjust(olga.account_id, 21, reason="goodwill", actor="test", now=morning)
         await ledger.adjust(

@@ -43,7 +43,9 @@ async def test_the_api_history_carries_the_receipt_time_and_the_receipts_without
     await shop.receipt(anna.card, "GUM", [line(50)])  # 0.50 ₽ earns 0 points
     reply = await client.get("/api/v1/me/history", headers=anna.headers)
     items = {item["receipt_id"]: item for item in reply.json()["items"] if item["receipt_id"]}
-    assert items["SMOKE"]["kind"] == "no_points" and items["SMOKE"]["reason"] == "categories:tobacco"
+    assert (
+        items["SMOKE"]["kind"] == "no_points" and items["SMOKE"]["reason"] == "categories:tobacco"
+    )
     assert items["GUM"]["reason"] == "too_small" and items["GUM"]["points"] == 0
     assert items["R1"]["kind"] == "earn"
     assert abs(datetime.fromisoformat(items["R1"]["receipt_at"]) - bought) < timedelta(seconds=1)

@@ -170,12 +170,18 @@ async def test_cashback_outcome_emails_speak_each_shoppers_language(client, smtp
 
     month = this_month()
     [reached] = smtp_sink.to("john@example.com")
-    assert reached["Subject"] == f"Goal for {words.month_key(month, 'en')} reached: 1,000\u00a0points of cashback"
+    assert (
+        reached["Subject"]
+        == f"Goal for {words.month_key(month, 'en')} reached: 1,000\u00a0points of cashback"
+    )
     assert "Hello John Reached," in plain(reached)
     [missed] = smtp_sink.to("jane@example.com")
     assert missed["Subject"].startswith(f"Goal for {words.month_key(month, 'en')} missed by ")
     [russian] = smtp_sink.to("anna@example.ru")
-    assert russian["Subject"] == f"Цель за {words.month_key(month)} выполнена: 1\u00a0000\u00a0баллов кешбэка"
+    assert (
+        russian["Subject"]
+        == f"Цель за {words.month_key(month)} выполнена: 1\u00a0000\u00a0баллов кешбэка"
+    )
     assert "Здравствуйте, Анна Выполнила!" in plain(russian)
 
 

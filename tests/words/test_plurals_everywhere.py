@@ -124,8 +124,14 @@ def test_every_email_says_the_number_with_the_right_form(n):
             verb = "сгорит" if RIGHT[n] == "балл" else "сгорят"
             assert f"{n}\u00a0{RIGHT[n]} {verb}" in subject, subject
             assert f"{n}\u00a0{DAYS[n]}" in text, text
-    _s, _h, missed = mail.render("cashback_missed", lang="ru", context=_email_contexts(n)["cashback_missed"])
-    assert "За ноябрь 2026" in missed and "3\u00a0431,10\u00a0₽" in missed and "6\u00a0100\u00a0₽" in missed
+    _s, _h, missed = mail.render(
+        "cashback_missed", lang="ru", context=_email_contexts(n)["cashback_missed"]
+    )
+    assert (
+        "За ноябрь 2026" in missed
+        and "3\u00a0431,10\u00a0₽" in missed
+        and "6\u00a0100\u00a0₽" in missed
+    )
 
 
 def _page(lang: str = "ru") -> Page:
@@ -190,7 +196,9 @@ def _cashback_html(n: int) -> str:
         reached=False,
         explanation=SimpleNamespace(
             method="median_month_plus_uplift",
-            months=[SimpleNamespace(month=f"2026-{m:02d}", spent_kopecks=500000) for m in (8, 9, 10)],
+            months=[
+                SimpleNamespace(month=f"2026-{m:02d}", spent_kopecks=500000) for m in (8, 9, 10)
+            ],
             typical_kopecks=500000,
             uplift_percent=10,
             rounding_step_kopecks=50000,

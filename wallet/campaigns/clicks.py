@@ -31,7 +31,9 @@ PURPOSE = "campaign-click"
 # A test send (no shopper behind it) carries account 0: its links work and count nothing.
 TEST_ACCOUNT = 0
 
-_LINK = re.compile(r"\[([^\[\]\n]{1,200})\]\((https?://[^\s()<>]{1,2000})\)|(https?://[^\s<>()\"']{1,2000})")
+_LINK = re.compile(
+    r"\[([^\[\]\n]{1,200})\]\((https?://[^\s()<>]{1,2000})\)|(https?://[^\s<>()\"']{1,2000})"
+)
 _BUTTON = re.compile(r"^\s*\[([^\[\]\n]{1,200})\](?:\((https?://[^\s()<>]{1,2000})\))?\s*$")
 
 
@@ -71,7 +73,9 @@ def blocks(body: str, *, campaign_id: int, account_id: int, card_url: str) -> li
         last = 0
         for link in _LINK.finditer(paragraph):
             html.append(str(escape(paragraph[last : link.start()])))
-            text, target = (link.group(1), link.group(2)) if link.group(2) else (None, link.group(3))
+            text, target = (
+                (link.group(1), link.group(2)) if link.group(2) else (None, link.group(3))
+            )
             href = escape(_tracked(target, campaign_id, account_id))
             html.append(f'<a href="{href}">{escape(text or target)}</a>')
             last = link.end()
@@ -89,7 +93,11 @@ def plain(body: str, *, card_url: str) -> str:
         if button:
             lines.append(f"{button.group(1).strip()}: {button.group(2) or card_url}")
         else:
-            lines.append(_LINK.sub(lambda m: f"{m.group(1)}: {m.group(2)}" if m.group(2) else m.group(3), paragraph))
+            lines.append(
+                _LINK.sub(
+                    lambda m: f"{m.group(1)}: {m.group(2)}" if m.group(2) else m.group(3), paragraph
+                )
+            )
     return "\n\n".join(lines)
 
 
@@ -140,4 +148,3 @@ class ClickController(Controller):
             return pages.html("unsubscribe.html", {"state": "bad"}, status_code=400)
         await record(campaign_id, account_id, now=clock.now())
         return Redirect(path=u, status_code=302)
-

@@ -6,8 +6,8 @@ one door); nothing here locks or writes."""
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta
-from zoneinfo import ZoneInfo
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from wallet import clock, db
 from wallet import settings as settings_module

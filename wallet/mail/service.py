@@ -147,7 +147,8 @@ def build_message(
     message.set_content(text)
     message.add_alternative(html, subtype="html")
     if f"cid:{LOGO_CID}" in html:
-        html_part = message.get_payload()[1]
+        html_part = message.get_body(("html",))
+        assert isinstance(html_part, EmailMessage)
         html_part.add_related(_logo(), "image", "png", cid=f"<{LOGO_CID}>", filename="logo.png")
     return message
 

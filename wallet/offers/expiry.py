@@ -68,7 +68,7 @@ async def send_reminders(*, now: datetime) -> int:
     for account_id, burns in due.items():
         async with db.write_transaction():
             reminded: list[tuple[date, int, int]] = []
-            first_id = None
+            first_id: int | None = None
             for day, points, burns_at, lead, days_left in burns:
                 inserted = await (
                     BurnReminder.insert(
@@ -87,11 +87,11 @@ async def send_reminders(*, now: datetime) -> int:
                 )
                 if inserted:
                     reminded.append((day, points, days_left))
-                    first_id = first_id or inserted[0]["id"]
-            if not reminded:
+                    first_id = first_id or int(inserted[0]["id"])
+            if not reminded or first_id is None:
                 continue
             await pass_outbox.queue_pass_update(account_id)
-            await _email(account_id, reminded, key=int(first_id))
+            await _email(account_id, reminded, key=first_id)
         sent += len(reminded)
     return sent
 

@@ -10,8 +10,8 @@ from typing import Any
 
 import qrcode
 from litestar import Request, Response
-from litestar.exceptions import HTTPException
 from litestar.enums import MediaType
+from litestar.exceptions import HTTPException
 from litestar.response import Redirect
 from markupsafe import Markup
 from qrcode.constants import ERROR_CORRECT_M

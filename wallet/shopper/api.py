@@ -50,8 +50,10 @@ class MeController(Controller):
         who = principal(request)
         assert who.member_id is not None
         consents = {"email": data.marketing_email, "push": data.marketing_push}
-        if data.language is not None or data.phone is not None or any(
-            value is not None for value in consents.values()
+        if (
+            data.language is not None
+            or data.phone is not None
+            or any(value is not None for value in consents.values())
         ):
             async with db.write_transaction():
                 if data.language is not None:
