@@ -669,53 +669,6 @@ async def _reverse(
     return reply
 
 
-async def receipts_without_points(
-    account_id: int, *, after: datetime | None, until: datetime | None, limit: int = 100
-) -> list[dict[str, Any]]:
-    """Receipts of the account that moved no points (earned nothing, redeemed nothing)
-    posted in (after, until], newest first, with the categories that earn nothing: the
-    history lists them too, so a shopper who bought only alcohol sees why no points came."""
-    query = (
-        Receipt.select(
-            Receipt.id,
-            Receipt.external_id,
-            Receipt.store.name.as_alias("store_name"),
-            Receipt.occurred_at,
-            Receipt.posted_at,
-            Receipt.total_kopecks,
-            Receipt.result,
-        )
-        .where(
-            (Receipt.account_id == account_id)
-            & (Receipt.earned_points == 0)
-            & (Receipt.redeemed_points == 0)
-        )
-        .order_by(Receipt.posted_at, ascending=False)
-        .limit(limit)
-    )
-    if after is not None:
-        query = query.where(Receipt.posted_at > after)
-    if until is not None:
-        query = query.where(Receipt.posted_at <= until)
-    found = []
-    for row in await query:
-        result = db.json_value(row.pop("result")) or {}
-        lines = result.get("lines") or []
-        row["no_points_categories"] = sorted(
-            {
-                str(line.get("category"))
-                for line in lines
-                if any(str(note).endswith("earns no points") for note in line.get("notes") or [])
-            }
-        )
-        row["every_line_excluded"] = bool(lines) and all(
-            any(str(note).endswith("earns no points") for note in line.get("notes") or [])
-            for line in lines
-        )
-        found.append(row)
-    return found
-
-
 async def receipts_by_id(receipt_pks: set[int]) -> dict[int, dict[str, Any]]:
     """Receipt id, store and time for a set of internal ids (history pages)."""
     if not receipt_pks:

@@ -14,6 +14,7 @@ from wallet.ledger import reads as ledger_reads
 from wallet.members import service
 from wallet.members.schemas import ExpiryOut, Links, MeOut, ReferralOut
 from wallet.passsync import links as pass_links
+from wallet.receipts import reads as receipt_reads
 from wallet.receipts import service as receipts
 
 
@@ -112,7 +113,7 @@ async def history(account_id: int, *, limit: int, before: int | None) -> History
     if before is not None:
         edge = await ledger_reads.history(account_id, limit=1, before_id=before + 1)
         until = edge[0].created_at if edge and edge[0].id == before else None
-    quiet = await receipts.receipts_without_points(
+    quiet = await receipt_reads.receipts_without_points(
         account_id, after=lines[-1].created_at if more and lines else None, until=until
     )
     dated: list[tuple[datetime, HistoryItem]] = []
