@@ -204,3 +204,27 @@ async def test_the_card_and_the_reminder_count_every_lot_burning_that_day(client
     await worker.run_until_idle(now=moment)
     [message] = smtp_sink.to("olga@example.ru")
     assert message["Subject"].startswith("230\u00a0баллов сгорят ")
+
+
+async def test_a_campaign_writes_the_balance_with_its_plural_and_no_empty_burn_phrase(
+    client, smtp_sink
+):
+    from tests.campaigns.test_campaigns import enrol
+
+    shop = await Shop.open(client)
+    key = await make_key("marketer")
+    shopper = await enrol(shop, "Ольга", "olga22@example.ru", consents={"marketing_email": True})
+    await shop.give_points(shopper.account_id, 22)
+    created = await campaign(
+        client,
+        key,
+        subject="{{ name }}, у вас {{ balance|points }}",
+        body="Спасибо, что вы с нами. {{ burning }}",
+    )
+    await client.post(f"/api/v1/admin/campaigns/{created['id']}/send", headers=bearer(key))
+    await worker.run_until_idle()
+    [message] = smtp_sink.to("olga22@example.ru")
+    assert message["Subject"] == "Ольга, у вас 22\u00a0балла"
+    text = plain(message)
+    assert "сгорят" not in text and "Спасибо, что вы с нами." in text
+    assert "На вашей карте: 22\u00a0балла." in text

@@ -132,6 +132,11 @@ async def unsubscribe(token: str, *, now: datetime) -> dict[str, Any] | None:
 # Marketers write subjects, bodies and push texts: a sandbox keeps their Jinja to
 # variables and filters.
 _sandbox = SandboxedEnvironment(undefined=StrictUndefined, autoescape=False)
+# "{{ balance|points }}" -> "22 балла": the right plural without the marketer knowing it.
+_sandbox.filters["points"] = lambda n, lang="ru": words.points(int(n), words.lang_of(lang))
+_sandbox.filters["money"] = lambda kopecks, lang="ru": words.money(
+    int(kopecks), words.lang_of(lang)
+)
 
 
 @functools.lru_cache(maxsize=256)
@@ -147,6 +152,17 @@ def _text(source: str, context: dict[str, Any]) -> str:
         raise InvalidInput(f"the text does not render: {exc}", {"text": source[:200]}) from exc
 
 
+def _burning_phrase(recipient: segments.Recipient) -> str:
+    if not recipient.burning_points or recipient.burning_at is None:
+        return ""
+    lang = words.lang_of(_lang(recipient))
+    day = words.date(recipient.burning_at.astimezone(settings_module.get().tz).date(), lang)
+    n = recipient.burning_points
+    if lang == "en":
+        return f"{words.points(n, lang)} {'expires' if n == 1 else 'expire'} on {day}"
+    return f"{words.points(n)} {words.plural(n, 'сгорит', 'сгорят', 'сгорят')} {day}"
+
+
 def context_of(recipient: segments.Recipient | None, campaign_id: int) -> dict[str, Any]:
     tz = settings_module.get().tz
     if recipient is None:
@@ -155,6 +171,7 @@ def context_of(recipient: segments.Recipient | None, campaign_id: int) -> dict[s
             "balance": 0,
             "burning_points": 0,
             "burning_date": "",
+            "burning": "",
             "unsubscribe_url": f"{settings_module.get().base_url}/unsubscribe",
             "card_url": f"{settings_module.get().base_url}/card",
         }
@@ -168,6 +185,9 @@ def context_of(recipient: segments.Recipient | None, campaign_id: int) -> dict[s
             if recipient.burning_at
             else ""
         ),
+        # The whole phrase, empty when nothing burns: "{{ burning_points }} баллов сгорят
+        # {{ burning_date }}." read "0 баллов сгорят ." to shoppers with nothing burning.
+        "burning": _burning_phrase(recipient),
         "unsubscribe_url": unsubscribe_url(recipient.member_id, campaign_id),
         "card_url": f"{settings_module.get().base_url}/card",
         # Whose clicks the email's links count (wallet/campaigns/clicks.py).
