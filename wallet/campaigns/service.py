@@ -423,14 +423,16 @@ async def preview(campaign_id: int, *, now: datetime) -> CampaignPreview:
     shown = await segments.preview(await audience(camp), now=now, sample_size=1)
     sample = shown.sample[0].account_id if shown.sample else None
     recipient = (await segments.recipients([sample], now=now)).get(sample) if sample else None
-    context = context_of(recipient, campaign_id)
+    # A marketer trying the preview's links is not the sample shopper clicking.
+    context = {**context_of(recipient, campaign_id), "account_id": clicks.TEST_ACCOUNT}
     subject, html, text = render_email(camp, context, lang=_lang(recipient))
     header, push = push_texts(camp, context) if camp["push_text"] else ("", "")
     return CampaignPreview(
         audience=shown.count,
         sample_account_id=sample,
         email_subject=subject,
-        email_html=html,
+        # The inline logo as a data: URL: the console shows the HTML without its message.
+        email_html=mail.viewable(html),
         email_text=text,
         push_header=header,
         push_text=push,
