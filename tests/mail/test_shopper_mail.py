@@ -47,12 +47,14 @@ async def test_points_burning_on_three_dates_come_in_one_email_with_their_total(
     text = plain(message)
     for points in (100, 21, 111):
         assert f": {words.points(points)}" in text, text
-    # The shared layout: logo inline, a Date header, a phone-width viewport.
+    # The shared layout: a Date header, a phone-width viewport, the logo from our site.
     assert message["Date"] is not None
-    html = message.get_body(("html",))
-    assert 'name="viewport"' in html.get_content()
-    [logo] = [part for part in message.walk() if part.get_content_type() == "image/png"]
-    assert logo["Content-ID"] == "<logo@wallet>"
+    html = message.get_body(("html",)).get_content()
+    assert 'name="viewport"' in html
+    logo = re.search(r'<img src="([^"]+)"', html).group(1)
+    assert logo == "http://testserver.local/icons/email-logo.png"
+    served = await client.get("/icons/email-logo.png")
+    assert served.status_code == 200 and served.content.startswith(b"\x89PNG")
 
 
 async def test_a_long_russian_subject_keeps_every_space_when_folded(client, smtp_sink):

@@ -15,6 +15,7 @@ from litestar.params import FromPath, FromQuery
 from PIL import Image
 
 from wallet.http import PAGE_CSP
+from wallet.mail import service as mail
 from wallet.web import templates
 
 BRAND_BACKGROUND = "#1F4E3D"
@@ -100,6 +101,10 @@ class CardAppController(Controller):
     @get("/icons/{name:str}")
     async def icon(self, name: FromPath[str]) -> Response[bytes]:
         # A route cannot hold a parameter inside one path segment: "card-192.png" whole.
+        if name == "email-logo.png":  # the emails' header (wallet.mail.service.LOGO_PATH)
+            return Response(
+                mail.logo(), media_type="image/png", headers={"Cache-Control": "max-age=86400"}
+            )
         size = next((size for size in ICON_SIZES if name == f"card-{size}.png"), None)
         if size is None:
             raise NotFoundException("no such icon")
