@@ -146,7 +146,7 @@ async def test_links_and_a_button_in_a_campaign_count_each_shoppers_first_click(
     for n in range(2):
         await enrol(shop, f"Покупатель {n}", f"c{n}@example.ru", consents=yes)
     body = (
-        "Скидки недели: https://shop.example/sale — и <b>не</b> только.\n\n"
+        "Скидки недели: https://shop.example/sale. И <b>не</b> только.\n\n"
         "[Открыть каталог](https://shop.example/catalog)\n\n[Моя карта]"
     )
     created = await campaign(client, key, body=body)

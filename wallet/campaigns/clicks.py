@@ -47,8 +47,8 @@ def click_url(campaign_id: int, account_id: int, url: str) -> str:
     return f"{base}/c/{campaign_id}/{account_id}?u={quote(url, safe='')}&s={sig}"
 
 
-def _tracked(url: str, campaign_id: int, account_id: int) -> str:
-    return click_url(campaign_id, account_id, url)
+# Punctuation that ends a sentence, not the address: "see https://shop.example/sale."
+_TRAILING = ".,;:!?»)"
 
 
 def blocks(body: str, *, campaign_id: int, account_id: int, card_url: str) -> list[dict[str, Any]]:
@@ -65,7 +65,7 @@ def blocks(body: str, *, campaign_id: int, account_id: int, card_url: str) -> li
                 {
                     "kind": "button",
                     "label": button.group(1).strip(),
-                    "href": _tracked(target, campaign_id, account_id),
+                    "href": click_url(campaign_id, account_id, target),
                 }
             )
             continue
@@ -73,12 +73,14 @@ def blocks(body: str, *, campaign_id: int, account_id: int, card_url: str) -> li
         last = 0
         for link in _LINK.finditer(paragraph):
             html.append(str(escape(paragraph[last : link.start()])))
-            text, target = (
-                (link.group(1), link.group(2)) if link.group(2) else (None, link.group(3))
-            )
-            href = escape(_tracked(target, campaign_id, account_id))
-            html.append(f'<a href="{href}">{escape(text or target)}</a>')
-            last = link.end()
+            if link.group(2):
+                text, target, end = link.group(1), link.group(2), link.end()
+            else:
+                target = link.group(3).rstrip(_TRAILING)
+                text, end = target, link.start() + len(target)
+            href = escape(click_url(campaign_id, account_id, target))
+            html.append(f'<a href="{href}">{escape(text)}</a>')
+            last = end
         html.append(str(escape(paragraph[last:])))
         found.append({"kind": "p", "html": Markup("".join(html).replace("\n", "<br>"))})
     return found
