@@ -15,6 +15,7 @@ from typing import Literal
 import msgspec
 
 from passes.barcode import Kind as BarcodeKind
+from wallet import words
 
 CardStatus = Literal["active", "blocked", "replaced"]
 
@@ -48,22 +49,14 @@ class GoalProgress(msgspec.Struct, frozen=True, kw_only=True):
         return min(100, self.spent_kopecks * 100 // self.goal_kopecks)
 
 
-_MONTHS_RU = (
-    "января февраля марта апреля мая июня июля августа сентября октября ноября декабря"
-).split()
-_MONTHS_EN = (
-    "January February March April May June July August September October November December"
-).split()
-
-
 def date_ru(day: date) -> str:
     """'31 января 2027', as a Russian reader writes a date."""
-    return f"{day.day} {_MONTHS_RU[day.month - 1]} {day.year}"
+    return words.date(day, "ru")
 
 
 def date_en(day: date) -> str:
     """'31 January 2027'."""
-    return f"{day.day} {_MONTHS_EN[day.month - 1]} {day.year}"
+    return words.date(day, "en")
 
 
 class BurnNotice(msgspec.Struct, frozen=True, kw_only=True):
@@ -74,21 +67,13 @@ class BurnNotice(msgspec.Struct, frozen=True, kw_only=True):
 
     def text(self, language: str) -> str:
         """'300 баллов сгорят 31 января 2027' / '300 points expire on 31 January 2027'."""
-        day = self.burns_on
-        points = format_points(self.points)
-        if language == "en":
-            noun = "point expires" if self.points == 1 else "points expire"
-            return f"{points} {noun} on {date_en(day)}"
-        return f"{points} {_points_ru(self.points)} {date_ru(day)}"
-
-
-def _points_ru(n: int) -> str:
-    """The noun and verb agreeing with n: 1 балл сгорит, 3 балла сгорят, 5 баллов сгорят."""
-    if n % 10 == 1 and n % 100 != 11:
-        return "балл сгорит"
-    if 2 <= n % 10 <= 4 and not 12 <= n % 100 <= 14:
-        return "балла сгорят"
-    return "баллов сгорят"
+        lang = words.lang_of(language)
+        day = words.date(self.burns_on, lang)
+        if lang == "en":
+            verb = "expires" if self.points == 1 else "expire"
+            return f"{words.points(self.points, lang)} {verb} on {day}"
+        verb = words.plural(self.points, "сгорит", "сгорят", "сгорят")
+        return f"{words.points(self.points)} {verb} {day}"
 
 
 # Defaults are left out of the encoding: a pass's fingerprint (the service hashes this
@@ -175,21 +160,11 @@ def hex_to_rgb(colour: str) -> tuple[int, int, int]:
     return int(colour[1:3], 16), int(colour[3:5], 16), int(colour[5:7], 16)
 
 
-# U+00A0 keeps "1 234 ₽" on one line, as Russian typography wants.
-_NBSP = "\u00a0"
-
-
 def format_points(points: int) -> str:
     """1234567 -> '1 234 567' (Russian grouping)."""
-    sign = "-" if points < 0 else ""
-    return sign + f"{abs(points):,}".replace(",", _NBSP)
+    return words.number(points)
 
 
 def format_roubles(kopecks: int) -> str:
     """123456 -> '1 234,56 ₽'; whole roubles drop the kopecks: 500000 -> '5 000 ₽'."""
-    sign = "-" if kopecks < 0 else ""
-    roubles, kop = divmod(abs(kopecks), 100)
-    text = format_points(roubles)
-    if kop:
-        text += f",{kop:02d}"
-    return f"{sign}{text}{_NBSP}₽"
+    return words.money(kopecks)

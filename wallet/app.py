@@ -11,6 +11,7 @@ from typing import Any
 import msgspec
 from litestar import Litestar, Response, get
 from litestar.di import NamedDependency, Provide
+from litestar.exceptions import NotFoundException
 from litestar.logging.config import LoggingConfig
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.datastructures import ResponseSpec
@@ -24,6 +25,7 @@ from wallet.auth.api import KeysController
 from wallet.auth.staff import console_staff
 from wallet.bonuses.api import BonusesAdminController, MyReferralController
 from wallet.campaigns.api import CampaignsController, UnsubscribeController
+from wallet.campaigns.clicks import ClickController
 from wallet.campaigns.console import ConsoleController
 from wallet.campaigns.segment_console import SegmentConsoleController
 from wallet.errors import EXCEPTION_HANDLERS
@@ -35,6 +37,8 @@ from wallet.offers.api import MyOffersController, OffersAdminController
 from wallet.openapi import CompletedJson, OfflineSwagger
 from wallet.pages.controllers import PagesController
 from wallet.pages.my_data import MyDataPageController
+from wallet.pages.pwa import CardAppController
+from wallet.pages.render import not_found_page
 from wallet.passsync.api import PassKitController, PassLinksController
 from wallet.plastic.api import PlasticController
 from wallet.platform.worker import run_forever
@@ -161,6 +165,7 @@ def create_app(
         PromotionsAdminController,
         MyOffersController,
         PagesController,
+        CardAppController,
         MyDataPageController,
         PlasticController,
         PassKitController,
@@ -168,6 +173,7 @@ def create_app(
         SegmentsController,
         CampaignsController,
         UnsubscribeController,
+        ClickController,
         ConsoleController,
         SegmentConsoleController,
         ReportsController,
@@ -187,7 +193,8 @@ def create_app(
     ]
     return Litestar(
         route_handlers=handlers,
-        exception_handlers=EXCEPTION_HANDLERS,
+        # A browser's mistyped address gets a page (wallet.pages.render.not_found_page).
+        exception_handlers={**EXCEPTION_HANDLERS, NotFoundException: not_found_page},
         before_send=[security_headers],
         lifespan=lifespan,
         # Handlers that need the runtime take it as a parameter named ``runtime``.

@@ -96,7 +96,7 @@ async def seed() -> None:
         async with db.write_transaction():
             await offers.create_offer(
                 OfferIn(
-                    name="Кэшбэк 2% за цель месяца",
+                    name="Кешбэк 2% за цель месяца",
                     description="Достигните личной цели по покупкам за месяц и получите 2% "
                     "баллами (до 1 000 баллов в месяц, действуют 6 месяцев).",
                     starts_at=now.replace(day=1, hour=0, minute=0, second=0, microsecond=0),

@@ -15,6 +15,7 @@ import msgspec
 
 from passes.barcode import GOOGLE_TYPES, GoogleType
 from passes.card import CardState, Program, format_points, format_roubles
+from wallet import words
 
 MessageType = Literal["TEXT_AND_NOTIFY", "TEXT"]
 ReviewStatus = Literal["DRAFT", "UNDER_REVIEW", "APPROVED", "REJECTED"]
@@ -274,26 +275,31 @@ def _text_modules(state: CardState) -> list[TextModuleData]:
     modules = []
     if state.next_expiry_at is not None and state.next_expiry_points > 0:
         date = state.next_expiry_at.astimezone(UTC).strftime("%d.%m.%Y")
-        points = format_points(state.next_expiry_points)
+        points_ru = words.points(state.next_expiry_points)
+        points_en = words.points(state.next_expiry_points, "en")
         modules.append(
             TextModuleData(
                 id="next_expiry",
                 header="Скоро сгорят",
-                body=f"{points} баллов — {date}",
+                body=f"{points_ru} — {date}",
                 localized_header=_loc("Скоро сгорят", "Expiring soon"),
-                localized_body=_loc(f"Баллы: {points}, дата: {date}", f"{points} points on {date}"),
+                localized_body=_loc(f"{points_ru} — {date}", f"{points_en} on {date}"),
             )
         )
     goal = state.goal
     if goal is not None:
         spent, target = format_roubles(goal.spent_kopecks), format_roubles(goal.goal_kopecks)
         ends = goal.month_ends_at.astimezone(UTC).strftime("%d.%m.%Y")
-        reward = format_points(min(goal.reward_points, goal.cap_points))
+        reward = min(goal.reward_points, goal.cap_points)
         if goal.reached:
             ru = (
-                f"Цель достигнута: {spent} из {target}. Кешбэк {reward} баллов придёт после {ends}."
+                f"Цель достигнута: {spent} из {target}. Кешбэк {words.points(reward)} "
+                f"придёт после {ends}."
             )
-            en = f"Goal reached: {spent} of {target}. {reward} points arrive after {ends}."
+            en = (
+                f"Goal reached: {spent} of {target}. "
+                f"{words.points(reward, 'en')} arrive after {ends}."
+            )
         else:
             left = format_roubles(goal.left_kopecks)
             ru = f"{spent} из {target}. Осталось {left} до кешбэка, месяц закрывается {ends}."

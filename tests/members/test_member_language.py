@@ -13,7 +13,7 @@ from jinja2 import ChoiceLoader, FileSystemLoader
 from tests.offers.support import consenting, in_this_month, make_offer, opt_in, this_month
 from tests.pages.conftest import csrf_of, join, post_form
 from tests.support.shop import Shop, Shopper, bearer, line, make_key
-from wallet import clock, db, settings
+from wallet import clock, db, settings, words
 from wallet.mail import service as mail
 from wallet.offers import expiry, service, settlement
 from wallet.platform import worker
@@ -170,12 +170,18 @@ async def test_cashback_outcome_emails_speak_each_shoppers_language(client, smtp
 
     month = this_month()
     [reached] = smtp_sink.to("john@example.com")
-    assert reached["Subject"] == f"Goal for {month} reached: 1000 cashback points"
+    assert (
+        reached["Subject"]
+        == f"Goal for {words.month_key(month, 'en')} reached: 1,000\u00a0points of cashback"
+    )
     assert "Hello John Reached," in plain(reached)
     [missed] = smtp_sink.to("jane@example.com")
-    assert missed["Subject"].startswith(f"Goal for {month} missed by ")
+    assert missed["Subject"].startswith(f"Goal for {words.month_key(month, 'en')} missed by ")
     [russian] = smtp_sink.to("anna@example.ru")
-    assert russian["Subject"] == f"Цель за {month} выполнена: 1000 баллов кешбэка"
+    assert (
+        russian["Subject"]
+        == f"Цель за {words.month_key(month)} выполнена: 1\u00a0000\u00a0баллов кешбэка"
+    )
     assert "Здравствуйте, Анна Выполнила!" in plain(russian)
 
 
@@ -192,10 +198,10 @@ async def test_burn_reminders_speak_each_shoppers_language(client, smtp_sink):
     await worker.run_until_idle(now=moment)
 
     [english_mail] = smtp_sink.to("john@example.com")
-    assert english_mail["Subject"] == f"300 points expire on {day.isoformat()}"
-    assert "Spend them on your next purchases." in plain(english_mail)
+    assert english_mail["Subject"] == f"300\u00a0points expire on {words.date(day, 'en')}"
+    assert "Spend them on your next purchases" in plain(english_mail)
     [russian] = smtp_sink.to("olga@example.ru")
-    assert russian["Subject"] == f"300 баллов сгорят {expiry.date_ru(day)}"
+    assert russian["Subject"] == f"300\u00a0баллов сгорят {words.date(day)}"
 
 
 async def test_a_campaign_keeps_the_marketers_text_and_wraps_it_in_each_shoppers_language(
@@ -212,7 +218,7 @@ async def test_a_campaign_keeps_the_marketers_text_and_wraps_it_in_each_shoppers
     assert english_mail["Subject"] == "John Smith, у вас 120 баллов"
     text, page = plain(english_mail), html(english_mail)
     assert "Приходите за покупками." in text and "Приходите за покупками." in page
-    assert "Hello John Smith," in text and "On your card: 120 points." in text
+    assert "Hello John Smith," in text and "On your card: 120\u00a0points." in text
     assert "Unsubscribe from these emails: http" in text and "Отписаться" not in text
     assert '<html lang="en">' in page and ">Unsubscribe</a>" in page
 

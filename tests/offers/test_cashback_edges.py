@@ -47,9 +47,9 @@ async def test_a_kopeck_short_pays_nothing_and_the_cap_is_paid_exactly(client, s
     assert (await shop.me(exact))["balance"] == before + 1000
     await worker.run_until_idle(now=end + timedelta(days=3))
     [missed] = smtp_sink.to("short@example.ru")
-    assert "0.01 ₽" in missed["Subject"]
+    assert "0,01\u00a0₽" in missed["Subject"]
     [reached] = smtp_sink.to("exact@example.ru")
-    assert "1000" in reached["Subject"]
+    assert "1\u00a0000\u00a0баллов" in reached["Subject"]
 
 
 async def test_opt_in_on_the_last_day_counts_the_whole_month_up_to_2330_local(client):

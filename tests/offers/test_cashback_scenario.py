@@ -109,7 +109,9 @@ async def test_shopper_reaches_goal_across_two_cards_and_gets_capped_cashback_on
 
     # The outcome email goes out once, to the shopper who consented.
     await worker.run_until_idle(now=settle_at)
-    reached = [m for m in smtp_sink.to("anna@example.ru") if "1000" in m["Subject"]]
+    reached = [
+        m for m in smtp_sink.to("anna@example.ru") if "1\u00a0000\u00a0баллов" in m["Subject"]
+    ]
     assert len(reached) == 1, [m["Subject"] for m in smtp_sink.messages]
 
     # The points are spendable at the till.

@@ -34,7 +34,7 @@ async def test_reminders_go_out_once_per_lead_time_and_points_expire_on_their_da
         assert abs(due[1] - expires_at) < timedelta(seconds=5)
 
     mails = smtp_sink.to("olga@example.ru")
-    assert [m["Subject"] for m in mails] == [f"300 баллов сгорят {expiry.date_ru(day)}"] * 2
+    assert [m["Subject"] for m in mails] == [f"300\u00a0баллов сгорят {expiry.date_ru(day)}"] * 2
     # No marketing-email consent, no email (the pass still shows the reminder).
     assert smtp_sink.to("ivan@example.ru") == []
 

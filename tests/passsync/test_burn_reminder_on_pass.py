@@ -43,8 +43,8 @@ async def test_the_reminder_appears_on_the_pass_with_its_alert_in_the_shoppers_l
     await worker.run_until_idle()
 
     texts = {
-        olga.account_id: f"301 балл сгорит {expiry.date_ru(day)}",
-        jane.account_id: f"1 point expires on {day.day} {day.strftime('%B')} {day.year}",
+        olga.account_id: f"301\u00a0балл сгорит {expiry.date_ru(day)}",
+        jane.account_id: f"1\u00a0point expires on {day.day} {day.strftime('%B')} {day.year}",
     }
     for account_id, (phone, card) in phones.items():
         assert len(wallets.apns.to(phone.push_token)) == 1

@@ -99,7 +99,7 @@ async def test_queued_email_is_sent_after_commit_with_both_parts(smtp_sink):
     [message] = smtp_sink.to("anna@example.ru")
     assert message["Subject"] == "Checking in, Анна"
     assert "120" in message.get_body(("plain",)).get_content()
-    assert "<b>120</b>" in message.get_body(("html",)).get_content()
+    assert "<b>120\u00a0points</b>" in message.get_body(("html",)).get_content()
 
 
 async def test_a_schedule_runs_once_per_slot(database):

@@ -225,7 +225,7 @@ class UnsubscribeController(Controller):
     ) -> Response[str]:
         token = token or (data or {}).get("token", "")
         try:
-            await service.unsubscribe(token, now=clock.now())
+            member = await service.unsubscribe(token, now=clock.now())
         except DomainError:
             return pages.html("unsubscribe.html", {"state": "bad"}, status_code=400)
-        return pages.html("unsubscribe.html", {"state": "done"})
+        return pages.html("unsubscribe.html", {"state": "done" if member else "test"})

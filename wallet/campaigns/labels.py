@@ -7,6 +7,8 @@ from __future__ import annotations
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
+from wallet import words
+
 STATUSES = {
     "draft": "черновик",
     "scheduled": "запланирована",
@@ -96,27 +98,11 @@ def zone(tz: ZoneInfo, at: datetime) -> str:
     return f"{name} ({utc})"
 
 
-def number(value: int) -> str:
-    """12340 -> «12 340» (a no-break space between thousands, as Russian writes them)."""
-    return f"{value:,}".replace(",", "\u00a0").replace("-", "−")
-
-
-def _plural(n: int, one: str, few: str, many: str) -> str:
-    # The same signature as wallet.words.plural (another branch): the lead switches this
-    # to it at merge.
-    n = abs(n)
-    if n % 10 == 1 and n % 100 != 11:
-        return one
-    if 2 <= n % 10 <= 4 and not 12 <= n % 100 <= 14:
-        return few
-    return many
-
-
 def shoppers_dative(n: int) -> str:
     """«Отправить 1 покупателю?», «… 12 340 покупателям?»"""
-    return f"{number(n)} {_plural(n, 'покупателю', 'покупателям', 'покупателям')}"
+    return f"{words.number(n)} {words.plural(n, 'покупателю', 'покупателям', 'покупателям')}"
 
 
 def shoppers(n: int) -> str:
     """«1 покупатель», «2 покупателя», «5 покупателей»"""
-    return f"{number(n)} {_plural(n, 'покупатель', 'покупателя', 'покупателей')}"
+    return f"{words.number(n)} {words.plural(n, 'покупатель', 'покупателя', 'покупателей')}"

@@ -96,8 +96,16 @@ MARK_UNSUBSCRIBED = db.sql(
 )
 """The campaign whose link a shopper unsubscribed through is credited with it (once)."""
 
+MARK_CLICKED = db.sql(
+    "UPDATE delivery SET clicked_at = $1 WHERE campaign_id = $2 AND account_id = $3 "
+    "AND channel = 'email' AND clicked_at IS NULL"
+)
+"""A followed link credits the campaign with one clicking shopper (the first click only:
+marketers read clicks as how many people came, not how often one tapped)."""
+
 FIGURES = db.sql(
-    "SELECT channel, status, reason, COUNT(*) AS n, COUNT(unsubscribed_at) AS u "
+    "SELECT channel, status, reason, COUNT(*) AS n, COUNT(unsubscribed_at) AS u, "
+    "COUNT(clicked_at) AS c "
     "FROM delivery WHERE campaign_id = $1 GROUP BY channel, status, reason"
 )
 """A campaign's deliveries counted per channel, status and reason."""

@@ -22,7 +22,10 @@ Template = Annotated[str, msgspec.Meta(pattern=r"^campaign_[a-z0-9_]{1,50}$")]
 class CampaignIn(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     """A draft. The audience is a saved segment (``segment_id``) or an inline ``filter``.
     ``subject``, ``body`` and ``push_text`` may use ``{{ name }}``, ``{{ balance }}``,
-    ``{{ burning_points }}``, ``{{ burning_date }}``."""
+    ``{{ burning_points }}``, ``{{ burning_date }}``, and ``{{ burning }}`` ("300 баллов
+    сгорят 31 января 2027", empty when nothing burns); ``{{ balance|points }}`` writes
+    "22 балла" with the right form. In ``body``, ``[text](https://…)`` is a link and a
+    paragraph of only ``[text](https://…)`` or ``[text]`` a button (the card page)."""
 
     name: inputs.Name
     channels: Annotated[list[Channel], msgspec.Meta(min_length=1, max_length=4)] = msgspec.field(
@@ -73,6 +76,8 @@ class ChannelFigures(msgspec.Struct, frozen=True, omit_defaults=True):
     reasons: dict[str, int]
     # The channel sms only.
     sms: SmsFigures | None = None
+    # shoppers who followed a link or the button of the email (first click each)
+    clicked: int = 0
 
 
 class CampaignOut(msgspec.Struct, frozen=True):

@@ -35,9 +35,9 @@ import msgspec
 from jinja2 import StrictUndefined, Template
 from jinja2.sandbox import SandboxedEnvironment
 
-from wallet import clock, codes, db
+from wallet import clock, codes, db, words
 from wallet import settings as settings_module
-from wallet.campaigns import labels, queries, reach
+from wallet.campaigns import clicks, labels, queries, reach
 from wallet.campaigns.schemas import (
     CampaignIn,
     CampaignOut,
@@ -117,9 +117,17 @@ def unsubscribe_url(member_id: int, campaign_id: int) -> str:
     return f"{base}/unsubscribe?token={unsubscribe_token(member_id, campaign_id)}"
 
 
-async def unsubscribe(token: str, *, now: datetime) -> dict[str, Any]:
-    """Turn marketing email off for the token's shopper and count it for the campaign."""
+# A test send to an address that is no shopper's carries a link for member 0: it opens and
+# confirms like a real one, and changes nothing.
+TEST_MEMBER = 0
+
+
+async def unsubscribe(token: str, *, now: datetime) -> dict[str, Any] | None:
+    """Turn marketing email off for the token's shopper and count it for the campaign;
+    None for a test send's link (nothing to change)."""
     member_id, campaign_id = read_unsubscribe_token(token)
+    if member_id == TEST_MEMBER:
+        return None
     async with db.write_transaction():
         member = await members.member(member_id)
         await members.set_marketing_consent(
@@ -134,6 +142,11 @@ async def unsubscribe(token: str, *, now: datetime) -> dict[str, Any]:
 # Marketers write subjects, bodies and push texts: a sandbox keeps their Jinja to
 # variables and filters.
 _sandbox = SandboxedEnvironment(undefined=StrictUndefined, autoescape=False)
+# "{{ balance|points }}" -> "22 балла": the right plural without the marketer knowing it.
+_sandbox.filters["points"] = lambda n, lang="ru": words.points(int(n), words.lang_of(lang))
+_sandbox.filters["money"] = lambda kopecks, lang="ru": words.money(
+    int(kopecks), words.lang_of(lang)
+)
 
 
 @functools.lru_cache(maxsize=256)
@@ -149,6 +162,17 @@ def _text(source: str, context: dict[str, Any]) -> str:
         raise InvalidInput(f"the text does not render: {exc}", {"text": source[:200]}) from exc
 
 
+def _burning_phrase(recipient: segments.Recipient) -> str:
+    if not recipient.burning_points or recipient.burning_at is None:
+        return ""
+    lang = words.lang_of(_lang(recipient))
+    day = words.date(recipient.burning_at.astimezone(settings_module.get().tz).date(), lang)
+    n = recipient.burning_points
+    if lang == "en":
+        return f"{words.points(n, lang)} {'expires' if n == 1 else 'expire'} on {day}"
+    return f"{words.points(n)} {words.plural(n, 'сгорит', 'сгорят', 'сгорят')} {day}"
+
+
 def context_of(recipient: segments.Recipient | None, campaign_id: int) -> dict[str, Any]:
     tz = settings_module.get().tz
     if recipient is None:
@@ -157,16 +181,27 @@ def context_of(recipient: segments.Recipient | None, campaign_id: int) -> dict[s
             "balance": 0,
             "burning_points": 0,
             "burning_date": "",
+            "burning": "",
             "unsubscribe_url": f"{settings_module.get().base_url}/unsubscribe",
+            "card_url": f"{settings_module.get().base_url}/card",
         }
     return {
         "name": recipient.name,
         "balance": recipient.balance,
         "burning_points": recipient.burning_points,
+        # «31 января 2027», as the shopper reads a date (wallet/words.py).
         "burning_date": (
-            recipient.burning_at.astimezone(tz).strftime("%d.%m.%Y") if recipient.burning_at else ""
+            words.date(recipient.burning_at.astimezone(tz).date(), words.lang_of(_lang(recipient)))
+            if recipient.burning_at
+            else ""
         ),
+        # The whole phrase, empty when nothing burns: "{{ burning_points }} баллов сгорят
+        # {{ burning_date }}." read "0 баллов сгорят ." to shoppers with nothing burning.
+        "burning": _burning_phrase(recipient),
         "unsubscribe_url": unsubscribe_url(recipient.member_id, campaign_id),
+        "card_url": f"{settings_module.get().base_url}/card",
+        # Whose clicks the email's links count (wallet/campaigns/clicks.py).
+        "account_id": recipient.account_id,
     }
 
 
@@ -178,10 +213,23 @@ def render_email(
     shopper's ``lang``."""
     subject = _text(camp["subject"] or camp["name"], context)
     body = _text(camp["body"], context)
+    card_url = context.get("card_url") or f"{settings_module.get().base_url}/card"
+    found = clicks.blocks(
+        body,
+        campaign_id=int(camp.get("id") or 0),
+        account_id=int(context.get("account_id") or clicks.TEST_ACCOUNT),
+        card_url=card_url,
+    )
     return mail.render(
         camp["template"],
         lang=lang,
-        context={**context, "subject": subject, "body": body, "paragraphs": body.split("\n\n")},
+        context={
+            **context,
+            "subject": subject,
+            "body": clicks.plain(body, card_url=card_url),
+            "paragraphs": body.split("\n\n"),
+            "blocks": found,
+        },
     )
 
 
@@ -336,6 +384,7 @@ async def figures(campaign_id: int, channels: list[str]) -> list[ChannelFigures]
                 unsubscribed=sum(int(row["u"]) for row in mine),
                 reasons=dict(reasons),
                 sms=await sms_channel().figures(campaign_id) if channel == "sms" else None,
+                clicked=sum(int(row["c"]) for row in mine),
             )
         )
     return out
@@ -402,7 +451,8 @@ async def preview(campaign_id: int, *, now: datetime) -> CampaignPreview:
     shown = await segments.preview(flt, now=now, sample_size=1)
     sample = shown.sample[0].account_id if shown.sample else None
     recipient = (await segments.recipients([sample], now=now)).get(sample) if sample else None
-    context = context_of(recipient, campaign_id)
+    # A marketer trying the preview's links is not the sample shopper clicking.
+    context = {**context_of(recipient, campaign_id), "account_id": clicks.TEST_ACCOUNT}
     subject, html, text = render_email(camp, context, lang=_lang(recipient))
     header, push = push_texts(camp, context) if camp["push_text"] else ("", "")
     sms_text, sms_parts, sms_audience, sms_cost = "", 0, 0, 0
@@ -419,7 +469,8 @@ async def preview(campaign_id: int, *, now: datetime) -> CampaignPreview:
         channels=channels,
         sample_account_id=sample,
         email_subject=subject,
-        email_html=html,
+        # The inline logo as a data: URL: the console shows the HTML without its message.
+        email_html=mail.viewable(html),
         email_text=text,
         push_header=header,
         push_text=push,
@@ -610,12 +661,15 @@ async def test_send(
         card = await members.find_card(card_number)
         recipient = (await segments.recipients([card.account_id], now=now)).get(card.account_id)
     context = context_of(recipient, campaign_id)
+    if recipient is None:
+        # The marketer sees the footer a shopper gets, with a link that opens.
+        context["unsubscribe_url"] = unsubscribe_url(TEST_MEMBER, campaign_id)
     sent = []
     if email or (recipient and recipient.email and "email" in camp["channels"]):
         to = email or (recipient.email if recipient else None)
         assert to is not None
         message = email_message(camp, context, to=to, lang=_lang(recipient), message_key=None)
-        message.replace_header("Subject", f"[ТЕСТ] {message['Subject']}")
+        mail.set_subject(message, f"[ТЕСТ] {message['Subject']}")
         await mail.send_message(message)
         sent.append(f"email:{to}")
     if card_number and recipient and "push" in camp["channels"]:

@@ -77,4 +77,6 @@ class Delivery(Table, tablename="delivery"):
     # The consent row (member_consent) that allowed this marketing message: channel, text
     # version, time and source of the shopper's opt-in (152-FZ asks us to show it).
     consent_id = BigInt(null=True, default=None)
+    # The first time the shopper followed a link of this email (wallet/campaigns/clicks.py).
+    clicked_at = Timestamptz(null=True, default=None)
     created_at = Timestamptz(default=TimestamptzNow())

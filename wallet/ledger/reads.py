@@ -5,8 +5,9 @@ one door); nothing here locks or writes."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from wallet import clock, db
 from wallet import settings as settings_module
@@ -97,15 +98,31 @@ async def summaries(account_ids: list[int], *, now: datetime) -> dict[int, Summa
     return found
 
 
+def burn_day(expires_at: datetime, zone: ZoneInfo) -> date:
+    """The local day points expiring at ``expires_at`` burn "on", as a shopper reads it:
+    valid until 31 January means gone at midnight, so a lot expiring at 00:00 burns on
+    the day before."""
+    return (expires_at - timedelta(microseconds=1)).astimezone(zone).date()
+
+
 def _summary_of(row: dict[str, Any], lots: list[dict[str, Any]], now: datetime) -> Summary:
     """An account's figures from its row and its live lots (soonest expiry first)."""
     available = [lot for lot in lots if not lot["is_pending"] or lot["available_from"] <= now]
     next_expiry = None
     if available:
-        first_date = available[0]["expires_at"]
+        # Every lot that burns on the first burn *day* (the program's zone, as the burn
+        # reminder counts it), not only those of the first instant: lots earned at
+        # different hours burn at different instants of one day, and the card said 21
+        # where the reminder said 230.
+        zone = settings_module.get().tz
+        first_day = burn_day(available[0]["expires_at"], zone)
         next_expiry = Expiry(
-            points=sum(lot["remaining"] for lot in available if lot["expires_at"] == first_date),
-            expires_at=first_date,
+            points=sum(
+                lot["remaining"]
+                for lot in available
+                if burn_day(lot["expires_at"], zone) == first_day
+            ),
+            expires_at=available[0]["expires_at"],
         )
     matured = sum(
         lot["remaining"] for lot in lots if lot["is_pending"] and lot["available_from"] <= now

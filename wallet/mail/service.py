@@ -11,7 +11,12 @@ program's first language, so one message never mixes the two. Mail that follows 
 from __future__ import annotations
 
 import asyncio
+import base64
+import email.policy
+import email.utils
+import functools
 import logging
+from email.header import Header
 from email.message import EmailMessage
 from email.utils import make_msgid
 from typing import Any
@@ -19,7 +24,7 @@ from typing import Any
 import aiosmtplib
 from jinja2 import TemplateNotFound
 
-from wallet import observe, runtime
+from wallet import clock, observe, runtime
 from wallet import settings as settings_module
 from wallet.platform import service as platform
 from wallet.web import templates
@@ -63,24 +68,81 @@ def language_of(name: str, lang: str) -> str:
     return DEFAULT_LANG
 
 
+# Every email's HTML extends templates/email/layout.html: the program's colour (the passes'
+# background, so the logo sits on the colour it was drawn for) and its logo. The logo is
+# linked from our site (``LOGO_PATH``, served by wallet.pages.pwa), not attached: an inline
+# CID part made each message 4x larger (18 KB) and twice as slow to build, for a picture
+# every mail client with images on fetches anyway.
+BRAND_COLOUR = "#1F4E3D"
+LOGO_PATH = "/icons/email-logo.png"
+LOGO_FILE = templates.TEMPLATES / "pass" / "logo@2x.png"
+
+
+@functools.cache
+def logo() -> bytes:
+    return LOGO_FILE.read_bytes()
+
+
+def brand() -> dict[str, str]:
+    """What the layout shows of the program: its name (the display name of
+    ``WALLET_MAIL_FROM``, the sender shoppers see), colour, logo and card page."""
+    cfg = settings_module.get()
+    name = email.utils.parseaddr(cfg.mail_from)[0] or "Программа лояльности"
+    return {
+        "name": name,
+        "colour": BRAND_COLOUR,
+        "logo": f"{cfg.base_url}{LOGO_PATH}",
+        "card_url": f"{cfg.base_url}/card",
+    }
+
+
 def render(name: str, *, lang: str, context: dict[str, Any]) -> tuple[str, str, str]:
     """Subject, HTML body and plain-text body of template ``name`` in ``lang`` (or in
-    Russian when the template has no such version)."""
+    Russian when the template has no such version). Templates see ``lang`` and ``brand``
+    besides ``context``."""
     chosen = language_of(name, lang)
+    context = {**context, "lang": chosen, "brand": brand()}
     subject = templates.render(f"email/{name}.{chosen}.subject.txt", context).strip()
     html = templates.render(f"email/{name}.{chosen}.html", context)
     text = templates.render(f"email/{name}.{chosen}.txt", context)
     return subject, html, text
 
 
+def viewable(html: str) -> str:
+    """The HTML with its logo as a data: URL, for a browser that may not reach our site
+    (the console's preview, the screenshots in tests)."""
+    data = base64.b64encode(logo()).decode()
+    url = f"{settings_module.get().base_url}{LOGO_PATH}"
+    return html.replace(url, f"data:image/png;base64,{data}")
+
+
+def set_subject(message: EmailMessage, subject: str) -> None:
+    """A non-ASCII subject as RFC 2047 encoded words that each carry their own spaces.
+    The modern folder (``email.policy``, CPython 3.11) puts the space at a fold between two
+    encoded words outside them, where decoders drop it: «31 декабря» arrived as
+    «31декабря». ``email.header.Header`` splits inside the encoded text instead; the
+    result is stored raw, so the policy does not fold it again."""
+    if "\r" in subject or "\n" in subject:
+        # What email.policy refuses too: a line break in a header could start another one.
+        raise ValueError("a subject may not contain a line break")
+    del message["Subject"]
+    if subject.isascii():
+        message["Subject"] = subject
+        return
+    encoded = Header(subject, "utf-8", header_name="Subject").encode(linesep="\n")
+    message.set_raw("Subject", encoded)
+
+
 def build_message(
     *, to: str, subject: str, html: str, text: str, headers: dict[str, str] | None = None
 ) -> EmailMessage:
     cfg = settings_module.get()
-    message = EmailMessage()
+    # aiosmtplib writes it with email.policy.SMTP (CRLF); the parts keep plain newlines.
+    message = EmailMessage(policy=email.policy.default)
     message["From"] = cfg.mail_from
     message["To"] = to
-    message["Subject"] = subject
+    set_subject(message, subject)
+    message["Date"] = email.utils.format_datetime(clock.now())
     message["Message-ID"] = make_msgid(domain=cfg.mail_from.rsplit("@", 1)[-1].strip("> "))
     for key, value in (headers or {}).items():
         message[key] = value

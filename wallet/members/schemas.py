@@ -49,6 +49,10 @@ class MeUpdate(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     language: Language | None = None
     # A new phone (stored in E.164); another member's number is a 409.
     phone: Phone | None = None
+    # Marketing by email and by messages on the card (Apple/Google pass, «Кошелёк"); each
+    # change is a row of the consent trail, like the unsubscribe link's.
+    marketing_email: bool | None = None
+    marketing_push: bool | None = None
 
 
 class CardOut(msgspec.Struct, frozen=True):
@@ -129,6 +133,10 @@ class MeOut(msgspec.Struct, frozen=True):
     links: Links
     tier_progress: TierOut | None = None
     referral: ReferralOut | None = None
+    marketing_email: bool = False
+    """Whether the shopper gets marketing email (campaigns); PATCH /me switches it."""
+    marketing_push: bool = False
+    """Whether campaigns may send messages to the shopper's card (pass messages)."""
 
 
 class AddCardIn(msgspec.Struct, frozen=True, forbid_unknown_fields=True):

@@ -499,6 +499,17 @@ async def set_marketing_consent(
     )
 
 
+async def set_marketing_consents(
+    member_id: int, wanted: dict[str, bool | None], *, now: datetime, source: str
+) -> None:
+    """Switch marketing ``email`` and ``push`` to what the shopper asked (None: leave it);
+    a value that does not change writes no consent row."""
+    current = await member(member_id)
+    for channel, value in wanted.items():
+        if value is not None and bool(current[f"marketing_{channel}"]) != value:
+            await set_marketing_consent(member_id, channel, value, now=now, source=source)
+
+
 async def languages_of_accounts(account_ids: list[int]) -> dict[int, str]:
     """The language of each account's shopper (accounts without a member are left out)."""
     found: dict[int, str] = {}

@@ -10,16 +10,19 @@ shoppers who consented to email.
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta
-from typing import Any
 
-from passes.card import date_ru
-from wallet import clock, db
+from wallet import clock, db, words
 from wallet import settings as settings_module
 from wallet.mail import service as mail
 from wallet.members import service as members
 from wallet.offers import queries
 from wallet.offers.tables import BurnReminder
 from wallet.passsync import outbox as pass_outbox
+
+
+def date_ru(day: date) -> str:
+    """'31 января 2027' (``words.date``)."""
+    return words.date(day, "ru")
 
 
 async def _burning(
@@ -43,47 +46,57 @@ async def _burning(
 
 async def send_reminders(*, now: datetime) -> int:
     """Remind every account whose points burn within the lead times; returns how many
-    reminders went out. Each batch gets the reminder of the shortest lead time that
-    covers it, so a batch first seen 5 days ahead gets the 7-day one only."""
+    reminders (account, burn date) went out. Each batch gets the reminder of the shortest
+    lead time that covers it, so a batch first seen 5 days ahead gets the 7-day one only.
+    An account with several dates due at once gets one email listing them all (three
+    emails in the same minute for three dates read as a glitch, and their figures did not
+    add up to anything the card shows)."""
     leads = sorted(settings_module.get().burn_reminder_days)
     if not leads:
         return 0
     zone = settings_module.get().tz
     today = now.astimezone(zone).date()
     batches = await _burning(after=now, until=now + timedelta(days=leads[-1] + 1))
-    sent = 0
+    due: dict[int, list[tuple[date, int, datetime, int, int]]] = {}
     for (account_id, day), (points, burns_at) in sorted(batches.items()):
         days_left = (day - today).days
         lead = next((n for n in leads if days_left <= n), None)
         if lead is None or points <= 0:
             continue
+        due.setdefault(account_id, []).append((day, points, burns_at, lead, days_left))
+    sent = 0
+    for account_id, burns in due.items():
         async with db.write_transaction():
-            inserted = await (
-                BurnReminder.insert(
-                    BurnReminder(
-                        reminder_key=f"{account_id}:{day.isoformat()}:{lead}",
-                        account_id=account_id,
-                        burns_on=day,
-                        burns_at=burns_at,
-                        days_before=lead,
-                        points=points,
-                        sent_at=now,
+            reminded: list[tuple[date, int, int]] = []
+            first_id: int | None = None
+            for day, points, burns_at, lead, days_left in burns:
+                inserted = await (
+                    BurnReminder.insert(
+                        BurnReminder(
+                            reminder_key=f"{account_id}:{day.isoformat()}:{lead}",
+                            account_id=account_id,
+                            burns_on=day,
+                            burns_at=burns_at,
+                            days_before=lead,
+                            points=points,
+                            sent_at=now,
+                        )
                     )
+                    .on_conflict(target=BurnReminder.reminder_key, action="DO NOTHING")
+                    .returning(BurnReminder.id)
                 )
-                .on_conflict(target=BurnReminder.reminder_key, action="DO NOTHING")
-                .returning(BurnReminder.id)
-            )
-            if not inserted:
+                if inserted:
+                    reminded.append((day, points, days_left))
+                    first_id = first_id or int(inserted[0]["id"])
+            if not reminded or first_id is None:
                 continue
             await pass_outbox.queue_pass_update(account_id)
-            await _email(account_id, points=points, day=day, days_left=days_left, key=inserted)
-        sent += 1
+            await _email(account_id, reminded, key=first_id)
+        sent += len(reminded)
     return sent
 
 
-async def _email(
-    account_id: int, *, points: int, day: date, days_left: int, key: list[dict[str, Any]]
-) -> None:
+async def _email(account_id: int, burns: list[tuple[date, int, int]], *, key: int) -> None:
     member = await members.member_of_account(account_id)
     if not member or not member["email"] or not member["marketing_email"]:
         return
@@ -93,13 +106,14 @@ async def _email(
         lang=member["language"],
         context={
             "name": member["name"],
-            "points": points,
-            "date": date_ru(day),
-            "date_iso": day.isoformat(),
-            "days_left": days_left,
+            "burns": [
+                {"day": day.isoformat(), "points": points, "days_left": days_left}
+                for day, points, days_left in burns
+            ],
+            "total": sum(points for _day, points, _left in burns),
             "card_url": f"{settings_module.get().base_url}/card",
         },
-        dedupe_key=f"expiry:reminder:{key[0]['id']}",
+        dedupe_key=f"expiry:reminder:{key}",
     )
 
 

@@ -119,12 +119,13 @@ async def notify(payload: dict[str, Any]) -> None:
                         "name": member["name"],
                         "month": month,
                         "points": int(row["reward_points"]),
-                        "missed_by": service.roubles_text(
-                            max(0, int(row["goal_kopecks"]) - int(row["spent_kopecks"]))
+                        "missed_by_kopecks": max(
+                            0, int(row["goal_kopecks"]) - int(row["spent_kopecks"])
                         ),
-                        "goal": service.roubles_text(int(row["goal_kopecks"])),
-                        "spent": service.roubles_text(int(row["spent_kopecks"])),
+                        "goal_kopecks": int(row["goal_kopecks"]),
+                        "spent_kopecks": int(row["spent_kopecks"]),
                         "card_url": f"{settings_module.get().base_url}/card",
+                        "cashback_url": f"{settings_module.get().base_url}/cashback",
                     },
                     dedupe_key=f"cashback:{row['id']}",
                 )

@@ -27,7 +27,7 @@ from wallet.http import client_ip
 from wallet.inputs import QueryJournalId, parse_id
 from wallet.members import service as members
 from wallet.members.schemas import LANGUAGES, AddCardIn, EnrolIn
-from wallet.pages import cashback
+from wallet.pages import cashback, i18n, pwa
 from wallet.pages.render import Page, card_barcode, page, qr_svg
 from wallet.plastic import service as plastic
 from wallet.promotions import service as promotions
@@ -205,10 +205,19 @@ class PagesController(Controller):
         request: Request[Any, Any, Any],
         n: FromQuery[str | None] = None,
         msg: FromQuery[str | None] = None,
+        add: FromQuery[str | None] = None,
     ) -> Response[Any]:
         p = await page(request)
         if p.session is None:
             return p.redirect("/signin")
+        if add in ("apple", "google"):
+            # The welcome email's wallet buttons: a signed pass link lasts an hour, an
+            # email much longer, so the email links here and a fresh link is made now.
+            cards = await members.cards_of_account(p.session.account_id)
+            found = views.links(views.main_card(cards).number)
+            target = found.apple_pass if add == "apple" else found.google_save
+            if target:
+                return p.redirect(target)
         return await _card_page(p, selected=n, notice=_notice(p, msg))
 
     @post("/card/family")
@@ -253,6 +262,25 @@ class PagesController(Controller):
             return await _card_page(p, error=p.t("card.too_many"), status=429, form=form)
         return p.redirect(f"/card?n={card.number}&msg=activated")
 
+    @post("/card/consents")
+    async def consents(self, request: Request[Any, Any, Any]) -> Response[Any]:
+        """Marketing email and messages on the card, on or off: the way back the
+        unsubscribe page promises. An unticked box is not sent, so absent means off."""
+        p = await page(request)
+        if p.session is None:
+            return p.redirect("/signin")
+        form = await p.form()
+        if form is None:
+            return p.refused()
+        wanted: dict[str, bool | None] = {
+            channel: form.get(f"marketing_{channel}") == "1" for channel in ("email", "push")
+        }
+        async with db.write_transaction():
+            await members.set_marketing_consents(
+                p.session.member_id, wanted, now=clock.now(), source="card_page"
+            )
+        return p.redirect("/card?msg=consents#settings")
+
     @post("/card/language")
     async def email_language(self, request: Request[Any, Any, Any]) -> Response[Any]:
         p = await page(request)
@@ -282,7 +310,12 @@ class PagesController(Controller):
         if p.session is None:
             return p.redirect("/signin")
         found = await views.history(p.session.account_id, limit=HISTORY_PAGE, before=before)
-        return p.render("history.html", items=found.items, next_before=found.next_before)
+        return p.render(
+            "history.html",
+            items=found.items,
+            next_before=found.next_before,
+            no_points_reason=lambda reason: i18n.no_points_reason(p.lang, reason),
+        )
 
     @get("/cashback")
     async def cashback_page(self, request: Request[Any, Any, Any]) -> Response[Any]:
@@ -401,6 +434,7 @@ def _notice(p: Page, msg: str | None) -> str | None:
         "family": p.t("card.family_added"),
         "activated": p.t("card.activated_short"),
         "language": p.t("settings.saved"),
+        "consents": p.t("settings.saved"),
     }.get(msg or "")
 
 
@@ -440,7 +474,7 @@ async def _card_page(
     shown = next((card for card in active if card.number == selected), None) or next(
         (card for card in active if card.role == "main"), active[0] if active else cards[0]
     )
-    return p.render(
+    reply = p.render(
         "card.html",
         status=status,
         name=next((c.holder_name for c in cards if c.role == "main"), ""),
@@ -462,4 +496,9 @@ async def _card_page(
         form=form or {},
         email_language=member["language"],
         languages=LANGUAGES,
+        marketing_email=bool(member["marketing_email"]),
+        marketing_push=bool(member["marketing_push"]),
     )
+    # The card page registers its offline worker (wallet/pages/pwa.py).
+    reply.headers["Content-Security-Policy"] = pwa.CARD_CSP
+    return reply

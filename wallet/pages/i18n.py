@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Literal
 
-from passes.card import date_ru
-from wallet import settings
+from wallet import settings, words
 
 Lang = Literal["ru", "en"]
 
@@ -44,6 +43,12 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "join.marketing_sms": ("Присылать предложения в SMS", "Send me offers by SMS"),
     "join.submit": ("Получить карту", "Get my card"),
     "join.have_card": ("Уже есть карта?", "Already a member?"),
+    "join.no_wallet": (
+        "Нет Apple Wallet или Google Wallet? Не нужно: откройте карту в браузере и добавьте "
+        "её на экран «Домой» — она покажет QR-код на кассе даже без интернета.",
+        "No Apple Wallet or Google Wallet? No need: open the card in your browser and add "
+        "it to your home screen — it shows the QR code at the till even offline.",
+    ),
     "join.need_consent": (
         "Чтобы получить карту, примите правила и согласие на обработку данных.",
         "To get a card, accept the rules and the data processing consent.",
@@ -59,7 +64,7 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "card.show_qr": ("Покажите код на кассе", "Show this code at the till"),
     "card.balance": ("Баллы", "Points"),
     "card.pending": ("Ожидают начисления", "Pending"),
-    "card.pending_until": ("{points} с {date}", "{points} from {date}"),
+    "card.pending_until": ("{points} — с {date}", "{points} from {date}"),
     "card.burns": ("Сгорят {date}: {points}", "{points} expire on {date}"),
     "card.no_burn": ("Ничего не сгорает", "Nothing expires soon"),
     "card.tier": ("Уровень", "Tier"),
@@ -109,6 +114,7 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "settings.title": ("Настройки", "Settings"),
     "settings.email_language": ("Язык писем", "Language of emails"),
     "settings.save": ("Сохранить", "Save"),
+    "settings.marketing": ("Предложения и новости", "Offers and news"),
     "settings.saved": ("Настройки сохранены", "Settings saved"),
     "settings.bad_language": (
         "Выберите русский или английский язык",
@@ -131,6 +137,15 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "kind.transfer": ("Перенос с карты", "Moved from a card"),
     "kind.cashback": ("Кешбэк", "Cashback"),
     "kind.bonus": ("Бонус", "Bonus"),
+    "kind.no_points": ("Покупка без баллов", "Purchase, no points"),
+    "history.no_points.categories": (
+        "Баллы не начисляются на {categories}",
+        "No points are earned on {categories}",
+    ),
+    "history.no_points.too_small": (
+        "Сумма слишком мала: баллы округлились до нуля",
+        "Too small an amount: the points rounded to zero",
+    ),
     "cashback.title": ("Кешбэк", "Cashback"),
     "cashback.none": (
         "Сейчас предложений нет. Загляните позже!",
@@ -146,6 +161,7 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "cashback.reached": ("Цель достигнута!", "Goal reached!"),
     "cashback.last_month": ("Прошлый месяц", "Last month"),
     "cashback.opted_in": ("Вы участвуете", "You are in"),
+    "cashback.how_set": ("Как мы посчитали цель", "How your goal was set"),
     "signin.title": ("Вход", "Sign in"),
     "signin.lead": (
         "Мы пришлём шестизначный код на вашу почту или по SMS на ваш телефон.",
@@ -175,10 +191,28 @@ CATALOGUE: dict[str, tuple[str, str]] = {
         "The form has expired. Reload the page and try again.",
     ),
     "notfound": ("Страница не найдена", "Page not found"),
-    "points": ("{n} балл.", "{n} pts"),
     "poster.title": ("Карта лояльности за минуту", "A loyalty card in a minute"),
     "poster.scan": ("Наведите камеру на код", "Point your camera at the code"),
 }
+
+
+# Categories tills send that earn nothing, as a shopper names them.
+CATEGORY_NAMES: dict[str, tuple[str, str]] = {
+    "alcohol": ("алкоголь", "alcohol"),
+    "tobacco": ("табак", "tobacco"),
+    "lottery": ("лотерейные билеты", "lottery tickets"),
+    "gift_cards": ("подарочные карты", "gift cards"),
+}
+
+
+def no_points_reason(lang: Lang, reason: str) -> str:
+    """Why a receipt earned nothing, from ``HistoryItem.reason`` of a ``no_points`` item."""
+    kind, _sep, rest = reason.partition(":")
+    if kind == "categories" and rest:
+        index = 0 if lang == "ru" else 1
+        names = [CATEGORY_NAMES.get(c, (c, c))[index] for c in rest.split(",")]
+        return translate(lang, "history.no_points.categories", categories=", ".join(names))
+    return translate(lang, "history.no_points.too_small")
 
 
 def choose(accept_language: str | None) -> Lang:
@@ -210,10 +244,13 @@ def translate(lang: Lang, key: str, **values: object) -> str:
 
 
 def date(lang: Lang, moment: datetime) -> str:
-    local = moment.astimezone(settings.get().tz)
-    if lang == "ru":
-        return date_ru(local.date())
-    return local.strftime("%-d %b %Y")
+    return words.date(moment.astimezone(settings.get().tz).date(), lang)
+
+
+def burn_date(lang: Lang, moment: datetime) -> str:
+    """The day points expiring at ``moment`` burn on (midnight counts as the day before),
+    the date the burn reminder names."""
+    return date(lang, moment - timedelta(microseconds=1))
 
 
 def datetime_short(lang: Lang, moment: datetime) -> str:
@@ -222,16 +259,13 @@ def datetime_short(lang: Lang, moment: datetime) -> str:
 
 
 def number(value: int) -> str:
-    """Thousands apart by a narrow no-break space, as both languages read it on a phone."""
-    return f"{value:,}".replace(",", "\u202f")
+    """Thousands apart by a no-break space (``words.number``)."""
+    return words.number(value)
 
 
 def money(lang: Lang, kopecks: int) -> str:
-    roubles, rest = divmod(abs(kopecks), 100)
-    sign = "−" if kopecks < 0 else ""
-    if lang == "ru":
-        return f"{sign}{number(roubles)},{rest:02d}\u00a0₽"
-    return f"{sign}₽{number(roubles)}.{rest:02d}"
+    """'3 431,10 ₽', '6 100 ₽' (``words.money``)."""
+    return words.money(kopecks, lang)
 
 
 def card_groups(number_: str) -> str:

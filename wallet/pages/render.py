@@ -11,12 +11,13 @@ from typing import Any
 import qrcode
 from litestar import Request, Response
 from litestar.enums import MediaType
+from litestar.exceptions import HTTPException
 from litestar.response import Redirect
 from markupsafe import Markup
 from qrcode.constants import ERROR_CORRECT_M
 
 from passes import barcode
-from wallet import clock, settings
+from wallet import clock, errors, settings, words
 from wallet.pages import i18n
 from wallet.signin import service as pages
 from wallet.signin.service import Session
@@ -105,8 +106,11 @@ class Page:
             csrf=self.csrf,
             signed_in=self.session is not None,
             date=functools.partial(i18n.date, self.lang),
+            burn_date=functools.partial(i18n.burn_date, self.lang),
             datetime=functools.partial(i18n.datetime_short, self.lang),
             money=functools.partial(i18n.money, self.lang),
+            points=functools.partial(words.points, lang=self.lang),
+            count=functools.partial(words.count, lang=self.lang),
             path=self.request.url.path,
             **context,
         )
@@ -150,3 +154,34 @@ async def page(request: Request[Any, Any, Any]) -> Page:
         csrf=csrf.token(binding),
         cookies=cookies,
     )
+
+
+# Paths whose callers are programs (tills, wallets, the shopper app): they keep the JSON
+# error body their contract lists, whatever their Accept header says.
+MACHINE_PATHS = ("/api/", "/v1/", "/passes/", "/schema", "/metrics", "/healthz", "/koshelek/")
+
+
+def wants_page(request: Request[Any, Any, Any]) -> bool:
+    """A browser asking for a page: GET or HEAD, HTML accepted, not a machine path."""
+    return (
+        request.method in ("GET", "HEAD")
+        and "text/html" in request.headers.get("accept", "")
+        and not request.url.path.startswith(MACHINE_PATHS)
+    )
+
+
+def not_found_page(request: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
+    """A mistyped address in a browser gets a page in the shopper's language with a way
+    back, not a JSON error body; everyone else gets the JSON one (``wallet.errors``)."""
+    if not wants_page(request):
+        return errors.http_error_handler(request, exc)
+    lang = i18n.choose(request.headers.get("accept-language"))
+    html = templates.env.get_template("pages/error.html").render(
+        t=functools.partial(i18n.translate, lang),
+        lang=lang,
+        csrf="",
+        signed_in=False,
+        path=request.url.path,
+        message=i18n.translate(lang, "notfound"),
+    )
+    return responses.protect(Response(html, status_code=404, media_type=MediaType.HTML))

@@ -110,7 +110,7 @@ def liability_sheets(report: Liability) -> list[Sheet]:
 MOVEMENT_HEADERS = {
     "earned": "Начислено за покупки",
     "promotion": "Бонусы акций",
-    "cashback": "Кэшбэк",
+    "cashback": "Кешбэк",
     "bonus": "Бонусы за события",
     "redeemed": "Списано в оплату",
     "expired": "Сгорело",
@@ -157,8 +157,8 @@ def movements_sheets(report: Movements) -> list[Sheet]:
             ],
         ),
         Sheet(
-            "По предложениям кэшбэка",
-            ["Предложение", "Название", "Кэшбэк, баллов"],
+            "По предложениям кешбэка",
+            ["Предложение", "Название", "Кешбэк, баллов"],
             [[o.offer_id, o.name, o.cashback_points] for o in report.by_offer],
         ),
     ]

@@ -37,22 +37,32 @@ class MeController(Controller):
 
     @patch(
         operation_id="updateMe",
-        summary="Change my settings: the language of my emails, my phone",
+        summary="Change my settings: the language of my emails, my phone, marketing on or off",
         description="Send only what changes. `language` is `ru` or `en`; every email from "
         "now on (cashback outcomes, burn reminders, campaigns) is written in it. `phone` "
         "may be typed any way (`8 (912) 345-67-89`) and is stored in E.164; an invalid "
-        "number is 422 naming the field, another member's number 409.",
+        "number is 422 naming the field, another member's number 409. `marketing_email` "
+        "and `marketing_push` switch campaign emails and messages on the card on or off "
+        "(the way back from an unsubscribe link); each change is kept in the consent trail.",
         responses=errors(400, 409, 422),
     )
     async def update_me(self, request: Request[Any, Any, Any], data: JSONBody[MeUpdate]) -> MeOut:
         who = principal(request)
         assert who.member_id is not None
-        if data.language is not None or data.phone is not None:
+        consents = {"email": data.marketing_email, "push": data.marketing_push}
+        if (
+            data.language is not None
+            or data.phone is not None
+            or any(value is not None for value in consents.values())
+        ):
             async with db.write_transaction():
                 if data.language is not None:
                     await service.set_language(who.member_id, data.language)
                 if data.phone is not None:
                     await service.set_phone(who.member_id, data.phone, now=clock.now())
+                await service.set_marketing_consents(
+                    who.member_id, consents, now=clock.now(), source="api"
+                )
         return await views.me(who.member_id, now=clock.now())
 
     @get(

@@ -14,6 +14,7 @@ from wallet.ledger import reads as ledger_reads
 from wallet.members import service
 from wallet.members.schemas import ExpiryOut, Links, MeOut, ReferralOut
 from wallet.passsync import links as pass_links
+from wallet.receipts import reads as receipt_reads
 from wallet.receipts import service as receipts
 
 
@@ -66,19 +67,27 @@ async def me(member_id: int, *, now: datetime) -> MeOut:
         links=links(main_card(cards).number),
         tier_progress=shown.tier_out(member["language"]),
         referral=shown.referral(),
+        marketing_email=bool(member["marketing_email"]),
+        marketing_push=bool(member["marketing_push"]),
     )
 
 
 class HistoryItem(msgspec.Struct, frozen=True):
     id: int
+    """The journal entry; 0 for a receipt that moved no points (kind ``no_points``)."""
     kind: str
     points: int
     at: datetime
+    """When the points moved (the receipt's posting for a purchase)."""
     receipt_id: str | None
     store: str | None
     receipt_total_kopecks: int | None
     lot_expires_at: datetime | None
     reason: str
+    """Why: a support adjustment's reason; for ``no_points``, ``categories:<a>,<b>`` (every
+    line was of a category that earns nothing) or ``too_small`` (the points rounded to 0)."""
+    receipt_at: datetime | None = None
+    """When the purchase happened, by the till's clock (the receipt's ``occurred_at``)."""
 
 
 class HistoryPage(msgspec.Struct, frozen=True):
@@ -86,23 +95,58 @@ class HistoryPage(msgspec.Struct, frozen=True):
     next_before: int | None
 
 
+def _no_points_reason(row: dict[str, object]) -> str:
+    categories = row["no_points_categories"]
+    if row["every_line_excluded"] and isinstance(categories, list) and categories:
+        return "categories:" + ",".join(str(c) for c in categories)
+    return "too_small"
+
+
 async def history(account_id: int, *, limit: int, before: int | None) -> HistoryPage:
     lines = await ledger_reads.history(account_id, limit=limit, before_id=before)
     found = await receipts.receipts_by_id({line.receipt_id for line in lines if line.receipt_id})
-    items = []
+    more = len(lines) == limit
+    # Receipts that moved no points have no journal entry: the ones posted in the span
+    # this page covers (after the oldest entry shown, if older ones follow; up to the
+    # entry the previous page ended at) are listed among the entries.
+    until = None
+    if before is not None:
+        edge = await ledger_reads.history(account_id, limit=1, before_id=before + 1)
+        until = edge[0].created_at if edge and edge[0].id == before else None
+    quiet = await receipt_reads.receipts_without_points(
+        account_id, after=lines[-1].created_at if more and lines else None, until=until
+    )
+    dated: list[tuple[datetime, HistoryItem]] = []
     for line in lines:
         receipt = found.get(line.receipt_id) if line.receipt_id else None
-        items.append(
-            HistoryItem(
-                id=line.id,
-                kind=line.kind,
-                points=line.points,
-                at=line.created_at,
-                receipt_id=receipt["external_id"] if receipt else None,
-                store=receipt["store_name"] if receipt else None,
-                receipt_total_kopecks=receipt["total_kopecks"] if receipt else None,
-                lot_expires_at=line.lot_expires_at,
-                reason=line.reason,
-            )
+        item = HistoryItem(
+            id=line.id,
+            kind=line.kind,
+            points=line.points,
+            at=line.created_at,
+            receipt_id=receipt["external_id"] if receipt else None,
+            store=receipt["store_name"] if receipt else None,
+            receipt_total_kopecks=receipt["total_kopecks"] if receipt else None,
+            lot_expires_at=line.lot_expires_at,
+            reason=line.reason,
+            receipt_at=receipt["occurred_at"] if receipt else None,
         )
-    return HistoryPage(items=items, next_before=lines[-1].id if len(lines) == limit else None)
+        dated.append((line.created_at, item))
+    for row in quiet:
+        item = HistoryItem(
+            id=0,
+            kind="no_points",
+            points=0,
+            at=row["posted_at"],
+            receipt_id=row["external_id"],
+            store=row["store_name"],
+            receipt_total_kopecks=row["total_kopecks"],
+            lot_expires_at=None,
+            reason=_no_points_reason(row),
+            receipt_at=row["occurred_at"],
+        )
+        dated.append((row["posted_at"], item))
+    dated.sort(key=lambda pair: pair[0], reverse=True)
+    return HistoryPage(
+        items=[item for _at, item in dated], next_before=lines[-1].id if more else None
+    )

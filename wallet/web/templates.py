@@ -9,10 +9,13 @@ Marketers' own subject and body text is rendered elsewhere, in a sandbox
 from __future__ import annotations
 
 import posixpath
+from datetime import date as Date
 from pathlib import Path
 from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+
+from wallet import words
 
 TEMPLATES = Path(__file__).resolve().parent.parent.parent / "templates"
 
@@ -34,6 +37,18 @@ env = _Environment(
     # Templates ship with the code: no stat() of the file on every render.
     auto_reload=False,
 )
+
+# Every template writes numbers the one way (wallet/words.py): ``{{ n|points(lang) }}`` ->
+# "22 балла", ``{{ kopecks|money(lang) }}`` -> "3 431,10 ₽", ``{{ "2026-11"|month(lang) }}``
+# -> "ноябрь 2026", ``{{ "2027-01-31"|day(lang) }}`` -> "31 января 2027", ``{{ plural(n, "день", "дня", "дней") }}``.
+env.filters["points"] = lambda n, lang="ru": words.points(int(n), words.lang_of(lang))
+env.filters["money"] = lambda kopecks, lang="ru": words.money(int(kopecks), words.lang_of(lang))
+env.filters["month"] = lambda key, lang="ru": words.month_key(str(key), words.lang_of(lang))
+env.filters["count"] = lambda n, noun, lang="ru": words.count(int(n), noun, words.lang_of(lang))
+env.filters["day"] = lambda day, lang="ru": words.date(
+    day if isinstance(day, Date) else Date.fromisoformat(str(day)), words.lang_of(lang)
+)
+env.globals["plural"] = words.plural
 
 
 def render(name: str, context: dict[str, Any]) -> str:
