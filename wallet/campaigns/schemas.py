@@ -14,6 +14,15 @@ from wallet.segments.schemas import SegmentFilter
 # "push" goes on the Apple/Google pass; "koshelek" to the card in «Кошелёк» (by phone).
 Channel = Literal["email", "push", "koshelek"]
 Rate = Annotated[int, msgspec.Meta(ge=0, le=100_000, description="messages/s; 0 = default")]
+HoldoutBp = Annotated[
+    int,
+    msgspec.Meta(
+        ge=0,
+        le=5000,
+        description="share of the audience held out as a control group, in basis points "
+        "(1000 = 10%): chosen by a hash of campaign and account, sent nothing on any channel",
+    ),
+]
 Template = Annotated[str, msgspec.Meta(pattern=r"^campaign_[a-z0-9_]{1,50}$")]
 
 
@@ -35,6 +44,7 @@ class CampaignIn(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     push_text: inputs.PushText = ""
     email_rate: Rate = 0
     push_rate: Rate = 0
+    holdout_bp: HoldoutBp = 0
 
 
 class ChannelFigures(msgspec.Struct, frozen=True):
@@ -72,6 +82,7 @@ class CampaignOut(msgspec.Struct, frozen=True):
     created_by: str
     created_at: datetime
     figures: list[ChannelFigures]
+    holdout_bp: int = 0
 
 
 class ScheduleIn(msgspec.Struct, frozen=True, forbid_unknown_fields=True):

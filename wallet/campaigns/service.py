@@ -37,7 +37,7 @@ from jinja2.sandbox import SandboxedEnvironment
 
 from wallet import clock, codes, db
 from wallet import settings as settings_module
-from wallet.campaigns import queries
+from wallet.campaigns import holdout, queries
 from wallet.campaigns.schemas import (
     CampaignIn,
     CampaignOut,
@@ -254,6 +254,7 @@ def _values(data: CampaignIn) -> dict[Any, Any]:
         Campaign.push_text: data.push_text,
         Campaign.email_rate: data.email_rate,
         Campaign.push_rate: data.push_rate,
+        Campaign.holdout_bp: data.holdout_bp,
     }
 
 
@@ -305,7 +306,9 @@ async def figures(campaign_id: int, channels: list[str]) -> list[ChannelFigures]
         out.append(
             ChannelFigures(
                 channel=channel,
-                targeted=sum(by_status.values()),
+                # The control group is not targeted: its rows are there to be counted by
+                # the campaign report (wallet.reports), never sent.
+                targeted=sum(by_status.values()) - by_status[holdout.HELD_OUT],
                 pending=by_status["pending"] + by_status["sending"],
                 sent=by_status["sent"],
                 failed=by_status["failed"],
@@ -342,6 +345,7 @@ def _out(camp: dict[str, Any], found: list[ChannelFigures]) -> CampaignOut:
         created_by=camp["created_by"],
         created_at=camp["created_at"],
         figures=found,
+        holdout_bp=camp["holdout_bp"],
     )
 
 
@@ -449,13 +453,21 @@ async def materialize(
     *,
     now: datetime,
     occasion: str = "",
+    holdout_bp: int = 0,
 ) -> None:
-    """One delivery row per matching shopper, in one statement; rows already there stay."""
+    """One delivery row per matching shopper, in one statement; rows already there stay
+    (``holdout_bp``: the share held out as a control group, see ``holdout``)."""
     p = db.Params()
     compiled = await segments.compile_filter(flt, now=now, params=p)
     suffix = f":{channel}" + (f":{occasion}" if occasion else "")
     text = queries.materialize(
-        p, campaign_id=campaign_id, channel=channel, suffix=suffix, now=now, where=compiled.where
+        p,
+        campaign_id=campaign_id,
+        channel=channel,
+        suffix=suffix,
+        now=now,
+        where=compiled.where,
+        holdout_bp=holdout_bp,
     )
     await db.fetch(text, *p.values)
 
@@ -469,7 +481,7 @@ async def start(campaign_id: int, at: str, *, now: datetime) -> bool:
             return False  # cancelled, or rescheduled to another time
         flt = await audience(camp)
         for channel in camp["channels"]:
-            await materialize(campaign_id, channel, flt, now=now)
+            await materialize(campaign_id, channel, flt, now=now, holdout_bp=camp["holdout_bp"])
         await Campaign.update(
             {
                 Campaign.status: "sending",

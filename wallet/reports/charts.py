@@ -13,7 +13,7 @@ from typing import Any
 import pygal
 from pygal.style import Style
 
-from wallet.reports.schemas import Liability, Movements
+from wallet.reports.schemas import CampaignOutcome, Liability, Movements
 
 _STYLE = Style(
     background="white",
@@ -69,4 +69,46 @@ def movements_by_day(report: Movements) -> str:
     chart.add("Начислено", credits)
     chart.add("Списано, сгорело, возвращено", debits)
     chart.add("Итого", [d.net for d in report.by_day])
+    return _svg(chart)
+
+
+# Each figure's difference as a share of the held-out group's own figure, so that a share,
+# a count and roubles sit on one axis; the table beside the chart gives them in their units.
+UPLIFT_LABELS = {
+    "buyers_share": "Доля купивших",
+    "receipts_per_shopper": "Чеков на покупателя",
+    "revenue_per_shopper_kopecks": "Выручка на покупателя",
+    "points_per_shopper": "Баллов на покупателя",
+}
+
+
+def campaign_uplift(report: CampaignOutcome) -> str:
+    """Recipients against the held-out, in % of the held-out's figure, with the 95% interval
+    drawn as whiskers (figures with nothing to compare against are left out)."""
+    chart = pygal.HorizontalBar(
+        **_config("Разница с контрольной группой, % (95% доверительный интервал)"),
+        show_legend=False,
+    )
+    labels, values = [], []
+    for m in report.metrics:
+        if not m.held_out:
+            continue
+        labels.append(UPLIFT_LABELS.get(m.metric, m.metric))
+        values.append(
+            {
+                "value": round(100 * m.difference / m.held_out, 1),
+                "ci": {
+                    "low": round(100 * m.ci_low / m.held_out, 1),
+                    "high": round(100 * m.ci_high / m.held_out, 1),
+                },
+                "color": "#0a7d48" if m.difference >= 0 else "#b00020",
+            }
+        )
+    chart.x_labels = labels
+    chart.add("Разница, %", values)
+    chart.x_label_rotation = 0
+    # pygal scales to the bars alone; the whiskers and zero must fit too.
+    ends = [0.0] + [end for v in values for end in (v["ci"]["low"], v["ci"]["high"])]
+    pad = (max(ends) - min(ends)) * 0.05 or 1.0
+    chart.range = (min(ends) - pad, max(ends) + pad)
     return _svg(chart)

@@ -24,6 +24,7 @@ import anyio
 import xlsxwriter
 
 from wallet.reports.schemas import (
+    CampaignOutcome,
     Liability,
     LiabilityFigures,
     MovementFigures,
@@ -51,6 +52,59 @@ class Sheet:
 
 
 # ---- what each report's tables hold ----------------------------------------------------
+
+METRIC_NAMES = {
+    "buyers_share": "Доля купивших",
+    "receipts_per_shopper": "Чеков на покупателя",
+    "revenue_per_shopper_kopecks": "Выручка на покупателя, ₽",
+    "points_per_shopper": "Баллов на покупателя",
+}
+METHOD_NAMES = {
+    "two_proportion_wald": "разность долей (Вальд)",
+    "welch_t": "разность средних (Уэлч)",
+}
+_GROUP_HEADERS = ["Группа", "Покупателей", "Купили", "Чеков", "Выручка, ₽", "Начислено баллов"]
+_METRIC_HEADERS = [
+    "Показатель",
+    "Метод",
+    "Получатели",
+    "Контрольная группа",
+    "Разница",
+    "Разница к контрольной, доля",
+    "95% ДИ от",
+    "95% ДИ до",
+    "Данных достаточно",
+    "Различие значимо",
+]
+
+
+def campaign_sheets(report: CampaignOutcome) -> list[Sheet]:
+    """The two groups and the comparison of each figure (revenue per shopper in roubles)."""
+    groups = [
+        [name, g.shoppers, g.buyers, g.receipts, _money(g.revenue_kopecks), g.points]
+        for name, g in (("Получатели", report.recipients), ("Контрольная группа", report.held_out))
+    ]
+    rows = []
+    for m in report.metrics:
+        scale = 100 if m.metric == "revenue_per_shopper_kopecks" else 1
+        figures = [m.recipients, m.held_out, m.difference, m.ci_low, m.ci_high]
+        ours, theirs, diff, low, high = (round(x / scale, 6) for x in figures)
+        rows.append(
+            [
+                METRIC_NAMES.get(m.metric, m.metric),
+                METHOD_NAMES.get(m.method, m.method),
+                ours,
+                theirs,
+                diff,
+                m.relative,
+                low,
+                high,
+                "да" if m.enough else "нет",
+                "да" if m.significant else "нет",
+            ]
+        )
+    return [Sheet("Группы", _GROUP_HEADERS, groups), Sheet("Сравнение", _METRIC_HEADERS, rows)]
+
 
 _LIABILITY_HEADERS = [
     "Счетов",

@@ -206,3 +206,38 @@ RECEIPT_JOURNAL = db.sql(
     created_at=db.timestamp,
 )
 """Every ledger movement a receipt caused (sale, promotions, returns, refunds)."""
+
+# ---- campaign outcome ------------------------------------------------------------------
+
+# Delivery reasons decided when the rows were made: the shopper could not have been
+# reached on that channel (campaigns' ``materialize``). Anything later (no_wallet,
+# consent_withdrawn, a failure) happened to someone the campaign meant to reach.
+UNREACHABLE = ("no_email", "no_consent", "no_phone")
+
+_UNREACHABLE_SQL = ", ".join(f"'{reason}'" for reason in UNREACHABLE)
+
+CAMPAIGN_GROUPS = db.sql(
+    "WITH grp AS ("
+    "SELECT account_id, MAX(CASE WHEN status = 'held_out' THEN 1 ELSE 0 END) AS control "
+    "FROM delivery WHERE campaign_id = $1 AND ("
+    "(status = 'held_out' AND reason = '') OR "
+    f"(status <> 'held_out' AND NOT (status = 'skipped' AND reason IN ({_UNREACHABLE_SQL})))) "
+    "GROUP BY account_id), "
+    "per AS ("
+    "SELECT g.control AS control, COUNT(r.id) AS receipts, "
+    "COALESCE(SUM(r.total_kopecks), 0) AS revenue, COALESCE(SUM(r.earned_points), 0) AS points "
+    "FROM grp g LEFT JOIN receipt r ON r.account_id = g.account_id "
+    "AND r.occurred_at >= $2 AND r.occurred_at < $3 "
+    "GROUP BY g.account_id, g.control) "
+    "SELECT control, COUNT(*) AS shoppers, "
+    "SUM(CASE WHEN receipts > 0 THEN 1 ELSE 0 END) AS buyers, "
+    "SUM(receipts) AS receipts, SUM(CAST(receipts AS DOUBLE PRECISION) * receipts) AS receipts_sq, "
+    "SUM(revenue) AS revenue, SUM(CAST(revenue AS DOUBLE PRECISION) * revenue) AS revenue_sq, "
+    "SUM(points) AS points, SUM(CAST(points AS DOUBLE PRECISION) * points) AS points_sq "
+    "FROM per GROUP BY control ORDER BY control"
+)
+"""A campaign's shoppers in two groups, control 0 (recipients: a delivery not skipped as
+unreachable) and 1 (held out, and reachable: a ``held_out`` row whose reason is empty),
+with what each group bought in [$2, $3): shoppers, buyers, receipts, revenue and points,
+and the sums of squares per shopper that Welch's interval needs. The squares are summed as
+doubles: kopecks squared over a million shoppers overflow 64-bit integers."""

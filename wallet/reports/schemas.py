@@ -161,3 +161,65 @@ class ReceiptDetail(msgspec.Struct, frozen=True):
     refunded_points: int
     lines: list[ReceiptLineOut]
     movements: list[ReceiptEntry]
+
+
+# ---- campaign outcome against its control group -------------------------------------------
+
+
+class GroupFigures(msgspec.Struct, frozen=True, kw_only=True):
+    """One side of the comparison over the window: shoppers the campaign reached (or would
+    have), how many bought, and what they bought. Revenue is the receipts' totals before
+    returns; points are what those receipts earned."""
+
+    shoppers: int
+    buyers: int
+    receipts: int
+    revenue_kopecks: int
+    points: int
+
+
+class MetricComparison(msgspec.Struct, frozen=True, kw_only=True):
+    """Recipients minus held-out, with the 95% confidence interval of the difference.
+
+    ``metric``: buyers_share (0..1), receipts_per_shopper, revenue_per_shopper_kopecks,
+    points_per_shopper. ``method``: two_proportion_wald (unpooled Wald interval of a
+    difference of shares) or welch_t (Welch's t interval of a difference of means).
+    ``enough`` false: the groups are too small for the interval to mean anything (it is
+    still given, but ``ci_low``/``ci_high`` should not be read). ``relative``: the
+    difference as a share of the held-out figure (null when that is 0)."""
+
+    metric: str
+    method: str
+    recipients: float
+    held_out: float
+    difference: float
+    relative: float | None
+    ci_low: float
+    ci_high: float
+    enough: bool
+    significant: bool
+
+
+class CampaignOutcome(msgspec.Struct, frozen=True, kw_only=True):
+    """What a campaign's recipients bought over ``window_days`` after it started, against
+    its held-out control group over the same days.
+
+    ``verdict``: ``uplift`` / ``downlift`` (the buyers' share differs, the interval
+    excludes 0), ``no_difference`` (the interval includes 0), ``too_small`` (too few
+    shoppers or buyers to tell), ``no_control_group`` (nobody was held out). ``note`` says
+    the same in a sentence. ``complete`` is false while the window is still running."""
+
+    campaign_id: int
+    name: str
+    status: str
+    holdout_bp: int
+    started_at: datetime
+    window_days: int
+    window_start: datetime
+    window_end: datetime
+    complete: bool
+    recipients: GroupFigures
+    held_out: GroupFigures
+    metrics: list[MetricComparison]
+    verdict: str
+    note: str
