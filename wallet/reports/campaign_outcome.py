@@ -17,6 +17,7 @@ from wallet import db
 from wallet.campaigns import service as campaigns
 from wallet.errors import InvalidInput
 from wallet.reports import queries, stats
+from wallet.reports.service import analytical
 from wallet.reports.schemas import CampaignOutcome, GroupFigures, MetricComparison
 
 DEFAULT_WINDOW_DAYS = 14
@@ -115,6 +116,7 @@ def _verdict(
     )
 
 
+@analytical
 async def outcome(
     campaign_id: int, *, window_days: int = DEFAULT_WINDOW_DAYS, now: datetime
 ) -> CampaignOutcome:

@@ -102,6 +102,12 @@ def liability_expiry(boundaries: int) -> db.Sql:
     )
 
 
+NO_JIT = db.Sql("SET LOCAL jit = off", "SELECT 1")
+"""PostgreSQL compiles a statement whose estimated cost is high with LLVM before running
+it; for the liability over 100,000 accounts that compiling took 2.8 s of 5.3 s (EXPLAIN
+ANALYZE, bench/bench_reports.py), more than it saved. A report's transaction turns it off
+for itself (SQLite has no JIT: a no-op there)."""
+
 STORES = db.sql("SELECT id, code, name FROM store ORDER BY id")
 """Every store, for names beside ids (a chain has hundreds, not millions)."""
 
