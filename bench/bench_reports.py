@@ -191,8 +191,19 @@ async def generate(conn: asyncpg.Connection, accounts: int, lines: int, now: dat
         started,
         HOLDOUT_BP,
     )
-    for table in ("store", "account", "member", "card", "receipt", "receipt_line", "lot",
-                  "journal_entry", "account_spend_month", "campaign", "delivery"):
+    for table in (
+        "store",
+        "account",
+        "member",
+        "card",
+        "receipt",
+        "receipt_line",
+        "lot",
+        "journal_entry",
+        "account_spend_month",
+        "campaign",
+        "delivery",
+    ):
         await conn.execute(
             f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
             f"(SELECT COALESCE(MAX(id), 1) FROM {table}))"
@@ -222,7 +233,10 @@ def line(label: str, report_s: float, bare_s: float) -> None:
 async def measure(conn: asyncpg.Connection, now: datetime) -> None:
     from wallet.reports import campaign_outcome, service
 
-    for label, as_of in (("liability now", now), ("liability 90 days ago", now - timedelta(days=90))):
+    for label, as_of in (
+        ("liability now", now),
+        ("liability 90 days ago", now - timedelta(days=90)),
+    ):
         report_s, report = await best(lambda as_of=as_of: service.liability(as_of, now=now))
         bare_s, bare = await best(
             lambda as_of=as_of: conn.fetchrow(
@@ -248,9 +262,7 @@ async def measure(conn: asyncpg.Connection, now: datetime) -> None:
         bare_s, rows = await best(lambda: conn.fetch(bare_sql, start, end))
         assert moves.total.earned + moves.total.redeemed == sum(int(r["points"]) for r in rows)
         line(f"movements, 30 days ({'with' if indexed else 'without'} the index)", report_s, bare_s)
-    await conn.execute(
-        "CREATE INDEX journal_entry_created_at ON journal_entry (created_at)"
-    )
+    await conn.execute("CREATE INDEX journal_entry_created_at ON journal_entry (created_at)")
     await conn.execute("ANALYZE journal_entry")
 
     report_s, page = await best(
@@ -303,8 +315,8 @@ async def main() -> None:
     os.environ["WALLET_DATABASE_URL"] = url
     try:
         migrate(url)
-        from wallet import wiring
         from wallet import settings as settings_module
+        from wallet import wiring
 
         settings = dataclasses.replace(settings_module.load(), database_url=url)
         settings_module.override(settings)

@@ -14,11 +14,12 @@ from wallet import clock
 from wallet.auth.guards import allow
 from wallet.http import errors
 from wallet.inputs import PathId
-from wallet.reports import campaign_outcome, export, service
+from wallet.reports import campaign_outcome, export, offer_outcome, service
 from wallet.reports.schemas import (
     CampaignOutcome,
     Liability,
     Movements,
+    OfferOutcome,
     ReceiptDetail,
     ReceiptMovementsPage,
 )
@@ -41,6 +42,19 @@ From = Annotated[
 To = Annotated[
     datetime,
     QueryParameter(name="to", description="end of the period, excluded (with its offset)"),
+]
+MONTH_PATTERN = r"^(19|20|21)[0-9]{2}-(0[1-9]|1[0-2])$"
+FromMonth = Annotated[
+    str | None,
+    QueryParameter(
+        name="from", pattern=MONTH_PATTERN, description="first month, YYYY-MM (program's zone)"
+    ),
+]
+ToMonth = Annotated[
+    str | None,
+    QueryParameter(
+        name="to", pattern=MONTH_PATTERN, description="last month, YYYY-MM; default this one"
+    ),
 ]
 ReceiptCursor = Annotated[
     int, QueryParameter(ge=0, le=2**63 - 1, description="next_after of a page")
@@ -192,3 +206,29 @@ class ReportsController(Controller):
             return report
         name = f"campaign-{campaign_id}-{window_days}d"
         return file_reply(export.campaign_sheets(report), format, name)  # type: ignore[return-value]
+
+    @get(
+        "/offers/{offer_id:int}",
+        operation_id="cashbackOfferOutcome",
+        summary="A cashback offer month by month: opted in, reached, paid, spend against before",
+        description="For each month in [from, to] (default: the last 12 up to this one, not "
+        "before the offer started; at most 24, 422 beyond or for a month ahead): shoppers "
+        "with a goal, reached, missed, still open, cashback points paid; money paid per "
+        "opted-in shopper that month and in their average look-back month (the offer's "
+        "lookback_months), the same for shoppers who bought in the look-back and did not opt "
+        "in, and the difference in differences. `format=csv|xlsx` gives a file.",
+        guards=[allow(*AGGREGATES)],
+        responses=errors(404, 422),
+    )
+    async def offer(
+        self,
+        offer_id: PathId,
+        start: FromMonth = None,
+        end: ToMonth = None,
+        format: FormatParam = "json",
+    ) -> OfferOutcome:
+        report = await offer_outcome.outcome(offer_id, start=start, end=end, now=clock.now())
+        if format == "json":
+            return report
+        name = f"offer-{offer_id}-{report.months[0].month}-{report.months[-1].month}"
+        return file_reply(export.offer_sheets(report), format, name)  # type: ignore[return-value]

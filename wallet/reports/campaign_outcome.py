@@ -17,8 +17,8 @@ from wallet import db
 from wallet.campaigns import service as campaigns
 from wallet.errors import InvalidInput
 from wallet.reports import queries, stats
-from wallet.reports.service import analytical
 from wallet.reports.schemas import CampaignOutcome, GroupFigures, MetricComparison
+from wallet.reports.service import analytical
 
 DEFAULT_WINDOW_DAYS = 14
 # A longer window mixes the campaign's effect with everything else that happened since.

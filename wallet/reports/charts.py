@@ -89,18 +89,19 @@ def campaign_uplift(report: CampaignOutcome) -> str:
         **_config("Разница с контрольной группой, % (95% доверительный интервал)"),
         show_legend=False,
     )
-    labels, values = [], []
+    labels: list[str] = []
+    values: list[dict[str, Any]] = []
+    ends = [0.0]
     for m in report.metrics:
         if not m.held_out:
             continue
         labels.append(UPLIFT_LABELS.get(m.metric, m.metric))
+        low, high = round(100 * m.ci_low / m.held_out, 1), round(100 * m.ci_high / m.held_out, 1)
+        ends += [low, high]
         values.append(
             {
                 "value": round(100 * m.difference / m.held_out, 1),
-                "ci": {
-                    "low": round(100 * m.ci_low / m.held_out, 1),
-                    "high": round(100 * m.ci_high / m.held_out, 1),
-                },
+                "ci": {"low": low, "high": high},
                 "color": "#0a7d48" if m.difference >= 0 else "#b00020",
             }
         )
@@ -108,7 +109,6 @@ def campaign_uplift(report: CampaignOutcome) -> str:
     chart.add("Разница, %", values)
     chart.x_label_rotation = 0
     # pygal scales to the bars alone; the whiskers and zero must fit too.
-    ends = [0.0] + [end for v in values for end in (v["ci"]["low"], v["ci"]["high"])]
     pad = (max(ends) - min(ends)) * 0.05 or 1.0
     chart.range = (min(ends) - pad, max(ends) + pad)
     return _svg(chart)

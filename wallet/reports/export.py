@@ -29,6 +29,7 @@ from wallet.reports.schemas import (
     LiabilityFigures,
     MovementFigures,
     Movements,
+    OfferOutcome,
     ReceiptMovements,
 )
 
@@ -52,6 +53,43 @@ class Sheet:
 
 
 # ---- what each report's tables hold ----------------------------------------------------
+
+OFFER_HEADERS = [
+    "Месяц",
+    "Участвовали",
+    "Достигли цели",
+    "Не достигли",
+    "Ещё не подведён",
+    "Выплачено баллов",
+    "Покупки участника за месяц, ₽",
+    "Обычный месяц участника, ₽",
+    "Не участвовали (покупали раньше)",
+    "Покупки неучаствующего за месяц, ₽",
+    "Обычный месяц неучаствующего, ₽",
+    "Прирост участника сверх остальных, ₽",
+]
+
+
+def offer_sheets(report: OfferOutcome) -> list[Sheet]:
+    rows = [
+        [
+            m.month,
+            m.opted_in,
+            m.reached,
+            m.missed,
+            m.open,
+            m.points_paid,
+            _money(m.spend_per_shopper_kopecks),
+            _money(m.lookback_per_shopper_kopecks),
+            m.others,
+            _money(m.others_spend_per_shopper_kopecks),
+            _money(m.others_lookback_per_shopper_kopecks),
+            None if m.uplift_per_shopper_kopecks is None else _money(m.uplift_per_shopper_kopecks),
+        ]
+        for m in report.months
+    ]
+    return [Sheet("Кешбэк по месяцам", OFFER_HEADERS, rows)]
+
 
 METRIC_NAMES = {
     "buyers_share": "Доля купивших",

@@ -247,3 +247,35 @@ unreachable) and 1 (held out, and reachable: a ``held_out`` row whose reason is 
 with what each group bought in [$2, $3): shoppers, buyers, receipts, revenue and points,
 and the sums of squares per shopper that Welch's interval needs. The squares are summed as
 doubles: kopecks squared over a million shoppers overflow 64-bit integers."""
+
+# ---- cashback offer outcome ------------------------------------------------------------
+
+OFFER_GOALS = db.sql(
+    "SELECT COUNT(*) AS opted_in, "
+    "SUM(CASE WHEN outcome = 'reached' THEN 1 ELSE 0 END) AS reached, "
+    "SUM(CASE WHEN outcome = 'missed' THEN 1 ELSE 0 END) AS missed, "
+    "SUM(CASE WHEN status = 'open' THEN 1 ELSE 0 END) AS open, "
+    "COALESCE(SUM(reward_points), 0) AS points FROM offer_goal_month "
+    "WHERE offer_id = $1 AND month = $2"
+)
+"""An offer's goals of one month ($2, "YYYY-MM"): how many, reached, missed, still open, and
+the cashback paid."""
+
+OFFER_SPEND = db.sql(
+    "WITH opted AS (SELECT DISTINCT account_id FROM offer_goal_month "
+    "WHERE offer_id = $1 AND month = $2), "
+    "spend AS (SELECT account_id, "
+    "SUM(CASE WHEN month = $2 THEN spent_kopecks ELSE 0 END) AS now_spent, "
+    "SUM(CASE WHEN month < $2 THEN spent_kopecks ELSE 0 END) AS before_spent "
+    "FROM account_spend_month WHERE month >= $3 AND month <= $2 GROUP BY account_id), "
+    "everyone AS (SELECT account_id FROM opted UNION SELECT account_id FROM spend) "
+    "SELECT CASE WHEN o.account_id IS NULL THEN 0 ELSE 1 END AS opted, COUNT(*) AS shoppers, "
+    "COALESCE(SUM(s.now_spent), 0) AS now_spent, "
+    "COALESCE(SUM(s.before_spent), 0) AS before_spent "
+    "FROM everyone e LEFT JOIN opted o ON o.account_id = e.account_id "
+    "LEFT JOIN spend s ON s.account_id = e.account_id "
+    "WHERE o.account_id IS NOT NULL OR s.before_spent > 0 "
+    "GROUP BY 1 ORDER BY 1"
+)
+"""Money paid in month $2 and in the look-back months [$3, $2) by the offer's opted-in
+shoppers of $2 (opted 1) and by everyone else who bought in the look-back (opted 0)."""

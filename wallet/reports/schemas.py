@@ -223,3 +223,37 @@ class CampaignOutcome(msgspec.Struct, frozen=True, kw_only=True):
     metrics: list[MetricComparison]
     verdict: str
     note: str
+
+
+# ---- cashback offer outcome, month by month -----------------------------------------------
+
+
+class OfferMonth(msgspec.Struct, frozen=True, kw_only=True):
+    """One month of a cashback offer. ``opted_in``: shoppers with a goal that month;
+    ``reached``/``missed`` once settled (``open`` until then); ``points_paid``: cashback
+    credited for it. Spend is money paid (``account_spend_month``, net of returns) per
+    shopper: this month, and the average month of the ``lookback_months`` before it.
+    ``others`` are shoppers who bought in those look-back months and had no goal this month
+    (the eligible who did not opt in; the offer's tier and segment conditions are not
+    re-applied). ``uplift_per_shopper_kopecks``: the opted-in's change from their own
+    look-back minus the others' change (a difference in differences; null without others)."""
+
+    month: str
+    opted_in: int
+    reached: int
+    missed: int
+    open: int
+    points_paid: int
+    spend_per_shopper_kopecks: int
+    lookback_per_shopper_kopecks: int
+    others: int
+    others_spend_per_shopper_kopecks: int
+    others_lookback_per_shopper_kopecks: int
+    uplift_per_shopper_kopecks: int | None
+
+
+class OfferOutcome(msgspec.Struct, frozen=True, kw_only=True):
+    offer_id: int
+    name: str
+    lookback_months: int
+    months: list[OfferMonth]
