@@ -70,6 +70,17 @@ async def test_the_opted_in_are_compared_with_their_own_past_and_with_the_others
     assert row[header.index("Достигли цели")] == "1"
     assert row[header.index("Прирост участника сверх остальных, ₽")] == "250.00"
 
+    page_url = f"/console/reports/offers/{offer['id']}"
+    assert (await client.get(page_url)).status_code == 303
+    client.cookies.set("wallet_console", key, path="/console")
+    page = await client.get(page_url)
+    assert page.status_code == 200, page.text
+    assert "Результат кешбэка" in page.text and "<b>250,00\u00a0₽</b>" in page.text
+    assert "<svg" in page.text and "<script" not in page.text
+    assert (await client.get(page_url, params={"from": "май"})).status_code == 422
+    assert (await client.get(page_url, params={"to": "2999-01"})).status_code == 422
+    assert (await client.get(f"/console/reports/offers/{offer['id'] + 99}")).status_code == 404
+
 
 async def test_unknown_offers_and_bad_months_are_refused(client):
     shop = await Shop.open(client)

@@ -14,6 +14,7 @@ import httpx
 from PIL import Image
 
 from tests.conftest import ROOT
+from tests.offers.support import OFFER
 from tests.pages.cdp import Tab, chromium
 from tests.support.shop import bearer, iso, line, make_key, make_store
 from wallet import clock
@@ -82,6 +83,12 @@ async def test_the_report_pages_draw_their_charts_beside_their_numbers(database,
                 headers=bearer(pos),
             )
             assert posted.status_code == 201, posted.text
+        offer = await http.post(
+            "/api/v1/admin/offers",
+            json={**OFFER, "starts_at": "2000-01-01T00:00:00+03:00"},
+            headers=bearer(marketer),
+        )
+        assert offer.status_code == 201, offer.text
         report = (
             await http.get(
                 f"/api/v1/admin/reports/campaigns/{campaign_id}", headers=bearer(marketer)
@@ -119,6 +126,11 @@ async def test_the_report_pages_draw_their_charts_beside_their_numbers(database,
         shot = await _shot(tab, f"{kind}-report-campaign.png")
         assert await tab.js("document.querySelectorAll('svg .bar').length") >= 1
         assert _drawn(shot)
+
+        await tab.open(f"{server}/console/reports/offers/{offer.json()['id']}")
+        assert "Результат кешбэка" in await tab.text("main")
+        assert len((await tab.text("#months")).splitlines()) == 13  # header and 12 months
+        assert _drawn(await _shot(tab, f"{kind}-report-offer.png"))
 
         await tab.open(f"{server}/console/reports/liability")
         assert "Обязательства по баллам" in await tab.text("main")

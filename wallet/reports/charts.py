@@ -13,7 +13,7 @@ from typing import Any
 import pygal
 from pygal.style import Style
 
-from wallet.reports.schemas import CampaignOutcome, Liability, Movements
+from wallet.reports.schemas import CampaignOutcome, Liability, Movements, OfferOutcome
 
 _STYLE = Style(
     background="white",
@@ -111,4 +111,22 @@ def campaign_uplift(report: CampaignOutcome) -> str:
     # pygal scales to the bars alone; the whiskers and zero must fit too.
     pad = (max(ends) - min(ends)) * 0.05 or 1.0
     chart.range = (min(ends) - pad, max(ends) + pad)
+    return _svg(chart)
+
+
+def offer_spend(report: OfferOutcome) -> str:
+    """Money paid per shopper each month, the opted-in and the others, each beside its own
+    usual (look-back) month, in roubles."""
+    chart = pygal.Bar(**_config("Покупки на покупателя в месяц, ₽"))
+    chart.x_labels = [m.month for m in report.months]
+    for title, values in (
+        ("Участники", [m.spend_per_shopper_kopecks for m in report.months]),
+        ("Участники, обычный месяц", [m.lookback_per_shopper_kopecks for m in report.months]),
+        ("Не участвовали", [m.others_spend_per_shopper_kopecks for m in report.months]),
+        (
+            "Не участвовали, обычный месяц",
+            [m.others_lookback_per_shopper_kopecks for m in report.months],
+        ),
+    ):
+        chart.add(title, [round(v / 100) for v in values])
     return _svg(chart)

@@ -20,7 +20,7 @@ from wallet.campaigns import console as campaigns_console
 from wallet.campaigns import pages
 from wallet.errors import DomainError
 from wallet.inputs import PathId
-from wallet.reports import campaign_outcome, charts, export, service
+from wallet.reports import campaign_outcome, charts, export, offer_outcome, service
 from wallet.reports.api import file_reply
 from wallet.reports.export import MOVEMENT_HEADERS
 
@@ -155,6 +155,37 @@ class ReportsConsoleController(Controller):
             n=_n,
         )
         return pages.html("console_campaign_outcome.html", context)
+
+    @get("/offers/{offer_id:int}")
+    async def offer(self, request: Request[Any, Any, Any], offer_id: PathId) -> Response[Any]:
+        who = await campaigns_console.signed_in(request)
+        if who is None:
+            return Redirect("/console/login", status_code=303)
+        first = request.query_params.get("from", "").strip() or None
+        last = request.query_params.get("to", "").strip() or None
+        context: dict[str, Any] = {
+            "who": who[0],
+            "offer_id": offer_id,
+            "first": first or "",
+            "last": last or "",
+            "error": "",
+            "report": None,
+        }
+        try:
+            for month in (first, last):
+                if month is not None:
+                    datetime.strptime(month, "%Y-%m")
+            report = await offer_outcome.outcome(offer_id, start=first, end=last, now=clock.now())
+        except (DomainError, ValueError) as exc:
+            context["error"] = exc.message if isinstance(exc, DomainError) else "Неверный месяц"
+            status = exc.status_code if isinstance(exc, DomainError) else 422
+            return pages.html("console_offer_outcome.html", context, status_code=status)
+        kind = _format(request)
+        if kind:
+            name = f"offer-{offer_id}-{report.months[0].month}-{report.months[-1].month}"
+            return file_reply(export.offer_sheets(report), kind, name)  # type: ignore[arg-type]
+        context.update(report=report, chart=charts.offer_spend(report), rub=_rub, n=_n)
+        return pages.html("console_offer_outcome.html", context)
 
 
 def _figure(metric: str, value: float, *, signed: bool = False) -> str:
