@@ -132,6 +132,12 @@ async def test_the_report_pages_draw_their_charts_beside_their_numbers(database,
         assert len((await tab.text("#months")).splitlines()) == 13  # header and 12 months
         assert _drawn(await _shot(tab, f"{kind}-report-offer.png"))
 
+        await tab.open(f"{server}/console/reports/health")
+        assert "Удержание" in await tab.text("main")
+        # This month's cohort: the ten who joined, seven of whom bought (70 %).
+        assert "70 %" in (await tab.text("#cohorts")).replace("\u00a0", " ")
+        assert _drawn(await _shot(tab, f"{kind}-report-health.png"))
+
         await tab.open(f"{server}/console/reports/liability")
         assert "Обязательства по баллам" in await tab.text("main")
         assert await tab.js("document.querySelectorAll('main svg').length") == 1

@@ -14,12 +14,13 @@ from wallet import clock
 from wallet.auth.guards import allow
 from wallet.http import errors
 from wallet.inputs import PathId
-from wallet.reports import campaign_outcome, export, offer_outcome, service
+from wallet.reports import campaign_outcome, export, health, offer_outcome, service
 from wallet.reports.schemas import (
     CampaignOutcome,
     Liability,
     Movements,
     OfferOutcome,
+    ProgramHealth,
     ReceiptDetail,
     ReceiptMovementsPage,
 )
@@ -232,3 +233,25 @@ class ReportsController(Controller):
             return report
         name = f"offer-{offer_id}-{report.months[0].month}-{report.months[-1].month}"
         return file_reply(export.offer_sheets(report), format, name)  # type: ignore[return-value]
+
+    @get(
+        "/health",
+        operation_id="programHealth",
+        summary="Program health: retention cohorts, active shoppers and average receipt by month",
+        description="Months [from, to] of the program's zone (default: the last 12 up to this "
+        "one; at most 24, 422 beyond or for a month ahead). `cohorts`: members by join month "
+        "and how many of them bought (money paid) in each month from then on, with the share; "
+        "`months`: shoppers who bought, receipts, revenue and the average receipt. "
+        "`card_share_note` says why the share of receipts with a card is not given. "
+        "`format=csv|xlsx` gives a file.",
+        guards=[allow(*AGGREGATES)],
+        responses=errors(422),
+    )
+    async def health(
+        self, start: FromMonth = None, end: ToMonth = None, format: FormatParam = "json"
+    ) -> ProgramHealth:
+        report = await health.health(start, end, now=clock.now())
+        if format == "json":
+            return report
+        name = f"health-{report.start}-{report.end}"
+        return file_reply(export.health_sheets(report), format, name)  # type: ignore[return-value]

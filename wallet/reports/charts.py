@@ -13,7 +13,13 @@ from typing import Any
 import pygal
 from pygal.style import Style
 
-from wallet.reports.schemas import CampaignOutcome, Liability, Movements, OfferOutcome
+from wallet.reports.schemas import (
+    CampaignOutcome,
+    Liability,
+    Movements,
+    OfferOutcome,
+    ProgramHealth,
+)
 
 _STYLE = Style(
     background="white",
@@ -130,3 +136,18 @@ def offer_spend(report: OfferOutcome) -> str:
     ):
         chart.add(title, [round(v / 100) for v in values])
     return _svg(chart)
+
+
+def activity_by_month(report: ProgramHealth) -> str:
+    """Shoppers who bought and receipts, month by month."""
+    chart = pygal.Line(**_config("Активность по месяцам"))
+    chart.x_labels = [m.month for m in report.months]
+    chart.add("Покупали", [m.active_shoppers for m in report.months])
+    chart.add("Чеков", [m.receipts for m in report.months])
+    return _svg(chart)
+
+
+def heat(share: float) -> str:
+    """A cohort cell's background: the greener, the larger the share who bought (a heat map
+    as a table, so each cell carries its number; pygal draws none)."""
+    return f"background: rgba(10, 125, 72, {min(max(share, 0.0), 1.0) * 0.85 + 0.05:.2f})"

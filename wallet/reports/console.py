@@ -20,7 +20,7 @@ from wallet.campaigns import console as campaigns_console
 from wallet.campaigns import pages
 from wallet.errors import DomainError
 from wallet.inputs import PathId
-from wallet.reports import campaign_outcome, charts, export, offer_outcome, service
+from wallet.reports import campaign_outcome, charts, export, health, offer_outcome, service
 from wallet.reports.api import file_reply
 from wallet.reports.export import MOVEMENT_HEADERS
 
@@ -186,6 +186,41 @@ class ReportsConsoleController(Controller):
             return file_reply(export.offer_sheets(report), kind, name)  # type: ignore[arg-type]
         context.update(report=report, chart=charts.offer_spend(report), rub=_rub, n=_n)
         return pages.html("console_offer_outcome.html", context)
+
+    @get("/health")
+    async def health(self, request: Request[Any, Any, Any]) -> Response[Any]:
+        who = await campaigns_console.signed_in(request)
+        if who is None:
+            return Redirect("/console/login", status_code=303)
+        first = request.query_params.get("from", "").strip() or None
+        last = request.query_params.get("to", "").strip() or None
+        context: dict[str, Any] = {
+            "who": who[0],
+            "first": first or "",
+            "last": last or "",
+            "error": "",
+            "report": None,
+        }
+        try:
+            for month in (first, last):
+                if month is not None:
+                    datetime.strptime(month, "%Y-%m")
+            report = await health.health(first, last, now=clock.now())
+        except (DomainError, ValueError) as exc:
+            context["error"] = exc.message if isinstance(exc, DomainError) else "Неверный месяц"
+            return pages.html("console_health.html", context, status_code=422)
+        kind = _format(request)
+        if kind:
+            name = f"health-{report.start}-{report.end}"
+            return file_reply(export.health_sheets(report), kind, name)  # type: ignore[arg-type]
+        context.update(
+            report=report,
+            chart=charts.activity_by_month(report),
+            heat=charts.heat,
+            rub=_rub,
+            n=_n,
+        )
+        return pages.html("console_health.html", context)
 
 
 def _figure(metric: str, value: float, *, signed: bool = False) -> str:

@@ -30,6 +30,7 @@ from wallet.reports.schemas import (
     MovementFigures,
     Movements,
     OfferOutcome,
+    ProgramHealth,
     ReceiptMovements,
 )
 
@@ -68,6 +69,33 @@ OFFER_HEADERS = [
     "Обычный месяц неучаствующего, ₽",
     "Прирост участника сверх остальных, ₽",
 ]
+
+
+def health_sheets(report: ProgramHealth) -> list[Sheet]:
+    """Cohorts (a column per month since joining, as the share who bought) and activity."""
+    width = len(report.months)
+    cohorts = [
+        [c.month, c.members, *c.shares, *([None] * (width - len(c.shares)))] for c in report.cohorts
+    ]
+    headers = ["Месяц вступления", "Вступили", *(f"Купили в +{k} мес., доля" for k in range(width))]
+    activity = [
+        [
+            m.month,
+            m.active_shoppers,
+            m.receipts,
+            _money(m.revenue_kopecks),
+            _money(m.average_receipt_kopecks),
+        ]
+        for m in report.months
+    ]
+    return [
+        Sheet("Удержание", headers, cohorts),
+        Sheet(
+            "Активность",
+            ["Месяц", "Покупали", "Чеков", "Выручка, ₽", "Средний чек, ₽"],
+            activity,
+        ),
+    ]
 
 
 def offer_sheets(report: OfferOutcome) -> list[Sheet]:

@@ -279,3 +279,46 @@ OFFER_SPEND = db.sql(
 )
 """Money paid in month $2 and in the look-back months [$3, $2) by the offer's opted-in
 shoppers of $2 (opted 1) and by everyone else who bought in the look-back (opted 0)."""
+
+# ---- program health --------------------------------------------------------------------
+
+_JOIN_MONTH = {
+    "postgres": "to_char(a.created_at AT TIME ZONE $3, 'YYYY-MM')",
+    "sqlite": "strftime('%Y-%m', a.created_at, $3)",
+}
+_COHORTS = (
+    "WITH joined AS (SELECT a.id AS account_id, {month} AS cohort FROM account a "
+    "WHERE a.created_at >= $1 AND a.created_at < $2), "
+    "bought AS (SELECT DISTINCT account_id, month FROM account_spend_month "
+    "WHERE month >= $4 AND month <= $5 AND spent_kopecks > 0) "
+    "SELECT j.cohort AS cohort, b.month AS month, COUNT(*) AS buyers "
+    "FROM joined j JOIN bought b ON b.account_id = j.account_id AND b.month >= j.cohort "
+    "GROUP BY 1, 2 ORDER BY 1, 2"
+)
+COHORT_BUYERS = _by_engine(
+    _COHORTS.format(month=_JOIN_MONTH["postgres"]), _COHORTS.format(month=_JOIN_MONTH["sqlite"])
+)
+"""Members who joined in [$1, $2) by join month ($3: the zone as ``MOVEMENTS`` takes it)
+and how many of them bought (money paid that month, ``account_spend_month``) in each month
+from their join month on, up to $5 ($4: the first month)."""
+
+_COHORT_SIZES = (
+    "SELECT {month} AS cohort, COUNT(*) AS members FROM account a "
+    "WHERE a.created_at >= $1 AND a.created_at < $2 GROUP BY 1 ORDER BY 1"
+)
+COHORT_SIZES = _by_engine(
+    _COHORT_SIZES.format(month=_JOIN_MONTH["postgres"]),
+    _COHORT_SIZES.format(month=_JOIN_MONTH["sqlite"]),
+)
+
+_ACTIVITY = (
+    "SELECT {month} AS month, COUNT(DISTINCT r.account_id) AS shoppers, COUNT(*) AS receipts, "
+    "SUM(r.total_kopecks) AS revenue FROM receipt r "
+    "WHERE r.occurred_at >= $1 AND r.occurred_at < $2 GROUP BY 1 ORDER BY 1"
+)
+ACTIVITY = _by_engine(
+    _ACTIVITY.format(month="to_char(r.occurred_at AT TIME ZONE $3, 'YYYY-MM')"),
+    _ACTIVITY.format(month="strftime('%Y-%m', r.occurred_at, $3)"),
+)
+"""Receipts of [$1, $2) by month of the program's zone: shoppers who bought, receipts,
+their total."""

@@ -257,3 +257,39 @@ class OfferOutcome(msgspec.Struct, frozen=True, kw_only=True):
     name: str
     lookback_months: int
     months: list[OfferMonth]
+
+
+# ---- program health ------------------------------------------------------------------------
+
+
+class Cohort(msgspec.Struct, frozen=True, kw_only=True):
+    """Shoppers who joined in ``month`` and, for each month from the one they joined in
+    (index 0) to the period's end, how many bought then (``buyers``) and their share."""
+
+    month: str
+    members: int
+    buyers: list[int]
+    shares: list[float]
+
+
+class ActivityMonth(msgspec.Struct, frozen=True, kw_only=True):
+    """Receipts posted in ``month``: shoppers who bought, receipts, their total and average."""
+
+    month: str
+    active_shoppers: int
+    receipts: int
+    revenue_kopecks: int
+    average_receipt_kopecks: int
+
+
+class ProgramHealth(msgspec.Struct, frozen=True, kw_only=True):
+    """Retention cohorts and activity per month of the program's zone over [start, end].
+
+    ``card_share_note``: why there is no share of receipts with a card (the till posts only
+    receipts with a loyalty card, so the chain's other receipts are not known here)."""
+
+    start: str
+    end: str
+    cohorts: list[Cohort]
+    months: list[ActivityMonth]
+    card_share_note: str

@@ -234,7 +234,7 @@ async def store_id_of(code: str | None) -> int | None:
     raise NotFound(f"no store with code {code!r}", {"store": code})
 
 
-def _zone_argument(start: datetime) -> str:
+def zone_argument(start: datetime) -> str:
     """The zone as each engine's day function takes it (see ``queries.MOVEMENTS``)."""
     zone = settings_module.get().tz
     if not db.is_sqlite():
@@ -252,7 +252,7 @@ def _add(target: dict[str, int], category: str, points: int) -> None:
 async def movements(start: datetime, end: datetime, *, store: str | None) -> Movements:
     start, end = check_period(start, end)
     store_id = await store_id_of(store)
-    rows = await db.fetch(queries.MOVEMENTS, start, end, _zone_argument(start), store_id)
+    rows = await db.fetch(queries.MOVEMENTS, start, end, zone_argument(start), store_id)
     stores = {row["id"]: row for row in await db.fetch(queries.STORES)}
     total: dict[str, int] = {}
     days: dict[str, dict[str, int]] = defaultdict(dict)
