@@ -274,3 +274,34 @@ def test_welch_interval_matches_a_worked_example():
     assert math.isclose(found.difference, -2.0)
     assert math.isclose(found.high - found.difference, 2.0017 * 2.2730, rel_tol=1e-3)
     assert found.enough and not found.excludes_zero
+
+
+async def test_the_console_sets_the_control_group_in_percent_and_links_the_outcome(
+    client, smtp_sink
+):
+    import re
+
+    shop = await Shop.open(client)
+    key = await make_key("marketer")
+    await _shoppers(shop, 3)
+    client.cookies.set("wallet_console", key, path="/console")
+    home = await client.get("/console")
+    csrf = re.search(r'name="csrf" value="([^"]+)"', home.text).group(1)
+    form = {"csrf": csrf, "name": "Весна", "channel_email": "1", "subject": "Весна"}
+
+    for bad in ("много", "51", "nan"):
+        refused = await client.post("/console/campaigns", data={**form, "holdout_percent": bad})
+        assert refused.status_code != 303, bad
+    created = await client.post("/console/campaigns", data={**form, "holdout_percent": "12.5"})
+    assert created.status_code == 303, created.text
+    campaign_id = int(created.headers["location"].rstrip("/").rsplit("/", 1)[-1])
+    assert (await figures(client, key, campaign_id))["holdout_bp"] == 1250
+    page = await client.get(created.headers["location"])
+    assert 'name="holdout_percent"' in page.text and 'value="12.5"' in page.text
+    assert f"/console/reports/campaigns/{campaign_id}" not in page.text  # not sent yet
+
+    sent = await client.post(f"/api/v1/admin/campaigns/{campaign_id}/send", headers=bearer(key))
+    assert sent.status_code == 200
+    await worker.run_until_idle()
+    page = await client.get(created.headers["location"])
+    assert f"/console/reports/campaigns/{campaign_id}" in page.text

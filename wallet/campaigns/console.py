@@ -91,8 +91,10 @@ def _campaign_in(form: dict[str, str]) -> CampaignIn:
         "push_rate": form.get("push_rate", "").strip() or 0,
     }
     try:
+        # The control group is asked in percent (10 = 10%), kept in basis points.
+        raw["holdout_bp"] = round(float(form.get("holdout_percent", "").strip() or 0) * 100)
         return msgspec.convert(raw, CampaignIn, strict=False)
-    except msgspec.ValidationError as exc:
+    except (msgspec.ValidationError, ValueError, OverflowError) as exc:
         from wallet.errors import InvalidInput
 
         raise InvalidInput(str(exc)) from exc
