@@ -58,13 +58,13 @@ async def health(start: str | None, end: str | None, *, now: datetime) -> Progra
     }
     out = []
     for month in months:
-        row = activity.get(month)
-        receipts = int(row["receipts"]) if row else 0
-        revenue = int(row["revenue"] or 0) if row else 0
+        found = activity.get(month)
+        receipts = int(found["receipts"]) if found else 0
+        revenue = int(found["revenue"] or 0) if found else 0
         out.append(
             ActivityMonth(
                 month=month,
-                active_shoppers=int(row["shoppers"]) if row else 0,
+                active_shoppers=int(found["shoppers"]) if found else 0,
                 receipts=receipts,
                 revenue_kopecks=revenue,
                 average_receipt_kopecks=round(revenue / receipts) if receipts else 0,
