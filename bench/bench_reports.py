@@ -249,7 +249,6 @@ async def measure(conn: asyncpg.Connection, now: datetime) -> None:
         assert report.total.balance_points + report.total.pending_points == bare["points"]
         line(label, report_s, bare_s)
 
-    start, end = now - timedelta(days=30), now
     bare_sql = (
         "SELECT kind, SUM(points) AS points FROM journal_entry "
         "WHERE created_at >= $1 AND created_at < $2 GROUP BY kind"
@@ -258,10 +257,17 @@ async def measure(conn: asyncpg.Connection, now: datetime) -> None:
         if not indexed:
             await conn.execute("DROP INDEX journal_entry_created_at")
             await conn.execute("ANALYZE journal_entry")
-        report_s, moves = await best(lambda: service.movements(start, end, store=None))
-        bare_s, rows = await best(lambda: conn.fetch(bare_sql, start, end))
-        assert moves.total.earned + moves.total.redeemed == sum(int(r["points"]) for r in rows)
-        line(f"movements, 30 days ({'with' if indexed else 'without'} the index)", report_s, bare_s)
+        for days in (30, 1):
+            start, end = now - timedelta(days=days), now
+            report_s, moves = await best(
+                lambda start=start, end=end: service.movements(start, end, store=None)
+            )
+            bare_s, rows = await best(lambda start=start, end=end: conn.fetch(bare_sql, start, end))
+            moved = moves.total.earned + moves.total.redeemed
+            assert moved == sum(int(r["points"]) for r in rows)
+            index = "with" if indexed else "without"
+            line(f"movements, {days} day(s) ({index} the index)", report_s, bare_s)
+    start, end = now - timedelta(days=30), now
     await conn.execute("CREATE INDEX journal_entry_created_at ON journal_entry (created_at)")
     await conn.execute("ANALYZE journal_entry")
 
