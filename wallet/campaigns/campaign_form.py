@@ -87,6 +87,7 @@ def read(
         "push_text": form.get("push_text", ""),
         "email_rate": form.get("email_rate", "").strip(),
         "push_rate": form.get("push_rate", "").strip(),
+        "holdout_percent": form.get("holdout_percent", "").strip(),
     }
     if not values["name"]:
         errors["name"] = "Назовите кампанию"
@@ -116,9 +117,22 @@ def read(
             errors[field] = "Целое число от 0 до 100\u00a0000"
         else:
             rates[field] = int(text)
+    # The control group is asked in percent (10 = 10%) and kept in basis points.
+    holdout = values["holdout_percent"].replace(",", ".") or "0"
+    try:
+        holdout_bp = round(float(holdout) * 100)
+    except ValueError:
+        holdout_bp = -1
+    if not 0 <= holdout_bp <= 5000:
+        errors["holdout_percent"] = "Число от 0 до 50 (процентов аудитории)"
     if errors:
         return None, errors, values
-    raw = {**values, "segment_id": segment_id, **rates}
+    raw = {
+        **{k: v for k, v in values.items() if k != "holdout_percent"},
+        "segment_id": segment_id,
+        "holdout_bp": holdout_bp,
+        **rates,
+    }
     try:
         return msgspec.convert(raw, CampaignIn), {}, values
     except msgspec.ValidationError:

@@ -313,6 +313,7 @@ def _values_of(campaign: Any) -> dict[str, Any]:
             "push_text": "",
             "email_rate": "0",
             "push_rate": "0",
+            "holdout_percent": "0",
         }
     return {
         "name": campaign.name,
@@ -325,6 +326,7 @@ def _values_of(campaign: Any) -> dict[str, Any]:
         "push_text": campaign.push_text,
         "email_rate": str(campaign.email_rate),
         "push_rate": str(campaign.push_rate),
+        "holdout_percent": f"{campaign.holdout_bp / 100:g}",
     }
 
 

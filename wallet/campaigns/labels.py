@@ -98,6 +98,9 @@ def zone(tz: ZoneInfo, at: datetime) -> str:
     return f"{name} ({utc})"
 
 
+number = words.number  # «12 340»: the console's templates say numbers through labels
+
+
 def shoppers_dative(n: int) -> str:
     """«Отправить 1 покупателю?», «… 12 340 покупателям?»"""
     return f"{words.number(n)} {words.plural(n, 'покупателю', 'покупателям', 'покупателям')}"

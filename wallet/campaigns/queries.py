@@ -9,6 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from wallet import db
+from wallet.campaigns import holdout
 from wallet.members import privacy as member_privacy
 from wallet.segments import queries as segment_queries
 
@@ -65,11 +66,24 @@ _CONSENT_CHANNEL = {
 
 
 def materialize(
-    p: db.Params, *, campaign_id: int, channel: str, suffix: str, now: datetime, where: str
+    p: db.Params,
+    *,
+    campaign_id: int,
+    channel: str,
+    suffix: str,
+    now: datetime,
+    where: str,
+    holdout_bp: int = 0,
 ) -> str:
     """One delivery row per shopper of the audience ``where`` (numbered in ``p``); a row
-    already there (same key) stays."""
+    already there (same key) stays. With ``holdout_bp``, the shoppers the hash holds out
+    get a ``held_out`` row instead (its reason still says whether it would have gone)."""
     status_sql, reason_sql = _CONSENT[channel]
+    if holdout_bp > 0:
+        drawn = holdout.bucket_sql(p(campaign_id), "m.account")
+        status_sql = (
+            f"CASE WHEN {drawn} < {p(holdout_bp)} THEN '{holdout.HELD_OUT}' ELSE {status_sql} END"
+        )
     consent_sql = member_privacy.current_consent_sql("m.id", _CONSENT_CHANNEL[channel])
     return (
         "INSERT INTO delivery (key, campaign_id, account_id, channel, status, reason, attempts, "

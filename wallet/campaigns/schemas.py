@@ -16,6 +16,15 @@ from wallet.segments.schemas import SegmentFilter
 Channel = Literal["email", "push", "koshelek", "sms"]
 Rate = Annotated[int, msgspec.Meta(ge=0, le=100_000, description="messages/s; 0 = default")]
 SmsSender = Annotated[str, msgspec.Meta(max_length=15, pattern=r"^[A-Za-z0-9 .+\-]*$")]
+HoldoutBp = Annotated[
+    int,
+    msgspec.Meta(
+        ge=0,
+        le=5000,
+        description="share of the audience held out as a control group, in basis points "
+        "(1000 = 10%): chosen by a hash of campaign and account, sent nothing on any channel",
+    ),
+]
 Template = Annotated[str, msgspec.Meta(pattern=r"^campaign_[a-z0-9_]{1,50}$")]
 
 
@@ -45,6 +54,7 @@ class CampaignIn(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     sms_text: inputs.SmsText = ""
     sms_sender: SmsSender = ""
     sms_rate: Rate = 0
+    holdout_bp: HoldoutBp = 0
 
 
 class SmsFigures(msgspec.Struct, frozen=True):
@@ -107,6 +117,7 @@ class CampaignOut(msgspec.Struct, frozen=True):
     created_by: str
     created_at: datetime
     figures: list[ChannelFigures]
+    holdout_bp: int = 0
 
 
 class ScheduleIn(msgspec.Struct, frozen=True, forbid_unknown_fields=True):

@@ -37,7 +37,7 @@ from jinja2.sandbox import SandboxedEnvironment
 
 from wallet import clock, codes, db, words
 from wallet import settings as settings_module
-from wallet.campaigns import clicks, labels, queries, reach
+from wallet.campaigns import clicks, holdout, labels, queries, reach
 from wallet.campaigns.schemas import (
     CampaignIn,
     CampaignOut,
@@ -324,6 +324,7 @@ def _values(data: CampaignIn) -> dict[Any, Any]:
         Campaign.sms_text: data.sms_text,
         Campaign.sms_sender: data.sms_sender,
         Campaign.sms_rate: data.sms_rate,
+        Campaign.holdout_bp: data.holdout_bp,
     }
 
 
@@ -375,7 +376,9 @@ async def figures(campaign_id: int, channels: list[str]) -> list[ChannelFigures]
         out.append(
             ChannelFigures(
                 channel=channel,
-                targeted=sum(by_status.values()),
+                # The control group is not targeted: its rows are there to be counted by
+                # the campaign report (wallet.reports), never sent.
+                targeted=sum(by_status.values()) - by_status[holdout.HELD_OUT],
                 pending=by_status["pending"] + by_status["sending"],
                 sent=by_status["sent"],
                 failed=by_status["failed"],
@@ -418,6 +421,7 @@ def _out(camp: dict[str, Any], found: list[ChannelFigures]) -> CampaignOut:
         created_by=camp["created_by"],
         created_at=camp["created_at"],
         figures=found,
+        holdout_bp=camp["holdout_bp"],
     )
 
 
@@ -574,6 +578,10 @@ async def copy_campaign(campaign_id: int, *, actor: str, now: datetime) -> Campa
             push_text=camp["push_text"],
             email_rate=camp["email_rate"],
             push_rate=camp["push_rate"],
+            sms_text=camp["sms_text"],
+            sms_sender=camp["sms_sender"],
+            sms_rate=camp["sms_rate"],
+            holdout_bp=camp["holdout_bp"],
             status="draft",
             created_by=actor,
             created_at=now,
@@ -603,13 +611,21 @@ async def materialize(
     *,
     now: datetime,
     occasion: str = "",
+    holdout_bp: int = 0,
 ) -> None:
-    """One delivery row per matching shopper, in one statement; rows already there stay."""
+    """One delivery row per matching shopper, in one statement; rows already there stay
+    (``holdout_bp``: the share held out as a control group, see ``holdout``)."""
     p = db.Params()
     compiled = await segments.compile_filter(flt, now=now, params=p)
     suffix = f":{channel}" + (f":{occasion}" if occasion else "")
     text = queries.materialize(
-        p, campaign_id=campaign_id, channel=channel, suffix=suffix, now=now, where=compiled.where
+        p,
+        campaign_id=campaign_id,
+        channel=channel,
+        suffix=suffix,
+        now=now,
+        where=compiled.where,
+        holdout_bp=holdout_bp,
     )
     await db.fetch(text, *p.values)
 
@@ -623,7 +639,7 @@ async def start(campaign_id: int, at: str, *, now: datetime) -> bool:
             return False  # cancelled, or rescheduled to another time
         flt = await audience(camp)
         for channel in camp["channels"]:
-            await materialize(campaign_id, channel, flt, now=now)
+            await materialize(campaign_id, channel, flt, now=now, holdout_bp=camp["holdout_bp"])
         await Campaign.update(
             {
                 Campaign.status: "sending",

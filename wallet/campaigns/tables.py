@@ -51,6 +51,8 @@ class Campaign(Table, tablename="campaign"):
     email_rate = Integer(default=0)
     push_rate = Integer(default=0)
     sms_rate = Integer(default=0)
+    # The control group's share of the audience in basis points (see campaigns/holdout.py).
+    holdout_bp = Integer(default=0)
     created_by = Varchar(length=100, default="")
     created_at = Timestamptz(default=TimestamptzNow())
     updated_at = Timestamptz(default=TimestamptzNow())

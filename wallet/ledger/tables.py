@@ -66,7 +66,8 @@ class JournalEntry(Table, tablename="journal_entry"):
     promotion_id = Integer(null=True, default=None)
     actor = Varchar(length=100, default="")
     reason = Text(default="")
-    created_at = Timestamptz(default=TimestamptzNow())
+    # Indexed for the reports, which select entries by time (migration 2026-11-30T23:30:01).
+    created_at = Timestamptz(default=TimestamptzNow(), index=True)
 
 
 class SpendMonth(Table, tablename="account_spend_month"):

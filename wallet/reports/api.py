@@ -14,10 +14,13 @@ from wallet import clock
 from wallet.auth.guards import allow
 from wallet.http import errors
 from wallet.inputs import PathId
-from wallet.reports import export, service
+from wallet.reports import campaign_outcome, export, health, offer_outcome, service
 from wallet.reports.schemas import (
+    CampaignOutcome,
     Liability,
     Movements,
+    OfferOutcome,
+    ProgramHealth,
     ReceiptDetail,
     ReceiptMovementsPage,
 )
@@ -40,6 +43,19 @@ From = Annotated[
 To = Annotated[
     datetime,
     QueryParameter(name="to", description="end of the period, excluded (with its offset)"),
+]
+MONTH_PATTERN = r"^(19|20|21)[0-9]{2}-(0[1-9]|1[0-2])$"
+FromMonth = Annotated[
+    str | None,
+    QueryParameter(
+        name="from", pattern=MONTH_PATTERN, description="first month, YYYY-MM (program's zone)"
+    ),
+]
+ToMonth = Annotated[
+    str | None,
+    QueryParameter(
+        name="to", pattern=MONTH_PATTERN, description="last month, YYYY-MM; default this one"
+    ),
 ]
 ReceiptCursor = Annotated[
     int, QueryParameter(ge=0, le=2**63 - 1, description="next_after of a page")
@@ -159,3 +175,83 @@ class ReportsController(Controller):
     )
     async def receipt(self, receipt_id: PathId) -> ReceiptDetail:
         return await service.receipt_detail(receipt_id)
+
+    @get(
+        "/campaigns/{campaign_id:int}",
+        operation_id="campaignOutcome",
+        summary="A campaign's recipients against its held-out control group",
+        description="Shoppers the campaign could reach, in two groups: recipients and the "
+        "held-out control group (`holdout_bp` of the campaign, drawn by a hash of campaign "
+        "and account when it started; they were sent nothing). Over `window_days` from the "
+        "start (default 14, at most 90): buyers' share (difference of two proportions, "
+        "unpooled Wald 95% interval), receipts, revenue and points per shopper (Welch's t "
+        "95% interval). `verdict` is `too_small` when the groups cannot tell; 422 for a "
+        "campaign not sent yet. `format=csv|xlsx` gives a file.",
+        guards=[allow(*AGGREGATES)],
+        responses=errors(404, 422),
+    )
+    async def campaign(
+        self,
+        campaign_id: PathId,
+        window_days: Annotated[
+            int,
+            # Checked by the report (422 outside 1..90, like a period too long), not here.
+            QueryParameter(description="days after the start to compare over, 1 to 90"),
+        ] = campaign_outcome.DEFAULT_WINDOW_DAYS,
+        format: FormatParam = "json",
+    ) -> CampaignOutcome:
+        report = await campaign_outcome.outcome(
+            campaign_id, window_days=window_days, now=clock.now()
+        )
+        if format == "json":
+            return report
+        name = f"campaign-{campaign_id}-{window_days}d"
+        return file_reply(export.campaign_sheets(report), format, name)  # type: ignore[return-value]
+
+    @get(
+        "/offers/{offer_id:int}",
+        operation_id="cashbackOfferOutcome",
+        summary="A cashback offer month by month: opted in, reached, paid, spend against before",
+        description="For each month in [from, to] (default: the last 12 up to this one, not "
+        "before the offer started; at most 24, 422 beyond or for a month ahead): shoppers "
+        "with a goal, reached, missed, still open, cashback points paid; money paid per "
+        "opted-in shopper that month and in their average look-back month (the offer's "
+        "lookback_months), the same for shoppers who bought in the look-back and did not opt "
+        "in, and the difference in differences. `format=csv|xlsx` gives a file.",
+        guards=[allow(*AGGREGATES)],
+        responses=errors(404, 422),
+    )
+    async def offer(
+        self,
+        offer_id: PathId,
+        start: FromMonth = None,
+        end: ToMonth = None,
+        format: FormatParam = "json",
+    ) -> OfferOutcome:
+        report = await offer_outcome.outcome(offer_id, start=start, end=end, now=clock.now())
+        if format == "json":
+            return report
+        name = f"offer-{offer_id}-{report.months[0].month}-{report.months[-1].month}"
+        return file_reply(export.offer_sheets(report), format, name)  # type: ignore[return-value]
+
+    @get(
+        "/health",
+        operation_id="programHealth",
+        summary="Program health: retention cohorts, active shoppers and average receipt by month",
+        description="Months [from, to] of the program's zone (default: the last 12 up to this "
+        "one; at most 24, 422 beyond or for a month ahead). `cohorts`: members by join month "
+        "and how many of them bought (money paid) in each month from then on, with the share; "
+        "`months`: shoppers who bought, receipts, revenue and the average receipt. "
+        "`card_share_note` says why the share of receipts with a card is not given. "
+        "`format=csv|xlsx` gives a file.",
+        guards=[allow(*AGGREGATES)],
+        responses=errors(422),
+    )
+    async def health(
+        self, start: FromMonth = None, end: ToMonth = None, format: FormatParam = "json"
+    ) -> ProgramHealth:
+        report = await health.health(start, end, now=clock.now())
+        if format == "json":
+            return report
+        name = f"health-{report.start}-{report.end}"
+        return file_reply(export.health_sheets(report), format, name)  # type: ignore[return-value]

@@ -13,7 +13,13 @@ from typing import Any
 import pygal
 from pygal.style import Style
 
-from wallet.reports.schemas import Liability, Movements
+from wallet.reports.schemas import (
+    CampaignOutcome,
+    Liability,
+    Movements,
+    OfferOutcome,
+    ProgramHealth,
+)
 
 _STYLE = Style(
     background="white",
@@ -70,3 +76,78 @@ def movements_by_day(report: Movements) -> str:
     chart.add("Списано, сгорело, возвращено", debits)
     chart.add("Итого", [d.net for d in report.by_day])
     return _svg(chart)
+
+
+# Each figure's difference as a share of the held-out group's own figure, so that a share,
+# a count and roubles sit on one axis; the table beside the chart gives them in their units.
+UPLIFT_LABELS = {
+    "buyers_share": "Доля купивших",
+    "receipts_per_shopper": "Чеков на покупателя",
+    "revenue_per_shopper_kopecks": "Выручка на покупателя",
+    "points_per_shopper": "Баллов на покупателя",
+}
+
+
+def campaign_uplift(report: CampaignOutcome) -> str:
+    """Recipients against the held-out, in % of the held-out's figure, with the 95% interval
+    drawn as whiskers (figures with nothing to compare against are left out)."""
+    chart = pygal.HorizontalBar(
+        **_config("Разница с контрольной группой, % (95% доверительный интервал)"),
+        show_legend=False,
+    )
+    labels: list[str] = []
+    values: list[dict[str, Any]] = []
+    ends = [0.0]
+    for m in report.metrics:
+        if not m.held_out:
+            continue
+        labels.append(UPLIFT_LABELS.get(m.metric, m.metric))
+        low, high = round(100 * m.ci_low / m.held_out, 1), round(100 * m.ci_high / m.held_out, 1)
+        ends += [low, high]
+        values.append(
+            {
+                "value": round(100 * m.difference / m.held_out, 1),
+                "ci": {"low": low, "high": high},
+                "color": "#0a7d48" if m.difference >= 0 else "#b00020",
+            }
+        )
+    chart.x_labels = labels
+    chart.add("Разница, %", values)
+    chart.x_label_rotation = 0
+    # pygal scales to the bars alone; the whiskers and zero must fit too.
+    pad = (max(ends) - min(ends)) * 0.05 or 1.0
+    chart.range = (min(ends) - pad, max(ends) + pad)
+    return _svg(chart)
+
+
+def offer_spend(report: OfferOutcome) -> str:
+    """Money paid per shopper each month, the opted-in and the others, each beside its own
+    usual (look-back) month, in roubles."""
+    chart = pygal.Bar(**_config("Покупки на покупателя в месяц, ₽"))
+    chart.x_labels = [m.month for m in report.months]
+    for title, values in (
+        ("Участники", [m.spend_per_shopper_kopecks for m in report.months]),
+        ("Участники, обычный месяц", [m.lookback_per_shopper_kopecks for m in report.months]),
+        ("Не участвовали", [m.others_spend_per_shopper_kopecks for m in report.months]),
+        (
+            "Не участвовали, обычный месяц",
+            [m.others_lookback_per_shopper_kopecks for m in report.months],
+        ),
+    ):
+        chart.add(title, [round(v / 100) for v in values])
+    return _svg(chart)
+
+
+def activity_by_month(report: ProgramHealth) -> str:
+    """Shoppers who bought and receipts, month by month."""
+    chart = pygal.Line(**_config("Активность по месяцам"))
+    chart.x_labels = [m.month for m in report.months]
+    chart.add("Покупали", [m.active_shoppers for m in report.months])
+    chart.add("Чеков", [m.receipts for m in report.months])
+    return _svg(chart)
+
+
+def heat(share: float) -> str:
+    """A cohort cell's background: the greener, the larger the share who bought (a heat map
+    as a table, so each cell carries its number; pygal draws none)."""
+    return f"background: rgba(10, 125, 72, {min(max(share, 0.0), 1.0) * 0.85 + 0.05:.2f})"

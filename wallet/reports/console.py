@@ -19,7 +19,8 @@ from wallet import settings as settings_module
 from wallet.campaigns import console as campaigns_console
 from wallet.campaigns import pages
 from wallet.errors import DomainError
-from wallet.reports import charts, export, service
+from wallet.inputs import PathId
+from wallet.reports import campaign_outcome, charts, export, health, offer_outcome, service
 from wallet.reports.api import file_reply
 from wallet.reports.export import MOVEMENT_HEADERS
 
@@ -114,3 +115,121 @@ class ReportsConsoleController(Controller):
             return file_reply(export.movements_sheets(report), kind, name)  # type: ignore[arg-type]
         context.update(report=report, chart=charts.movements_by_day(report), n=_n)
         return pages.html("console_movements.html", context)
+
+    @get("/campaigns/{campaign_id:int}")
+    async def campaign(self, request: Request[Any, Any, Any], campaign_id: PathId) -> Response[Any]:
+        who = await campaigns_console.signed_in(request)
+        if who is None:
+            return Redirect("/console/login", status_code=303)
+        raw = request.query_params.get("window_days", "").strip()
+        context: dict[str, Any] = {
+            "who": who[0],
+            "campaign_id": campaign_id,
+            "window_days": raw or str(campaign_outcome.DEFAULT_WINDOW_DAYS),
+            "error": "",
+            "report": None,
+        }
+        try:
+            days = int(raw) if raw else campaign_outcome.DEFAULT_WINDOW_DAYS
+            report = await campaign_outcome.outcome(campaign_id, window_days=days, now=clock.now())
+        except (DomainError, ValueError) as exc:
+            context["error"] = (
+                exc.message if isinstance(exc, DomainError) else "Неверное число дней"
+            )
+            status = exc.status_code if isinstance(exc, DomainError) else 422
+            return pages.html("console_campaign_outcome.html", context, status_code=status)
+        kind = _format(request)
+        if kind:
+            name = f"campaign-{campaign_id}-{report.window_days}d"
+            return file_reply(export.campaign_sheets(report), kind, name)  # type: ignore[arg-type]
+        tz = settings_module.get().tz
+        context.update(
+            report=report,
+            chart=charts.campaign_uplift(report),
+            started=report.window_start.astimezone(tz).strftime("%d.%m.%Y %H:%M"),
+            ends=report.window_end.astimezone(tz).strftime("%d.%m.%Y %H:%M"),
+            metric_names=export.METRIC_NAMES,
+            method_names=export.METHOD_NAMES,
+            figure=_figure,
+            rub=_rub,
+            n=_n,
+        )
+        return pages.html("console_campaign_outcome.html", context)
+
+    @get("/offers/{offer_id:int}")
+    async def offer(self, request: Request[Any, Any, Any], offer_id: PathId) -> Response[Any]:
+        who = await campaigns_console.signed_in(request)
+        if who is None:
+            return Redirect("/console/login", status_code=303)
+        first = request.query_params.get("from", "").strip() or None
+        last = request.query_params.get("to", "").strip() or None
+        context: dict[str, Any] = {
+            "who": who[0],
+            "offer_id": offer_id,
+            "first": first or "",
+            "last": last or "",
+            "error": "",
+            "report": None,
+        }
+        try:
+            for month in (first, last):
+                if month is not None:
+                    datetime.strptime(month, "%Y-%m")
+            report = await offer_outcome.outcome(offer_id, start=first, end=last, now=clock.now())
+        except (DomainError, ValueError) as exc:
+            context["error"] = exc.message if isinstance(exc, DomainError) else "Неверный месяц"
+            status = exc.status_code if isinstance(exc, DomainError) else 422
+            return pages.html("console_offer_outcome.html", context, status_code=status)
+        kind = _format(request)
+        if kind:
+            name = f"offer-{offer_id}-{report.months[0].month}-{report.months[-1].month}"
+            return file_reply(export.offer_sheets(report), kind, name)  # type: ignore[arg-type]
+        context.update(report=report, chart=charts.offer_spend(report), rub=_rub, n=_n)
+        return pages.html("console_offer_outcome.html", context)
+
+    @get("/health")
+    async def health(self, request: Request[Any, Any, Any]) -> Response[Any]:
+        who = await campaigns_console.signed_in(request)
+        if who is None:
+            return Redirect("/console/login", status_code=303)
+        first = request.query_params.get("from", "").strip() or None
+        last = request.query_params.get("to", "").strip() or None
+        context: dict[str, Any] = {
+            "who": who[0],
+            "first": first or "",
+            "last": last or "",
+            "error": "",
+            "report": None,
+        }
+        try:
+            for month in (first, last):
+                if month is not None:
+                    datetime.strptime(month, "%Y-%m")
+            report = await health.health(first, last, now=clock.now())
+        except (DomainError, ValueError) as exc:
+            context["error"] = exc.message if isinstance(exc, DomainError) else "Неверный месяц"
+            return pages.html("console_health.html", context, status_code=422)
+        kind = _format(request)
+        if kind:
+            name = f"health-{report.start}-{report.end}"
+            return file_reply(export.health_sheets(report), kind, name)  # type: ignore[arg-type]
+        context.update(
+            report=report,
+            chart=charts.activity_by_month(report),
+            heat=charts.heat,
+            rub=_rub,
+            n=_n,
+        )
+        return pages.html("console_health.html", context)
+
+
+def _figure(metric: str, value: float, *, signed: bool = False) -> str:
+    """A compared figure in its unit: a share in %, roubles, or a plain number."""
+    sign = "+" if signed and value > 0 else ""
+    if metric == "buyers_share":
+        text = f"{sign}{value * 100:.1f}\u00a0%"
+    elif metric == "revenue_per_shopper_kopecks":
+        text = f"{sign}{value / 100:,.2f}\u00a0₽".replace(",", "\u00a0")
+    else:
+        text = f"{sign}{value:.2f}"
+    return text.replace(".", ",").replace("-", "−")

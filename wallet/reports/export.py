@@ -24,10 +24,13 @@ import anyio
 import xlsxwriter
 
 from wallet.reports.schemas import (
+    CampaignOutcome,
     Liability,
     LiabilityFigures,
     MovementFigures,
     Movements,
+    OfferOutcome,
+    ProgramHealth,
     ReceiptMovements,
 )
 
@@ -51,6 +54,123 @@ class Sheet:
 
 
 # ---- what each report's tables hold ----------------------------------------------------
+
+OFFER_HEADERS = [
+    "Месяц",
+    "Участвовали",
+    "Достигли цели",
+    "Не достигли",
+    "Ещё не подведён",
+    "Выплачено баллов",
+    "Покупки участника за месяц, ₽",
+    "Обычный месяц участника, ₽",
+    "Не участвовали (покупали раньше)",
+    "Покупки неучаствующего за месяц, ₽",
+    "Обычный месяц неучаствующего, ₽",
+    "Прирост участника сверх остальных, ₽",
+]
+
+
+def health_sheets(report: ProgramHealth) -> list[Sheet]:
+    """Cohorts (a column per month since joining, as the share who bought) and activity."""
+    width = len(report.months)
+    cohorts = [
+        [c.month, c.members, *c.shares, *([None] * (width - len(c.shares)))] for c in report.cohorts
+    ]
+    headers = ["Месяц вступления", "Вступили", *(f"Купили в +{k} мес., доля" for k in range(width))]
+    activity = [
+        [
+            m.month,
+            m.active_shoppers,
+            m.receipts,
+            _money(m.revenue_kopecks),
+            _money(m.average_receipt_kopecks),
+        ]
+        for m in report.months
+    ]
+    return [
+        Sheet("Удержание", headers, cohorts),
+        Sheet(
+            "Активность",
+            ["Месяц", "Покупали", "Чеков", "Выручка, ₽", "Средний чек, ₽"],
+            activity,
+        ),
+    ]
+
+
+def offer_sheets(report: OfferOutcome) -> list[Sheet]:
+    rows = [
+        [
+            m.month,
+            m.opted_in,
+            m.reached,
+            m.missed,
+            m.open,
+            m.points_paid,
+            _money(m.spend_per_shopper_kopecks),
+            _money(m.lookback_per_shopper_kopecks),
+            m.others,
+            _money(m.others_spend_per_shopper_kopecks),
+            _money(m.others_lookback_per_shopper_kopecks),
+            None if m.uplift_per_shopper_kopecks is None else _money(m.uplift_per_shopper_kopecks),
+        ]
+        for m in report.months
+    ]
+    return [Sheet("Кешбэк по месяцам", OFFER_HEADERS, rows)]
+
+
+METRIC_NAMES = {
+    "buyers_share": "Доля купивших",
+    "receipts_per_shopper": "Чеков на покупателя",
+    "revenue_per_shopper_kopecks": "Выручка на покупателя, ₽",
+    "points_per_shopper": "Баллов на покупателя",
+}
+METHOD_NAMES = {
+    "two_proportion_wald": "разность долей (Вальд)",
+    "welch_t": "разность средних (Уэлч)",
+}
+_GROUP_HEADERS = ["Группа", "Покупателей", "Купили", "Чеков", "Выручка, ₽", "Начислено баллов"]
+_METRIC_HEADERS = [
+    "Показатель",
+    "Метод",
+    "Получатели",
+    "Контрольная группа",
+    "Разница",
+    "Разница к контрольной, доля",
+    "95% ДИ от",
+    "95% ДИ до",
+    "Данных достаточно",
+    "Различие значимо",
+]
+
+
+def campaign_sheets(report: CampaignOutcome) -> list[Sheet]:
+    """The two groups and the comparison of each figure (revenue per shopper in roubles)."""
+    groups = [
+        [name, g.shoppers, g.buyers, g.receipts, _money(g.revenue_kopecks), g.points]
+        for name, g in (("Получатели", report.recipients), ("Контрольная группа", report.held_out))
+    ]
+    rows = []
+    for m in report.metrics:
+        scale = 100 if m.metric == "revenue_per_shopper_kopecks" else 1
+        figures = [m.recipients, m.held_out, m.difference, m.ci_low, m.ci_high]
+        ours, theirs, diff, low, high = (round(x / scale, 6) for x in figures)
+        rows.append(
+            [
+                METRIC_NAMES.get(m.metric, m.metric),
+                METHOD_NAMES.get(m.method, m.method),
+                ours,
+                theirs,
+                diff,
+                m.relative,
+                low,
+                high,
+                "да" if m.enough else "нет",
+                "да" if m.significant else "нет",
+            ]
+        )
+    return [Sheet("Группы", _GROUP_HEADERS, groups), Sheet("Сравнение", _METRIC_HEADERS, rows)]
+
 
 _LIABILITY_HEADERS = [
     "Счетов",

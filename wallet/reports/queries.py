@@ -102,6 +102,12 @@ def liability_expiry(boundaries: int) -> db.Sql:
     )
 
 
+NO_JIT = db.Sql("SET LOCAL jit = off", "SELECT 1")
+"""PostgreSQL compiles a statement whose estimated cost is high with LLVM before running
+it; for the liability over 100,000 accounts that compiling took 2.8 s of 5.3 s (EXPLAIN
+ANALYZE, bench/bench_reports.py), more than it saved. A report's transaction turns it off
+for itself (SQLite has no JIT: a no-op there)."""
+
 STORES = db.sql("SELECT id, code, name FROM store ORDER BY id")
 """Every store, for names beside ids (a chain has hundreds, not millions)."""
 
@@ -206,3 +212,113 @@ RECEIPT_JOURNAL = db.sql(
     created_at=db.timestamp,
 )
 """Every ledger movement a receipt caused (sale, promotions, returns, refunds)."""
+
+# ---- campaign outcome ------------------------------------------------------------------
+
+# Delivery reasons decided when the rows were made: the shopper could not have been
+# reached on that channel (campaigns' ``materialize``). Anything later (no_wallet,
+# consent_withdrawn, a failure) happened to someone the campaign meant to reach.
+UNREACHABLE = ("no_email", "no_consent", "unsubscribed", "no_phone")
+
+_UNREACHABLE_SQL = ", ".join(f"'{reason}'" for reason in UNREACHABLE)
+
+CAMPAIGN_GROUPS = db.sql(
+    "WITH grp AS ("
+    "SELECT account_id, MAX(CASE WHEN status = 'held_out' THEN 1 ELSE 0 END) AS control "
+    "FROM delivery WHERE campaign_id = $1 AND ("
+    "(status = 'held_out' AND reason = '') OR "
+    f"(status <> 'held_out' AND NOT (status = 'skipped' AND reason IN ({_UNREACHABLE_SQL})))) "
+    "GROUP BY account_id), "
+    "per AS ("
+    "SELECT g.control AS control, COUNT(r.id) AS receipts, "
+    "COALESCE(SUM(r.total_kopecks), 0) AS revenue, COALESCE(SUM(r.earned_points), 0) AS points "
+    "FROM grp g LEFT JOIN receipt r ON r.account_id = g.account_id "
+    "AND r.occurred_at >= $2 AND r.occurred_at < $3 "
+    "GROUP BY g.account_id, g.control) "
+    "SELECT control, COUNT(*) AS shoppers, "
+    "SUM(CASE WHEN receipts > 0 THEN 1 ELSE 0 END) AS buyers, "
+    "SUM(receipts) AS receipts, SUM(CAST(receipts AS DOUBLE PRECISION) * receipts) AS receipts_sq, "
+    "SUM(revenue) AS revenue, SUM(CAST(revenue AS DOUBLE PRECISION) * revenue) AS revenue_sq, "
+    "SUM(points) AS points, SUM(CAST(points AS DOUBLE PRECISION) * points) AS points_sq "
+    "FROM per GROUP BY control ORDER BY control"
+)
+"""A campaign's shoppers in two groups, control 0 (recipients: a delivery not skipped as
+unreachable) and 1 (held out, and reachable: a ``held_out`` row whose reason is empty),
+with what each group bought in [$2, $3): shoppers, buyers, receipts, revenue and points,
+and the sums of squares per shopper that Welch's interval needs. The squares are summed as
+doubles: kopecks squared over a million shoppers overflow 64-bit integers."""
+
+# ---- cashback offer outcome ------------------------------------------------------------
+
+OFFER_GOALS = db.sql(
+    "SELECT COUNT(*) AS opted_in, "
+    "SUM(CASE WHEN outcome = 'reached' THEN 1 ELSE 0 END) AS reached, "
+    "SUM(CASE WHEN outcome = 'missed' THEN 1 ELSE 0 END) AS missed, "
+    "SUM(CASE WHEN status = 'open' THEN 1 ELSE 0 END) AS open, "
+    "COALESCE(SUM(reward_points), 0) AS points FROM offer_goal_month "
+    "WHERE offer_id = $1 AND month = $2"
+)
+"""An offer's goals of one month ($2, "YYYY-MM"): how many, reached, missed, still open, and
+the cashback paid."""
+
+OFFER_SPEND = db.sql(
+    "WITH opted AS (SELECT DISTINCT account_id FROM offer_goal_month "
+    "WHERE offer_id = $1 AND month = $2), "
+    "spend AS (SELECT account_id, "
+    "SUM(CASE WHEN month = $2 THEN spent_kopecks ELSE 0 END) AS now_spent, "
+    "SUM(CASE WHEN month < $2 THEN spent_kopecks ELSE 0 END) AS before_spent "
+    "FROM account_spend_month WHERE month >= $3 AND month <= $2 GROUP BY account_id), "
+    "everyone AS (SELECT account_id FROM opted UNION SELECT account_id FROM spend) "
+    "SELECT CASE WHEN o.account_id IS NULL THEN 0 ELSE 1 END AS opted, COUNT(*) AS shoppers, "
+    "COALESCE(SUM(s.now_spent), 0) AS now_spent, "
+    "COALESCE(SUM(s.before_spent), 0) AS before_spent "
+    "FROM everyone e LEFT JOIN opted o ON o.account_id = e.account_id "
+    "LEFT JOIN spend s ON s.account_id = e.account_id "
+    "WHERE o.account_id IS NOT NULL OR s.before_spent > 0 "
+    "GROUP BY 1 ORDER BY 1"
+)
+"""Money paid in month $2 and in the look-back months [$3, $2) by the offer's opted-in
+shoppers of $2 (opted 1) and by everyone else who bought in the look-back (opted 0)."""
+
+# ---- program health --------------------------------------------------------------------
+
+_JOIN_MONTH = {
+    "postgres": "to_char(a.created_at AT TIME ZONE $3, 'YYYY-MM')",
+    "sqlite": "strftime('%Y-%m', a.created_at, $3)",
+}
+_COHORTS = (
+    "WITH joined AS (SELECT a.id AS account_id, {month} AS cohort FROM account a "
+    "WHERE a.created_at >= $1 AND a.created_at < $2), "
+    "bought AS (SELECT DISTINCT account_id, month FROM account_spend_month "
+    "WHERE month >= $4 AND month <= $5 AND spent_kopecks > 0) "
+    "SELECT j.cohort AS cohort, b.month AS month, COUNT(*) AS buyers "
+    "FROM joined j JOIN bought b ON b.account_id = j.account_id AND b.month >= j.cohort "
+    "GROUP BY 1, 2 ORDER BY 1, 2"
+)
+COHORT_BUYERS = _by_engine(
+    _COHORTS.format(month=_JOIN_MONTH["postgres"]), _COHORTS.format(month=_JOIN_MONTH["sqlite"])
+)
+"""Members who joined in [$1, $2) by join month ($3: the zone as ``MOVEMENTS`` takes it)
+and how many of them bought (money paid that month, ``account_spend_month``) in each month
+from their join month on, up to $5 ($4: the first month)."""
+
+_COHORT_SIZES = (
+    "SELECT {month} AS cohort, COUNT(*) AS members FROM account a "
+    "WHERE a.created_at >= $1 AND a.created_at < $2 GROUP BY 1 ORDER BY 1"
+)
+COHORT_SIZES = _by_engine(
+    _COHORT_SIZES.format(month=_JOIN_MONTH["postgres"]),
+    _COHORT_SIZES.format(month=_JOIN_MONTH["sqlite"]),
+)
+
+_ACTIVITY = (
+    "SELECT {month} AS month, COUNT(DISTINCT r.account_id) AS shoppers, COUNT(*) AS receipts, "
+    "SUM(r.total_kopecks) AS revenue FROM receipt r "
+    "WHERE r.occurred_at >= $1 AND r.occurred_at < $2 GROUP BY 1 ORDER BY 1"
+)
+ACTIVITY = _by_engine(
+    _ACTIVITY.format(month="to_char(r.occurred_at AT TIME ZONE $3, 'YYYY-MM')"),
+    _ACTIVITY.format(month="strftime('%Y-%m', r.occurred_at, $3)"),
+)
+"""Receipts of [$1, $2) by month of the program's zone: shoppers who bought, receipts,
+their total."""

@@ -161,3 +161,135 @@ class ReceiptDetail(msgspec.Struct, frozen=True):
     refunded_points: int
     lines: list[ReceiptLineOut]
     movements: list[ReceiptEntry]
+
+
+# ---- campaign outcome against its control group -------------------------------------------
+
+
+class GroupFigures(msgspec.Struct, frozen=True, kw_only=True):
+    """One side of the comparison over the window: shoppers the campaign reached (or would
+    have), how many bought, and what they bought. Revenue is the receipts' totals before
+    returns; points are what those receipts earned."""
+
+    shoppers: int
+    buyers: int
+    receipts: int
+    revenue_kopecks: int
+    points: int
+
+
+class MetricComparison(msgspec.Struct, frozen=True, kw_only=True):
+    """Recipients minus held-out, with the 95% confidence interval of the difference.
+
+    ``metric``: buyers_share (0..1), receipts_per_shopper, revenue_per_shopper_kopecks,
+    points_per_shopper. ``method``: two_proportion_wald (unpooled Wald interval of a
+    difference of shares) or welch_t (Welch's t interval of a difference of means).
+    ``enough`` false: the groups are too small for the interval to mean anything (it is
+    still given, but ``ci_low``/``ci_high`` should not be read). ``relative``: the
+    difference as a share of the held-out figure (null when that is 0)."""
+
+    metric: str
+    method: str
+    recipients: float
+    held_out: float
+    difference: float
+    relative: float | None
+    ci_low: float
+    ci_high: float
+    enough: bool
+    significant: bool
+
+
+class CampaignOutcome(msgspec.Struct, frozen=True, kw_only=True):
+    """What a campaign's recipients bought over ``window_days`` after it started, against
+    its held-out control group over the same days.
+
+    ``verdict``: ``uplift`` / ``downlift`` (the buyers' share differs, the interval
+    excludes 0), ``no_difference`` (the interval includes 0), ``too_small`` (too few
+    shoppers or buyers to tell), ``no_control_group`` (nobody was held out). ``note`` says
+    the same in a sentence. ``complete`` is false while the window is still running."""
+
+    campaign_id: int
+    name: str
+    status: str
+    holdout_bp: int
+    started_at: datetime
+    window_days: int
+    window_start: datetime
+    window_end: datetime
+    complete: bool
+    recipients: GroupFigures
+    held_out: GroupFigures
+    metrics: list[MetricComparison]
+    verdict: str
+    note: str
+
+
+# ---- cashback offer outcome, month by month -----------------------------------------------
+
+
+class OfferMonth(msgspec.Struct, frozen=True, kw_only=True):
+    """One month of a cashback offer. ``opted_in``: shoppers with a goal that month;
+    ``reached``/``missed`` once settled (``open`` until then); ``points_paid``: cashback
+    credited for it. Spend is money paid (``account_spend_month``, net of returns) per
+    shopper: this month, and the average month of the ``lookback_months`` before it.
+    ``others`` are shoppers who bought in those look-back months and had no goal this month
+    (the eligible who did not opt in; the offer's tier and segment conditions are not
+    re-applied). ``uplift_per_shopper_kopecks``: the opted-in's change from their own
+    look-back minus the others' change (a difference in differences; null without others)."""
+
+    month: str
+    opted_in: int
+    reached: int
+    missed: int
+    open: int
+    points_paid: int
+    spend_per_shopper_kopecks: int
+    lookback_per_shopper_kopecks: int
+    others: int
+    others_spend_per_shopper_kopecks: int
+    others_lookback_per_shopper_kopecks: int
+    uplift_per_shopper_kopecks: int | None
+
+
+class OfferOutcome(msgspec.Struct, frozen=True, kw_only=True):
+    offer_id: int
+    name: str
+    lookback_months: int
+    months: list[OfferMonth]
+
+
+# ---- program health ------------------------------------------------------------------------
+
+
+class Cohort(msgspec.Struct, frozen=True, kw_only=True):
+    """Shoppers who joined in ``month`` and, for each month from the one they joined in
+    (index 0) to the period's end, how many bought then (``buyers``) and their share."""
+
+    month: str
+    members: int
+    buyers: list[int]
+    shares: list[float]
+
+
+class ActivityMonth(msgspec.Struct, frozen=True, kw_only=True):
+    """Receipts posted in ``month``: shoppers who bought, receipts, their total and average."""
+
+    month: str
+    active_shoppers: int
+    receipts: int
+    revenue_kopecks: int
+    average_receipt_kopecks: int
+
+
+class ProgramHealth(msgspec.Struct, frozen=True, kw_only=True):
+    """Retention cohorts and activity per month of the program's zone over [start, end].
+
+    ``card_share_note``: why there is no share of receipts with a card (the till posts only
+    receipts with a loyalty card, so the chain's other receipts are not known here)."""
+
+    start: str
+    end: str
+    cohorts: list[Cohort]
+    months: list[ActivityMonth]
+    card_share_note: str

@@ -8,10 +8,11 @@ figures); nothing here writes, not even the default rules a first ``rules_at`` w
 
 from __future__ import annotations
 
+import functools
 from collections import defaultdict
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, ParamSpec, TypeVar
 
 import msgspec
 
@@ -51,6 +52,24 @@ EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
 LATEST = datetime(2100, 1, 1, tzinfo=UTC)
 EXPIRY_MONTHS = 12
 PAGE_LIMIT = 1000
+
+P = ParamSpec("P")
+T = TypeVar("T")
+
+
+def analytical(report: Callable[P, Awaitable[T]]) -> Callable[P, Awaitable[T]]:
+    """Run a report's reads in one read transaction without PostgreSQL's JIT (see
+    ``queries.NO_JIT``: compiling cost more than it saved); SQLite runs it as it is."""
+
+    @functools.wraps(report)
+    async def reading(*args: P.args, **kwargs: P.kwargs) -> T:
+        if db.is_sqlite():
+            return await report(*args, **kwargs)
+        async with db.engine().transaction():
+            await db.fetch(queries.NO_JIT)
+            return await report(*args, **kwargs)
+
+    return reading
 
 
 async def _rules_at(moment: datetime) -> Rules:
@@ -118,6 +137,7 @@ def check_as_of(as_of: datetime, *, now: datetime) -> datetime:
     return min(as_of, now).astimezone(UTC)
 
 
+@analytical
 async def liability(as_of: datetime, *, now: datetime) -> Liability:
     """Points outstanding at ``as_of``, by tier and join store, and what of them expires in
     each of the next twelve months (the first: the rest of the as-of month)."""
@@ -214,7 +234,7 @@ async def store_id_of(code: str | None) -> int | None:
     raise NotFound(f"no store with code {code!r}", {"store": code})
 
 
-def _zone_argument(start: datetime) -> str:
+def zone_argument(start: datetime) -> str:
     """The zone as each engine's day function takes it (see ``queries.MOVEMENTS``)."""
     zone = settings_module.get().tz
     if not db.is_sqlite():
@@ -228,10 +248,11 @@ def _add(target: dict[str, int], category: str, points: int) -> None:
     target["net"] = target.get("net", 0) + points
 
 
+@analytical
 async def movements(start: datetime, end: datetime, *, store: str | None) -> Movements:
     start, end = check_period(start, end)
     store_id = await store_id_of(store)
-    rows = await db.fetch(queries.MOVEMENTS, start, end, _zone_argument(start), store_id)
+    rows = await db.fetch(queries.MOVEMENTS, start, end, zone_argument(start), store_id)
     stores = {row["id"]: row for row in await db.fetch(queries.STORES)}
     total: dict[str, int] = {}
     days: dict[str, dict[str, int]] = defaultdict(dict)
@@ -281,6 +302,7 @@ async def movements(start: datetime, end: datetime, *, store: str | None) -> Mov
     )
 
 
+@analytical
 async def receipt_movements(
     start: datetime, end: datetime, *, store: str | None, after: int, limit: int
 ) -> ReceiptMovementsPage:

@@ -1,0 +1,348 @@
+"""The reports on PostgreSQL over a seeded chain, each beside a bare SQL aggregate over the
+same rows, in the same run.
+
+    PYTHONPATH=. .venv/bin/python bench/bench_reports.py [--accounts 1000000]
+        [--lines-per-account 10]
+
+Makes a scratch database next to ``WALLET_TEST_POSTGRES_URL`` (default
+postgresql://postgres@127.0.0.1:5432/test), migrates it with ``wallet migrate``, and seeds
+it set-based with ``generate_series`` (no row goes through Python): 20 stores, N accounts
+with a member and a card each, receipts of two lines over the last 180 days (N x lines / 2
+receipts, N x lines receipt lines), an earning lot and journal entry per receipt, a
+redemption on every fifth, the monthly spend rows tiers read, and one campaign sent 20 days
+ago to everyone with 10% held out by the same hash the service uses (``holdout.bucket_sql``).
+Then VACUUM ANALYZE and a CHECKPOINT, and times, best of two runs each:
+
+- the points liability now and 90 days ago (``service.liability``) beside the sum of the
+  journal entries of the lots alive then (the liability's own core scan);
+- the point movements of the last 30 days (``service.movements``) beside the journal's
+  entries of the period summed by kind, with the ``journal_entry.created_at`` index and,
+  dropped for the measurement, without it (what the reports did before it);
+- the first page of movements by receipt (``service.receipt_movements``);
+- the campaign outcome over 14 days (``campaign_outcome.outcome``) beside the receipts of
+  the campaign's shoppers in the window summed.
+
+Targets (issue 15): each report under 5 s at 1,000,000 accounts and 10,000,000 receipt
+lines. The scratch database is dropped at the end.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import dataclasses
+import os
+import secrets
+import subprocess
+import sys
+import time
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+BASE_URL = os.environ.get("WALLET_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
+STORES = 20
+DAYS = 180
+HOLDOUT_BP = 1000
+
+
+def migrate(url: str) -> None:
+    env = {**os.environ, "WALLET_DATABASE_URL": url, "WALLET_CERTS_DIR": "/tmp/bench-certs"}
+    done = subprocess.run(
+        [sys.executable, "-m", "wallet", "migrate"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    if done.returncode:
+        raise SystemExit(f"wallet migrate failed:\n{done.stdout}\n{done.stderr}")
+
+
+async def step(conn: asyncpg.Connection, label: str, sql: str, *args: Any) -> None:
+    began = time.perf_counter()
+    await conn.execute(sql, *args)
+    print(f"  {label:<44} {time.perf_counter() - began:7.1f} s", flush=True)
+
+
+async def generate(conn: asyncpg.Connection, accounts: int, lines: int, now: datetime) -> None:
+    from wallet.campaigns import holdout
+
+    receipts = accounts * lines // 2
+    per_account = max(receipts // accounts, 1)
+    first = now - timedelta(days=DAYS)
+    seconds = DAYS * 86400
+    await step(
+        conn,
+        "stores",
+        "INSERT INTO store (id, code, name, address, time_zone, created_at) "
+        "SELECT g, 'S-' || lpad(g::text, 3, '0'), 'Магазин ' || g, '', 'Europe/Moscow', $1 "
+        "FROM generate_series(1, $2) g",
+        first,
+        STORES,
+    )
+    # Joined over the year before the first receipt.
+    await step(
+        conn,
+        f"{accounts:,} accounts",
+        "INSERT INTO account (id, balance, pending, debt, lifetime_spend_kopecks, created_at) "
+        "SELECT g, 0, 0, 0, 0, $1::timestamptz - make_interval(days => g % 365) "
+        "FROM generate_series(1, $2) g",
+        first,
+        accounts,
+    )
+    await step(
+        conn,
+        "members (80% say yes to email)",
+        "INSERT INTO member (id, account, name, email, consent_program_at, consent_data_at, "
+        "marketing_email, join_store_id, created_at, language) "
+        "SELECT g, g, 'Покупатель ' || g, 'm' || g || '@example.ru', $1, $1, g % 5 <> 0, "
+        "g % $3 + 1, $1, 'ru' FROM generate_series(1, $2) g",
+        first,
+        accounts,
+        STORES,
+    )
+    await step(
+        conn,
+        "cards",
+        "INSERT INTO card (id, number, account, kind, role, status, holder_name, pass_serial, "
+        "created_at) SELECT g, '77' || lpad(g::text, 14, '0'), g, 'virtual', 'main', 'active', "
+        "'', 'S' || g, $1 FROM generate_series(1, $2) g",
+        first,
+        accounts,
+    )
+    await step(
+        conn,
+        f"{receipts:,} receipts",
+        "INSERT INTO receipt (id, store, external_id, store_key, card, account_id, occurred_at, "
+        "posted_at, request_hash, total_kopecks, paid_kopecks, redeemed_points, earned_points, "
+        "earned_lot_id, refunded_points, rules_id, result) "
+        "SELECT g, g % $5 + 1, 'R' || g, 'k:' || g, a, a, t, t, '', v, v, 0, v / 2000, g, 0, 0, "
+        "'{}' FROM (SELECT g, (g - 1) / $2 + 1 AS a, "
+        "$3::timestamptz + make_interval(secs => ((g * 7919) % $4)::float8) AS t, "
+        "20000 + (g * 104729) % 480000 AS v FROM generate_series(1, $1::bigint) g) x",
+        receipts,
+        per_account,
+        first,
+        seconds,
+        STORES,
+    )
+    await step(
+        conn,
+        f"{receipts * 2:,} receipt lines",
+        "INSERT INTO receipt_line (receipt, line_no, sku, category, quantity, amount_kopecks, "
+        "redeemed_kopecks, earned_points, returned_kopecks, returned_redeemed_kopecks, "
+        "returned_earned_points, discount_kopecks, manual_discount_kopecks) "
+        "SELECT r.id, n, 'SKU-' || (r.id * n % 5000), 'grocery', 1, "
+        "CASE WHEN n = 1 THEN r.total_kopecks / 2 ELSE r.total_kopecks - r.total_kopecks / 2 END, "
+        "0, CASE WHEN n = 1 THEN r.earned_points ELSE 0 END, 0, 0, 0, 0, 0 "
+        "FROM receipt r CROSS JOIN generate_series(1, 2) n",
+    )
+    await step(
+        conn,
+        "a lot per receipt",
+        "INSERT INTO lot (id, account, amount, remaining, earned_at, available_from, expires_at, "
+        "is_pending, source, receipt_id) SELECT id, account_id, earned_points, earned_points, "
+        "occurred_at, occurred_at, occurred_at + interval '180 days', false, 'receipt', id "
+        "FROM receipt",
+    )
+    await step(
+        conn,
+        "journal: earned, and redeemed on every fifth",
+        "INSERT INTO journal_entry (account, lot, kind, points, receipt_id, actor, reason, "
+        "created_at) SELECT account_id, id, 'earn', earned_points, id, '', '', occurred_at "
+        "FROM receipt UNION ALL SELECT account_id, id, 'redeem', -(earned_points / 2), id, '', "
+        "'', occurred_at + interval '3 days' FROM receipt WHERE id % 5 = 0",
+    )
+    await step(
+        conn,
+        "monthly spend (tiers)",
+        "INSERT INTO account_spend_month (spend_key, account_id, month, spent_kopecks) "
+        "SELECT account_id || ':' || m, account_id, m, SUM(paid_kopecks) FROM ("
+        "SELECT account_id, to_char(occurred_at AT TIME ZONE 'Europe/Moscow', 'YYYY-MM') AS m, "
+        "paid_kopecks FROM receipt) x GROUP BY account_id, m",
+    )
+    started = now - timedelta(days=20)
+    await step(
+        conn,
+        "a campaign sent 20 days ago",
+        "INSERT INTO campaign (id, name, kind, channels, status, started_at, finished_at, "
+        "created_by, created_at, updated_at, holdout_bp) VALUES (1, 'Осень', 'manual', "
+        "'[\"email\"]', 'sent', $1, $1, 'bench', $1, $1, $2)",
+        started,
+        HOLDOUT_BP,
+    )
+    held = holdout.bucket_sql("1", "m.account")
+    await step(
+        conn,
+        f"its deliveries ({HOLDOUT_BP / 100:g}% held out by the hash)",
+        "INSERT INTO delivery (key, campaign_id, account_id, channel, status, reason, attempts, "
+        "sent_at, created_at) SELECT '1:' || m.account || ':email', 1, m.account, 'email', "
+        f"CASE WHEN {held} < $2 THEN 'held_out' "
+        "WHEN m.marketing_email THEN 'sent' ELSE 'skipped' END, "
+        "CASE WHEN m.marketing_email THEN '' ELSE 'no_consent' END, 1, $1, $1 FROM member m",
+        started,
+        HOLDOUT_BP,
+    )
+    for table in (
+        "store",
+        "account",
+        "member",
+        "card",
+        "receipt",
+        "receipt_line",
+        "lot",
+        "journal_entry",
+        "account_spend_month",
+        "campaign",
+        "delivery",
+    ):
+        await conn.execute(
+            f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
+            f"(SELECT COALESCE(MAX(id), 1) FROM {table}))"
+        )
+    await step(conn, "VACUUM ANALYZE", "VACUUM ANALYZE")
+    await conn.execute("CHECKPOINT")
+
+
+async def best(run: Callable[[], Awaitable[Any]]) -> tuple[float, Any]:
+    """The best of two runs, and what the last returned."""
+    fastest, result = float("inf"), None
+    for _ in range(2):
+        began = time.perf_counter()
+        result = await run()
+        fastest = min(fastest, time.perf_counter() - began)
+    return fastest, result
+
+
+def line(label: str, report_s: float, bare_s: float) -> None:
+    print(
+        f"{label:<42} report {report_s:7.2f} s   bare SQL {bare_s:7.2f} s   "
+        f"ratio {report_s / bare_s:5.1f}x",
+        flush=True,
+    )
+
+
+async def measure(conn: asyncpg.Connection, now: datetime) -> None:
+    from wallet.reports import campaign_outcome, service
+
+    for label, as_of in (
+        ("liability now", now),
+        ("liability 90 days ago", now - timedelta(days=90)),
+    ):
+        report_s, report = await best(lambda as_of=as_of: service.liability(as_of, now=now))
+        bare_s, bare = await best(
+            lambda as_of=as_of: conn.fetchrow(
+                "SELECT COUNT(DISTINCT j.account) AS n, SUM(j.points) AS points "
+                "FROM journal_entry j JOIN lot l ON l.id = j.lot "
+                "WHERE j.created_at <= $1 AND l.expires_at > $1",
+                as_of,
+            )
+        )
+        assert report.total.balance_points + report.total.pending_points == bare["points"]
+        line(label, report_s, bare_s)
+
+    bare_sql = (
+        "SELECT kind, SUM(points) AS points FROM journal_entry "
+        "WHERE created_at >= $1 AND created_at < $2 GROUP BY kind"
+    )
+    for indexed in (True, False):
+        if not indexed:
+            await conn.execute("DROP INDEX journal_entry_created_at")
+            await conn.execute("ANALYZE journal_entry")
+        for days in (30, 1):
+            start, end = now - timedelta(days=days), now
+            report_s, moves = await best(
+                lambda start=start, end=end: service.movements(start, end, store=None)
+            )
+            bare_s, rows = await best(lambda start=start, end=end: conn.fetch(bare_sql, start, end))
+            moved = moves.total.earned + moves.total.redeemed
+            assert moved == sum(int(r["points"]) for r in rows)
+            index = "with" if indexed else "without"
+            line(f"movements, {days} day(s) ({index} the index)", report_s, bare_s)
+    start, end = now - timedelta(days=30), now
+    await conn.execute("CREATE INDEX journal_entry_created_at ON journal_entry (created_at)")
+    await conn.execute("ANALYZE journal_entry")
+
+    report_s, page = await best(
+        lambda: service.receipt_movements(start, end, store=None, after=0, limit=100)
+    )
+    bare_s, _ = await best(
+        lambda: conn.fetch(
+            "SELECT receipt_id, SUM(points) FROM journal_entry WHERE created_at >= $1 "
+            "AND created_at < $2 AND receipt_id > 0 GROUP BY receipt_id ORDER BY receipt_id "
+            "LIMIT 100",
+            start,
+            end,
+        )
+    )
+    assert len(page.items) == 100
+    line("movements by receipt, first page of 100", report_s, bare_s)
+
+    report_s, outcome = await best(lambda: campaign_outcome.outcome(1, window_days=14, now=now))
+    window_start = outcome.window_start
+    bare_s, bare = await best(
+        lambda: conn.fetchrow(
+            "SELECT COUNT(*) AS receipts, SUM(r.total_kopecks) AS revenue FROM delivery d "
+            "JOIN receipt r ON r.account_id = d.account_id AND r.occurred_at >= $1 "
+            "AND r.occurred_at < $2 WHERE d.campaign_id = 1",
+            window_start,
+            outcome.window_end,
+        )
+    )
+    line("campaign outcome, 14 days", report_s, bare_s)
+    print(
+        f"  recipients {outcome.recipients.shoppers:,} (buyers {outcome.recipients.buyers:,}), "
+        f"held out {outcome.held_out.shoppers:,} (buyers {outcome.held_out.buyers:,}); "
+        f"verdict {outcome.verdict}"
+    )
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--accounts", type=int, default=1_000_000)
+    parser.add_argument("--lines-per-account", type=int, default=10)
+    parser.add_argument(
+        "--keep", action="store_true", help="keep the scratch database (to EXPLAIN in it)"
+    )
+    args = parser.parse_args()
+
+    name = f"wallet_bench_{secrets.token_hex(3)}"
+    admin = await asyncpg.connect(BASE_URL)
+    await admin.execute(f'CREATE DATABASE "{name}"')
+    url = BASE_URL.rsplit("/", 1)[0] + f"/{name}"
+    os.environ["WALLET_DATABASE_URL"] = url
+    try:
+        migrate(url)
+        from wallet import settings as settings_module
+        from wallet import wiring
+
+        settings = dataclasses.replace(settings_module.load(), database_url=url)
+        settings_module.override(settings)
+        async with contextlib.AsyncExitStack() as stack:
+            await stack.enter_async_context(wiring.running(settings))
+            conn = await asyncpg.connect(url)
+            stack.push_async_callback(conn.close)
+            now = datetime.now(UTC).replace(microsecond=0)
+            began = time.perf_counter()
+            print(f"seeding {name}:", flush=True)
+            await generate(conn, args.accounts, args.lines_per_account, now)
+            print(f"seeded in {time.perf_counter() - began:.0f} s", flush=True)
+            await measure(conn, now)
+    finally:
+        if args.keep:
+            print(f"kept {url}")
+        else:
+            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.close()
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
