@@ -25,6 +25,7 @@ from wallet.campaigns.api import CampaignsController, UnsubscribeController
 from wallet.campaigns.console import ConsoleController
 from wallet.errors import EXCEPTION_HANDLERS
 from wallet.http import security_headers
+from wallet.imports.api import ImportsController
 from wallet.koshelek.api import KoshelekController
 from wallet.ledger.api import AdjustmentsController
 from wallet.members.api import AdminCardsController
@@ -147,6 +148,7 @@ def create_app(
         MeController,
         PosController,
         AdminCardsController,
+        ImportsController,
         SupportAccountController,
         AdjustmentsController,
         RulesController,

@@ -30,5 +30,6 @@ APP_REGISTRY = AppRegistry(
         "wallet.koshelek.piccolo_app",
         "wallet.campaigns.piccolo_app",
         "wallet.sms.piccolo_app",
+        "wallet.imports.piccolo_app",
     ]
 )

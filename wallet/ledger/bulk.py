@@ -166,3 +166,114 @@ async def credit_each(rows: Sequence[tuple[int, int]], credit: Credit) -> list[i
                 reason=credit.reason,
             )
     return [lots[index] for index in range(len(rows))]
+
+
+# Rows a multi-row statement carries: under asyncpg's 32,767 arguments for 10 columns.
+BATCH_ROWS = 3000
+
+
+async def open_accounts(count: int, *, now: datetime) -> list[int]:
+    """``count`` new empty accounts, in the caller's transaction (bulk import)."""
+    ids: list[int] = []
+    for chunk in db.chunks([now] * count, BATCH_ROWS):
+        rows = await db.fetch(queries.open_accounts(len(chunk)), *chunk)
+        ids.extend(int(row["id"]) for row in rows)
+    return ids
+
+
+@dataclass(frozen=True)
+class OpeningLot:
+    """Points an account brings from elsewhere, valid until their own date."""
+
+    account_id: int
+    points: int
+    earned_at: datetime
+    expires_at: datetime
+
+
+async def _lot_ids(count: int) -> list[int]:
+    if db.is_sqlite():
+        top = await last_lot_id()
+        return list(range(top + 1, top + count + 1))
+    rows = await db.fetch(queries.LOT_IDS, count)
+    return [int(row["id"]) for row in rows]
+
+
+async def credit_lots(
+    lots: Sequence[OpeningLot],
+    *,
+    source: str,
+    kind: str,
+    actor: str,
+    reason: str,
+    now: datetime,
+) -> list[int]:
+    """Credit each row as one available lot with its own expiry and one ``kind`` entry, and
+    grow each account's balance by its rows, in a few statements for the whole set, in the
+    caller's transaction; returns the lot ids in the order of ``lots``.
+
+    The balance grows by an atomic ``balance + n`` (a till on the same account meanwhile
+    keeps its own movement). An account that owes points is credited through the door
+    instead, which repays the debt first. Expiry must be in the future (the caller's rule).
+    """
+    if not lots:
+        return []
+    owing: set[int] = set()
+    for chunk in db.chunks(sorted({lot.account_id for lot in lots})):
+        owing.update(
+            int(row["id"]) for row in await db.fetch(queries.accounts_owing(len(chunk)), *chunk)
+        )
+    direct = [i for i, lot in enumerate(lots) if lot.account_id not in owing]
+    ids: dict[int, int] = dict(zip(direct, await _lot_ids(len(direct)), strict=True))
+    for chunk in db.chunks(direct, BATCH_ROWS):
+        lot_args: list[Any] = []
+        journal_args: list[Any] = []
+        for i in chunk:
+            lot = lots[i]
+            lot_args += [ids[i], lot.account_id, lot.points, lot.points, lot.earned_at, now]
+            lot_args += [lot.expires_at, False, source]
+            journal_args += [lot.account_id, ids[i], kind, lot.points, None, actor, reason]
+            journal_args += [now, None]
+        await db.fetch(queries.insert_lots(len(chunk)), *lot_args)
+        await db.fetch(queries.insert_journal(len(chunk)), *journal_args)
+    per_account: dict[int, tuple[int, datetime]] = {}
+    for i in direct:
+        lot = lots[i]
+        points, earliest = per_account.get(lot.account_id, (0, lot.expires_at))
+        per_account[lot.account_id] = (points + lot.points, min(earliest, lot.expires_at))
+    totals = [(account, p, at) for account, (p, at) in sorted(per_account.items())]
+    for part in db.chunks(totals, BATCH_ROWS):
+        values, args = db.values_table(list(part), ("bigint", "bigint", "timestamptz"))
+        await db.fetch(queries.credit_accounts(values), *args)
+    for i, lot in enumerate(lots):
+        if lot.account_id in owing:
+            async with service.account(lot.account_id, now=now) as acct:
+                ids[i] = await acct.earn(
+                    lot.points,
+                    kind=kind,
+                    source=source,
+                    earned_at=lot.earned_at,
+                    available_from=now,
+                    expires_at=lot.expires_at,
+                    actor=actor,
+                    reason=reason,
+                )
+    return [ids[i] for i in range(len(lots))]
+
+
+async def add_spend(rows: Sequence[tuple[int, datetime, int]]) -> None:
+    """Money paid before the program (account, when, kopecks) added to lifetime spends and
+    to their months, set-based: purchase history brought in so tiers start right."""
+    lifetime: dict[int, int] = {}
+    months: dict[tuple[int, str], int] = {}
+    for account_id, at, kopecks in rows:
+        lifetime[account_id] = lifetime.get(account_id, 0) + kopecks
+        key = (account_id, service.spend_month(at))
+        months[key] = months.get(key, 0) + kopecks
+    for part in db.chunks(sorted(lifetime.items()), BATCH_ROWS):
+        values, args = db.values_table(list(part), ("bigint", "bigint"))
+        await db.fetch(queries.add_lifetime_spend(values), *args)
+    month_rows = [(f"{a}:{m}", a, m, k) for (a, m), k in sorted(months.items())]
+    for month_chunk in db.chunks(month_rows, BATCH_ROWS):
+        flat = [value for row in month_chunk for value in row]
+        await db.fetch(queries.add_spend_months(len(month_chunk)), *flat)

@@ -110,3 +110,72 @@ LOT_SEQUENCE = db.sql("SELECT pg_get_serial_sequence('lot', 'id') AS name")
 
 LAST_LOT_ID = db.sql("SELECT COALESCE(MAX(id), 0) AS top FROM lot")
 """SQLite: the highest lot id; one writer at a time, so the ids after it are free."""
+
+
+def rows_of(columns: int, rows: int) -> str:
+    """``($1, $2, ...), (...)``: ``rows`` groups of ``columns`` parameters, for one
+    multi-row INSERT (bulk import: a batch is a few statements, not a round trip a row)."""
+    return ", ".join(
+        "(" + ", ".join(f"${r * columns + c + 1}" for c in range(columns)) + ")"
+        for r in range(rows)
+    )
+
+
+def open_accounts(rows: int) -> str:
+    """``rows`` new accounts (their created_at), their ids back."""
+    return (
+        "INSERT INTO account (balance, pending, debt, lifetime_spend_kopecks, created_at) "
+        f"VALUES {rows_of(1, rows).replace('(', '(0, 0, 0, 0, ')} RETURNING id"
+    )
+
+
+LOT_IDS = db.sql(
+    "SELECT nextval(pg_get_serial_sequence('lot', 'id')) AS id FROM generate_series(1, $1)"
+)
+"""PostgreSQL: ``$1`` lot ids drawn at once for set-based lots with their own expiry."""
+
+
+def insert_lots(rows: int) -> str:
+    """``rows`` lots (id, account, amount, remaining, earned_at, available_from,
+    expires_at, is_pending, source) with ids drawn beforehand."""
+    return (
+        "INSERT INTO lot (id, account, amount, remaining, earned_at, available_from, "
+        f"expires_at, is_pending, source) VALUES {rows_of(9, rows)}"
+    )
+
+
+def credit_accounts(values: str) -> str:
+    """Add points to balances and move each account's next lot event to the earliest of
+    what it had and its new lots' expiry; ``values`` is a ``db.values_table`` of
+    (account, points, earliest expiry)."""
+    return (
+        "UPDATE account SET balance = account.balance + v.column2, next_lot_event_at = "
+        "CASE WHEN account.next_lot_event_at IS NULL OR account.next_lot_event_at > v.column3 "
+        f"THEN v.column3 ELSE account.next_lot_event_at END FROM {values} "
+        "WHERE account.id = v.column1"
+    )
+
+
+def add_lifetime_spend(values: str) -> str:
+    """Add money paid to lifetime spends; ``values`` is a ``db.values_table`` of
+    (account, kopecks)."""
+    return (
+        "UPDATE account SET lifetime_spend_kopecks = account.lifetime_spend_kopecks + "
+        f"v.column2 FROM {values} WHERE account.id = v.column1"
+    )
+
+
+def add_spend_months(rows: int) -> str:
+    """``ADD_SPEND_MONTH`` for ``rows`` (spend_key, account, month, kopecks) at once; the
+    keys must be distinct (PostgreSQL refuses to update one row twice in a statement)."""
+    return (
+        "INSERT INTO account_spend_month (spend_key, account_id, month, spent_kopecks) "
+        f"VALUES {rows_of(4, rows)} ON CONFLICT (spend_key) DO UPDATE SET "
+        "spent_kopecks = account_spend_month.spent_kopecks + excluded.spent_kopecks"
+    )
+
+
+def accounts_owing(count: int) -> str:
+    """Which of ``count`` accounts owe points (they are credited through the door)."""
+    marks = ", ".join(f"${n}" for n in range(1, count + 1))
+    return f"SELECT id FROM account WHERE debt > 0 AND id IN ({marks})"

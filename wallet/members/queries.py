@@ -55,3 +55,61 @@ MEMBERS_BY_NAME = db.sql(
 )
 """PostgreSQL: answered from the trigram index on lower(name) (migration
 members_2026_11_30t14_13); $1 is a LIKE pattern."""
+
+
+def _rows_of(columns: int, rows: int) -> str:
+    return ", ".join(
+        "(" + ", ".join(f"${r * columns + c + 1}" for c in range(columns)) + ")"
+        for r in range(rows)
+    )
+
+
+MEMBER_IMPORT_COLUMNS = (
+    "account, name, email, phone, birthday, consent_program_at, consent_program_version, "
+    "consent_data_at, consent_data_version, marketing_email, marketing_email_at, "
+    "marketing_push, marketing_push_at, language, created_at"
+)
+
+
+def insert_members(rows: int) -> str:
+    """``rows`` members brought from an old program (``MEMBER_IMPORT_COLUMNS``), with the
+    account each belongs to (to match the new ids to the rows)."""
+    return (
+        f"INSERT INTO member ({MEMBER_IMPORT_COLUMNS}) VALUES {_rows_of(15, rows)} "
+        "RETURNING id, account"
+    )
+
+
+def insert_consents(rows: int) -> str:
+    """``rows`` consent rows (member, channel, granted, version, source, at)."""
+    return (
+        "INSERT INTO member_consent (member_id, channel, granted, text_version, source, "
+        f"created_at) VALUES {_rows_of(6, rows)}"
+    )
+
+
+def insert_cards(rows: int) -> str:
+    """``rows`` cards (number, account, kind, role, status, holder, pass serial, at)."""
+    return (
+        "INSERT INTO card (number, account, kind, role, status, holder_name, pass_serial, "
+        f"created_at) VALUES {_rows_of(8, rows)} RETURNING id, number"
+    )
+
+
+def _in(column: str, count: int) -> str:
+    return f"{column} IN ({', '.join(f'${n}' for n in range(1, count + 1))})"
+
+
+def phones_taken(count: int) -> str:
+    """Which of ``count`` phones (E.164) a member already has."""
+    return f"SELECT phone AS value FROM member WHERE {_in('phone', count)}"
+
+
+def emails_taken(count: int) -> str:
+    """Which of ``count`` emails a member already has."""
+    return f"SELECT email AS value FROM member WHERE {_in('email', count)}"
+
+
+def numbers_taken(count: int) -> str:
+    """Which of ``count`` card numbers exist."""
+    return f"SELECT number AS value FROM card WHERE {_in('number', count)}"

@@ -265,3 +265,17 @@ def expiring_batches(
     if account_ids is not None:
         text += f" AND account IN {_in_list(p, account_ids)}"
     return text + " GROUP BY account, expires_at", p.values
+
+
+def add_spends(rows: int) -> str:
+    """``ADD_SPEND`` for ``rows`` (spend_key, account, card, month, category, kopecks) at
+    once; the keys must be distinct (PostgreSQL updates a row once a statement)."""
+    marks = ", ".join(
+        "(" + ", ".join(f"${r * 6 + c + 1}" for c in range(6)) + ")" for r in range(rows)
+    )
+    return (
+        "INSERT INTO offer_spend_month "
+        f"(spend_key, account_id, card_id, month, category, paid_kopecks) VALUES {marks} "
+        "ON CONFLICT (spend_key) DO UPDATE "
+        "SET paid_kopecks = offer_spend_month.paid_kopecks + excluded.paid_kopecks"
+    )

@@ -1,0 +1,43 @@
+"""Every hand-written statement of imports, named (``$n`` placeholders; see ``db.sql``)."""
+
+from __future__ import annotations
+
+from wallet import db
+
+
+def keys_known(count: int) -> str:
+    """Which of ``count`` keys ("<kind>:<old id>") were imported, with what they became."""
+    marks = ", ".join(f"${n}" for n in range(1, count + 1))
+    return f"SELECT key, new_id, account_id FROM import_key WHERE key IN ({marks})"
+
+
+def insert_keys(rows: int) -> str:
+    """``rows`` imported keys (key, new id, account, run, at); a key imported meanwhile by
+    another run is a unique violation that rolls the whole batch back."""
+    marks = ", ".join(
+        "(" + ", ".join(f"${r * 5 + c + 1}" for c in range(5)) + ")" for r in range(rows)
+    )
+    return f"INSERT INTO import_key (key, new_id, account_id, run_id, created_at) VALUES {marks}"
+
+
+UNFINISHED_RUN = db.sql(
+    "SELECT id, lines_done FROM import_run WHERE kind = $1 AND file_sha256 = $2 "
+    "AND status = 'running' ORDER BY id DESC LIMIT 1"
+)
+"""A run of the same file that stopped before its end (a crash): it resumes there."""
+
+START_RUN = db.sql(
+    "INSERT INTO import_run (kind, file_name, file_sha256, status, lines_done, imported, "
+    "skipped, actor, started_at) VALUES ($1, $2, $3, 'running', 0, 0, 0, $4, $5) RETURNING id"
+)
+
+BATCH_DONE = db.sql(
+    "UPDATE import_run SET lines_done = $1, imported = imported + $2, skipped = skipped + $3 "
+    "WHERE id = $4"
+)
+"""A batch's progress, committed with the batch itself."""
+
+FINISH_RUN = db.sql(
+    "UPDATE import_run SET status = 'done', finished_at = $1 WHERE id = $2 "
+    "RETURNING imported, skipped"
+)
