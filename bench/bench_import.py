@@ -63,7 +63,9 @@ def write_files(folder: Path, members: int) -> tuple[Path, Path, int]:
     expires = (datetime.now() + timedelta(days=180)).strftime("%d.%m.%Y %H:%M")
     total = 0
     with members_path.open("w", encoding="cp1251", newline="") as out:
-        out.write("old_id;name;phone;email;birthday;joined_at;marketing_email;marketing_email_at\r\n")
+        out.write(
+            "old_id;name;phone;email;birthday;joined_at;marketing_email;marketing_email_at\r\n"
+        )
         for n in range(1, members + 1):
             out.write(
                 f"M{n};Покупатель Номер {n};+7 9{n // 10_000_000 + 10:02d} "
@@ -87,7 +89,15 @@ async def bare_copy(conn: asyncpg.Connection, members: int) -> float:
     joined = datetime(2021, 3, 15, 7, 0).astimezone()
     born = datetime(1990, 2, 1).date()
     records = (
-        (f"M{n}", f"Покупатель Номер {n}", f"+79{n:09d}", f"shopper{n}@example.ru", born, joined, n % 2 == 1)
+        (
+            f"M{n}",
+            f"Покупатель Номер {n}",
+            f"+79{n:09d}",
+            f"shopper{n}@example.ru",
+            born,
+            joined,
+            n % 2 == 1,
+        )
         for n in range(1, members + 1)
     )
     began = time.perf_counter()
@@ -121,10 +131,14 @@ async def main() -> None:
         with tempfile.TemporaryDirectory() as folder:
             began = time.perf_counter()
             members_path, balances_path, total = write_files(Path(folder), args.members)
-            print(f"wrote {args.members:,} members and balances in {time.perf_counter() - began:.1f} s")
+            print(
+                f"wrote {args.members:,} members and balances in {time.perf_counter() - began:.1f} s"
+            )
             conn = await asyncpg.connect(url)
             copy_s = await bare_copy(conn, args.members)
-            print(f"baseline: COPY of {args.members:,} member rows into a bare table: {copy_s:.1f} s")
+            print(
+                f"baseline: COPY of {args.members:,} member rows into a bare table: {copy_s:.1f} s"
+            )
             async with contextlib.AsyncExitStack() as stack:
                 await stack.enter_async_context(wiring.running(settings))
                 times = {}
@@ -164,7 +178,9 @@ async def main() -> None:
                     if found_problems := await ledger_reads.reconcile(account_id, now=clock.now()):
                         problems[account_id] = found_problems
                 assert not problems, problems
-                print(f"balances total {total:,} points as in the file; {len(sample)} accounts reconcile")
+                print(
+                    f"balances total {total:,} points as in the file; {len(sample)} accounts reconcile"
+                )
             await conn.close()
     finally:
         await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

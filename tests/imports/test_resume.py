@@ -7,7 +7,6 @@ import asyncio
 import io
 import os
 import signal
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -17,7 +16,7 @@ from tests.imports.support import members_file
 from wallet import clock, db
 from wallet.imports import service
 
-ROWS = 30_000
+ROWS = 10_000
 
 
 async def _progress() -> dict | None:
@@ -30,12 +29,12 @@ async def test_a_killed_import_resumes_after_its_last_committed_batch(database, 
     path = tmp_path / "members.csv"
     path.write_bytes(data)
     env = {**os.environ, "WALLET_DATABASE_URL": database.url, "PYTHONPATH": str(ROOT)}
-    process = subprocess.Popen(
-        [sys.executable, "-m", "wallet", "import", "members", str(path), "--batch-rows", "100"],
+    process = await asyncio.create_subprocess_exec(
+        *[sys.executable, "-m", "wallet", "import", "members", str(path), "--batch-rows", "50"],
         cwd=ROOT,
         env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
     )
     try:
         deadline = time.monotonic() + 120
@@ -43,11 +42,12 @@ async def test_a_killed_import_resumes_after_its_last_committed_batch(database, 
             found = await _progress()
             if found and found["lines_done"] > 0:
                 break
-            assert process.poll() is None, process.communicate()
+            assert process.returncode is None, await process.communicate()
             await asyncio.sleep(0.02)
     finally:
-        process.send_signal(signal.SIGKILL)
-        process.wait()
+        if process.returncode is None:
+            process.send_signal(signal.SIGKILL)
+        await process.wait()
     crashed = await _progress()
     assert crashed is not None and crashed["status"] == "running", "the import ended first"
     committed = await db.raw("SELECT COUNT(*) AS n FROM member")
@@ -58,9 +58,7 @@ async def test_a_killed_import_resumes_after_its_last_committed_batch(database, 
     )
     assert report.resumed_after_line >= crashed["lines_done"] > 0
     assert report.imported == ROWS
-    counts = await db.raw(
-        "SELECT COUNT(*) AS n, COUNT(DISTINCT phone) AS phones FROM member"
-    )
+    counts = await db.raw("SELECT COUNT(*) AS n, COUNT(DISTINCT phone) AS phones FROM member")
     assert (int(counts[0]["n"]), int(counts[0]["phones"])) == (ROWS, ROWS)
     again = await service.run("members", io.BytesIO(data), now=clock.now(), actor="test")
     assert (again.imported, again.already_imported, again.resumed_after_line) == (0, ROWS, 0)

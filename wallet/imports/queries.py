@@ -6,18 +6,32 @@ from wallet import db
 
 
 def keys_known(count: int) -> str:
-    """Which of ``count`` keys ("<kind>:<old id>") were imported, with what they became."""
+    """SQLite: which of ``count`` keys ("<kind>:<old id>") were imported, with what they
+    became."""
     marks = ", ".join(f"${n}" for n in range(1, count + 1))
     return f"SELECT key, new_id, account_id FROM import_key WHERE key IN ({marks})"
 
 
+KEYS_KNOWN = db.sql("SELECT key, new_id, account_id FROM import_key WHERE key = ANY($1::text[])")
+"""PostgreSQL: ``keys_known`` with one array."""
+
+_KEY_COLUMNS = "key, new_id, account_id, run_id, created_at"
+
+
 def insert_keys(rows: int) -> str:
-    """``rows`` imported keys (key, new id, account, run, at); a key imported meanwhile by
-    another run is a unique violation that rolls the whole batch back."""
+    """SQLite: ``rows`` imported keys (key, new id, account, run, at); a key imported
+    meanwhile by another run is a unique violation that rolls the whole batch back."""
     marks = ", ".join(
         "(" + ", ".join(f"${r * 5 + c + 1}" for c in range(5)) + ")" for r in range(rows)
     )
-    return f"INSERT INTO import_key (key, new_id, account_id, run_id, created_at) VALUES {marks}"
+    return f"INSERT INTO import_key ({_KEY_COLUMNS}) VALUES {marks}"
+
+
+INSERT_KEYS = db.sql(
+    f"INSERT INTO import_key ({_KEY_COLUMNS}) SELECT * FROM unnest($1::text[], $2::bigint[], "
+    "$3::bigint[], $4::int[], $5::timestamptz[])"
+)
+"""PostgreSQL: ``insert_keys`` with one array per column."""
 
 
 UNFINISHED_RUN = db.sql(

@@ -18,6 +18,8 @@ program's receipts earned points there, not here.
 
 from __future__ import annotations
 
+import struct
+import tempfile
 from collections.abc import Callable, Coroutine, Iterator, Sequence
 from datetime import datetime
 from typing import Any, BinaryIO
@@ -81,11 +83,10 @@ def _key(kind: str, old_id: str) -> str:
 
 
 async def _known(keys: Sequence[str]) -> dict[str, dict[str, Any]]:
-    found: dict[str, dict[str, Any]] = {}
-    for chunk in db.chunks(sorted(set(keys))):
-        for row in await db.fetch(queries.keys_known(len(chunk)), *chunk):
-            found[str(row["key"])] = row
-    return found
+    rows = await db.fetch_in(
+        sorted(set(keys)), sqlite=queries.keys_known, postgres=queries.KEYS_KNOWN
+    )
+    return {str(row["key"]): row for row in rows}
 
 
 def _parsed(
@@ -175,7 +176,46 @@ class _Checks:
                     )
 
 
-async def _validate(kind: str, source: BinaryIO, layout: csvfile.Layout, now: datetime) -> _Checks:
+_LENGTH = struct.Struct("<I")
+_ROW_TYPES: dict[str, type[Row]] = {
+    "members": MemberRow,
+    "cards": CardRow,
+    "balances": BalanceRow,
+    "receipts": ReceiptRow,
+}
+
+
+class _Spool:
+    """The rows as read and checked, kept on disk (msgpack, length-prefixed) for the
+    writing pass: reading a row again from the CSV (its phone through libphonenumber, its
+    dates) cost as much as the checks themselves (bench/bench_import.py); this is memory-
+    bounded whatever the file's size."""
+
+    def __init__(self, kind: str) -> None:
+        self.file = tempfile.TemporaryFile()
+        self.encoder = msgspec.msgpack.Encoder()
+        self.decoder = msgspec.msgpack.Decoder(_ROW_TYPES[kind])
+
+    def __enter__(self) -> _Spool:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.file.close()
+
+    def add(self, row: Row) -> None:
+        data = self.encoder.encode(row)
+        self.file.write(_LENGTH.pack(len(data)) + data)
+
+    def rows(self) -> Iterator[Row]:
+        self.file.seek(0)
+        while head := self.file.read(_LENGTH.size):
+            (size,) = _LENGTH.unpack(head)
+            yield self.decoder.decode(self.file.read(size))
+
+
+async def _validate(
+    kind: str, source: BinaryIO, layout: csvfile.Layout, now: datetime, spool: _Spool
+) -> _Checks:
     checks = _Checks(kind)
     pending: list[Row] = []
     for item in _parsed(kind, source, layout, now):
@@ -194,6 +234,7 @@ async def _validate(kind: str, source: BinaryIO, layout: csvfile.Layout, now: da
             fine = checks.once("number", item.number, item.line, "card number") and fine
         if fine:
             pending.append(item)
+            spool.add(item)
         if len(pending) >= _CHECK_ROWS:
             await checks.batch(pending)
             pending = []
@@ -218,7 +259,33 @@ async def run(
     if kind not in KINDS:
         raise InvalidInput(f"no import of {kind!r}: one of {', '.join(KINDS)}", {"kind": kind})
     layout = csvfile.detect(source)
-    checks = await _validate(kind, source, layout, now)
+    with _Spool(kind) as spool:
+        return await _run(
+            kind,
+            source,
+            layout,
+            spool,
+            now=now,
+            actor=actor,
+            file_name=file_name,
+            dry_run=dry_run,
+            batch_rows=batch_rows,
+        )
+
+
+async def _run(
+    kind: str,
+    source: BinaryIO,
+    layout: csvfile.Layout,
+    spool: _Spool,
+    *,
+    now: datetime,
+    actor: str,
+    file_name: str,
+    dry_run: bool,
+    batch_rows: int,
+) -> ImportReport:
+    checks = await _validate(kind, source, layout, now, spool)
     problems = sorted(checks.problems, key=lambda p: (p.line, p.field))
     report = ImportReport(
         kind=kind,
@@ -254,15 +321,17 @@ async def run(
             known = await _known([_key(kind, row.old_id) for row in batch])
             todo = [row for row in batch if _key(kind, row.old_id) not in known]
             keys = await write(todo, now=now, actor=actor) if todo else []
-            for chunk in db.chunks(keys, 3000):
-                flat = [v for k in chunk for v in (k[0], k[1], k[2], run_id, now)]
-                await db.fetch(queries.insert_keys(len(chunk)), *flat)
+            await db.fetch_many(
+                [(key, new_id, account_id, run_id, now) for key, new_id, account_id in keys],
+                sqlite=queries.insert_keys,
+                postgres=queries.INSERT_KEYS,
+                per_statement=5000,
+            )
             await db.fetch(
                 queries.BATCH_DONE, batch[-1].line, len(todo), len(batch) - len(todo), run_id
             )
 
-    for item in _parsed(kind, source, layout, now):
-        assert not isinstance(item, list), "validated above"
+    for item in spool.rows():
         if item.line <= after:
             continue
         batch.append(item)

@@ -168,17 +168,19 @@ async def credit_each(rows: Sequence[tuple[int, int]], credit: Credit) -> list[i
     return [lots[index] for index in range(len(rows))]
 
 
-# Rows a multi-row statement carries: under asyncpg's 32,767 arguments for 10 columns.
+# Rows a multi-row statement carries on SQLite: under its 32,766 parameters for 9 columns.
 BATCH_ROWS = 3000
 
 
 async def open_accounts(count: int, *, now: datetime) -> list[int]:
     """``count`` new empty accounts, in the caller's transaction (bulk import)."""
-    ids: list[int] = []
-    for chunk in db.chunks([now] * count, BATCH_ROWS):
-        rows = await db.fetch(queries.open_accounts(len(chunk)), *chunk)
-        ids.extend(int(row["id"]) for row in rows)
-    return ids
+    found = await db.fetch_many(
+        [(now,)] * count,
+        sqlite=queries.open_accounts,
+        postgres=queries.OPEN_ACCOUNTS,
+        per_statement=BATCH_ROWS,
+    )
+    return [int(row["id"]) for row in found]
 
 
 @dataclass(frozen=True)
@@ -218,33 +220,43 @@ async def credit_lots(
     """
     if not lots:
         return []
-    owing: set[int] = set()
-    for chunk in db.chunks(sorted({lot.account_id for lot in lots})):
-        owing.update(
-            int(row["id"]) for row in await db.fetch(queries.accounts_owing(len(chunk)), *chunk)
-        )
+    found = await db.fetch_in(
+        sorted({lot.account_id for lot in lots}),
+        sqlite=queries.accounts_owing,
+        postgres=queries.ACCOUNTS_OWING,
+    )
+    owing = {int(row["id"]) for row in found}
     direct = [i for i, lot in enumerate(lots) if lot.account_id not in owing]
     ids: dict[int, int] = dict(zip(direct, await _lot_ids(len(direct)), strict=True))
-    for chunk in db.chunks(direct, BATCH_ROWS):
-        lot_args: list[Any] = []
-        journal_args: list[Any] = []
-        for i in chunk:
-            lot = lots[i]
-            lot_args += [ids[i], lot.account_id, lot.points, lot.points, lot.earned_at, now]
-            lot_args += [lot.expires_at, False, source]
-            journal_args += [lot.account_id, ids[i], kind, lot.points, None, actor, reason]
-            journal_args += [now, None]
-        await db.fetch(queries.insert_lots(len(chunk)), *lot_args)
-        await db.fetch(queries.insert_journal(len(chunk)), *journal_args)
+    lot_rows: list[tuple[Any, ...]] = []
+    journal_rows: list[tuple[Any, ...]] = []
     per_account: dict[int, tuple[int, datetime]] = {}
     for i in direct:
         lot = lots[i]
+        lot_rows.append(
+            (ids[i], lot.account_id, lot.points, lot.points, lot.earned_at, now, lot.expires_at)
+        )
+        journal_rows.append((lot.account_id, ids[i], kind, lot.points, actor, reason, now))
         points, earliest = per_account.get(lot.account_id, (0, lot.expires_at))
         per_account[lot.account_id] = (points + lot.points, min(earliest, lot.expires_at))
-    totals = [(account, p, at) for account, (p, at) in sorted(per_account.items())]
-    for part in db.chunks(totals, BATCH_ROWS):
-        values, args = db.values_table(list(part), ("bigint", "bigint", "timestamptz"))
-        await db.fetch(queries.credit_accounts(values), *args)
+    await db.fetch_many(
+        [(*row, False, source) for row in lot_rows],
+        sqlite=queries.insert_lots,
+        postgres=queries.INSERT_LOTS,
+        per_statement=BATCH_ROWS,
+    )
+    await db.fetch_many(
+        journal_rows,
+        sqlite=queries.insert_journal_rows,
+        postgres=queries.INSERT_JOURNAL_ROWS,
+        per_statement=BATCH_ROWS,
+    )
+    await db.fetch_many(
+        [(account, p, at) for account, (p, at) in sorted(per_account.items())],
+        sqlite=queries.credit_accounts,
+        postgres=queries.CREDIT_ACCOUNTS,
+        per_statement=BATCH_ROWS,
+    )
     for i, lot in enumerate(lots):
         if lot.account_id in owing:
             async with service.account(lot.account_id, now=now) as acct:
@@ -270,10 +282,15 @@ async def add_spend(rows: Sequence[tuple[int, datetime, int]]) -> None:
         lifetime[account_id] = lifetime.get(account_id, 0) + kopecks
         key = (account_id, service.spend_month(at))
         months[key] = months.get(key, 0) + kopecks
-    for part in db.chunks(sorted(lifetime.items()), BATCH_ROWS):
-        values, args = db.values_table(list(part), ("bigint", "bigint"))
-        await db.fetch(queries.add_lifetime_spend(values), *args)
-    month_rows = [(f"{a}:{m}", a, m, k) for (a, m), k in sorted(months.items())]
-    for month_chunk in db.chunks(month_rows, BATCH_ROWS):
-        flat = [value for row in month_chunk for value in row]
-        await db.fetch(queries.add_spend_months(len(month_chunk)), *flat)
+    await db.fetch_many(
+        sorted(lifetime.items()),
+        sqlite=queries.add_lifetime_spend,
+        postgres=queries.ADD_LIFETIME_SPEND,
+        per_statement=BATCH_ROWS,
+    )
+    await db.fetch_many(
+        [(f"{a}:{m}", a, m, k) for (a, m), k in sorted(months.items())],
+        sqlite=queries.add_spend_months,
+        postgres=queries.ADD_SPEND_MONTHS,
+        per_statement=BATCH_ROWS,
+    )

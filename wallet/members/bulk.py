@@ -9,7 +9,7 @@ consents keep their own times, recorded with source ``migration``.
 from __future__ import annotations
 
 import secrets
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -17,7 +17,7 @@ from typing import Any
 from wallet import db
 from wallet.members import queries
 
-# Member rows per statement: 15 arguments a row, under asyncpg's 32,767.
+# Rows per statement on SQLite: under its 32,766 parameters.
 _MEMBERS_PER_STATEMENT = 2000
 _ROWS_PER_STATEMENT = 4000
 
@@ -51,84 +51,93 @@ class ImportedCard:
 
 async def insert_members(members: Sequence[ImportedMember]) -> list[int]:
     """The members and their consent trail; their ids, in the order given."""
-    by_account: dict[int, int] = {}
-    for chunk in db.chunks(list(members), _MEMBERS_PER_STATEMENT):
-        args: list[Any] = []
-        for m in chunk:
-            args += [m.account_id, m.name, m.email, m.phone, m.birthday]
-            args += [m.consent_program_at, m.consent_version, m.consent_data_at]
-            args += [m.consent_version, m.marketing_email_at is not None, m.marketing_email_at]
-            args += [m.marketing_push_at is not None, m.marketing_push_at, m.language]
-            args += [m.joined_at]
-        for row in await db.fetch(queries.insert_members(len(chunk)), *args):
-            by_account[int(row["account"])] = int(row["id"])
+    rows = [
+        (
+            m.account_id,
+            m.name,
+            m.email,
+            m.phone,
+            m.birthday,
+            m.consent_program_at,
+            m.consent_version,
+            m.consent_data_at,
+            m.consent_version,
+            m.marketing_email_at is not None,
+            m.marketing_email_at,
+            m.marketing_push_at is not None,
+            m.marketing_push_at,
+            m.language,
+            m.joined_at,
+        )
+        for m in members
+    ]
+    found = await db.fetch_many(
+        rows,
+        sqlite=queries.insert_members,
+        postgres=queries.INSERT_MEMBERS,
+        per_statement=_MEMBERS_PER_STATEMENT,
+    )
+    by_account = {int(row["account"]): int(row["id"]) for row in found}
     ids = [by_account[m.account_id] for m in members]
     consents: list[tuple[Any, ...]] = []
     for member_id, m in zip(ids, members, strict=True):
-        consents.append(
-            (member_id, "program", True, m.consent_version, "migration", m.consent_program_at)
-        )
-        consents.append(
-            (member_id, "personal_data", True, m.consent_version, "migration", m.consent_data_at)
-        )
+        given = [("program", m.consent_program_at), ("personal_data", m.consent_data_at)]
         if m.marketing_email_at is not None:
-            consents.append(
-                (
-                    member_id,
-                    "marketing_email",
-                    True,
-                    m.consent_version,
-                    "migration",
-                    m.marketing_email_at,
-                )
-            )
+            given.append(("marketing_email", m.marketing_email_at))
         if m.marketing_push_at is not None:
-            consents.append(
-                (
-                    member_id,
-                    "marketing_push",
-                    True,
-                    m.consent_version,
-                    "migration",
-                    m.marketing_push_at,
-                )
-            )
-    for consent_chunk in db.chunks(consents, _ROWS_PER_STATEMENT):
-        flat = [value for row in consent_chunk for value in row]
-        await db.fetch(queries.insert_consents(len(consent_chunk)), *flat)
+            given.append(("marketing_push", m.marketing_push_at))
+        consents += [
+            (member_id, channel, True, m.consent_version, "migration", at) for channel, at in given
+        ]
+    await db.fetch_many(
+        consents,
+        sqlite=queries.insert_consents,
+        postgres=queries.INSERT_CONSENTS,
+        per_statement=_ROWS_PER_STATEMENT,
+    )
     return ids
 
 
 async def insert_cards(cards: Sequence[ImportedCard]) -> list[int]:
     """The cards (each with a pass serial of its own); their ids, in the order given."""
-    by_number: dict[str, int] = {}
-    for chunk in db.chunks(list(cards), _ROWS_PER_STATEMENT):
-        args: list[Any] = []
-        for c in chunk:
-            args += [c.number, c.account_id, c.kind, c.role, c.status, c.holder_name]
-            args += [secrets.token_hex(16), c.issued_at]
-        for row in await db.fetch(queries.insert_cards(len(chunk)), *args):
-            by_number[str(row["number"])] = int(row["id"])
+    rows = [
+        (
+            c.number,
+            c.account_id,
+            c.kind,
+            c.role,
+            c.status,
+            c.holder_name,
+            secrets.token_hex(16),
+            c.issued_at,
+        )
+        for c in cards
+    ]
+    found = await db.fetch_many(
+        rows,
+        sqlite=queries.insert_cards,
+        postgres=queries.INSERT_CARDS,
+        per_statement=_ROWS_PER_STATEMENT,
+    )
+    by_number = {str(row["number"]): int(row["id"]) for row in found}
     return [by_number[c.number] for c in cards]
 
 
-async def _taken(make: Any, values: Sequence[str]) -> set[str]:
-    found: set[str] = set()
-    for chunk in db.chunks(sorted(set(values))):
-        found.update(str(row["value"]) for row in await db.fetch(make(len(chunk)), *chunk))
-    return found
+async def _taken(values: Sequence[str], sqlite: Callable[[int], str], postgres: db.Sql) -> set[str]:
+    found = await db.fetch_in(sorted(set(values)), sqlite=sqlite, postgres=postgres)
+    return {str(row["value"]) for row in found}
 
 
 async def phones_taken(phones: Sequence[str]) -> set[str]:
     """The phones (E.164) among ``phones`` that a member already has."""
-    return await _taken(queries.phones_taken, phones)
+    return await _taken(phones, queries.phones_taken, queries.PHONES_TAKEN)
 
 
 async def emails_taken(emails: Sequence[str]) -> set[str]:
     """The emails among ``emails`` that a member already has."""
-    return await _taken(queries.emails_taken, emails)
+    return await _taken(emails, queries.emails_taken, queries.EMAILS_TAKEN)
 
 
 async def numbers_taken(numbers: Sequence[str]) -> set[str]:
     """The card numbers among ``numbers`` that exist."""
-    return await _taken(queries.numbers_taken, numbers)
+    return await _taken(numbers, queries.numbers_taken, queries.NUMBERS_TAKEN)

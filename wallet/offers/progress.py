@@ -199,6 +199,6 @@ async def add_history(purchases: Sequence[tuple[int, int, datetime, str, int]]) 
     for account_id, card_id, at, category, kopecks in purchases:
         by_key[(account_id, card_id, month_key(at), category)] += kopecks
     rows = [(f"{a}:{c}:{m}:{cat}", a, c, m, cat, k) for (a, c, m, cat), k in sorted(by_key.items())]
-    for chunk in db.chunks(rows, 4000):
-        flat = [value for row in chunk for value in row]
-        await db.fetch(queries.add_spends(len(chunk)), *flat)
+    await db.fetch_many(
+        rows, sqlite=queries.add_spends, postgres=queries.ADD_SPENDS, per_statement=4000
+    )
