@@ -274,3 +274,24 @@ async def test_admins_upload_a_file_over_the_api(client):
     support = {**bearer(shop.support_key), "Content-Type": "text/csv"}
     denied = await client.post("/api/v1/admin/imports?kind=members", content=data, headers=support)
     assert denied.status_code == 403
+
+
+@pytest.mark.parametrize(
+    ("body", "line", "field"),
+    [
+        (b"", 1, ""),
+        (bytes(range(256)) * 4, 1, "joined_at"),
+        (b"old_id;joined_at\r\nM1;01.01.2022\x00\r\n", 2, "joined_at"),
+        (b"old_id;joined_at\r\nM1\x98;01.01.2022\r\n", 2, "old_id"),
+        (b"old_id;joined_at\r\n" + b"M" * 200_000 + b";01.01.2022\r\n", 2, ""),
+    ],
+    ids=["empty", "binary", "nul", "undefined-cp1251-byte", "huge-field"],
+)
+async def test_a_file_that_is_not_csv_is_a_422_naming_where(client, body, line, field):
+    shop = await Shop.open(client)
+    headers = {**bearer(shop.admin_key), "Content-Type": "text/csv"}
+    reply = await client.post("/api/v1/admin/imports?kind=members", content=body, headers=headers)
+    assert reply.status_code == 422, reply.text
+    first = reply.json()["details"]["problems"][0]
+    assert (first["line"], first["field"]) == (line, field)
+    assert await _count("member") == 0

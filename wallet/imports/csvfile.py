@@ -54,17 +54,29 @@ def detect(source: BinaryIO) -> Layout:
     return Layout(encoding=encoding, delimiter=delimiter, sha256=digest.hexdigest())
 
 
+class Unreadable(Exception):
+    """The file stops being CSV at ``line`` (a NUL byte, a field over the size limit)."""
+
+    def __init__(self, line: int, reason: str) -> None:
+        super().__init__(reason)
+        self.line, self.reason = line, reason
+
+
 def rows(source: BinaryIO, layout: Layout) -> Iterator[tuple[int, list[str]]]:
     """(line number, fields) of every non-empty row, the header first (line 1). A field
-    quoted over several lines counts from the line it starts on."""
+    quoted over several lines counts from the line it starts on. Bytes Windows-1251 leaves
+    undefined (0x98) read as U+FFFD, which no field accepts; ``Unreadable`` where the text
+    is not CSV at all."""
     source.seek(0)
-    text = io.TextIOWrapper(source, encoding=layout.encoding, newline="")
+    text = io.TextIOWrapper(source, encoding=layout.encoding, errors="replace", newline="")
+    start = 1
     try:
         reader = csv.reader(text, delimiter=layout.delimiter)
-        start = 1
         for fields in reader:
             if any(field.strip() for field in fields):
                 yield start, fields
             start = reader.line_num + 1
+    except csv.Error as exc:
+        raise Unreadable(start, f"not CSV from here on: {exc}") from exc
     finally:
         text.detach()

@@ -112,7 +112,11 @@ class ReceiptRow:
 Row = MemberRow | CardRow | BalanceRow | ReceiptRow
 
 _RU_DATE = re.compile(r"^(\d{1,2})\.(\d{1,2})\.(\d{4})(?:[ T](\d{1,2}):(\d{2})(?::(\d{2}))?)?$")
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+_EMAIL = re.compile(
+    r"^[^@\s\x00-\x1f\x7f-\x9f]+@[^@\s\x00-\x1f\x7f-\x9f]+\.[^@\s\x00-\x1f\x7f-\x9f]+$"
+)
+# No control characters, no U+FFFD (a byte the file's encoding does not define).
+_PRINTABLE = re.compile(r"^[^\x00-\x1f\x7f-\x9f\ufffd]*$")
 _TRUE = {"1", "true", "yes", "y", "да", "д", "+"}
 _FALSE = {"", "0", "false", "no", "n", "нет", "н", "-"}
 
@@ -172,8 +176,8 @@ class _Reader:
             if required:
                 self.bad(name, "required")
             return None
-        if len(value) > MAX_OLD_ID:
-            self.bad(name, f"longer than {MAX_OLD_ID} characters")
+        if len(value) > MAX_OLD_ID or not _PRINTABLE.match(value):
+            self.bad(name, f"more than {MAX_OLD_ID} characters or a control character")
             return None
         return value
 
@@ -216,7 +220,7 @@ class _Reader:
 
     def line_text(self, name: str, limit: int) -> str:
         value = self.text(name)
-        if len(value) > limit or any(ord(c) < 32 or 127 <= ord(c) < 160 for c in value):
+        if len(value) > limit or not _PRINTABLE.match(value):
             self.bad(name, f"more than {limit} characters or a control character")
         return value
 

@@ -93,16 +93,19 @@ def _parsed(
     kind: str, source: BinaryIO, layout: csvfile.Layout, now: datetime
 ) -> Iterator[Row | list[Problem]]:
     lines = csvfile.rows(source, layout)
-    first = next(lines, None)
-    if first is None:
-        yield [Problem(line=1, field="", reason="the file is empty: no header line")]
-        return
-    index, problems = header(kind, first[1])
-    if problems:
-        yield problems
-        return
-    for line, fields in lines:
-        yield read(kind, line, fields, index, now)
+    try:
+        first = next(lines, None)
+        if first is None:
+            yield [Problem(line=1, field="", reason="the file is empty: no header line")]
+            return
+        index, problems = header(kind, first[1])
+        if problems:
+            yield problems
+            return
+        for line, fields in lines:
+            yield read(kind, line, fields, index, now)
+    except csvfile.Unreadable as exc:
+        yield [Problem(line=exc.line, field="", reason=exc.reason)]
 
 
 class _Checks:
