@@ -30,6 +30,7 @@ from wallet.campaigns.console import ConsoleController
 from wallet.campaigns.segment_console import SegmentConsoleController
 from wallet.errors import EXCEPTION_HANDLERS
 from wallet.http import security_headers
+from wallet.imports.api import ImportsController
 from wallet.koshelek.api import KoshelekController
 from wallet.ledger.api import AdjustmentsController
 from wallet.members.api import AdminCardsController
@@ -157,6 +158,7 @@ def create_app(
         MeController,
         PosController,
         AdminCardsController,
+        ImportsController,
         SupportAccountController,
         AdjustmentsController,
         RulesController,

@@ -300,6 +300,9 @@ def build_parser() -> argparse.ArgumentParser:
     from wallet.privacy.commands import add_commands as add_privacy_commands
 
     add_privacy_commands(sub)
+    from wallet.imports.commands import add_commands as add_import_commands
+
+    add_import_commands(sub)
     for add in EXTRA_COMMANDS:
         add(sub)
     return parser

@@ -505,3 +505,42 @@ def chunks(items: list[_R], size: int = 500) -> Iterator[list[_R]]:
     32,766 parameters a statement; asyncpg caches a statement per distinct length)."""
     for start in range(0, len(items), size):
         yield items[start : start + size]
+
+
+async def fetch_many(
+    rows: list[tuple[Any, ...]],
+    *,
+    sqlite: Callable[[int], str],
+    postgres: Sql,
+    per_statement: int = 2000,
+) -> list[dict[str, Any]]:
+    """One statement over many rows (a bulk import's batch): on PostgreSQL ``postgres``
+    takes one array per column (``unnest($1::int[], $2::text[], ...)``), a fixed text that
+    asyncpg prepares once; a multi-row VALUES of thousands of rows is a new, uncached
+    statement of up to 32,767 parameters every time, and was most of an import's time
+    (bench/bench_import.py). SQLite gets ``sqlite(n)``, the rows' values flat, in statements
+    of at most ``per_statement`` rows."""
+    if not rows:
+        return []
+    if is_sqlite():
+        found: list[dict[str, Any]] = []
+        for part in chunks(rows, per_statement):
+            found += await fetch(sqlite(len(part)), *[value for row in part for value in row])
+        return found
+    # Tuples: ``fetch`` sends a list as JSON text; asyncpg sends a tuple as an array.
+    return await fetch(postgres, *zip(*rows, strict=True))
+
+
+async def fetch_in(
+    values: list[Any], *, sqlite: Callable[[int], str], postgres: Sql
+) -> list[dict[str, Any]]:
+    """A lookup of many values: ``= ANY($1)`` with one array on PostgreSQL, ``IN`` lists
+    of at most 500 (``sqlite(n)``) on SQLite."""
+    if not values:
+        return []
+    if is_sqlite():
+        found: list[dict[str, Any]] = []
+        for part in chunks(values):
+            found += await fetch(sqlite(len(part)), *part)
+        return found
+    return await fetch(postgres, tuple(values))

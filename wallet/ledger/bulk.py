@@ -166,3 +166,131 @@ async def credit_each(rows: Sequence[tuple[int, int]], credit: Credit) -> list[i
                 reason=credit.reason,
             )
     return [lots[index] for index in range(len(rows))]
+
+
+# Rows a multi-row statement carries on SQLite: under its 32,766 parameters for 9 columns.
+BATCH_ROWS = 3000
+
+
+async def open_accounts(count: int, *, now: datetime) -> list[int]:
+    """``count`` new empty accounts, in the caller's transaction (bulk import)."""
+    found = await db.fetch_many(
+        [(now,)] * count,
+        sqlite=queries.open_accounts,
+        postgres=queries.OPEN_ACCOUNTS,
+        per_statement=BATCH_ROWS,
+    )
+    return [int(row["id"]) for row in found]
+
+
+@dataclass(frozen=True)
+class OpeningLot:
+    """Points an account brings from elsewhere, valid until their own date."""
+
+    account_id: int
+    points: int
+    earned_at: datetime
+    expires_at: datetime
+
+
+async def _lot_ids(count: int) -> list[int]:
+    if db.is_sqlite():
+        top = await last_lot_id()
+        return list(range(top + 1, top + count + 1))
+    rows = await db.fetch(queries.LOT_IDS, count)
+    return [int(row["id"]) for row in rows]
+
+
+async def credit_lots(
+    lots: Sequence[OpeningLot],
+    *,
+    source: str,
+    kind: str,
+    actor: str,
+    reason: str,
+    now: datetime,
+) -> list[int]:
+    """Credit each row as one available lot with its own expiry and one ``kind`` entry, and
+    grow each account's balance by its rows, in a few statements for the whole set, in the
+    caller's transaction; returns the lot ids in the order of ``lots``.
+
+    The balance grows by an atomic ``balance + n`` (a till on the same account meanwhile
+    keeps its own movement). An account that owes points is credited through the door
+    instead, which repays the debt first. Expiry must be in the future (the caller's rule).
+    """
+    if not lots:
+        return []
+    found = await db.fetch_in(
+        sorted({lot.account_id for lot in lots}),
+        sqlite=queries.accounts_owing,
+        postgres=queries.ACCOUNTS_OWING,
+    )
+    owing = {int(row["id"]) for row in found}
+    direct = [i for i, lot in enumerate(lots) if lot.account_id not in owing]
+    ids: dict[int, int] = dict(zip(direct, await _lot_ids(len(direct)), strict=True))
+    lot_rows: list[tuple[Any, ...]] = []
+    journal_rows: list[tuple[Any, ...]] = []
+    per_account: dict[int, tuple[int, datetime]] = {}
+    for i in direct:
+        lot = lots[i]
+        lot_rows.append(
+            (ids[i], lot.account_id, lot.points, lot.points, lot.earned_at, now, lot.expires_at)
+        )
+        journal_rows.append((lot.account_id, ids[i], kind, lot.points, actor, reason, now))
+        points, earliest = per_account.get(lot.account_id, (0, lot.expires_at))
+        per_account[lot.account_id] = (points + lot.points, min(earliest, lot.expires_at))
+    await db.fetch_many(
+        [(*row, False, source) for row in lot_rows],
+        sqlite=queries.insert_lots,
+        postgres=queries.INSERT_LOTS,
+        per_statement=BATCH_ROWS,
+    )
+    await db.fetch_many(
+        journal_rows,
+        sqlite=queries.insert_journal_rows,
+        postgres=queries.INSERT_JOURNAL_ROWS,
+        per_statement=BATCH_ROWS,
+    )
+    await db.fetch_many(
+        [(account, p, at) for account, (p, at) in sorted(per_account.items())],
+        sqlite=queries.credit_accounts,
+        postgres=queries.CREDIT_ACCOUNTS,
+        per_statement=BATCH_ROWS,
+    )
+    for i, lot in enumerate(lots):
+        if lot.account_id in owing:
+            async with service.account(lot.account_id, now=now) as acct:
+                ids[i] = await acct.earn(
+                    lot.points,
+                    kind=kind,
+                    source=source,
+                    earned_at=lot.earned_at,
+                    available_from=now,
+                    expires_at=lot.expires_at,
+                    actor=actor,
+                    reason=reason,
+                )
+    return [ids[i] for i in range(len(lots))]
+
+
+async def add_spend(rows: Sequence[tuple[int, datetime, int]]) -> None:
+    """Money paid before the program (account, when, kopecks) added to lifetime spends and
+    to their months, set-based: purchase history brought in so tiers start right."""
+    lifetime: dict[int, int] = {}
+    months: dict[tuple[int, str], int] = {}
+    for account_id, at, kopecks in rows:
+        lifetime[account_id] = lifetime.get(account_id, 0) + kopecks
+        key = (account_id, service.spend_month(at))
+        months[key] = months.get(key, 0) + kopecks
+    await db.fetch_many(
+        sorted(lifetime.items()),
+        sqlite=queries.add_lifetime_spend,
+        postgres=queries.ADD_LIFETIME_SPEND,
+        per_statement=BATCH_ROWS,
+    )
+    await db.fetch_many(
+        [(f"{a}:{m}", a, m, k) for (a, m), k in sorted(months.items())],
+        sqlite=queries.add_spend_months,
+        postgres=queries.ADD_SPEND_MONTHS,
+        per_statement=BATCH_ROWS,
+    )

@@ -110,3 +110,138 @@ LOT_SEQUENCE = db.sql("SELECT pg_get_serial_sequence('lot', 'id') AS name")
 
 LAST_LOT_ID = db.sql("SELECT COALESCE(MAX(id), 0) AS top FROM lot")
 """SQLite: the highest lot id; one writer at a time, so the ids after it are free."""
+
+
+def rows_of(columns: int, rows: int) -> str:
+    """``($1, $2, ...), (...)``: ``rows`` groups of ``columns`` parameters, for one
+    multi-row INSERT on SQLite (bulk import: a batch is a few statements, not a round trip
+    a row); PostgreSQL gets the same as one array per column (``db.fetch_many``)."""
+    return ", ".join(
+        "(" + ", ".join(f"${r * columns + c + 1}" for c in range(columns)) + ")"
+        for r in range(rows)
+    )
+
+
+def open_accounts(rows: int) -> str:
+    """SQLite: ``rows`` new accounts (their created_at), their ids back."""
+    return (
+        "INSERT INTO account (balance, pending, debt, lifetime_spend_kopecks, created_at) "
+        f"VALUES {rows_of(1, rows).replace('(', '(0, 0, 0, 0, ')} RETURNING id"
+    )
+
+
+OPEN_ACCOUNTS = db.sql(
+    "INSERT INTO account (balance, pending, debt, lifetime_spend_kopecks, created_at) "
+    "SELECT 0, 0, 0, 0, created_at FROM unnest($1::timestamptz[]) AS t(created_at) "
+    "RETURNING id"
+)
+"""PostgreSQL: ``open_accounts`` with one array."""
+
+LOT_IDS = db.sql(
+    "SELECT nextval(pg_get_serial_sequence('lot', 'id')) AS id FROM generate_series(1, $1)"
+)
+"""PostgreSQL: ``$1`` lot ids drawn at once for set-based lots with their own expiry."""
+
+_LOT_COLUMNS = (
+    "id, account, amount, remaining, earned_at, available_from, expires_at, is_pending, source"
+)
+
+
+def insert_lots(rows: int) -> str:
+    """SQLite: ``rows`` lots (``_LOT_COLUMNS``) with ids drawn beforehand."""
+    return f"INSERT INTO lot ({_LOT_COLUMNS}) VALUES {rows_of(9, rows)}"
+
+
+INSERT_LOTS = db.sql(
+    f"INSERT INTO lot ({_LOT_COLUMNS}) SELECT * FROM unnest($1::bigint[], $2::int[], "
+    "$3::bigint[], $4::bigint[], $5::timestamptz[], $6::timestamptz[], $7::timestamptz[], "
+    "$8::bool[], $9::text[])"
+)
+"""PostgreSQL: ``insert_lots`` with one array per column."""
+
+_JOURNAL_COLUMNS = "account, lot, kind, points, actor, reason, created_at"
+
+
+def insert_journal_rows(rows: int) -> str:
+    """SQLite: ``rows`` journal entries (``_JOURNAL_COLUMNS``) of set-based lots."""
+    return f"INSERT INTO journal_entry ({_JOURNAL_COLUMNS}) VALUES {rows_of(7, rows)}"
+
+
+INSERT_JOURNAL_ROWS = db.sql(
+    f"INSERT INTO journal_entry ({_JOURNAL_COLUMNS}) SELECT * FROM unnest($1::int[], "
+    "$2::bigint[], $3::text[], $4::bigint[], $5::text[], $6::text[], $7::timestamptz[])"
+)
+"""PostgreSQL: ``insert_journal_rows`` with one array per column."""
+
+_NEXT_EVENT = (
+    "CASE WHEN account.next_lot_event_at IS NULL OR account.next_lot_event_at > v.first_at "
+    "THEN v.first_at ELSE account.next_lot_event_at END"
+)
+
+
+def credit_accounts(rows: int) -> str:
+    """SQLite: add points to ``rows`` balances (account, points, earliest expiry) and move
+    each account's next lot event to the earliest of what it had and its new lots'."""
+    values = rows_of(3, rows)
+    return (
+        f"UPDATE account SET balance = account.balance + v.points, next_lot_event_at = "
+        f"{_NEXT_EVENT} FROM (SELECT column1 AS id, column2 AS points, column3 AS first_at "
+        f"FROM (VALUES {values})) AS v WHERE account.id = v.id"
+    )
+
+
+CREDIT_ACCOUNTS = db.sql(
+    f"UPDATE account SET balance = account.balance + v.points, next_lot_event_at = "
+    f"{_NEXT_EVENT} FROM unnest($1::int[], $2::bigint[], $3::timestamptz[]) "
+    "AS v(id, points, first_at) WHERE account.id = v.id"
+)
+"""PostgreSQL: ``credit_accounts`` with one array per column."""
+
+
+def add_lifetime_spend(rows: int) -> str:
+    """SQLite: add money paid to ``rows`` lifetime spends (account, kopecks)."""
+    return (
+        "UPDATE account SET lifetime_spend_kopecks = account.lifetime_spend_kopecks + "
+        "v.kopecks FROM (SELECT column1 AS id, column2 AS kopecks FROM (VALUES "
+        f"{rows_of(2, rows)})) AS v WHERE account.id = v.id"
+    )
+
+
+ADD_LIFETIME_SPEND = db.sql(
+    "UPDATE account SET lifetime_spend_kopecks = account.lifetime_spend_kopecks + v.kopecks "
+    "FROM unnest($1::int[], $2::bigint[]) AS v(id, kopecks) WHERE account.id = v.id"
+)
+"""PostgreSQL: ``add_lifetime_spend`` with one array per column."""
+
+_SPEND_MONTH_UPSERT = (
+    "ON CONFLICT (spend_key) DO UPDATE SET "
+    "spent_kopecks = account_spend_month.spent_kopecks + excluded.spent_kopecks"
+)
+
+
+def add_spend_months(rows: int) -> str:
+    """SQLite: ``ADD_SPEND_MONTH`` for ``rows`` (spend_key, account, month, kopecks) at
+    once; the keys must be distinct (an upsert updates a row once a statement)."""
+    return (
+        "INSERT INTO account_spend_month (spend_key, account_id, month, spent_kopecks) "
+        f"VALUES {rows_of(4, rows)} {_SPEND_MONTH_UPSERT}"
+    )
+
+
+ADD_SPEND_MONTHS = db.sql(
+    "INSERT INTO account_spend_month (spend_key, account_id, month, spent_kopecks) "
+    "SELECT * FROM unnest($1::text[], $2::bigint[], $3::text[], $4::bigint[]) "
+    f"{_SPEND_MONTH_UPSERT}"
+)
+"""PostgreSQL: ``add_spend_months`` with one array per column."""
+
+
+def accounts_owing(count: int) -> str:
+    """SQLite: which of ``count`` accounts owe points (they are credited through the
+    door)."""
+    marks = ", ".join(f"${n}" for n in range(1, count + 1))
+    return f"SELECT id FROM account WHERE debt > 0 AND id IN ({marks})"
+
+
+ACCOUNTS_OWING = db.sql("SELECT id FROM account WHERE debt > 0 AND id = ANY($1::int[])")
+"""PostgreSQL: ``accounts_owing`` with one array."""

@@ -195,3 +195,16 @@ async def burn_notices_for_passes(
 async def burn_reminder_for_pass(account_id: int, *, now: datetime) -> tuple[int, datetime] | None:
     """Points and time of the next burn, if a reminder for it has gone out."""
     return await expiry.reminder_due(account_id, now=now)
+
+
+async def add_history(purchases: Sequence[tuple[int, int, datetime, str, int]]) -> None:
+    """Purchases made before the program (account, card, when, category, kopecks), added
+    to the months goals are made from, set-based (an import of an old program's receipts).
+    They are history: no open goal moves, whatever month they fall in."""
+    by_key: dict[tuple[int, int, str, str], int] = defaultdict(int)
+    for account_id, card_id, at, category, kopecks in purchases:
+        by_key[(account_id, card_id, month_key(at), category)] += kopecks
+    rows = [(f"{a}:{c}:{m}:{cat}", a, c, m, cat, k) for (a, c, m, cat), k in sorted(by_key.items())]
+    await db.fetch_many(
+        rows, sqlite=queries.add_spends, postgres=queries.ADD_SPENDS, per_statement=4000
+    )

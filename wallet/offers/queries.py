@@ -274,3 +274,32 @@ def expiring_batches(
     if account_ids is not None:
         text += f" AND account IN {_in_list(p, account_ids)}"
     return text + " GROUP BY account, expires_at", p.values
+
+
+_ADD_SPENDS_UPSERT = (
+    "ON CONFLICT (spend_key) DO UPDATE "
+    "SET paid_kopecks = offer_spend_month.paid_kopecks + excluded.paid_kopecks"
+)
+
+
+def add_spends(rows: int) -> str:
+    """SQLite: ``ADD_SPEND`` for ``rows`` (spend_key, account, card, month, category,
+    kopecks) at once; the keys must be distinct (an upsert updates a row once a
+    statement)."""
+    marks = ", ".join(
+        "(" + ", ".join(f"${r * 6 + c + 1}" for c in range(6)) + ")" for r in range(rows)
+    )
+    return (
+        "INSERT INTO offer_spend_month "
+        f"(spend_key, account_id, card_id, month, category, paid_kopecks) VALUES {marks} "
+        f"{_ADD_SPENDS_UPSERT}"
+    )
+
+
+ADD_SPENDS = db.sql(
+    "INSERT INTO offer_spend_month "
+    "(spend_key, account_id, card_id, month, category, paid_kopecks) "
+    "SELECT * FROM unnest($1::text[], $2::int[], $3::int[], $4::text[], $5::text[], "
+    f"$6::bigint[]) {_ADD_SPENDS_UPSERT}"
+)
+"""PostgreSQL: ``add_spends`` with one array per column."""

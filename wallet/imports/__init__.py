@@ -1,0 +1,1 @@
+"""Bringing members, cards, opening balances and purchase history from an old program."""
