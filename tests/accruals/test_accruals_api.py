@@ -192,7 +192,7 @@ async def test_a_credited_shopper_who_consented_gets_an_email_and_no_one_else(cl
     await worker.run_until_idle()
     assert (await shop.me(yes))["balance"] == (await shop.me(no))["balance"] == 500
     [message] = smtp_sink.to("anna.yes@example.ru")
-    assert message["Subject"] == "+500 баллов на вашей карте"
+    assert message["Subject"] == "+500\u00a0баллов на вашей карте"
     assert "подарок к открытию магазина" in message.get_body(("plain",)).get_content()
     assert smtp_sink.to("boris.no@example.ru") == []
 

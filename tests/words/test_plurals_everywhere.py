@@ -108,13 +108,20 @@ def _email_contexts(n: int) -> dict[str, dict[str, Any]]:
         "campaign_welcome": campaign,
         "campaign_birthday": campaign,
         "test_message": {**base, "balance": n},
+        "accrual": {
+            **base,
+            "points": n,
+            "reason": "подарок к празднику",
+            "until_iso": "2027-01-31",
+        },
+        "accrual_debit": {**base, "points": -n, "reason": "исправление", "until_iso": "2027-01-31"},
     }
 
 
 @pytest.mark.parametrize("n", NUMBERS)
 def test_every_email_says_the_number_with_the_right_form(n):
     for name, context in _email_contexts(n).items():
-        template = name.removesuffix("_two_dates")
+        template = name.removesuffix("_two_dates").removesuffix("_debit")
         subject, html, text = mail.render(template, lang="ru", context=context)
         for part in (subject, html, text):
             assert wrong_forms(part) == [], (name, part)
@@ -178,6 +185,9 @@ def _card_html(n: int) -> str:
         languages=["ru", "en"],
         marketing_email=True,
         marketing_push=True,
+        spend_code=None,
+        tier_discount=None,
+        tier_share=None,
     )
 
 

@@ -14,7 +14,6 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from passes.card import date_ru
 from wallet import clock, db
 from wallet import settings as settings_module
 from wallet.accruals import queries
@@ -211,7 +210,6 @@ async def _email(
             "name": member["name"],
             "points": points,
             "reason": row["reason"],
-            "until": date_ru(day),
             "until_iso": day.isoformat(),
             "card_url": f"{settings_module.get().base_url}/card",
         },

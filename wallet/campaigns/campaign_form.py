@@ -121,7 +121,7 @@ def read(
     holdout = values["holdout_percent"].replace(",", ".") or "0"
     try:
         holdout_bp = round(float(holdout) * 100)
-    except ValueError:
+    except (ValueError, OverflowError):  # not a number, nan, inf
         holdout_bp = -1
     if not 0 <= holdout_bp <= 5000:
         errors["holdout_percent"] = "Число от 0 до 50 (процентов аудитории)"

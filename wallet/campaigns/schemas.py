@@ -84,10 +84,10 @@ class ChannelFigures(msgspec.Struct, frozen=True, omit_defaults=True):
     unsubscribed: int
     # failed and skipped, by reason
     reasons: dict[str, int]
-    # The channel sms only.
-    sms: SmsFigures | None = None
     # shoppers who followed a link or the button of the email (first click each)
-    clicked: int = 0
+    clicked: int
+    # The channel sms only (left out for the others).
+    sms: SmsFigures | None = None
 
 
 class CampaignOut(msgspec.Struct, frozen=True):
