@@ -102,6 +102,12 @@ class Settings:
     program_time_zone: str = "Europe/Moscow"
     # Run the outbox worker inside ``wallet serve`` (the embedded default).
     embedded_worker: bool = True
+    # A worker holds each outbox job and each campaign delivery it claimed for this long and
+    # renews the hold every third of it while it works; a worker killed outright (SIGKILL,
+    # a lost machine) lets go of its work this long after its last renewal, and another
+    # worker takes it over. Shorter recovers sooner; a worker whose event loop stalls longer
+    # than this loses its claims to another one.
+    worker_lease_seconds: int = 15
     log_level: str = "INFO"
     # ``text`` (one readable line a record, the demo's default) or ``json`` (one JSON object
     # a line with the request id, for a log collector).
@@ -223,6 +229,9 @@ def load() -> Settings:
         ),
         program_time_zone=env("WALLET_TIME_ZONE") or Settings.program_time_zone,
         embedded_worker=_bool("WALLET_EMBEDDED_WORKER", Settings.embedded_worker),
+        worker_lease_seconds=_at_least(
+            "WALLET_WORKER_LEASE_SECONDS", Settings.worker_lease_seconds, minimum=3
+        ),
         log_level=_log_level(env("WALLET_LOG_LEVEL") or Settings.log_level),
         log_format=_choice("WALLET_LOG_FORMAT", Settings.log_format, ("text", "json")),
         metrics_token=env("WALLET_METRICS_TOKEN") or "",

@@ -48,6 +48,9 @@ class ChannelFigures(msgspec.Struct, frozen=True):
     unsubscribed: int
     # failed and skipped, by reason
     reasons: dict[str, int]
+    # Sent, but a worker that died had begun sending the same message before (between the
+    # receiver's "accepted" and our mark): these shoppers may have it twice.
+    maybe_twice: int = 0
 
 
 class CampaignOut(msgspec.Struct, frozen=True):

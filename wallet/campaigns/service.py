@@ -313,6 +313,7 @@ async def figures(campaign_id: int, channels: list[str]) -> list[ChannelFigures]
                 cancelled=by_status["cancelled"],
                 unsubscribed=sum(int(row["u"]) for row in mine),
                 reasons=dict(reasons),
+                maybe_twice=sum(int(row["d"]) for row in mine if row["status"] == "sent"),
             )
         )
     return out
