@@ -40,13 +40,26 @@ class Mailbox:
     """aiosmtpd on loopback that keeps what it receives. ``answer_after`` seconds pass
     between receiving a message and answering 250 (the window in which a killed sender has
     delivered a message it does not know was accepted); ``down()`` answers 421 to every new
-    message until ``up()``."""
+    recipient until ``up()``, and so does every one after ``refuse_after`` messages;
+    ``stop()`` closes the port (connections refused) until ``start()``."""
 
     port: int
     answer_after: float = 0.0
     messages: list[Any] = field(default_factory=list)
     refusing: bool = False
+    refuse_after: int | None = None
     lock: threading.Lock = field(default_factory=threading.Lock)
+    controller: Any = None
+    handler: Any = None
+
+    def start(self) -> None:
+        self.controller = Controller(self.handler, hostname="127.0.0.1", port=self.port)
+        self.controller.start()
+
+    def stop(self) -> None:
+        if self.controller is not None:
+            self.controller.stop()
+            self.controller = None
 
     def to(self, address: str) -> list[Any]:
         with self.lock:
@@ -68,6 +81,7 @@ class Mailbox:
 
     def up(self) -> None:
         self.refusing = False
+        self.refuse_after = None
 
 
 @pytest.fixture
@@ -78,6 +92,8 @@ async def mailbox(database: Database) -> AsyncIterator[Mailbox]:
         async def handle_RCPT(
             self, server: Any, session: Any, envelope: Any, address: str, options: Any
         ) -> str:
+            if box.refuse_after is not None and box.count() >= box.refuse_after:
+                box.refusing = True
             if box.refusing:
                 return "421 4.3.2 service not available, try later"
             envelope.rcpt_tos.append(address)
@@ -91,15 +107,15 @@ async def mailbox(database: Database) -> AsyncIterator[Mailbox]:
                 await asyncio.sleep(box.answer_after)
             return "250 OK"
 
-    controller = Controller(Keep(), hostname="127.0.0.1", port=box.port)
-    controller.start()
+    box.handler = Keep()
+    box.start()
     settings_module.override(
         dataclasses.replace(settings_module.get(), smtp_host="127.0.0.1", smtp_port=box.port)
     )
     try:
         yield box
     finally:
-        controller.stop()
+        box.stop()
 
 
 @dataclass

@@ -199,6 +199,10 @@ async def _send_email(
     try:
         await mail.send_message(message)
     except aiosmtplib.SMTPRecipientsRefused as exc:
+        if exc.recipients and all(400 <= one.code < 500 for one in exc.recipients):
+            # 421/450/451/452: the server is busy, shutting down or greylisting, not
+            # refusing the shopper; the message is sent when it is back.
+            raise TransientFailure(mail.failure(exc)) from exc
         return "failed", f"refused: {exc}"
     except aiosmtplib.SMTPResponseException as exc:
         if 500 <= exc.code < 600:
