@@ -22,6 +22,7 @@ import pytest
 from aiosmtpd.controller import Controller
 
 from tests.conftest import Database
+from tests.passsync.conftest import wallets  # noqa: F401 - a fixture, shared
 from wallet import settings as settings_module
 
 ROOT = Path(__file__).resolve().parents[2]
