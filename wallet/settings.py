@@ -102,6 +102,13 @@ class Settings:
     program_time_zone: str = "Europe/Moscow"
     # Run the outbox worker inside ``wallet serve`` (the embedded default).
     embedded_worker: bool = True
+    # What a stranger may send ``wallet serve``: a request body of at most this many bytes
+    # (more: 413 request_too_large), a request line and headers of at most this many bytes
+    # (more: 400), sent within this many seconds of connecting or of the previous answer
+    # (slower: the connection is closed, so slow clients cannot hold connections open).
+    max_body_bytes: int = 1_048_576
+    max_header_bytes: int = 16_384
+    header_timeout_seconds: int = 10
     # A worker holds each outbox job and each campaign delivery it claimed for this long and
     # renews the hold every third of it while it works; a worker killed outright (SIGKILL,
     # a lost machine) lets go of its work this long after its last renewal, and another
@@ -229,6 +236,13 @@ def load() -> Settings:
         ),
         program_time_zone=env("WALLET_TIME_ZONE") or Settings.program_time_zone,
         embedded_worker=_bool("WALLET_EMBEDDED_WORKER", Settings.embedded_worker),
+        max_body_bytes=_at_least("WALLET_MAX_BODY_BYTES", Settings.max_body_bytes, minimum=1024),
+        max_header_bytes=_at_least(
+            "WALLET_MAX_HEADER_BYTES", Settings.max_header_bytes, minimum=4096
+        ),
+        header_timeout_seconds=_at_least(
+            "WALLET_HEADER_TIMEOUT_SECONDS", Settings.header_timeout_seconds, minimum=1
+        ),
         worker_lease_seconds=_at_least(
             "WALLET_WORKER_LEASE_SECONDS", Settings.worker_lease_seconds, minimum=3
         ),
