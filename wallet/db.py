@@ -267,7 +267,10 @@ def make_engine(database_url: str, *, pool_size: int = 20) -> Engine:
         # is what lets a second process (a separate worker) wait for the writer.
         return WalSQLiteEngine(path=str(path), timeout=30)
     if database_url.startswith(("postgresql://", "postgres://")):
-        return WalletPostgresEngine(config={"dsn": database_url})
+        from wallet import settings as settings_module
+
+        cache = settings_module.get().db_statement_cache_size
+        return WalletPostgresEngine(config={"dsn": database_url, "statement_cache_size": cache})
     raise SystemExit(
         f"WALLET_DATABASE_URL={database_url!r} is neither sqlite:///PATH nor postgresql://...; "
         "set it to one of those"

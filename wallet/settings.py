@@ -94,6 +94,11 @@ class Settings:
     certs_dir: Path = Path("var/certs")
     # Connections kept open to PostgreSQL by each process.
     db_pool_size: int = 20
+    # Statements asyncpg prepares and keeps per PostgreSQL connection (its default). 0 behind
+    # PgBouncer in transaction mode older than 1.21 (Debian's is 1.18), where a statement
+    # prepared on one server connection is not there on the next; 1.21+ with
+    # ``max_prepared_statements`` keeps them and the default works.
+    db_statement_cache_size: int = 100
     # How far back a till may date a receipt (imports and tests need a year).
     receipt_max_age_days: int = 400
     # How far ahead of the server clock a till's clock may run.
@@ -230,6 +235,9 @@ def load() -> Settings:
         base_url=(env("WALLET_BASE_URL") or Settings.base_url).rstrip("/"),
         certs_dir=Path(env("WALLET_CERTS_DIR") or Settings.certs_dir),
         db_pool_size=_int("WALLET_DB_POOL_SIZE", Settings.db_pool_size),
+        db_statement_cache_size=_at_least(
+            "WALLET_DB_STATEMENT_CACHE_SIZE", Settings.db_statement_cache_size, minimum=0
+        ),
         receipt_max_age_days=_int("WALLET_RECEIPT_MAX_AGE_DAYS", Settings.receipt_max_age_days),
         receipt_max_future_seconds=_int(
             "WALLET_RECEIPT_MAX_FUTURE_SECONDS", Settings.receipt_max_future_seconds
