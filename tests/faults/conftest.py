@@ -40,7 +40,7 @@ def free_port() -> int:
 class Mailbox:
     """aiosmtpd on loopback that keeps what it receives. ``answer_after`` seconds pass
     between receiving a message and answering 250 (the window in which a killed sender has
-    delivered a message it does not know was accepted); ``down()`` answers 421 to every new
+    delivered a message it does not know was accepted); ``down()`` answers 450 to every new
     recipient until ``up()``, and so does every one after ``refuse_after`` messages;
     ``stop()`` closes the port (connections refused) until ``start()``."""
 
@@ -96,7 +96,9 @@ async def mailbox(database: Database) -> AsyncIterator[Mailbox]:
             if box.refuse_after is not None and box.count() >= box.refuse_after:
                 box.refusing = True
             if box.refusing:
-                return "421 4.3.2 service not available, try later"
+                # 450 keeps the session open (a 421 must be followed by closing it,
+                # which aiosmtpd's hook cannot do).
+                return "450 4.3.2 busy, try again later"
             envelope.rcpt_tos.append(address)
             return "250 OK"
 

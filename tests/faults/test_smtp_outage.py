@@ -50,7 +50,7 @@ async def test_a_mail_server_down_then_back_gets_every_email_once(client, mailbo
     [email] = (await figures())["figures"]
     assert email["pending"] == SHOPPERS and email["failed"] == 0
 
-    # Back, then busy after 8 messages (421 to every recipient): the rest wait again.
+    # Back, then busy after 8 messages (450 to every recipient): the rest wait again.
     mailbox.start()
     mailbox.refuse_after = 8
     await worker.run_until_idle(now=now + timedelta(seconds=11))
