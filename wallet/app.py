@@ -111,7 +111,8 @@ with `wallet keys create`, and shopper tokens returned by enrolment.
 
 Errors are JSON `{"code", "message", "details"}` with a stable `code`. Money is integer
 kopecks, points are integers. Receipts and returns are idempotent on their ids; other
-writes on the `Idempotency-Key` header.
+writes on the `Idempotency-Key` header. A body over the server's limit (1 MB by default,
+`WALLET_MAX_BODY_BYTES`) is answered 413 `request_too_large` on every route.
 """
 
 
@@ -236,6 +237,9 @@ def create_app(
             ],
         ),
         logging_config=logging_config(cfg.log_level, cfg.log_format),
+        # A bigger body is refused with 413 before it is read whole (Content-Length) or
+        # as soon as it grows past the limit (chunked).
+        request_max_body_size=cfg.max_body_bytes,
         debug=False,
     )
 

@@ -212,6 +212,8 @@ def serve(args: argparse.Namespace) -> int:
     if code:
         return code
     bootstrap.prepare_certificates()
+    from wallet.web import server
+
     uvicorn.run(
         "wallet.asgi:app",
         host=args.host,
@@ -219,6 +221,7 @@ def serve(args: argparse.Namespace) -> int:
         workers=args.workers,
         access_log=args.access_log,
         log_level=settings_module.get().log_level.lower(),
+        **server.uvicorn_options(),
     )
     return 0
 

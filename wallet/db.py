@@ -27,7 +27,7 @@ from typing import Any, ParamSpec, TypeVar
 import msgspec
 from piccolo.engine.base import Engine
 from piccolo.engine.postgres import PostgresEngine, PostgresTransaction
-from piccolo.engine.sqlite import SQLiteEngine, TransactionType, dict_factory
+from piccolo.engine.sqlite import SQLiteEngine, SQLiteTransaction, TransactionType, dict_factory
 from piccolo.table import Table
 
 from wallet import runtime
@@ -41,6 +41,49 @@ log = logging.getLogger("wallet.db")
 
 _P = ParamSpec("_P")
 _R = TypeVar("_R")
+
+
+class SafeSQLiteTransaction(SQLiteTransaction):
+    """Piccolo's SQLite transaction, with the transaction ended and forgotten whatever
+    happens.
+
+    A COMMIT that fails for want of space (SQLITE_FULL) or an I/O error may leave the
+    transaction open on its connection (SQLite says it may or may not roll back). Piccolo
+    then neither closes the connection nor forgets the transaction: the connection kept the
+    file's write lock, so every other writer waited and then failed "database is locked",
+    and the next write of the same task ran inside the dead transaction (a receipt
+    answered 503 was seen as recorded by that task). Here a failed COMMIT is rolled back,
+    the connection closed, and the task forgets the transaction.
+    """
+
+    __slots__ = ()
+
+    async def __aexit__(self, exception_type: Any, exception: Any, traceback: Any) -> bool:
+        if self._parent:
+            return exception is None
+        try:
+            if exception is not None:
+                # SQLite may have rolled back already (SQLITE_FULL mid-statement); the
+                # first error is the one the caller must see.
+                if not self._rolled_back and self.connection.in_transaction:
+                    try:
+                        await self.rollback()
+                    except Exception as failed:
+                        log.warning("rollback failed (%r); closing the connection", failed)
+            elif not self._committed and not self._rolled_back:
+                await self.commit()
+        except BaseException:
+            try:
+                if self.connection.in_transaction:
+                    await self.connection.execute("ROLLBACK")
+            except Exception as failed:
+                log.warning("rollback after a failed commit failed too (%r)", failed)
+            raise
+        finally:
+            self.engine.current_transaction.reset(self.context)
+            # Closed for real while a transaction is still open (``get_connection``).
+            await self.connection.close()
+        return exception is None
 
 
 class WalSQLiteEngine(SQLiteEngine):
@@ -99,6 +142,15 @@ class WalSQLiteEngine(SQLiteEngine):
 
         connection.close = close
         return connection
+
+    def transaction(
+        self,
+        transaction_type: TransactionType = TransactionType.deferred,
+        allow_nested: bool = True,
+    ) -> SQLiteTransaction:
+        return SafeSQLiteTransaction(
+            engine=self, transaction_type=transaction_type, allow_nested=allow_nested
+        )
 
     async def close_idle(self) -> None:
         idle, self._idle = self._idle, []
@@ -215,7 +267,10 @@ def make_engine(database_url: str, *, pool_size: int = 20) -> Engine:
         # is what lets a second process (a separate worker) wait for the writer.
         return WalSQLiteEngine(path=str(path), timeout=30)
     if database_url.startswith(("postgresql://", "postgres://")):
-        return WalletPostgresEngine(config={"dsn": database_url})
+        from wallet import settings as settings_module
+
+        cache = settings_module.get().db_statement_cache_size
+        return WalletPostgresEngine(config={"dsn": database_url, "statement_cache_size": cache})
     raise SystemExit(
         f"WALLET_DATABASE_URL={database_url!r} is neither sqlite:///PATH nor postgresql://...; "
         "set it to one of those"
@@ -327,6 +382,25 @@ def is_unavailable(exc: BaseException) -> bool:
             return True
         if isinstance(current, sqlite3.OperationalError) and "locked" in str(current):
             return True  # the file's writer held it past the busy timeout
+        current = current.__cause__ or current.__context__
+    return False
+
+
+def is_storage_full(exc: BaseException) -> bool:
+    """The database could not write for want of space: SQLite's file system is full
+    (SQLITE_FULL, "database or disk is full"), PostgreSQL's disk is (53100). The
+    transaction was rolled back whole, so the caller may retry once space is freed."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, sqlite3.OperationalError) and (
+            getattr(current, "sqlite_errorcode", None) == sqlite3.SQLITE_FULL
+            or "disk is full" in str(current)
+        ):
+            return True
+        if asyncpg is not None and isinstance(current, asyncpg.DiskFullError):
+            return True
         current = current.__cause__ or current.__context__
     return False
 

@@ -214,6 +214,8 @@ def http_error_handler(_: Request[Any, Any, Any], exc: HTTPException) -> Respons
 # Seconds a till is asked to wait before retrying the same request when the database is
 # away; a PostgreSQL restart takes about that long.
 RETRY_AFTER_SECONDS = 3
+# ... and when its disk is full: freeing space takes an operator.
+STORAGE_RETRY_AFTER_SECONDS = 30
 
 
 def unexpected_error_handler(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
@@ -235,6 +237,25 @@ def unexpected_error_handler(request: Request[Any, Any, Any], exc: Exception) ->
             ),
             status_code=503,
             headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+        )
+    if db.is_storage_full(exc):
+        # Not the client's fault and not a moment's: an operator must free space. Said
+        # once per request at ERROR, without the stack (the cause is the disk, not code).
+        request.logger.error(
+            "the database's disk is full on %s %s (%r); answered 503, nothing was written",
+            request.method,
+            request.url.path,
+            exc,
+        )
+        return Response(
+            content=ErrorReply(
+                "storage_full",
+                "the database has no room to write; nothing was changed. Retry the same "
+                "request (same receipt id) later: it is applied once",
+                {"retry_after_seconds": STORAGE_RETRY_AFTER_SECONDS},
+            ),
+            status_code=503,
+            headers={"Retry-After": str(STORAGE_RETRY_AFTER_SECONDS)},
         )
     request.logger.exception(
         "unhandled error on %s %s; the write was rolled back", request.method, request.url.path

@@ -97,6 +97,11 @@ class Settings:
     certs_dir: Path = Path("var/certs")
     # Connections kept open to PostgreSQL by each process.
     db_pool_size: int = 20
+    # Statements asyncpg prepares and keeps per PostgreSQL connection (its default). 0 behind
+    # PgBouncer in transaction mode older than 1.21 (Debian's is 1.18), where a statement
+    # prepared on one server connection is not there on the next; 1.21+ with
+    # ``max_prepared_statements`` keeps them and the default works.
+    db_statement_cache_size: int = 100
     # How far back a till may date a receipt (imports and tests need a year).
     receipt_max_age_days: int = 400
     # How far ahead of the server clock a till's clock may run.
@@ -105,6 +110,19 @@ class Settings:
     program_time_zone: str = "Europe/Moscow"
     # Run the outbox worker inside ``wallet serve`` (the embedded default).
     embedded_worker: bool = True
+    # What a stranger may send ``wallet serve``: a request body of at most this many bytes
+    # (more: 413 request_too_large), a request line and headers of at most this many bytes
+    # (more: 400), sent within this many seconds of connecting or of the previous answer
+    # (slower: the connection is closed, so slow clients cannot hold connections open).
+    max_body_bytes: int = 1_048_576
+    max_header_bytes: int = 16_384
+    header_timeout_seconds: int = 10
+    # A worker holds each outbox job and each campaign delivery it claimed for this long and
+    # renews the hold every third of it while it works; a worker killed outright (SIGKILL,
+    # a lost machine) lets go of its work this long after its last renewal, and another
+    # worker takes it over. Shorter recovers sooner; a worker whose event loop stalls longer
+    # than this loses its claims to another one.
+    worker_lease_seconds: int = 15
     log_level: str = "INFO"
     # ``text`` (one readable line a record, the demo's default) or ``json`` (one JSON object
     # a line with the request id, for a log collector).
@@ -235,12 +253,25 @@ def load() -> Settings:
         base_url=(env("WALLET_BASE_URL") or Settings.base_url).rstrip("/"),
         certs_dir=Path(env("WALLET_CERTS_DIR") or Settings.certs_dir),
         db_pool_size=_int("WALLET_DB_POOL_SIZE", Settings.db_pool_size),
+        db_statement_cache_size=_at_least(
+            "WALLET_DB_STATEMENT_CACHE_SIZE", Settings.db_statement_cache_size, minimum=0
+        ),
         receipt_max_age_days=_int("WALLET_RECEIPT_MAX_AGE_DAYS", Settings.receipt_max_age_days),
         receipt_max_future_seconds=_int(
             "WALLET_RECEIPT_MAX_FUTURE_SECONDS", Settings.receipt_max_future_seconds
         ),
         program_time_zone=env("WALLET_TIME_ZONE") or Settings.program_time_zone,
         embedded_worker=_bool("WALLET_EMBEDDED_WORKER", Settings.embedded_worker),
+        max_body_bytes=_at_least("WALLET_MAX_BODY_BYTES", Settings.max_body_bytes, minimum=1024),
+        max_header_bytes=_at_least(
+            "WALLET_MAX_HEADER_BYTES", Settings.max_header_bytes, minimum=4096
+        ),
+        header_timeout_seconds=_at_least(
+            "WALLET_HEADER_TIMEOUT_SECONDS", Settings.header_timeout_seconds, minimum=1
+        ),
+        worker_lease_seconds=_at_least(
+            "WALLET_WORKER_LEASE_SECONDS", Settings.worker_lease_seconds, minimum=3
+        ),
         log_level=_log_level(env("WALLET_LOG_LEVEL") or Settings.log_level),
         log_format=_choice("WALLET_LOG_FORMAT", Settings.log_format, ("text", "json")),
         metrics_token=env("WALLET_METRICS_TOKEN") or "",

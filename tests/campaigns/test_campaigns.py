@@ -174,6 +174,7 @@ async def test_email_campaign_sends_one_message_per_consenting_shopper_and_unsub
         "unsubscribed": 0,
         "reasons": None,
         "clicked": 0,
+        "maybe_twice": 0,
     }
     assert email["reasons"] == {"skipped: no_consent": 1, "skipped: no_email": 1}
 

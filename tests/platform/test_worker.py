@@ -159,3 +159,42 @@ async def test_a_kind_limited_to_one_at_a_time_runs_its_jobs_one_after_another(d
     )
     assert [(row["status"], row["attempts"]) for row in statuses] == [("done", 1)] * 5
     assert _alone_most == 1
+
+
+_long_runs: list[int] = []
+
+
+async def _long(payload: dict[str, Any]) -> None:
+    _long_runs.append(payload["n"])
+    await asyncio.sleep(payload["seconds"])
+
+
+worker.register("test.long", _long)
+
+
+async def test_a_job_longer_than_the_lease_stays_with_its_live_worker(database):
+    """Leases are short so a dead worker's jobs come back in seconds; a live worker renews
+    them, so a second worker never runs a long job again beside it."""
+    import dataclasses
+
+    from wallet import settings as settings_module
+
+    settings_module.override(dataclasses.replace(settings_module.get(), worker_lease_seconds=3))
+    _long_runs.clear()
+    async with db.write_transaction():
+        await platform.enqueue(kind="test.long", payload={"n": 1, "seconds": 6.5})
+    stop = asyncio.Event()
+    first = asyncio.create_task(worker.run_forever(stop, poll_seconds=0.05))
+    while not _long_runs:  # noqa: ASYNC110 - the first worker has it
+        await asyncio.sleep(0.02)
+    second = asyncio.create_task(worker.run_forever(stop, poll_seconds=0.05))
+    try:
+        await asyncio.sleep(7)  # more than two leases
+    finally:
+        stop.set()
+        await asyncio.gather(first, second)
+    assert _long_runs == [1]
+    [job] = await OutboxJob.select(OutboxJob.status, OutboxJob.attempts).where(
+        OutboxJob.kind == "test.long"
+    )
+    assert (job["status"], job["attempts"]) == ("done", 1)

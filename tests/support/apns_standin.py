@@ -37,8 +37,9 @@ class ApnsStandIn:
     url: str = ""
     pushes: list[Push] = field(default_factory=list)
     answers: dict[str, tuple[int, str]] = field(default_factory=dict)
-    # Every push to any token answers this first N times (429/503 tests).
-    fail_next: list[tuple[int, str]] = field(default_factory=list)
+    # Every push to any token answers this first N times (429/503 tests); a third item
+    # is sent as Retry-After.
+    fail_next: list[tuple[int, str] | tuple[int, str, str]] = field(default_factory=list)
     arrived: asyncio.Event = field(default_factory=asyncio.Event)
     # Benchmarks of 100,000 pushes keep only these (record=False), so what they measure of
     # memory is the sender's, not a list of pushes kept here in the same process.
@@ -71,13 +72,14 @@ class ApnsStandIn:
                 break
         path: str = scope["path"]
         headers = {k.decode().lower(): v.decode() for k, v in scope["headers"]}
-        status, reason = 200, ""
+        status, reason, wait = 200, "", ""
         if scope["method"] != "POST" or not path.startswith("/3/device/"):
             status, reason = 404, "BadPath"
         else:
             token = path.removeprefix("/3/device/")
             if self.fail_next:
-                status, reason = self.fail_next.pop(0)
+                status, reason, *rest = self.fail_next.pop(0)
+                wait = rest[0] if rest else ""
             elif token in self.answers:
                 status, reason = self.answers[token]
             else:
@@ -102,7 +104,8 @@ class ApnsStandIn:
             {
                 "type": "http.response.start",
                 "status": status,
-                "headers": [(b"apns-id", b"00000000-0000-0000-0000-000000000000")],
+                "headers": [(b"apns-id", b"00000000-0000-0000-0000-000000000000")]
+                + ([(b"retry-after", wait.encode())] if wait else []),
             }
         )
         await send({"type": "http.response.body", "body": reply})

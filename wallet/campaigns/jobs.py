@@ -3,11 +3,12 @@ and the automatic messages."""
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date
 from typing import Any
 
 from wallet import clock, db
 from wallet.campaigns import automatic, queries, sending, service
+from wallet.platform import worker
 from wallet.platform.worker import register, register_schedule
 from wallet.sms import quiet
 
@@ -26,7 +27,8 @@ async def send(payload: dict[str, Any]) -> None:
     if result == "more":
         await service.queue_send(campaign_id, channel)
     elif result == "waiting":
-        await service.queue_send(campaign_id, channel, due_at=clock.now() + timedelta(seconds=15))
+        # Rows held by another worker: if it died, its claims lapse within a lease.
+        await service.queue_send(campaign_id, channel, due_at=clock.now() + worker.lease() / 3)
     elif result == "cancelled":
         async with db.write_transaction():
             await db.fetch(queries.CANCEL_PENDING, campaign_id)

@@ -119,10 +119,11 @@ marketers read clicks as how many people came, not how often one tapped)."""
 
 FIGURES = db.sql(
     "SELECT channel, status, reason, COUNT(*) AS n, COUNT(unsubscribed_at) AS u, "
-    "COUNT(clicked_at) AS c "
+    "COUNT(clicked_at) AS c, COUNT(doubtful_at) AS d "
     "FROM delivery WHERE campaign_id = $1 GROUP BY channel, status, reason"
 )
-"""A campaign's deliveries counted per channel, status and reason."""
+"""A campaign's deliveries counted per channel, status and reason (``d``: those a dead
+worker may already have sent before they were claimed again)."""
 
 CANCEL_PENDING = db.sql(
     "UPDATE delivery SET status = 'cancelled' WHERE campaign_id = $1 AND status = 'pending'"
@@ -139,8 +140,21 @@ def hand_back(p: db.Params, ids: list[int]) -> str:
     the claim does not count towards the claim limit."""
     return (
         "UPDATE delivery SET status = 'pending', attempts = attempts - 1, "
-        f"claimed_until = NULL WHERE id IN {_ids(p, ids)} AND status = 'sending'"
+        f"claimed_until = NULL, started_at = NULL WHERE id IN {_ids(p, ids)} "
+        "AND status = 'sending'"
     )
+
+
+def renew_claims(p: db.Params, ids: list[int]) -> str:
+    """The rows a live sending slice still holds, held until $1 (its heartbeat)."""
+    return (
+        f"UPDATE delivery SET claimed_until = $1 WHERE id IN {_ids(p, ids)} AND status = 'sending'"
+    )
+
+
+MARK_STARTED = db.sql("UPDATE delivery SET started_at = $1 WHERE id = $2 AND status = 'sending'")
+"""A message about to leave (email, Кошелёк): a crash before it is marked sent leaves the
+row started, and its next claim marks it doubtful."""
 
 
 def mark(p: db.Params, ids: list[int], status: str, reason: str, sent_at: datetime | None) -> str:
@@ -152,7 +166,9 @@ def mark(p: db.Params, ids: list[int], status: str, reason: str, sent_at: dateti
 
 
 CLAIM = db.sql(
-    "UPDATE delivery SET status = 'sending', attempts = attempts + 1, claimed_until = $1 "
+    "UPDATE delivery SET status = 'sending', attempts = attempts + 1, claimed_until = $1, "
+    "doubtful_at = CASE WHEN status = 'sending' AND started_at IS NOT NULL "
+    "THEN $5 ELSE doubtful_at END, started_at = NULL "
     "WHERE id IN (SELECT id FROM delivery WHERE id > $2 AND campaign_id = $3 "
     "AND channel = $4 AND (status = 'pending' OR (status = 'sending' "
     "AND claimed_until < $5)) ORDER BY id LIMIT $6 {lock}) "
@@ -160,7 +176,8 @@ CLAIM = db.sql(
     lock="FOR UPDATE SKIP LOCKED",
 )
 """A slice of a channel's deliveries leased to this worker until $1: pending ones, or ones
-whose lease ran out (a worker died). Rows another worker is claiming are skipped, not
+whose lease ran out (a worker died; one it had started sending is marked doubtful: the
+shopper may get it twice). Rows another worker is claiming are skipped, not
 waited for (PostgreSQL; SQLite has one writer)."""
 
 UNFINISHED = db.sql(

@@ -86,6 +86,9 @@ class ChannelFigures(msgspec.Struct, frozen=True, omit_defaults=True):
     reasons: dict[str, int]
     # shoppers who followed a link or the button of the email (first click each)
     clicked: int
+    # Sent, but a worker that died had begun sending the same message before (between the
+    # receiver's "accepted" and our mark): these shoppers may have it twice.
+    maybe_twice: int
     # The channel sms only (left out for the others).
     sms: SmsFigures | None = None
 

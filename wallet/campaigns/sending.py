@@ -1,7 +1,18 @@
 """Sending a campaign: claim delivery rows in slices, send them (email, pass pushes,
 «Кошелёк» pushes) at the campaign's rate, mark each exactly once, and finish the campaign
 when none is left. The ``campaign.send`` job runs ``send_slice``; a message that cannot be
-built or sent fails alone on its delivery row."""
+built or sent fails alone on its delivery row.
+
+A worker killed outright (SIGKILL) between the receiver's "accepted" and our mark would
+send that message again when the row is claimed anew, and an SMTP server cannot be asked
+what it already has. So the window is kept to the messages in flight: each email and
+Кошелёк push is recorded as started (``started_at``) just before it goes and marked sent
+at once after it was accepted, each in its own short transaction. A row claimed again
+while it was started is marked ``doubtful_at``: it may reach the shopper twice, and the
+campaign's figures count it (``maybe_twice``) instead of hiding it. The claims are held
+for a lease the slice renews while it works (``WALLET_WORKER_LEASE_SECONDS``), so a dead
+worker's rows go to another worker within seconds. Pass pushes need none of this: they are
+written to the outbox in the same transaction as their mark."""
 
 from __future__ import annotations
 
@@ -9,7 +20,7 @@ import asyncio
 import logging
 import time
 from collections import defaultdict
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 import aiosmtplib
@@ -31,6 +42,7 @@ from wallet.koshelek import push as koshelek
 from wallet.koshelek import service as koshelek_cards
 from wallet.mail import service as mail
 from wallet.passsync import messages as pass_messages
+from wallet.platform import worker
 from wallet.platform.worker import RetryLater
 from wallet.segments import service as segments
 
@@ -41,9 +53,8 @@ log = logging.getLogger("wallet.campaigns")
 # what reaches the operator.
 DEFAULT_RATE = {"email": 100, "push": 300, "koshelek": 50, "sms": 0}
 BATCH = 100
-# A claimed row not marked within this time is claimed again (its worker died).
-LEASE = timedelta(seconds=120)
-# A send job works this long, then queues the next slice (outbox leases are 60 s).
+# A send job works this long, then queues the next slice (its outbox lease is renewed
+# meanwhile, like its deliveries' claims: ``worker.lease()``).
 SLICE_SECONDS = 20.0
 # A row claimed this many times without being marked is given up (it crashes its worker).
 MAX_CLAIMS = 5
@@ -68,7 +79,8 @@ class RateLimit:
 
 
 class Marks:
-    """Outcomes written in small groups right after the sends (one UPDATE per outcome)."""
+    """Outcomes that sent nothing (skipped, failed) written in small groups; a message that
+    went is marked on its own at once (``_mark_sent``)."""
 
     FLUSH_AT = 16
 
@@ -109,7 +121,7 @@ async def _claim(
     async with db.write_transaction():
         rows = await db.fetch(
             queries.CLAIM,
-            now + LEASE,
+            now + worker.lease(),
             after_id,
             campaign_id,
             channel,
@@ -117,6 +129,41 @@ async def _claim(
             limit,
         )
     return sorted(rows, key=lambda row: int(row["id"]))
+
+
+async def _mark_started(delivery_id: int) -> None:
+    """The message is about to leave: if this worker dies before ``_mark_sent``, the row's
+    next claim knows it may have gone."""
+    async with db.write_transaction():
+        await db.fetch(queries.MARK_STARTED, clock.now(), delivery_id)
+
+
+async def _mark_sent(delivery_id: int) -> None:
+    """The receiver accepted the message: marked at once, not with the next group, so a
+    crash now sends again at most the messages still in flight. Shielded: a stopping worker
+    that cancels the slice still records what was accepted."""
+
+    async def write() -> None:
+        now = clock.now()
+        async with db.write_transaction():
+            await _mark([delivery_id], "sent", "", now)
+
+    await asyncio.shield(write())
+
+
+async def _renew_claims(inflight: set[int]) -> None:
+    """Every third of a lease, the rows this slice holds are held for another lease."""
+    while True:
+        await asyncio.sleep((worker.lease() / 3).total_seconds())
+        if not inflight:
+            continue
+        try:
+            now = clock.now()
+            p = db.Params(now + worker.lease())
+            async with db.write_transaction():
+                await db.fetch(queries.renew_claims(p, sorted(inflight)), *p.values)
+        except Exception:
+            log.warning("could not renew the claims of a sending slice", exc_info=True)
 
 
 def _reason(exc: BaseException) -> str:
@@ -131,6 +178,7 @@ class TransientFailure(Exception):
 async def _send_email(
     camp: dict[str, Any], row: dict[str, Any], recipient: segments.Recipient | None
 ) -> tuple[str, str]:
+    """Sends when there is something to send (``_mark_started`` just before it goes)."""
     if recipient is None:
         return "skipped", "no_member"
     if not recipient.email:
@@ -150,9 +198,14 @@ async def _send_email(
         # This shopper's data cannot make a message (a line break in a header, a text that
         # does not render): only this delivery fails, it will never succeed on a retry.
         return "failed", f"unsendable: {_reason(exc)}"
+    await _mark_started(int(row["id"]))
     try:
         await mail.send_message(message)
     except aiosmtplib.SMTPRecipientsRefused as exc:
+        if exc.recipients and all(400 <= one.code < 500 for one in exc.recipients):
+            # 421/450/451/452: the server is busy, shutting down or greylisting, not
+            # refusing the shopper; the message is sent when it is back.
+            raise TransientFailure(mail.failure(exc)) from exc
         return "failed", f"refused: {exc}"
     except aiosmtplib.SMTPResponseException as exc:
         if 500 <= exc.code < 600:
@@ -182,6 +235,7 @@ async def _send_koshelek(
         title, text = push_texts(camp, context_of(recipient, camp["id"]))
     except (ValueError, TypeError, InvalidInput) as exc:
         return "failed", f"unsendable: {_reason(exc)}"
+    await _mark_started(int(row["id"]))
     try:
         state = await koshelek.send(
             http,
@@ -290,6 +344,7 @@ async def send_slice(
     progressed = False
     transient: list[str] = []
     http = koshelek.client() if channel == "koshelek" else None
+    renewing = asyncio.create_task(_renew_claims(inflight), name="campaign-claims")
     try:
         while time.monotonic() < deadline:
             if after_id and (await _row(campaign_id))["status"] != "sending":
@@ -353,13 +408,18 @@ async def send_slice(
                         log.exception("campaign %s: delivery %s failed", campaign_id, row["id"])
                         status, reason = "failed", f"error: {_reason(exc)}"
                 inflight.discard(int(row["id"]))
-                await marks.add(int(row["id"]), status, reason)
+                if status == "sent":
+                    await _mark_sent(int(row["id"]))
+                else:
+                    await marks.add(int(row["id"]), status, reason)
 
             await asyncio.gather(*(one(row) for row in rows))
             await marks.flush()
             if transient:
                 break
     finally:
+        renewing.cancel()
+        await asyncio.gather(renewing, return_exceptions=True)
         # A cancelled task (a stopping worker) still records what it sent and hands back
         # what it did not.
         await asyncio.shield(_wind_up(marks, inflight))

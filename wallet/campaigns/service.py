@@ -388,6 +388,7 @@ async def figures(campaign_id: int, channels: list[str]) -> list[ChannelFigures]
                 reasons=dict(reasons),
                 sms=await sms_channel().figures(campaign_id) if channel == "sms" else None,
                 clicked=sum(int(row["c"]) for row in mine),
+                maybe_twice=sum(int(row["d"]) for row in mine if row["status"] == "sent"),
             )
         )
     return out

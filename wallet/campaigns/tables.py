@@ -75,6 +75,11 @@ class Delivery(Table, tablename="delivery"):
     attempts = Integer(default=0)
     claimed_until = Timestamptz(null=True, default=None)
     sent_at = Timestamptz(null=True, default=None)
+    # When the worker holding the row began sending it (email, Кошелёк); cleared by the
+    # next claim. A row claimed again while started was perhaps sent by a worker that died
+    # before marking it: ``doubtful_at`` says when that was found (the figures' maybe_twice).
+    started_at = Timestamptz(null=True, default=None)
+    doubtful_at = Timestamptz(null=True, default=None)
     unsubscribed_at = Timestamptz(null=True, default=None)
     # The consent row (member_consent) that allowed this marketing message: channel, text
     # version, time and source of the shopper's opt-in (152-FZ asks us to show it).

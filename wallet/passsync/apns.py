@@ -52,6 +52,30 @@ class Result:
     outcome: Outcome
     status: int
     reason: str
+    # Seconds the receiver asked us to wait (a 429's or 503's Retry-After), if it said.
+    retry_after: float | None = None
+
+
+def retry_after(value: str | None) -> float | None:
+    """A Retry-After header in seconds (RFC 9110: a number of seconds or an HTTP date);
+    None when absent or unreadable. At most an hour: a receiver's typo must not park the
+    pushes for a week."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return min(float(value), 3600.0)
+    from email.utils import parsedate_to_datetime
+
+    try:
+        moment = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    from wallet import clock
+
+    if moment.tzinfo is None:
+        return None
+    return min(max((moment - clock.now()).total_seconds(), 0.0), 3600.0)
 
 
 class ApnsClient:
@@ -98,7 +122,9 @@ class ApnsClient:
         if status == 410 or (status == 400 and reason in _GONE_REASONS):
             return Result(Outcome.GONE, status, reason)
         if status == 429 or status >= 500:
-            return Result(Outcome.RETRY, status, reason)
+            return Result(
+                Outcome.RETRY, status, reason, retry_after(reply.headers.get("retry-after"))
+            )
         return Result(Outcome.FAILED, status, reason)
 
     async def close(self) -> None:

@@ -70,8 +70,12 @@ async def push_due(*, now: datetime | None = None, seconds: float | None = None)
     if totals["gone"]:
         log.info("APNs: removed %s registrations the devices no longer hold", totals["gone"])
     if retry:
+        # The longest wait APNs asked for, if it said (429/503 with Retry-After); the
+        # worker's backoff otherwise.
+        waits = [r.retry_after for r in retry if r.retry_after is not None]
         raise RetryLater(
-            f"APNs asked to retry {len(retry)} pushes: {retry[0].status} {retry[0].reason}"
+            f"APNs asked to retry {len(retry)} pushes: {retry[0].status} {retry[0].reason}",
+            seconds=max(waits) if waits else None,
         )
     if failed:
         raise GiveUp(

@@ -57,3 +57,15 @@ def claim_jobs(
         "RETURNING id, kind, payload, attempts"
     )
     return db.sql(text, lock="FOR UPDATE SKIP LOCKED", payload=db.json_value), p.values
+
+
+def renew_leases(ids: list[int], lease_until: datetime, now: datetime) -> tuple[str, list[Any]]:
+    """The running jobs ``ids`` of a live worker held until ``lease_until`` (its heartbeat);
+    a job already finished is left alone."""
+    p = db.Params(lease_until, now)
+    listed = ", ".join(p(i) for i in ids)
+    return (
+        "UPDATE outbox_job SET due_at = $1, updated_at = $2 "
+        f"WHERE status = 'running' AND id IN ({listed})",
+        p.values,
+    )

@@ -7,7 +7,10 @@ crash loses nothing:
   being folded into one whose state was already read), and returns them. On PostgreSQL the
   inner SELECT takes ``FOR UPDATE SKIP LOCKED``, so two workers never claim the same job;
   SQLite has one writer at a time, so the same statement is a single claimer there;
-- a job whose worker died keeps ``running`` past its lease and is claimed again;
+- a running worker renews the leases of the jobs it runs every third of a lease
+  (``WALLET_WORKER_LEASE_SECONDS``, 15 s), so a job whose worker died (SIGKILL, a lost
+  machine) keeps ``running`` past its lease and is claimed again within seconds, while a
+  long job of a live worker (a campaign's 20 s sending slice) is never taken from it;
 - success marks it ``done``; ``RetryLater`` or any error puts it back ``pending`` with
   exponential backoff; after ``max_attempts`` it is ``dead`` with the last error, for an
   operator to see (``wallet outbox``) and requeue.
@@ -27,6 +30,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from wallet import clock, db, observe, runtime
+from wallet import settings as settings_module
 from wallet.platform import queries
 from wallet.platform.tables import OutboxJob, ScheduleSlot
 
@@ -50,7 +54,8 @@ JOB_MODULES: list[str] = [
 ]
 
 Handler = Callable[[dict[str, Any]], Awaitable[None]]
-LEASE = timedelta(seconds=60)
+# The lease of the default settings (tests step the clock past it); see ``lease()``.
+LEASE = timedelta(seconds=settings_module.Settings.worker_lease_seconds)
 BATCH = 64
 CONCURRENCY = 32
 
@@ -124,6 +129,11 @@ def load_job_modules() -> None:
     _loaded = True
 
 
+def lease() -> timedelta:
+    """How long a claim holds without renewal (``WALLET_WORKER_LEASE_SECONDS``)."""
+    return timedelta(seconds=settings_module.get().worker_lease_seconds)
+
+
 def backoff(attempts: int) -> timedelta:
     return timedelta(seconds=min(2 ** max(attempts - 1, 0), 3600))
 
@@ -131,7 +141,7 @@ def backoff(attempts: int) -> timedelta:
 async def _claim(
     now: datetime, limit: int, *, skip_kinds: frozenset[str] = frozenset()
 ) -> list[dict[str, Any]]:
-    claim, args = queries.claim_jobs(now, now + LEASE, limit, sorted(skip_kinds))
+    claim, args = queries.claim_jobs(now, now + lease(), limit, sorted(skip_kinds))
     async with db.write_transaction():
         return await db.fetch(claim, *args)
 
@@ -278,10 +288,12 @@ async def run_forever(
     running: set[asyncio.Task[None]] = set()
     finished = asyncio.Event()
     kinds: dict[asyncio.Task[None], str] = {}
+    held: dict[asyncio.Task[None], int] = {}
 
     def done(task: asyncio.Task[None]) -> None:
         running.discard(task)
         kinds.pop(task, None)
+        held.pop(task, None)
         finished.set()
 
     def full_kinds() -> frozenset[str]:
@@ -296,6 +308,7 @@ async def run_forever(
             and n >= spec.at_once
         )
 
+    heartbeat = asyncio.create_task(_renew_leases(held), name="outbox-leases")
     try:
         while not stop.is_set():
             free = concurrency - len(running)
@@ -316,6 +329,7 @@ async def run_forever(
                     task = asyncio.create_task(_run(job, now), name=f"outbox-job-{job['id']}")
                     running.add(task)
                     kinds[task] = job["kind"]
+                    held[task] = int(job["id"])
                     task.add_done_callback(done)
                 claimed = len(jobs)
             if claimed and claimed == free:
@@ -332,6 +346,28 @@ async def run_forever(
             task.cancel()
         await asyncio.gather(*running, return_exceptions=True)
         raise
+    finally:
+        heartbeat.cancel()
+        await asyncio.gather(heartbeat, return_exceptions=True)
+
+
+async def _renew_leases(held: dict[asyncio.Task[None], int]) -> None:
+    """Every third of a lease, the jobs this process runs are held for another lease. A
+    failed renewal (the database away for a moment) is tried again at the next beat; only
+    a worker silent for a whole lease loses its jobs."""
+    while True:
+        every = lease() / 3
+        await asyncio.sleep(every.total_seconds())
+        ids = sorted(set(held.values()))
+        if not ids:
+            continue
+        try:
+            now = clock.now()
+            text, args = queries.renew_leases(ids, now + lease(), now)
+            async with db.write_transaction():
+                await db.fetch(text, *args)
+        except Exception:
+            log.warning("worker could not renew its job leases; trying again", exc_info=True)
 
 
 async def _within_limits(jobs: list[dict[str, Any]], running: list[str]) -> list[dict[str, Any]]:

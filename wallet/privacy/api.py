@@ -4,6 +4,7 @@ support's export, erasure, search and access trail (``/api/v1/admin/...``)."""
 from __future__ import annotations
 
 import logging
+from datetime import datetime
 from typing import Annotated, Any, cast
 
 from litestar import Controller, Request, Response, get, post
@@ -12,6 +13,7 @@ from litestar.params import JSONBody, Parameter
 
 from wallet import clock, db
 from wallet.auth.guards import allow
+from wallet.errors import InvalidInput
 from wallet.http import errors, principal
 from wallet.inputs import PathId
 from wallet.privacy import service
@@ -23,6 +25,7 @@ from wallet.privacy.schemas import (
     Export,
     SearchOut,
     SupportEraseIn,
+    Timeline,
 )
 
 log = logging.getLogger("wallet.privacy")
@@ -154,6 +157,41 @@ class SupportPrivacyController(Controller):
     ) -> SearchOut:
         who = principal(request)
         return SearchOut(members=await service.search(q, actor=who.actor, reason=reason))
+
+    @get(
+        "/members/{member_id:int}/timeline",
+        operation_id="memberTimeline",
+        summary="A shopper's timeline: joining, receipts, returns, adjustments, messages, "
+        "passes and consent changes, newest first (recorded in the access trail)",
+        description="Pages: `limit` events, then ask again with `before` = the last event's "
+        "`at` while `more` is true.",
+        responses=errors(404, 422),
+    )
+    async def timeline(
+        self,
+        request: Request[Any, Any, Any],
+        member_id: PathId,
+        reason: ReasonQuery,
+        limit: Annotated[int, Parameter(ge=1, le=500)] = 100,
+        before: Annotated[
+            datetime | None,
+            Parameter(description="Only events before this moment (with its UTC offset)"),
+        ] = None,
+    ) -> Timeline:
+        who = principal(request)
+        if before is not None and before.tzinfo is None:
+            raise InvalidInput(
+                "before needs a UTC offset (e.g. 2026-01-10T09:00:00+03:00)",
+                {"before": before.isoformat()},
+            )
+        return await service.support_timeline(
+            member_id,
+            actor=who.actor,
+            reason=reason,
+            limit=limit,
+            before=before,
+            now=clock.now(),
+        )
 
     @get(
         "/privacy/access-log",

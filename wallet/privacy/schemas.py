@@ -76,3 +76,20 @@ class AccessEvent(msgspec.Struct, frozen=True):
     subject: str
     details: dict[str, Any]
     created_at: datetime
+
+
+class TimelineEvent(msgspec.Struct, frozen=True):
+    at: datetime
+    # joined, consent, receipt, return, adjustment, points (expiry, cashback, bonuses),
+    # message, pass
+    kind: str
+    summary: str
+    details: dict[str, Any]
+
+
+class Timeline(msgspec.Struct, frozen=True):
+    member_id: int
+    account_id: int
+    # Newest first; ``more``: older events are left, ask with ``before`` = the last ``at``.
+    events: list[TimelineEvent]
+    more: bool

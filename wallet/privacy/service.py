@@ -35,12 +35,14 @@ from wallet.members import service as member_service
 from wallet.offers import privacy as offer_privacy
 from wallet.passsync import privacy as pass_privacy
 from wallet.platform import service as platform
+from wallet.privacy import timeline
 from wallet.privacy.schemas import (
     AccessEvent,
     CardOut,
     Erased,
     Export,
     RetentionReport,
+    Timeline,
 )
 from wallet.receipts import privacy as receipt_privacy
 from wallet.signin import limits
@@ -53,7 +55,7 @@ DROP_REGISTRATIONS = "privacy.drop_registrations"
 # devices to fetch the voided pass (they do within seconds of a push when online).
 REGISTRATIONS_KEPT = timedelta(hours=1)
 # The audit actions that are a support person looking at someone's personal data.
-SUPPORT_VIEWS = ["support.export", "support.search", "support.erase"]
+SUPPORT_VIEWS = ["support.export", "support.search", "support.erase", "support.timeline"]
 
 
 async def export(member_id: int, *, now: datetime) -> Export:
@@ -234,6 +236,16 @@ async def retention(*, now: datetime, dry_run: bool) -> RetentionReport:
 
 
 # ---- support ------------------------------------------------------------------------------
+
+
+async def support_timeline(
+    member_id: int, *, actor: str, reason: str, limit: int, before: datetime | None, now: datetime
+) -> Timeline:
+    """The shopper's timeline for support (``privacy.timeline``), recorded in the trail."""
+    data = await export(member_id, now=now)
+    return await timeline.support_timeline(
+        data, actor=actor, reason=reason, limit=limit, before=before
+    )
 
 
 async def search(q: str, *, actor: str, reason: str) -> list[members.Found]:
