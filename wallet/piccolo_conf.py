@@ -31,5 +31,6 @@ APP_REGISTRY = AppRegistry(
         "wallet.campaigns.piccolo_app",
         "wallet.sms.piccolo_app",
         "wallet.accruals.piccolo_app",
+        "wallet.webhooks.piccolo_app",
     ]
 )
