@@ -148,9 +148,7 @@ async def test_only_the_events_asked_for_are_sent_and_a_refused_receipt_sends_no
         "ftp://crm.example.ru/hooks",
     ],
 )
-async def test_a_url_that_is_not_https_or_not_public_is_refused_and_nothing_written(
-    client, url
-):
+async def test_a_url_that_is_not_https_or_not_public_is_refused_and_nothing_written(client, url):
     shop = await Shop.open(client)
     reply = await client.post(
         PATH, json={"url": url, "events": ["receipt.posted"]}, headers=bearer(shop.admin_key)
