@@ -18,6 +18,9 @@ from urllib.parse import urlsplit
 from wallet import settings as settings_module
 from wallet.errors import InvalidInput
 
+# A name that takes longer to resolve is refused (registration) or retried (delivery).
+RESOLVE_SECONDS = 5.0
+
 
 class WebhookUrlRefused(InvalidInput):
     code = "webhook_url_refused"
@@ -52,10 +55,13 @@ async def resolve(url: str) -> tuple[str, int, str]:
     every one of them checked. Refused (422 ``webhook_url_refused``) otherwise."""
     host, port = _parts(url)
     try:
-        found = await asyncio.get_running_loop().getaddrinfo(
-            host, port, type=socket.SOCK_STREAM, proto=socket.IPPROTO_TCP
+        found = await asyncio.wait_for(
+            asyncio.get_running_loop().getaddrinfo(
+                host, port, type=socket.SOCK_STREAM, proto=socket.IPPROTO_TCP
+            ),
+            RESOLVE_SECONDS,
         )
-    except (OSError, UnicodeError) as exc:
+    except (OSError, ValueError, TimeoutError) as exc:
         raise WebhookUrlRefused(f"the host {host!r} does not resolve", {"url": url}) from exc
     addresses = [ipaddress.ip_address(str(info[4][0]).split("%", 1)[0]) for info in found]
     if not addresses:

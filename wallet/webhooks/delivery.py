@@ -66,7 +66,10 @@ async def send(
         return Outcome(False, None, f"address refused: {exc.message}")
     raw = body.encode()
     timestamp = str(int(now.timestamp()))
-    target = httpx.URL(url).copy_with(host=address)
+    try:
+        target = httpx.URL(url).copy_with(host=address)
+    except httpx.InvalidURL as exc:
+        return Outcome(False, None, f"address refused: {exc}")
     headers = {
         "Host": host if port == 443 else f"{host}:{port}",
         "Content-Type": "application/json",
