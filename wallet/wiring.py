@@ -24,6 +24,7 @@ from contextlib import asynccontextmanager
 from datetime import datetime
 from typing import Any
 
+import msgspec
 from piccolo.engine.base import Engine
 
 from wallet import db, observe
@@ -31,7 +32,14 @@ from wallet import runtime as runtime_module
 from wallet import settings as settings_module
 from wallet.bonuses import service as bonuses
 from wallet.koshelek import push as koshelek_push
-from wallet.members.events import MemberChanged, MemberJoined
+from wallet.ledger.events import PointsChanged
+from wallet.members.events import (
+    CardBlocked,
+    CardIssued,
+    ConsentChanged,
+    MemberChanged,
+    MemberJoined,
+)
 from wallet.offers import progress as offers_progress
 from wallet.offers import service as offers
 from wallet.promotions import service as promotions
@@ -53,6 +61,10 @@ def connect(runtime: runtime_module.Runtime) -> None:
         (ReceiptPosted, koshelek_push.on_receipt),
         (MemberJoined, _webhook_joined),
         (MemberChanged, _webhook_changed),
+        (ConsentChanged, _webhook_consent),
+        (CardIssued, _webhook_card_issued),
+        (CardBlocked, _webhook_card_blocked),
+        (PointsChanged, _webhook_points),
         (SegmentDeleting, offers.refuse_if_segment_used),
         (SegmentDeleting, _refuse_if_promotion_uses),
         # Counted last, after every subscriber that could still refuse the receipt.
@@ -144,6 +156,58 @@ async def _webhook_changed(event: MemberChanged) -> None:
         account_id=event.account_id,
         data={"member_id": event.member_id, "account_id": event.account_id},
         now=event.now,
+    )
+
+
+async def _webhook_consent(event: ConsentChanged) -> None:
+    await webhooks.publish(
+        event_type="consent.changed",
+        account_id=event.account_id,
+        data={
+            "member_id": event.member_id,
+            "account_id": event.account_id,
+            "consent": event.consent,
+            "value": event.value,
+            "source": event.source,
+        },
+        now=event.now,
+    )
+
+
+async def _webhook_card_issued(event: CardIssued) -> None:
+    await webhooks.publish(
+        event_type="card.issued",
+        account_id=event.account_id,
+        data={
+            "card_id": event.card_id,
+            "account_id": event.account_id,
+            "card_number": event.number,
+            "kind": event.kind,
+            "role": event.role,
+            "replaces": event.replaces,
+        },
+        now=event.now,
+    )
+
+
+async def _webhook_card_blocked(event: CardBlocked) -> None:
+    await webhooks.publish(
+        event_type="card.blocked",
+        account_id=event.account_id,
+        data={
+            "card_id": event.card_id,
+            "account_id": event.account_id,
+            "card_number": event.number,
+        },
+        now=event.now,
+    )
+
+
+async def _webhook_points(event: PointsChanged) -> None:
+    data = msgspec.structs.asdict(event)
+    del data["now"]
+    await webhooks.publish(
+        event_type="points.changed", account_id=event.account_id, data=data, now=event.now
     )
 
 

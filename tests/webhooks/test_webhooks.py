@@ -238,3 +238,40 @@ async def test_the_secret_is_shown_once_and_stored_encrypted(client, receiver):
     for role in ("support_key", "pos_key"):
         refused = await client.get(PATH, headers=bearer(getattr(shop, role)))
         assert refused.status_code == 403
+
+
+async def test_cards_consents_and_points_are_told_as_they_happen(client, receiver):
+    shop = await Shop.open(client)
+    await register(
+        shop, receiver, ["card.issued", "card.blocked", "consent.changed", "points.changed"]
+    )
+    anna = await shop.enrol("Анна Смирнова")
+    await shop.receipt(anna.card, "A-1", [line(100_000)])
+    opted = await client.patch(
+        "/api/v1/me", json={"marketing_email": True, "marketing_push": None}, headers=anna.headers
+    )
+    assert opted.status_code == 200, opted.text
+    blocked = await client.post(
+        f"/api/v1/admin/cards/{anna.card}/block",
+        json={"reason": "потеряна"},
+        headers=bearer(shop.support_key),
+    )
+    assert blocked.status_code == 200, blocked.text
+    await worker.run_until_idle()
+
+    got = [(r.event_type, r.body["data"]) for r in receiver.received]
+    assert all(r.signature_ok for r in receiver.received)
+    kinds = [kind for kind, _ in got]
+    assert kinds[0] == "card.issued" and kinds[-1] == "card.blocked"
+    assert got[0][1]["card_number"] == anna.card and got[-1][1]["card_number"] == anna.card
+    [consent] = [data for kind, data in got if kind == "consent.changed"]
+    assert consent["consent"] == "marketing_email" and consent["value"] is True
+    points = [data for kind, data in got if kind == "points.changed"]
+    me = await shop.me(anna)
+    assert points and points[-1]["balance"] + points[-1]["pending"] == me["balance"] + me.get(
+        "pending", 0
+    )
+    assert (
+        sum(p["balance_change"] + p["pending_change"] for p in points)
+        == points[-1]["balance"] + points[-1]["pending"]
+    )

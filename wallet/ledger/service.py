@@ -38,12 +38,14 @@ from wallet import clock, db
 from wallet import settings as settings_module
 from wallet.errors import AccountNotFound, InsufficientPoints, InvalidInput
 from wallet.ledger import queries
+from wallet.ledger.events import PointsChanged
 from wallet.ledger.reads import redeemed_from
 from wallet.ledger.schemas import (
     AccountState,
     LotTaken,
 )
 from wallet.ledger.tables import Account, JournalEntry, Lot
+from wallet.platform import events
 from wallet.platform import service as platform
 from wallet.rules import service as rules_service
 
@@ -152,6 +154,20 @@ class Book:
         if self._clock_moved:
             # Points burnt or matured: the passes show the balance, whoever settled it.
             await platform.enqueue_pass_update(state.id)
+        _, balance, pending, debt, *_rest = self._saved
+        if (balance, pending, debt) != (state.balance, state.pending, state.debt):
+            await events.publish(
+                PointsChanged(
+                    account_id=state.id,
+                    balance=state.balance,
+                    pending=state.pending,
+                    debt=state.debt,
+                    balance_change=state.balance - balance,
+                    pending_change=state.pending - pending,
+                    debt_change=state.debt - debt,
+                    now=self.now,
+                )
+            )
 
     async def expire(self) -> None:
         """Expire the account's lots past their date and release matured pending lots.

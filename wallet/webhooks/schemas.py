@@ -11,10 +11,23 @@ from wallet.inputs import LINE_PATTERN
 
 # The events a system may subscribe to, as the body's ``type`` names them. Only the ones
 # some domain publishes are offered (README, "Webhooks", lists those still missing).
-EventType = Literal["member.joined", "member.changed", "receipt.posted", "receipt.returned"]
+EventType = Literal[
+    "member.joined",
+    "member.changed",
+    "consent.changed",
+    "card.issued",
+    "card.blocked",
+    "points.changed",
+    "receipt.posted",
+    "receipt.returned",
+]
 EVENT_TYPES: tuple[str, ...] = (
     "member.joined",
     "member.changed",
+    "consent.changed",
+    "card.issued",
+    "card.blocked",
+    "points.changed",
     "receipt.posted",
     "receipt.returned",
 )
