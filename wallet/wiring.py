@@ -32,7 +32,7 @@ from wallet import runtime as runtime_module
 from wallet import settings as settings_module
 from wallet.bonuses import service as bonuses
 from wallet.koshelek import push as koshelek_push
-from wallet.ledger.events import PointsChanged
+from wallet.ledger.events import PointsChanged, TierChanged
 from wallet.members.events import (
     CardBlocked,
     CardIssued,
@@ -43,6 +43,7 @@ from wallet.members.events import (
 from wallet.offers import progress as offers_progress
 from wallet.offers import service as offers
 from wallet.promotions import service as promotions
+from wallet.promotions.events import CouponIssued, CouponUsed
 from wallet.receipts.events import ReceiptPosted, ReturnPosted
 from wallet.segments import service as segments
 from wallet.segments.events import SegmentDeleting
@@ -64,7 +65,10 @@ def connect(runtime: runtime_module.Runtime) -> None:
         (ConsentChanged, _webhook_consent),
         (CardIssued, _webhook_card_issued),
         (CardBlocked, _webhook_card_blocked),
-        (PointsChanged, _webhook_points),
+        (PointsChanged, _webhook_struct("points.changed")),
+        (TierChanged, _webhook_struct("tier.changed")),
+        (CouponIssued, _webhook_struct("coupon.issued")),
+        (CouponUsed, _webhook_struct("coupon.used")),
         (SegmentDeleting, offers.refuse_if_segment_used),
         (SegmentDeleting, _refuse_if_promotion_uses),
         # Counted last, after every subscriber that could still refuse the receipt.
@@ -203,12 +207,17 @@ async def _webhook_card_blocked(event: CardBlocked) -> None:
     )
 
 
-async def _webhook_points(event: PointsChanged) -> None:
-    data = msgspec.structs.asdict(event)
-    del data["now"]
-    await webhooks.publish(
-        event_type="points.changed", account_id=event.account_id, data=data, now=event.now
-    )
+def _webhook_struct(event_type: str) -> runtime_module.Handler:
+    """An event whose fields (all but ``now``) are the webhook's ``data`` as they are."""
+
+    async def publish(event: Any) -> None:
+        data = msgspec.structs.asdict(event)
+        now = data.pop("now")
+        await webhooks.publish(
+            event_type=event_type, account_id=data["account_id"], data=data, now=now
+        )
+
+    return publish
 
 
 def _receipt_data(event: ReceiptPosted | ReturnPosted) -> dict[str, Any]:

@@ -275,3 +275,46 @@ async def test_cards_consents_and_points_are_told_as_they_happen(client, receive
         sum(p["balance_change"] + p["pending_change"] for p in points)
         == points[-1]["balance"] + points[-1]["pending"]
     )
+
+
+async def test_a_personal_coupon_issued_and_a_coupon_used_are_told(client, receiver):
+    from tests.promotions.test_coupons_api import COUPON_DEAL, coupons, receipt_with
+    from tests.promotions.test_promotions_api import promo, seed
+
+    shop = await Shop.open(client)
+    await seed(shop, line(100, "coffee", "LATTE"))
+    deal = await promo(shop, COUPON_DEAL)
+    anna = await shop.enrol("Анна Смирнова")
+    await register(shop, receiver, ["coupon.issued", "coupon.used"])
+    personal = await coupons(shop, deal["id"], {"account_ids": [anna.account_id]})
+    shared = await coupons(shop, deal["id"], {"code": "KOFE2026"})
+    used = await receipt_with(shop, anna.card, "C-1", ["KOFE2026"])
+    assert used["discount_kopecks"] == 2_000
+    await worker.run_until_idle()
+
+    got = [(r.event_type, r.body["data"]) for r in receiver.received]
+    assert [kind for kind, _ in got] == ["coupon.issued", "coupon.used"]
+    assert got[0][1] | {"batch_id": personal["id"]} == got[0][1]
+    assert got[0][1]["account_id"] == anna.account_id
+    assert got[1][1]["batch_id"] == shared["id"] and got[1][1]["account_id"] == anna.account_id
+    assert got[1][1]["promotion_id"] == deal["id"]
+
+
+async def test_a_receipt_that_moves_the_tier_tells_the_tier_change(client, receiver):
+    from tests.receipts.test_tier_benefits import gold_program
+
+    shop = await Shop.open(client)
+    await gold_program(shop)
+    anna = await shop.enrol("Анна Смирнова")
+    await register(shop, receiver, ["tier.changed"])
+    await shop.receipt(anna.card, "SMALL", [line(100_000)])  # 1,000 ₽: still the base tier
+    await shop.receipt(anna.card, "BIG", [line(2_000_000)])  # 21,000 ₽ in all: gold
+    await worker.run_until_idle()
+    [told] = receiver.received
+    assert told.event_type == "tier.changed" and told.signature_ok
+    assert told.body["data"] == {
+        "account_id": anna.account_id,
+        "tier_before": "Базовый",
+        "tier": "Золотой",
+        "lifetime_spend_kopecks": 2_100_000,
+    }

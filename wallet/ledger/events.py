@@ -21,3 +21,14 @@ class PointsChanged(msgspec.Struct, frozen=True):
     pending_change: int
     debt_change: int
     now: datetime
+
+
+class TierChanged(msgspec.Struct, frozen=True):
+    """A unit of work that moved the account's spend (a receipt, a return) moved its tier.
+    A tier that drops as months leave a rolling window, with no write, tells nothing."""
+
+    account_id: int
+    tier_before: str
+    tier: str
+    lifetime_spend_kopecks: int
+    now: datetime

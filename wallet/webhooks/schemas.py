@@ -18,6 +18,9 @@ EventType = Literal[
     "card.issued",
     "card.blocked",
     "points.changed",
+    "tier.changed",
+    "coupon.issued",
+    "coupon.used",
     "receipt.posted",
     "receipt.returned",
 ]
@@ -28,6 +31,9 @@ EVENT_TYPES: tuple[str, ...] = (
     "card.issued",
     "card.blocked",
     "points.changed",
+    "tier.changed",
+    "coupon.issued",
+    "coupon.used",
     "receipt.posted",
     "receipt.returned",
 )
