@@ -42,6 +42,7 @@ from wallet.members.events import (
 )
 from wallet.offers import progress as offers_progress
 from wallet.offers import service as offers
+from wallet.offers.events import CashbackSettled
 from wallet.promotions import service as promotions
 from wallet.promotions.events import CouponIssued, CouponUsed
 from wallet.receipts.events import ReceiptPosted, ReturnPosted
@@ -69,6 +70,7 @@ def connect(runtime: runtime_module.Runtime) -> None:
         (TierChanged, _webhook_struct("tier.changed")),
         (CouponIssued, _webhook_struct("coupon.issued")),
         (CouponUsed, _webhook_struct("coupon.used")),
+        (CashbackSettled, _webhook_struct("cashback.settled")),
         (SegmentDeleting, offers.refuse_if_segment_used),
         (SegmentDeleting, _refuse_if_promotion_uses),
         # Counted last, after every subscriber that could still refuse the receipt.

@@ -318,3 +318,35 @@ async def test_a_receipt_that_moves_the_tier_tells_the_tier_change(client, recei
         "tier": "Золотой",
         "lifetime_spend_kopecks": 2_100_000,
     }
+
+
+async def test_a_settled_cashback_month_is_told_once(client, receiver):
+    from tests.offers.support import in_this_month, make_offer, mid_month, opt_in, this_month
+    from wallet.offers import service as offers
+    from wallet.offers import settlement
+
+    shop = await Shop.open(client)
+    anna = await shop.enrol("Анна Смирнова")
+    month = this_month()
+    for back in (3, 2, 1):
+        earlier = offers.shift_month(month, -back)
+        await shop.receipt(anna.card, f"H{back}", [line(1_000_000)], at=mid_month(earlier))
+    offer = await make_offer(shop)
+    await opt_in(shop, anna, offer["id"])
+    await shop.receipt(anna.card, "M1", [line(5_000_000)], at=in_this_month())
+    await register(shop, receiver, ["cashback.settled"])
+    _start, end = offers.month_bounds(month)
+    report = await settlement.settle_month(month, now=end + timedelta(days=3))
+    assert report.reached == 1
+    await worker.run_until_idle()
+    await settlement.settle_month(month, now=end + timedelta(days=3, hours=1))  # a rerun
+    await worker.run_until_idle()
+    [told] = receiver.received
+    assert told.event_type == "cashback.settled" and told.signature_ok
+    data = told.body["data"]
+    assert (data["account_id"], data["offer_id"], data["month"]) == (
+        anna.account_id,
+        offer["id"],
+        month,
+    )
+    assert data["outcome"] == "reached" and data["reward_points"] == report.points

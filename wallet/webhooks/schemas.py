@@ -21,6 +21,7 @@ EventType = Literal[
     "tier.changed",
     "coupon.issued",
     "coupon.used",
+    "cashback.settled",
     "receipt.posted",
     "receipt.returned",
 ]
@@ -34,6 +35,7 @@ EVENT_TYPES: tuple[str, ...] = (
     "tier.changed",
     "coupon.issued",
     "coupon.used",
+    "cashback.settled",
     "receipt.posted",
     "receipt.returned",
 )
