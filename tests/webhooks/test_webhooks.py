@@ -5,6 +5,7 @@ with an email to the admin, then enabled again and replayed."""
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 from collections.abc import Iterator
 from datetime import timedelta
@@ -18,6 +19,7 @@ from tests.support.webhook_receiver import Receiver, make_cert
 from wallet import clock, db
 from wallet import settings as settings_module
 from wallet.platform import worker
+from wallet.webhooks import delivery
 from wallet.webhooks import service as webhooks
 
 PATH = "/api/v1/admin/webhooks"
@@ -350,3 +352,17 @@ async def test_a_settled_cashback_month_is_told_once(client, receiver):
         month,
     )
     assert data["outcome"] == "reached" and data["reward_points"] == report.points
+
+
+async def test_workers_racing_on_one_account_send_each_event_once_in_order(client, receiver):
+    shop = await Shop.open(client)
+    webhook_id = await register(shop, receiver, ["receipt.posted"])
+    anna = await shop.enrol("Анна Смирнова")
+    for n in range(8):
+        await shop.receipt(anna.card, f"R-{n}", [line(10_000 + n)])
+    # Three workers at the same stream at once (on PostgreSQL truly side by side).
+    await asyncio.gather(*(delivery.run_stream(webhook_id, anna.account_id) for _ in range(3)))
+    await worker.run_until_idle()
+    got = receiver.received
+    assert [r.body["data"]["total_kopecks"] for r in got] == [10_000 + n for n in range(8)]
+    assert len({r.event_id for r in got}) == 8
