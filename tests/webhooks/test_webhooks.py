@@ -366,3 +366,22 @@ async def test_workers_racing_on_one_account_send_each_event_once_in_order(clien
     got = receiver.received
     assert [r.body["data"]["total_kopecks"] for r in got] == [10_000 + n for n in range(8)]
     assert len({r.event_id for r in got}) == 8
+
+
+async def test_delivered_deliveries_are_forgotten_after_35_days_and_waiting_ones_kept(
+    client, receiver, monkeypatch
+):
+    from wallet.webhooks import jobs
+
+    shop = await Shop.open(client)
+    webhook_id = await register(shop, receiver, ["member.joined"])
+    await shop.enrol("Анна Смирнова")
+    await worker.run_until_idle()
+    receiver.answer = 503
+    await shop.enrol("Борис Петров")
+    await worker.run_until_idle()
+    assert sorted(d["status"] for d in await log(shop, webhook_id)) == ["delivered", "pending"]
+    moved = Clock(monkeypatch)
+    moved.offset = timedelta(days=36)
+    await jobs.prune({})
+    assert [d["status"] for d in await log(shop, webhook_id)] == ["pending"]
