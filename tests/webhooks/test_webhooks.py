@@ -385,3 +385,31 @@ async def test_delivered_deliveries_are_forgotten_after_35_days_and_waiting_ones
     moved.offset = timedelta(days=36)
     await jobs.prune({})
     assert [d["status"] for d in await log(shop, webhook_id)] == ["pending"]
+
+
+async def test_a_delivery_is_retried_with_backoff_for_24_hours_then_given_up_and_the_next_goes(
+    client, receiver, monkeypatch
+):
+    settings_module.override(
+        dataclasses.replace(settings_module.get(), webhooks_disable_failures=1_000)
+    )
+    shop = await Shop.open(client)
+    webhook_id = await register(shop, receiver, ["receipt.posted"])
+    anna = await shop.enrol("Анна Смирнова")
+    moved = Clock(monkeypatch)
+    receiver.answer = 500
+    await shop.receipt(anna.card, "R-1", [line(10_000)])
+    await moved.run()
+    hours = 0
+    while (first := (await log(shop, webhook_id))[-1])["status"] == "pending":
+        await moved.run(3600)
+        hours += 1
+        assert hours <= 26
+    assert first["status"] == "failed" and 23 <= hours <= 25
+    # Retried every hour it was due (the waits grow from 30 s to an hour; this clock
+    # jumps an hour at a time, so one try per jump), then given up 24 h after the event.
+    assert 22 <= first["attempts"] <= 26 and first["last_status"] == 500
+    receiver.answer = 200
+    await shop.receipt(anna.card, "R-2", [line(20_000)])
+    await moved.run()
+    assert [r.body["data"]["total_kopecks"] for r in receiver.received] == [20_000]
