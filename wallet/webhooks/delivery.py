@@ -185,6 +185,7 @@ async def _disable(
         f"{failures} failed attempts in a row over {int(failing_for.total_seconds() // 60)} "
         f"min; last: {outcome.error}"
     )
+    service.changed()
     disabled = await db.fetch(queries.DISABLE, endpoint_id, reason[:1000])
     if not disabled:
         return

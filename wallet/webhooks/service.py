@@ -9,13 +9,14 @@ in-transaction events into ``publish`` calls.
 from __future__ import annotations
 
 import json
+import time
 import uuid
 from datetime import datetime
 from typing import Any
 
 import msgspec
 
-from wallet import db
+from wallet import db, runtime
 from wallet.errors import InvalidInput, NotFound
 from wallet.platform import service as platform
 from wallet.webhooks import addresses, queries, signing
@@ -59,6 +60,7 @@ async def create(data: WebhookIn, *, actor: str, now: datetime) -> WebhookCreate
     secret = signing.new_secret()
     events = sorted(set(data.events))
     async with db.write_transaction():
+        changed()
         rows = await db.fetch(
             queries.INSERT_ENDPOINT, data.url, events, signing.seal(secret), actor, now
         )
@@ -91,6 +93,7 @@ async def list_all() -> list[WebhookOut]:
 async def set_active(endpoint_id: int, active: bool, *, actor: str) -> WebhookOut:
     """Enable (its waiting deliveries go out again, in order) or disable an endpoint."""
     async with db.write_transaction():
+        changed()
         found = await db.fetch(
             queries.SET_STATUS,
             endpoint_id,
@@ -157,14 +160,40 @@ async def replay(endpoint_id: int, delivery_id: int, *, actor: str, now: datetim
     return found[0]
 
 
+# How long the list of active endpoints is trusted: every event of a till's receipt asks
+# for it (most programs have none), so it is read once a second, not per event. A change
+# made in this process makes every reader here ask again until it has surely committed;
+# one made in another process (a second web process, the worker disabling an endpoint)
+# applies here within this bound.
+RECHECK_SECONDS = 1.0
+
+
+def changed() -> None:
+    runtime.current().caches.webhooks_changed = time.monotonic()
+
+
+async def _listeners() -> list[tuple[int, frozenset[str]]]:
+    caches, moment = runtime.current().caches, time.monotonic()
+    cached = caches.webhooks
+    if (
+        cached is not None
+        and moment - cached[0] < RECHECK_SECONDS
+        and moment - caches.webhooks_changed > RECHECK_SECONDS
+    ):
+        found: list[tuple[int, frozenset[str]]] = cached[1]
+        return found
+    found = [
+        (int(row["id"]), frozenset(row["events"] or []))
+        for row in await db.fetch(queries.ACTIVE_ENDPOINTS)
+    ]
+    caches.webhooks = (moment, found)
+    return found
+
+
 async def publish(*, event_type: str, account_id: int, data: dict[str, Any], now: datetime) -> None:
     """One event, in its writer's transaction: a delivery row for every active endpoint
     that asked for ``event_type``, and the stream's job for the worker."""
-    listeners = [
-        int(row["id"])
-        for row in await db.fetch(queries.ACTIVE_ENDPOINTS)
-        if event_type in (row["events"] or [])
-    ]
+    listeners = [endpoint_id for endpoint_id, events in await _listeners() if event_type in events]
     if not listeners:
         return
     event_id = str(uuid.uuid4())
