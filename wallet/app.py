@@ -59,6 +59,7 @@ from wallet.sms import smpp
 from wallet.stores.api import StoresController
 from wallet.till.api import TillApiController
 from wallet.till.pages import TillPagesController
+from wallet.webhooks.api import WebhooksController
 
 
 class Health(msgspec.Struct, frozen=True):
@@ -183,6 +184,7 @@ def create_app(
         ReportsConsoleController,
         PromotionsConsoleController,
         AccrualsController,
+        WebhooksController,
         KeysController,
         BonusesAdminController,
         MyReferralController,
@@ -231,6 +233,10 @@ def create_app(
                 Tag(
                     name="admin: accruals",
                     description="Bulk and scheduled credits and debits of a segment",
+                ),
+                Tag(
+                    name="admin: webhooks",
+                    description="HTTPS endpoints told of events, signed; delivery log, replay",
                 ),
                 Tag(name="admin: keys", description="Staff and till keys: list, revoke"),
                 Tag(name="operations", description="Health checks"),

@@ -32,5 +32,6 @@ APP_REGISTRY = AppRegistry(
         "wallet.sms.piccolo_app",
         "wallet.accruals.piccolo_app",
         "wallet.imports.piccolo_app",
+        "wallet.webhooks.piccolo_app",
     ]
 )

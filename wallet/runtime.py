@@ -76,6 +76,9 @@ class Caches:
     promotions: tuple[int, Any] | None = None
     promotions_checked: float = 0.0  # time.monotonic() of the last version read
     promotions_changed: float = float("-inf")  # time.monotonic() of this process's last change
+    # wallet.webhooks: (when read, the active endpoints and the events each asked for)
+    webhooks: tuple[float, Any] | None = None
+    webhooks_changed: float = float("-inf")  # time.monotonic() of this process's last change
     # wallet.bonuses: (when read, the bonuses in force)
     bonuses: tuple[float, Any] | None = None
     # wallet.auth: key digest -> (when looked up, the caller, when a shopper token expires)

@@ -232,6 +232,16 @@ class Settings:
     # Phone lookups each till key may make an hour (found or not), so a key cannot list
     # members by walking numbers.
     pos_lookups_per_hour: int = 120
+    # Webhooks: who is emailed when an endpoint is disabled after repeated failure (empty:
+    # the log only); how many failed attempts in a row, over at least how many seconds,
+    # disable it; whether an endpoint may be on a private or loopback address (tests'
+    # loopback receiver only: it opens SSRF into the chain's network) and a CA bundle to
+    # verify receivers with (empty: the system's trust store).
+    webhooks_admin_email: str = ""
+    webhooks_disable_failures: int = 20
+    webhooks_disable_seconds: int = 3600
+    webhooks_allow_private: bool = False
+    webhooks_ca: str = ""
 
     @property
     def is_sqlite(self) -> bool:
@@ -349,6 +359,17 @@ def load() -> Settings:
         ),
         sms_max_parts=_at_least("WALLET_SMS_MAX_PARTS", Settings.sms_max_parts, minimum=1),
         spend_code_above=_spend_code(env("WALLET_SPEND_CODE") or "always"),
+        webhooks_admin_email=_header("WALLET_WEBHOOKS_ADMIN_EMAIL", ""),
+        webhooks_disable_failures=_at_least(
+            "WALLET_WEBHOOKS_DISABLE_FAILURES", Settings.webhooks_disable_failures, minimum=1
+        ),
+        webhooks_disable_seconds=_at_least(
+            "WALLET_WEBHOOKS_DISABLE_SECONDS", Settings.webhooks_disable_seconds, minimum=0
+        ),
+        webhooks_allow_private=_bool(
+            "WALLET_WEBHOOKS_ALLOW_PRIVATE", Settings.webhooks_allow_private
+        ),
+        webhooks_ca=env("WALLET_WEBHOOKS_CA") or "",
         pos_lookups_per_hour=_at_least(
             "WALLET_POS_LOOKUPS_PER_HOUR", Settings.pos_lookups_per_hour, minimum=1
         ),

@@ -12,7 +12,9 @@ outbox worker and the tests all start one the same way: ``async with running(set
 - a receipt queues the balance push to a card issued in «Кошелёк» (rate limited);
 - passes show the offers' goal of the month and the next reminded burn;
 - promotions for saved segments ask segments whom they hold (resolved before pricing);
-- receipts and returns are counted for the metrics (``wallet.observe``).
+- receipts and returns are counted for the metrics (``wallet.observe``);
+- members joining and changing (profile, consents), receipts and returns become webhook
+  deliveries for the endpoints that asked for them, in the same transaction.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from contextlib import asynccontextmanager
 from datetime import datetime
 from typing import Any
 
+import msgspec
 from piccolo.engine.base import Engine
 
 from wallet import db, observe
@@ -29,13 +32,23 @@ from wallet import runtime as runtime_module
 from wallet import settings as settings_module
 from wallet.bonuses import service as bonuses
 from wallet.koshelek import push as koshelek_push
-from wallet.members.events import MemberChanged, MemberJoined
+from wallet.ledger.events import PointsChanged, TierChanged
+from wallet.members.events import (
+    CardBlocked,
+    CardIssued,
+    ConsentChanged,
+    MemberChanged,
+    MemberJoined,
+)
 from wallet.offers import progress as offers_progress
 from wallet.offers import service as offers
+from wallet.offers.events import CashbackSettled
 from wallet.promotions import service as promotions
+from wallet.promotions.events import CouponIssued, CouponUsed
 from wallet.receipts.events import ReceiptPosted, ReturnPosted
 from wallet.segments import service as segments
 from wallet.segments.events import SegmentDeleting
+from wallet.webhooks import service as webhooks
 
 
 def connect(runtime: runtime_module.Runtime) -> None:
@@ -48,11 +61,24 @@ def connect(runtime: runtime_module.Runtime) -> None:
         (MemberJoined, bonuses.on_joined),
         (MemberChanged, bonuses.on_changed),
         (ReceiptPosted, koshelek_push.on_receipt),
+        (MemberJoined, _webhook_joined),
+        (MemberChanged, _webhook_changed),
+        (ConsentChanged, _webhook_consent),
+        (CardIssued, _webhook_card_issued),
+        (CardBlocked, _webhook_card_blocked),
+        (PointsChanged, _webhook_struct("points.changed")),
+        (TierChanged, _webhook_struct("tier.changed")),
+        (CouponIssued, _webhook_struct("coupon.issued")),
+        (CouponUsed, _webhook_struct("coupon.used")),
+        (CashbackSettled, _webhook_struct("cashback.settled")),
         (SegmentDeleting, offers.refuse_if_segment_used),
         (SegmentDeleting, _refuse_if_promotion_uses),
         # Counted last, after every subscriber that could still refuse the receipt.
         (ReceiptPosted, _count_receipt),
         (ReturnPosted, _count_return),
+        # Told last too: a webhook never announces a receipt a subscriber then refused.
+        (ReceiptPosted, _webhook_receipt),
+        (ReturnPosted, _webhook_return),
     ]
     for event_type, handler in subscriptions:
         runtime.subscribers.setdefault(event_type, []).append(handler)
@@ -113,6 +139,115 @@ async def _count_receipt(_: Any) -> None:
 
 async def _count_return(_: Any) -> None:
     observe.RETURNS.inc()
+
+
+async def _webhook_joined(event: MemberJoined) -> None:
+    await webhooks.publish(
+        event_type="member.joined",
+        account_id=event.account_id,
+        data={
+            "member_id": event.member_id,
+            "account_id": event.account_id,
+            "referrer_account_id": event.referrer_account_id,
+        },
+        now=event.now,
+    )
+
+
+async def _webhook_changed(event: MemberChanged) -> None:
+    # The profile or consents changed (a marketing opt-in or -out, the language): the
+    # receiver reads the member anew.
+    await webhooks.publish(
+        event_type="member.changed",
+        account_id=event.account_id,
+        data={"member_id": event.member_id, "account_id": event.account_id},
+        now=event.now,
+    )
+
+
+async def _webhook_consent(event: ConsentChanged) -> None:
+    await webhooks.publish(
+        event_type="consent.changed",
+        account_id=event.account_id,
+        data={
+            "member_id": event.member_id,
+            "account_id": event.account_id,
+            "consent": event.consent,
+            "value": event.value,
+            "source": event.source,
+        },
+        now=event.now,
+    )
+
+
+async def _webhook_card_issued(event: CardIssued) -> None:
+    await webhooks.publish(
+        event_type="card.issued",
+        account_id=event.account_id,
+        data={
+            "card_id": event.card_id,
+            "account_id": event.account_id,
+            "card_number": event.number,
+            "kind": event.kind,
+            "role": event.role,
+            "replaces": event.replaces,
+        },
+        now=event.now,
+    )
+
+
+async def _webhook_card_blocked(event: CardBlocked) -> None:
+    await webhooks.publish(
+        event_type="card.blocked",
+        account_id=event.account_id,
+        data={
+            "card_id": event.card_id,
+            "account_id": event.account_id,
+            "card_number": event.number,
+        },
+        now=event.now,
+    )
+
+
+def _webhook_struct(event_type: str) -> runtime_module.Handler:
+    """An event whose fields (all but ``now``) are the webhook's ``data`` as they are."""
+
+    async def publish(event: Any) -> None:
+        data = msgspec.structs.asdict(event)
+        now = data.pop("now")
+        await webhooks.publish(
+            event_type=event_type, account_id=data["account_id"], data=data, now=now
+        )
+
+    return publish
+
+
+def _receipt_data(event: ReceiptPosted | ReturnPosted) -> dict[str, Any]:
+    return {
+        "account_id": event.account_id,
+        "card_id": event.card_id,
+        "receipt": event.receipt_pk,
+        "occurred_at": event.occurred_at.isoformat(),
+        "total_kopecks": sum(amount for _, amount in event.lines),
+    }
+
+
+async def _webhook_receipt(event: ReceiptPosted) -> None:
+    await webhooks.publish(
+        event_type="receipt.posted",
+        account_id=event.account_id,
+        data=_receipt_data(event),
+        now=event.now,
+    )
+
+
+async def _webhook_return(event: ReturnPosted) -> None:
+    await webhooks.publish(
+        event_type="receipt.returned",
+        account_id=event.account_id,
+        data=_receipt_data(event),
+        now=event.now,
+    )
 
 
 async def _member_of(ids: frozenset[int], account_id: int, now: datetime) -> frozenset[int]:

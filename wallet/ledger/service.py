@@ -38,12 +38,14 @@ from wallet import clock, db
 from wallet import settings as settings_module
 from wallet.errors import AccountNotFound, InsufficientPoints, InvalidInput
 from wallet.ledger import queries
-from wallet.ledger.reads import redeemed_from
+from wallet.ledger.events import PointsChanged, TierChanged
+from wallet.ledger.reads import redeemed_from, tier_standings
 from wallet.ledger.schemas import (
     AccountState,
     LotTaken,
 )
 from wallet.ledger.tables import Account, JournalEntry, Lot
+from wallet.platform import events
 from wallet.platform import service as platform
 from wallet.rules import service as rules_service
 
@@ -147,11 +149,47 @@ class Book:
                 state.next_lot_event_at,
                 state.id,
             )
+        # Only a unit that moved spend can move the tier: the tier before is read with the
+        # months as they were, the tier after with this unit's spend added.
+        spend_moved = bool(self._spend_by_month) or state.lifetime_spend_kopecks != self._saved[4]
+        tier_before = await self._tier(self._saved[4]) if spend_moved else None
         if self._spend_by_month:
             await _add_spend_months(state.id, self._spend_by_month)
+        if tier_before is not None:
+            tier_after = await self._tier(state.lifetime_spend_kopecks)
+            if tier_after != tier_before:
+                await events.publish(
+                    TierChanged(
+                        account_id=state.id,
+                        tier_before=tier_before,
+                        tier=tier_after,
+                        lifetime_spend_kopecks=state.lifetime_spend_kopecks,
+                        now=self.now,
+                    )
+                )
         if self._clock_moved:
             # Points burnt or matured: the passes show the balance, whoever settled it.
             await platform.enqueue_pass_update(state.id)
+        _, balance, pending, debt, *_rest = self._saved
+        if (balance, pending, debt) != (state.balance, state.pending, state.debt):
+            await events.publish(
+                PointsChanged(
+                    account_id=state.id,
+                    balance=state.balance,
+                    pending=state.pending,
+                    debt=state.debt,
+                    balance_change=state.balance - balance,
+                    pending_change=state.pending - pending,
+                    debt_change=state.debt - debt,
+                    now=self.now,
+                )
+            )
+
+    async def _tier(self, lifetime_spend_kopecks: int) -> str:
+        """The account's tier name for this lifetime spend and the spend months as the
+        database holds them now."""
+        found = await tier_standings({self.id: lifetime_spend_kopecks}, now=self.now)
+        return found[self.id].tier.name
 
     async def expire(self) -> None:
         """Expire the account's lots past their date and release matured pending lots.

@@ -21,7 +21,13 @@ from wallet.errors import (
 )
 from wallet.ledger import service as ledger
 from wallet.members import privacy, queries
-from wallet.members.events import MemberChanged, MemberJoined
+from wallet.members.events import (
+    CardBlocked,
+    CardIssued,
+    ConsentChanged,
+    MemberChanged,
+    MemberJoined,
+)
 from wallet.members.schemas import LANGUAGES, AddCardIn, CardOut, EnrolIn
 from wallet.members.tables import Card, Member
 from wallet.platform import events
@@ -309,7 +315,22 @@ async def enrol(data: EnrolIn, *, now: datetime) -> Enrolled:
             now=now,
         )
     )
+    await _issued(card, now=now)
     return Enrolled(member_id=member_id, account_id=account_id, card=card)
+
+
+async def _issued(card: CardInfo, *, now: datetime, replaces: str | None = None) -> None:
+    await events.publish(
+        CardIssued(
+            card_id=card.id,
+            account_id=card.account_id,
+            number=card.number,
+            kind=card.kind,
+            role=card.role,
+            replaces=replaces,
+            now=now,
+        )
+    )
 
 
 async def _record_join_consents(member_id: int, data: EnrolIn, *, now: datetime) -> None:
@@ -375,6 +396,10 @@ async def block_card(number: str, *, actor: str, reason: str, now: datetime) -> 
         actor=actor, action="card.block", subject=f"card:{number}", details={"reason": reason}
     )
     await platform.enqueue_pass_update(card.account_id)
+    if card.status != "blocked":
+        await events.publish(
+            CardBlocked(card_id=card.id, account_id=card.account_id, number=number, now=now)
+        )
     return await find_card(number)
 
 
@@ -403,6 +428,7 @@ async def replace_card(number: str, *, actor: str, reason: str, now: datetime) -
         details={"new_number": new.number, "reason": reason},
     )
     await platform.enqueue_pass_update(old.account_id)
+    await _issued(new, now=now, replaces=old.number)
     return new
 
 
@@ -426,6 +452,7 @@ async def add_card(account_id: int, data: AddCardIn, *, actor: str, now: datetim
         subject=f"account:{account_id}",
         details={"number": card.number, "kind": data.kind, "role": data.role},
     )
+    await _issued(card, now=now)
     return card
 
 
@@ -434,9 +461,11 @@ async def create_anonymous_plastic_card(*, number: str, now: datetime) -> CardIn
     it earns at once) and no member until a shopper activates it."""
     _check_number(number)
     account_id = await ledger.open_account(now=now)
-    return await _insert_card(
+    card = await _insert_card(
         account_id=account_id, kind="plastic", role="main", holder_name="", now=now, number=number
     )
+    await _issued(card, now=now)
+    return card
 
 
 async def is_anonymous(card: CardInfo) -> bool:
@@ -494,6 +523,16 @@ async def set_marketing_consent(
         details={"value": value},
     )
     found = await member(member_id)
+    await events.publish(
+        ConsentChanged(
+            member_id=member_id,
+            account_id=found["account_id"],
+            consent=f"marketing_{channel}",
+            value=value,
+            source=source,
+            now=now,
+        )
+    )
     await events.publish(
         MemberChanged(member_id=member_id, account_id=found["account_id"], now=now)
     )

@@ -13,6 +13,8 @@ from wallet.ledger import service as ledger
 from wallet.mail import service as mail
 from wallet.members import service as members
 from wallet.offers import expiry, progress, queries, service, settlement
+from wallet.offers.events import CashbackSettled
+from wallet.platform import events
 from wallet.platform import service as platform
 from wallet.platform.worker import register, register_schedule
 
@@ -107,6 +109,18 @@ async def notify(payload: dict[str, Any]) -> None:
             if not rows:
                 return
             for row in rows:
+                await events.publish(
+                    CashbackSettled(
+                        account_id=int(row["account_id"]),
+                        offer_id=offer_id,
+                        month=month,
+                        outcome=row["outcome"],
+                        reward_points=int(row["reward_points"]),
+                        goal_kopecks=int(row["goal_kopecks"]),
+                        spent_kopecks=int(row["spent_kopecks"]),
+                        now=clock.now(),
+                    )
+                )
                 member = await members.member_of_account(int(row["account_id"]))
                 if not member or not member["email"] or not member["marketing_email"]:
                     continue

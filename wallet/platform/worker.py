@@ -51,6 +51,7 @@ JOB_MODULES: list[str] = [
     "wallet.privacy.jobs",
     "wallet.promotions.jobs",
     "wallet.accruals.jobs",
+    "wallet.webhooks.jobs",
 ]
 
 Handler = Callable[[dict[str, Any]], Awaitable[None]]

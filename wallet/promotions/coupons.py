@@ -26,8 +26,10 @@ from typing import Any
 
 from wallet import clock, db
 from wallet.errors import Conflict, DomainError, NotFound
+from wallet.platform import events
 from wallet.platform import service as platform
 from wallet.promotions import queries
+from wallet.promotions.events import CouponIssued, CouponUsed
 from wallet.promotions.schemas import (
     CouponBatchIn,
     CouponBatchOut,
@@ -208,6 +210,11 @@ async def create_batch(
         # they are rebuilt now, not at the owner's next receipt.
         for account_id in sorted(set(data.account_ids)):
             await platform.enqueue_pass_update(account_id)
+            await events.publish(
+                CouponIssued(
+                    account_id=account_id, promotion_id=promotion_id, batch_id=batch_id, now=now
+                )
+            )
     elif later:
         # The worker makes it in chunks (``make_chunk``); the reply says "making".
         await db.fetch(queries.SET_EXPORT, batch_id, _csv([]))
@@ -491,6 +498,16 @@ async def record(
             account_id,
             receipt_pk,
             now,
+        )
+        await events.publish(
+            CouponUsed(
+                account_id=account_id,
+                promotion_id=one.promotion_id,
+                batch_id=one.batch_id,
+                coupon_id=one.coupon_id,
+                receipt_pk=receipt_pk,
+                now=now,
+            )
         )
 
 
