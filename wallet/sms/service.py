@@ -121,25 +121,27 @@ async def send(payload: dict[str, Any]) -> None:
             outcomes[int(row["id"])] = ("sent", None, "")
     else:
         client = smpp.client(record_receipt)
-
-        async def one(row: dict[str, Any]) -> None:
-            message_id = int(row["id"])
-            try:
-                smsc_id = await client.submit(
-                    log_id=str(message_id),
-                    phone=row["phone"],
-                    text=row["text"],
-                    sender=row["sender"] or s.smpp_sender,
+        sent = await client.submit_many(
+            [
+                (str(row["id"]), row["phone"], row["text"], row["sender"] or s.smpp_sender)
+                for row in rows
+            ]
+        )
+        phone_of = {str(row["id"]): row["phone"] for row in rows}
+        for log_id, outcome in sent.items():
+            message_id = int(log_id)
+            if isinstance(outcome, GiveUp):
+                outcomes[message_id] = ("dead", None, str(outcome)[:200])
+                log.error(
+                    "SMS %s to %s not sent: %s",
+                    message_id,
+                    phones.masked(phone_of[log_id]),
+                    outcome,
                 )
-            except GiveUp as exc:
-                outcomes[message_id] = ("dead", None, str(exc)[:200])
-                log.error("SMS %s to %s not sent: %s", message_id, phones.masked(row["phone"]), exc)
-            except RetryLater as exc:
-                later.append(exc)
+            elif isinstance(outcome, RetryLater):
+                later.append(outcome)
             else:
-                outcomes[message_id] = ("sent", smsc_id, "")
-
-        await asyncio.gather(*(one(row) for row in rows))
+                outcomes[message_id] = ("sent", outcome, "")
     if outcomes:
         now = clock.now()
         p = db.Params()
