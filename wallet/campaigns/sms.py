@@ -132,11 +132,15 @@ async def send_batch(
     async def write() -> None:
         if not chunk:
             return
+        # At most a few seconds of the bind's rate in flight (waited for before the
+        # chunk's job is claimed, so its lease does not run while it waits).
+        await sms.room_for(len(chunk))
         now = clock.now()
         async with db.write_transaction():
-            # One statement and one job send the chunk side by side (a row and a job
-            # per message cost more than the SMSC: bench/bench_sms.py).
-            await sms.queue_many(
+            # One statement and one job, claimed by this process, send the chunk side by
+            # side (a row and a job per message, then a job waiting for the worker's next
+            # poll, cost more than the SMSC: bench/bench_sms.py).
+            queued = await sms.queue_chunk(
                 [(phone, text) for _id, phone, text in chunk],
                 kind=quiet.MARKETING,
                 now=now,
@@ -146,6 +150,9 @@ async def send_batch(
             p = db.Params()
             ids = [delivery_id for delivery_id, _p, _t in chunk]
             await db.fetch(queries.mark(p, ids, "sent", "", now), *p.values)
+        # Committed: the messages go now (a crash before they are marked sent leaves them
+        # queued with their job, which a worker claims when its lease runs out).
+        sms.send_chunk(queued)
         chunk.clear()
 
     max_parts = min(settings_module.get().sms_max_parts, sms.MAX_PARTS)
