@@ -213,6 +213,12 @@ async def room_for(size: int) -> None:
         await asyncio.wait(list(sending), return_when=asyncio.FIRST_COMPLETED)
 
 
+async def warm_up() -> None:
+    """Bind to the SMSC before a campaign's first chunk (at most a second, once per
+    session), so that chunk goes out at once instead of waiting for a worker."""
+    await smpp.warm_up(record_receipt, 1.0)
+
+
 def send_chunk(chunk: Chunk) -> None:
     """Send a chunk from ``queue_chunk`` now, as the worker would run its job (call right
     after the commit)."""

@@ -425,6 +425,21 @@ def client(on_receipt: Receipt) -> SmppClient:
     return _client
 
 
+async def warm_up(on_receipt: Receipt, seconds: float) -> None:
+    """Start this process's session ahead of its first message and wait up to ``seconds``
+    for the bind (once: a session already started is not waited for, so an SMSC that is
+    down costs this wait once per session)."""
+    if not settings_module.get().smpp_host:
+        return
+    session = client(on_receipt)
+    if session._task is not None or session._starting is not None:
+        return
+    session._starting = asyncio.get_running_loop().create_task(
+        session.start(), context=contextvars.Context()
+    )
+    await session._wait_bound(seconds)
+
+
 def ready(on_receipt: Receipt) -> bool:
     """Whether a message handed over now goes out at once: the session is bound (or no
     SMSC is configured: the log). A process without a session starts one here."""
