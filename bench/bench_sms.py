@@ -11,7 +11,7 @@ PostgreSQL database next to WALLET_BENCH_POSTGRES_URL's with --postgres):
    ours, N submit_sm of the same kind of text, no database (the ceiling);
 4. creates an SMS campaign for everyone, sends it now and runs the outbox worker as
    `wallet worker` does until the stand-in has every message: messages/s from the send to
-   the last message (the delivery rows, the SMS outbox rows, one sms.send job per message,
+   the last message (the delivery rows, the SMS outbox rows, an sms.send job per chunk,
    the submits and the receipts recorded); target >= 0.7 of the bare client;
 5. samples resident memory before and during (peak): it must not grow with N.
 
