@@ -127,3 +127,46 @@ async def test_with_tls_the_pdus_go_to_the_smsc_over_a_verified_tls_session(smsc
 
         await smpp.close()
         await secure.stop()
+
+
+async def test_a_campaign_chunk_goes_at_once_and_a_dead_writers_chunk_after_its_lease_once(smsc):
+    """A campaign's chunk is written with its job already claimed and sent right after the
+    commit; if the writer dies between the two, the job's lease runs out and a worker sends
+    it, once."""
+    from wallet.sms import smpp
+
+    async def chunk(phones: list[str]) -> service.Chunk:
+        async with db.write_transaction():
+            return await service.queue_chunk(
+                [(phone, "Скидка 20% в субботу") for phone in phones],
+                kind="marketing",
+                now=clock.now(),
+                tag="campaign:1",
+            )
+
+    # The first chunk finds no session bound yet: it waits for a worker (and starts one).
+    first = await chunk(["+79160000001"])
+    assert first.job is None
+
+    async def bound() -> bool:
+        return smpp.client(service.record_receipt).bound
+
+    await settle(bound)
+    await worker.run_until_idle(now=clock.now())
+    assert smsc.texts_to("79160000001") == ["Скидка 20% в субботу"]
+
+    sent = await chunk(["+79160000002", "+79160000003"])
+    assert sent.job is not None
+    service.send_chunk(sent)
+    await worker.wait_claimed()
+    assert len(smsc.submits) == 3  # no worker ran: the writer sent it
+
+    dead = await chunk(["+79160000004"])  # ... and "died" before send_chunk
+    await worker.run_until_idle(now=clock.now())
+    assert len(smsc.submits) == 3  # still leased by the writer
+    await worker.run_until_idle(now=clock.now() + worker.LEASE + timedelta(seconds=1))
+    assert smsc.texts_to("79160000004") == ["Скидка 20% в субботу"]
+    await worker.run_until_idle(now=clock.now() + 2 * worker.LEASE + timedelta(seconds=2))
+    assert len(smsc.submits) == 4
+    assert dead.job is not None
+    assert [r["status"] for r in await rows()].count("queued") == 0

@@ -334,6 +334,8 @@ async def send_slice(
     if camp["status"] != "sending":
         return "idle"
     rate = camp.get(f"{channel}_rate") or DEFAULT_RATE[channel]
+    if channel == "sms":
+        batch = sms_channel.BATCH  # chunks are written from it: see wallet/campaigns/sms.py
     limit = RateLimit(rate)
     gate = asyncio.Semaphore(CONCURRENCY[channel])
     deadline = time.monotonic() + seconds

@@ -17,6 +17,13 @@ ENQUEUE = db.sql(
 ENQUEUE_ONCE = db.sql(ENQUEUE.postgres + " ON CONFLICT (dedupe_key) DO NOTHING")
 """A job for the worker that a waiting job with the same dedupe key absorbs."""
 
+ENQUEUE_CLAIMED = db.sql(
+    "INSERT INTO outbox_job (kind, dedupe_key, payload, status, attempts, due_at, "
+    "last_error, created_at, updated_at) VALUES ($1, NULL, $2, 'running', 1, $3, '', $4, $4) "
+    "RETURNING id"
+)
+"""A job claimed by the process that writes it, until ``$3`` (see ``worker.claim_at_birth``)."""
+
 OUTBOX_COUNTS = db.sql("SELECT status, COUNT(*) AS n FROM outbox_job GROUP BY status")
 """Jobs per status, for the operator (health, ``wallet outbox``)."""
 

@@ -216,6 +216,45 @@ async def _run_job(job: dict[str, Any], payload: dict[str, Any]) -> None:
     await _finish(job["id"], status="done", last_error="")
 
 
+async def claim_at_birth(*, kind: str, payload: dict[str, Any]) -> dict[str, Any]:
+    """A job written already claimed by this process (``running``, leased as a claim is),
+    in the caller's write transaction; ``start_claimed`` runs it once that committed.
+
+    For work the writer will do at once (a campaign's SMS chunk): it does not wait for a
+    worker's next poll and claim. If this process dies first, the lease runs out and any
+    worker claims the job as it would a crashed one's."""
+    now = clock.now()
+    request_id = observe.REQUEST_ID.get()
+    if request_id is not None:
+        payload = {**payload, observe.PAYLOAD_KEY: request_id}
+    rows = await db.fetch(queries.ENQUEUE_CLAIMED, kind, payload, now + LEASE, now)
+    return {"id": rows[0]["id"], "kind": kind, "payload": payload, "attempts": 1}
+
+
+def start_claimed(job: dict[str, Any]) -> asyncio.Task[None]:
+    """Run a job from ``claim_at_birth`` (after its commit) as the worker runs its own;
+    ``run_once`` and a stopping ``run_forever`` wait for it."""
+    task = asyncio.get_running_loop().create_task(
+        _run(job, clock.now()), name=f"outbox-job-{job['id']}"
+    )
+    _born.add(task)
+    task.add_done_callback(_born.discard)
+    return task
+
+
+async def wait_claimed() -> None:
+    """Until every job this process started with ``start_claimed`` has finished."""
+    loop = asyncio.get_running_loop()
+    # Tasks of a loop that ended (tests) are forgotten.
+    _born.difference_update([task for task in _born if task.get_loop() is not loop])
+    while _born:
+        await asyncio.gather(*_born, return_exceptions=True)
+
+
+# Jobs claimed at birth and running in this process.
+_born: set[asyncio.Task[None]] = set()
+
+
 async def enqueue_due_schedules(now: datetime) -> int:
     from wallet.platform import service as platform
 
@@ -258,6 +297,7 @@ async def run_once(*, now: datetime | None = None, limit: int = BATCH) -> int:
             await _run(job, moment)
 
     await asyncio.gather(*(guarded(job) for job in jobs))
+    await wait_claimed()
     return len(jobs)
 
 
@@ -342,10 +382,13 @@ async def run_forever(
             await asyncio.sleep(0)
         if running:
             await asyncio.gather(*running, return_exceptions=True)
+        await wait_claimed()
     except asyncio.CancelledError:
-        for task in running:
+        loop = asyncio.get_running_loop()
+        born = [task for task in _born if task.get_loop() is loop]
+        for task in (*running, *born):
             task.cancel()
-        await asyncio.gather(*running, return_exceptions=True)
+        await asyncio.gather(*running, *born, return_exceptions=True)
         raise
     finally:
         heartbeat.cancel()

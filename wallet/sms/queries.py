@@ -52,3 +52,9 @@ def record_receipts(p: db.Params, receipts: list[tuple[str, str]], at: Any) -> s
         f"receipt_at = {p(at)} WHERE smsc_message_id IN (SELECT smsc FROM v) "
         "RETURNING smsc_message_id"
     )
+
+
+def to_send(p: db.Params, ids: list[int]) -> str:
+    """The messages of a send job, by id (a job's chunk of up to a hundred)."""
+    listed = ", ".join(f"CAST({p(i)} AS BIGINT)" for i in ids)
+    return f"SELECT id, phone, text, status, kind, sender FROM sms_message WHERE id IN ({listed})"

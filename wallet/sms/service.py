@@ -17,12 +17,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from wallet import clock, db, phones
 from wallet import settings as settings_module
 from wallet.platform import service as platform
+from wallet.platform import worker
 from wallet.platform.worker import GiveUp, RetryLater
 from wallet.sms import queries, quiet, smpp
 from wallet.sms.tables import SmsMessage
@@ -92,16 +94,10 @@ async def send(payload: dict[str, Any]) -> None:
     side by side and marked in one transaction. A chunk whose SMSC went away part way
     marks what went and is retried for the rest (each row is sent only while ``queued``)."""
     ids = [int(payload["id"])] if "id" in payload else [int(i) for i in payload["ids"]]
+    p = db.Params()
     rows = [
         row
-        for row in await SmsMessage.select(
-            SmsMessage.id,
-            SmsMessage.phone,
-            SmsMessage.text,
-            SmsMessage.status,
-            SmsMessage.kind,
-            SmsMessage.sender,
-        ).where(SmsMessage.id.is_in(ids))
+        for row in await db.fetch(queries.to_send(p, ids), *p.values)
         if row["status"] == "queued"
     ]  # the others were sent already (a retried job), or forgotten
     until = quiet.quiet_until(clock.now())
@@ -121,25 +117,27 @@ async def send(payload: dict[str, Any]) -> None:
             outcomes[int(row["id"])] = ("sent", None, "")
     else:
         client = smpp.client(record_receipt)
-
-        async def one(row: dict[str, Any]) -> None:
-            message_id = int(row["id"])
-            try:
-                smsc_id = await client.submit(
-                    log_id=str(message_id),
-                    phone=row["phone"],
-                    text=row["text"],
-                    sender=row["sender"] or s.smpp_sender,
+        sent = await client.submit_many(
+            [
+                (str(row["id"]), row["phone"], row["text"], row["sender"] or s.smpp_sender)
+                for row in rows
+            ]
+        )
+        phone_of = {str(row["id"]): row["phone"] for row in rows}
+        for log_id, outcome in sent.items():
+            message_id = int(log_id)
+            if isinstance(outcome, GiveUp):
+                outcomes[message_id] = ("dead", None, str(outcome)[:200])
+                log.error(
+                    "SMS %s to %s not sent: %s",
+                    message_id,
+                    phones.masked(phone_of[log_id]),
+                    outcome,
                 )
-            except GiveUp as exc:
-                outcomes[message_id] = ("dead", None, str(exc)[:200])
-                log.error("SMS %s to %s not sent: %s", message_id, phones.masked(row["phone"]), exc)
-            except RetryLater as exc:
-                later.append(exc)
+            elif isinstance(outcome, RetryLater):
+                later.append(outcome)
             else:
-                outcomes[message_id] = ("sent", smsc_id, "")
-
-        await asyncio.gather(*(one(row) for row in rows))
+                outcomes[message_id] = ("sent", outcome, "")
     if outcomes:
         now = clock.now()
         p = db.Params()
@@ -155,29 +153,81 @@ async def send(payload: dict[str, Any]) -> None:
         raise later[0]
 
 
-async def queue_many(
+async def queue_chunk(
     messages: list[tuple[str, str]], *, kind: str, now: datetime, sender: str = "", tag: str = ""
-) -> list[int]:
-    """Queue (phone in E.164, text) pairs in one statement and one ``sms.send`` job, in
-    the caller's write transaction (a campaign's chunk: a Piccolo insert per message was
-    most of the campaign's time in bench/bench_sms.py)."""
-    if not messages:
-        return []
+) -> Chunk:
+    """Queue (phone in E.164, text) pairs in one statement, with one ``sms.send`` job that
+    this process claims as it writes it, in the caller's write transaction (a campaign's
+    chunk: a Piccolo insert per message, then a job waiting for the worker's next poll,
+    were most of the campaign's time in bench/bench_sms.py). ``send_chunk`` sends it once
+    the transaction committed; if this process dies first, the job's lease runs out and a
+    worker sends what is still queued."""
     rows = []
     for phone, text in messages:
         parts = smpp.parts_of(text)
         if parts > MAX_PARTS:
             raise TextTooLong(f"the text takes {parts} SMS parts; at most {MAX_PARTS}")
         rows.append((phone, kind, sender, tag, text, parts, now))
+    if not rows:
+        return Chunk(job=None, size=0)
     p = db.Params()
     inserted = await db.fetch(queries.insert_messages(p, rows), *p.values)
     ids = sorted(int(row["id"]) for row in inserted)
-    await queue_send(ids)
-    return ids
+    if not smpp.ready(record_receipt):
+        # The SMSC is down or not bound yet: the worker sends it when it can (with its
+        # backoff), and the campaign does not wait for each chunk's bind timeout.
+        await platform.enqueue(kind=SEND, payload={"ids": ids})
+        return Chunk(job=None, size=len(ids))
+    job = await worker.claim_at_birth(kind=SEND, payload={"ids": ids})
+    return Chunk(job=job, size=len(ids))
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """Messages queued by ``queue_chunk`` and their claimed job."""
+
+    job: dict[str, Any] | None
+    size: int
+
+
+# Seconds of the bind's rate (WALLET_SMPP_RATE) that campaign chunks may have in flight:
+# a message waits its turn in the SMPP client's queue before its RESPONSE_WAIT starts
+# running out, so a 20/s bind keeps about 200 going, not a campaign's worth.
+IN_FLIGHT_SECONDS = 10
+# Chunks being sent by this process, and how many messages each.
+_sending: dict[asyncio.Task[None], int] = {}
+
+
+def _mine() -> dict[asyncio.Task[None], int]:
+    loop = asyncio.get_running_loop()
+    for task in [t for t in _sending if t.done() or t.get_loop() is not loop]:
+        _sending.pop(task, None)
+    return _sending
+
+
+async def room_for(size: int) -> None:
+    """Until a chunk of ``size`` messages may be sent at once by this process (before the
+    chunk is queued, so a claimed job never waits for room while its lease runs)."""
+    limit = max(size, settings_module.get().smpp_rate * IN_FLIGHT_SECONDS)
+    while (sending := _mine()) and sum(sending.values()) + size > limit:
+        await asyncio.wait(list(sending), return_when=asyncio.FIRST_COMPLETED)
+
+
+async def warm_up() -> None:
+    """Bind to the SMSC before a campaign's first chunk (at most a second, once per
+    session), so that chunk goes out at once instead of waiting for a worker."""
+    await smpp.warm_up(record_receipt, 1.0)
+
+
+def send_chunk(chunk: Chunk) -> None:
+    """Send a chunk from ``queue_chunk`` now, as the worker would run its job (call right
+    after the commit)."""
+    if chunk.job is not None:
+        _mine()[worker.start_claimed(chunk.job)] = chunk.size
 
 
 async def queue_send(message_ids: list[int]) -> None:
-    """One ``sms.send`` job for messages queued with ``send=False`` (a campaign's chunk)."""
+    """One ``sms.send`` job for messages queued with ``send=False``."""
     if message_ids:
         await platform.enqueue(kind=SEND, payload={"ids": message_ids})
 

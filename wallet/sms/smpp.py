@@ -22,8 +22,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import logging
 import ssl
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -38,8 +40,11 @@ from aiosmpplib import (
     SubmitSm,
     SubmitSmResp,
 )
+from aiosmpplib.codec import GSM_BASIC_DECODE_MAP, GSM7BitCodec
+from aiosmpplib.correlator import SimpleCorrelator
 from aiosmpplib.ratelimiter import SimpleRateLimiter
 from aiosmpplib.retrytimer import SimpleExponentialBackoff
+from aiosmpplib.state import COMMAND_RESPONSE_MAP
 
 from wallet import settings as settings_module
 from wallet.platform.worker import GiveUp, RetryLater
@@ -63,7 +68,7 @@ _GSM = set(
 
 
 def is_gsm(text: str) -> bool:
-    return all(ch in _GSM for ch in text)
+    return _GSM.issuperset(text)
 
 
 def parts_of(text: str) -> int:
@@ -77,27 +82,94 @@ def parts_of(text: str) -> int:
 Receipt = Callable[[str, str], Awaitable[None]]
 
 
+class _GsmCodec(GSM7BitCodec):
+    """GSM 03.38 as the library decodes it, by one table lookup for the usual text without
+    escapes (every receipt's text is decoded; character by character it was a twentieth
+    of a campaign's CPU in bench/bench_sms.py). Anything else goes the library's way."""
+
+    _table = {code: char for code, char in GSM_BASIC_DECODE_MAP.items()}
+    _escape = 0x1B
+
+    def decode(self, input: bytes, errors: str = "strict") -> tuple[str, int]:
+        if (
+            isinstance(input, bytes)
+            and self._escape not in input
+            and (not input or max(input) < 0x80)
+        ):
+            return input.decode("latin-1").translate(self._table), len(input)
+        return super().decode(input, errors)
+
+
+class _Correlator(SimpleCorrelator):
+    """aiosmpplib's request/response and multi-part bookkeeping, at a cost that does not
+    grow with what was sent (bench/bench_sms.py: the library's own correlator was the
+    largest single cost of a campaign, and its memory grew with every message).
+
+    - The library records a request only after its write has drained, so a fast SMSC's
+      ``submit_sm_resp`` could come first and was not correlated ("Could not correlate
+      SMPP response", then a 15 s wait for its expiry). Our hook records each request
+      before it is written (``put_early``); the library's own ``put`` after the drain is
+      then skipped.
+    - A one-part message is not kept for its receipt (72 hours by default): we read the
+      receipt's message id ourselves. Only the parts of a long text are kept, since the
+      library joins their receipts into the message's. A receipt it does not know is
+      answered with a placeholder, so the library does not log each one as uncorrelated.
+    - Expired entries are looked for once a second, not on every PDU (a scan of every
+      entry each time).
+    """
+
+    SWEEP_SECONDS = 1.0
+
+    def __init__(self, name: str) -> None:
+        super().__init__(name)
+        self._next_sweep = 0.0
+        # Sequence numbers recorded by the hook, whose later library ``put`` is skipped.
+        self._early: dict[str, None] = {}
+        self._unknown = SubmitSm(
+            short_message="-",
+            source=PhoneNumber("wallet"),
+            destination=PhoneNumber("0"),
+            log_id="receipt",
+        )
+
+    async def put_early(self, smpp_message: SmppMessage) -> None:
+        await super().put(smpp_message)
+        self._early[str(smpp_message.sequence_num)] = None
+        while len(self._early) > 10_000:  # writes that failed leave theirs behind
+            self._early.pop(next(iter(self._early)))
+
+    async def put(self, smpp_message: SmppMessage) -> None:
+        if self._early.pop(str(smpp_message.sequence_num), 0) is None:
+            return
+        await super().put(smpp_message)
+
+    async def put_delivery(self, smsc_message_id: str, submit_sm: SubmitSm) -> None:
+        if str(submit_sm.sequence_num) in self._segment_store:
+            await super().put_delivery(smsc_message_id, submit_sm)
+
+    async def get_delivery(self, receipt: DeliverSm) -> SubmitSm | None:
+        return await super().get_delivery(receipt) or self._unknown
+
+    async def _remove_expired(self) -> None:
+        now = time.monotonic()
+        if now >= self._next_sweep:
+            self._next_sweep = now + self.SWEEP_SECONDS
+            await super()._remove_expired()
+
+
 class _Hook(AbstractHook):
     def __init__(self, client: SmppClient) -> None:
         self.client = client
 
     async def sending(self, smpp_message: SmppMessage, pdu: bytes, client_id: str) -> None:
-        # aiosmpplib records a request for correlation only after the write has drained:
-        # a fast SMSC's submit_sm_resp can come first, and then reaches us without its
-        # log_id ("Could not correlate SMPP response"; 65 of 2,000 in bench/bench_sms.py,
-        # each then waited 30 s and was marked dead though delivered). So we note the
-        # sequence number of each one-part message ourselves, before it is written.
-        if isinstance(smpp_message, SubmitSm) and smpp_message.log_id in self.client._single:
-            self.client._sequences[smpp_message.sequence_num] = smpp_message.log_id
-            while len(self.client._sequences) > 10_000:
-                self.client._sequences.pop(next(iter(self.client._sequences)))
+        # Recorded before the write, so its response always finds it (see _Correlator).
+        if smpp_message.smpp_command in COMMAND_RESPONSE_MAP:
+            await self.client.correlator.put_early(smpp_message)
 
     async def received(self, smpp_message: SmppMessage | None, pdu: bytes, client_id: str) -> None:
         if isinstance(smpp_message, SubmitSmResp):
-            noted = self.client._sequences.pop(smpp_message.sequence_num, "")
-            log_id = smpp_message.log_id or noted
-            if log_id:
-                self.client._resolve(log_id, smpp_message)
+            if smpp_message.log_id:
+                self.client._resolve(smpp_message.log_id, smpp_message)
         elif isinstance(smpp_message, DeliverSm) and smpp_message.is_receipt():
             receipt = smpp_message.parse_receipt()
             message_id = str(receipt.get("id") or "")
@@ -159,9 +231,7 @@ class SmppClient:
         self.settings = settings
         self.on_receipt = on_receipt
         self._pending: dict[str, asyncio.Future[SubmitSmResp]] = {}
-        # One-part messages in flight, and their submit_sm sequence numbers (see _Hook).
-        self._single: set[str] = set()
-        self._sequences: dict[int, str] = {}
+        self.correlator = _Correlator(settings.smpp_system_id)
         if len(settings.smpp_password) > 8:
             # SMPP 3.4 carries at most 8 characters of password (a 9-octet C string).
             raise GiveUp("WALLET_SMPP_PASSWORD is longer than the 8 characters SMPP 3.4 allows")
@@ -171,6 +241,8 @@ class SmppClient:
             system_id=settings.smpp_system_id,
             password=settings.smpp_password,
             hook=_Hook(self),
+            correlator=self.correlator,
+            custom_codecs={"gsm0338": _GsmCodec.get_codec_info()},
             enquire_link_interval=30.0,
             log_level="WARNING",
             # The library logs the session's system id and errors; never the password.
@@ -184,6 +256,7 @@ class SmppClient:
             logger=self.esme._logger, send_rate=float(settings.smpp_rate)
         )
         self._task: asyncio.Task[None] | None = None
+        self._starting: asyncio.Task[None] | None = None
         self._tunnel = (
             _TlsTunnel(settings.smpp_host, settings.smpp_port, settings.smpp_ca)
             if settings.smpp_tls
@@ -197,7 +270,11 @@ class SmppClient:
             # The ESME dials the tunnel's loopback end; the tunnel dials the SMSC.
             self.esme.smsc_host = "127.0.0.1"
             self.esme.smsc_port = await self._tunnel.start()
-        self._task = asyncio.create_task(self.esme.start(), name="smpp-esme")
+        # The session outlives whatever started it: it must not inherit its context (a
+        # write transaction's connection would become every receipt writer's).
+        self._task = asyncio.create_task(
+            self.esme.start(), name="smpp-esme", context=contextvars.Context()
+        )
 
     async def close(self) -> None:
         if self._task is None:
@@ -228,7 +305,7 @@ class SmppClient:
         while not self.bound:
             if asyncio.get_running_loop().time() >= deadline:
                 return False
-            await asyncio.sleep(0.05)
+            await asyncio.sleep(0.01)
         return True
 
     def _resolve(self, log_id: str, response: SubmitSmResp) -> None:
@@ -245,50 +322,81 @@ class SmppClient:
         """Send one message (split into concatenated parts when long); the SMSC's message
         id of its last part. ``RetryLater`` when the SMSC is down, slow or throttling;
         ``GiveUp`` when it refuses the message itself."""
+        outcome = (await self.submit_many([(log_id, phone, text, sender)]))[log_id]
+        if isinstance(outcome, Exception):
+            raise outcome
+        return outcome
+
+    async def submit_many(
+        self, messages: list[tuple[str, str, str, str]]
+    ) -> dict[str, str | RetryLater | GiveUp]:
+        """Send (log id, phone, text, sender) messages side by side, with one wait for all
+        their answers (a task and a timer per message cost a campaign more than the
+        SMSC: bench/bench_sms.py). Per log id: the SMSC's message id of the last part, or
+        ``RetryLater`` (down, slow, throttling) or ``GiveUp`` (refused; or unanswered,
+        which may have been sent, so it is never retried). ``RetryLater`` is raised for all
+        when no session is bound."""
         await self.start()
         if not await self._wait_bound(BIND_WAIT):
             raise RetryLater(
                 f"not bound to the SMSC {self.settings.smpp_host}:{self.settings.smpp_port} "
                 "(down, or refusing the bind: see the wallet.sms log)"
             )
-        future: asyncio.Future[SubmitSmResp] = asyncio.get_running_loop().create_future()
-        self._pending[log_id] = future
-        if parts_of(text) == 1:
-            self._single.add(log_id)
+        loop = asyncio.get_running_loop()
+        futures: dict[str, asyncio.Future[SubmitSmResp]] = {}
         try:
-            await self.esme.broker.enqueue(
-                SubmitSm(
-                    short_message=text,
-                    source=PhoneNumber(sender),
-                    destination=PhoneNumber(phone.lstrip("+")),
-                    log_id=log_id,
-                    encoding="gsm0338" if is_gsm(text) else "ucs2",
-                    # Long texts as concatenated parts with a UDH (not message_payload,
-                    # which many Russian operators' SMSCs do not forward to handsets).
-                    esm_class=0x40,
-                    auto_message_payload=False,
-                    registered_delivery=1,
+            for log_id, phone, text, sender in messages:
+                future: asyncio.Future[SubmitSmResp] = loop.create_future()
+                self._pending[log_id] = futures[log_id] = future
+                await self.esme.broker.enqueue(
+                    SubmitSm(
+                        short_message=text,
+                        source=PhoneNumber(sender),
+                        destination=PhoneNumber(phone.lstrip("+")),
+                        log_id=log_id,
+                        encoding="gsm0338" if is_gsm(text) else "ucs2",
+                        # Long texts as concatenated parts with a UDH (not message_payload,
+                        # which many Russian operators' SMSCs do not forward to handsets).
+                        esm_class=0x40,
+                        auto_message_payload=False,
+                        registered_delivery=1,
+                    )
                 )
-            )
-            try:
-                response = await asyncio.wait_for(future, RESPONSE_WAIT)
-            except TimeoutError as exc:
-                # The SMSC may have taken it: not retried, so nobody gets it twice.
-                raise GiveUp(
-                    f"no submit_sm_resp in {RESPONSE_WAIT:.0f}s; the message may or may not "
-                    "have been sent (check with the operator)"
-                ) from exc
-            except (ConnectionError, OSError) as exc:
-                raise RetryLater(f"the SMSC connection failed while sending: {exc}") from exc
+            if futures:
+                await asyncio.wait(futures.values(), timeout=RESPONSE_WAIT)
         finally:
-            self._pending.pop(log_id, None)
-            self._single.discard(log_id)
-        status = response.command_status
-        if status == SmppCommandStatus.ESME_ROK:
-            return str(response.message_id)
-        if status in (SmppCommandStatus.ESME_RTHROTTLED, SmppCommandStatus.ESME_RMSGQFUL):
-            raise RetryLater(f"the SMSC is throttling us ({status.name})", 1.0)
-        raise GiveUp(f"the SMSC refused the message: {status.name}")
+            for log_id in futures:
+                self._pending.pop(log_id, None)
+        return {log_id: _outcome(future) for log_id, future in futures.items()}
+
+
+def _outcome(future: asyncio.Future[SubmitSmResp]) -> str | RetryLater | GiveUp:
+    if not future.done():
+        future.cancel()
+        # The SMSC may have taken it: not retried, so nobody gets it twice.
+        return GiveUp(
+            f"no submit_sm_resp in {RESPONSE_WAIT:.0f}s; the message may or may not "
+            "have been sent (check with the operator)"
+        )
+    if future.cancelled():
+        return RetryLater("the send was cancelled before the SMSC answered")
+    error = future.exception()
+    if isinstance(error, (RetryLater, GiveUp)):
+        return error
+    if isinstance(error, TimeoutError):
+        # The library's own wait for the answer ran out: as above.
+        return GiveUp(f"no submit_sm_resp: the message may or may not have been sent ({error})")
+    if isinstance(error, (ConnectionError, OSError)):
+        return RetryLater(f"the SMSC connection failed while sending: {error}")
+    if error is not None:
+        return GiveUp(f"the message could not be sent: {type(error).__name__}: {error}")
+    response = future.result()
+    status = response.command_status
+    if status == SmppCommandStatus.ESME_ROK:
+        return str(response.message_id)
+    if status in (SmppCommandStatus.ESME_RTHROTTLED, SmppCommandStatus.ESME_RMSGQFUL):
+        return RetryLater(f"the SMSC is throttling us ({status.name})", 1.0)
+    return GiveUp(f"the SMSC refused the message: {status.name}")
 
 
 _client: SmppClient | None = None
@@ -315,6 +423,35 @@ def client(on_receipt: Receipt) -> SmppClient:
         _client = SmppClient(s, on_receipt)
         _client_key = key
     return _client
+
+
+async def warm_up(on_receipt: Receipt, seconds: float) -> None:
+    """Start this process's session ahead of its first message and wait up to ``seconds``
+    for the bind (once: a session already started is not waited for, so an SMSC that is
+    down costs this wait once per session)."""
+    if not settings_module.get().smpp_host:
+        return
+    session = client(on_receipt)
+    if session._task is not None or session._starting is not None:
+        return
+    session._starting = asyncio.get_running_loop().create_task(
+        session.start(), context=contextvars.Context()
+    )
+    await session._wait_bound(seconds)
+
+
+def ready(on_receipt: Receipt) -> bool:
+    """Whether a message handed over now goes out at once: the session is bound (or no
+    SMSC is configured: the log). A process without a session starts one here."""
+    s = settings_module.get()
+    if not s.smpp_host:
+        return True
+    session = client(on_receipt)
+    if session._task is None and session._starting is None:
+        session._starting = asyncio.get_running_loop().create_task(
+            session.start(), context=contextvars.Context()
+        )
+    return session.bound
 
 
 async def close() -> None:
