@@ -153,20 +153,24 @@ def build_message(
 
 class SmtpPool:
     """A few SMTP connections kept open and reused: about 1.6x the rate of a new
-    connection per message (STACK_NOTES.md)."""
+    connection per message (STACK_NOTES.md). At most ``WALLET_SMTP_POOL_SIZE`` messages
+    are on their way at once (a semaphore); a connection that failed is dropped and its
+    slot freed, so a sender waiting for a slot never waits on a connection that will not
+    come back (the earlier pool made waiters wait for an idle connection, and when every
+    connection failed at once, as a busy server makes them, they waited for ever)."""
 
     def __init__(self) -> None:
-        self._idle: asyncio.Queue[aiosmtplib.SMTP] | None = None
-        self._created = 0
+        self._idle: list[aiosmtplib.SMTP] = []
+        self._slots: asyncio.Semaphore | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
 
-    def _queue(self) -> asyncio.Queue[aiosmtplib.SMTP]:
+    def _gate(self) -> asyncio.Semaphore:
         loop = asyncio.get_running_loop()
-        if self._idle is None or self._loop is not loop:
-            self._idle = asyncio.Queue()
-            self._created = 0
+        if self._slots is None or self._loop is not loop:
+            self._slots = asyncio.Semaphore(max(1, settings_module.get().smtp_pool_size))
+            self._idle = []
             self._loop = loop
-        return self._idle
+        return self._slots
 
     async def _connect(self) -> aiosmtplib.SMTP:
         cfg = settings_module.get()
@@ -179,37 +183,25 @@ class SmtpPool:
         return client
 
     async def send(self, message: EmailMessage) -> None:
-        idle = self._queue()
-        cfg = settings_module.get()
-        if idle.empty() and self._created < cfg.smtp_pool_size:
-            self._created += 1
+        async with self._gate():
+            client = self._idle.pop() if self._idle else None
             try:
-                client = await self._connect()
-            except Exception:
-                self._created -= 1
+                if client is None or not client.is_connected:
+                    client = await self._connect()
+                await client.send_message(message)
+            except BaseException:
+                if client is not None:
+                    client.close()
                 raise
-        else:
-            client = await idle.get()
-        try:
-            if not client.is_connected:
-                client = await self._connect()
-            await client.send_message(message)
-        except Exception:
-            client.close()
-            self._created -= 1
-            raise
-        idle.put_nowait(client)
+            self._idle.append(client)
 
     async def close(self) -> None:
-        if self._idle is None:
-            return
-        while not self._idle.empty():
-            client = self._idle.get_nowait()
+        idle, self._idle = self._idle, []
+        for client in idle:
             try:
                 await client.quit()
             except Exception:
                 client.close()
-        self._created = 0
 
 
 def pool() -> SmtpPool:
