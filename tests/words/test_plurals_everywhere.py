@@ -114,6 +114,14 @@ def _email_contexts(n: int) -> dict[str, dict[str, Any]]:
             "reason": "подарок к празднику",
             "until_iso": "2027-01-31",
         },
+        "webhook_disabled": {
+            "webhook_id": 7,
+            "url": "https://crm.example.ru/hooks",
+            "failures": n,
+            "minutes": 61,
+            "last_error": "503",
+            "when": "2026-11-30T15:00:00+00:00",
+        },
         "accrual_debit": {**base, "points": -n, "reason": "исправление", "until_iso": "2027-01-31"},
     }
 
