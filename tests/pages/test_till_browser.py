@@ -347,7 +347,14 @@ async def test_a_cashier_scans_the_card_with_the_tablets_camera(database, server
             await _size(tab, TABLET)
             await _sign_in(tab, server, shop.pos_key, f"{database.kind}-till-scan-{kind}")
             await _click(tab, "#scan")
-            await _until(tab, _visible("shopper"), "the scanned shopper shown")
+            try:
+                await _until(tab, _visible("shopper"), "the scanned shopper shown")
+            except AssertionError:
+                # Once in a whole run (the first camera of the run, on a loaded machine) the
+                # fake camera's stream did not start within 20 s: the cashier taps again.
+                await _click(tab, "#stop-scan")
+                await _click(tab, "#scan")
+                await _until(tab, _visible("shopper"), "the scanned shopper shown (tapped twice)")
             assert await tab.text("#shopper-name") == "Анна Смирнова"
             assert (await tab.text("#shopper-found")).replace(" ", "") == anna.card
             # The camera is closed once the card is read.
