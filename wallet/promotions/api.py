@@ -12,7 +12,7 @@ from wallet import clock, db
 from wallet.auth.guards import allow
 from wallet.http import errors, principal
 from wallet.inputs import PathId
-from wallet.promotions import coupons, service, simulation
+from wallet.promotions import coupons, manual, service, simulation
 from wallet.promotions.schemas import (
     CouponBatchIn,
     CouponBatchOut,
@@ -124,7 +124,7 @@ class PromotionsAdminController(Controller):
         data: JSONBody[ManualDiscountPolicyIn],
     ) -> ManualDiscountPolicyOut:
         async with db.write_transaction():
-            return await service.set_manual_policy(store_code, data, actor=principal(request).actor)
+            return await manual.set_manual_policy(store_code, data, actor=principal(request).actor)
 
     @post(
         "/{promotion_id:int}/coupons",

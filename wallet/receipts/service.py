@@ -28,6 +28,7 @@ from wallet.platform import events
 from wallet.platform import service as platform
 from wallet.promotions import coupons as coupon_codes
 from wallet.promotions import engine
+from wallet.promotions import manual as promotions_manual
 from wallet.promotions import service as promotions
 from wallet.receipts import queries
 from wallet.receipts.events import ReceiptPosted, ReturnPosted
@@ -162,7 +163,7 @@ async def _price(
     transaction; priced again if a budget is short)."""
     manual = None
     if store_id is not None:
-        manual = await promotions.manual_discounts(
+        manual = await promotions_manual.manual_discounts(
             store_id,
             [
                 (
