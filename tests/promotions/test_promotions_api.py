@@ -28,7 +28,7 @@ async def promo(shop: Shop, body: dict[str, Any], *, activate: bool = True) -> d
 async def seed(shop: Shop, *lines: dict[str, Any]) -> None:
     """Categories and SKUs are known once a receipt sold them."""
     seeder = await shop.enrol("Сид Сидоров")
-    await shop.receipt(seeder.card, f"SEED-{id(lines)}", list(lines))
+    await shop.receipt(seeder.card, f"SEED-{seeder.account_id}", list(lines))
 
 
 async def quote(shop: Shop, card: str, lines: list[dict[str, Any]], **extra: Any) -> dict[str, Any]:

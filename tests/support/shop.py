@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -25,6 +26,10 @@ async def make_key(role: str, store_code: str | None = None) -> str:
 async def make_store(code: str = "MSK-001", name: str = "Тверская, 12") -> None:
     async with db.write_transaction():
         await stores.create_store(StoreIn(code=code, name=name, latitude=55.76, longitude=37.6))
+
+
+_enrolments = itertools.count(1)
+"""Numbers each test shopper's made-up email; id() of a dict is reused once it is freed."""
 
 
 def bearer(secret: str) -> dict[str, str]:
@@ -76,7 +81,7 @@ class Shop:
     ) -> Shopper:
         body = {
             "name": name,
-            "email": email or f"{name.split()[0].lower()}.{id(extra)}@example.ru",
+            "email": email or f"{name.split()[0].lower()}.{next(_enrolments)}@example.ru",
             "consents": {"program": True, "personal_data": True, "terms_version": "2026-01"},
             **extra,
         }
