@@ -73,6 +73,13 @@ def _check_time(moment: datetime, *, now: datetime, what: str) -> datetime:
     return moment
 
 
+_encoder = msgspec.json.Encoder()
+
+
+def _encode(reply: ReceiptOut) -> str:
+    return _encoder.encode(reply).decode()
+
+
 def _loads(value: Any) -> Any:
     return json.loads(value) if isinstance(value, str) else value
 
@@ -376,7 +383,8 @@ async def post_receipt(
         )
         await db.fetch(
             queries.SAVE_RESULT,
-            msgspec.to_builtins(reply),
+            # JSON text in one pass (no intermediate dicts): the till's retry gets it back.
+            _encode(reply),
             lot_id,
             receipt_pk,
         )
@@ -456,7 +464,7 @@ async def _record_promotions(
                 receipt_pk,
                 applied.promotion_id,
                 applied.name,
-                msgspec.to_builtins(compiled.d),
+                compiled.saved,
                 applied.discount_kopecks,
                 applied.points,
                 lot_id if applied.points else None,
