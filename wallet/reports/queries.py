@@ -21,55 +21,116 @@ from wallet import db
 
 # ---- points liability ------------------------------------------------------------------
 
-# The account's lots and debt as of $1 (a timestamptz), one row per account that held or
-# owed anything then.
-_HELD_AT = (
-    "lots_at AS ("
-    "SELECT j.account AS account_id, "
-    "SUM(CASE WHEN l.available_from > $1 THEN 0 ELSE j.points END) AS balance, "
-    "SUM(CASE WHEN l.available_from > $1 THEN j.points ELSE 0 END) AS pending "
-    "FROM journal_entry j JOIN lot l ON l.id = j.lot "
-    "WHERE j.created_at <= $1 AND l.expires_at > $1 GROUP BY j.account), "
-    "debts_at AS ("
-    "SELECT j.account AS account_id, -SUM(j.points) AS debt FROM journal_entry j "
-    "WHERE j.lot IS NULL AND j.created_at <= $1 GROUP BY j.account)"
-)
+
+def _expiring(points: str, expires: str, bounds: list[str]) -> str:
+    """One column per expiry bucket over a row's ``points``: e0 from $1 to the first
+    boundary, eN between boundaries N-1 and N, and the last everything after."""
+    edges = [None, *bounds, None]
+    columns = []
+    for n in range(len(bounds) + 1):
+        low, high = edges[n], edges[n + 1]
+        test = " AND ".join(
+            part
+            for part in (
+                f"{expires} >= {low}" if low else "",
+                f"{expires} < {high}" if high else f"{expires} IS NOT NULL",
+            )
+            if part
+        )
+        columns.append(f"SUM(CASE WHEN {test} THEN {points} ELSE 0 END) AS e{n}")
+    return ", ".join(columns)
 
 
-def liability_groups(tier_case: str) -> db.Sql:
-    """Accounts that existed at $1 and their points then, by tier and join store.
+def _held_at(bounds: list[str]) -> str:
+    """Each account's lots and debt as of $1, rebuilt from the journal in one pass: the
+    entries of lots still alive then (``available_from`` splits balance from pending) and
+    those without a lot (debt). One row per account that had an entry by then."""
+    return (
+        "SELECT j.account AS account_id, "
+        "SUM(CASE WHEN j.lot IS NULL OR l.available_from > $1 THEN 0 ELSE j.points END) "
+        "AS balance, "
+        "SUM(CASE WHEN j.lot IS NOT NULL AND l.available_from > $1 THEN j.points ELSE 0 END) "
+        "AS pending, "
+        "-SUM(CASE WHEN j.lot IS NULL THEN j.points ELSE 0 END) AS debt, "
+        f"{_expiring('j.points', 'l.expires_at', bounds)} "
+        "FROM journal_entry j LEFT JOIN lot l ON l.id = j.lot AND l.expires_at > $1 "
+        "WHERE j.created_at <= $1 AND (j.lot IS NULL OR l.id IS NOT NULL) "
+        "GROUP BY j.account"
+    )
 
+
+def _held_now(bounds: list[str]) -> str:
+    """Each account's live lots as they stand ($1 is now): no reconstruction, since a lot's
+    ``remaining`` is the sum of its entries and it sits on the account it moved to. The
+    debt is the account's own (the sum of its entries without a lot)."""
+    return (
+        "SELECT l.account AS account_id, "
+        "SUM(CASE WHEN l.available_from > $1 THEN 0 ELSE l.remaining END) AS balance, "
+        "SUM(CASE WHEN l.available_from > $1 THEN l.remaining ELSE 0 END) AS pending, "
+        "0 AS debt, "
+        f"{_expiring('l.remaining', 'l.expires_at', bounds)} "
+        "FROM lot l WHERE l.expires_at > $1 AND l.remaining <> 0 GROUP BY l.account"
+    )
+
+
+def liability(
+    tier_case: str, bounds: list[str], *, now: bool, months: tuple[str, str, str, str] | None
+) -> db.Sql:
+    """Accounts that existed at $1 and their points then, by tier and join store, with what
+    of them expires in each month ahead (columns e0..eN, see ``_expiring``).
+
+    $1: the moment; ``bounds``: the placeholders of the month boundaries ahead. ``now``: $1
+    is the present, so the lots and debt are read as they stand (``_held_now``) instead of
+    rebuilt from the journal (``_held_at``), and the account's own lifetime spend counts.
     ``tier_case`` is the SQL expression (built by ``tier_case``) giving the index of the
-    tier band over the columns of the ``spend`` CTE and ``a.lifetime_spend_kopecks``; its
-    parameters start at $7. $2: the last month counted ("YYYY-MM", the month of $1), $3:
-    the first month of a rolling window, $4: January of that year, $5: January of the year
-    before, $6: true when the report is for now (the account's own lifetime spend counts,
-    every receipt so far included)."""
+    tier band over ``held``'s spend columns. ``months``, when the tiers need the monthly
+    spend (a rolling or calendar basis, or lifetime as of a past month), are the
+    placeholders of the last month counted ("YYYY-MM", the month of $1), the first month of
+    a rolling window, January of that year and January of the year before; without them
+    only the account's lifetime spend is read."""
+    expiring = ", ".join(f"COALESCE(x.e{n}, 0) AS e{n}" for n in range(len(bounds) + 1))
+    if months:
+        last, first, this_year, last_year = months
+        spend_cte = (
+            "spend AS ("
+            "SELECT account_id, "
+            "SUM(spent_kopecks) AS lifetime, "
+            f"SUM(CASE WHEN month >= {first} THEN spent_kopecks ELSE 0 END) AS window_spend, "
+            f"SUM(CASE WHEN month >= {this_year} THEN spent_kopecks ELSE 0 END) AS this_year, "
+            f"SUM(CASE WHEN month >= {last_year} AND month < {this_year} THEN spent_kopecks "
+            "ELSE 0 END) AS last_year "
+            f"FROM account_spend_month WHERE month <= {last} GROUP BY account_id), "
+        )
+        lifetime = "a.lifetime_spend_kopecks" if now else "COALESCE(s.lifetime, 0)"
+        spend_columns = (
+            f"{lifetime} AS lifetime, COALESCE(s.window_spend, 0) AS window_spend, "
+            "COALESCE(s.this_year, 0) AS this_year, COALESCE(s.last_year, 0) AS last_year, "
+        )
+        spend_join = "LEFT JOIN spend s ON s.account_id = a.id "
+    else:
+        spend_cte = spend_join = ""
+        spend_columns = (
+            "a.lifetime_spend_kopecks AS lifetime, 0 AS window_spend, 0 AS this_year, "
+            "0 AS last_year, "
+        )
+    sums = ", ".join(f"SUM(e{n}) AS e{n}" for n in range(len(bounds) + 1))
     return db.sql(
-        f"WITH {_HELD_AT}, "
-        "spend AS ("
-        "SELECT account_id, "
-        "SUM(CASE WHEN month <= $2 THEN spent_kopecks ELSE 0 END) AS lifetime, "
-        "SUM(CASE WHEN month >= $3 AND month <= $2 THEN spent_kopecks ELSE 0 END) AS window_spend, "
-        "SUM(CASE WHEN month >= $4 AND month <= $2 THEN spent_kopecks ELSE 0 END) AS this_year, "
-        "SUM(CASE WHEN month >= $5 AND month < $4 THEN spent_kopecks ELSE 0 END) AS last_year "
-        "FROM account_spend_month GROUP BY account_id), "
+        f"WITH per_account AS ({_held_now(bounds) if now else _held_at(bounds)}), "
+        # The join store is the account's first member's (a merged account has several).
+        "first_member AS (SELECT m.account AS account_id, m.join_store_id FROM member m "
+        "WHERE NOT EXISTS (SELECT 1 FROM member e WHERE e.account = m.account AND e.id < m.id)), "
+        f"{spend_cte}"
         "held AS ("
-        "SELECT a.id AS account_id, "
-        "CASE WHEN $6 THEN a.lifetime_spend_kopecks ELSE COALESCE(s.lifetime, 0) END AS lifetime, "
-        "COALESCE(s.window_spend, 0) AS window_spend, COALESCE(s.this_year, 0) AS this_year, "
-        "COALESCE(s.last_year, 0) AS last_year, "
+        f"SELECT {spend_columns}"
         "COALESCE(x.balance, 0) AS balance, COALESCE(x.pending, 0) AS pending, "
-        "COALESCE(d.debt, 0) AS debt, "
-        "(SELECT m.join_store_id FROM member m WHERE m.account = a.id ORDER BY m.id LIMIT 1) "
-        "AS join_store_id "
-        "FROM account a LEFT JOIN lots_at x ON x.account_id = a.id "
-        "LEFT JOIN debts_at d ON d.account_id = a.id "
-        "LEFT JOIN spend s ON s.account_id = a.id "
+        f"{'a.debt' if now else 'COALESCE(x.debt, 0)'} AS debt, {expiring}, "
+        "f.join_store_id AS join_store_id "
+        "FROM account a LEFT JOIN per_account x ON x.account_id = a.id "
+        f"LEFT JOIN first_member f ON f.account_id = a.id {spend_join}"
         "WHERE a.created_at <= $1) "
         f"SELECT {tier_case} AS tier_band, join_store_id, COUNT(*) AS accounts, "
         "SUM(CASE WHEN balance + pending > 0 OR debt > 0 THEN 1 ELSE 0 END) AS holding, "
-        "SUM(balance) AS balance, SUM(pending) AS pending, SUM(debt) AS debt "
+        f"SUM(balance) AS balance, SUM(pending) AS pending, SUM(debt) AS debt, {sums} "
         "FROM held GROUP BY 1, 2 ORDER BY 1, 2"
     )
 
@@ -89,17 +150,6 @@ QUALIFYING = {
     "rolling": "window_spend",
     "calendar": "(CASE WHEN this_year > last_year THEN this_year ELSE last_year END)",
 }
-
-
-def liability_expiry(boundaries: int) -> db.Sql:
-    """Points held at $1 by the month they expire in: bucket n is [$n+2, $n+3), the first
-    from $1 to $2; bucket ``boundaries`` is everything later."""
-    whens = " ".join(f"WHEN l.expires_at < ${n + 2} THEN {n}" for n in range(boundaries))
-    return db.sql(
-        f"SELECT CASE {whens} ELSE {boundaries} END AS bucket, SUM(j.points) AS points "
-        "FROM journal_entry j JOIN lot l ON l.id = j.lot "
-        "WHERE j.created_at <= $1 AND l.expires_at > $1 GROUP BY 1 ORDER BY 1"
-    )
 
 
 NO_JIT = db.Sql("SET LOCAL jit = off", "SELECT 1")
