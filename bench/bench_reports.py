@@ -151,17 +151,28 @@ async def generate(conn: asyncpg.Connection, accounts: int, lines: int, now: dat
         conn,
         "a lot per receipt",
         "INSERT INTO lot (id, account, amount, remaining, earned_at, available_from, expires_at, "
-        "is_pending, source, receipt_id) SELECT id, account_id, earned_points, earned_points, "
+        "is_pending, source, receipt_id) SELECT id, account_id, earned_points, "
+        # What the redemption below leaves: a lot's entries sum to its remaining.
+        "CASE WHEN id % 5 = 0 THEN earned_points - earned_points / 2 ELSE earned_points END, "
         "occurred_at, occurred_at, occurred_at + interval '180 days', false, 'receipt', id "
         "FROM receipt",
     )
+    # Half of every fifth lot is spent three days after it was earned (at the latest now).
     await step(
         conn,
         "journal: earned, and redeemed on every fifth",
         "INSERT INTO journal_entry (account, lot, kind, points, receipt_id, actor, reason, "
         "created_at) SELECT account_id, id, 'earn', earned_points, id, '', '', occurred_at "
         "FROM receipt UNION ALL SELECT account_id, id, 'redeem', -(earned_points / 2), id, '', "
-        "'', occurred_at + interval '3 days' FROM receipt WHERE id % 5 = 0",
+        "'', LEAST(occurred_at + interval '3 days', $1) FROM receipt WHERE id % 5 = 0",
+        now,
+    )
+    await step(
+        conn,
+        "accounts: balances and the next lot event, as the ledger keeps them",
+        "UPDATE account a SET balance = x.points, next_lot_event_at = x.next_at FROM ("
+        "SELECT account, SUM(remaining) AS points, MIN(expires_at) AS next_at FROM lot "
+        "WHERE remaining > 0 GROUP BY account) x WHERE x.account = a.id",
     )
     await step(
         conn,

@@ -59,7 +59,8 @@ T = TypeVar("T")
 
 def analytical(report: Callable[P, Awaitable[T]]) -> Callable[P, Awaitable[T]]:
     """Run a report's reads in one read transaction without PostgreSQL's JIT (see
-    ``queries.NO_JIT``: compiling cost more than it saved); SQLite runs it as it is."""
+    ``queries.NO_JIT``: compiling cost more than it saved) and with more memory per sort
+    or hash (``queries.WORK_MEM``); SQLite runs it as it is."""
 
     @functools.wraps(report)
     async def reading(*args: P.args, **kwargs: P.kwargs) -> T:
@@ -67,6 +68,7 @@ def analytical(report: Callable[P, Awaitable[T]]) -> Callable[P, Awaitable[T]]:
             return await report(*args, **kwargs)
         async with db.engine().transaction():
             await db.fetch(queries.NO_JIT)
+            await db.fetch(queries.WORK_MEM)
             return await report(*args, **kwargs)
 
     return reading
@@ -149,7 +151,7 @@ async def liability(as_of: datetime, *, now: datetime) -> Liability:
     first = rules.first_counted_month(local) or month
     this_year, last_year = f"{local.year:04d}-01", f"{local.year - 1:04d}-01"
     bands = rules.tier_bands()
-    # The present needs no reconstruction: the lots and debt as they stand are the answer.
+    # The present needs no reconstruction: the accounts and lots as they stand are the answer.
     present = at >= now
     p = db.Params(at)
     boundaries = [_month_start(local.year, local.month + n) for n in range(1, EXPIRY_MONTHS + 1)]
@@ -166,7 +168,11 @@ async def liability(as_of: datetime, *, now: datetime) -> Liability:
 
     by_tier: dict[int, list[int]] = defaultdict(lambda: [0, 0, 0, 0, 0])
     by_store: dict[int | None, list[int]] = defaultdict(lambda: [0, 0, 0, 0, 0])
+    by_bucket: dict[int, int] = defaultdict(int)
     for row in rows:
+        if row["bucket"] is not None:
+            by_bucket[int(row["bucket"])] += int(row["points"] or 0)
+            continue
         numbers = [int(row[k] or 0) for k in ("accounts", "holding", "balance", "pending", "debt")]
         for target in (by_tier[int(row["tier_band"])], by_store[row["join_store_id"]]):
             for n, number in enumerate(numbers):
@@ -188,7 +194,6 @@ async def liability(as_of: datetime, *, now: datetime) -> Liability:
         for store_id, numbers in sorted(by_store.items(), key=lambda kv: (kv[0] is None, kv[0]))
     ]
 
-    by_bucket = {n: sum(int(row[f"e{n}"] or 0) for row in rows) for n in range(EXPIRY_MONTHS + 1)}
     expiring = [
         ExpiryMonth(
             month=_month(boundaries[n] - timedelta(days=1)),
