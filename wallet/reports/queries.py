@@ -6,9 +6,10 @@ ledger's ``account``, ``lot`` and ``journal_entry``, ``member``, ``receipt`` and
 domain's own rules still live in that domain; these statements only add up what was
 recorded. They are read-only (SELECT only): nothing here ever writes.
 
-How a past date is reconstructed (``LIABILITY_*``): a lot's journal entries sum to its
+How a past date is reconstructed (``liability``): a lot's journal entries sum to its
 ``remaining``, and the entries without a lot to minus the debt, so the entries made up to
 a moment give each account's lots and debt as they stood then, whatever happened later.
+The present needs none of that: it is what the accounts and lots hold now.
 A lot counts as expired from its ``expires_at`` even if the sweep wrote its ``expire``
 entry later, and as pending while ``available_from`` is still ahead (the release writes no
 entry). Entries are grouped by their own ``account``: a lot that moved with a merged card
