@@ -95,8 +95,9 @@ class ReportsController(Controller):
         "/liability",
         operation_id="pointsLiability",
         summary="Points liability at a moment: outstanding, pending, debt, by tier and store",
-        description="Reconstructed from the journal up to `as_of` (default now): later "
-        "movements are not counted, lots past their expiry are. `expiring` lists what of "
+        description="Points held at `as_of` (default now; a past moment is rebuilt from "
+        "the journal, later movements are not counted). A lot past its expiry no longer "
+        "counts, even before the sweep writes it off. `expiring` lists what of "
         "the points held then burns in each of the next twelve months of the program's "
         "zone (the first is the rest of the as-of month). `format=csv|xlsx` gives a file.",
         guards=[allow(*AGGREGATES)],

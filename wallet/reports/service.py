@@ -59,7 +59,8 @@ T = TypeVar("T")
 
 def analytical(report: Callable[P, Awaitable[T]]) -> Callable[P, Awaitable[T]]:
     """Run a report's reads in one read transaction without PostgreSQL's JIT (see
-    ``queries.NO_JIT``: compiling cost more than it saved); SQLite runs it as it is."""
+    ``queries.NO_JIT``: compiling cost more than it saved) and with more memory per sort
+    or hash (``queries.WORK_MEM``); SQLite runs it as it is."""
 
     @functools.wraps(report)
     async def reading(*args: P.args, **kwargs: P.kwargs) -> T:
@@ -67,6 +68,7 @@ def analytical(report: Callable[P, Awaitable[T]]) -> Callable[P, Awaitable[T]]:
             return await report(*args, **kwargs)
         async with db.engine().transaction():
             await db.fetch(queries.NO_JIT)
+            await db.fetch(queries.WORK_MEM)
             return await report(*args, **kwargs)
 
     return reading
@@ -149,18 +151,28 @@ async def liability(as_of: datetime, *, now: datetime) -> Liability:
     first = rules.first_counted_month(local) or month
     this_year, last_year = f"{local.year:04d}-01", f"{local.year - 1:04d}-01"
     bands = rules.tier_bands()
-    p = db.Params(at, month, first, this_year, last_year, at >= now - timedelta(seconds=1))
-    case = queries.tier_case(
-        queries.QUALIFYING.get(rules.tier_basis, "lifetime"),
-        [band.high for band in bands if band.high is not None],
-        p,
-    )
-    rows = await db.fetch(queries.liability_groups(case), *p.values)
+    # The present needs no reconstruction: the accounts and lots as they stand are the answer.
+    present = at >= now
+    p = db.Params(at)
+    boundaries = [_month_start(local.year, local.month + n) for n in range(1, EXPIRY_MONTHS + 1)]
+    bounds = [p(boundary) for boundary in boundaries]
+    basis = queries.QUALIFYING.get(rules.tier_basis, "lifetime")
+    highs = [band.high for band in bands if band.high is not None]
+    # Only tiers on monthly spend read it (lifetime now is the account's own total).
+    months = None
+    if highs and not (basis == "lifetime" and present):
+        months = (p(month), p(first), p(this_year), p(last_year))
+    case = queries.tier_case(basis, highs, p)
+    rows = await db.fetch(queries.liability(case, bounds, now=present, months=months), *p.values)
     stores = {row["id"]: row for row in await db.fetch(queries.STORES)}
 
     by_tier: dict[int, list[int]] = defaultdict(lambda: [0, 0, 0, 0, 0])
     by_store: dict[int | None, list[int]] = defaultdict(lambda: [0, 0, 0, 0, 0])
+    by_bucket: dict[int, int] = defaultdict(int)
     for row in rows:
+        if row["bucket"] is not None:
+            by_bucket[int(row["bucket"])] += int(row["points"] or 0)
+            continue
         numbers = [int(row[k] or 0) for k in ("accounts", "holding", "balance", "pending", "debt")]
         for target in (by_tier[int(row["tier_band"])], by_store[row["join_store_id"]]):
             for n, number in enumerate(numbers):
@@ -182,9 +194,6 @@ async def liability(as_of: datetime, *, now: datetime) -> Liability:
         for store_id, numbers in sorted(by_store.items(), key=lambda kv: (kv[0] is None, kv[0]))
     ]
 
-    boundaries = [_month_start(local.year, local.month + n) for n in range(1, EXPIRY_MONTHS + 1)]
-    expiry = await db.fetch(queries.liability_expiry(len(boundaries)), at, *boundaries)
-    by_bucket = {int(row["bucket"]): int(row["points"] or 0) for row in expiry}
     expiring = [
         ExpiryMonth(
             month=_month(boundaries[n] - timedelta(days=1)),
