@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import time
 import uuid
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -208,3 +209,37 @@ async def publish(*, event_type: str, account_id: int, data: dict[str, Any], now
             queries.INSERT_DELIVERY, endpoint_id, event_id, event_type, account_id, body, now, None
         )
         await queue_stream(endpoint_id, account_id)
+
+
+async def publish_set(
+    *,
+    event_type: str,
+    rows: str,
+    args: Sequence[Any],
+    columns: Sequence[str],
+    now: datetime,
+) -> None:
+    """``publish`` for a set-based writer's event about many accounts (the month-end
+    cashback's credit), in its transaction: for every active endpoint that asked for
+    ``event_type``, one delivery per row of the SELECT ``rows`` (its arguments ``args``;
+    ``account_id`` and the whole-number ``columns``, the event's ``data``) and each stream's
+    job, in two ``INSERT ... SELECT`` statements. When nobody asked, nothing is read."""
+    listeners = sorted(
+        endpoint_id for endpoint_id, events in await _listeners() if event_type in events
+    )
+    if not listeners:
+        return
+    p = db.Params(*args)
+    text = queries.insert_deliveries_set(
+        rows,
+        p,
+        endpoint_ids=listeners,
+        event_type=event_type,
+        columns=columns,
+        now=now,
+        sqlite=db.is_sqlite(),
+    )
+    await db.fetch(text, *p.values)
+    await platform.enqueue_set(
+        kind=DELIVER, jobs=queries.stream_jobs_set(rows, listeners), args=args
+    )
