@@ -131,8 +131,10 @@ DELIVERED = db.sql(
 )
 FAILED_ATTEMPT = db.sql(
     "UPDATE webhook_delivery SET status = $2, lease_until = NULL, last_status = $3, "
-    "last_error = $4, next_attempt_at = $5 WHERE id = $1"
+    "last_error = $4, next_attempt_at = $5 WHERE id = $1 AND status = 'sending'"
 )
+"""A failed attempt of the delivery this worker holds; one erased meanwhile (its body
+gone) stays ``erased``, never waits for a retry."""
 ENDPOINT_OK = db.sql("UPDATE webhook_endpoint SET failures = 0, failing_since = NULL WHERE id = $1")
 ENDPOINT_FAILED = db.sql(
     "UPDATE webhook_endpoint SET failures = failures + 1, "
@@ -144,6 +146,20 @@ DISABLE = db.sql(
     "UPDATE webhook_endpoint SET status = 'disabled', disabled_reason = $2 "
     "WHERE id = $1 AND status = 'active' RETURNING id, url"
 )
+
+ENDPOINT_IDS = db.sql("SELECT id FROM webhook_endpoint ORDER BY id")
+"""Every endpoint, disabled ones too (a few rows: one per registered system)."""
+
+ERASE_DELIVERIES = db.sql(
+    "UPDATE webhook_delivery SET body = '', "
+    "status = CASE WHEN status IN ('pending', 'sending') THEN 'erased' ELSE status END, "
+    "last_error = CASE WHEN status IN ('pending', 'sending') THEN $3 ELSE last_error END "
+    "WHERE endpoint_id = $1 AND account_id = $2 AND body <> '' RETURNING status"
+)
+"""An erased shopper's deliveries to one endpoint (by the stream index: endpoint, then
+account): every body emptied, delivered or not (what they said was the person's: ids,
+card numbers), and those still waiting never sent. One in flight is ``erased`` too: its
+worker marks it delivered if the receiver took it, never retries it."""
 
 PENDING_STREAMS = db.sql(
     "SELECT DISTINCT account_id FROM webhook_delivery WHERE endpoint_id = $1 "

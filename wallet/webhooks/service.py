@@ -38,6 +38,10 @@ class WebhookDisabled(InvalidInput):
     code = "webhook_disabled"
 
 
+class DeliveryErased(InvalidInput):
+    code = "webhook_delivery_erased"
+
+
 def stream_key(endpoint_id: int, account_id: int) -> str:
     return f"webhook:{endpoint_id}:{account_id}"
 
@@ -139,6 +143,12 @@ async def replay(endpoint_id: int, delivery_id: int, *, actor: str, now: datetim
                 {"webhook_id": endpoint_id, "delivery_id": delivery_id},
             )
         old = rows[0]
+        if not old["body"]:
+            raise DeliveryErased(
+                f"delivery {delivery_id} was about a shopper whose data was erased: its "
+                "body is gone and cannot be sent again",
+                {"webhook_id": endpoint_id, "delivery_id": delivery_id},
+            )
         made = await db.fetch(
             queries.INSERT_DELIVERY,
             endpoint_id,
@@ -159,6 +169,24 @@ async def replay(endpoint_id: int, delivery_id: int, *, actor: str, now: datetim
     new_id = int(made[0]["id"])
     found = await deliveries(endpoint_id, status=None, before_id=new_id + 1, limit=1)
     return found[0]
+
+
+ERASED_NOTE = "not sent: the shopper's data was erased (152-FZ)"
+
+
+async def forget_account(account_id: int) -> int:
+    """Erase what the deliveries say about the account's person (152-FZ), in the erase's
+    transaction: every delivery of the account, to any endpoint, loses its body (member
+    and card ids, card numbers), delivered ones keep their place in the log, and those not
+    yet delivered are never sent (status ``erased``; the account's stream moves past
+    them). Returns how many deliveries were erased before being sent."""
+    unsent = 0
+    for endpoint in await db.fetch(queries.ENDPOINT_IDS):
+        rows = await db.fetch(
+            queries.ERASE_DELIVERIES, int(endpoint["id"]), account_id, ERASED_NOTE
+        )
+        unsent += sum(1 for row in rows if row["status"] == "erased")
+    return unsent
 
 
 # How long the list of active endpoints is trusted: every event of a till's receipt asks
