@@ -83,6 +83,7 @@ async def export(member_id: int, *, now: datetime) -> Export:
         balance=summary.balance,
         movements=await ledger_privacy.movements(account_id),
         receipts=await receipt_privacy.receipts_of_account(account_id),
+        imported_receipts=await receipt_privacy.imported_of_account(account_id),
         offers=await offer_privacy.offers_of_account(account_id),
         messages=await campaign_privacy.deliveries_of_account(account_id),
         devices=await pass_privacy.devices_of_account(account_id),
