@@ -2,7 +2,7 @@
 aggregate over the same receipts, in the same run.
 
     .venv/bin/python bench/bench_settlement.py [--accounts 1000000] [--receipts-per-account 10]
-        [--connections N] [--trace]
+        [--connections N] [--trace] [--webhook]
 
 Makes a scratch database next to ``WALLET_TEST_POSTGRES_URL`` (default
 postgresql://postgres@127.0.0.1:5432/test), migrates it with ``wallet migrate``, generates
@@ -26,6 +26,10 @@ month-old database is in), then times, in the same run:
 - the pass-update jobs the worker runs after it (one per range: the passes of the
   accounts with one rebuilt, 500 accounts a transaction, as the job's slices do);
 - a second run (idempotency: it must credit nothing).
+
+With ``--webhook`` an active webhook endpoint asks for ``points.changed`` (nothing is sent:
+no worker runs), so the settlement also writes a delivery and a stream job per credited
+account; without it no endpoint exists, the usual case.
 
 Then checks the credited points against SQL and reconciles a sample of accounts, and drops
 the scratch database. Targets: under 60 s for 1,000,000 accounts, within 3x baseline A.
@@ -188,6 +192,11 @@ async def main() -> None:
         default=None,
         help="connections settling side by side (default: WALLET_CASHBACK_SETTLE_CONNECTIONS)",
     )
+    parser.add_argument(
+        "--webhook",
+        action="store_true",
+        help="an endpoint listens to points.changed (a delivery per credited account)",
+    )
     args = parser.parse_args()
 
     name = f"wallet_bench_{secrets.token_hex(3)}"
@@ -238,6 +247,12 @@ async def main() -> None:
                 return result
 
             db.raw = traced  # type: ignore[assignment]
+        if args.webhook:
+            await conn.execute(
+                "INSERT INTO webhook_endpoint (url, events, secret, status, disabled_reason, "
+                "failures, created_by, created_at) VALUES ('https://crm.example.ru/hooks', "
+                "'[\"points.changed\"]', '', 'active', '', 0, 'bench', now())"
+            )
         wal_before = await conn.fetchval("SELECT pg_current_wal_lsn()")
         began = time.perf_counter()
         report = await settlement.settle_month(MONTH, now=now)
@@ -294,6 +309,15 @@ async def main() -> None:
             rebuilt,
             holders,
         )
+        told = await conn.fetchval(
+            "SELECT COUNT(DISTINCT account_id) FROM webhook_delivery "
+            "WHERE event_type = 'points.changed'"
+        )
+        streams = await conn.fetchval(
+            "SELECT COUNT(*) FROM outbox_job WHERE kind = 'webhooks.deliver'"
+        )
+        lots = await conn.fetchval("SELECT COUNT(*) FROM lot")
+        assert told == streams == (lots if args.webhook else 0), (told, streams, lots)
         sample = random.sample(range(1, args.accounts + 1), min(200, args.accounts))
         for account_id in sample:
             problems = await ledger_reads.reconcile(account_id, now=now)
@@ -318,6 +342,10 @@ async def main() -> None:
             f"connections: {settings.cashback_settle_connections}"
         )
         print(f"settlement (service code):                          {settle_s:8.2f} s")
+        print(
+            "  points.changed deliveries written: "
+            + (f"{told:,} (an endpoint listens)" if args.webhook else "none (no endpoint)")
+        )
         print(
             f"  WAL written meanwhile (whole server): {int(wal_bytes) / 1e6:,.0f} MB; HOT updates: "
             + ", ".join(

@@ -14,7 +14,8 @@ outbox worker and the tests all start one the same way: ``async with running(set
 - promotions for saved segments ask segments whom they hold (resolved before pricing);
 - receipts and returns are counted for the metrics (``wallet.observe``);
 - members joining and changing (profile, consents), receipts and returns become webhook
-  deliveries for the endpoints that asked for them, in the same transaction.
+  deliveries for the endpoints that asked for them, in the same transaction (the ledger's
+  set-based credit too: ``points.changed`` for each account, in one statement).
 """
 
 from __future__ import annotations
@@ -32,7 +33,12 @@ from wallet import runtime as runtime_module
 from wallet import settings as settings_module
 from wallet.bonuses import service as bonuses
 from wallet.koshelek import push as koshelek_push
-from wallet.ledger.events import PointsChanged, TierChanged
+from wallet.ledger.events import (
+    POINTS_CHANGED_COLUMNS,
+    PointsChanged,
+    PointsCreditedInBulk,
+    TierChanged,
+)
 from wallet.members.events import (
     CardBlocked,
     CardIssued,
@@ -67,6 +73,7 @@ def connect(runtime: runtime_module.Runtime) -> None:
         (CardIssued, _webhook_card_issued),
         (CardBlocked, _webhook_card_blocked),
         (PointsChanged, _webhook_struct("points.changed")),
+        (PointsCreditedInBulk, _webhook_points_in_bulk),
         (TierChanged, _webhook_struct("tier.changed")),
         (CouponIssued, _webhook_struct("coupon.issued")),
         (CouponUsed, _webhook_struct("coupon.used")),
@@ -220,6 +227,18 @@ def _webhook_struct(event_type: str) -> runtime_module.Handler:
         )
 
     return publish
+
+
+async def _webhook_points_in_bulk(event: PointsCreditedInBulk) -> None:
+    # The month-end cashback's set-based credit: ``points.changed`` for every account it
+    # credited, set-based too (the same body the door's event gets).
+    await webhooks.publish_set(
+        event_type="points.changed",
+        rows=event.rows,
+        args=event.args,
+        columns=POINTS_CHANGED_COLUMNS,
+        now=event.now,
+    )
 
 
 def _receipt_data(event: ReceiptPosted | ReturnPosted) -> dict[str, Any]:

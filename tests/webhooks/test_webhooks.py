@@ -7,15 +7,13 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-from collections.abc import Iterator
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.support.shop import Shop, bearer, line
-from tests.support.webhook_receiver import Receiver, make_cert
+from tests.support.webhook_receiver import Receiver
 from wallet import clock, db
 from wallet import settings as settings_module
 from wallet.platform import worker
@@ -37,22 +35,6 @@ class Clock:
     async def run(self, seconds: float = 0) -> None:
         self.offset += timedelta(seconds=seconds)
         await worker.run_until_idle(now=clock.now())
-
-
-@pytest.fixture
-def receiver(tmp_path: Path, database: Any) -> Iterator[Receiver]:
-    cert, key = make_cert(tmp_path)
-    settings_module.override(
-        dataclasses.replace(
-            settings_module.get(), webhooks_allow_private=True, webhooks_ca=str(cert)
-        )
-    )
-    found = Receiver(cert, key)
-    found.start()
-    try:
-        yield found
-    finally:
-        found.stop()
 
 
 async def register(shop: Shop, receiver: Receiver, events: list[str] | None = None) -> int:

@@ -12,8 +12,9 @@ rows go in batches, each batch one transaction with set-based inserts and its pr
 
 Opening balances become lots with their own expiry through ``ledger.bulk`` (journal kind
 ``adjust``, actor ``import``); purchase history adds to the spend tiers and goals read
-(lifetime and monthly spend, the offers' spend months), it does not post receipts: an old
-program's receipts earned points there, not here.
+(lifetime and monthly spend, the offers' spend months) and is kept for the shopper's
+history (``receipts.imported``, shown as from the old program), it does not post receipts:
+an old program's receipts earned points there, not here.
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ from wallet.ledger import bulk as ledger_bulk
 from wallet.members import bulk as members_bulk
 from wallet.members import service as members
 from wallet.offers import progress as offers_progress
+from wallet.receipts import imported as receipts_imported
 
 # Rows per transaction: big enough for set-based statements to pay off, small enough that
 # a crash loses little and a lock is short (measured: bench/bench_import.py).
@@ -465,6 +467,20 @@ async def _receipts(rows: list[Row], *, now: datetime, actor: str) -> Keys:
             (a, first_card[a], row.occurred_at, row.category, row.paid_kopecks)
             for row, a in zip(sales, owner, strict=True)
         ]
+    )
+    # The shopper sees them in their history, as purchases of the old program.
+    await receipts_imported.add(
+        [
+            receipts_imported.ImportedPurchase(
+                account_id=a,
+                old_id=row.old_id,
+                occurred_at=row.occurred_at,
+                paid_kopecks=row.paid_kopecks,
+                category=row.category,
+            )
+            for row, a in zip(sales, owner, strict=True)
+        ],
+        now=now,
     )
     return [(_key("receipts", row.old_id), None, a) for row, a in zip(sales, owner, strict=True)]
 

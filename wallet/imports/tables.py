@@ -8,7 +8,8 @@ class ImportKey(Table, tablename="import_key"):
     second run of the file finds it here and changes nothing.
 
     ``key`` is "<kind>:<old id>" (members, cards, balances, receipts); ``new_id`` what it
-    became here (member, card or lot id; none for a receipt, which only adds spend);
+    became here (member, card or lot id; none for a receipt, which adds spend and is kept
+    apart, in ``imported_receipt``, for the shopper's history);
     ``account_id`` the account it belongs to (cards and balances find members by it).
     """
 

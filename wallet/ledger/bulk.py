@@ -13,6 +13,8 @@ by the same number, in the caller's transaction. The ledger invariant holds row 
 - An account that owes points (a return found its points spent) is not credited here: the
   row gets no lot id, and ``credit_each`` credits it through the door, which repays the
   debt from the new lot first, as every other credit does. They are few.
+- The door publishes ``PointsChanged`` per account; a set-based credit tells the same with
+  one ``PointsCreditedInBulk`` (``announce``), after its rows are in, for the whole set.
 """
 
 from __future__ import annotations
@@ -24,6 +26,8 @@ from typing import Any
 
 from wallet import db
 from wallet.ledger import queries, service
+from wallet.ledger.events import PointsCreditedInBulk
+from wallet.platform import events
 
 # An account-id range, both ends included; None: every account of the set.
 Range = tuple[int, int] | None
@@ -145,6 +149,18 @@ async def credit_in_steps(rows: str, rows_args: Sequence[Any], credit: Credit) -
         f"{p(credit.actor)}, {p(credit.reason)}, {p(credit.now)} "
         f"FROM ({rows}) AS r WHERE lot_id IS NOT NULL",
         *p.values,
+    )
+
+
+async def announce(credits: str, credits_args: Sequence[Any], *, now: datetime) -> None:
+    """Tell the domains above which accounts a set-based credit just moved (webhooks send
+    ``points.changed`` for each), in the caller's transaction, after the credit: the SELECT
+    ``credits`` (its arguments ``credits_args``) gives ``account_id`` and ``points`` of
+    each row credited in bulk (not those ``credit_each`` credited: the door told of them)."""
+    await events.publish(
+        PointsCreditedInBulk(
+            rows=queries.points_changed_rows(credits), args=tuple(credits_args), now=now
+        )
     )
 
 

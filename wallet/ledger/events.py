@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 import msgspec
 
@@ -11,7 +12,8 @@ import msgspec
 class PointsChanged(msgspec.Struct, frozen=True):
     """An account's points moved in one unit of work (a receipt, a return, an adjustment,
     a bonus, expiry on entering it): its totals after, and how much each moved. The
-    month-end cashback's set-based credit (``ledger.bulk``) does not pass through here."""
+    month-end cashback's set-based credit (``ledger.bulk``) does not pass through here: it
+    publishes ``PointsCreditedInBulk``, the same facts for a whole set at once."""
 
     account_id: int
     balance: int
@@ -31,4 +33,29 @@ class TierChanged(msgspec.Struct, frozen=True):
     tier_before: str
     tier: str
     lifetime_spend_kopecks: int
+    now: datetime
+
+
+# The columns of ``PointsCreditedInBulk.rows``: ``PointsChanged``'s fields, one row each.
+POINTS_CHANGED_COLUMNS = (
+    "account_id",
+    "balance",
+    "pending",
+    "debt",
+    "balance_change",
+    "pending_change",
+    "debt_change",
+)
+
+
+class PointsCreditedInBulk(msgspec.Struct, frozen=True):
+    """A set-based credit (``ledger.bulk``: the month-end cashback) moved many accounts'
+    points in the caller's transaction, past the door that publishes ``PointsChanged``.
+    ``rows`` is a SELECT (its arguments ``args`` are its ``$1..$n``) giving, per account
+    credited, ``PointsChanged``'s fields as the columns ``POINTS_CHANGED_COLUMNS``: a
+    subscriber reads it set-based (``INSERT ... SELECT``), never account by account, and
+    only if it wants it (most runs have nobody listening and pay nothing)."""
+
+    rows: str
+    args: tuple[Any, ...]
     now: datetime

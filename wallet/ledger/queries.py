@@ -112,6 +112,20 @@ LAST_LOT_ID = db.sql("SELECT COALESCE(MAX(id), 0) AS top FROM lot")
 """SQLite: the highest lot id; one writer at a time, so the ids after it are free."""
 
 
+def points_changed_rows(credits: str) -> str:
+    """Per account of the SELECT ``credits`` (``account_id``, ``points``: what a set-based
+    credit gave, in the same transaction, after it), what ``PointsChanged`` says: the
+    totals after and how much moved. The credit only adds available points, so pending and
+    debt moved by nothing; the accounts are locked by the credit's own UPDATE, so the
+    totals read are the ones this transaction left."""
+    return (
+        "SELECT account.id AS account_id, account.balance, account.pending, account.debt, "
+        "credited.points AS balance_change, 0 AS pending_change, 0 AS debt_change "
+        f"FROM (SELECT account_id, SUM(points) AS points FROM ({credits}) AS c "
+        "GROUP BY account_id) AS credited JOIN account ON account.id = credited.account_id"
+    )
+
+
 def rows_of(columns: int, rows: int) -> str:
     """``($1, $2, ...), (...)``: ``rows`` groups of ``columns`` parameters, for one
     multi-row INSERT on SQLite (bulk import: a batch is a few statements, not a round trip

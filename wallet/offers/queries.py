@@ -127,6 +127,20 @@ def rows_to_credit(offer_id: int, month: str, now: datetime) -> tuple[str, list[
     ), p.values
 
 
+def credited_in_bulk(
+    offer_id: int, month: str, now: datetime, accounts: bulk.Range
+) -> tuple[str, list[Any]]:
+    """The rows one run (in one account range) credited set-based: a lot id and points
+    (account, points), for ``ledger.bulk.announce``. Read before the accounts that owe
+    points get their lot through the door, which tells of them itself."""
+    p = db.Params()
+    return (
+        "SELECT account_id, reward_points AS points FROM offer_goal_month "
+        f"WHERE {_month_rows(p, offer_id, month, now)} AND reward_points > 0 "
+        f"AND lot_id IS NOT NULL{bulk.in_range('account_id', accounts)}"
+    ), p.values
+
+
 def owing_rows(offer_id: int, month: str, now: datetime) -> tuple[str, list[Any]]:
     """Settled rows with a reward but no lot: their accounts owe points, so they are
     credited one by one through the ledger's door, which repays the debt first."""

@@ -15,6 +15,10 @@ one statement, a chain of data-modifying CTEs that reads each progress row once:
 2. the ledger's set-based credit (``ledger.bulk.credit_ctes``): one lot and one journal
    entry per drawn lot id, those accounts' balances grown by the same rewards.
 
+Then the ledger announces the set it credited (``ledger.bulk.announce``): webhooks write a
+``points.changed`` delivery per account with one ``INSERT ... SELECT``, in the range's
+transaction, only if an endpoint asked for it (with none, nothing is read).
+
 SQLite has no data-modifying CTEs; the embedded default (small data, one writer) runs the
 same steps as separate statements (``ledger.bulk.credit_in_steps``). Both then credit
 accounts with debt one by one through the ledger's door (``ledger.bulk.credit_each``: it
@@ -185,6 +189,12 @@ async def _settle_range(run: _Month, accounts: _Range) -> dict[str, int]:
         counts, owing = await _settle_in_steps(run)
     else:
         counts, owing = await _settle_in_one_statement(run, accounts)
+    if counts["points"] > sum(int(item["reward_points"]) for item in owing):
+        # Those credited set-based, told in one go (``points.changed`` webhooks, if any
+        # endpoint asked: else nothing is read); the owing below pass the door, which tells.
+        await bulk.announce(
+            *queries.credited_in_bulk(run.offer_id, run.month, run.now, accounts), now=run.now
+        )
     # Accounts that owe points (a return found its points spent) take the general path,
     # which repays the debt from the new lot first; they are few.
     new_lots = await bulk.credit_each(

@@ -305,15 +305,22 @@ class PagesController(Controller):
         self,
         request: Request[Any, Any, Any],
         before: QueryJournalId = None,
+        before_imported: QueryJournalId = None,
     ) -> Response[Any]:
         p = await page(request)
         if p.session is None:
             return p.redirect("/signin")
-        found = await views.history(p.session.account_id, limit=HISTORY_PAGE, before=before)
+        found = await views.history(
+            p.session.account_id,
+            limit=HISTORY_PAGE,
+            before=before,
+            before_imported=before_imported,
+        )
         return p.render(
             "history.html",
             items=found.items,
             next_before=found.next_before,
+            next_before_imported=found.next_before_imported,
             no_points_reason=lambda reason: i18n.no_points_reason(p.lang, reason),
         )
 

@@ -138,6 +138,8 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "kind.cashback": ("Кешбэк", "Cashback"),
     "kind.bonus": ("Бонус", "Bonus"),
     "kind.no_points": ("Покупка без баллов", "Purchase, no points"),
+    "kind.imported": ("Покупка", "Purchase"),
+    "history.imported": ("из прежней программы", "in the previous program"),
     "history.no_points.categories": (
         "Баллы не начисляются на {categories}",
         "No points are earned on {categories}",

@@ -17,6 +17,21 @@ ENQUEUE = db.sql(
 ENQUEUE_ONCE = db.sql(ENQUEUE.postgres + " ON CONFLICT (dedupe_key) DO NOTHING")
 """A job for the worker that a waiting job with the same dedupe key absorbs."""
 
+
+def enqueue_set(jobs: str, p: db.Params, kind: str, now: datetime, *, sqlite: bool) -> str:
+    """A job of ``kind`` for every row of the SELECT ``jobs`` (``dedupe_key``, ``payload``
+    as JSON text; its arguments already in ``p``), due now, in one statement; a waiting job
+    with the same key absorbs its row (``ENQUEUE_ONCE``). SQLite needs the ``WHERE true``:
+    without it, ``ON CONFLICT`` after a SELECT parses as a join's ``ON``."""
+    payload = "j.payload" if sqlite else "CAST(j.payload AS JSON)"
+    return (
+        "INSERT INTO outbox_job (kind, dedupe_key, payload, status, attempts, due_at, "
+        f"last_error, created_at, updated_at) SELECT {p(kind)}, j.dedupe_key, {payload}, "
+        f"'pending', 0, {p(now)}, '', {p(now)}, {p(now)} FROM ({jobs}) AS j WHERE true "
+        "ON CONFLICT (dedupe_key) DO NOTHING"
+    )
+
+
 ENQUEUE_CLAIMED = db.sql(
     "INSERT INTO outbox_job (kind, dedupe_key, payload, status, attempts, due_at, "
     "last_error, created_at, updated_at) VALUES ($1, NULL, $2, 'running', 1, $3, '', $4, $4) "

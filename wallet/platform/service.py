@@ -5,7 +5,7 @@ All three write inside the caller's transaction, so they commit or roll back wit
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -37,6 +37,15 @@ async def enqueue(
         due_at or now,
         now,
     )
+
+
+async def enqueue_set(*, kind: str, jobs: str, args: Sequence[Any]) -> None:
+    """``enqueue`` for a set-based writer: one job per row of the SELECT ``jobs`` (columns
+    ``dedupe_key`` and ``payload``, JSON text; its arguments ``args`` are its ``$1..$n``),
+    due now, in one statement in the caller's transaction, not a round trip per row."""
+    p = db.Params(*args)
+    text = queries.enqueue_set(jobs, p, kind, clock.now(), sqlite=db.is_sqlite())
+    await db.fetch(text, *p.values)
 
 
 # Pass sync's ``outbox.queue_pass_update``, handed over when pass sync is imported: the

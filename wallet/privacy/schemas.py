@@ -33,6 +33,8 @@ class Export(msgspec.Struct, frozen=True):
     offers: list[dict[str, Any]]
     messages: list[dict[str, Any]]
     devices: list[dict[str, Any]]
+    # Purchases made in the previous program, brought by the chain's import.
+    imported_receipts: list[dict[str, Any]] = []
 
 
 class EraseIn(msgspec.Struct, frozen=True, forbid_unknown_fields=True):

@@ -11,7 +11,9 @@ through its service functions (``members.privacy``, ``ledger.privacy`` ...).
   (consents withdrawn, queued deliveries skipped), the cards are blocked so the pass update
   voids the Apple passes and sets the Google objects INACTIVE, the pass registrations are
   dropped once the void was pushed (job ``privacy.drop_registrations``), tokens and page
-  sessions are revoked. A second erase answers the same and changes nothing.
+  sessions are revoked, and the webhook deliveries about the person lose their bodies (ids,
+  card numbers), those not yet sent for good. A second erase answers the same and changes
+  nothing.
 - **Retention** erases members with no activity for ``WALLET_RETENTION_YEARS`` years.
 - Every support view of personal data is an audit event ``support.*`` (who, whose, when,
   why), listable through ``access_log``.
@@ -47,6 +49,7 @@ from wallet.privacy.schemas import (
 from wallet.receipts import privacy as receipt_privacy
 from wallet.signin import limits
 from wallet.signin import service as signin
+from wallet.webhooks import service as webhooks
 
 log = logging.getLogger("wallet.privacy")
 
@@ -80,6 +83,7 @@ async def export(member_id: int, *, now: datetime) -> Export:
         balance=summary.balance,
         movements=await ledger_privacy.movements(account_id),
         receipts=await receipt_privacy.receipts_of_account(account_id),
+        imported_receipts=await receipt_privacy.imported_of_account(account_id),
         offers=await offer_privacy.offers_of_account(account_id),
         messages=await campaign_privacy.deliveries_of_account(account_id),
         devices=await pass_privacy.devices_of_account(account_id),
@@ -174,6 +178,9 @@ async def erase_in_transaction(
             dedupe_key=f"privacy:drop:{before.account_id}",
             due_at=now + REGISTRATIONS_KEPT,
         )
+        # Last, so whatever the erase itself told the webhooks goes too: the deliveries
+        # about this person lose their bodies, and those not sent yet never go.
+        await webhooks.forget_account(before.account_id)
         if source == "support":
             await platform.audit(
                 actor=actor,

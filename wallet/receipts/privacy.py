@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from wallet.receipts.tables import Receipt, ReceiptLine, ReceiptReturn
+from wallet.receipts.tables import ImportedReceipt, Receipt, ReceiptLine, ReceiptReturn
 
 
 async def receipts_of_account(account_id: int) -> list[dict[str, Any]]:
@@ -61,3 +61,19 @@ async def receipts_of_account(account_id: int) -> list[dict[str, Any]]:
         row["lines"] = lines[row["id"]]
         row["returns"] = returns[row["id"]]
     return receipts  # type: ignore[no-any-return]
+
+
+async def imported_of_account(account_id: int) -> list[dict[str, Any]]:
+    """The account's purchases from its previous program (brought by an import), oldest
+    first."""
+    rows = (
+        await ImportedReceipt.select(
+            ImportedReceipt.old_id.as_alias("receipt_id"),
+            ImportedReceipt.occurred_at,
+            ImportedReceipt.paid_kopecks,
+            ImportedReceipt.category,
+        )
+        .where(ImportedReceipt.account_id == account_id)
+        .order_by(ImportedReceipt.occurred_at, ImportedReceipt.id)
+    )
+    return rows  # type: ignore[no-any-return]

@@ -6,6 +6,9 @@ connection, which is why they are fixed texts (or built per row count) and not p
 
 from __future__ import annotations
 
+from datetime import datetime
+from typing import Any
+
 from wallet import db
 
 STORE_CODE = db.sql("SELECT code FROM store WHERE id = $1")
@@ -99,3 +102,48 @@ USE_SPEND_CODE = db.sql(
     "RETURNING id"
 )
 """The code used up by one receipt, in its transaction; no row back: another took it."""
+
+
+_IMPORTED_COLUMNS = "account_id, old_id, occurred_at, paid_kopecks, category, created_at"
+
+
+def insert_imported(rows: int) -> str:
+    """SQLite: ``rows`` purchases of an old program (``_IMPORTED_COLUMNS``) at once."""
+    marks = ", ".join(
+        "(" + ", ".join(f"${r * 6 + c + 1}" for c in range(6)) + ")" for r in range(rows)
+    )
+    return f"INSERT INTO imported_receipt ({_IMPORTED_COLUMNS}) VALUES {marks}"
+
+
+INSERT_IMPORTED = db.sql(
+    f"INSERT INTO imported_receipt ({_IMPORTED_COLUMNS}) SELECT * FROM unnest($1::int[], "
+    "$2::text[], $3::timestamptz[], $4::bigint[], $5::text[], $6::timestamptz[])"
+)
+"""PostgreSQL: ``insert_imported`` with one array per column."""
+
+
+def imported_page(
+    account_id: int,
+    *,
+    after: datetime | None,
+    until: datetime | None,
+    before_id: int | None,
+    limit: int,
+) -> tuple[db.Sql, list[Any]]:
+    """An account's purchases from its old program, newest first (by when they happened,
+    then id): those that happened in (after, until], or those older than the one with id
+    ``before_id`` (the next page of them)."""
+    p = db.Params(account_id)
+    where = "account_id = $1"
+    if after is not None:
+        where += f" AND occurred_at > {p(after)}"
+    if until is not None:
+        where += f" AND occurred_at <= {p(until)}"
+    if before_id is not None:
+        edge = f"(SELECT occurred_at FROM imported_receipt WHERE id = {p(before_id)})"
+        where += f" AND (occurred_at < {edge} OR (occurred_at = {edge} AND id < {p(before_id)}))"
+    text = (
+        "SELECT id, old_id, occurred_at, paid_kopecks, category FROM imported_receipt "
+        f"WHERE {where} ORDER BY occurred_at DESC, id DESC LIMIT {p(limit)}"
+    )
+    return db.sql(text, occurred_at=db.timestamp), p.values

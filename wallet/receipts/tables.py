@@ -106,3 +106,18 @@ class SpendCode(Table, tablename="spend_code"):
     used_at = Timestamptz(null=True, default=None)
     # The receipt (``<store id>:<receipt id>``) that used it: its retry gets the first reply.
     used_for = Varchar(length=100, null=True, default=None)
+
+
+class ImportedReceipt(Table, tablename="imported_receipt"):
+    """A purchase of the shopper's previous program, brought by ``wallet import receipts``:
+    not a receipt of ours (no store, lines or points here; they earned points there), kept
+    so the shopper's history shows it, marked as from the old program. ``old_id`` is the
+    old system's receipt id."""
+
+    id = BigSerial(primary_key=True)
+    account_id = Integer(index=True)
+    old_id = Varchar(length=64)
+    occurred_at = Timestamptz()
+    paid_kopecks = BigInt()
+    category = Varchar(length=64, default="")
+    created_at = Timestamptz(default=TimestamptzNow())

@@ -69,7 +69,10 @@ class MeController(Controller):
         "/history",
         operation_id="myHistory",
         summary="My point movements with their receipts, newest first",
-        description="Pass the reply's next_before as `before` for the next page.",
+        description="Pass the reply's next_before as `before` for the next page. Purchases "
+        "made in the previous program (brought by the chain's import) are listed among them "
+        "by date as kind `imported`; once the movements are all shown, the older ones "
+        "follow: pass next_before_imported as `before_imported`.",
         responses=errors(400),
     )
     async def history(
@@ -77,10 +80,13 @@ class MeController(Controller):
         request: Request[Any, Any, Any],
         limit: Annotated[int, Parameter(ge=1, le=100)] = 20,
         before: QueryJournalId = None,
+        before_imported: QueryJournalId = None,
     ) -> views.HistoryPage:
         who = principal(request)
         assert who.account_id is not None
-        return await views.history(who.account_id, limit=limit, before=before)
+        return await views.history(
+            who.account_id, limit=limit, before=before, before_imported=before_imported
+        )
 
     @post(
         "/signout",

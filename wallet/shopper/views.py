@@ -14,6 +14,7 @@ from wallet.ledger import reads as ledger_reads
 from wallet.members import service
 from wallet.members.schemas import ExpiryOut, Links, MeOut, ReferralOut
 from wallet.passsync import links as pass_links
+from wallet.receipts import imported as receipt_imports
 from wallet.receipts import reads as receipt_reads
 from wallet.receipts import service as receipts
 
@@ -74,18 +75,25 @@ async def me(member_id: int, *, now: datetime) -> MeOut:
 
 class HistoryItem(msgspec.Struct, frozen=True):
     id: int
-    """The journal entry; 0 for a receipt that moved no points (kind ``no_points``)."""
+    """The journal entry; 0 for a receipt that moved no points (kind ``no_points``) and
+    for a purchase of the previous program (kind ``imported``)."""
     kind: str
+    """The journal entry's kind (``earn``, ``redeem``...), ``no_points`` for a receipt that
+    moved none, or ``imported``: a purchase made in the shopper's previous program, brought
+    by the chain's import (its points were earned there; ``receipt_id`` is the old
+    program's receipt id)."""
     points: int
     at: datetime
-    """When the points moved (the receipt's posting for a purchase)."""
+    """When the points moved (the receipt's posting for a purchase; for ``imported``, when
+    the purchase happened)."""
     receipt_id: str | None
     store: str | None
     receipt_total_kopecks: int | None
     lot_expires_at: datetime | None
     reason: str
     """Why: a support adjustment's reason; for ``no_points``, ``categories:<a>,<b>`` (every
-    line was of a category that earns nothing) or ``too_small`` (the points rounded to 0)."""
+    line was of a category that earns nothing) or ``too_small`` (the points rounded to 0);
+    for ``imported``, ``category:<name>`` when the old program gave one."""
     receipt_at: datetime | None = None
     """When the purchase happened, by the till's clock (the receipt's ``occurred_at``)."""
 
@@ -93,6 +101,9 @@ class HistoryItem(msgspec.Struct, frozen=True):
 class HistoryPage(msgspec.Struct, frozen=True):
     items: list[HistoryItem]
     next_before: int | None
+    next_before_imported: int | None = None
+    """When ``next_before`` is null (the point movements are all shown) and older purchases
+    of the previous program remain: pass it as ``before_imported`` for the next page."""
 
 
 def _no_points_reason(row: dict[str, object]) -> str:
@@ -102,7 +113,38 @@ def _no_points_reason(row: dict[str, object]) -> str:
     return "too_small"
 
 
-async def history(account_id: int, *, limit: int, before: int | None) -> HistoryPage:
+def _imported_item(kept: receipt_imports.Kept) -> HistoryItem:
+    return HistoryItem(
+        id=0,
+        kind="imported",
+        points=0,
+        at=kept.occurred_at,
+        receipt_id=kept.old_id,
+        store=None,
+        receipt_total_kopecks=kept.paid_kopecks,
+        lot_expires_at=None,
+        reason=f"category:{kept.category}" if kept.category else "",
+        receipt_at=kept.occurred_at,
+    )
+
+
+# Purchases of the previous program listed between two point movements at most (the rest
+# of a long old history follows the last movement, a page at a time).
+IMPORTED_BETWEEN = 100
+
+
+async def history(
+    account_id: int, *, limit: int, before: int | None, before_imported: int | None = None
+) -> HistoryPage:
+    if before_imported is not None:
+        # Past the last point movement: the old program's purchases, a page at a time.
+        older = await receipt_imports.page(account_id, before_id=before_imported, limit=limit + 1)
+        shown = older[:limit]
+        return HistoryPage(
+            items=[_imported_item(kept) for kept in shown],
+            next_before=None,
+            next_before_imported=shown[-1].id if len(older) > limit else None,
+        )
     lines = await ledger_reads.history(account_id, limit=limit, before_id=before)
     found = await receipts.receipts_by_id({line.receipt_id for line in lines if line.receipt_id})
     more = len(lines) == limit
@@ -113,9 +155,13 @@ async def history(account_id: int, *, limit: int, before: int | None) -> History
     if before is not None:
         edge = await ledger_reads.history(account_id, limit=1, before_id=before + 1)
         until = edge[0].created_at if edge and edge[0].id == before else None
-    quiet = await receipt_reads.receipts_without_points(
-        account_id, after=lines[-1].created_at if more and lines else None, until=until
-    )
+    after = lines[-1].created_at if more and lines else None
+    quiet = await receipt_reads.receipts_without_points(account_id, after=after, until=until)
+    # So are the purchases of the previous program that happened in that span: on the
+    # last page of movements, as many as fill the page, and the rest on pages of their own.
+    cap = IMPORTED_BETWEEN if more else limit - len(lines)
+    old = await receipt_imports.page(account_id, after=after, until=until, limit=cap + 1)
+    next_imported = old[cap - 1].id if not more and len(old) > cap else None
     dated: list[tuple[datetime, HistoryItem]] = []
     for line in lines:
         receipt = found.get(line.receipt_id) if line.receipt_id else None
@@ -146,7 +192,10 @@ async def history(account_id: int, *, limit: int, before: int | None) -> History
             receipt_at=row["occurred_at"],
         )
         dated.append((row["posted_at"], item))
+    dated.extend((kept.occurred_at, _imported_item(kept)) for kept in old[:cap])
     dated.sort(key=lambda pair: pair[0], reverse=True)
     return HistoryPage(
-        items=[item for _at, item in dated], next_before=lines[-1].id if more else None
+        items=[item for _at, item in dated],
+        next_before=lines[-1].id if more else None,
+        next_before_imported=next_imported,
     )

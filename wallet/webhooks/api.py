@@ -102,7 +102,8 @@ class WebhooksController(Controller):
         operation_id="replayWebhookDelivery",
         summary="Send a delivery's event again (same event id and body, signed anew)",
         description="It goes after the account's deliveries already waiting. Refused: 404 "
-        "webhook_delivery_not_found; 422 webhook_disabled.",
+        "webhook_delivery_not_found; 422 webhook_disabled, or webhook_delivery_erased (the "
+        "shopper it was about was erased: its body is gone).",
         status_code=202,
         responses=errors(404, 422),
     )

@@ -15,8 +15,9 @@ from wallet.webhooks import delivery, service
 
 log = logging.getLogger("wallet.webhooks")
 
-# The delivery log keeps delivered events this long (failed and waiting ones stay until
-# replayed or delivered): long enough to answer "did you send it?" for a month's close.
+# The delivery log keeps delivered events (and those erased before they went out) this
+# long (failed and waiting ones stay until replayed or delivered): long enough to answer
+# "did you send it?" for a month's close.
 KEEP_DELIVERED = timedelta(days=35)
 
 
@@ -27,10 +28,10 @@ async def deliver(payload: dict[str, Any]) -> None:
 async def prune(_payload: dict[str, Any]) -> None:
     removed = await platform.delete_in_batches(
         "webhook_delivery",
-        "status = 'delivered' AND delivered_at < $1",
+        "(status = 'delivered' AND delivered_at < $1) OR (status = 'erased' AND created_at < $1)",
         clock.now() - KEEP_DELIVERED,
     )
-    log.info("webhooks housekeeping removed %s delivered deliveries", removed)
+    log.info("webhooks housekeeping removed %s delivered or erased deliveries", removed)
 
 
 register(service.DELIVER, deliver)

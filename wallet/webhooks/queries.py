@@ -3,6 +3,10 @@
 
 from __future__ import annotations
 
+import re
+from collections.abc import Sequence
+from datetime import datetime
+
 from wallet import db
 
 INSERT_ENDPOINT = db.sql(
@@ -44,6 +48,64 @@ INSERT_DELIVERY = db.sql(
     "$7, $6, NULL) RETURNING id"
 )
 
+# A version-4 UUID made by the database, one per event (the body's ``id``): PostgreSQL has
+# one built in (13+); SQLite spells it from random bytes.
+_NEW_EVENT_ID = {
+    False: "gen_random_uuid()::text",
+    True: "lower(hex(randomblob(4)) || '-' || hex(randomblob(2)) || '-4' || "
+    "substr(hex(randomblob(2)), 2) || '-' || substr('89ab', 1 + (random() & 3), 1) || "
+    "substr(hex(randomblob(2)), 2) || '-' || hex(randomblob(6)))",
+}
+_NAME = re.compile(r"^[a-z_]+$")
+
+
+def _endpoints(endpoint_ids: Sequence[int]) -> str:
+    """The endpoints told, as a table of one column ``id`` (whole numbers of our own)."""
+    return "(" + " UNION ALL ".join(f"SELECT {int(i)} AS id" for i in endpoint_ids) + ") AS e"
+
+
+def insert_deliveries_set(
+    rows: str,
+    p: db.Params,
+    *,
+    endpoint_ids: Sequence[int],
+    event_type: str,
+    columns: Sequence[str],
+    now: datetime,
+    sqlite: bool,
+) -> str:
+    """One delivery per row of the SELECT ``rows`` (its arguments already in ``p``; column
+    ``account_id`` and the whole-number ``columns`` that are the event's ``data``) and
+    endpoint, with the body ``publish`` would write, built in SQL. The event ids are drawn
+    once per row in a MATERIALIZED CTE, so every endpoint gets the same id for one event."""
+    assert all(_NAME.match(name) for name in columns), columns
+    data = " || ',' || ".join(f"'\"{name}\":' || ev.{name}" for name in columns)
+    head = (
+        f'\'{{"id":"\' || ev.event_id || \'","type":"\' || {p(event_type)} || '
+        f'\'","created_at":"\' || {p(now.isoformat())} || \'","data":{{\''
+    )
+    at = p(now)
+    return (
+        f"WITH ev AS MATERIALIZED (SELECT {_NEW_EVENT_ID[sqlite]} AS event_id, r.* "
+        f"FROM ({rows}) AS r) "
+        "INSERT INTO webhook_delivery (endpoint_id, event_id, event_type, account_id, body, "
+        "status, attempts, next_attempt_at, lease_until, last_status, last_error, replay_of, "
+        f"created_at, delivered_at) SELECT e.id, ev.event_id, {p(event_type)}, ev.account_id, "
+        f"{head} || {data} || '}}}}', 'pending', 0, {at}, NULL, NULL, '', NULL, {at}, NULL "
+        f"FROM ev CROSS JOIN {_endpoints(endpoint_ids)} ORDER BY ev.account_id, e.id"
+    )
+
+
+def stream_jobs_set(rows: str, endpoint_ids: Sequence[int]) -> str:
+    """The job of each (endpoint, account) stream of the SELECT ``rows``: its dedupe key
+    (``service.stream_key``) and payload, for ``platform.enqueue_set``."""
+    return (
+        "SELECT 'webhook:' || e.id || ':' || r.account_id AS dedupe_key, "
+        "'{\"endpoint_id\":' || e.id || ',\"account_id\":' || r.account_id || '}' AS payload "
+        f"FROM ({rows}) AS r CROSS JOIN {_endpoints(endpoint_ids)}"
+    )
+
+
 HEAD = db.sql(
     "SELECT id, event_id, event_type, body, status, attempts, next_attempt_at, lease_until, "
     "created_at FROM webhook_delivery WHERE endpoint_id = $1 AND account_id = $2 "
@@ -69,8 +131,10 @@ DELIVERED = db.sql(
 )
 FAILED_ATTEMPT = db.sql(
     "UPDATE webhook_delivery SET status = $2, lease_until = NULL, last_status = $3, "
-    "last_error = $4, next_attempt_at = $5 WHERE id = $1"
+    "last_error = $4, next_attempt_at = $5 WHERE id = $1 AND status = 'sending'"
 )
+"""A failed attempt of the delivery this worker holds; one erased meanwhile (its body
+gone) stays ``erased``, never waits for a retry."""
 ENDPOINT_OK = db.sql("UPDATE webhook_endpoint SET failures = 0, failing_since = NULL WHERE id = $1")
 ENDPOINT_FAILED = db.sql(
     "UPDATE webhook_endpoint SET failures = failures + 1, "
@@ -82,6 +146,20 @@ DISABLE = db.sql(
     "UPDATE webhook_endpoint SET status = 'disabled', disabled_reason = $2 "
     "WHERE id = $1 AND status = 'active' RETURNING id, url"
 )
+
+ENDPOINT_IDS = db.sql("SELECT id FROM webhook_endpoint ORDER BY id")
+"""Every endpoint, disabled ones too (a few rows: one per registered system)."""
+
+ERASE_DELIVERIES = db.sql(
+    "UPDATE webhook_delivery SET body = '', "
+    "status = CASE WHEN status IN ('pending', 'sending') THEN 'erased' ELSE status END, "
+    "last_error = CASE WHEN status IN ('pending', 'sending') THEN $3 ELSE last_error END "
+    "WHERE endpoint_id = $1 AND account_id = $2 AND body <> '' RETURNING status"
+)
+"""An erased shopper's deliveries to one endpoint (by the stream index: endpoint, then
+account): every body emptied, delivered or not (what they said was the person's: ids,
+card numbers), and those still waiting never sent. One in flight is ``erased`` too: its
+worker marks it delivered if the receiver took it, never retries it."""
 
 PENDING_STREAMS = db.sql(
     "SELECT DISTINCT account_id FROM webhook_delivery WHERE endpoint_id = $1 "

@@ -45,7 +45,8 @@ Url = Annotated[
         min_length=9, max_length=2000, pattern=LINE_PATTERN, description="https://... (public)"
     ),
 ]
-DeliveryStatus = Literal["pending", "sending", "delivered", "failed"]
+# ``erased``: the shopper it was about was erased before it went out; never sent.
+DeliveryStatus = Literal["pending", "sending", "delivered", "failed", "erased"]
 
 
 class WebhookIn(msgspec.Struct, frozen=True, forbid_unknown_fields=True):

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import time
 import uuid
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -35,6 +36,10 @@ class DeliveryNotFound(NotFound):
 
 class WebhookDisabled(InvalidInput):
     code = "webhook_disabled"
+
+
+class DeliveryErased(InvalidInput):
+    code = "webhook_delivery_erased"
 
 
 def stream_key(endpoint_id: int, account_id: int) -> str:
@@ -138,6 +143,12 @@ async def replay(endpoint_id: int, delivery_id: int, *, actor: str, now: datetim
                 {"webhook_id": endpoint_id, "delivery_id": delivery_id},
             )
         old = rows[0]
+        if not old["body"]:
+            raise DeliveryErased(
+                f"delivery {delivery_id} was about a shopper whose data was erased: its "
+                "body is gone and cannot be sent again",
+                {"webhook_id": endpoint_id, "delivery_id": delivery_id},
+            )
         made = await db.fetch(
             queries.INSERT_DELIVERY,
             endpoint_id,
@@ -158,6 +169,24 @@ async def replay(endpoint_id: int, delivery_id: int, *, actor: str, now: datetim
     new_id = int(made[0]["id"])
     found = await deliveries(endpoint_id, status=None, before_id=new_id + 1, limit=1)
     return found[0]
+
+
+ERASED_NOTE = "not sent: the shopper's data was erased (152-FZ)"
+
+
+async def forget_account(account_id: int) -> int:
+    """Erase what the deliveries say about the account's person (152-FZ), in the erase's
+    transaction: every delivery of the account, to any endpoint, loses its body (member
+    and card ids, card numbers), delivered ones keep their place in the log, and those not
+    yet delivered are never sent (status ``erased``; the account's stream moves past
+    them). Returns how many deliveries were erased before being sent."""
+    unsent = 0
+    for endpoint in await db.fetch(queries.ENDPOINT_IDS):
+        rows = await db.fetch(
+            queries.ERASE_DELIVERIES, int(endpoint["id"]), account_id, ERASED_NOTE
+        )
+        unsent += sum(1 for row in rows if row["status"] == "erased")
+    return unsent
 
 
 # How long the list of active endpoints is trusted: every event of a till's receipt asks
@@ -208,3 +237,37 @@ async def publish(*, event_type: str, account_id: int, data: dict[str, Any], now
             queries.INSERT_DELIVERY, endpoint_id, event_id, event_type, account_id, body, now, None
         )
         await queue_stream(endpoint_id, account_id)
+
+
+async def publish_set(
+    *,
+    event_type: str,
+    rows: str,
+    args: Sequence[Any],
+    columns: Sequence[str],
+    now: datetime,
+) -> None:
+    """``publish`` for a set-based writer's event about many accounts (the month-end
+    cashback's credit), in its transaction: for every active endpoint that asked for
+    ``event_type``, one delivery per row of the SELECT ``rows`` (its arguments ``args``;
+    ``account_id`` and the whole-number ``columns``, the event's ``data``) and each stream's
+    job, in two ``INSERT ... SELECT`` statements. When nobody asked, nothing is read."""
+    listeners = sorted(
+        endpoint_id for endpoint_id, events in await _listeners() if event_type in events
+    )
+    if not listeners:
+        return
+    p = db.Params(*args)
+    text = queries.insert_deliveries_set(
+        rows,
+        p,
+        endpoint_ids=listeners,
+        event_type=event_type,
+        columns=columns,
+        now=now,
+        sqlite=db.is_sqlite(),
+    )
+    await db.fetch(text, *p.values)
+    await platform.enqueue_set(
+        kind=DELIVER, jobs=queries.stream_jobs_set(rows, listeners), args=args
+    )
