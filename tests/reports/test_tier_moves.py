@@ -10,6 +10,8 @@ import sys
 from asyncio.subprocess import PIPE
 from datetime import timedelta
 
+import jsonschema_rs
+
 from tests.conftest import ROOT
 from tests.offers.support import in_this_month, mid_month, this_month
 from tests.support.shop import Shop, bearer, line, make_key
@@ -27,8 +29,18 @@ async def _joined(shopper, month: str) -> None:
 
 
 async def _health(client, key, **params):
+    """The report's month ends by month, checked against the reply the OpenAPI document
+    describes (the new fields included, ``from`` by that name)."""
     reply = await client.get("/api/v1/admin/reports/health", params=params, headers=bearer(key))
     assert reply.status_code == 200, reply.text
+    document = (await client.get("/schema/openapi.json")).json()
+    operation = document["paths"]["/api/v1/admin/reports/health"]["get"]
+    described = operation["responses"]["200"]["content"]["application/json"]["schema"]
+    schema = {**described, "components": document["components"]}
+    jsonschema_rs.validate(schema, reply.json())
+    standing = document["components"]["schemas"]["StandingMonth"]["properties"]
+    assert {"tiers", "rfm_groups", "tier_moves", "rfm_moves", "live"} <= set(standing)
+    assert "from" in document["components"]["schemas"]["Move"]["properties"]
     return {m["month"]: m for m in reply.json()["standings"]}
 
 
