@@ -246,7 +246,8 @@ class ReportsController(Controller):
         "`standings`: per month end, accounts per tier and per RFM group, tier moves since the "
         "month end before (up, down, same, new accounts, and every from→to pair) and RFM group "
         "moves (from→to); read from the record the worker makes at each month end, the "
-        "current month computed now (`live`); a month end not recorded has `recorded` false "
+        "current month as of now (`live`: tiers computed now, RFM groups of the last nightly "
+        "scoring); a month end not recorded has `recorded` false "
         "and its moves null. `format=csv|xlsx` gives a file (sheets Уровни, Переходы уровней, "
         "Переходы RFM).",
         guards=[allow(*AGGREGATES)],

@@ -21,7 +21,9 @@ from wallet.segments.schemas import RFM_GROUPS
 STANDINGS_NOTE = (
     "Tiers and RFM groups are recorded for every account at each month end by the worker's "
     "month-end job (from its first month on; `wallet record-standings` fills earlier months "
-    "from the receipts); the current month is computed now. Moves compare two month ends."
+    "from the receipts). The current month is now: tiers computed live, RFM groups as of the "
+    "last nightly scoring. Moves compare two month ends; tier changes within a month that "
+    "are undone by its end are not counted."
 )
 
 

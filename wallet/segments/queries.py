@@ -350,21 +350,47 @@ def standing_select(p: db.Params, at: StandingAt) -> str:
     group as the nightly scoring (``SCORE_RFM``, ``SCORE_RFM_REST``) names it, over the
     receipts before ``at.end`` of those who were shoppers then; NULL for an account with no
     shopper. Everything is read as it was at ``at.end``, so an earlier month end can be
-    recorded later (``wallet record-standings``) and come out the same."""
-    end, month = p(at.end), p(at.month)
-    first = p(at.first_month or at.month)
-    this_year, last_year = p(at.this_year), p(at.last_year)
-    window, new_since = p(at.window), p(at.new_since)
+    recorded later (``wallet record-standings``) and come out the same.
+
+    ``at.live`` (now, for a report): the group is the last nightly scoring's (``rfm_score``;
+    a shopper who joined since is "new", as the next scoring will say), because scoring a
+    million shoppers again took 15 s (bench/bench_standings.py) where a report has 5."""
+    end = p(at.end)
     lifetime = "a.lifetime_spend_kopecks" if at.live else "COALESCE(sp.lifetime, 0)"
-    qualifying = {
-        "rolling": "COALESCE(sp.window_spend, 0)",
-        "calendar": (
+    if at.basis == "rolling":
+        qualifying, since = "COALESCE(sp.window_spend, 0)", at.first_month or at.month
+    elif at.basis == "calendar":
+        qualifying = (
             "(CASE WHEN COALESCE(sp.this_year, 0) > COALESCE(sp.last_year, 0) "
             "THEN COALESCE(sp.this_year, 0) ELSE COALESCE(sp.last_year, 0) END)"
-        ),
-    }.get(at.basis, lifetime)
+        )
+        since = at.last_year
+    else:
+        qualifying, since = lifetime, "0000-00"
     tier = _tier_case(p, at.bands, qualifying, floor=False)
     floor = _tier_case(p, at.bands, qualifying, floor=True)
+    spend = ""
+    if not (at.live and qualifying == lifetime):
+        month, first, low = p(at.month), p(at.first_month or at.month), p(since)
+        this_year, last_year = p(at.this_year), p(at.last_year)
+        spend = (
+            "LEFT JOIN (SELECT account_id, SUM(spent_kopecks) AS lifetime, "
+            f"SUM(CASE WHEN month >= {first} THEN spent_kopecks ELSE 0 END) AS window_spend, "
+            f"SUM(CASE WHEN month >= {this_year} THEN spent_kopecks ELSE 0 END) AS this_year, "
+            f"SUM(CASE WHEN month >= {last_year} AND month < {this_year} "
+            "THEN spent_kopecks ELSE 0 END) AS last_year "
+            f"FROM account_spend_month WHERE month <= {month} AND month >= {low} "
+            "GROUP BY account_id) sp ON sp.account_id = a.id "
+        )
+    if at.live:
+        return (
+            f"SELECT a.id AS account_id, {tier} AS tier, {floor} AS tier_floor_kopecks, "
+            "COALESCE(r.rfm_group, CASE WHEN EXISTS "
+            "(SELECT 1 FROM member m WHERE m.account = a.id) THEN 'new' END) AS rfm_group "
+            f"FROM account a {spend}LEFT JOIN rfm_score r ON r.account_id = a.id "
+            f"WHERE a.created_at < {end}"
+        )
+    window, new_since = p(at.window), p(at.new_since)
     shoppers = f"SELECT account FROM member WHERE created_at < {end}"
     return (
         f"SELECT a.id AS account_id, {tier} AS tier, {floor} AS tier_floor_kopecks, "
@@ -372,14 +398,7 @@ def standing_select(p: db.Params, at: StandingAt) -> str:
         f"WHEN q.account_id IS NULL THEN (CASE WHEN mb.joined >= {new_since} "
         "THEN 'new' ELSE 'lost' END) "
         f"WHEN q.first_at >= {new_since} THEN 'new' {_RFM_MAP} AS rfm_group "
-        "FROM account a "
-        "LEFT JOIN (SELECT account_id, SUM(spent_kopecks) AS lifetime, "
-        f"SUM(CASE WHEN month >= {first} THEN spent_kopecks ELSE 0 END) AS window_spend, "
-        f"SUM(CASE WHEN month >= {this_year} THEN spent_kopecks ELSE 0 END) AS this_year, "
-        f"SUM(CASE WHEN month >= {last_year} AND month < {this_year} "
-        "THEN spent_kopecks ELSE 0 END) AS last_year "
-        f"FROM account_spend_month WHERE month <= {month} GROUP BY account_id) sp "
-        "ON sp.account_id = a.id "
+        f"FROM account a {spend}"
         "LEFT JOIN (SELECT account AS account_id, MIN(created_at) AS joined FROM member "
         f"WHERE created_at < {end} GROUP BY account) mb ON mb.account_id = a.id "
         "LEFT JOIN (SELECT s.account_id, s.first_at, "

@@ -165,8 +165,9 @@ async def month_moves(first: str, last: str) -> dict[str, list[MoveCount]]:
 
 
 async def moves_now(*, now: datetime) -> list[MoveCount]:
-    """Every account's tier and RFM group now (the same computation as a month end, with
-    the receipts so far), beside its record at the end of last month."""
+    """Every account's tier now (the same computation as a month end, with the spend so
+    far) and RFM group as of the last nightly scoring, beside its record at the end of
+    last month."""
     month = month_key(now)
     at = await _at(now.astimezone(UTC), month, live=True)
     p = db.Params()
