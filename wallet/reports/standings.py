@@ -28,6 +28,8 @@ STANDINGS_NOTE = (
 
 
 async def standings(months: list[str], *, now: datetime) -> list[StandingMonth]:
+    """Each month end of ``months`` (ascending): tiers and RFM groups, and the moves since
+    the month end before when both are recorded; the current month as of now."""
     first, last = months[0], months[-1]
     current = standing.month_key(now)
     records = {

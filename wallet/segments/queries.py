@@ -459,6 +459,9 @@ FINISH_MONTH = db.sql(
     "WHERE month = $1"
 )
 
+ANALYZE_STANDINGS = db.sql("ANALYZE account_standing_month")
+"""PostgreSQL only: fresh statistics after a month's rows went in."""
+
 RECORDED_MONTHS = db.sql(
     "SELECT month, as_of, accounts FROM standing_month WHERE month >= $1 AND month <= $2 "
     "ORDER BY month",
