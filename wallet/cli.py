@@ -238,6 +238,28 @@ async def rfm(_: argparse.Namespace) -> int:
     return 0
 
 
+async def record_standings(args: argparse.Namespace) -> int:
+    """Record the tier and RFM group of every account at each ended month end from
+    ``--since`` on (the worker records each month as it ends; this fills the months before
+    it ran, from the receipts). Months already recorded are left as they are."""
+    from wallet import clock
+    from wallet.segments import standing
+
+    for month, accounts in (await standing.record_since(args.since, now=clock.now())).items():
+        print(f"{month} {'already recorded' if accounts is None else f'{accounts} accounts'}")
+    return 0
+
+
+def _month(text: str) -> str:
+    from datetime import datetime
+
+    try:
+        datetime.strptime(text, "%Y-%m")
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a month (YYYY-MM)") from None
+    return text
+
+
 EXTRA_COMMANDS: list[Callable[[Any], None]] = []
 
 
@@ -296,6 +318,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("rfm", help="score every account on recency, frequency and money now")
     p.set_defaults(run=rfm)
+    p = sub.add_parser(
+        "record-standings",
+        help="record every account's tier and RFM group at each month end since a month",
+    )
+    p.add_argument("--since", type=_month, required=True, help="the first month, YYYY-MM")
+    p.set_defaults(run=record_standings)
 
     from wallet.offers.commands import add_commands as add_offer_commands
 

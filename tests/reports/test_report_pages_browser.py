@@ -136,6 +136,10 @@ async def test_the_report_pages_draw_their_charts_beside_their_numbers(database,
         assert "Удержание" in await tab.text("main")
         # This month's cohort: the ten who joined, seven of whom bought (70 %).
         assert "70 %" in (await tab.text("#cohorts")).replace("\u00a0", " ")
+        # Tiers now, computed live (no month end recorded in this run): the ten in the base
+        # tier, drawn as a chart beside the table.
+        assert "(сейчас)\t10\t0" in await tab.text("#tiers")
+        assert await tab.js("document.querySelectorAll('main svg').length") == 2
         assert _drawn(await _shot(tab, f"{kind}-report-health.png"))
 
         await tab.open(f"{server}/console/reports/liability")

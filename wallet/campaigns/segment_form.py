@@ -17,20 +17,12 @@ from typing import Any
 import msgspec
 
 from wallet import inputs
-from wallet.segments.schemas import RFM_GROUPS, SegmentFilter
+from wallet.segments.schemas import RFM_GROUP_NAMES, RFM_GROUPS, SegmentFilter
 
 # A group is the empty form plus one: the marketer adds an OR group by filling the spare.
 MAX_GROUPS = 10
 
-RFM_NAMES = {
-    "champions": "Чемпионы",
-    "loyal": "Лояльные",
-    "new": "Новички",
-    "at_risk": "В зоне риска",
-    "hibernating": "Засыпающие",
-    "lost": "Потерянные",
-    "others": "Остальные",
-}
+RFM_NAMES = RFM_GROUP_NAMES
 MONTHS = (
     "январь",
     "февраль",

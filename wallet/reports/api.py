@@ -238,13 +238,19 @@ class ReportsController(Controller):
     @get(
         "/health",
         operation_id="programHealth",
-        summary="Program health: retention cohorts, active shoppers and average receipt by month",
+        summary="Program health: retention cohorts, activity, tiers and RFM groups by month",
         description="Months [from, to] of the program's zone (default: the last 12 up to this "
         "one; at most 24, 422 beyond or for a month ahead). `cohorts`: members by join month "
         "and how many of them bought (money paid) in each month from then on, with the share; "
         "`months`: shoppers who bought, receipts, revenue and the average receipt. "
         "`card_share_note` says why the share of receipts with a card is not given. "
-        "`format=csv|xlsx` gives a file.",
+        "`standings`: per month end, accounts per tier and per RFM group, tier moves since the "
+        "month end before (up, down, same, new accounts, and every from→to pair) and RFM group "
+        "moves (from→to); read from the record the worker makes at each month end, the "
+        "current month as of now (`live`: tiers computed now, RFM groups of the last nightly "
+        "scoring); a month end not recorded has `recorded` false "
+        "and its moves null. `format=csv|xlsx` gives a file (sheets Уровни, Переходы уровней, "
+        "Переходы RFM).",
         guards=[allow(*AGGREGATES)],
         responses=errors(422),
     )

@@ -151,3 +151,33 @@ def heat(share: float) -> str:
     """A cohort cell's background: the greener, the larger the share who bought (a heat map
     as a table, so each cell carries its number; pygal draws none)."""
     return f"background: rgba(10, 125, 72, {min(max(share, 0.0), 1.0) * 0.85 + 0.05:.2f})"
+
+
+# Tiers from the lowest up: grey, blue, gold, then darker (no red: a higher tier is no alarm).
+_TIERS = Style(
+    background="white",
+    plot_background="white",
+    font_family="system-ui, sans-serif",
+    colors=("#94a3b8", "#1d4ed8", "#d4a017", "#0a7d48", "#7c3aed", "#6b7280"),
+)
+
+
+def tiers_by_month(report: ProgramHealth) -> str:
+    """Accounts in each tier at each recorded month end (now for the current month),
+    stacked, lowest tier at the bottom."""
+    chart = pygal.StackedBar(**{**_config("Счета по уровням на конец месяца"), "style": _TIERS})
+    shown = [s for s in report.standings if s.recorded]
+    chart.x_labels = [s.month + (" (сейчас)" if s.live else "") for s in shown]
+    names = list(dict.fromkeys(t.tier for s in shown for t in s.tiers))
+    for name in names:
+        chart.add(name, [next((t.accounts for t in s.tiers if t.tier == name), 0) for s in shown])
+    return _svg(chart)
+
+
+def move_cell(kind: str, share: float) -> str:
+    """A from→to cell's background: green up, red down, grey unchanged, the stronger the
+    larger its share of the row (the number stays in the cell); none for an empty cell."""
+    if share <= 0:
+        return ""
+    rgb = {"up": "10, 125, 72", "down": "176, 0, 32"}.get(kind, "107, 114, 128")
+    return f"background: rgba({rgb}, {min(max(share, 0.0), 1.0) * 0.6 + 0.05:.2f})"

@@ -20,9 +20,18 @@ from wallet.campaigns import console as campaigns_console
 from wallet.campaigns import pages
 from wallet.errors import DomainError
 from wallet.inputs import PathId
-from wallet.reports import campaign_outcome, charts, export, health, offer_outcome, service
+from wallet.reports import (
+    campaign_outcome,
+    charts,
+    export,
+    health,
+    offer_outcome,
+    service,
+    standings,
+)
 from wallet.reports.api import file_reply
 from wallet.reports.export import MOVEMENT_HEADERS
+from wallet.segments.schemas import RFM_GROUP_NAMES, RFM_GROUPS
 
 DEFAULT_DAYS = 30
 
@@ -219,8 +228,39 @@ class ReportsConsoleController(Controller):
             heat=charts.heat,
             rub=_rub,
             n=_n,
+            **_standings_context(report),
         )
         return pages.html("console_health.html", context)
+
+
+def _standings_context(report: Any) -> dict[str, Any]:
+    """The tier chart and, for the latest month with moves, the from→to tables of tiers and
+    of RFM groups (Russian group names, cells coloured by direction and share)."""
+    shown = [s for s in report.standings if s.tier_moves is not None]
+    latest = shown[-1] if shown else None
+    tiers = list(dict.fromkeys(t.tier for s in report.standings for t in s.tiers))
+
+    def tier_kind(row: str | None, col: str | None) -> str:
+        if row is None or row not in tiers or col not in tiers:
+            return "same" if row == col else "new"
+        step = tiers.index(col) - tiers.index(row)
+        return "up" if step > 0 else "down" if step < 0 else "same"
+
+    return {
+        "tier_chart": charts.tiers_by_month(report)
+        if any(s.recorded for s in report.standings)
+        else "",
+        "moves_month": latest,
+        "tier_matrix": standings.matrix(latest.tier_moves.matrix, tiers) if latest else None,
+        "rfm_matrix": standings.matrix(latest.rfm_moves or [], list(RFM_GROUPS))
+        if latest
+        else None,
+        "tier_kind": tier_kind,
+        "move_cell": charts.move_cell,
+        "rfm_name": lambda code: (
+            "без покупателя" if code is None else RFM_GROUP_NAMES.get(code, code)
+        ),
+    }
 
 
 def _figure(metric: str, value: float, *, signed: bool = False) -> str:

@@ -33,6 +33,7 @@ from wallet.reports.schemas import (
     ProgramHealth,
     ReceiptMovements,
 )
+from wallet.segments.schemas import RFM_GROUP_NAMES
 
 CSV_TYPE = "text/csv; charset=utf-8"
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -95,7 +96,58 @@ def health_sheets(report: ProgramHealth) -> list[Sheet]:
             ["Месяц", "Покупали", "Чеков", "Выручка, ₽", "Средний чек, ₽"],
             activity,
         ),
+        *_standing_sheets(report),
     ]
+
+
+NEW_ACCOUNT = "новый счёт"
+NO_SHOPPER = "без покупателя"
+
+
+def _standing_sheets(report: ProgramHealth) -> list[Sheet]:
+    """Tiers per month end with the moves up and down, and the from→to pairs of tiers and
+    of RFM groups (Russian names), a row per pair and month: a pivot table away from any
+    matrix."""
+    names = list(dict.fromkeys(t.tier for s in report.standings for t in s.tiers))
+    tiers = []
+    tier_pairs: list[list[Any]] = []
+    group_pairs: list[list[Any]] = []
+    for s in report.standings:
+        counts = {t.tier: t.accounts for t in s.tiers}
+        moves = s.tier_moves
+        tiers.append(
+            [
+                s.month,
+                "сейчас" if s.live else ("записан" if s.recorded else "не записан"),
+                *(counts.get(name, 0) if s.recorded else None for name in names),
+                *((moves.up, moves.down, moves.same, moves.joined) if moves else [None] * 4),
+            ]
+        )
+        for m in moves.matrix if moves else []:
+            tier_pairs.append([s.month, m.from_ or NEW_ACCOUNT, m.to, m.accounts])
+        for m in s.rfm_moves or []:
+            group_pairs.append([s.month, _group(m.from_), _group(m.to), m.accounts])
+    return [
+        Sheet(
+            "Уровни",
+            [
+                "Конец месяца",
+                "Данные",
+                *names,
+                "Повысили уровень",
+                "Понизили",
+                "Без изменений",
+                "Новые счета",
+            ],
+            tiers,
+        ),
+        Sheet("Переходы уровней", ["Месяц", "Был", "Стал", "Счетов"], tier_pairs),
+        Sheet("Переходы RFM", ["Месяц", "Была группа", "Стала", "Счетов"], group_pairs),
+    ]
+
+
+def _group(code: str | None) -> str:
+    return NO_SHOPPER if code is None else RFM_GROUP_NAMES.get(code, code)
 
 
 def offer_sheets(report: OfferOutcome) -> list[Sheet]:

@@ -1,12 +1,10 @@
 """Program health over a period of months: retention cohorts (members by join month and
 the share who bought in each month after) and, per month, active shoppers, receipts and
-the average receipt.
+the average receipt; tiers and RFM groups at each month end and the moves between them
+(``standings``).
 
 Not here, and why: the share of receipts with a card needs the chain's receipts without
-one, which the till never sends (it posts loyalty receipts only); tier distribution and
-moves, and RFM group moves, need each account's tier and group at past month ends, which
-nothing records yet (tiers are computed on the fly from spend, RFM groups are rescored in
-place), so they would be guesses.
+one, which the till never sends (it posts loyalty receipts only).
 """
 
 from __future__ import annotations
@@ -19,6 +17,7 @@ from wallet.reports import queries
 from wallet.reports.offer_outcome import check_months
 from wallet.reports.schemas import ActivityMonth, Cohort, ProgramHealth
 from wallet.reports.service import analytical, zone_argument
+from wallet.reports.standings import STANDINGS_NOTE, standings
 
 CARD_SHARE_NOTE = (
     "The till posts only receipts with a loyalty card, so receipts without one are not "
@@ -71,5 +70,11 @@ async def health(start: str | None, end: str | None, *, now: datetime) -> Progra
             )
         )
     return ProgramHealth(
-        start=first, end=last, cohorts=cohorts, months=out, card_share_note=CARD_SHARE_NOTE
+        start=first,
+        end=last,
+        cohorts=cohorts,
+        months=out,
+        card_share_note=CARD_SHARE_NOTE,
+        standings=await standings(months, now=now),
+        standings_note=STANDINGS_NOTE,
     )

@@ -282,14 +282,75 @@ class ActivityMonth(msgspec.Struct, frozen=True, kw_only=True):
     average_receipt_kopecks: int
 
 
+class TierCount(msgspec.Struct, frozen=True, kw_only=True):
+    """Accounts in a tier at a month end (``min_spend_kopecks``: its threshold then)."""
+
+    tier: str
+    min_spend_kopecks: int
+    accounts: int
+
+
+class GroupCount(msgspec.Struct, frozen=True, kw_only=True):
+    """Shoppers' accounts in an RFM group (``segments`` names: champions, loyal, ...)."""
+
+    group: str
+    accounts: int
+
+
+class Move(msgspec.Struct, frozen=True, kw_only=True):
+    """Accounts that were in ``from_`` at the month end before and are in ``to`` at this
+    one. ``from`` null: the account did not exist then (or, for RFM groups, had no
+    shopper); ``to`` null (RFM groups only): the account has no shopper."""
+
+    from_: str | None = msgspec.field(name="from")
+    to: str | None
+    accounts: int
+
+
+class TierMoves(msgspec.Struct, frozen=True, kw_only=True):
+    """Tier moves between the month end before and this one, of the accounts that existed
+    at both: ``up`` to a tier with a higher threshold, ``down``, ``same``; ``joined``: new
+    accounts since (in ``matrix`` with ``from`` null). ``matrix`` has every non-empty
+    from→to pair."""
+
+    up: int
+    down: int
+    same: int
+    joined: int
+    matrix: list[Move]
+
+
+class StandingMonth(msgspec.Struct, frozen=True, kw_only=True):
+    """Tiers and RFM groups at the end of ``month`` (for the current month: now, computed
+    live, ``live`` true) and the moves since the month end before.
+
+    ``recorded`` false: the month end was not recorded (before the month-end job ran, or
+    before there was one) and the figures are empty. ``tier_moves`` and ``rfm_moves`` are
+    null when the month end before is not recorded either."""
+
+    month: str
+    as_of: datetime | None
+    live: bool
+    recorded: bool
+    accounts: int
+    tiers: list[TierCount]
+    rfm_groups: list[GroupCount]
+    tier_moves: TierMoves | None
+    rfm_moves: list[Move] | None
+
+
 class ProgramHealth(msgspec.Struct, frozen=True, kw_only=True):
-    """Retention cohorts and activity per month of the program's zone over [start, end].
+    """Retention cohorts and activity per month of the program's zone over [start, end],
+    and tiers and RFM groups at each month end with the moves between them.
 
     ``card_share_note``: why there is no share of receipts with a card (the till posts only
-    receipts with a loyalty card, so the chain's other receipts are not known here)."""
+    receipts with a loyalty card, so the chain's other receipts are not known here).
+    ``standings_note``: where the month-end tiers and groups come from."""
 
     start: str
     end: str
     cohorts: list[Cohort]
     months: list[ActivityMonth]
     card_share_note: str
+    standings: list[StandingMonth] = []
+    standings_note: str = ""

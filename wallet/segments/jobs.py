@@ -1,4 +1,5 @@
-"""Nightly RFM scoring: once per local day, after 03:00 in the program's zone."""
+"""Nightly RFM scoring: once per local day, after 03:00 in the program's zone; and the
+month-end record of every account's tier and RFM group, once per month (``standing``)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from typing import Any
 from wallet import clock
 from wallet import settings as settings_module
 from wallet.platform.worker import register, register_schedule
-from wallet.segments import service
+from wallet.segments import service, standing
 
 SCORE_AFTER_HOUR = 3
 
@@ -24,3 +25,18 @@ async def score(_: dict[str, Any]) -> None:
 
 register("rfm_score", score, max_attempts=3)
 register_schedule("rfm_nightly", kind="rfm_score", slot=nightly_slot)
+
+
+def month_end_slot(now: datetime) -> str:
+    """The month that ended last (in the program's zone): recorded once, from its 1st on."""
+    return standing.shift_month(standing.month_key(now), -1)
+
+
+async def record_month_end(payload: dict[str, Any]) -> None:
+    month = payload["slot"]
+    # A schedule run ahead of the clock (tests, a catch-up) acts as of the month's end.
+    await standing.record_month(month, now=max(clock.now(), standing.month_end(month)))
+
+
+register("segments.month_end", record_month_end, max_attempts=5)
+register_schedule("segments.month_end", kind="segments.month_end", slot=month_end_slot)

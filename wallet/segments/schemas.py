@@ -20,6 +20,16 @@ RFM_GROUPS: tuple[str, ...] = (
     "lost",
     "others",
 )
+# The groups as the console and the reports name them for people.
+RFM_GROUP_NAMES = {
+    "champions": "Чемпионы",
+    "loyal": "Лояльные",
+    "new": "Новички",
+    "at_risk": "В зоне риска",
+    "hibernating": "Засыпающие",
+    "lost": "Потерянные",
+    "others": "Остальные",
+}
 
 
 class SegmentFilter(msgspec.Struct, frozen=True, forbid_unknown_fields=True, omit_defaults=True):
