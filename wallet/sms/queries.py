@@ -21,21 +21,26 @@ def _rows_of(columns: int, rows: int) -> str:
     )
 
 
+# What a chunk's INSERT returns: each row as the send job reads it (``to_send``), so the
+# writer's job needs no read of its own rows.
+_WRITTEN = "id, phone, text, status, kind, sender"
+
+
 @functools.lru_cache(maxsize=16)
 def insert_messages(rows: int) -> str:
     """SQLite: ``rows`` queued messages in one statement (a campaign's chunk): phone, kind,
-    sender, tag, text, parts, created_at each; their ids back."""
+    sender, tag, text, parts, created_at each; the rows back (``_WRITTEN``)."""
     return (
         "INSERT INTO sms_message (phone, kind, sender, tag, text, parts, created_at, status) "
         f"SELECT column1, column2, column3, column4, column5, column6, column7, 'queued' "
-        f"FROM (VALUES {_rows_of(7, rows)}) RETURNING id"
+        f"FROM (VALUES {_rows_of(7, rows)}) RETURNING {_WRITTEN}"
     )
 
 
 INSERT_MESSAGES = db.sql(
     "INSERT INTO sms_message (phone, kind, sender, tag, text, parts, created_at, status) "
     "SELECT *, 'queued' FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], "
-    "$5::text[], $6::int[], $7::timestamptz[]) RETURNING id"
+    "$5::text[], $6::int[], $7::timestamptz[]) RETURNING " + _WRITTEN
 )
 """PostgreSQL: ``insert_messages`` with one array per column (a statement prepared once;
 a VALUES list of a chunk's 1,750 parameters was a new statement for every odd size)."""

@@ -41,6 +41,8 @@ RECEIPT_STATES = {
     "UNKNOWN": "failed",
     "EXPIRED": "expired",
 }
+# The payload key of a chunk's rows as written, in the job its writer runs (``send_chunk``).
+WRITTEN = "_written"
 # Longest text we accept: 10 concatenated UCS-2 parts.
 MAX_PARTS = 10
 
@@ -94,11 +96,11 @@ async def send(payload: dict[str, Any]) -> None:
     side by side and marked in one transaction. A chunk whose SMSC went away part way
     marks what went and is retried for the rest (each row is sent only while ``queued``)."""
     ids = [int(payload["id"])] if "id" in payload else [int(i) for i in payload["ids"]]
-    rows = [
-        row
-        for row in await db.fetch_in(ids, sqlite=queries.to_send, postgres=queries.TO_SEND)
-        if row["status"] == "queued"
-    ]  # the others were sent already (a retried job), or forgotten
+    written = payload.get(WRITTEN)
+    if written is None:
+        written = await db.fetch_in(ids, sqlite=queries.to_send, postgres=queries.TO_SEND)
+    # The others were sent already (a retried job), or forgotten.
+    rows = [row for row in written if row["status"] == "queued"]
     until = quiet.quiet_until(clock.now())
     held = [int(row["id"]) for row in rows if until and row["kind"] == quiet.MARKETING]
     if held:
@@ -172,13 +174,17 @@ async def queue_chunk(
     inserted = await db.fetch_many(
         rows, sqlite=queries.insert_messages, postgres=queries.INSERT_MESSAGES
     )
-    ids = sorted(int(row["id"]) for row in inserted)
+    inserted.sort(key=lambda row: int(row["id"]))
+    ids = [int(row["id"]) for row in inserted]
     if not smpp.ready(record_receipt):
         # The SMSC is down or not bound yet: the worker sends it when it can (with its
         # backoff), and the campaign does not wait for each chunk's bind timeout.
         await platform.enqueue(kind=SEND, payload={"ids": ids})
         return Chunk(job=None, size=len(ids))
     job = await worker.claim_at_birth(kind=SEND, payload={"ids": ids})
+    # The rows go with the job this process runs (not into the stored payload: a worker
+    # that takes the job over after its lease reads them).
+    job["payload"] = {**job["payload"], WRITTEN: inserted}
     return Chunk(job=job, size=len(ids))
 
 
