@@ -236,8 +236,8 @@ async def run(args: argparse.Namespace) -> None:
         rate = standin.accepted / elapsed
         sent = standin.accepted
         # The bare client again, after: on a box shared with other work the load moves
-        # within a run, and a ratio to one side's moment alone moved with it (0.46-0.99 for
-        # the same code within minutes). The ratio is to the mean of both.
+        # within a run, and a ratio to one side's moment alone moved with it (0.46 and 0.88 for
+        # the same code 80 s apart). The ratio is to the mean of both.
         bare_after, bare_cpu_after = await bare_rate(standin.host, standin.port, args.ceiling)
         bare = (bare_before + bare_after) / 2
         bare_cpu = (bare_cpu_before + bare_cpu_after) / 2
