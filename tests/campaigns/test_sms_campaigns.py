@@ -266,3 +266,41 @@ async def test_withdrawn_sms_consent_is_honoured_at_send_and_recorded_in_the_tra
         "SELECT granted FROM member_consent WHERE channel = 'marketing_sms' ORDER BY id"
     )
     assert [bool(r["granted"]) for r in trail] == [True, False]
+
+
+async def test_an_sms_campaign_stopped_mid_way_resumes_and_texts_everyone_once(
+    client, smsc, monkeypatch
+):
+    """A slice claims the next batch while it writes this one, and writes two chunks side
+    by side (small batches here, as 500 and 250 are in a big campaign): stopped in the
+    middle, it hands back what it had not written, and the next worker texts everyone
+    else, nobody twice."""
+    from wallet.campaigns import sms as sms_channel
+
+    at(monkeypatch, DAY)
+    monkeypatch.setattr(sms_channel, "BATCH", 4)
+    monkeypatch.setattr(sms_channel, "CHUNK", 2)
+    key = await make_key("marketer")
+    phones = [f"7916333{n:04d}" for n in range(12)]
+    for n, phone in enumerate(phones):
+        await join(client, f"Покупатель {n}", f"+{phone}", marketing_sms=True)
+    campaign_id = (await sms_campaign(client, key, sms_rate=25)).json()["id"]
+    await client.post(f"/api/v1/admin/campaigns/{campaign_id}/send", headers=bearer(key))
+    await worker.run_once(now=DAY)  # the start job: the deliveries
+
+    task = asyncio.create_task(worker.run_once(now=DAY))
+    for _ in range(1000):
+        if len(smsc.submits) >= 3:
+            break
+        await asyncio.sleep(0.01)
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
+    stopped_at = len(smsc.submits)
+    assert 3 <= stopped_at < len(phones), "the campaign ended before the stop: nothing tested"
+
+    await worker.run_until_idle(now=DAY + timedelta(minutes=5))
+    assert sorted(s.destination for s in smsc.submits) == phones
+    figures = await receipts_in(key, client, campaign_id)
+    assert figures["sent"] == len(phones) and figures["pending"] == 0
+    assert figures["sms"]["delivered"] == len(phones)
+    assert (await campaign(client, key, campaign_id))["status"] == "sent"

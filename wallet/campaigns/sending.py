@@ -347,18 +347,36 @@ async def send_slice(
     transient: list[str] = []
     http = koshelek.client() if channel == "koshelek" else None
     renewing = asyncio.create_task(_renew_claims(inflight), name="campaign-claims")
+
+    async def claim(after: int) -> tuple[list[dict[str, Any]], dict[int, segments.Recipient]]:
+        now = clock.now()
+        rows = await _claim(campaign_id, channel, after_id=after, limit=batch, now=now)
+        inflight.update(int(r["id"]) for r in rows)
+        found = await segments.recipients([int(r["account_id"]) for r in rows], now=now)
+        return rows, found
+
+    # SMS: the next batch is claimed and its shoppers read while this one is written (one
+    # slice waited on those round trips more than on the SMSC: bench/bench_sms.py).
+    # Claimed rows are in ``inflight`` at once, so a slice that stops hands them back.
+    ahead: asyncio.Task[tuple[list[dict[str, Any]], dict[int, segments.Recipient]]] | None
+    ahead = None
+    # SMS chunks being written (their rows are handed back only once they are done).
+    writing: set[asyncio.Task[None]] = set()
     try:
         while time.monotonic() < deadline:
             if after_id and (await _row(campaign_id))["status"] != "sending":
                 return "cancelled"
-            now = clock.now()
-            rows = await _claim(campaign_id, channel, after_id=after_id, limit=batch, now=now)
+            if ahead is not None:
+                rows, found = await ahead
+                ahead = None
+            else:
+                rows, found = await claim(after_id)
             if not rows:
                 break
             after_id = int(rows[-1]["id"])
             progressed = True
-            inflight.update(int(r["id"]) for r in rows)
-            found = await segments.recipients([int(r["account_id"]) for r in rows], now=now)
+            if channel == "sms" and len(rows) == batch and time.monotonic() < deadline:
+                ahead = asyncio.create_task(claim(after_id), name="campaign-claim-ahead")
             phones = (
                 await koshelek_cards.phones_of_accounts([int(r["account_id"]) for r in rows])
                 if channel == "koshelek"
@@ -371,7 +389,7 @@ async def send_slice(
                 continue
             if channel == "sms":
                 night = await sms_channel.send_batch(
-                    camp, rows, found, limit, marks, max_claims=MAX_CLAIMS
+                    camp, rows, found, limit, marks, max_claims=MAX_CLAIMS, writing=writing
                 )
                 inflight.difference_update(int(r["id"]) for r in rows)
                 await marks.flush()
@@ -423,8 +441,8 @@ async def send_slice(
         renewing.cancel()
         await asyncio.gather(renewing, return_exceptions=True)
         # A cancelled task (a stopping worker) still records what it sent and hands back
-        # what it did not.
-        await asyncio.shield(_wind_up(marks, inflight))
+        # what it did not (a batch claimed ahead included).
+        await asyncio.shield(_wind_up(marks, inflight, [ahead, *writing]))
         if http is not None:
             await http.aclose()
     if transient:
@@ -434,7 +452,18 @@ async def send_slice(
     return "waiting" if result == "more" and not progressed else result
 
 
-async def _wind_up(marks: Marks, inflight: set[int]) -> None:
+async def _wind_up(
+    marks: Marks, inflight: set[int], started: list[asyncio.Task[Any] | None]
+) -> None:
+    """Outcomes recorded and unsent rows handed back, once the claims and writes this slice
+    ``started`` are done (a write committing after the hand-back would mark sent a row
+    another worker may have claimed)."""
+    tasks = [task for task in started if task is not None]
+    if tasks:
+        await asyncio.wait(tasks)
+        for task in tasks:  # the slice's own error is the one reported
+            if not task.cancelled():
+                task.exception()
     await marks.flush()
     if inflight:
         async with db.write_transaction():

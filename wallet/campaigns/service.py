@@ -27,6 +27,7 @@ import hmac
 import json
 import logging
 from collections import defaultdict
+from collections.abc import Collection
 from datetime import datetime, timedelta
 from email.message import EmailMessage
 from typing import Any
@@ -173,7 +174,15 @@ def _burning_phrase(recipient: segments.Recipient) -> str:
     return f"{words.points(n)} {words.plural(n, 'сгорит', 'сгорят', 'сгорят')} {day}"
 
 
-def context_of(recipient: segments.Recipient | None, campaign_id: int) -> dict[str, Any]:
+def context_of(
+    recipient: segments.Recipient | None,
+    campaign_id: int,
+    *,
+    names: Collection[str] | None = None,
+) -> dict[str, Any]:
+    """The merge fields of a message to ``recipient``. ``names``, when given, are the only
+    ones the text uses: the unsubscribe link (an HMAC) and the dates are made only if it
+    asks for them (per recipient they were a twentieth of an SMS campaign's CPU)."""
     tz = settings_module.get().tz
     if recipient is None:
         return {
@@ -185,24 +194,28 @@ def context_of(recipient: segments.Recipient | None, campaign_id: int) -> dict[s
             "unsubscribe_url": f"{settings_module.get().base_url}/unsubscribe",
             "card_url": f"{settings_module.get().base_url}/card",
         }
-    return {
+    context: dict[str, Any] = {
         "name": recipient.name,
         "balance": recipient.balance,
         "burning_points": recipient.burning_points,
-        # «31 января 2027», as the shopper reads a date (wallet/words.py).
-        "burning_date": (
-            words.date(recipient.burning_at.astimezone(tz).date(), words.lang_of(_lang(recipient)))
-            if recipient.burning_at
-            else ""
-        ),
-        # The whole phrase, empty when nothing burns: "{{ burning_points }} баллов сгорят
-        # {{ burning_date }}." read "0 баллов сгорят ." to shoppers with nothing burning.
-        "burning": _burning_phrase(recipient),
-        "unsubscribe_url": unsubscribe_url(recipient.member_id, campaign_id),
         "card_url": f"{settings_module.get().base_url}/card",
         # Whose clicks the email's links count (wallet/campaigns/clicks.py).
         "account_id": recipient.account_id,
     }
+    if names is None or "burning_date" in names:
+        # «31 января 2027», as the shopper reads a date (wallet/words.py).
+        context["burning_date"] = (
+            words.date(recipient.burning_at.astimezone(tz).date(), words.lang_of(_lang(recipient)))
+            if recipient.burning_at
+            else ""
+        )
+    if names is None or "burning" in names:
+        # The whole phrase, empty when nothing burns: "{{ burning_points }} баллов сгорят
+        # {{ burning_date }}." read "0 баллов сгорят ." to shoppers with nothing burning.
+        context["burning"] = _burning_phrase(recipient)
+    if names is None or "unsubscribe_url" in names:
+        context["unsubscribe_url"] = unsubscribe_url(recipient.member_id, campaign_id)
+    return context
 
 
 def render_email(

@@ -19,15 +19,19 @@
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import time
 from datetime import datetime
 from typing import Any
+
+from jinja2 import TemplateSyntaxError, meta, nodes
 
 from wallet import clock, db
 from wallet import settings as settings_module
 from wallet.campaigns import queries
 from wallet.campaigns.schemas import SmsFigures
-from wallet.campaigns.service import CONSENT_WITHDRAWN, _text, context_of
+from wallet.campaigns.service import CONSENT_WITHDRAWN, _sandbox, _text, context_of
 from wallet.errors import InvalidInput
 from wallet.segments import service as segments
 from wallet.sms import quiet, smpp
@@ -37,6 +41,9 @@ CHANNEL = "sms"
 # Messages queued in one transaction and sent by one ``sms.send`` job, side by side
 # (100 a chunk: 0.50 of the bare client on PostgreSQL in bench/bench_sms.py; 250: 0.61).
 CHUNK = 250
+# Chunks written side by side by a slice (PostgreSQL: a transaction's round trips each;
+# SQLite: the next chunk is built while one waits for the writer).
+WRITES_AT_ONCE = 2
 # Deliveries claimed at once by a sending slice (its claim, the shoppers' rows and the
 # campaign's status are a database round trip each per batch, which bench/bench_sms.py
 # on PostgreSQL waited for more than for the SMSC).
@@ -82,7 +89,46 @@ def check(*, channels: list[str], text: str, sender: str) -> None:
 
 
 def rendered(camp: dict[str, Any], recipient: segments.Recipient | None) -> str:
-    return _text(camp["sms_text"], context_of(recipient, camp["id"] if recipient else 0))
+    """The campaign's text for ``recipient`` (None: a sample shopper). Only the merge fields
+    the text uses are made; a text of plain words and ``{{ field }}`` is joined without
+    Jinja (a render per shopper, with an unsubscribe link's HMAC it never showed, was a
+    twentieth of the campaign's CPU in bench/bench_sms.py). Anything else renders as
+    Jinja does, errors included."""
+    source = camp["sms_text"]
+    fields, pieces = _merge_fields(source)
+    context = context_of(recipient, camp["id"] if recipient else 0, names=fields)
+    if pieces is not None:
+        try:
+            return "".join(
+                piece if literal else str(context[piece]) for literal, piece in pieces
+            ).strip()
+        except KeyError:
+            pass  # a field no shopper has: Jinja says which
+    return _text(source, context)
+
+
+@functools.lru_cache(maxsize=64)
+def _merge_fields(
+    source: str,
+) -> tuple[frozenset[str] | None, tuple[tuple[bool, str], ...] | None]:
+    """(the fields ``source`` uses, its pieces as (is literal, text or field name) when it is
+    only text and ``{{ field }}``; None otherwise: filters, tags, expressions)."""
+    try:
+        tree = _sandbox.parse(source)
+    except TemplateSyntaxError:
+        return None, None  # every field: the render reports the error
+    fields = frozenset(meta.find_undeclared_variables(tree))
+    if len(tree.body) != 1 or not isinstance(tree.body[0], nodes.Output):
+        return fields, None
+    pieces: list[tuple[bool, str]] = []
+    for node in tree.body[0].nodes:
+        if isinstance(node, nodes.TemplateData):
+            pieces.append((True, node.data))
+        elif isinstance(node, nodes.Name) and node.ctx == "load":
+            pieces.append((False, node.name))
+        else:
+            return fields, None
+    return fields, tuple(pieces)
 
 
 def cost_kopecks(parts: int) -> int:
@@ -127,37 +173,54 @@ async def send_batch(
     marks: Any,
     *,
     max_claims: int,
+    writing: set[asyncio.Task[None]],
 ) -> bool:
     """A claimed batch of SMS deliveries: each opted-in shopper's message is queued in the
     SMS outbox and its delivery marked sent in one transaction per chunk. True when the
-    quiet hours began: the rows not done are handed back pending for the morning."""
+    quiet hours began: the rows not done are handed back pending for the morning.
+
+    Up to ``WRITES_AT_ONCE`` chunks are written side by side while the next is built; they
+    are in ``writing`` (the caller's), which a stopping slice waits for before it hands its
+    rows back, so no row is handed back while its "sent" is being committed. All are
+    written when this returns."""
     chunk: list[tuple[int, str, str]] = []
     sender = camp["sms_sender"]
 
-    async def write() -> None:
-        if not chunk:
-            return
+    async def write_chunk(taken: list[tuple[int, str, str]]) -> None:
         # At most a few seconds of the bind's rate in flight (waited for before the
         # chunk's job is claimed, so its lease does not run while it waits).
-        await sms.room_for(len(chunk))
+        await sms.room_for(len(taken))
         now = clock.now()
         async with db.write_transaction():
             # One statement and one job, claimed by this process, send the chunk side by
             # side (a row and a job per message, then a job waiting for the worker's next
             # poll, cost more than the SMSC: bench/bench_sms.py).
             queued = await sms.queue_chunk(
-                [(phone, text) for _id, phone, text in chunk],
+                [(phone, text) for _id, phone, text in taken],
                 kind=quiet.MARKETING,
                 now=now,
                 sender=sender,
                 tag=tag(camp["id"]),
             )
             p = db.Params()
-            ids = [delivery_id for delivery_id, _p, _t in chunk]
+            ids = [delivery_id for delivery_id, _p, _t in taken]
             await db.fetch(queries.mark(p, ids, "sent", "", now), *p.values)
         # Committed: the messages go now (a crash before they are marked sent leaves them
         # queued with their job, which a worker claims when its lease runs out).
         sms.send_chunk(queued)
+
+    async def settle(at_most: int) -> None:
+        while len(writing) > at_most:
+            done, _ = await asyncio.wait(writing, return_when=asyncio.FIRST_COMPLETED)
+            writing.difference_update(done)
+            for task in done:
+                task.result()  # a failed write fails the slice (its rows are handed back)
+
+    async def write() -> None:
+        if not chunk:
+            return
+        await settle(WRITES_AT_ONCE - 1)
+        writing.add(asyncio.create_task(write_chunk(list(chunk)), name="sms-chunk-write"))
         chunk.clear()
 
     max_parts = min(settings_module.get().sms_max_parts, sms.MAX_PARTS)
@@ -166,6 +229,7 @@ async def send_batch(
         delivery_id = int(row["id"])
         if quiet.quiet_until(clock.now()) is not None:
             await write()
+            await settle(0)
             p = db.Params()
             rest = [int(r["id"]) for r in rows[index:]]
             async with db.write_transaction():
@@ -197,4 +261,5 @@ async def send_batch(
         await limit.wait()
         chunk.append((delivery_id, recipient.phone, text))
     await write()
+    await settle(0)
     return False

@@ -41,6 +41,8 @@ RECEIPT_STATES = {
     "UNKNOWN": "failed",
     "EXPIRED": "expired",
 }
+# The payload key of a chunk's rows as written, in the job its writer runs (``send_chunk``).
+WRITTEN = "_written"
 # Longest text we accept: 10 concatenated UCS-2 parts.
 MAX_PARTS = 10
 
@@ -94,12 +96,11 @@ async def send(payload: dict[str, Any]) -> None:
     side by side and marked in one transaction. A chunk whose SMSC went away part way
     marks what went and is retried for the rest (each row is sent only while ``queued``)."""
     ids = [int(payload["id"])] if "id" in payload else [int(i) for i in payload["ids"]]
-    p = db.Params()
-    rows = [
-        row
-        for row in await db.fetch(queries.to_send(p, ids), *p.values)
-        if row["status"] == "queued"
-    ]  # the others were sent already (a retried job), or forgotten
+    written = payload.get(WRITTEN)
+    if written is None:
+        written = await db.fetch_in(ids, sqlite=queries.to_send, postgres=queries.TO_SEND)
+    # The others were sent already (a retried job), or forgotten.
+    rows = [row for row in written if row["status"] == "queued"]
     until = quiet.quiet_until(clock.now())
     held = [int(row["id"]) for row in rows if until and row["kind"] == quiet.MARKETING]
     if held:
@@ -140,12 +141,12 @@ async def send(payload: dict[str, Any]) -> None:
                 outcomes[message_id] = ("sent", outcome, "")
     if outcomes:
         now = clock.now()
-        p = db.Params()
-        text = queries.mark_many(
-            p, [(i, status, smsc, error) for i, (status, smsc, error) in outcomes.items()], now
-        )
         async with db.write_transaction():
-            await db.fetch(text, *p.values)
+            await db.fetch_many(
+                [(i, status, smsc, error, now) for i, (status, smsc, error) in outcomes.items()],
+                sqlite=queries.mark_many,
+                postgres=queries.MARK_MANY,
+            )
     for _message_id, (_status, smsc_id, _error) in outcomes.items():
         if smsc_id is not None and smsc_id in _early:
             await record_receipt(smsc_id, _early.pop(smsc_id))
@@ -170,15 +171,20 @@ async def queue_chunk(
         rows.append((phone, kind, sender, tag, text, parts, now))
     if not rows:
         return Chunk(job=None, size=0)
-    p = db.Params()
-    inserted = await db.fetch(queries.insert_messages(p, rows), *p.values)
-    ids = sorted(int(row["id"]) for row in inserted)
+    inserted = await db.fetch_many(
+        rows, sqlite=queries.insert_messages, postgres=queries.INSERT_MESSAGES
+    )
+    inserted.sort(key=lambda row: int(row["id"]))
+    ids = [int(row["id"]) for row in inserted]
     if not smpp.ready(record_receipt):
         # The SMSC is down or not bound yet: the worker sends it when it can (with its
         # backoff), and the campaign does not wait for each chunk's bind timeout.
         await platform.enqueue(kind=SEND, payload={"ids": ids})
         return Chunk(job=None, size=len(ids))
     job = await worker.claim_at_birth(kind=SEND, payload={"ids": ids})
+    # The rows go with the job this process runs (not into the stored payload: a worker
+    # that takes the job over after its lease reads them).
+    job["payload"] = {**job["payload"], WRITTEN: inserted}
     return Chunk(job=job, size=len(ids))
 
 
@@ -276,14 +282,17 @@ async def _flush_receipts() -> None:
 async def _apply_receipts(batch: list[tuple[str, str]]) -> list[tuple[str, str]]:
     """Apply receipts in one transaction; the ones whose message is not (yet) sent."""
     latest = dict(batch)  # one receipt per message (the last one counts)
-    p = db.Params()
-    text = queries.record_receipts(
-        p,
-        [(smsc, RECEIPT_STATES.get(stat.upper(), "failed")) for smsc, stat in latest.items()],
-        clock.now(),
-    )
+    now = clock.now()
     async with db.write_transaction():
-        found = {row["smsc_message_id"] for row in await db.fetch(text, *p.values)}
+        rows = await db.fetch_many(
+            [
+                (smsc, RECEIPT_STATES.get(stat.upper(), "failed"), now)
+                for smsc, stat in latest.items()
+            ],
+            sqlite=queries.record_receipts,
+            postgres=queries.RECORD_RECEIPTS,
+        )
+    found = {row["smsc_message_id"] for row in rows}
     return [(smsc, stat) for smsc, stat in latest.items() if smsc not in found]
 
 
