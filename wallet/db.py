@@ -512,6 +512,8 @@ def _decoded(
 
 
 _encoder = msgspec.json.Encoder()
+_JSON_TYPES = (dict, list)
+"""What ``fetch`` sends as JSON text (a tuple: ``dict | list`` built a union per value)."""
 
 
 def _json(value: dict[str, Any] | list[Any]) -> str:
@@ -530,7 +532,7 @@ async def fetch(query: str | Sql, *args: Any) -> list[dict[str, Any]]:
     sent as JSON text on both engines.
     """
     eng = engine()
-    values = [_json(a) if isinstance(a, dict | list) else a for a in args]
+    values = [_json(a) if isinstance(a, _JSON_TYPES) else a for a in args]
     decode = query.decode if isinstance(query, Sql) else ()
     if isinstance(eng, PostgresEngine):
         text = query.postgres if isinstance(query, Sql) else query

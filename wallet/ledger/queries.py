@@ -6,6 +6,8 @@ connection, which is why they are fixed texts and not built per call.
 
 from __future__ import annotations
 
+import functools
+
 from wallet import db
 
 LOCK_ACCOUNT_ROW = db.sql(
@@ -41,13 +43,14 @@ TAKE_FROM_LOT = db.sql("UPDATE lot SET remaining = remaining - $1 WHERE id = $2"
 """Points taken from one lot (relative, so the statement is right whatever was read)."""
 
 
-def insert_journal(entries: int) -> str:
+@functools.lru_cache(maxsize=64)
+def insert_journal(entries: int) -> db.Sql:
     """``entries`` journal entries (account, lot, kind, points, receipt, actor, reason, at,
-    promotion) in one statement: a receipt's entries cost one round trip, not one each."""
+    promotion) in one statement: a receipt's entries cost one round trip, not one each; built once per count."""
     groups = ", ".join(
         "(" + ", ".join(f"${i * 9 + j + 1}" for j in range(9)) + ")" for i in range(entries)
     )
-    return (
+    return db.sql(
         "INSERT INTO journal_entry (account, lot, kind, points, receipt_id, actor, reason, "
         f"created_at, promotion_id) VALUES {groups}"
     )

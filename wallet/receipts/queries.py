@@ -6,6 +6,7 @@ connection, which is why they are fixed texts (or built per row count) and not p
 
 from __future__ import annotations
 
+import functools
 from datetime import datetime
 from typing import Any
 
@@ -35,15 +36,16 @@ EARLIER_RETURN = db.sql("SELECT request_hash, result FROM receipt_return WHERE s
 """The same for a return."""
 
 
-def insert_lines(count: int) -> str:
+@functools.lru_cache(maxsize=128)
+def insert_lines(count: int) -> db.Sql:
     """``count`` receipt lines (receipt, line_no, sku, category, quantity, amount, redeemed,
-    earned, brand, discount, manual discount) in one statement, nothing returned yet."""
+    earned, brand, discount, manual discount) in one statement, nothing returned yet; built once per count."""
     width = 11
     groups = ", ".join(
         "(" + ", ".join(f"${i * width + j + 1}" for j in range(width)) + ", 0, 0, 0)"
         for i in range(count)
     )
-    return (
+    return db.sql(
         "INSERT INTO receipt_line (receipt, line_no, sku, category, quantity, amount_kopecks, "
         "redeemed_kopecks, earned_points, brand, discount_kopecks, manual_discount_kopecks, "
         "returned_kopecks, returned_redeemed_kopecks, returned_earned_points) "
@@ -51,15 +53,16 @@ def insert_lines(count: int) -> str:
     )
 
 
-def insert_promotions(count: int) -> str:
+@functools.lru_cache(maxsize=64)
+def insert_promotions(count: int) -> db.Sql:
     """``count`` promotions a receipt applied (receipt, promotion, name, definition as it
-    was, discount, points, lot, budget use key) in one statement, nothing returned yet."""
+    was, discount, points, lot, budget use key) in one statement, nothing returned yet; built once per count."""
     width = 8
     groups = ", ".join(
         "(" + ", ".join(f"${i * width + j + 1}" for j in range(width)) + ", 0, 0)"
         for i in range(count)
     )
-    return (
+    return db.sql(
         "INSERT INTO receipt_promotion (receipt, promotion_id, name, definition, "
         "discount_kopecks, points, lot_id, use_key, returned_discount_kopecks, returned_points) "
         f"VALUES {groups}"
