@@ -174,8 +174,7 @@ async def seed_passes(ids: list[int], now: Any) -> None:
 
 async def ceiling(count: int) -> float:
     """The sink's receive rate alone: the same pool, the same message, no database."""
-    from wallet.campaigns import sending
-    from wallet.campaigns import service as campaigns
+    from wallet.campaigns import rendering, sending
     from wallet.mail import service as mail
 
     camp = {
@@ -195,7 +194,7 @@ async def ceiling(count: int) -> float:
                 "burning_date": "",
                 "unsubscribe_url": "http://x/unsubscribe?token=1",
             }
-            message = campaigns.email_message(
+            message = rendering.email_message(
                 camp, context, to=f"c{i}@example.ru", lang="ru", message_key=f"c{i}"
             )
             await mail.send_message(message)

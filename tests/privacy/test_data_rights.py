@@ -13,7 +13,7 @@ from typing import Any
 from tests.passsync.conftest import Phone, download_pass, read_pkpass, wallets  # noqa: F401
 from tests.support.shop import Shop, Shopper, bearer, line, make_key
 from wallet import clock, db
-from wallet.campaigns import service as campaigns
+from wallet.campaigns import rendering
 from wallet.platform import worker
 
 
@@ -251,7 +251,7 @@ async def test_withdrawing_consent_is_honoured_by_deliveries_already_queued(clie
     campaign_id = await send_campaign(client, await make_key("marketer"))
     # Queued, not yet sent: the shopper withdraws (the one-click unsubscribe of an earlier
     # email).
-    token = campaigns.unsubscribe_token(member_id, campaign_id)
+    token = rendering.unsubscribe_token(member_id, campaign_id)
     reply = await client.post("/unsubscribe", params={"token": token})
     assert reply.status_code in (200, 201), reply.text
     await worker.run_until_idle()

@@ -12,7 +12,7 @@ from tests.passsync.conftest import Phone, download_pass, wallets  # noqa: F401
 from tests.privacy.test_data_rights import join, member_id_of, send_campaign
 from tests.support.shop import Shop, bearer, iso, line, make_key
 from wallet import clock
-from wallet.campaigns import service as campaigns
+from wallet.campaigns import rendering
 from wallet.platform import worker
 
 
@@ -36,7 +36,7 @@ async def test_support_sees_the_whole_timeline_newest_first_and_the_look_is_on_r
     await shop.give_points(anna.account_id, 300)
     campaign_id = await send_campaign(client, await make_key("marketer"))
     await worker.run_until_idle()
-    token = campaigns.unsubscribe_token(member_id, campaign_id)
+    token = rendering.unsubscribe_token(member_id, campaign_id)
     assert (await client.post("/unsubscribe", params={"token": token})).status_code in (200, 201)
 
     path = f"/api/v1/admin/members/{member_id}/timeline"

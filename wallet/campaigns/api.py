@@ -11,7 +11,7 @@ from litestar.params import Body, FromPath, FromQuery, JSONBody
 
 from wallet import clock, db
 from wallet.auth.guards import allow
-from wallet.campaigns import automatic, pages, service
+from wallet.campaigns import automatic, pages, rendering, service
 from wallet.campaigns.schemas import (
     CampaignIn,
     CampaignOut,
@@ -203,7 +203,7 @@ class UnsubscribeController(Controller):
     )
     async def page(self, token: FromQuery[str] = "") -> Response[str]:
         try:
-            service.read_unsubscribe_token(token)
+            rendering.read_unsubscribe_token(token)
         except DomainError:
             return pages.html("unsubscribe.html", {"state": "bad"}, status_code=400)
         return pages.html("unsubscribe.html", {"state": "ask", "token": token})

@@ -28,13 +28,8 @@ import aiosmtplib
 from wallet import clock, db
 from wallet.campaigns import queries
 from wallet.campaigns import sms as sms_channel
-from wallet.campaigns.service import (
-    CONSENT_WITHDRAWN,
-    _row,
-    context_of,
-    email_message,
-    push_texts,
-)
+from wallet.campaigns.rendering import context_of, email_message, push_texts
+from wallet.campaigns.service import CONSENT_WITHDRAWN, _row
 from wallet.campaigns.tables import Campaign
 from wallet.errors import InvalidInput
 from wallet.koshelek import protocol as koshelek_protocol

@@ -30,8 +30,9 @@ from jinja2 import TemplateSyntaxError, meta, nodes
 from wallet import clock, db
 from wallet import settings as settings_module
 from wallet.campaigns import queries
+from wallet.campaigns.rendering import context_of, render_text, sandbox
 from wallet.campaigns.schemas import SmsFigures
-from wallet.campaigns.service import CONSENT_WITHDRAWN, _sandbox, _text, context_of
+from wallet.campaigns.service import CONSENT_WITHDRAWN
 from wallet.errors import InvalidInput
 from wallet.segments import service as segments
 from wallet.sms import quiet, smpp
@@ -80,7 +81,7 @@ def check(*, channels: list[str], text: str, sender: str) -> None:
     if not text.strip():
         raise InvalidInput("an SMS campaign needs sms_text", {"field": "sms_text"})
     limit = min(settings_module.get().sms_max_parts, sms.MAX_PARTS)
-    parts = max(parts_of(text), parts_of(_text(text, context_of(None, 0))))
+    parts = max(parts_of(text), parts_of(render_text(text, context_of(None, 0))))
     if parts > limit:
         raise SmsTextTooLong(
             f"the SMS text takes {parts} parts; at most {limit} are allowed",
@@ -104,7 +105,7 @@ def rendered(camp: dict[str, Any], recipient: segments.Recipient | None) -> str:
             ).strip()
         except KeyError:
             pass  # a field no shopper has: Jinja says which
-    return _text(source, context)
+    return render_text(source, context)
 
 
 @functools.lru_cache(maxsize=64)
@@ -114,7 +115,7 @@ def _merge_fields(
     """(the fields ``source`` uses, its pieces as (is literal, text or field name) when it is
     only text and ``{{ field }}``; None otherwise: filters, tags, expressions)."""
     try:
-        tree = _sandbox.parse(source)
+        tree = sandbox.parse(source)
     except TemplateSyntaxError:
         return None, None  # every field: the render reports the error
     fields = frozenset(meta.find_undeclared_variables(tree))
