@@ -35,7 +35,6 @@ import contextlib
 import dataclasses
 import os
 import secrets
-import subprocess
 import sys
 import time
 from datetime import UTC, datetime, timedelta
@@ -47,27 +46,10 @@ import asyncpg
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from scratch import best, migrate, step
+
 BASE_URL = os.environ.get("WALLET_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 DAYS = 180
-
-
-def migrate(url: str) -> None:
-    env = {**os.environ, "WALLET_DATABASE_URL": url, "WALLET_CERTS_DIR": "/tmp/bench-certs"}
-    done = subprocess.run(
-        [sys.executable, "-m", "wallet", "migrate"],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-    )
-    if done.returncode:
-        raise SystemExit(f"wallet migrate failed:\n{done.stdout}\n{done.stderr}")
-
-
-async def step(conn: asyncpg.Connection, label: str, sql: str, *args: Any) -> None:
-    began = time.perf_counter()
-    await conn.execute(sql, *args)
-    print(f"  {label:<44} {time.perf_counter() - began:7.1f} s", flush=True)
 
 
 async def generate(
@@ -153,16 +135,6 @@ async def timed(label: str, run: Any) -> Any:
     result = await run
     print(f"{label:<58} {time.perf_counter() - began:7.2f} s", flush=True)
     return result
-
-
-async def best(run: Any) -> tuple[float, Any]:
-    """The best of two runs, and what the last returned."""
-    fastest, result = float("inf"), None
-    for _ in range(2):
-        began = time.perf_counter()
-        result = await run()
-        fastest = min(fastest, time.perf_counter() - began)
-    return fastest, result
 
 
 async def measure(conn: asyncpg.Connection, now: datetime) -> None:
