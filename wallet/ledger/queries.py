@@ -46,7 +46,8 @@ TAKE_FROM_LOT = db.sql("UPDATE lot SET remaining = remaining - $1 WHERE id = $2"
 @functools.lru_cache(maxsize=64)
 def insert_journal(entries: int) -> db.Sql:
     """``entries`` journal entries (account, lot, kind, points, receipt, actor, reason, at,
-    promotion) in one statement: a receipt's entries cost one round trip, not one each; built once per count."""
+    promotion) in one statement: a receipt's entries cost one round trip, not one each.
+    Built once per count."""
     groups = ", ".join(
         "(" + ", ".join(f"${i * 9 + j + 1}" for j in range(9)) + ")" for i in range(entries)
     )

@@ -39,7 +39,8 @@ EARLIER_RETURN = db.sql("SELECT request_hash, result FROM receipt_return WHERE s
 @functools.lru_cache(maxsize=128)
 def insert_lines(count: int) -> db.Sql:
     """``count`` receipt lines (receipt, line_no, sku, category, quantity, amount, redeemed,
-    earned, brand, discount, manual discount) in one statement, nothing returned yet; built once per count."""
+    earned, brand, discount, manual discount) in one statement, nothing returned yet.
+    Built once per count."""
     width = 11
     groups = ", ".join(
         "(" + ", ".join(f"${i * width + j + 1}" for j in range(width)) + ", 0, 0, 0)"
@@ -56,7 +57,8 @@ def insert_lines(count: int) -> db.Sql:
 @functools.lru_cache(maxsize=64)
 def insert_promotions(count: int) -> db.Sql:
     """``count`` promotions a receipt applied (receipt, promotion, name, definition as it
-    was, discount, points, lot, budget use key) in one statement, nothing returned yet; built once per count."""
+    was, discount, points, lot, budget use key) in one statement, nothing returned yet.
+    Built once per count."""
     width = 8
     groups = ", ".join(
         "(" + ", ".join(f"${i * width + j + 1}" for j in range(width)) + ", 0, 0)"
