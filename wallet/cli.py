@@ -250,6 +250,19 @@ async def record_standings(args: argparse.Namespace) -> int:
     return 0
 
 
+async def record_liability(args: argparse.Namespace) -> int:
+    """Record every account's lots and debt at each ended month end from ``--since`` on (the
+    worker records each month as it ends; this fills the months before it ran, from the
+    journal), so the liability report at a past moment reads them instead of the whole
+    journal. Months already recorded are left as they are."""
+    from wallet import clock
+    from wallet.ledger import month_end
+
+    for month, rows in (await month_end.record_since(args.since, now=clock.now())).items():
+        print(f"{month} {'already recorded' if rows is None else f'{rows} rows'}")
+    return 0
+
+
 def _month(text: str) -> str:
     from datetime import datetime
 
@@ -324,6 +337,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--since", type=_month, required=True, help="the first month, YYYY-MM")
     p.set_defaults(run=record_standings)
+    p = sub.add_parser(
+        "record-liability",
+        help="record every account's lots and debt at each month end since a month "
+        "(the liability report at a past date starts from them)",
+    )
+    p.add_argument("--since", type=_month, required=True, help="the first month, YYYY-MM")
+    p.set_defaults(run=record_liability)
 
     from wallet.offers.commands import add_commands as add_offer_commands
 

@@ -263,3 +263,61 @@ def accounts_owing(count: int) -> str:
 
 ACCOUNTS_OWING = db.sql("SELECT id FROM account WHERE debt > 0 AND id = ANY($1::int[])")
 """PostgreSQL: ``accounts_owing`` with one array."""
+
+# ---- month-end lots (the liability at a past moment) -----------------------------------
+
+START_LIABILITY_MONTH = db.sql(
+    "INSERT INTO liability_month (month, as_of, last_entry, rows, recorded_at) "
+    "VALUES ($1, $2, (SELECT COALESCE(MAX(id), 0) FROM journal_entry), 0, $3) "
+    "ON CONFLICT (month) DO NOTHING RETURNING last_entry"
+)
+"""The month end's marker, first in the recording transaction, with the journal's highest
+id: no row back means the month is recorded already (or another worker is recording it:
+PostgreSQL makes this insert wait for that transaction and then do nothing)."""
+
+PREVIOUS_LIABILITY_MONTH = db.sql(
+    "SELECT month, as_of, last_entry FROM liability_month WHERE as_of < $1 "
+    "ORDER BY as_of DESC LIMIT 1",
+    as_of=db.timestamp,
+)
+"""The latest month end recorded before $1, which a new one is built on."""
+
+_LIVE_ENTRIES = (
+    "SELECT j.account AS account_id, j.lot AS lot_id, j.points AS points, "
+    "l.expires_at AS expires_at, l.available_from AS available_from "
+    "FROM journal_entry j LEFT JOIN lot l ON l.id = j.lot AND l.expires_at > $2 "
+    "WHERE j.created_at <= $2 AND j.id <= $3 AND (j.lot IS NULL OR l.id IS NOT NULL)"
+)
+_INSERT_LOTS = (
+    "INSERT INTO lot_month_end (month, account_id, lot_id, points, expires_at, available_from) "
+)
+
+RECORD_LOTS_FROM_JOURNAL = db.sql(
+    f"{_INSERT_LOTS}SELECT $1, account_id, lot_id, SUM(points), MAX(expires_at), "
+    f"MAX(available_from) FROM ({_LIVE_ENTRIES}) e "
+    "GROUP BY account_id, lot_id HAVING SUM(points) <> 0"
+)
+"""Month $1 ended at $2: every account's lots alive then with the points they held on it
+and its debt (``lot_id`` NULL, minus the debt), summed from the whole journal up to $2
+(the entries up to id $3, the ones there when the month was started). A lot's
+``expires_at`` and ``available_from`` never change, so they are kept beside its points."""
+
+RECORD_LOTS_FROM_PREVIOUS = db.sql(
+    f"{_INSERT_LOTS}SELECT $1, account_id, lot_id, SUM(points), MAX(expires_at), "
+    "MAX(available_from) FROM ("
+    "SELECT account_id, lot_id, points, expires_at, available_from FROM lot_month_end "
+    "WHERE month = $4 AND (lot_id IS NULL OR expires_at > $2) "
+    f"UNION ALL {_LIVE_ENTRIES} AND (j.created_at > $5 OR j.id > $6)) e "
+    "GROUP BY account_id, lot_id HAVING SUM(points) <> 0"
+)
+"""``RECORD_LOTS_FROM_JOURNAL`` from the month end $4 recorded before (at $5, with the
+entries up to id $6): its lots not expired by $2 plus only the journal's entries since
+(and the ones written after it was recorded, dated before it)."""
+
+FINISH_LIABILITY_MONTH = db.sql(
+    "UPDATE liability_month SET rows = "
+    "(SELECT COUNT(*) FROM lot_month_end WHERE month = $1) WHERE month = $1 RETURNING rows"
+)
+
+ANALYZE_LOT_MONTH_END = db.sql("ANALYZE lot_month_end")
+"""PostgreSQL only: fresh statistics after a month's rows went in."""

@@ -81,3 +81,33 @@ class SpendMonth(Table, tablename="account_spend_month"):
     account_id = BigInt(index=True)
     month = Varchar(length=7)
     spent_kopecks = BigInt(default=0)
+
+
+class LiabilityMonth(Table, tablename="liability_month"):
+    """A month end whose lots are recorded in ``lot_month_end`` (one row per month: a rerun
+    finds it and writes nothing). ``as_of`` is the instant the month ended; ``last_entry`` the
+    highest journal entry id when it was recorded: an entry after it dated before ``as_of``
+    (written late) is not in the month's lots, and the reports add it from the journal."""
+
+    id = Serial(primary_key=True)
+    month = Varchar(length=7, unique=True)
+    as_of = Timestamptz()
+    last_entry = BigInt(default=0)
+    rows = BigInt(default=0)
+    recorded_at = Timestamptz(default=TimestamptzNow())
+
+
+class LotMonthEnd(Table, tablename="lot_month_end"):
+    """What each account held at a month end (``as_of`` of its ``liability_month``), summed
+    from the journal up to it: a lot still alive then with its points on that account (a
+    merged card's lot on the side it was on), or, ``lot_id`` NULL, minus the account's debt.
+    The reports rebuild a past moment from the last month end before it and the journal
+    after it, instead of the whole journal."""
+
+    id = BigSerial(primary_key=True)
+    month = Varchar(length=7)
+    account_id = BigInt()
+    lot_id = BigInt(null=True, default=None)
+    points = BigInt()
+    expires_at = Timestamptz(null=True, default=None)
+    available_from = Timestamptz(null=True, default=None)

@@ -1,7 +1,8 @@
 """Every statement of the reports, named (``$n`` placeholders; see ``db.sql``).
 
 Reports are the one place allowed to read across other domains' tables for figures: the
-ledger's ``account``, ``lot`` and ``journal_entry``, ``member``, ``receipt`` and its lines,
+ledger's ``account``, ``lot``, ``journal_entry`` and month-end lots (``liability_month``,
+``lot_month_end``), ``member``, ``receipt`` and its lines,
 ``store``, ``promotion``, ``offer`` and ``offer_goal_month``, ``account_spend_month``. Each
 domain's own rules still live in that domain; these statements only add up what was
 recorded. They are read-only (SELECT only): nothing here ever writes.
@@ -30,50 +31,77 @@ def _bucket(expires: str, bounds: list[str]) -> str:
     return f"CASE WHEN {expires} IS NULL THEN NULL {whens} ELSE {len(bounds)} END"
 
 
-def _held_at(bounds: list[str]) -> str:
-    """Each account's points as of $1 by expiry bucket, rebuilt from the journal in one
-    pass: the entries of lots still alive then (``available_from`` splits balance from
-    pending) and those without a lot (debt, bucket NULL)."""
-    return (
-        f"SELECT j.account AS account_id, {_bucket('l.expires_at', bounds)} AS bucket, "
-        "SUM(CASE WHEN j.lot IS NULL OR l.available_from > $1 THEN 0 ELSE j.points END) "
-        "AS balance, "
-        "SUM(CASE WHEN j.lot IS NOT NULL AND l.available_from > $1 THEN j.points ELSE 0 END) "
-        "AS pending, "
-        "-SUM(CASE WHEN j.lot IS NULL THEN j.points ELSE 0 END) AS debt "
+def _entries(since: tuple[str, str, str] | None) -> str:
+    """What each account held at $1, entry by entry (``account_id``, ``lot_id``, ``points``,
+    the lot's ``expires_at`` and ``available_from``): the journal's entries up to $1 of lots
+    still alive then and those without a lot (debt).
+
+    ``since``: the placeholders of a month end recorded before $1 (``liability_month``:
+    its month, its instant and the journal's highest id then). Its lots not expired by $1
+    (``lot_month_end``, the sums of the entries up to it) replace the entries up to it, so
+    only the journal after it is read (by ``journal_entry.created_at``), and the entries
+    written after it was recorded but dated before it (``id`` above its ``last_entry``)."""
+    journal = (
+        "SELECT j.account AS account_id, j.lot AS lot_id, j.points AS points, "
+        "l.expires_at AS expires_at, l.available_from AS available_from "
         "FROM journal_entry j LEFT JOIN lot l ON l.id = j.lot AND l.expires_at > $1 "
-        "WHERE j.created_at <= $1 AND (j.lot IS NULL OR l.id IS NOT NULL) "
-        "GROUP BY 1, 2"
+        "WHERE j.created_at <= $1 AND (j.lot IS NULL OR l.id IS NOT NULL)"
+    )
+    if since is None:
+        return journal
+    month, as_of, last_entry = since
+    return (
+        "SELECT account_id, lot_id, points, expires_at, available_from FROM lot_month_end "
+        f"WHERE month = {month} AND (lot_id IS NULL OR expires_at > $1) "
+        f"UNION ALL {journal} AND (j.created_at > {as_of} OR j.id > {last_entry})"
     )
 
 
-def _held_at_postgres(bounds: list[str]) -> str:
+def _held_at(bounds: list[str], since: tuple[str, str, str] | None) -> str:
+    """Each account's points as of $1 by expiry bucket, from ``_entries`` in one pass
+    (``available_from`` splits balance from pending; debt has bucket NULL)."""
+    return (
+        f"SELECT account_id, {_bucket('expires_at', bounds)} AS bucket, "
+        "SUM(CASE WHEN lot_id IS NULL OR available_from > $1 THEN 0 ELSE points END) "
+        "AS balance, "
+        "SUM(CASE WHEN lot_id IS NOT NULL AND available_from > $1 THEN points ELSE 0 END) "
+        "AS pending, "
+        "-SUM(CASE WHEN lot_id IS NULL THEN points ELSE 0 END) AS debt "
+        f"FROM ({_entries(since)}) e GROUP BY 1, 2"
+    )
+
+
+def _held_at_postgres(bounds: list[str], since: tuple[str, str, str] | None) -> str:
     """``_held_at`` in one pass with two groupings: per account (``by_bucket`` 0) and per
     expiry bucket (1). One hash of the lots instead of one per grouping: 13.6 s against
-    12.6 + 16.4 s for the two apart (1,000,000 accounts, a loaded machine); SQLite has no
-    GROUPING SETS."""
+    12.6 + 16.4 s for the two apart (1,000,000 accounts, a loaded machine, the whole
+    journal); SQLite has no GROUPING SETS."""
     return (
         "SELECT GROUPING(account_id) AS by_bucket, account_id, bucket, "
         "SUM(CASE WHEN lot_id IS NULL OR later THEN 0 ELSE points END) AS balance, "
         "SUM(CASE WHEN later THEN points ELSE 0 END) AS pending, "
         "-SUM(CASE WHEN lot_id IS NULL THEN points ELSE 0 END) AS debt "
-        "FROM (SELECT j.account AS account_id, j.lot AS lot_id, j.points AS points, "
-        f"l.available_from > $1 AS later, {_bucket('l.expires_at', bounds)} AS bucket "
-        "FROM journal_entry j LEFT JOIN lot l ON l.id = j.lot AND l.expires_at > $1 "
-        "WHERE j.created_at <= $1 AND (j.lot IS NULL OR l.id IS NOT NULL)) e "
+        "FROM (SELECT account_id, lot_id, points, available_from > $1 AS later, "
+        f"{_bucket('expires_at', bounds)} AS bucket FROM ({_entries(since)}) x) e "
         "GROUP BY GROUPING SETS ((account_id), (bucket))"
     )
 
 
 def liability(
-    tier_case: str, bounds: list[str], *, now: bool, months: tuple[str, str, str, str] | None
+    tier_case: str,
+    bounds: list[str],
+    *,
+    now: bool,
+    months: tuple[str, str, str, str] | None,
+    since: tuple[str, str, str] | None = None,
 ) -> db.Sql:
     """Accounts that existed at $1 and their points then by tier and join store (rows with
     a NULL ``bucket``), and the points of all of them by the month they expire in (rows
     with a ``bucket``, see ``_bucket``; the other columns NULL).
 
     $1: the moment; ``bounds``: the placeholders of the month boundaries ahead. A past
-    moment is rebuilt from the journal (``_held_at``, one pass for both kinds of rows).
+    moment is rebuilt from the journal (``_held_at``, one pass for both kinds of rows),
+    from the month end ``since`` on when one is recorded before it (``_entries``).
     ``now``: $1 is the present, which needs no reconstruction: an account whose clock is
     not due (``next_lot_event_at`` ahead: no lot expired or matured since the ledger last
     settled it) holds its ``balance``, ``pending`` and ``debt`` as saved; the few that are
@@ -130,14 +158,14 @@ def liability(
         held_join = "LEFT JOIN due x ON x.account_id = a.id "
     else:
         sources_postgres = (
-            f"per AS ({_held_at_postgres(bounds)}), "
+            f"per AS ({_held_at_postgres(bounds, since)}), "
             "per_account AS (SELECT account_id, balance, pending, debt FROM per "
             "WHERE by_bucket = 0), "
             "buckets AS (SELECT bucket, balance + pending AS points FROM per "
             "WHERE by_bucket = 1 AND bucket IS NOT NULL), "
         )
         sources = (
-            f"per_bucket AS ({_held_at(bounds)}), "
+            f"per_bucket AS ({_held_at(bounds, since)}), "
             "per_account AS (SELECT account_id, SUM(balance) AS balance, "
             "SUM(pending) AS pending, SUM(debt) AS debt FROM per_bucket GROUP BY account_id), "
             "buckets AS (SELECT bucket, SUM(balance + pending) AS points FROM per_bucket "
@@ -219,6 +247,14 @@ WORK_MEM = db.Sql("SET LOCAL work_mem = '64MB'", "SELECT 1")
 """The memory each sort or hash of a report's transaction may take before it spills to
 disk (PostgreSQL's default is 4 MB): the liability's million-account hashes and the sort
 of the members spilled, twice as slow. Bounded, and only for the report's transaction."""
+
+LIABILITY_MONTH = db.sql(
+    "SELECT month, as_of, last_entry FROM liability_month WHERE as_of <= $1 "
+    "ORDER BY as_of DESC LIMIT 1",
+    as_of=db.timestamp,
+)
+"""The latest month end at or before $1 whose lots the ledger recorded (``lot_month_end``,
+``wallet.ledger.month_end``): a past liability starts from it."""
 
 STORES = db.sql("SELECT id, code, name FROM store ORDER BY id")
 """Every store, for names beside ids (a chain has hundreds, not millions)."""

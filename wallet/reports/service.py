@@ -163,7 +163,16 @@ async def liability(as_of: datetime, *, now: datetime) -> Liability:
     if highs and not (basis == "lifetime" and present):
         months = (p(month), p(first), p(this_year), p(last_year))
     case = queries.tier_case(basis, highs, p)
-    rows = await db.fetch(queries.liability(case, bounds, now=present, months=months), *p.values)
+    since = None
+    if not present:
+        # The last month end recorded by then: its lots and the journal after it, not the
+        # whole journal (none recorded: the whole journal, the same figures).
+        recorded = await db.fetch(queries.LIABILITY_MONTH, at)
+        if recorded:
+            month_end = recorded[0]
+            since = (p(month_end["month"]), p(month_end["as_of"]), p(month_end["last_entry"]))
+    text = queries.liability(case, bounds, now=present, months=months, since=since)
+    rows = await db.fetch(text, *p.values)
     stores = {row["id"]: row for row in await db.fetch(queries.STORES)}
 
     by_tier: dict[int, list[int]] = defaultdict(lambda: [0, 0, 0, 0, 0])
