@@ -14,7 +14,10 @@ ago to everyone with 10% held out by the same hash the service uses (``holdout.b
 Then VACUUM ANALYZE and a CHECKPOINT, and times, best of two runs each:
 
 - the points liability now and 90 days ago (``service.liability``) beside the sum of the
-  journal entries of the lots alive then (the liability's own core scan);
+  journal entries of the lots alive then (the liability's own core scan); before it, the
+  liability 90 days ago from the whole journal (one run), and the recording of the month
+  end before that moment (from the whole journal) and of the next (built on it, as the
+  worker's month-end job does), so 90 days ago reads the month end and the journal after;
 - the point movements of the last 30 days (``service.movements``) beside the journal's
   entries of the period summed by kind, with the ``journal_entry.created_at`` index and,
   dropped for the measurement, without it (what the reports did before it);
@@ -213,12 +216,50 @@ def line(label: str, report_s: float, bare_s: float) -> None:
     )
 
 
+async def month_ends(conn: asyncpg.Connection, now: datetime) -> datetime:
+    """The liability 90 days ago from the whole journal (no month end recorded yet: what
+    the report did before month ends, one run), then the month end before it recorded from
+    the whole journal and the next one built on it (what the worker's month-end job does
+    each month), each with its time. Returns the last second before that next month end:
+    a moment a whole month of journal after the month end it reads."""
+    from wallet.ledger import month_end
+    from wallet.reports import service
+
+    as_of = now - timedelta(days=90)
+    month = month_end.shift_month(month_end.month_key(as_of), -1)
+    whole = None
+    recorded = await conn.fetchval("SELECT COUNT(*) FROM liability_month")
+    if not recorded:
+        began = time.perf_counter()
+        whole = await service.liability(as_of, now=now)
+        print(
+            f"{'liability 90 days ago, whole journal':<42} report "
+            f"{time.perf_counter() - began:7.2f} s (one run)",
+            flush=True,
+        )
+    for label, key in (
+        ("from the whole journal", month),
+        ("built on the one before", month_end.shift_month(month, 1)),
+    ):
+        began = time.perf_counter()
+        rows = await month_end.record_month(key, now=now)
+        took = time.perf_counter() - began
+        done = "already recorded" if rows is None else f"{rows:,} rows"
+        print(f"  month end {key} {label:<24} {took:7.1f} s  {done}", flush=True)
+    if whole is not None:
+        # The same figures from the month end and the journal after it.
+        assert await service.liability(as_of, now=now) == whole
+    return month_end.month_end(month_end.shift_month(month, 1)) - timedelta(seconds=1)
+
+
 async def measure(conn: asyncpg.Connection, now: datetime) -> None:
     from wallet.reports import campaign_outcome, service
 
+    month_last_second = await month_ends(conn, now)
     for label, as_of in (
         ("liability now", now),
         ("liability 90 days ago", now - timedelta(days=90)),
+        ("liability a month after its month end", month_last_second),
     ):
         report_s, report = await best(lambda as_of=as_of: service.liability(as_of, now=now))
         bare_s, bare = await best(
