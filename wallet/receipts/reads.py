@@ -1,5 +1,5 @@
-"""What the shopper's history reads of receipts beyond the journal: the receipts that
-moved no points (the journal has no line for them)."""
+"""What the shopper's history reads of receipts beyond the journal: the receipts behind its
+entries, and the receipts that moved no points (the journal has no line for them)."""
 
 from __future__ import annotations
 
@@ -55,3 +55,18 @@ async def receipts_without_points(
         row["every_line_excluded"] = bool(lines) and all(_excluded(line) for line in lines)
         found.append(row)
     return found
+
+
+async def receipts_by_id(receipt_pks: set[int]) -> dict[int, dict[str, Any]]:
+    """Receipt id, store and time for a set of internal ids (history pages)."""
+    if not receipt_pks:
+        return {}
+    rows = await Receipt.select(
+        Receipt.id,
+        Receipt.external_id,
+        Receipt.store,
+        Receipt.store.name.as_alias("store_name"),
+        Receipt.occurred_at,
+        Receipt.total_kopecks,
+    ).where(Receipt.id.is_in(list(receipt_pks)))
+    return {row["id"]: row for row in rows}

@@ -690,18 +690,3 @@ async def _reverse(
         )
     )
     return reply
-
-
-async def receipts_by_id(receipt_pks: set[int]) -> dict[int, dict[str, Any]]:
-    """Receipt id, store and time for a set of internal ids (history pages)."""
-    if not receipt_pks:
-        return {}
-    rows = await Receipt.select(
-        Receipt.id,
-        Receipt.external_id,
-        Receipt.store,
-        Receipt.store.name.as_alias("store_name"),
-        Receipt.occurred_at,
-        Receipt.total_kopecks,
-    ).where(Receipt.id.is_in(list(receipt_pks)))
-    return {row["id"]: row for row in rows}

@@ -16,7 +16,6 @@ from wallet.members.schemas import ExpiryOut, Links, MeOut, ReferralOut
 from wallet.passsync import links as pass_links
 from wallet.receipts import imported as receipt_imports
 from wallet.receipts import reads as receipt_reads
-from wallet.receipts import service as receipts
 
 
 def referral(account_id: int) -> ReferralOut:
@@ -146,7 +145,9 @@ async def history(
             next_before_imported=shown[-1].id if len(older) > limit else None,
         )
     lines = await ledger_reads.history(account_id, limit=limit, before_id=before)
-    found = await receipts.receipts_by_id({line.receipt_id for line in lines if line.receipt_id})
+    found = await receipt_reads.receipts_by_id(
+        {line.receipt_id for line in lines if line.receipt_id}
+    )
     more = len(lines) == limit
     # Receipts that moved no points have no journal entry: the ones posted in the span
     # this page covers (after the oldest entry shown, if older ones follow; up to the
