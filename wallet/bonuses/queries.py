@@ -23,8 +23,6 @@ INSERT_REFERRAL = db.sql(
 """A friend's code, waiting for the friend's first purchase (a phone or email joins with a
 code once: the unique keys refuse a second)."""
 
-RECEIPT_PAID_AND_EARNED = db.sql("SELECT paid_kopecks, earned_points FROM receipt WHERE id = $1")
-
 WAITING_REFERRAL = db.sql(
     "SELECT id, referrer_account_id FROM referral "
     "WHERE friend_account_id = $1 AND status = 'waiting'"

@@ -195,8 +195,7 @@ async def on_receipt(event: ReceiptPosted) -> None:
     config = (await current()).bonuses
     if not (config.welcome or config.birthday or config.referral):
         return
-    rows = await db.fetch(queries.RECEIPT_PAID_AND_EARNED, event.receipt_pk)
-    paid, earned = int(rows[0]["paid_kopecks"]), int(rows[0]["earned_points"])
+    paid, earned = event.paid_kopecks, event.earned_points
     if paid <= 0:
         return
     if config.welcome and config.welcome.after_first_purchase:

@@ -10,13 +10,16 @@ import msgspec
 
 
 class ReceiptPosted(msgspec.Struct, frozen=True):
-    """A new receipt, after the ledger's writes. ``lines``: (category, money paid)."""
+    """A new receipt, after the ledger's writes and before its own row (written last, with
+    the till's reply: read what it says from here). ``lines``: (category, money paid)."""
 
     account_id: int
     card_id: int
     receipt_pk: int
     occurred_at: datetime
     lines: Sequence[tuple[str, int]]
+    paid_kopecks: int
+    earned_points: int
     now: datetime
 
 

@@ -18,56 +18,87 @@ STORE_CODE = db.sql("SELECT code FROM store WHERE id = $1")
 ANY_RECEIPT = db.sql("SELECT 1 AS hit FROM receipt WHERE account_id = $1 LIMIT 1")
 """Whether the shopper has bought before: no row means this is the first purchase."""
 
-INSERT_RECEIPT = db.sql(
-    "INSERT INTO receipt (store, external_id, store_key, card, account_id, occurred_at, "
-    "posted_at, request_hash, total_kopecks, paid_kopecks, redeemed_points, "
-    "earned_points, earned_lot_id, refunded_points, rules_id, result) VALUES "
-    "($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, NULL, 0, $13, $14) RETURNING id"
+EARLIER_RECEIPT = db.Sql(
+    db.sql(
+        "SELECT nextval(pg_get_serial_sequence('receipt', 'id')) AS next_id, r.request_hash, "
+        "r.result FROM (SELECT 1) AS one LEFT JOIN receipt r ON r.store_key = $1"
+    ).postgres,
+    db.sql(
+        "SELECT (SELECT COALESCE(MAX(id), 0) + 1 FROM receipt) AS next_id, r.request_hash, "
+        "r.result FROM (SELECT 1) AS one LEFT JOIN receipt r ON r.store_key = $1"
+    ).sqlite,
 )
-"""A receipt before its points are credited; its reply and lot follow in ``SAVE_RESULT``."""
-
-SAVE_RESULT = db.sql("UPDATE receipt SET result = $1, earned_lot_id = $2 WHERE id = $3")
-"""The reply the till got, kept so a retry of the same receipt gets it again."""
-
-EARLIER_RECEIPT = db.sql("SELECT request_hash, result FROM receipt WHERE store_key = $1")
-"""A receipt already posted under this store's id: a retry, or a clash if the hash differs."""
+"""A receipt already posted under this store's id (a retry, or a clash if the hash differs:
+``request_hash`` is NULL when there is none), and the id a new receipt takes, in one round
+trip: the receipt is written once, last, with its reply (``write_receipt``), and its lines,
+journal entries and promotions carry the id before that. A retry spends a sequence value on
+PostgreSQL (a gap, harmless); SQLite's writer holds the whole database, so MAX + 1 is free."""
 
 EARLIER_RETURN = db.sql("SELECT request_hash, result FROM receipt_return WHERE store_key = $1")
-"""The same for a return."""
+"""A return already posted under this store's id: a retry, or a clash if the hash differs."""
+
+_RECEIPT_COLUMNS = (
+    "id, store, external_id, store_key, card, account_id, occurred_at, posted_at, "
+    "request_hash, total_kopecks, paid_kopecks, redeemed_points, earned_points, "
+    "earned_lot_id, rules_id, result, refunded_points"
+)
+_LINE_COLUMNS = (
+    "receipt, line_no, sku, category, quantity, amount_kopecks, redeemed_kopecks, "
+    "earned_points, brand, discount_kopecks, manual_discount_kopecks, returned_kopecks, "
+    "returned_redeemed_kopecks, returned_earned_points"
+)
+_PROMOTION_COLUMNS = (
+    "receipt, promotion_id, name, definition, discount_kopecks, points, lot_id, use_key, "
+    "returned_discount_kopecks, returned_points"
+)
 
 
-@functools.lru_cache(maxsize=128)
-def insert_lines(count: int) -> db.Sql:
-    """``count`` receipt lines (receipt, line_no, sku, category, quantity, amount, redeemed,
-    earned, brand, discount, manual discount) in one statement, nothing returned yet.
-    Built once per count."""
-    width = 11
-    groups = ", ".join(
-        "(" + ", ".join(f"${i * width + j + 1}" for j in range(width)) + ", 0, 0, 0)"
+def _groups(first: int, width: int, count: int, tail: str) -> str:
+    """``count`` rows of ``width`` placeholders from ``$first`` on, each ending in ``tail``
+    (the columns every new row starts at zero)."""
+    return ", ".join(
+        "(" + ", ".join(f"${first + i * width + j}" for j in range(width)) + tail + ")"
         for i in range(count)
     )
-    return db.sql(
-        "INSERT INTO receipt_line (receipt, line_no, sku, category, quantity, amount_kopecks, "
-        "redeemed_kopecks, earned_points, brand, discount_kopecks, manual_discount_kopecks, "
-        "returned_kopecks, returned_redeemed_kopecks, returned_earned_points) "
-        f"VALUES {groups}"
-    )
 
 
-@functools.lru_cache(maxsize=64)
-def insert_promotions(count: int) -> db.Sql:
-    """``count`` promotions a receipt applied (receipt, promotion, name, definition as it
-    was, discount, points, lot, budget use key) in one statement, nothing returned yet.
-    Built once per count."""
-    width = 8
-    groups = ", ".join(
-        "(" + ", ".join(f"${i * width + j + 1}" for j in range(width)) + ", 0, 0)"
-        for i in range(count)
-    )
-    return db.sql(
-        "INSERT INTO receipt_promotion (receipt, promotion_id, name, definition, "
-        "discount_kopecks, points, lot_id, use_key, returned_discount_kopecks, returned_points) "
-        f"VALUES {groups}"
+@functools.lru_cache(maxsize=256)
+def write_receipt(lines: int, promotions: int, sqlite: bool) -> tuple[tuple[db.Sql, int], ...]:
+    """A new receipt with its reply, its ``lines`` lines and the ``promotions`` promotions it
+    applied: the statements to run in order, each with how many of the arguments it takes.
+    The arguments: the receipt's (id, store, external id, store key, card, account, occurred,
+    posted, request hash, total, paid, redeemed, earned, lot, rules, reply), then each
+    line's (receipt, line no, sku, category, quantity, amount, redeemed, earned, brand,
+    discount, manual discount), then each promotion's (receipt, promotion, name, definition
+    as it was, discount, points, lot, budget use key). Built once per counts and engine.
+
+    PostgreSQL gets one statement (the lines' key to the receipt is checked at its end, when
+    the receipt is there): round trips are most of the till's time. SQLite, which has no
+    INSERT inside a WITH and no round trip to save, gets the three statements."""
+    receipt_width = 16
+    line_width, promotion_width = 11 * lines, 8 * promotions
+
+    def statements(first: tuple[int, int, int]) -> list[str]:
+        made = [
+            f"INSERT INTO receipt ({_RECEIPT_COLUMNS}) VALUES {_groups(first[0], 16, 1, ', 0')}",
+            f"INSERT INTO receipt_line ({_LINE_COLUMNS}) "
+            f"VALUES {_groups(first[1], 11, lines, ', 0, 0, 0')}",
+        ]
+        if promotions:
+            made.append(
+                f"INSERT INTO receipt_promotion ({_PROMOTION_COLUMNS}) "
+                f"VALUES {_groups(first[2], 8, promotions, ', 0, 0')}"
+            )
+        return made
+
+    if sqlite:
+        texts = statements((1, 1, 1))
+        widths = [receipt_width, line_width, promotion_width][: len(texts)]
+        return tuple((db.sql(text), width) for text, width in zip(texts, widths, strict=True))
+    texts = statements((1, 1 + receipt_width, 1 + receipt_width + line_width))
+    named = ", ".join(f"{name} AS ({text})" for name, text in zip("rlp", texts, strict=False))
+    return (
+        (db.sql(f"WITH {named} SELECT 1 AS written"), receipt_width + line_width + promotion_width),
     )
 
 

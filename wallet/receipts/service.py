@@ -274,9 +274,10 @@ async def post_receipt(
     store_key = f"{store_id}:{data.receipt_id}"
     card = await members.find_card(data.card_number)
     async with db.write_transaction(), ledger.account(card.account_id, now=now) as acct:
-        earlier = await _earlier(Receipt, store_key, request_hash, data.receipt_id)
-        if earlier is not None:
-            return msgspec.convert(earlier, ReceiptOut)
+        found = await db.fetch(queries.EARLIER_RECEIPT, store_key)
+        if found[0]["request_hash"] is not None:
+            return msgspec.convert(_repeated(found[0], request_hash, data.receipt_id), ReceiptOut)
+        receipt_pk = int(found[0]["next_id"])
         members.check_usable(card)
         if confirm is not None:
             await confirm(store_key)
@@ -298,25 +299,6 @@ async def post_receipt(
             now=now,
             lock=True,
         )
-        inserted = await db.fetch(
-            queries.INSERT_RECEIPT,
-            store_id,
-            data.receipt_id,
-            store_key,
-            card.id,
-            card.account_id,
-            occurred_at,
-            now,
-            request_hash,
-            pricing.total_kopecks,
-            pricing.paid_kopecks,
-            pricing.redeemed_points,
-            pricing.earned_points,
-            rules.id,
-            {},
-        )
-        receipt_pk = int(inserted[0]["id"])
-        await _insert_lines(receipt_pk, data.lines, pricing.lines)
         reason = f"receipt {data.receipt_id}"
         await acct.spend(pricing.redeemed_points, receipt_id=receipt_pk, actor=actor, reason=reason)
         available_from = expires_at = None
@@ -336,16 +318,15 @@ async def post_receipt(
                 actor=actor,
                 reason=reason,
             )
-        if pricing.promotions:
-            await _record_promotions(
-                receipt_pk,
-                pricing,
-                catalogue,
-                lot_id,
-                account_id=card.account_id,
-                at=occurred_at,
-                rules=rules,
-            )
+        applied = await _promotion_rows(
+            receipt_pk,
+            pricing,
+            catalogue,
+            lot_id,
+            account_id=card.account_id,
+            at=occurred_at,
+            rules=rules,
+        )
         await coupon_codes.record(
             claimed, receipt_pk=receipt_pk, account_id=card.account_id, now=now
         )
@@ -358,6 +339,8 @@ async def post_receipt(
                 receipt_pk=receipt_pk,
                 occurred_at=occurred_at,
                 lines=[(result.category, result.paid_kopecks) for result in pricing.lines],
+                paid_kopecks=pricing.paid_kopecks,
+                earned_points=pricing.earned_points,
                 now=now,
             )
         )
@@ -381,28 +364,42 @@ async def post_receipt(
             promotions=pricing.promotions,
             not_applied=pricing.not_applied,
         )
-        await db.fetch(
-            queries.SAVE_RESULT,
+        arguments = [
+            receipt_pk,
+            store_id,
+            data.receipt_id,
+            store_key,
+            card.id,
+            card.account_id,
+            occurred_at,
+            now,
+            request_hash,
+            pricing.total_kopecks,
+            pricing.paid_kopecks,
+            pricing.redeemed_points,
+            pricing.earned_points,
+            lot_id,
+            rules.id,
             # JSON text in one pass (no intermediate dicts): the till's retry gets it back.
             _encode(reply),
-            lot_id,
-            receipt_pk,
-        )
+            *_line_values(receipt_pk, data.lines, pricing.lines),
+            *applied,
+        ]
+        taken = 0
+        for statement, width in queries.write_receipt(
+            len(data.lines), len(pricing.promotions), db.is_sqlite()
+        ):
+            await db.fetch(statement, *arguments[taken : taken + width])
+            taken += width
         await platform.enqueue_pass_update(card.account_id)
     return reply
 
 
-async def _earlier(
-    table: type[Receipt] | type[ReceiptReturn], store_key: str, request_hash: str, external_id: str
+def _repeated(
+    row: dict[str, Any], request_hash: str, external_id: str, what: str = "receipt"
 ) -> Any:
-    rows = await db.fetch(
-        queries.EARLIER_RECEIPT if table is Receipt else queries.EARLIER_RETURN, store_key
-    )
-    if not rows:
-        return None
-    row = rows[0]
+    """The reply stored for a till's id posted before, or 409 when its contents differ."""
     if row["request_hash"] != request_hash:
-        what = "receipt" if table is Receipt else "return"
         raise ReceiptConflict(
             f"{what} {external_id} was already posted at this store with different contents; "
             f"a correction is a return plus a new {what} id",
@@ -411,31 +408,34 @@ async def _earlier(
     return _loads(row["result"])
 
 
-async def _insert_lines(receipt_pk: int, lines: list[LineIn], results: list[LineResult]) -> None:
-    await db.fetch(
-        queries.insert_lines(len(lines)),
-        *[
-            value
-            for line, result in zip(lines, results, strict=True)
-            for value in (
-                receipt_pk,
-                result.line,
-                result.sku,
-                result.category,
-                float(line.quantity),
-                result.amount,
-                result.redeemed_kopecks,
-                # The tier's points only: a promotion's are re-priced on a return.
-                result.earned_points - sum(p.points for p in result.promotion_points),
-                line.brand,
-                result.discount_kopecks,
-                sum(d.kopecks for d in result.discounts if d.promotion_id == 0),
-            )
-        ],
-    )
+async def _earlier_return(store_key: str, request_hash: str, external_id: str) -> Any:
+    rows = await db.fetch(queries.EARLIER_RETURN, store_key)
+    return _repeated(rows[0], request_hash, external_id, "return") if rows else None
 
 
-async def _record_promotions(
+def _line_values(receipt_pk: int, lines: list[LineIn], results: list[LineResult]) -> list[Any]:
+    """The receipt's lines as ``queries.write_receipt`` takes them, row after row."""
+    return [
+        value
+        for line, result in zip(lines, results, strict=True)
+        for value in (
+            receipt_pk,
+            result.line,
+            result.sku,
+            result.category,
+            float(line.quantity),
+            result.amount,
+            result.redeemed_kopecks,
+            # The tier's points only: a promotion's are re-priced on a return.
+            result.earned_points - sum(p.points for p in result.promotion_points),
+            line.brand,
+            result.discount_kopecks,
+            sum(d.kopecks for d in result.discounts if d.promotion_id == 0),
+        )
+    ]
+
+
+async def _promotion_rows(
     receipt_pk: int,
     pricing: Pricing,
     catalogue: engine.Catalogue,
@@ -444,9 +444,10 @@ async def _record_promotions(
     account_id: int,
     at: datetime,
     rules: Rules,
-) -> None:
-    """What each promotion gave, with its definition as it was, and its budget taken."""
-    rows = []
+) -> list[Any]:
+    """What each promotion gave, with its definition as it was (as ``queries.write_receipt``
+    takes them, row after row), its budget taken now."""
+    values: list[Any] = []
     for applied in pricing.promotions:
         compiled = catalogue.by_id[applied.promotion_id]
         use_key = None
@@ -459,22 +460,17 @@ async def _record_promotions(
                 discount=applied.discount_kopecks,
                 point_value=rules.point_value_kopecks,
             )
-        rows.append(
-            (
-                receipt_pk,
-                applied.promotion_id,
-                applied.name,
-                compiled.saved,
-                applied.discount_kopecks,
-                applied.points,
-                lot_id if applied.points else None,
-                use_key,
-            )
+        values += (
+            receipt_pk,
+            applied.promotion_id,
+            applied.name,
+            compiled.saved,
+            applied.discount_kopecks,
+            applied.points,
+            lot_id if applied.points else None,
+            use_key,
         )
-    await db.fetch(
-        queries.insert_promotions(len(rows)),
-        *[value for row in rows for value in row],
-    )
+    return values
 
 
 async def _audit_manual(data: ReceiptIn, pricing: Pricing, *, store_id: int, actor: str) -> None:
@@ -520,7 +516,7 @@ async def post_return(
         # Activated while this return waited for the lock: the lots are on the new account.
         account_id = (await members.find_card_by_id(receipt["card"])).account_id
         async with ledger.account(account_id, now=now) as acct:
-            earlier = await _earlier(ReceiptReturn, store_key, request_hash, data.return_id)
+            earlier = await _earlier_return(store_key, request_hash, data.return_id)
             if earlier is not None:
                 return msgspec.convert(earlier, ReturnOut)
             reply = await _reverse(
