@@ -167,12 +167,16 @@ async def seed_promotions(count, now):
     rows = []
     for n in range(count):
         category = {{0: "dairy", 1: "bakery"}}.get(n % 40, f"cat{{n % 40}}")
+        # A category's five promotions (n, n + 40, ...) differ in effect, stacking mode and
+        # group: indexed by n alone they would not (40 is a multiple of 4 and 5, so every
+        # milk promotion was a stackable x2), and all ten of the bench's would stack.
+        mix = n + n // 40
         d = s.Definition(
             conditions=[window, s.Lines(categories=[category])],
-            effects=[effects[n % len(effects)]],
+            effects=[effects[mix % len(effects)]],
             priority=n % 50,
-            stacking=["stackable", "stackable", "best", "exclusive"][n % 4],
-            group=["", "week", "fresh"][n % 3],
+            stacking=["stackable", "stackable", "best", "exclusive"][mix % 4],
+            group=["", "week", "fresh"][mix % 3],
         )
         rows.append(Promotion(name=f"bench {{n}}", status="active", definition=msgspec.to_builtins(d),
                               created_at=now, updated_at=now))
