@@ -264,41 +264,36 @@ class Book:
         pending = available_from > now
         repaid = min(state.debt, points)
         kept = points - repaid
-        rows = await db.fetch(
-            queries.INSERT_LOT,
-            state.id,
-            points,
-            kept,
-            earned_at,
-            available_from,
-            expires_at,
-            pending,
-            source,
-            receipt_id,
-        )
-        lot_id = int(rows[0]["id"])
+        lot = (state.id, points, kept, earned_at, available_from, expires_at, pending, source)
         split = [(pid, n) for pid, n in parts or [(promotion_id, points)] if n]
         assert sum(n for _, n in split) == points, "the parts must add up to the points"
-        entries: list[JournalRow] = [
-            (state.id, lot_id, kind, n, receipt_id, actor, reason, now) for _, n in split
+        # (on the new lot?, kind, points, reason, promotion)
+        planned: list[tuple[bool, str, int, str, int | None]] = [
+            (True, kind, n, reason, pid) for pid, n in split
         ]
-        ids: list[int | None] = [pid for pid, _ in split]
         if repaid:
-            ids += [None, None]
-            entries.append(
-                (
-                    state.id,
-                    lot_id,
-                    "repay",
-                    -repaid,
-                    receipt_id,
-                    actor,
-                    "repays points owed after a return",
-                    now,
-                )
+            planned.append((True, "repay", -repaid, "repays points owed after a return", None))
+            planned.append((False, "repay", repaid, "debt repaid", None))
+        if planned and not db.is_sqlite():
+            rows = await db.fetch(
+                queries.insert_lot_with_journal(tuple(own for own, *_ in planned)),
+                *lot,
+                receipt_id,
+                *[
+                    value
+                    for _, entry_kind, n, why, pid in planned
+                    for value in (state.id, entry_kind, n, receipt_id, actor, why, now, pid)
+                ],
             )
-            entries.append((state.id, None, "repay", repaid, receipt_id, actor, "debt repaid", now))
-        await _journal(entries, promotion_ids=ids)
+            lot_id = int(rows[0]["id"])
+        else:
+            rows = await db.fetch(queries.INSERT_LOT, *lot, receipt_id)
+            lot_id = int(rows[0]["id"])
+            entries: list[JournalRow] = [
+                (state.id, lot_id if own else None, entry_kind, n, receipt_id, actor, why, now)
+                for own, entry_kind, n, why, _ in planned
+            ]
+            await _journal(entries, promotion_ids=[pid for *_, pid in planned])
         event_at = available_from if pending else expires_at
         if state.next_lot_event_at is None or event_at < state.next_lot_event_at:
             state.next_lot_event_at = event_at
