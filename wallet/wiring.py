@@ -13,7 +13,7 @@ outbox worker and the tests all start one the same way: ``async with running(set
 - passes show the offers' goal of the month and the next reminded burn;
 - promotions for saved segments ask segments whom they hold (resolved before pricing);
 - receipts and returns are counted for the metrics (``wallet.observe``);
-- members joining and changing (profile, consents), cards, points, tiers, coupons,
+- members joining, changing (profile, consents) and erased, cards, points, tiers, coupons,
   cashback, receipts and returns become webhook deliveries for the endpoints that asked
   for them, in the same transaction (``WEBHOOKS``: each event's type and ``data``; the
   ledger's set-based credit too: ``points.changed`` for each account, in one statement).
@@ -50,6 +50,7 @@ from wallet.members.events import (
 from wallet.offers import progress as offers_progress
 from wallet.offers import service as offers
 from wallet.offers.events import CashbackSettled
+from wallet.privacy.events import MemberErased
 from wallet.promotions import service as promotions
 from wallet.promotions.events import CouponIssued, CouponUsed
 from wallet.receipts.events import ReceiptPosted, ReturnPosted
@@ -172,6 +173,18 @@ def _receipt_data(event: ReceiptPosted | ReturnPosted) -> dict[str, Any]:
     }
 
 
+def _erased_data(event: MemberErased) -> dict[str, Any]:
+    # The ids a CRM knows the member by (the other events' member, account and cards), so
+    # it can delete its copy; nothing of the person.
+    return {
+        "member_id": event.member_id,
+        "account_id": event.account_id,
+        "cards": [{"card_id": c.card_id, "card_number": c.card_number} for c in event.cards],
+        "source": event.source,
+        "erased_at": event.now.isoformat(),
+    }
+
+
 _CARD = ("card_id", "account_id", ("card_number", "number"))
 WEBHOOKS: dict[type, tuple[str, Data]] = {
     MemberJoined: ("member.joined", _fields("member_id", "account_id", "referrer_account_id")),
@@ -184,6 +197,7 @@ WEBHOOKS: dict[type, tuple[str, Data]] = {
     ),
     CardIssued: ("card.issued", _fields(*_CARD, "kind", "role", "replaces")),
     CardBlocked: ("card.blocked", _fields(*_CARD)),
+    MemberErased: ("member.erased", _erased_data),
     PointsChanged: ("points.changed", _all_fields),
     TierChanged: ("tier.changed", _all_fields),
     CouponIssued: ("coupon.issued", _all_fields),
