@@ -207,8 +207,9 @@ WEBHOOKS: dict[type, tuple[str, Data]] = {
     ReturnPosted: ("receipt.returned", _receipt_data),
 }
 """Event -> (webhook event type, its ``data``); ``connect`` subscribes each, after the
-event's other subscribers. The month-end cashback's set-based credit
-(``PointsCreditedInBulk``) is told apart: set-based, not one event at a time."""
+event's other subscribers. The ledger's set-based credits (``PointsCreditedInBulk``: the
+month-end cashback, an import's opening balances) are told apart: set-based, not one event
+at a time."""
 
 
 def _webhook(event_type: str, data: Data) -> runtime_module.Handler:
@@ -225,8 +226,9 @@ _WEBHOOK_HANDLERS = [(event, _webhook(name, data)) for event, (name, data) in WE
 
 
 async def _webhook_points_in_bulk(event: PointsCreditedInBulk) -> None:
-    # The month-end cashback's set-based credit: ``points.changed`` for every account it
-    # credited, set-based too (the same body the door's event gets).
+    # A set-based credit (the month-end cashback, an import's opening balances):
+    # ``points.changed`` for every account it credited, set-based too (the same body the
+    # door's event gets).
     await webhooks.publish_set(
         event_type="points.changed",
         rows=event.rows,
