@@ -13,14 +13,15 @@ outbox worker and the tests all start one the same way: ``async with running(set
 - passes show the offers' goal of the month and the next reminded burn;
 - promotions for saved segments ask segments whom they hold (resolved before pricing);
 - receipts and returns are counted for the metrics (``wallet.observe``);
-- members joining and changing (profile, consents), receipts and returns become webhook
-  deliveries for the endpoints that asked for them, in the same transaction (the ledger's
-  set-based credit too: ``points.changed`` for each account, in one statement).
+- members joining, changing (profile, consents) and erased, cards, points, tiers, coupons,
+  cashback, receipts and returns become webhook deliveries for the endpoints that asked
+  for them, in the same transaction (``WEBHOOKS``: each event's type and ``data``; the
+  ledger's set-based credit too: ``points.changed`` for each account, in one statement).
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import datetime
 from typing import Any
@@ -49,6 +50,7 @@ from wallet.members.events import (
 from wallet.offers import progress as offers_progress
 from wallet.offers import service as offers
 from wallet.offers.events import CashbackSettled
+from wallet.privacy.events import MemberErased
 from wallet.promotions import service as promotions
 from wallet.promotions.events import CouponIssued, CouponUsed
 from wallet.receipts.events import ReceiptPosted, ReturnPosted
@@ -67,25 +69,15 @@ def connect(runtime: runtime_module.Runtime) -> None:
         (MemberJoined, bonuses.on_joined),
         (MemberChanged, bonuses.on_changed),
         (ReceiptPosted, koshelek_push.on_receipt),
-        (MemberJoined, _webhook_joined),
-        (MemberChanged, _webhook_changed),
-        (ConsentChanged, _webhook_consent),
-        (CardIssued, _webhook_card_issued),
-        (CardBlocked, _webhook_card_blocked),
-        (PointsChanged, _webhook_struct("points.changed")),
-        (PointsCreditedInBulk, _webhook_points_in_bulk),
-        (TierChanged, _webhook_struct("tier.changed")),
-        (CouponIssued, _webhook_struct("coupon.issued")),
-        (CouponUsed, _webhook_struct("coupon.used")),
-        (CashbackSettled, _webhook_struct("cashback.settled")),
         (SegmentDeleting, offers.refuse_if_segment_used),
         (SegmentDeleting, _refuse_if_promotion_uses),
         # Counted last, after every subscriber that could still refuse the receipt.
         (ReceiptPosted, _count_receipt),
         (ReturnPosted, _count_return),
-        # Told last too: a webhook never announces a receipt a subscriber then refused.
-        (ReceiptPosted, _webhook_receipt),
-        (ReturnPosted, _webhook_return),
+        # Webhooks are told last, after every subscriber that could still refuse the
+        # write: a webhook never announces a receipt a subscriber then refused.
+        *_WEBHOOK_HANDLERS,
+        (PointsCreditedInBulk, _webhook_points_in_bulk),
     ]
     for event_type, handler in subscriptions:
         runtime.subscribers.setdefault(event_type, []).append(handler)
@@ -148,97 +140,27 @@ async def _count_return(_: Any) -> None:
     observe.RETURNS.inc()
 
 
-async def _webhook_joined(event: MemberJoined) -> None:
-    await webhooks.publish(
-        event_type="member.joined",
-        account_id=event.account_id,
-        data={
-            "member_id": event.member_id,
-            "account_id": event.account_id,
-            "referrer_account_id": event.referrer_account_id,
-        },
-        now=event.now,
-    )
+# What each event tells the webhook endpoints: its type (the body's ``type``, what an
+# endpoint subscribes to) and the body's ``data`` drawn from the event. Never the person's
+# name, phone or email: ``MemberJoined`` carries them for the welcome email, not for CRMs.
+Data = Callable[[Any], dict[str, Any]]
 
 
-async def _webhook_changed(event: MemberChanged) -> None:
-    # The profile or consents changed (a marketing opt-in or -out, the language): the
-    # receiver reads the member anew.
-    await webhooks.publish(
-        event_type="member.changed",
-        account_id=event.account_id,
-        data={"member_id": event.member_id, "account_id": event.account_id},
-        now=event.now,
-    )
+def _fields(*names: str | tuple[str, str]) -> Data:
+    """The event's fields of these names, in this order; ``(name, field)`` renames one."""
+    pairs = [(name, name) if isinstance(name, str) else name for name in names]
+
+    def data(event: Any) -> dict[str, Any]:
+        return {name: getattr(event, field) for name, field in pairs}
+
+    return data
 
 
-async def _webhook_consent(event: ConsentChanged) -> None:
-    await webhooks.publish(
-        event_type="consent.changed",
-        account_id=event.account_id,
-        data={
-            "member_id": event.member_id,
-            "account_id": event.account_id,
-            "consent": event.consent,
-            "value": event.value,
-            "source": event.source,
-        },
-        now=event.now,
-    )
-
-
-async def _webhook_card_issued(event: CardIssued) -> None:
-    await webhooks.publish(
-        event_type="card.issued",
-        account_id=event.account_id,
-        data={
-            "card_id": event.card_id,
-            "account_id": event.account_id,
-            "card_number": event.number,
-            "kind": event.kind,
-            "role": event.role,
-            "replaces": event.replaces,
-        },
-        now=event.now,
-    )
-
-
-async def _webhook_card_blocked(event: CardBlocked) -> None:
-    await webhooks.publish(
-        event_type="card.blocked",
-        account_id=event.account_id,
-        data={
-            "card_id": event.card_id,
-            "account_id": event.account_id,
-            "card_number": event.number,
-        },
-        now=event.now,
-    )
-
-
-def _webhook_struct(event_type: str) -> runtime_module.Handler:
-    """An event whose fields (all but ``now``) are the webhook's ``data`` as they are."""
-
-    async def publish(event: Any) -> None:
-        data = msgspec.structs.asdict(event)
-        now = data.pop("now")
-        await webhooks.publish(
-            event_type=event_type, account_id=data["account_id"], data=data, now=now
-        )
-
-    return publish
-
-
-async def _webhook_points_in_bulk(event: PointsCreditedInBulk) -> None:
-    # The month-end cashback's set-based credit: ``points.changed`` for every account it
-    # credited, set-based too (the same body the door's event gets).
-    await webhooks.publish_set(
-        event_type="points.changed",
-        rows=event.rows,
-        args=event.args,
-        columns=POINTS_CHANGED_COLUMNS,
-        now=event.now,
-    )
+def _all_fields(event: Any) -> dict[str, Any]:
+    """Every field of the event but ``now`` (the body's ``created_at``), as it is."""
+    data = msgspec.structs.asdict(event)
+    del data["now"]
+    return data
 
 
 def _receipt_data(event: ReceiptPosted | ReturnPosted) -> dict[str, Any]:
@@ -251,20 +173,67 @@ def _receipt_data(event: ReceiptPosted | ReturnPosted) -> dict[str, Any]:
     }
 
 
-async def _webhook_receipt(event: ReceiptPosted) -> None:
-    await webhooks.publish(
-        event_type="receipt.posted",
-        account_id=event.account_id,
-        data=_receipt_data(event),
-        now=event.now,
-    )
+def _erased_data(event: MemberErased) -> dict[str, Any]:
+    # The ids a CRM knows the member by (the other events' member, account and cards), so
+    # it can delete its copy; nothing of the person.
+    return {
+        "member_id": event.member_id,
+        "account_id": event.account_id,
+        "cards": [{"card_id": c.card_id, "card_number": c.card_number} for c in event.cards],
+        "source": event.source,
+        "erased_at": event.now.isoformat(),
+    }
 
 
-async def _webhook_return(event: ReturnPosted) -> None:
-    await webhooks.publish(
-        event_type="receipt.returned",
-        account_id=event.account_id,
-        data=_receipt_data(event),
+_CARD = ("card_id", "account_id", ("card_number", "number"))
+WEBHOOKS: dict[type, tuple[str, Data]] = {
+    MemberJoined: ("member.joined", _fields("member_id", "account_id", "referrer_account_id")),
+    # The profile or consents changed (a marketing opt-in or -out, the language): the
+    # receiver reads the member anew.
+    MemberChanged: ("member.changed", _fields("member_id", "account_id")),
+    ConsentChanged: (
+        "consent.changed",
+        _fields("member_id", "account_id", "consent", "value", "source"),
+    ),
+    CardIssued: ("card.issued", _fields(*_CARD, "kind", "role", "replaces")),
+    CardBlocked: ("card.blocked", _fields(*_CARD)),
+    MemberErased: ("member.erased", _erased_data),
+    PointsChanged: ("points.changed", _all_fields),
+    TierChanged: ("tier.changed", _all_fields),
+    CouponIssued: ("coupon.issued", _all_fields),
+    CouponUsed: ("coupon.used", _all_fields),
+    CashbackSettled: ("cashback.settled", _all_fields),
+    ReceiptPosted: ("receipt.posted", _receipt_data),
+    ReturnPosted: ("receipt.returned", _receipt_data),
+}
+"""Event -> (webhook event type, its ``data``); ``connect`` subscribes each, after the
+event's other subscribers. The ledger's set-based credits (``PointsCreditedInBulk``: the
+month-end cashback, an import's opening balances) are told apart: set-based, not one event
+at a time."""
+
+
+def _webhook(event_type: str, data: Data) -> runtime_module.Handler:
+    async def publish(event: Any) -> None:
+        await webhooks.publish(
+            event_type=event_type, account_id=event.account_id, data=data(event), now=event.now
+        )
+
+    return publish
+
+
+# Made once, like the module's other handlers: every runtime subscribes the same ones.
+_WEBHOOK_HANDLERS = [(event, _webhook(name, data)) for event, (name, data) in WEBHOOKS.items()]
+
+
+async def _webhook_points_in_bulk(event: PointsCreditedInBulk) -> None:
+    # A set-based credit (the month-end cashback, an import's opening balances):
+    # ``points.changed`` for every account it credited, set-based too (the same body the
+    # door's event gets).
+    await webhooks.publish_set(
+        event_type="points.changed",
+        rows=event.rows,
+        args=event.args,
+        columns=POINTS_CHANGED_COLUMNS,
         now=event.now,
     )
 

@@ -10,8 +10,10 @@ from datetime import timedelta
 from tests.privacy.test_data_rights import member_id_of
 from tests.support.shop import Shop, bearer, line
 from tests.webhooks.test_webhooks import PATH, Clock, log, register
-from wallet import db
+from wallet import clock, db
+from wallet.members import service as members
 from wallet.platform import worker
+from wallet.privacy import service as privacy
 from wallet.webhooks import jobs
 
 EVENTS = ["member.joined", "card.issued", "receipt.posted", "points.changed"]
@@ -94,3 +96,77 @@ async def test_erasing_a_shopper_erases_their_deliveries_and_never_sends_the_wai
     moved.offset = timedelta(days=36)
     await jobs.prune({})
     assert await log(shop, webhook_id) == []
+
+
+async def test_an_erased_shopper_is_announced_by_ids_only_once_and_after_the_outage(
+    client, receiver, monkeypatch
+):
+    shop = await Shop.open(client)
+    webhook_id = await register(shop, receiver, [*EVENTS, "member.erased"])
+    anna = await shop.enrol("Анна Смирнова", email="anna.erased@example.ru", phone="+79161234567")
+    await worker.run_until_idle()
+    receiver.stop()  # the CRM is down when she buys and when support erases her
+    await shop.receipt(anna.card, "A-1", [line(100_000)])
+    member_id = await member_id_of(client, anna)
+    card = await members.find_card(anna.card)
+    erased = await client.post(
+        f"/api/v1/admin/members/{member_id}/erase",
+        json={"reason": "письмо от Анны Смирновой"},
+        headers=bearer(shop.support_key),
+    )
+    assert erased.status_code == 200, erased.text
+
+    # Committed with the erase: the one delivery of hers still waiting, and nothing in it
+    # says who she was.
+    waiting = await log(shop, webhook_id, status="pending")
+    assert [d["event_type"] for d in waiting] == ["member.erased"]
+    rows = await db.fetch(
+        "SELECT body FROM webhook_delivery WHERE account_id = $1 AND body <> ''",
+        anna.account_id,
+    )
+    assert len(rows) == 1
+    for personal in ("Анна", "Смирнов", "anna.erased", "9161234567", "письмо"):
+        assert personal not in rows[0]["body"]
+
+    receiver.start()
+    moved = Clock(monkeypatch)
+    await moved.run(120)
+    told = [r for r in receiver.received if r.event_type == "member.erased"]
+    assert len(told) == 1 and told[0].signature_ok
+    assert told[0].body["data"] == {
+        "member_id": member_id,
+        "account_id": anna.account_id,
+        "cards": [{"card_id": card.id, "card_number": anna.card}],
+        "source": "support",
+        "erased_at": erased.json()["erased_at"].replace("Z", "+00:00"),
+    }
+    # Her receipt and points, waiting behind the outage, were erased: never sent.
+    assert [r.event_type for r in receiver.received] == [
+        "member.joined",
+        "card.issued",
+        "member.erased",
+    ]
+
+    # A second erase tells nothing new.
+    again = await client.post(
+        f"/api/v1/admin/members/{member_id}/erase",
+        json={"reason": "письмо 18"},
+        headers=bearer(shop.support_key),
+    )
+    assert again.status_code == 200
+    await moved.run(120)
+    assert [r.event_type for r in receiver.received].count("member.erased") == 1
+
+
+async def test_a_shopper_who_erases_themselves_is_announced_as_such(client, receiver):
+    shop = await Shop.open(client)
+    await register(shop, receiver, ["member.erased"])
+    anna = await shop.enrol("Анна Смирнова")
+    member_id = await member_id_of(client, anna)
+    await privacy.erase(
+        member_id, actor=f"shopper:{member_id}", source="shopper", reason="", now=clock.now()
+    )
+    await worker.run_until_idle()
+    assert [(r.event_type, r.body["data"]["source"]) for r in receiver.received] == [
+        ("member.erased", "shopper")
+    ]

@@ -395,3 +395,11 @@ async def test_a_delivery_is_retried_with_backoff_for_24_hours_then_given_up_and
     await shop.receipt(anna.card, "R-2", [line(20_000)])
     await moved.run()
     assert [r.body["data"]["total_kopecks"] for r in receiver.received] == [20_000]
+
+
+def test_every_event_an_endpoint_can_ask_for_is_one_some_domain_publishes() -> None:
+    # An event type offered but never wired would be a subscription that never fires.
+    from wallet import wiring
+    from wallet.webhooks.schemas import EVENT_TYPES
+
+    assert sorted(name for name, _ in wiring.WEBHOOKS.values()) == sorted(EVENT_TYPES)

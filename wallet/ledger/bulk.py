@@ -14,7 +14,9 @@ by the same number, in the caller's transaction. The ledger invariant holds row 
   row gets no lot id, and ``credit_each`` credits it through the door, which repays the
   debt from the new lot first, as every other credit does. They are few.
 - The door publishes ``PointsChanged`` per account; a set-based credit tells the same with
-  one ``PointsCreditedInBulk`` (``announce``), after its rows are in, for the whole set.
+  one ``PointsCreditedInBulk`` (``announce``), after its rows are in, for the whole set:
+  the month-end cashback announces what its CTEs credited, ``credit_lots`` (opening
+  balances of an import) what it did.
 """
 
 from __future__ import annotations
@@ -233,6 +235,8 @@ async def credit_lots(
     The balance grows by an atomic ``balance + n`` (a till on the same account meanwhile
     keeps its own movement). An account that owes points is credited through the door
     instead, which repays the debt first. Expiry must be in the future (the caller's rule).
+    Every account credited is told of (``points.changed``, one event per account and call),
+    set-based (``announce``) or by the door.
     """
     if not lots:
         return []
@@ -273,6 +277,13 @@ async def credit_lots(
         postgres=queries.CREDIT_ACCOUNTS,
         per_statement=BATCH_ROWS,
     )
+    if direct:
+        # Told as the month-end cashback's credit is: ``points.changed`` for each account,
+        # set-based, only if an endpoint asked (else nothing is read); the accounts that
+        # owe pass the door below, which tells of them itself.
+        await announce(
+            queries.lots_credited(sqlite=db.is_sqlite()), [[ids[i] for i in direct]], now=now
+        )
     for i, lot in enumerate(lots):
         if lot.account_id in owing:
             async with service.account(lot.account_id, now=now) as acct:

@@ -12,8 +12,9 @@ import msgspec
 class PointsChanged(msgspec.Struct, frozen=True):
     """An account's points moved in one unit of work (a receipt, a return, an adjustment,
     a bonus, expiry on entering it): its totals after, and how much each moved. The
-    month-end cashback's set-based credit (``ledger.bulk``) does not pass through here: it
-    publishes ``PointsCreditedInBulk``, the same facts for a whole set at once."""
+    set-based credits (``ledger.bulk``: the month-end cashback, an import's opening
+    balances) do not pass through here: they publish ``PointsCreditedInBulk``, the same
+    facts for a whole set at once."""
 
     account_id: int
     balance: int
@@ -49,8 +50,9 @@ POINTS_CHANGED_COLUMNS = (
 
 
 class PointsCreditedInBulk(msgspec.Struct, frozen=True):
-    """A set-based credit (``ledger.bulk``: the month-end cashback) moved many accounts'
-    points in the caller's transaction, past the door that publishes ``PointsChanged``.
+    """A set-based credit (``ledger.bulk``: the month-end cashback, an import's opening
+    balances) moved many accounts' points in the caller's transaction, past the door that
+    publishes ``PointsChanged``.
     ``rows`` is a SELECT (its arguments ``args`` are its ``$1..$n``) giving, per account
     credited, ``PointsChanged``'s fields as the columns ``POINTS_CHANGED_COLUMNS``: a
     subscriber reads it set-based (``INSERT ... SELECT``), never account by account, and

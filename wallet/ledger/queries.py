@@ -141,6 +141,19 @@ LAST_LOT_ID = db.sql("SELECT COALESCE(MAX(id), 0) AS top FROM lot")
 """SQLite: the highest lot id; one writer at a time, so the ids after it are free."""
 
 
+def lots_credited(*, sqlite: bool) -> str:
+    """The lots whose ids are the JSON array ``$1``, as (``account_id``, ``points``): what
+    ``bulk.credit_lots`` credited set-based, for ``bulk.announce``. One argument however
+    many lots (a batch is thousands), read by primary key; both engines read a JSON array
+    as a table."""
+    ids = (
+        "SELECT value FROM json_each($1)"
+        if sqlite
+        else "SELECT value::bigint FROM json_array_elements_text($1::json)"
+    )
+    return f"SELECT account AS account_id, amount AS points FROM lot WHERE id IN ({ids})"
+
+
 def points_changed_rows(credits: str) -> str:
     """Per account of the SELECT ``credits`` (``account_id``, ``points``: what a set-based
     credit gave, in the same transaction, after it), what ``PointsChanged`` says: the

@@ -12,8 +12,9 @@ through its service functions (``members.privacy``, ``ledger.privacy`` ...).
   voids the Apple passes and sets the Google objects INACTIVE, the pass registrations are
   dropped once the void was pushed (job ``privacy.drop_registrations``), tokens and page
   sessions are revoked, and the webhook deliveries about the person lose their bodies (ids,
-  card numbers), those not yet sent for good. A second erase answers the same and changes
-  nothing.
+  card numbers), those not yet sent for good; then ``MemberErased`` (webhook
+  ``member.erased``) tells the CRM to delete its copy. A second erase answers the same and
+  changes nothing.
 - **Retention** erases members with no activity for ``WALLET_RETENTION_YEARS`` years.
 - Every support view of personal data is an audit event ``support.*`` (who, whose, when,
   why), listable through ``access_log``.
@@ -36,8 +37,10 @@ from wallet.members import privacy as members
 from wallet.members import service as member_service
 from wallet.offers import privacy as offer_privacy
 from wallet.passsync import privacy as pass_privacy
+from wallet.platform import events
 from wallet.platform import service as platform
 from wallet.privacy import timeline
+from wallet.privacy.events import ErasedCard, MemberErased
 from wallet.privacy.schemas import (
     AccessEvent,
     CardOut,
@@ -181,6 +184,18 @@ async def erase_in_transaction(
         # Last, so whatever the erase itself told the webhooks goes too: the deliveries
         # about this person lose their bodies, and those not sent yet never go.
         await webhooks.forget_account(before.account_id)
+        # After it, so this one goes out: a CRM hears that the person was erased and
+        # deletes its own copy (a crash after the commit loses nothing: the outbox).
+        cards = await member_service.cards_of_account(before.account_id)
+        await events.publish(
+            MemberErased(
+                member_id=member_id,
+                account_id=before.account_id,
+                cards=tuple(ErasedCard(card_id=c.id, card_number=c.number) for c in cards),
+                source=source,
+                now=now,
+            )
+        )
         if source == "support":
             await platform.audit(
                 actor=actor,

@@ -147,19 +147,19 @@ DISABLE = db.sql(
     "WHERE id = $1 AND status = 'active' RETURNING id, url"
 )
 
-ENDPOINT_IDS = db.sql("SELECT id FROM webhook_endpoint ORDER BY id")
-"""Every endpoint, disabled ones too (a few rows: one per registered system)."""
-
 ERASE_DELIVERIES = db.sql(
     "UPDATE webhook_delivery SET body = '', "
     "status = CASE WHEN status IN ('pending', 'sending') THEN 'erased' ELSE status END, "
-    "last_error = CASE WHEN status IN ('pending', 'sending') THEN $3 ELSE last_error END "
-    "WHERE endpoint_id = $1 AND account_id = $2 AND body <> '' RETURNING status"
+    "last_error = CASE WHEN status IN ('pending', 'sending') THEN $2 ELSE last_error END "
+    "WHERE endpoint_id IN (SELECT id FROM webhook_endpoint) AND account_id = $1 "
+    "AND body <> '' RETURNING status"
 )
-"""An erased shopper's deliveries to one endpoint (by the stream index: endpoint, then
-account): every body emptied, delivered or not (what they said was the person's: ids,
-card numbers), and those still waiting never sent. One in flight is ``erased`` too: its
-worker marks it delivered if the receiver took it, never retries it."""
+"""An erased shopper's deliveries to every endpoint, disabled ones too, in one statement:
+every body emptied, delivered or not (what they said was the person's: ids, card numbers),
+and those still waiting never sent. One in flight is ``erased`` too: its worker marks it
+delivered if the receiver took it, never retries it. The endpoints (a few rows: one per
+registered system) are there so both engines seek the stream index (endpoint, then
+account) once per endpoint instead of reading every delivery for the account."""
 
 PENDING_STREAMS = db.sql(
     "SELECT DISTINCT account_id FROM webhook_delivery WHERE endpoint_id = $1 "

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Literal, get_args
 
 import msgspec
 
@@ -14,6 +14,8 @@ from wallet.inputs import LINE_PATTERN
 EventType = Literal[
     "member.joined",
     "member.changed",
+    # A shopper was erased (152-FZ): the receiver deletes its copy (ids only, no person).
+    "member.erased",
     "consent.changed",
     "card.issued",
     "card.blocked",
@@ -25,20 +27,7 @@ EventType = Literal[
     "receipt.posted",
     "receipt.returned",
 ]
-EVENT_TYPES: tuple[str, ...] = (
-    "member.joined",
-    "member.changed",
-    "consent.changed",
-    "card.issued",
-    "card.blocked",
-    "points.changed",
-    "tier.changed",
-    "coupon.issued",
-    "coupon.used",
-    "cashback.settled",
-    "receipt.posted",
-    "receipt.returned",
-)
+EVENT_TYPES: tuple[str, ...] = get_args(EventType)
 Url = Annotated[
     str,
     msgspec.Meta(
