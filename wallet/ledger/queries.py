@@ -26,6 +26,19 @@ SAVE_TOTALS = db.sql(
 )
 """The totals of a unit of work, written once when it ends (under ``LOCK_ACCOUNT_ROW``)."""
 
+SAVE_TOTALS_AND_SPEND = db.Sql(
+    db.sql(
+        "WITH saved AS (UPDATE account SET balance = $1, pending = $2, debt = $3, "
+        "lifetime_spend_kopecks = $4, next_lot_event_at = $5 WHERE id = $6) "
+        "INSERT INTO account_spend_month (spend_key, account_id, month, spent_kopecks) "
+        "VALUES ($7, $6, $8, $9) ON CONFLICT (spend_key) DO UPDATE SET "
+        "spent_kopecks = account_spend_month.spent_kopecks + excluded.spent_kopecks"
+    ).postgres,
+    "",
+)
+"""PostgreSQL: ``SAVE_TOTALS`` and one month's ``ADD_SPEND_MONTH`` (key, month, kopecks)
+in one statement, as a receipt ends its unit of work."""
+
 INSERT_LOT = db.sql(
     "INSERT INTO lot (account, amount, remaining, earned_at, available_from, "
     "expires_at, is_pending, source, receipt_id) "

@@ -139,22 +139,31 @@ class Book:
 
     async def _close(self) -> None:
         state = self._state
-        if msgspec.structs.astuple(state) != self._saved:
-            await db.fetch(
-                queries.SAVE_TOTALS,
-                state.balance,
-                state.pending,
-                state.debt,
-                state.lifetime_spend_kopecks,
-                state.next_lot_event_at,
-                state.id,
-            )
         # Only a unit that moved spend can move the tier: the tier before is read with the
         # months as they were, the tier after with this unit's spend added.
         spend_moved = bool(self._spend_by_month) or state.lifetime_spend_kopecks != self._saved[4]
         tier_before = await self._tier(self._saved[4]) if spend_moved else None
-        if self._spend_by_month:
-            await _add_spend_months(state.id, self._spend_by_month)
+        totals = (
+            state.balance,
+            state.pending,
+            state.debt,
+            state.lifetime_spend_kopecks,
+            state.next_lot_event_at,
+            state.id,
+        )
+        months = [(m, k) for m, k in sorted(self._spend_by_month.items()) if k]
+        changed = msgspec.structs.astuple(state) != self._saved
+        if changed and len(months) == 1 and not db.is_sqlite():
+            # A receipt: its totals and its month's spend in one round trip.
+            ((month, kopecks),) = months
+            await db.fetch(
+                queries.SAVE_TOTALS_AND_SPEND, *totals, f"{state.id}:{month}", month, kopecks
+            )
+        else:
+            if changed:
+                await db.fetch(queries.SAVE_TOTALS, *totals)
+            if months:
+                await _add_spend_months(state.id, dict(months))
         if tier_before is not None:
             tier_after = await self._tier(state.lifetime_spend_kopecks)
             if tier_after != tier_before:
