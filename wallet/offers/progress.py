@@ -65,23 +65,26 @@ async def _record_spend(
     for category, amount in lines:
         by_category[category] += amount
     spent = [(category, amount) for category, amount in by_category.items() if amount]
-    if spent:
-        await db.fetch(
-            queries.add_spend(len(spent)),
-            *(
-                value
-                for category, amount in spent
-                for value in (
-                    f"{account_id}:{card_id}:{month}:{category}",
-                    account_id,
-                    card_id,
-                    month,
-                    category,
-                    amount,
-                )
-            ),
+    spend = [
+        value
+        for category, amount in spent
+        for value in (
+            f"{account_id}:{card_id}:{month}:{category}",
+            account_id,
+            card_id,
+            month,
+            category,
+            amount,
         )
-    rows = await db.fetch(queries.ACTIVE_ENROLMENTS, month, account_id)
+    ]
+    if spent and not db.is_sqlite():
+        rows = await db.fetch(
+            queries.add_spend_then_enrolments(len(spent)), *spend, month, account_id
+        )
+    else:
+        if spent:
+            await db.fetch(queries.add_spend(len(spent)), *spend)
+        rows = await db.fetch(queries.ACTIVE_ENROLMENTS, month, account_id)
     for row in rows:
         if row["goal_id"] is None:
             # A renewing offer opens the month's goal at the first purchase of the month

@@ -242,16 +242,31 @@ def add_spend(count: int) -> db.Sql:
     )
 
 
-ACTIVE_ENROLMENTS = db.sql(
+_ACTIVE_ENROLMENTS = (
     "SELECT e.id AS enrolment_id, e.opted_in_at, o.id AS offer_id, o.categories, "
     "o.renews_monthly, o.counts_whole_month, o.status, o.starts_at, o.ends_at, "
     "g.id AS goal_id, g.counts_from, g.status AS goal_status "
     "FROM offer_enrolment e JOIN offer o ON o.id = e.offer "
-    "LEFT JOIN offer_goal_month g ON g.enrolment_id = e.id AND g.month = $1 "
-    "WHERE e.account_id = $2 AND e.status = 'active'",
-    categories=db.json_value,
+    "LEFT JOIN offer_goal_month g ON g.enrolment_id = e.id AND g.month = {month} "
+    "WHERE e.account_id = {account} AND e.status = 'active'"
+)
+
+ACTIVE_ENROLMENTS = db.sql(
+    _ACTIVE_ENROLMENTS.format(month="$1", account="$2"), categories=db.json_value
 )
 """A shopper's active offers and their goal of the month, for a receipt to count towards."""
+
+
+@functools.cache
+def add_spend_then_enrolments(count: int) -> db.Sql:
+    """PostgreSQL: ``add_spend(count)`` and ``ACTIVE_ENROLMENTS`` (month and account after
+    the spend's arguments) in one statement, one round trip of the till's receipt. The
+    enrolments do not read the spend, so they are the same whichever runs first."""
+    spend = add_spend(count).postgres
+    enrolments = _ACTIVE_ENROLMENTS.format(month=f"${6 * count + 1}", account=f"${6 * count + 2}")
+    made = db.sql(f"WITH added AS ({spend}) {enrolments}", categories=db.json_value)
+    return db.Sql(made.postgres, "", made.decode)
+
 
 ADD_GOAL_SPEND = db.sql(
     "UPDATE offer_goal_month SET spent_kopecks = spent_kopecks + $1 "
