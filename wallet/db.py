@@ -19,6 +19,7 @@ import re
 import sqlite3
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator
 from contextlib import asynccontextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -301,20 +302,59 @@ def is_sqlite() -> bool:
     return isinstance(engine(), SQLiteEngine)
 
 
+class _Commit:
+    """What waits for the commit of one ``write_transaction`` (``after_commit``)."""
+
+    __slots__ = ("callbacks", "over")
+
+    def __init__(self) -> None:
+        self.callbacks: list[Callable[[], None]] = []
+        self.over = False
+
+
+# The outermost ``write_transaction`` of this task. A task started inside it copies the
+# variable, so the transaction marks itself ``over`` when it ends, committed or not.
+_commit: ContextVar[_Commit | None] = ContextVar("wallet_db_commit", default=None)
+
+
+def after_commit(callback: Callable[[], None]) -> None:
+    """Call ``callback`` once the current ``write_transaction`` has committed (never if it
+    rolls back); at once outside one. The outbox wakes its worker so: woken before the
+    commit, a worker on PostgreSQL claims before the job is visible and sleeps out its
+    poll. A callback asked for twice in one transaction runs once."""
+    commit = _commit.get()
+    if commit is None or commit.over:
+        callback()
+    elif callback not in commit.callbacks:
+        commit.callbacks.append(callback)
+
+
 @asynccontextmanager
 async def write_transaction() -> AsyncIterator[None]:
     """One database transaction for one business write, safe under concurrency."""
     eng = engine()
-    if isinstance(eng, SQLiteEngine):
-        if eng.current_transaction.get() is not None:
+    if isinstance(eng, SQLiteEngine) and eng.current_transaction.get() is not None:
+        yield
+        return
+    if eng.current_transaction.get() is not None:
+        async with eng.transaction():  # Piccolo's nested transaction: the outer one commits
             yield
-            return
-        async with runtime.current().sqlite_writer:
-            async with eng.transaction(transaction_type=TransactionType.immediate):
+        return
+    commit = _Commit()
+    token = _commit.set(commit)
+    try:
+        if isinstance(eng, SQLiteEngine):
+            async with runtime.current().sqlite_writer:
+                async with eng.transaction(transaction_type=TransactionType.immediate):
+                    yield
+        else:
+            async with eng.transaction():
                 yield
-    else:
-        async with eng.transaction():
-            yield
+    finally:
+        commit.over = True
+        _commit.reset(token)
+    for callback in commit.callbacks:
+        callback()
 
 
 async def ping(on: Engine | None = None) -> bool:
