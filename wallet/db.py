@@ -638,22 +638,26 @@ async def fetch_many(
     sqlite: Callable[[int], str],
     postgres: Sql,
     per_statement: int = 2000,
+    shared: tuple[Any, ...] = (),
 ) -> list[dict[str, Any]]:
     """One statement over many rows (a bulk import's batch): on PostgreSQL ``postgres``
     takes one array per column (``unnest($1::int[], $2::text[], ...)``), a fixed text that
     asyncpg prepares once; a multi-row VALUES of thousands of rows is a new, uncached
     statement of up to 32,767 parameters every time, and was most of an import's time
     (bench/bench_import.py). SQLite gets ``sqlite(n)``, the rows' values flat, in statements
-    of at most ``per_statement`` rows."""
+    of at most ``per_statement`` rows. ``shared``: values the same for every row (a chunk's
+    time), bound once after the rows' (SQLite: ``$n*columns+1``...; PostgreSQL: after the
+    arrays): a datetime bound per row is a Python adapter call per row on SQLite."""
     if not rows:
         return []
     if is_sqlite():
         found: list[dict[str, Any]] = []
         for part in chunks(rows, per_statement):
-            found += await fetch(sqlite(len(part)), *[value for row in part for value in row])
+            flat = [value for row in part for value in row]
+            found += await fetch(sqlite(len(part)), *flat, *shared)
         return found
     # Tuples: ``fetch`` sends a list as JSON text; asyncpg sends a tuple as an array.
-    return await fetch(postgres, *zip(*rows, strict=True))
+    return await fetch(postgres, *zip(*rows, strict=True), *shared)
 
 
 async def fetch_in(
