@@ -91,6 +91,7 @@ class Schedule:
 
 _handlers: dict[str, JobSpec] = {}
 _schedules: dict[str, Schedule] = {}
+_on_start: dict[str, Callable[[], Awaitable[None]]] = {}
 _loaded = False
 
 
@@ -114,6 +115,19 @@ def register_schedule(
     local date for a daily job, "2026-01" for a monthly one) or None when it is not yet
     time. Each slot runs once across all workers (a unique row per slot)."""
     _schedules[name] = Schedule(name=name, slot=slot, kind=kind, payload=payload or {})
+
+
+def register_start(name: str, start: Callable[[], Awaitable[None]]) -> None:
+    """Run ``start`` beside the worker when it starts (not waited for; an error is logged):
+    a connection the jobs will need, opened before the first job needs it."""
+    _on_start[name] = start
+
+
+async def _start(name: str, start: Callable[[], Awaitable[None]]) -> None:
+    try:
+        await start()
+    except Exception:
+        log.exception("worker start-up step %s failed; the jobs that need it will retry", name)
 
 
 def forget_seen_slots() -> None:
@@ -370,6 +384,10 @@ async def run_forever(
         )
 
     heartbeat = asyncio.create_task(_renew_leases(held), name="outbox-leases")
+    starting = [
+        asyncio.create_task(_start(name, start), name=f"worker-start-{name}")
+        for name, start in _on_start.items()
+    ]
     # A job finishing or a job queued (``wake``) while the worker claims must not be missed:
     # the event is cleared before the claim, so either that claim sees the job or the wait
     # after it returns at once.
@@ -416,8 +434,9 @@ async def run_forever(
         raise
     finally:
         _wakers.pop(finished, None)
-        heartbeat.cancel()
-        await asyncio.gather(heartbeat, return_exceptions=True)
+        for task in (heartbeat, *starting):
+            task.cancel()
+        await asyncio.gather(heartbeat, *starting, return_exceptions=True)
 
 
 async def _renew_leases(held: dict[asyncio.Task[None], int]) -> None:
