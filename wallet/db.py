@@ -19,8 +19,10 @@ import re
 import sqlite3
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator
 from contextlib import asynccontextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
 
@@ -41,6 +43,23 @@ log = logging.getLogger("wallet.db")
 
 _P = ParamSpec("_P")
 _R = TypeVar("_R")
+
+
+def _integer_out(value: bytes) -> int:
+    """An INTEGER column's value as read from SQLite. Piccolo's converter decodes the bytes
+    and goes through ``Decimal`` for every value (0.54 us; ``int`` of the bytes: 0.08 us), a
+    good part of reading a campaign batch's shoppers (bench/bench_sms.py, py-spy --gil). A
+    REAL stored in the column ("1.0") still comes back as Piccolo returns it."""
+    try:
+        return int(value)
+    except ValueError:
+        return int(Decimal(value.decode()))
+
+
+# The converters are process-wide (``sqlite3.register_converter``); Piccolo registers its
+# own on import, which these replace. BOOLEAN: Piccolo's is ``text == "1"`` after a decode.
+sqlite3.register_converter("INTEGER", _integer_out)
+sqlite3.register_converter("BOOLEAN", b"1".__eq__)
 
 
 class SafeSQLiteTransaction(SQLiteTransaction):
@@ -301,20 +320,59 @@ def is_sqlite() -> bool:
     return isinstance(engine(), SQLiteEngine)
 
 
+class _Commit:
+    """What waits for the commit of one ``write_transaction`` (``after_commit``)."""
+
+    __slots__ = ("callbacks", "over")
+
+    def __init__(self) -> None:
+        self.callbacks: list[Callable[[], None]] = []
+        self.over = False
+
+
+# The outermost ``write_transaction`` of this task. A task started inside it copies the
+# variable, so the transaction marks itself ``over`` when it ends, committed or not.
+_commit: ContextVar[_Commit | None] = ContextVar("wallet_db_commit", default=None)
+
+
+def after_commit(callback: Callable[[], None]) -> None:
+    """Call ``callback`` once the current ``write_transaction`` has committed (never if it
+    rolls back); at once outside one. The outbox wakes its worker so: woken before the
+    commit, a worker on PostgreSQL claims before the job is visible and sleeps out its
+    poll. A callback asked for twice in one transaction runs once."""
+    commit = _commit.get()
+    if commit is None or commit.over:
+        callback()
+    elif callback not in commit.callbacks:
+        commit.callbacks.append(callback)
+
+
 @asynccontextmanager
 async def write_transaction() -> AsyncIterator[None]:
     """One database transaction for one business write, safe under concurrency."""
     eng = engine()
-    if isinstance(eng, SQLiteEngine):
-        if eng.current_transaction.get() is not None:
+    if isinstance(eng, SQLiteEngine) and eng.current_transaction.get() is not None:
+        yield
+        return
+    if eng.current_transaction.get() is not None:
+        async with eng.transaction():  # Piccolo's nested transaction: the outer one commits
             yield
-            return
-        async with runtime.current().sqlite_writer:
-            async with eng.transaction(transaction_type=TransactionType.immediate):
+        return
+    commit = _Commit()
+    token = _commit.set(commit)
+    try:
+        if isinstance(eng, SQLiteEngine):
+            async with runtime.current().sqlite_writer:
+                async with eng.transaction(transaction_type=TransactionType.immediate):
+                    yield
+        else:
+            async with eng.transaction():
                 yield
-    else:
-        async with eng.transaction():
-            yield
+    finally:
+        commit.over = True
+        _commit.reset(token)
+    for callback in commit.callbacks:
+        callback()
 
 
 async def ping(on: Engine | None = None) -> bool:
@@ -551,22 +609,23 @@ async def fetch(query: str | Sql, *args: Any) -> list[dict[str, Any]]:
         return _decoded(rows, decode) if decode else [dict(row) for row in rows]
     assert isinstance(eng, SQLiteEngine)
     text = query.sqlite if isinstance(query, Sql) else _sqlite_text(query)
+    # One hand-over to the connection's thread per statement (``execute_fetchall``; the
+    # rows are dicts: every connection has Piccolo's ``dict_factory``), not three (execute,
+    # fetchall, close the cursor): each wakes that thread and then the event loop, and
+    # under a busy loop each waited for the GIL (bench/bench_sms.py on SQLite).
     transaction = eng.current_transaction.get()
     if transaction is not None:
-        async with transaction.connection.execute(text, values) as cursor:
-            found = await cursor.fetchall()
-            names = [column[0] for column in cursor.description or []]
+        found = await transaction.connection.execute_fetchall(text, values)
     else:
         connection = await eng.get_connection()
         try:
-            async with connection.execute(text, values) as cursor:
-                found = await cursor.fetchall()
-                names = [column[0] for column in cursor.description or []]
-            await connection.commit()
+            found = await connection.execute_fetchall(text, values)
+            if connection.in_transaction:  # a write outside a transaction: its own commit
+                await connection.commit()
         finally:
             await connection.close()
-    rows = [row if isinstance(row, dict) else dict(zip(names, row, strict=True)) for row in found]
-    return _decoded(rows, decode) if decode else rows
+    dicts: list[dict[str, Any]] = list(found)  # type: ignore[arg-type]
+    return _decoded(dicts, decode) if decode else dicts
 
 
 def values_table(rows: list[tuple[Any, ...]], types: tuple[str, ...]) -> tuple[str, list[Any]]:
@@ -598,22 +657,26 @@ async def fetch_many(
     sqlite: Callable[[int], str],
     postgres: Sql,
     per_statement: int = 2000,
+    shared: tuple[Any, ...] = (),
 ) -> list[dict[str, Any]]:
     """One statement over many rows (a bulk import's batch): on PostgreSQL ``postgres``
     takes one array per column (``unnest($1::int[], $2::text[], ...)``), a fixed text that
     asyncpg prepares once; a multi-row VALUES of thousands of rows is a new, uncached
     statement of up to 32,767 parameters every time, and was most of an import's time
     (bench/bench_import.py). SQLite gets ``sqlite(n)``, the rows' values flat, in statements
-    of at most ``per_statement`` rows."""
+    of at most ``per_statement`` rows. ``shared``: values the same for every row (a chunk's
+    time), bound once after the rows' (SQLite: ``$n*columns+1``...; PostgreSQL: after the
+    arrays): a datetime bound per row is a Python adapter call per row on SQLite."""
     if not rows:
         return []
     if is_sqlite():
         found: list[dict[str, Any]] = []
         for part in chunks(rows, per_statement):
-            found += await fetch(sqlite(len(part)), *[value for row in part for value in row])
+            flat = [value for row in part for value in row]
+            found += await fetch(sqlite(len(part)), *flat, *shared)
         return found
     # Tuples: ``fetch`` sends a list as JSON text; asyncpg sends a tuple as an array.
-    return await fetch(postgres, *zip(*rows, strict=True))
+    return await fetch(postgres, *zip(*rows, strict=True), *shared)
 
 
 async def fetch_in(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from datetime import timedelta
 from typing import Any
 
@@ -198,3 +199,41 @@ async def test_a_job_longer_than_the_lease_stays_with_its_live_worker(database):
         OutboxJob.kind == "test.long"
     )
     assert (job["status"], job["attempts"]) == ("done", 1)
+
+
+_woken: list[float] = []
+
+
+async def _note_time(_payload: dict[str, Any]) -> None:
+    _woken.append(asyncio.get_running_loop().time())
+
+
+worker.register("test.woken", _note_time)
+
+
+async def test_a_job_queued_now_runs_at_once_on_a_running_worker_not_at_its_next_poll(database):
+    """A campaign sent from the console (or a sign-in code) starts within a moment: the
+    commit that queued it wakes the worker of this process, which otherwise looks every
+    ``poll_seconds``. A job of a transaction that rolled back wakes nobody and never runs."""
+    _woken.clear()
+    await worker.run_until_idle()  # the day's scheduled jobs: done before the worker waits
+    stop = asyncio.Event()
+    running = asyncio.create_task(worker.run_forever(stop, poll_seconds=30))
+    try:
+        await asyncio.sleep(0.3)  # the worker's first look found nothing: it waits 30 s
+        with contextlib.suppress(RuntimeError):
+            async with db.write_transaction():
+                await platform.enqueue(kind="test.woken", payload={"n": 0})
+                raise RuntimeError("rolled back")
+        queued = asyncio.get_running_loop().time()
+        async with db.write_transaction():
+            await platform.enqueue(kind="test.woken", payload={"n": 1})
+        for _ in range(100):
+            if _woken:
+                break
+            await asyncio.sleep(0.02)
+    finally:
+        stop.set()
+        await running
+    assert len(_woken) == 1
+    assert _woken[0] - queued < 1.5

@@ -174,3 +174,26 @@ async def test_a_campaign_chunk_goes_at_once_and_a_dead_writers_chunk_after_its_
     assert len(smsc.submits) == 4
     assert dead.job is not None
     assert [r["status"] for r in await rows()].count("queued") == 0
+
+
+async def test_a_running_worker_binds_to_the_smsc_as_it_starts_and_a_code_goes_at_once(smsc):
+    """The worker holds its transceiver session from its start (receipts of messages sent
+    before a restart come only on a bound session), so the first code does not wait for a
+    bind, and it goes within a moment of its commit, not at the worker's next poll."""
+    await worker.run_until_idle()  # the day's scheduled jobs: done before the worker waits
+    stop = asyncio.Event()
+    running = asyncio.create_task(worker.run_forever(stop, poll_seconds=30))
+    try:
+        await settle(lambda: _true(smsc.binds == 1))
+        assert smsc.binds == 1 and smsc.texts_to("79123456789") == []
+        await queue("+79123456789", "Код входа: 654321")
+        await settle(lambda: _true(bool(smsc.texts_to("79123456789"))), seconds=1.5)
+    finally:
+        stop.set()
+        await running
+    assert smsc.texts_to("79123456789") == ["Код входа: 654321"]
+    assert smsc.binds == 1
+
+
+async def _true(value: bool) -> bool:
+    return value

@@ -343,29 +343,35 @@ async def send_slice(
     http = koshelek.client() if channel == "koshelek" else None
     renewing = asyncio.create_task(_renew_claims(inflight), name="campaign-claims")
 
-    async def claim(after: int) -> tuple[list[dict[str, Any]], dict[int, segments.Recipient]]:
+    async def claim(
+        after: int,
+    ) -> tuple[list[dict[str, Any]], dict[int, segments.Recipient], bool]:
+        """The next batch, its shoppers, and whether the campaign was still sending when it
+        was claimed (read here, so a batch claimed ahead brings it without a round trip of
+        its own between two batches)."""
         now = clock.now()
         rows = await _claim(campaign_id, channel, after_id=after, limit=batch, now=now)
         inflight.update(int(r["id"]) for r in rows)
         found = await segments.recipients([int(r["account_id"]) for r in rows], now=now)
-        return rows, found
+        sending = not after or (await _row(campaign_id))["status"] == "sending"
+        return rows, found, sending
 
     # SMS: the next batch is claimed and its shoppers read while this one is written (one
     # slice waited on those round trips more than on the SMSC: bench/bench_sms.py).
     # Claimed rows are in ``inflight`` at once, so a slice that stops hands them back.
-    ahead: asyncio.Task[tuple[list[dict[str, Any]], dict[int, segments.Recipient]]] | None
+    ahead: asyncio.Task[tuple[list[dict[str, Any]], dict[int, segments.Recipient], bool]] | None
     ahead = None
     # SMS chunks being written (their rows are handed back only once they are done).
     writing: set[asyncio.Task[None]] = set()
     try:
         while time.monotonic() < deadline:
-            if after_id and (await _row(campaign_id))["status"] != "sending":
-                return "cancelled"
             if ahead is not None:
-                rows, found = await ahead
+                rows, found, still_sending = await ahead
                 ahead = None
             else:
-                rows, found = await claim(after_id)
+                rows, found, still_sending = await claim(after_id)
+            if not still_sending:
+                return "cancelled"  # the rows just claimed are handed back on the way out
             if not rows:
                 break
             after_id = int(rows[-1]["id"])
@@ -383,10 +389,20 @@ async def send_slice(
                 await marks.flush()
                 continue
             if channel == "sms":
+                # The batch's last chunks are still being written when this returns: the
+                # next batch is rendered meanwhile (waiting for them left the SMSC without
+                # a message in flight for 30 ms per batch in bench/bench_sms.py). Their
+                # rows stay in ``inflight`` until their chunk committed.
                 night = await sms_channel.send_batch(
-                    camp, rows, found, limit, marks, max_claims=MAX_CLAIMS, writing=writing
+                    camp,
+                    rows,
+                    found,
+                    limit,
+                    marks,
+                    max_claims=MAX_CLAIMS,
+                    writing=writing,
+                    inflight=inflight,
                 )
-                inflight.difference_update(int(r["id"]) for r in rows)
                 await marks.flush()
                 if night:
                     break
@@ -432,6 +448,9 @@ async def send_slice(
             await marks.flush()
             if transient:
                 break
+        # The last chunks written: a failed write fails the slice (its rows go back).
+        for task in await _settled(writing):
+            task.result()
     finally:
         renewing.cancel()
         await asyncio.gather(renewing, return_exceptions=True)
@@ -445,6 +464,15 @@ async def send_slice(
     result = await _finish_if_done(campaign_id)
     # Rows left are leased by another worker (or a dead one, until its lease ends).
     return "waiting" if result == "more" and not progressed else result
+
+
+async def _settled(tasks: set[asyncio.Task[None]]) -> list[asyncio.Task[None]]:
+    """``tasks`` once all are done (emptied)."""
+    done = list(tasks)
+    if done:
+        await asyncio.wait(done)
+    tasks.difference_update(done)
+    return done
 
 
 async def _wind_up(

@@ -175,6 +175,7 @@ async def send_batch(
     *,
     max_claims: int,
     writing: set[asyncio.Task[None]],
+    inflight: set[int],
 ) -> bool:
     """A claimed batch of SMS deliveries: each opted-in shopper's message is queued in the
     SMS outbox and its delivery marked sent in one transaction per chunk. True when the
@@ -182,9 +183,12 @@ async def send_batch(
 
     Up to ``WRITES_AT_ONCE`` chunks are written side by side while the next is built; they
     are in ``writing`` (the caller's), which a stopping slice waits for before it hands its
-    rows back, so no row is handed back while its "sent" is being committed. All are
-    written when this returns."""
+    rows back, so no row is handed back while its "sent" is being committed. The last ones
+    may still be writing when this returns (the caller's next batch waits for room among
+    them): a chunk's rows leave ``inflight`` (the caller's claimed rows) once it committed,
+    the batch's other rows when this returns (their marks are the caller's to flush)."""
     chunk: list[tuple[int, str, str]] = []
+    chunked: set[int] = set()  # rows of this batch in a chunk (they leave ``inflight`` with it)
     sender = camp["sms_sender"]
 
     async def write_chunk(taken: list[tuple[int, str, str]]) -> None:
@@ -206,6 +210,7 @@ async def send_batch(
             p = db.Params()
             ids = [delivery_id for delivery_id, _p, _t in taken]
             await db.fetch(queries.mark(p, ids, "sent", "", now), *p.values)
+        inflight.difference_update(ids)
         # Committed: the messages go now (a crash before they are marked sent leaves them
         # queued with their job, which a worker claims when its lease runs out).
         sms.send_chunk(queued)
@@ -235,6 +240,7 @@ async def send_batch(
             rest = [int(r["id"]) for r in rows[index:]]
             async with db.write_transaction():
                 await db.fetch(queries.hand_back(p, rest), *p.values)
+            inflight.difference_update(int(r["id"]) for r in rows)
             return True
         if int(row["attempts"]) > max_claims:
             await marks.add(delivery_id, "failed", "gave up: crashed its worker")
@@ -261,6 +267,7 @@ async def send_batch(
             await write()
         await limit.wait()
         chunk.append((delivery_id, recipient.phone, text))
+        chunked.add(delivery_id)
     await write()
-    await settle(0)
+    inflight.difference_update(int(r["id"]) for r in rows if int(r["id"]) not in chunked)
     return False

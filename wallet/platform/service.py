@@ -12,7 +12,7 @@ from typing import Any
 from wallet import clock, db, observe
 from wallet import settings as settings_module
 from wallet.errors import IdempotencyConflict
-from wallet.platform import queries
+from wallet.platform import queries, worker
 from wallet.platform.tables import AuditEvent, IdempotencyRecord
 
 
@@ -37,6 +37,8 @@ async def enqueue(
         due_at or now,
         now,
     )
+    if due_at is None or due_at <= now:
+        db.after_commit(worker.wake)
 
 
 async def enqueue_set(*, kind: str, jobs: str, args: Sequence[Any]) -> None:
@@ -46,6 +48,7 @@ async def enqueue_set(*, kind: str, jobs: str, args: Sequence[Any]) -> None:
     p = db.Params(*args)
     text = queries.enqueue_set(jobs, p, kind, clock.now(), sqlite=db.is_sqlite())
     await db.fetch(text, *p.values)
+    db.after_commit(worker.wake)
 
 
 # Pass sync's ``outbox.queue_pass_update``, handed over when pass sync is imported: the

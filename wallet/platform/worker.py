@@ -91,6 +91,7 @@ class Schedule:
 
 _handlers: dict[str, JobSpec] = {}
 _schedules: dict[str, Schedule] = {}
+_on_start: dict[str, Callable[[], Awaitable[None]]] = {}
 _loaded = False
 
 
@@ -114,6 +115,19 @@ def register_schedule(
     local date for a daily job, "2026-01" for a monthly one) or None when it is not yet
     time. Each slot runs once across all workers (a unique row per slot)."""
     _schedules[name] = Schedule(name=name, slot=slot, kind=kind, payload=payload or {})
+
+
+def register_start(name: str, start: Callable[[], Awaitable[None]]) -> None:
+    """Run ``start`` beside the worker when it starts (not waited for; an error is logged):
+    a connection the jobs will need, opened before the first job needs it."""
+    _on_start[name] = start
+
+
+async def _start(name: str, start: Callable[[], Awaitable[None]]) -> None:
+    try:
+        await start()
+    except Exception:
+        log.exception("worker start-up step %s failed; the jobs that need it will retry", name)
 
 
 def forget_seen_slots() -> None:
@@ -254,6 +268,26 @@ async def wait_claimed() -> None:
 # Jobs claimed at birth and running in this process.
 _born: set[asyncio.Task[None]] = set()
 
+# The wake-up of each ``run_forever`` running in this process (the embedded worker of
+# ``wallet serve``, the bench's), with its event loop.
+_wakers: dict[asyncio.Event, asyncio.AbstractEventLoop] = {}
+
+
+def wake() -> None:
+    """A job is due now: the workers of this process claim at once instead of at their next
+    poll (``platform.enqueue`` calls it once the job's transaction committed). A campaign
+    sent from the console starts within a moment, not a poll later; a worker in another
+    process still finds the job at its poll."""
+    try:
+        here = asyncio.get_running_loop()
+    except RuntimeError:
+        here = None
+    for event, loop in list(_wakers.items()):
+        if loop is here:
+            event.set()
+        elif not loop.is_closed():
+            loop.call_soon_threadsafe(event.set)
+
 
 async def enqueue_due_schedules(now: datetime) -> int:
     from wallet.platform import service as platform
@@ -350,8 +384,17 @@ async def run_forever(
         )
 
     heartbeat = asyncio.create_task(_renew_leases(held), name="outbox-leases")
+    starting = [
+        asyncio.create_task(_start(name, start), name=f"worker-start-{name}")
+        for name, start in _on_start.items()
+    ]
+    # A job finishing or a job queued (``wake``) while the worker claims must not be missed:
+    # the event is cleared before the claim, so either that claim sees the job or the wait
+    # after it returns at once.
+    _wakers[finished] = asyncio.get_running_loop()
     try:
         while not stop.is_set():
+            finished.clear()
             free = concurrency - len(running)
             claimed = 0
             if free > 0:
@@ -376,7 +419,6 @@ async def run_forever(
             if claimed and claimed == free:
                 await asyncio.sleep(0)  # there may be more due: claim again once they started
                 continue
-            finished.clear()
             await _wait(stop, finished, poll_seconds)
             # Let the jobs finishing in the same moment free their slots together.
             await asyncio.sleep(0)
@@ -391,8 +433,10 @@ async def run_forever(
         await asyncio.gather(*running, *born, return_exceptions=True)
         raise
     finally:
-        heartbeat.cancel()
-        await asyncio.gather(heartbeat, return_exceptions=True)
+        _wakers.pop(finished, None)
+        for task in (heartbeat, *starting):
+            task.cancel()
+        await asyncio.gather(heartbeat, *starting, return_exceptions=True)
 
 
 async def _renew_leases(held: dict[asyncio.Task[None], int]) -> None:

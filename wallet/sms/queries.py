@@ -28,19 +28,21 @@ _WRITTEN = "id, phone, text, status, kind, sender"
 
 @functools.lru_cache(maxsize=16)
 def insert_messages(rows: int) -> str:
-    """SQLite: ``rows`` queued messages in one statement (a campaign's chunk): phone, kind,
-    sender, tag, text, parts, created_at each; the rows back (``_WRITTEN``)."""
+    """SQLite: ``rows`` queued messages in one statement (a campaign's chunk): phone, text,
+    parts each, then kind, sender, tag and created_at once for all; the rows back
+    (``_WRITTEN``)."""
+    n = rows * 3
     return (
-        "INSERT INTO sms_message (phone, kind, sender, tag, text, parts, created_at, status) "
-        f"SELECT column1, column2, column3, column4, column5, column6, column7, 'queued' "
-        f"FROM (VALUES {_rows_of(7, rows)}) RETURNING {_WRITTEN}"
+        "INSERT INTO sms_message (phone, text, parts, kind, sender, tag, created_at, status) "
+        f"SELECT column1, column2, column3, ${n + 1}, ${n + 2}, ${n + 3}, ${n + 4}, 'queued' "
+        f"FROM (VALUES {_rows_of(3, rows)}) RETURNING {_WRITTEN}"
     )
 
 
 INSERT_MESSAGES = db.sql(
-    "INSERT INTO sms_message (phone, kind, sender, tag, text, parts, created_at, status) "
-    "SELECT *, 'queued' FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], "
-    "$5::text[], $6::int[], $7::timestamptz[]) RETURNING " + _WRITTEN
+    "INSERT INTO sms_message (phone, text, parts, kind, sender, tag, created_at, status) "
+    "SELECT *, $4, $5, $6, $7::timestamptz, 'queued' "
+    "FROM unnest($1::text[], $2::text[], $3::int[]) RETURNING " + _WRITTEN
 )
 """PostgreSQL: ``insert_messages`` with one array per column (a statement prepared once;
 a VALUES list of a chunk's 1,750 parameters was a new statement for every odd size)."""
@@ -48,23 +50,23 @@ a VALUES list of a chunk's 1,750 parameters was a new statement for every odd si
 
 @functools.lru_cache(maxsize=16)
 def mark_many(rows: int) -> str:
-    """SQLite: a chunk's outcomes in one statement, (id, status, SMSC message id, error,
-    sent at) each, for rows still ``queued``; the text goes. Joined by id (``UPDATE ...
-    FROM``): a correlated lookup per column and row in a list of the chunk held the one
-    writer of SQLite for a tenth of a second per chunk (bench/bench_sms.py)."""
+    """SQLite: a chunk's outcomes in one statement, (id, status, SMSC message id, error)
+    each and the time once, for rows still ``queued``; the text goes. Joined by id
+    (``UPDATE ... FROM``): a correlated lookup per column and row in a list of the chunk
+    held the one writer of SQLite for a tenth of a second per chunk (bench/bench_sms.py)."""
     return (
         "UPDATE sms_message SET status = v.column2, smsc_message_id = v.column3, "
-        "error = v.column4, sent_at = v.column5, text = '' "
-        f"FROM (VALUES {_rows_of(5, rows)}) AS v "
+        f"error = v.column4, sent_at = ${rows * 4 + 1}, text = '' "
+        f"FROM (VALUES {_rows_of(4, rows)}) AS v "
         "WHERE sms_message.id = v.column1 AND sms_message.status = 'queued'"
     )
 
 
 MARK_MANY = db.sql(
     "UPDATE sms_message SET status = v.status, smsc_message_id = v.smsc, error = v.error, "
-    "sent_at = v.sent_at, text = '' "
-    "FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::timestamptz[]) "
-    "AS v(id, status, smsc, error, sent_at) "
+    "sent_at = $5, text = '' "
+    "FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[]) "
+    "AS v(id, status, smsc, error) "
     "WHERE sms_message.id = v.id AND sms_message.status = 'queued'"
 )
 """PostgreSQL: ``mark_many`` with one array per column."""
@@ -72,18 +74,19 @@ MARK_MANY = db.sql(
 
 @functools.lru_cache(maxsize=16)
 def record_receipts(rows: int) -> str:
-    """SQLite: receipts in one statement, (SMSC message id, state, received at) each; the
-    ids it found back (the others beat their message's "sent" commit, or are not ours)."""
+    """SQLite: receipts in one statement, (SMSC message id, state) each and the time they
+    were recorded once; the ids it found back (the others beat their message's "sent"
+    commit, or are not ours)."""
     return (
-        "UPDATE sms_message SET status = v.column2, receipt_at = v.column3 "
-        f"FROM (VALUES {_rows_of(3, rows)}) AS v "
+        f"UPDATE sms_message SET status = v.column2, receipt_at = ${rows * 2 + 1} "
+        f"FROM (VALUES {_rows_of(2, rows)}) AS v "
         "WHERE sms_message.smsc_message_id = v.column1 RETURNING smsc_message_id"
     )
 
 
 RECORD_RECEIPTS = db.sql(
-    "UPDATE sms_message SET status = v.state, receipt_at = v.at "
-    "FROM unnest($1::text[], $2::text[], $3::timestamptz[]) AS v(smsc, state, at) "
+    "UPDATE sms_message SET status = v.state, receipt_at = $3 "
+    "FROM unnest($1::text[], $2::text[]) AS v(smsc, state) "
     "WHERE sms_message.smsc_message_id = v.smsc RETURNING sms_message.smsc_message_id"
 )
 """PostgreSQL: ``record_receipts`` with one array per column."""

@@ -143,9 +143,10 @@ async def send(payload: dict[str, Any]) -> None:
         now = clock.now()
         async with db.write_transaction():
             await db.fetch_many(
-                [(i, status, smsc, error, now) for i, (status, smsc, error) in outcomes.items()],
+                [(i, status, smsc, error) for i, (status, smsc, error) in outcomes.items()],
                 sqlite=queries.mark_many,
                 postgres=queries.MARK_MANY,
+                shared=(now,),
             )
     for _message_id, (_status, smsc_id, _error) in outcomes.items():
         if smsc_id is not None and smsc_id in _early:
@@ -168,11 +169,14 @@ async def queue_chunk(
         parts = smpp.parts_of(text)
         if parts > MAX_PARTS:
             raise TextTooLong(f"the text takes {parts} SMS parts; at most {MAX_PARTS}")
-        rows.append((phone, kind, sender, tag, text, parts, now))
+        rows.append((phone, text, parts))
     if not rows:
         return Chunk(job=None, size=0)
     inserted = await db.fetch_many(
-        rows, sqlite=queries.insert_messages, postgres=queries.INSERT_MESSAGES
+        rows,
+        sqlite=queries.insert_messages,
+        postgres=queries.INSERT_MESSAGES,
+        shared=(kind, sender, tag, now),
     )
     inserted.sort(key=lambda row: int(row["id"]))
     ids = [int(row["id"]) for row in inserted]
@@ -285,12 +289,10 @@ async def _apply_receipts(batch: list[tuple[str, str]]) -> list[tuple[str, str]]
     now = clock.now()
     async with db.write_transaction():
         rows = await db.fetch_many(
-            [
-                (smsc, RECEIPT_STATES.get(stat.upper(), "failed"), now)
-                for smsc, stat in latest.items()
-            ],
+            [(smsc, RECEIPT_STATES.get(stat.upper(), "failed")) for smsc, stat in latest.items()],
             sqlite=queries.record_receipts,
             postgres=queries.RECORD_RECEIPTS,
+            shared=(now,),
         )
     found = {row["smsc_message_id"] for row in rows}
     return [(smsc, stat) for smsc, stat in latest.items() if smsc not in found]
