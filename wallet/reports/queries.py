@@ -31,38 +31,19 @@ def _bucket(expires: str, bounds: list[str]) -> str:
     return f"CASE WHEN {expires} IS NULL THEN NULL {whens} ELSE {len(bounds)} END"
 
 
-def _entries(since: tuple[str, str, str] | None) -> str:
-    """What each account held at $1, entry by entry (``account_id``, ``lot_id``, ``points``,
-    the lot's ``expires_at`` and ``available_from``): the journal's entries up to $1 of lots
-    still alive then and those without a lot (debt).
-
-    ``since``: the placeholders of a month end recorded before $1 (``liability_month``:
-    its month, its instant and the journal's highest id then). Its lots not expired by $1
-    (``lot_month_end``, the sums of the entries up to it) replace the entries up to it, so
-    only the journal after it is read (by ``journal_entry.created_at``), and the entries
-    written after it was recorded but dated before it (``id`` above its ``last_entry``)."""
-    journal = (
-        "SELECT j.account AS account_id, j.lot AS lot_id, j.points AS points, "
-        "l.expires_at AS expires_at, l.available_from AS available_from "
-        "FROM journal_entry j LEFT JOIN lot l ON l.id = j.lot AND l.expires_at > $1 "
-        "WHERE j.created_at <= $1 AND (j.lot IS NULL OR l.id IS NOT NULL)"
-    )
-    if since is None:
-        return journal
-    month, as_of, last_entry = since
-    # Two selections of the journal, not one with OR: PostgreSQL estimated the OR at
-    # 1.5 million entries (28,591 read) and hashed all 5,000,000 lots for them (2.7 s of
-    # the report, bench/bench_reports.py); apart, each is estimated on its own index.
-    return (
-        "SELECT account_id, lot_id, points, expires_at, available_from FROM lot_month_end "
-        f"WHERE month = {month} AND (lot_id IS NULL OR expires_at > $1) "
-        f"UNION ALL {journal} AND j.created_at > {as_of} "
-        f"UNION ALL {journal} AND j.created_at <= {as_of} AND j.id > {last_entry}"
-    )
+_JOURNAL_AT = (
+    "SELECT j.account AS account_id, j.lot AS lot_id, j.points AS points, "
+    "l.expires_at AS expires_at, l.available_from AS available_from "
+    "FROM journal_entry j LEFT JOIN lot l ON l.id = j.lot AND l.expires_at > $1 "
+    "WHERE j.created_at <= $1 AND (j.lot IS NULL OR l.id IS NOT NULL)"
+)
+"""The journal's entries up to $1 of lots still alive then and those without a lot (debt),
+entry by entry (``account_id``, ``lot_id``, ``points``, the lot's ``expires_at`` and
+``available_from``)."""
 
 
-def _held_at(bounds: list[str], since: tuple[str, str, str] | None) -> str:
-    """Each account's points as of $1 by expiry bucket, from ``_entries`` in one pass
+def _held_at(bounds: list[str]) -> str:
+    """Each account's points as of $1 by expiry bucket, from the whole journal in one pass
     (``available_from`` splits balance from pending; debt has bucket NULL)."""
     return (
         f"SELECT account_id, {_bucket('expires_at', bounds)} AS bucket, "
@@ -71,11 +52,11 @@ def _held_at(bounds: list[str], since: tuple[str, str, str] | None) -> str:
         "SUM(CASE WHEN lot_id IS NOT NULL AND available_from > $1 THEN points ELSE 0 END) "
         "AS pending, "
         "-SUM(CASE WHEN lot_id IS NULL THEN points ELSE 0 END) AS debt "
-        f"FROM ({_entries(since)}) e GROUP BY 1, 2"
+        f"FROM ({_JOURNAL_AT}) e GROUP BY 1, 2"
     )
 
 
-def _held_at_postgres(bounds: list[str], since: tuple[str, str, str] | None) -> str:
+def _held_at_postgres(bounds: list[str]) -> str:
     """``_held_at`` in one pass with two groupings: per account (``by_bucket`` 0) and per
     expiry bucket (1). One hash of the lots instead of one per grouping: 13.6 s against
     12.6 + 16.4 s for the two apart (1,000,000 accounts, a loaded machine, the whole
@@ -86,8 +67,53 @@ def _held_at_postgres(bounds: list[str], since: tuple[str, str, str] | None) -> 
         "SUM(CASE WHEN later THEN points ELSE 0 END) AS pending, "
         "-SUM(CASE WHEN lot_id IS NULL THEN points ELSE 0 END) AS debt "
         "FROM (SELECT account_id, lot_id, points, available_from > $1 AS later, "
-        f"{_bucket('expires_at', bounds)} AS bucket FROM ({_entries(since)}) x) e "
+        f"{_bucket('expires_at', bounds)} AS bucket FROM ({_JOURNAL_AT}) x) e "
         "GROUP BY GROUPING SETS ((account_id), (bucket))"
+    )
+
+
+def _since_month_end(bounds: list[str], since: tuple[str, str, str]) -> str:
+    """The sources of a past moment $1 from the month end ``since`` recorded before it (the
+    placeholders of its month, its instant and the journal's highest id then): each
+    account's totals then (``account_month_end``, summed once when the month was recorded)
+    and what changed after, per account (``changed``), and the points by expiry bucket
+    (from the month end's sums per expiry month, ``expiry_month_end``).
+
+    What changed: the month end's lots that expired by $1 leave what they were then
+    (available or pending), the ones that matured by $1 move from pending to available,
+    and the journal after the month end (by ``journal_entry.created_at``; and the entries
+    written after it was recorded but dated before it, ``id`` above its ``last_entry``)
+    counts as each entry's lot stands at $1. Only these rows are grouped by account, not
+    the month end's lots: grouping 2.5-3.5 million lots by account was 4 of the 6.6 s of
+    the liability 90 days ago at 1,000,000 accounts (bench/bench_reports.py)."""
+    month, as_of, last_entry = since
+    lots = f"FROM lot_month_end WHERE month = {month} AND lot_id IS NOT NULL"
+    # Two selections of the journal, not one with OR: PostgreSQL estimated the OR at
+    # 1.5 million entries (28,591 read) and hashed all 5,000,000 lots for them (2.7 s of
+    # the report, bench/bench_reports.py); apart, each is estimated on its own index.
+    return (
+        f"after AS ({_JOURNAL_AT} AND j.created_at > {as_of} "
+        f"UNION ALL {_JOURNAL_AT} AND j.created_at <= {as_of} AND j.id > {last_entry}), "
+        "changed AS (SELECT account_id, SUM(balance) AS balance, SUM(pending) AS pending, "
+        "SUM(debt) AS debt FROM ("
+        f"SELECT account_id, CASE WHEN available_from <= {as_of} THEN -points ELSE 0 END "
+        f"AS balance, CASE WHEN available_from > {as_of} THEN -points ELSE 0 END AS pending, "
+        f"0 AS debt {lots} AND expires_at <= $1 "
+        f"UNION ALL SELECT account_id, points, -points, 0 {lots} "
+        f"AND available_from > {as_of} AND available_from <= $1 AND expires_at > $1 "
+        "UNION ALL SELECT account_id, "
+        "CASE WHEN lot_id IS NOT NULL AND available_from <= $1 THEN points ELSE 0 END, "
+        "CASE WHEN lot_id IS NOT NULL AND available_from > $1 THEN points ELSE 0 END, "
+        "CASE WHEN lot_id IS NULL THEN -points ELSE 0 END FROM after"
+        ") c GROUP BY account_id), "
+        # By expiry: the month end's sums per calendar month of expiry from the month
+        # after $1's on, its lots expiring in the rest of $1's month, and the journal after.
+        "buckets AS (SELECT bucket, SUM(points) AS points FROM ("
+        f"SELECT {_bucket('expires_from', bounds)} AS bucket, points FROM expiry_month_end "
+        f"WHERE month = {month} AND expires_from >= {bounds[0]} "
+        f"UNION ALL SELECT 0, points {lots} AND expires_at > $1 AND expires_at < {bounds[0]} "
+        f"UNION ALL SELECT {_bucket('expires_at', bounds)}, points FROM after "
+        "WHERE lot_id IS NOT NULL) b GROUP BY bucket), "
     )
 
 
@@ -104,8 +130,9 @@ def liability(
     with a ``bucket``, see ``_bucket``; the other columns NULL).
 
     $1: the moment; ``bounds``: the placeholders of the month boundaries ahead. A past
-    moment is rebuilt from the journal (``_held_at``, one pass for both kinds of rows),
-    from the month end ``since`` on when one is recorded before it (``_entries``).
+    moment is rebuilt from the month end ``since`` when one is recorded before it (its
+    totals per account and what changed after, ``_since_month_end``), otherwise from the
+    whole journal (``_held_at``, one pass for both kinds of rows).
     ``now``: $1 is the present, which needs no reconstruction: an account whose clock is
     not due (``next_lot_event_at`` ahead: no lot expired or matured since the ledger last
     settled it) holds its ``balance``, ``pending`` and ``debt`` as saved; the few that are
@@ -160,16 +187,27 @@ def liability(
             "a.debt AS debt, "
         )
         held_join = "LEFT JOIN due x ON x.account_id = a.id "
+    elif since is not None:
+        sources = _since_month_end(bounds, since)
+        figures = "".join(
+            f"COALESCE(me.{n}, 0) + COALESCE(x.{n}, 0) AS {n}, "
+            for n in ("balance", "pending", "debt")
+        )
+        held_join = (
+            f"LEFT JOIN account_month_end me ON me.month = {since[0]} "
+            "AND me.account_id = a.id "
+            "LEFT JOIN changed x ON x.account_id = a.id "
+        )
     else:
         sources_postgres = (
-            f"per AS ({_held_at_postgres(bounds, since)}), "
+            f"per AS ({_held_at_postgres(bounds)}), "
             "per_account AS (SELECT account_id, balance, pending, debt FROM per "
             "WHERE by_bucket = 0), "
             "buckets AS (SELECT bucket, balance + pending AS points FROM per "
             "WHERE by_bucket = 1 AND bucket IS NOT NULL), "
         )
         sources = (
-            f"per_bucket AS ({_held_at(bounds, since)}), "
+            f"per_bucket AS ({_held_at(bounds)}), "
             "per_account AS (SELECT account_id, SUM(balance) AS balance, "
             "SUM(pending) AS pending, SUM(debt) AS debt FROM per_bucket GROUP BY account_id), "
             "buckets AS (SELECT bucket, SUM(balance + pending) AS points FROM per_bucket "
@@ -182,7 +220,11 @@ def liability(
         held_join = "LEFT JOIN per_account x ON x.account_id = a.id "
     parts = (spend_cte, spend_columns, figures, held_join, spend_join, tier_case)
     return _by_engine(
-        _liability_text(sources if now else sources_postgres, *parts, _FIRST_MEMBER_POSTGRES),
+        _liability_text(
+            sources if now or since is not None else sources_postgres,
+            *parts,
+            _FIRST_MEMBER_POSTGRES,
+        ),
         _liability_text(sources, *parts, _FIRST_MEMBER_SQLITE),
     )
 
