@@ -128,3 +128,32 @@ async def test_a_past_liability_from_the_month_end_equals_the_whole_journal(clie
         added = 30 if moment >= e1 - DAY else 0
         assert report.total.balance_points == before.total.balance_points + added, moment
         assert report.total.debt_points == before.total.debt_points, moment
+
+
+async def test_a_month_end_two_months_back_splits_expiry_months_as_the_journal_does(
+    client, database
+):
+    """Only an older month end recorded (the worker missed one): a moment two months after
+    it reads the same figures as the whole journal, including lots that expire earlier in
+    the moment's own month (gone), later in it (the first expiry month) and more than a year
+    ahead (the last bucket), and a lot that matured in between."""
+    now = clock.now()
+    current = month_end.month_key(now)
+    first = month_end.shift_month(current, -4)
+    e1 = month_end.month_end(first)
+    start = e1 - 20 * DAY
+    anna, boris = [await ledger.open_account(now=start) for _ in range(2)]
+    moment = month_end.month_end(month_end.shift_month(first, 1)) + 10 * DAY
+    await _earn(anna, 100, at=e1 - 10 * DAY, expires_at=moment - 2 * DAY)
+    await _earn(anna, 200, at=e1 - 9 * DAY, expires_at=moment + 2 * DAY)
+    await _earn(anna, 300, at=e1 - 8 * DAY, expires_at=e1 + 500 * DAY)
+    await _earn(boris, 40, at=e1 - 2 * DAY, available_from=e1 + 20 * DAY, expires_at=e1 + 90 * DAY)
+    await _earn(boris, 7, at=moment - DAY, expires_at=moment + DAY)
+    moments = [e1 + 5 * DAY, moment]
+    rebuilt = await _reports(moments, now)
+    assert rebuilt[1].total.balance_points == 200 + 300 + 40 + 7
+    assert rebuilt[1].expiring[0].points == 207
+    assert rebuilt[1].expiring_later_points == 300
+
+    assert await month_end.record_month(first, now=now)
+    assert await _reports(moments, now) == rebuilt

@@ -1,11 +1,14 @@
-"""Every account's lots and debt at each month end, so the liability at a past moment is
-rebuilt from the last month end before it and the journal after it, not the whole journal.
+"""Every account's lots and debt at each month end, and its totals then, so the liability
+at a past moment is rebuilt from the last month end before it and what changed after it,
+not the whole journal.
 
 The worker's month-end job (``jobs.month_end``) records the month that just ended, once
-(a marker row per month: a rerun writes nothing), in one set-based statement built on the
-month end recorded before it (or, for the first, on the whole journal); ``wallet
-record-liability --since YYYY-MM`` fills in the months before the job ran. Everything is
-read as it stood at the month's end, so the record does not depend on when it is made.
+(a marker row per month: a rerun writes nothing): its lots in one set-based statement
+built on the month end recorded before it (or, for the first, on the whole journal), then
+from those lots each account's totals (available, pending, debt) and the points by the
+calendar month they expire in. ``wallet record-liability --since YYYY-MM`` fills in the
+months before the job ran. Everything is read as it stood at the month's end, so the
+record does not depend on when it is made.
 """
 
 from __future__ import annotations
@@ -48,6 +51,8 @@ async def record_month(month: str, *, now: datetime) -> int | None:
         if not started:
             return None
         last_entry = int(started[0]["last_entry"])
+        await db.fetch(queries.MONTH_END_MEMORY)
+        await db.fetch(queries.MONTH_END_NO_JIT)
         previous = await db.fetch(queries.PREVIOUS_LIABILITY_MONTH, end)
         if previous:
             before = previous[0]
@@ -62,11 +67,28 @@ async def record_month(month: str, *, now: datetime) -> int | None:
             )
         else:
             await db.fetch(queries.RECORD_LOTS_FROM_JOURNAL, month, end, last_entry)
+        await db.fetch(queries.RECORD_ACCOUNTS, month, end)
+        await _record_expiry_months(month)
         rows = int((await db.fetch(queries.FINISH_LIABILITY_MONTH, month))[0]["rows"])
     if not db.is_sqlite():
         await db.fetch(queries.ANALYZE_LOT_MONTH_END)
+        await db.fetch(queries.ANALYZE_TOTALS_MONTH_END)
     log.info("lots at the end of %s recorded: %s rows", month, rows)
     return rows
+
+
+async def _record_expiry_months(month: str) -> None:
+    """Month ``month``'s lots summed by the calendar month they expire in, each calendar
+    month from the earliest expiry to the latest (its bounds in the program's zone, worked
+    out here: SQLite has no time zones)."""
+    span = await db.fetch(queries.LOT_EXPIRY_SPAN, month)
+    if not span or span[0]["first"] is None:
+        return
+    expiry, last = month_key(span[0]["first"]), month_key(span[0]["last"])
+    while expiry <= last:
+        start = month_end(shift_month(expiry, -1))
+        await db.fetch(queries.RECORD_EXPIRY_MONTH, month, expiry, start, month_end(expiry))
+        expiry = shift_month(expiry, 1)
 
 
 async def record_since(first: str, *, now: datetime) -> dict[str, int | None]:

@@ -111,3 +111,16 @@ class LotMonthEnd(Table, tablename="lot_month_end"):
     points = BigInt()
     expires_at = Timestamptz(null=True, default=None)
     available_from = Timestamptz(null=True, default=None)
+
+
+class AccountMonthEnd(Table, tablename="account_month_end"):
+    """Each account's totals at a recorded month end, summed once from its ``lot_month_end``
+    rows: points available and pending then, and its debt. A past liability starts from
+    these and adds what changed after the month end (migration 2026-12-02T01:00:12)."""
+
+    id = BigSerial(primary_key=True)
+    month = Varchar(length=7)
+    account_id = BigInt()
+    balance = BigInt()
+    pending = BigInt()
+    debt = BigInt()

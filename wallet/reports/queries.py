@@ -31,38 +31,19 @@ def _bucket(expires: str, bounds: list[str]) -> str:
     return f"CASE WHEN {expires} IS NULL THEN NULL {whens} ELSE {len(bounds)} END"
 
 
-def _entries(since: tuple[str, str, str] | None) -> str:
-    """What each account held at $1, entry by entry (``account_id``, ``lot_id``, ``points``,
-    the lot's ``expires_at`` and ``available_from``): the journal's entries up to $1 of lots
-    still alive then and those without a lot (debt).
-
-    ``since``: the placeholders of a month end recorded before $1 (``liability_month``:
-    its month, its instant and the journal's highest id then). Its lots not expired by $1
-    (``lot_month_end``, the sums of the entries up to it) replace the entries up to it, so
-    only the journal after it is read (by ``journal_entry.created_at``), and the entries
-    written after it was recorded but dated before it (``id`` above its ``last_entry``)."""
-    journal = (
-        "SELECT j.account AS account_id, j.lot AS lot_id, j.points AS points, "
-        "l.expires_at AS expires_at, l.available_from AS available_from "
-        "FROM journal_entry j LEFT JOIN lot l ON l.id = j.lot AND l.expires_at > $1 "
-        "WHERE j.created_at <= $1 AND (j.lot IS NULL OR l.id IS NOT NULL)"
-    )
-    if since is None:
-        return journal
-    month, as_of, last_entry = since
-    # Two selections of the journal, not one with OR: PostgreSQL estimated the OR at
-    # 1.5 million entries (28,591 read) and hashed all 5,000,000 lots for them (2.7 s of
-    # the report, bench/bench_reports.py); apart, each is estimated on its own index.
-    return (
-        "SELECT account_id, lot_id, points, expires_at, available_from FROM lot_month_end "
-        f"WHERE month = {month} AND (lot_id IS NULL OR expires_at > $1) "
-        f"UNION ALL {journal} AND j.created_at > {as_of} "
-        f"UNION ALL {journal} AND j.created_at <= {as_of} AND j.id > {last_entry}"
-    )
+_JOURNAL_AT = (
+    "SELECT j.account AS account_id, j.lot AS lot_id, j.points AS points, "
+    "l.expires_at AS expires_at, l.available_from AS available_from "
+    "FROM journal_entry j LEFT JOIN lot l ON l.id = j.lot AND l.expires_at > $1 "
+    "WHERE j.created_at <= $1 AND (j.lot IS NULL OR l.id IS NOT NULL)"
+)
+"""The journal's entries up to $1 of lots still alive then and those without a lot (debt),
+entry by entry (``account_id``, ``lot_id``, ``points``, the lot's ``expires_at`` and
+``available_from``)."""
 
 
-def _held_at(bounds: list[str], since: tuple[str, str, str] | None) -> str:
-    """Each account's points as of $1 by expiry bucket, from ``_entries`` in one pass
+def _held_at(bounds: list[str]) -> str:
+    """Each account's points as of $1 by expiry bucket, from the whole journal in one pass
     (``available_from`` splits balance from pending; debt has bucket NULL)."""
     return (
         f"SELECT account_id, {_bucket('expires_at', bounds)} AS bucket, "
@@ -71,11 +52,11 @@ def _held_at(bounds: list[str], since: tuple[str, str, str] | None) -> str:
         "SUM(CASE WHEN lot_id IS NOT NULL AND available_from > $1 THEN points ELSE 0 END) "
         "AS pending, "
         "-SUM(CASE WHEN lot_id IS NULL THEN points ELSE 0 END) AS debt "
-        f"FROM ({_entries(since)}) e GROUP BY 1, 2"
+        f"FROM ({_JOURNAL_AT}) e GROUP BY 1, 2"
     )
 
 
-def _held_at_postgres(bounds: list[str], since: tuple[str, str, str] | None) -> str:
+def _held_at_postgres(bounds: list[str]) -> str:
     """``_held_at`` in one pass with two groupings: per account (``by_bucket`` 0) and per
     expiry bucket (1). One hash of the lots instead of one per grouping: 13.6 s against
     12.6 + 16.4 s for the two apart (1,000,000 accounts, a loaded machine, the whole
@@ -86,8 +67,76 @@ def _held_at_postgres(bounds: list[str], since: tuple[str, str, str] | None) -> 
         "SUM(CASE WHEN later THEN points ELSE 0 END) AS pending, "
         "-SUM(CASE WHEN lot_id IS NULL THEN points ELSE 0 END) AS debt "
         "FROM (SELECT account_id, lot_id, points, available_from > $1 AS later, "
-        f"{_bucket('expires_at', bounds)} AS bucket FROM ({_entries(since)}) x) e "
+        f"{_bucket('expires_at', bounds)} AS bucket FROM ({_JOURNAL_AT}) x) e "
         "GROUP BY GROUPING SETS ((account_id), (bucket))"
+    )
+
+
+def _journal_after(condition: str, *, postgres: bool) -> str:
+    """``_JOURNAL_AT`` for the entries up to $1 that meet ``condition`` (the journal after a
+    month end: up to a month of it, a million entries at 1,000,000 accounts), each entry's
+    lot looked up by id in the order of the ids. Joined as usual, PostgreSQL hashed the
+    million entries and ran all 5,000,000 lots through the hash: 8.2-9.7 s of the journal
+    after, against 4.3-6.3 s in lot order (EXPLAIN ANALYZE, bench/bench_reports.py, a
+    month after the month end, alternating on a loaded machine). ``OFFSET 0`` keeps the
+    lookup a lookup (a plain subquery is flattened back into the join). SQLite has no
+    LATERAL and looks each lot up by id anyway."""
+    if not postgres:
+        return f"{_JOURNAL_AT} AND {condition}"
+    return (
+        "SELECT j.account AS account_id, j.lot AS lot_id, j.points AS points, "
+        "l.expires_at AS expires_at, l.available_from AS available_from "
+        "FROM (SELECT j.account, j.lot, j.points FROM journal_entry j "
+        f"WHERE j.created_at <= $1 AND {condition} ORDER BY j.lot) j "
+        "LEFT JOIN LATERAL (SELECT id, expires_at, available_from FROM lot "
+        "WHERE id = j.lot AND expires_at > $1 OFFSET 0) l ON TRUE "
+        "WHERE j.lot IS NULL OR l.id IS NOT NULL"
+    )
+
+
+def _since_month_end(bounds: list[str], since: tuple[str, str, str], *, postgres: bool) -> str:
+    """The sources of a past moment $1 from the month end ``since`` recorded before it (the
+    placeholders of its month, its instant and the journal's highest id then): each
+    account's totals then (``account_month_end``, summed once when the month was recorded)
+    and what changed after, per account (``changed``), and the points by expiry bucket
+    (from the month end's sums per expiry month, ``expiry_month_end``).
+
+    What changed: the month end's lots that expired by $1 leave what they were then
+    (available or pending), the ones that matured by $1 move from pending to available,
+    and the journal after the month end (by ``journal_entry.created_at``; and the entries
+    written after it was recorded but dated before it, ``id`` above its ``last_entry``)
+    counts as each entry's lot stands at $1. Only these rows are grouped by account, not
+    the month end's lots: grouping 2.5-3.5 million lots by account was 4 of the 6.6 s of
+    the liability 90 days ago at 1,000,000 accounts (bench/bench_reports.py)."""
+    month, as_of, last_entry = since
+    lots = f"FROM lot_month_end WHERE month = {month} AND lot_id IS NOT NULL"
+    late = f"j.created_at <= {as_of} AND j.id > {last_entry}"
+    # Two selections of the journal, not one with OR: PostgreSQL estimated the OR at
+    # 1.5 million entries (28,591 read) and hashed all 5,000,000 lots for them (2.7 s of
+    # the report, bench/bench_reports.py); apart, each is estimated on its own index.
+    return (
+        f"after AS ({_journal_after(f'j.created_at > {as_of}', postgres=postgres)} "
+        f"UNION ALL {_journal_after(late, postgres=postgres)}), "
+        "changed AS (SELECT account_id, SUM(balance) AS balance, SUM(pending) AS pending, "
+        "SUM(debt) AS debt FROM ("
+        f"SELECT account_id, CASE WHEN available_from <= {as_of} THEN -points ELSE 0 END "
+        f"AS balance, CASE WHEN available_from > {as_of} THEN -points ELSE 0 END AS pending, "
+        f"0 AS debt {lots} AND expires_at <= $1 "
+        f"UNION ALL SELECT account_id, points, -points, 0 {lots} "
+        f"AND available_from > {as_of} AND available_from <= $1 AND expires_at > $1 "
+        "UNION ALL SELECT account_id, "
+        "CASE WHEN lot_id IS NOT NULL AND available_from <= $1 THEN points ELSE 0 END, "
+        "CASE WHEN lot_id IS NOT NULL AND available_from > $1 THEN points ELSE 0 END, "
+        "CASE WHEN lot_id IS NULL THEN -points ELSE 0 END FROM after"
+        ") c GROUP BY account_id), "
+        # By expiry: the month end's sums per calendar month of expiry from the month
+        # after $1's on, its lots expiring in the rest of $1's month, and the journal after.
+        "buckets AS (SELECT bucket, SUM(points) AS points FROM ("
+        f"SELECT {_bucket('expires_from', bounds)} AS bucket, points FROM expiry_month_end "
+        f"WHERE month = {month} AND expires_from >= {bounds[0]} "
+        f"UNION ALL SELECT 0, points {lots} AND expires_at > $1 AND expires_at < {bounds[0]} "
+        f"UNION ALL SELECT {_bucket('expires_at', bounds)}, points FROM after "
+        "WHERE lot_id IS NOT NULL) b GROUP BY bucket), "
     )
 
 
@@ -104,8 +153,9 @@ def liability(
     with a ``bucket``, see ``_bucket``; the other columns NULL).
 
     $1: the moment; ``bounds``: the placeholders of the month boundaries ahead. A past
-    moment is rebuilt from the journal (``_held_at``, one pass for both kinds of rows),
-    from the month end ``since`` on when one is recorded before it (``_entries``).
+    moment is rebuilt from the month end ``since`` when one is recorded before it (its
+    totals per account and what changed after, ``_since_month_end``), otherwise from the
+    whole journal (``_held_at``, one pass for both kinds of rows).
     ``now``: $1 is the present, which needs no reconstruction: an account whose clock is
     not due (``next_lot_event_at`` ahead: no lot expired or matured since the ledger last
     settled it) holds its ``balance``, ``pending`` and ``debt`` as saved; the few that are
@@ -160,16 +210,28 @@ def liability(
             "a.debt AS debt, "
         )
         held_join = "LEFT JOIN due x ON x.account_id = a.id "
+    elif since is not None:
+        sources_postgres = _since_month_end(bounds, since, postgres=True)
+        sources = _since_month_end(bounds, since, postgres=False)
+        figures = "".join(
+            f"COALESCE(me.{n}, 0) + COALESCE(x.{n}, 0) AS {n}, "
+            for n in ("balance", "pending", "debt")
+        )
+        held_join = (
+            f"LEFT JOIN account_month_end me ON me.month = {since[0]} "
+            "AND me.account_id = a.id "
+            "LEFT JOIN changed x ON x.account_id = a.id "
+        )
     else:
         sources_postgres = (
-            f"per AS ({_held_at_postgres(bounds, since)}), "
+            f"per AS ({_held_at_postgres(bounds)}), "
             "per_account AS (SELECT account_id, balance, pending, debt FROM per "
             "WHERE by_bucket = 0), "
             "buckets AS (SELECT bucket, balance + pending AS points FROM per "
             "WHERE by_bucket = 1 AND bucket IS NOT NULL), "
         )
         sources = (
-            f"per_bucket AS ({_held_at(bounds, since)}), "
+            f"per_bucket AS ({_held_at(bounds)}), "
             "per_account AS (SELECT account_id, SUM(balance) AS balance, "
             "SUM(pending) AS pending, SUM(debt) AS debt FROM per_bucket GROUP BY account_id), "
             "buckets AS (SELECT bucket, SUM(balance + pending) AS points FROM per_bucket "
@@ -182,7 +244,11 @@ def liability(
         held_join = "LEFT JOIN per_account x ON x.account_id = a.id "
     parts = (spend_cte, spend_columns, figures, held_join, spend_join, tier_case)
     return _by_engine(
-        _liability_text(sources if now else sources_postgres, *parts, _FIRST_MEMBER_POSTGRES),
+        _liability_text(
+            sources if now else sources_postgres,
+            *parts,
+            _FIRST_MEMBER_POSTGRES,
+        ),
         _liability_text(sources, *parts, _FIRST_MEMBER_SQLITE),
     )
 
@@ -441,7 +507,7 @@ _JOIN_MONTH = {
 _COHORTS = (
     "WITH joined AS (SELECT a.id AS account_id, {month} AS cohort FROM account a "
     "WHERE a.created_at >= $1 AND a.created_at < $2), "
-    "bought AS (SELECT DISTINCT account_id, month FROM account_spend_month "
+    "bought AS (SELECT account_id, month FROM account_spend_month "
     "WHERE month >= $4 AND month <= $5 AND spent_kopecks > 0) "
     "SELECT j.cohort AS cohort, b.month AS month, COUNT(*) AS buyers "
     "FROM joined j JOIN bought b ON b.account_id = j.account_id AND b.month >= j.cohort "
@@ -452,7 +518,9 @@ COHORT_BUYERS = _by_engine(
 )
 """Members who joined in [$1, $2) by join month ($3: the zone as ``MOVEMENTS`` takes it)
 and how many of them bought (money paid that month, ``account_spend_month``) in each month
-from their join month on, up to $5 ($4: the first month)."""
+from their join month on, up to $5 ($4: the first month). An account has one row per month
+there (``spend_key`` is unique), so no DISTINCT: it hashed a million rows again (2.5 s
+against 1.0 s without, in the database of bench/bench_reports.py, 1,000,000 accounts)."""
 
 _COHORT_SIZES = (
     "SELECT {month} AS cohort, COUNT(*) AS members FROM account a "
@@ -468,8 +536,14 @@ _ACTIVITY = (
     "SUM(r.total_kopecks) AS revenue FROM receipt r "
     "WHERE r.occurred_at >= $1 AND r.occurred_at < $2 GROUP BY 1 ORDER BY 1"
 )
+# PostgreSQL groups by the month's first instant (a timestamp) and names it after: sorting
+# the 5,000,000 receipts on the text of to_char compared it by the collation: 5.5-9.1 s
+# against 4.5 s (EXPLAIN ANALYZE in the database of bench/bench_reports.py, 1,000,000
+# accounts; the sort spills either way).
 ACTIVITY = _by_engine(
-    _ACTIVITY.format(month="to_char(r.occurred_at AT TIME ZONE $3, 'YYYY-MM')"),
+    "SELECT to_char(month, 'YYYY-MM') AS month, shoppers, receipts, revenue FROM ("
+    + _ACTIVITY.format(month="date_trunc('month', r.occurred_at AT TIME ZONE $3)")
+    + ") m",
     _ACTIVITY.format(month="strftime('%Y-%m', r.occurred_at, $3)"),
 )
 """Receipts of [$1, $2) by month of the program's zone: shoppers who bought, receipts,
