@@ -124,3 +124,16 @@ class AccountMonthEnd(Table, tablename="account_month_end"):
     balance = BigInt()
     pending = BigInt()
     debt = BigInt()
+
+
+class ExpiryMonthEnd(Table, tablename="expiry_month_end"):
+    """A recorded month end's lots summed by the calendar month they expire in
+    ([``expires_from``, ``expires_before``) in the program's zone): what the liability at a
+    past moment splits by expiry month instead of its lots (migration 2026-12-02T01:00:12)."""
+
+    id = BigSerial(primary_key=True)
+    month = Varchar(length=7)
+    expiry_month = Varchar(length=7)
+    expires_from = Timestamptz()
+    expires_before = Timestamptz()
+    points = BigInt()
