@@ -48,7 +48,7 @@ STATES: dict[str, dict[str, Any]] = {
     "personal offers": {
         "personal_offers": [
             "Кофе −20%: скидка 20%, на coffee. Промокод ABCD-EFGH-JKLM",
-            "Для пенсионеров: ×2 баллов",
+            "Для пенсионеров: баллы ×2",
         ]
     },
 }
@@ -117,7 +117,7 @@ def test_the_object_carries_the_card(
 def test_personal_promotions_and_coupons_are_a_text_module_like_the_apple_back_field(
     make_state: Callable[..., CardState], program: Program, google: GoogleSettings
 ) -> None:
-    offers = ["Кофе −20%: скидка 20%, на coffee. Промокод ABCD-EFGH-JKLM", "Для вас: ×2 баллов"]
+    offers = ["Кофе −20%: скидка 20%, на coffee. Промокод ABCD-EFGH-JKLM", "Для вас: баллы ×2"]
     body = loyalty_object(make_state(personal_offers=offers), program, google)
     modules = {m["id"]: m for m in body["textModulesData"]}
     assert modules["personal_offers"]["header"] == "Ваши акции"

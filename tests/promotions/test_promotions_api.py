@@ -260,8 +260,13 @@ async def test_the_explanation_names_each_promotion_that_did_not_apply_and_why(c
     reasons = {n["promotion_id"]: n for n in result["not_applied"]}
     assert reasons[other_store["id"]]["code"] == "not_this_store"
     assert reasons[other_store["id"]]["reason_en"] == "not this store"
-    assert reasons[minimum["id"]]["reason_en"] == "minimum total 1,500 ₽ not reached: 1,320 ₽"
-    assert reasons[minimum["id"]]["reason_ru"].startswith("минимальная сумма 1,500 ₽")
+    assert (
+        reasons[minimum["id"]]["reason_en"]
+        == "minimum total 1,500\u00a0₽ not reached: 1,320\u00a0₽"
+    )
+    assert reasons[minimum["id"]]["reason_ru"] == (
+        "минимальная сумма 1\u00a0500\u00a0₽ не набрана: 1\u00a0320\u00a0₽"
+    )
     assert reasons[wine["id"]]["reason_en"] == "excluded category: alcohol"
     assert reasons[loser["id"]]["code"] == "lost_to_exclusive"
     assert f"#{winner['id']}" in reasons[loser["id"]]["reason_en"]

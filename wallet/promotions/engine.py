@@ -14,11 +14,12 @@ never touched by any promotion.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 
 import msgspec
 
+from wallet import words
 from wallet.promotions.schemas import (
     DISCOUNT_KINDS,
     AmountOff,
@@ -94,9 +95,19 @@ def spread(total: int, weights: Sequence[int]) -> list[int]:
     return shares
 
 
-def rub(kopecks: int) -> str:
-    roubles, rest = divmod(kopecks, 100)
-    return f"{roubles:,}" + (f".{rest:02d}" if rest else "") + " ₽"
+def rub(kopecks: int, lang: words.Lang = "en") -> str:
+    """Money in a reason: '1 500 ₽' in Russian, '1,500 ₽' in English (``words.money``)."""
+    return words.money(kopecks, lang)
+
+
+Why = Callable[[], tuple[str, str, str]]
+"""Why an effect gave nothing: (code, Russian, English), formatted only when a refusal is
+reported. Best-of-group estimates evaluate effects whose refusals nobody reads, and the
+money in a refusal costs more to format than the effect costs to evaluate."""
+
+
+def _why(code: str, ru: str, en: str) -> Why:
+    return lambda: (code, ru, en)
 
 
 def kind_of(condition_or_effect: object) -> str:
@@ -307,7 +318,7 @@ def _free_units(runs: list[tuple[int, int, int]], free: int) -> dict[int, int]:
 
 def _discount_effect(
     effect: object, items: Sequence[Item], scope: Sequence[int], net: Sequence[int]
-) -> tuple[dict[int, int], tuple[str, str, str] | None]:
+) -> tuple[dict[int, int], Why | None]:
     if isinstance(effect, PercentOff):
         return {i: net[i] * effect.percent_bp // FULL for i in scope}, None
     if isinstance(effect, AmountOff):
@@ -317,20 +328,22 @@ def _discount_effect(
         total = sum(run[2] for run in runs)
         free = total // effect.take * (effect.take - effect.pay)
         if not free:
-            return {}, (
+            take = effect.take
+            return {}, lambda: (
                 "not_enough_items",
-                f"нужно {effect.take} шт., в чеке {total}",
-                f"needs {effect.take} units, the receipt has {total}",
+                f"нужно {take} шт., в чеке {total}",
+                f"needs {take} units, the receipt has {total}",
             )
         return _free_units(runs, free), None
     if isinstance(effect, CheapestFree):
         runs = _unit_runs(items, scope, net)
         total = sum(run[2] for run in runs)
         if total < effect.min_units:
-            return {}, (
+            least = effect.min_units
+            return {}, lambda: (
                 "not_enough_items",
-                f"нужно {effect.min_units} шт., в чеке {total}",
-                f"needs {effect.min_units} units, the receipt has {total}",
+                f"нужно {least} шт., в чеке {total}",
+                f"needs {least} units, the receipt has {total}",
             )
         return _free_units(runs, 1), None
     if isinstance(effect, SetDeal):
@@ -340,7 +353,7 @@ def _discount_effect(
 
 def _set_deal(
     effect: SetDeal, items: Sequence[Item], scope: Sequence[int], net: Sequence[int]
-) -> tuple[dict[int, int], tuple[str, str, str] | None]:
+) -> tuple[dict[int, int], Why | None]:
     by_sku: dict[str, list[int]] = {sku: [] for sku in effect.skus}
     for i in scope:
         if items[i].sku in by_sku:
@@ -349,10 +362,8 @@ def _set_deal(
     sets = min(counts.values()) if counts else 0
     if not sets:
         missing = ", ".join(sku for sku, n in counts.items() if n == 0)
-        return {}, (
-            "set_incomplete",
-            f"набор неполный: нет {missing}",
-            f"set incomplete: no {missing}",
+        return {}, _why(
+            "set_incomplete", f"набор неполный: нет {missing}", f"set incomplete: no {missing}"
         )
     # Each SKU's unit at its average price on the receipt.
     unit_price = {sku: sum(net[i] for i in lines) // counts[sku] for sku, lines in by_sku.items()}
@@ -451,7 +462,7 @@ def discount(
             refusal = _no(
                 c,
                 "min_total_not_reached",
-                f"минимальная сумма {rub(c.min_total)} не набрана: {rub(total)}",
+                f"минимальная сумма {rub(c.min_total, 'ru')} не набрана: {rub(total, 'ru')}",
                 f"minimum total {rub(c.min_total)} not reached: {rub(total)}",
             )
         if refusal is None:
@@ -471,7 +482,7 @@ def discount(
     chosen: list[Chosen] = []
     for c, scope in winners:
         given = 0
-        reason: tuple[str, str, str] | None = None
+        reason: Why | None = None
         for effect in c.discounts:
             found, why = _discount_effect(effect, items, scope, net)
             reason = reason or why
@@ -493,10 +504,10 @@ def discount(
                     net[i] -= kopecks
                     given += kopecks
         if not given and not c.points:
-            code, ru, en = reason or (
-                "nothing_to_give",
-                "скидка не набралась",
-                "no discount on these lines",
+            code, ru, en = (
+                reason()
+                if reason
+                else ("nothing_to_give", "скидка не набралась", "no discount on these lines")
             )
             not_applied.append(_no(c, code, ru, en))
             continue
@@ -586,7 +597,7 @@ def _points_effect(
     paid: Sequence[int],
     base: Sequence[int],
     pv: int,
-) -> tuple[dict[int, int], tuple[str, str, str] | None]:
+) -> tuple[dict[int, int], Why | None]:
     if isinstance(effect, Multiplier):
         return {i: base[i] * (effect.times - 1) for i in scope}, None
     if isinstance(effect, Rate):
@@ -597,28 +608,27 @@ def _points_effect(
         paid_sum = sum(paid[i] for i in scope)
         points = paid_sum // effect.per_kopecks * effect.points
         if not points:
-            return {}, (
+            per = effect.per_kopecks
+            return {}, lambda: (
                 "threshold_not_reached",
-                f"нужно оплатить от {rub(effect.per_kopecks)}: {rub(paid_sum)}",
-                f"needs {rub(effect.per_kopecks)} paid: {rub(paid_sum)}",
+                f"нужно оплатить от {rub(per, 'ru')}: {rub(paid_sum, 'ru')}",
+                f"needs {rub(per)} paid: {rub(paid_sum)}",
             )
         return _spread_over(points, scope, paid), None
     if isinstance(effect, SkuBonus):
         found = {i: effect.points * units(items[i]) for i in scope if items[i].sku == effect.sku}
         if not found:
-            return {}, (
-                "no_matching_lines",
-                f"нет товара {effect.sku}",
-                f"no {effect.sku} on the receipt",
-            )
+            sku = effect.sku
+            return {}, _why("no_matching_lines", f"нет товара {sku}", f"no {sku} on the receipt")
         return found, None
     if isinstance(effect, ThresholdGift):
         net_sum = sum(net[i] for i in scope)
         if net_sum < effect.threshold_kopecks:
-            return {}, (
+            threshold = effect.threshold_kopecks
+            return {}, lambda: (
                 "threshold_not_reached",
-                f"порог {rub(effect.threshold_kopecks)} не достигнут: {rub(net_sum)}",
-                f"threshold {rub(effect.threshold_kopecks)} not reached: {rub(net_sum)}",
+                f"порог {rub(threshold, 'ru')} не достигнут: {rub(net_sum, 'ru')}",
+                f"threshold {rub(threshold)} not reached: {rub(net_sum)}",
             )
         return _spread_over(effect.points, scope, net), None
     raise AssertionError(f"not a points effect: {effect!r}")
@@ -652,7 +662,7 @@ def award(
     for chosen in discounted.chosen:
         c = catalogue.by_id[chosen.id]
         given = 0
-        reason: tuple[str, str, str] | None = None
+        reason: Why | None = None
         budget = left.get(c.id)
         cap: int | None = None
         if budget is not None:
@@ -676,11 +686,11 @@ def award(
                     given += value
         if not given and not chosen.discount:
             if c.points and cap == 0:
-                reason = ("budget_exhausted", "бюджет акции исчерпан", "budget exhausted")
-            code, ru, en = reason or (
-                "nothing_to_give",
-                "баллы не набрались",
-                "no points on these lines",
+                reason = _why("budget_exhausted", "бюджет акции исчерпан", "budget exhausted")
+            code, ru, en = (
+                reason()
+                if reason
+                else ("nothing_to_give", "баллы не набрались", "no points on these lines")
             )
             not_applied.append(_no(c, code, ru, en))
             continue
