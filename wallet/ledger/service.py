@@ -27,7 +27,7 @@ Rules kept here, whatever the caller:
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from contextvars import ContextVar
 from datetime import datetime
@@ -163,7 +163,7 @@ class Book:
             if changed:
                 await db.fetch(queries.SAVE_TOTALS, *totals)
             if months:
-                await _add_spend_months(state.id, dict(months))
+                await _add_spend_months(state.id, months)
         if tier_before is not None:
             tier_after = await self._tier(state.lifetime_spend_kopecks)
             if tier_after != tier_before:
@@ -612,10 +612,10 @@ def spend_month(moment: datetime) -> str:
     return clock.local_date(moment, settings_module.get().tz).strftime("%Y-%m")
 
 
-async def _add_spend_months(account_id: int, by_month: dict[str, int]) -> None:
-    for month, kopecks in sorted(by_month.items()):
-        if not kopecks:
-            continue
+async def _add_spend_months(account_id: int, months: Sequence[tuple[str, int]]) -> None:
+    """Adds spend to the account's months: ``months`` are (month, kopecks), sorted by
+    month, none of them 0."""
+    for month, kopecks in months:
         await db.fetch(
             queries.ADD_SPEND_MONTH,
             f"{account_id}:{month}",
@@ -627,7 +627,8 @@ async def _add_spend_months(account_id: int, by_month: dict[str, int]) -> None:
 
 async def _move_spend_months(source_id: int, target_id: int) -> None:
     rows = await db.fetch(queries.SPEND_MONTHS_OF, source_id)
-    await _add_spend_months(target_id, {row["month"]: int(row["spent_kopecks"]) for row in rows})
+    moved = sorted((str(row["month"]), int(row["spent_kopecks"])) for row in rows)
+    await _add_spend_months(target_id, [(month, kopecks) for month, kopecks in moved if kopecks])
     await db.fetch(queries.DELETE_SPEND_MONTHS, source_id)
 
 
