@@ -545,6 +545,18 @@ def sql(text: str, *, lock: str = "", **decode: Callable[[Any], Any]) -> Sql:
     return Sql(postgres, sqlite, tuple(decode.items()))
 
 
+def marks(count: int, first: int = 1) -> str:
+    """``$first, ..., $(first + count - 1)``: the placeholders of an IN list."""
+    return ", ".join(f"${n}" for n in range(first, first + count))
+
+
+def rows(count: int, width: int, first: int = 1, tail: str = "") -> str:
+    """``($1, $2), ($3, $4)``: ``count`` VALUES rows of ``width`` placeholders each from
+    ``$first`` on, each row ending in ``tail`` (columns every new row starts with, e.g.
+    ``", 0, 1"``), for a multi-row INSERT."""
+    return ", ".join(f"({marks(width, first + r * width)}{tail})" for r in range(count))
+
+
 class Params:
     """The arguments of a statement composed in pieces (settlement, a segment's filter):
     ``p(value)`` appends the value and is its ``$n`` in the text, so every piece numbers

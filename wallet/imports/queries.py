@@ -8,8 +8,7 @@ from wallet import db
 def keys_known(count: int) -> str:
     """SQLite: which of ``count`` keys ("<kind>:<old id>") were imported, with what they
     became."""
-    marks = ", ".join(f"${n}" for n in range(1, count + 1))
-    return f"SELECT key, new_id, account_id FROM import_key WHERE key IN ({marks})"
+    return f"SELECT key, new_id, account_id FROM import_key WHERE key IN ({db.marks(count)})"
 
 
 KEYS_KNOWN = db.sql("SELECT key, new_id, account_id FROM import_key WHERE key = ANY($1::text[])")
@@ -21,9 +20,7 @@ _KEY_COLUMNS = "key, new_id, account_id, run_id, created_at"
 def insert_keys(rows: int) -> str:
     """SQLite: ``rows`` imported keys (key, new id, account, run, at); a key imported
     meanwhile by another run is a unique violation that rolls the whole batch back."""
-    marks = ", ".join(
-        "(" + ", ".join(f"${r * 5 + c + 1}" for c in range(5)) + ")" for r in range(rows)
-    )
+    marks = db.rows(rows, 5)
     return f"INSERT INTO import_key ({_KEY_COLUMNS}) VALUES {marks}"
 
 

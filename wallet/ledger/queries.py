@@ -61,9 +61,7 @@ def insert_journal(entries: int) -> db.Sql:
     """``entries`` journal entries (account, lot, kind, points, receipt, actor, reason, at,
     promotion) in one statement: a receipt's entries cost one round trip, not one each.
     Built once per count."""
-    groups = ", ".join(
-        "(" + ", ".join(f"${i * 9 + j + 1}" for j in range(9)) + ")" for i in range(entries)
-    )
+    groups = db.rows(entries, 9)
     return db.sql(
         "INSERT INTO journal_entry (account, lot, kind, points, receipt_id, actor, reason, "
         f"created_at, promotion_id) VALUES {groups}"
@@ -78,12 +76,8 @@ def insert_lot_with_journal(on_lot: tuple[bool, ...]) -> db.Sql:
     an entry that is not). Returns the lot's id; one round trip where there were two on
     every receipt that earns. Built once per pattern."""
     groups = ", ".join(
-        "($"
-        + f"{10 + i * 8}, "
-        + ("(SELECT id FROM new_lot)" if own else "NULL")
-        + ", "
-        + ", ".join(f"${10 + i * 8 + j}" for j in range(1, 8))
-        + ")"
+        f"(${10 + i * 8}, {'(SELECT id FROM new_lot)' if own else 'NULL'}, "
+        f"{db.marks(7, 11 + i * 8)})"
         for i, own in enumerate(on_lot)
     )
     lot = INSERT_LOT.postgres
@@ -115,7 +109,7 @@ DELETE_SPEND_MONTHS = db.sql("DELETE FROM account_spend_month WHERE account_id =
 def spend_months_since(accounts: int) -> str:
     """The months a tier counts ("YYYY-MM" sorts as text) of ``accounts`` accounts at once:
     ``$1`` is the first month, then the account ids."""
-    marks = ", ".join(f"${n}" for n in range(2, accounts + 2))
+    marks = db.marks(accounts, 2)
     return (
         "SELECT account_id, month, spent_kopecks FROM account_spend_month "
         f"WHERE month >= $1 AND account_id IN ({marks})"
@@ -181,21 +175,11 @@ def points_changed_rows(credits: str) -> str:
     )
 
 
-def rows_of(columns: int, rows: int) -> str:
-    """``($1, $2, ...), (...)``: ``rows`` groups of ``columns`` parameters, for one
-    multi-row INSERT on SQLite (bulk import: a batch is a few statements, not a round trip
-    a row); PostgreSQL gets the same as one array per column (``db.fetch_many``)."""
-    return ", ".join(
-        "(" + ", ".join(f"${r * columns + c + 1}" for c in range(columns)) + ")"
-        for r in range(rows)
-    )
-
-
 def open_accounts(rows: int) -> str:
     """SQLite: ``rows`` new accounts (their created_at), their ids back."""
     return (
         "INSERT INTO account (balance, pending, debt, lifetime_spend_kopecks, created_at) "
-        f"VALUES {rows_of(1, rows).replace('(', '(0, 0, 0, 0, ')} RETURNING id"
+        f"VALUES {db.rows(rows, 1).replace('(', '(0, 0, 0, 0, ')} RETURNING id"
     )
 
 
@@ -218,7 +202,7 @@ _LOT_COLUMNS = (
 
 def insert_lots(rows: int) -> str:
     """SQLite: ``rows`` lots (``_LOT_COLUMNS``) with ids drawn beforehand."""
-    return f"INSERT INTO lot ({_LOT_COLUMNS}) VALUES {rows_of(9, rows)}"
+    return f"INSERT INTO lot ({_LOT_COLUMNS}) VALUES {db.rows(rows, 9)}"
 
 
 INSERT_LOTS = db.sql(
@@ -233,7 +217,7 @@ _JOURNAL_COLUMNS = "account, lot, kind, points, actor, reason, created_at"
 
 def insert_journal_rows(rows: int) -> str:
     """SQLite: ``rows`` journal entries (``_JOURNAL_COLUMNS``) of set-based lots."""
-    return f"INSERT INTO journal_entry ({_JOURNAL_COLUMNS}) VALUES {rows_of(7, rows)}"
+    return f"INSERT INTO journal_entry ({_JOURNAL_COLUMNS}) VALUES {db.rows(rows, 7)}"
 
 
 INSERT_JOURNAL_ROWS = db.sql(
@@ -251,7 +235,7 @@ _NEXT_EVENT = (
 def credit_accounts(rows: int) -> str:
     """SQLite: add points to ``rows`` balances (account, points, earliest expiry) and move
     each account's next lot event to the earliest of what it had and its new lots'."""
-    values = rows_of(3, rows)
+    values = db.rows(rows, 3)
     return (
         f"UPDATE account SET balance = account.balance + v.points, next_lot_event_at = "
         f"{_NEXT_EVENT} FROM (SELECT column1 AS id, column2 AS points, column3 AS first_at "
@@ -272,7 +256,7 @@ def add_lifetime_spend(rows: int) -> str:
     return (
         "UPDATE account SET lifetime_spend_kopecks = account.lifetime_spend_kopecks + "
         "v.kopecks FROM (SELECT column1 AS id, column2 AS kopecks FROM (VALUES "
-        f"{rows_of(2, rows)})) AS v WHERE account.id = v.id"
+        f"{db.rows(rows, 2)})) AS v WHERE account.id = v.id"
     )
 
 
@@ -293,7 +277,7 @@ def add_spend_months(rows: int) -> str:
     once; the keys must be distinct (an upsert updates a row once a statement)."""
     return (
         "INSERT INTO account_spend_month (spend_key, account_id, month, spent_kopecks) "
-        f"VALUES {rows_of(4, rows)} {_SPEND_MONTH_UPSERT}"
+        f"VALUES {db.rows(rows, 4)} {_SPEND_MONTH_UPSERT}"
     )
 
 
@@ -308,8 +292,7 @@ ADD_SPEND_MONTHS = db.sql(
 def accounts_owing(count: int) -> str:
     """SQLite: which of ``count`` accounts owe points (they are credited through the
     door)."""
-    marks = ", ".join(f"${n}" for n in range(1, count + 1))
-    return f"SELECT id FROM account WHERE debt > 0 AND id IN ({marks})"
+    return f"SELECT id FROM account WHERE debt > 0 AND id IN ({db.marks(count)})"
 
 
 ACCOUNTS_OWING = db.sql("SELECT id FROM account WHERE debt > 0 AND id = ANY($1::int[])")

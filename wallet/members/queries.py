@@ -19,8 +19,7 @@ CARD_BY_NUMBER = db.sql(f"{_CARD} WHERE number = $1")
 @functools.lru_cache(maxsize=64)
 def cards_of_accounts(count: int) -> db.Sql:
     """The cards of ``count`` accounts, in id order."""
-    marks = ", ".join(f"${n}" for n in range(1, count + 1))
-    return db.sql(f"{_CARD} WHERE account IN ({marks}) ORDER BY id")
+    return db.sql(f"{_CARD} WHERE account IN ({db.marks(count)}) ORDER BY id")
 
 
 def current_consent(member_column: str, channel: str) -> str:
@@ -57,13 +56,6 @@ MEMBERS_BY_NAME = db.sql(
 members_2026_11_30t14_13); $1 is a LIKE pattern."""
 
 
-def _rows_of(columns: int, rows: int) -> str:
-    return ", ".join(
-        "(" + ", ".join(f"${r * columns + c + 1}" for c in range(columns)) + ")"
-        for r in range(rows)
-    )
-
-
 MEMBER_IMPORT_COLUMNS = (
     "account, name, email, phone, birthday, consent_program_at, consent_program_version, "
     "consent_data_at, consent_data_version, marketing_email, marketing_email_at, "
@@ -75,7 +67,7 @@ def insert_members(rows: int) -> str:
     """SQLite: ``rows`` members brought from an old program (``MEMBER_IMPORT_COLUMNS``),
     with the account each belongs to (to match the new ids to the rows)."""
     return (
-        f"INSERT INTO member ({MEMBER_IMPORT_COLUMNS}) VALUES {_rows_of(15, rows)} "
+        f"INSERT INTO member ({MEMBER_IMPORT_COLUMNS}) VALUES {db.rows(rows, 15)} "
         "RETURNING id, account"
     )
 
@@ -93,7 +85,7 @@ _CONSENT_COLUMNS = "member_id, channel, granted, text_version, source, created_a
 
 def insert_consents(rows: int) -> str:
     """SQLite: ``rows`` consent rows (member, channel, granted, version, source, at)."""
-    return f"INSERT INTO member_consent ({_CONSENT_COLUMNS}) VALUES {_rows_of(6, rows)}"
+    return f"INSERT INTO member_consent ({_CONSENT_COLUMNS}) VALUES {db.rows(rows, 6)}"
 
 
 INSERT_CONSENTS = db.sql(
@@ -108,7 +100,7 @@ _CARD_COLUMNS = "number, account, kind, role, status, holder_name, pass_serial, 
 def insert_cards(rows: int) -> str:
     """SQLite: ``rows`` cards (number, account, kind, role, status, holder, pass serial,
     at)."""
-    return f"INSERT INTO card ({_CARD_COLUMNS}) VALUES {_rows_of(8, rows)} RETURNING id, number"
+    return f"INSERT INTO card ({_CARD_COLUMNS}) VALUES {db.rows(rows, 8)} RETURNING id, number"
 
 
 INSERT_CARDS = db.sql(

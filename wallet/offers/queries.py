@@ -231,9 +231,7 @@ def add_spend(count: int) -> db.Sql:
     """Money paid per account, card, month and category for ``count`` categories in one
     statement, added in SQL (no read first): the till's receipt and its return both land
     here inside the till's transaction. The keys must differ (one row per category)."""
-    groups = ", ".join(
-        "(" + ", ".join(f"${i * 6 + j + 1}" for j in range(6)) + ")" for i in range(count)
-    )
+    groups = db.rows(count, 6)
     return db.sql(
         "INSERT INTO offer_spend_month "
         "(spend_key, account_id, card_id, month, category, paid_kopecks) "
@@ -315,9 +313,7 @@ def add_spends(rows: int) -> str:
     """SQLite: ``ADD_SPEND`` for ``rows`` (spend_key, account, card, month, category,
     kopecks) at once; the keys must be distinct (an upsert updates a row once a
     statement)."""
-    marks = ", ".join(
-        "(" + ", ".join(f"${r * 6 + c + 1}" for c in range(6)) + ")" for r in range(rows)
-    )
+    marks = db.rows(rows, 6)
     return (
         "INSERT INTO offer_spend_month "
         f"(spend_key, account_id, card_id, month, category, paid_kopecks) VALUES {marks} "

@@ -16,14 +16,10 @@ tag or is flagged for its push after it commits."""
 # is one prepared statement (``db.chunks`` bounds how many there are).
 
 
-def _marks(count: int, first: int = 1) -> str:
-    return ", ".join(f"${n}" for n in range(first, first + count))
-
-
 @functools.lru_cache(maxsize=64)
 def cards_with_pass(count: int) -> db.Sql:
     """Which of ``count`` cards have a pass row (were ever served a pass)."""
-    return db.sql(f"SELECT card_id FROM pass_card WHERE card_id IN ({_marks(count)})")
+    return db.sql(f"SELECT card_id FROM pass_card WHERE card_id IN ({db.marks(count)})")
 
 
 @functools.lru_cache(maxsize=64)
@@ -31,7 +27,7 @@ def lock_pass_rows(columns: str, count: int) -> db.Sql:
     """The pass rows of ``count`` cards, locked until commit in id order (two refreshes of
     overlapping accounts wait for each other instead of deadlocking)."""
     return db.sql(
-        f"SELECT {columns} FROM pass_card WHERE card_id IN ({_marks(count)}) ORDER BY id {{lock}}",
+        f"SELECT {columns} FROM pass_card WHERE card_id IN ({db.marks(count)}) ORDER BY id {{lock}}",
         lock="FOR UPDATE",
     )
 
@@ -40,20 +36,20 @@ def lock_pass_rows(columns: str, count: int) -> db.Sql:
 def google_objects(count: int) -> db.Sql:
     """The saved Google objects of ``count`` cards."""
     return db.sql(
-        f"SELECT card_id, object_id FROM google_object WHERE card_id IN ({_marks(count)})"
+        f"SELECT card_id, object_id FROM google_object WHERE card_id IN ({db.marks(count)})"
     )
 
 
 @functools.lru_cache(maxsize=64)
 def serials_of_cards(count: int) -> db.Sql:
     """The served passes' serials of ``count`` cards."""
-    return db.sql(f"SELECT card_id, serial FROM pass_card WHERE card_id IN ({_marks(count)})")
+    return db.sql(f"SELECT card_id, serial FROM pass_card WHERE card_id IN ({db.marks(count)})")
 
 
 @functools.lru_cache(maxsize=64)
 def registrations_of_serials(count: int) -> db.Sql:
     """The device registrations of ``count`` serials (one row each)."""
-    return db.sql(f"SELECT serial FROM pass_registration WHERE serial IN ({_marks(count)})")
+    return db.sql(f"SELECT serial FROM pass_registration WHERE serial IN ({db.marks(count)})")
 
 
 def update_passes(table: str) -> str:
@@ -75,7 +71,7 @@ PASS_UPDATE_TYPES = ("bigint", "bigint", "timestamptz", "text", "bigint", "text"
 def flag_push_due(count: int) -> db.Sql:
     """The devices of ``count`` changed passes are owed a push (flagged once)."""
     return db.sql(
-        f"UPDATE pass_registration SET push_due = true WHERE serial IN ({_marks(count)}) "
+        f"UPDATE pass_registration SET push_due = true WHERE serial IN ({db.marks(count)}) "
         "AND NOT push_due"
     )
 
@@ -99,7 +95,7 @@ def pushed(count: int) -> db.Sql:
         "UPDATE pass_registration SET pushed_tag = $1, pushing_until = NULL, "
         "push_due = EXISTS (SELECT 1 FROM pass_card p "
         "WHERE p.serial = pass_registration.serial AND p.tag > $1) "
-        f"WHERE id IN ({_marks(count, 2)})"
+        f"WHERE id IN ({db.marks(count, 2)})"
     )
 
 
@@ -110,7 +106,7 @@ def already_told(count: int) -> db.Sql:
         "UPDATE pass_registration SET pushing_until = NULL, push_due = EXISTS "
         "(SELECT 1 FROM pass_card p WHERE p.serial = pass_registration.serial "
         "AND p.tag > pass_registration.pushed_tag) "
-        f"WHERE id IN ({_marks(count)})"
+        f"WHERE id IN ({db.marks(count)})"
     )
 
 

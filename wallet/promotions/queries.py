@@ -9,7 +9,7 @@ from wallet import db
 
 def with_in(sql: str, count: int, first: int = 1) -> str:
     """``sql`` with ``{ids}`` as ``($first, ..., $first+count-1)``."""
-    return sql.replace("{ids}", "(" + ", ".join(f"${first + i}" for i in range(count)) + ")")
+    return sql.replace("{ids}", f"({db.marks(count, first)})")
 
 
 VERSION = "SELECT version FROM promotion_version WHERE id = 1"
@@ -132,9 +132,7 @@ TAKE_EXPORT = "UPDATE coupon_batch SET export = NULL, downloaded_at = $2 WHERE i
 def insert_coupons(count: int) -> str:
     """``count`` new single-use codes (batch, promotion, hash, owner, shown); a hash already stored is
     skipped, and the hashes stored come back (the caller draws again for the rest)."""
-    groups = ", ".join(
-        "(" + ", ".join(f"${i * 5 + j + 1}" for j in range(5)) + ", 0, 1)" for i in range(count)
-    )
+    groups = db.rows(count, 5, tail=", 0, 1")
     return (
         "INSERT INTO coupon (batch_id, promotion_id, code_hash, account_id, shown, uses, "
         f"max_uses) VALUES {groups} ON CONFLICT (code_hash) DO NOTHING RETURNING code_hash"

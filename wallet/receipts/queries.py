@@ -53,15 +53,6 @@ _PROMOTION_COLUMNS = (
 )
 
 
-def _groups(first: int, width: int, count: int, tail: str) -> str:
-    """``count`` rows of ``width`` placeholders from ``$first`` on, each ending in ``tail``
-    (the columns every new row starts at zero)."""
-    return ", ".join(
-        "(" + ", ".join(f"${first + i * width + j}" for j in range(width)) + tail + ")"
-        for i in range(count)
-    )
-
-
 @functools.lru_cache(maxsize=256)
 def write_receipt(lines: int, promotions: int, sqlite: bool) -> tuple[tuple[db.Sql, int], ...]:
     """A new receipt with its reply, its ``lines`` lines and the ``promotions`` promotions it
@@ -80,14 +71,14 @@ def write_receipt(lines: int, promotions: int, sqlite: bool) -> tuple[tuple[db.S
 
     def statements(first: tuple[int, int, int]) -> list[str]:
         made = [
-            f"INSERT INTO receipt ({_RECEIPT_COLUMNS}) VALUES {_groups(first[0], 16, 1, ', 0')}",
+            f"INSERT INTO receipt ({_RECEIPT_COLUMNS}) VALUES {db.rows(1, 16, first[0], ', 0')}",
             f"INSERT INTO receipt_line ({_LINE_COLUMNS}) "
-            f"VALUES {_groups(first[1], 11, lines, ', 0, 0, 0')}",
+            f"VALUES {db.rows(lines, 11, first[1], ', 0, 0, 0')}",
         ]
         if promotions:
             made.append(
                 f"INSERT INTO receipt_promotion ({_PROMOTION_COLUMNS}) "
-                f"VALUES {_groups(first[2], 8, promotions, ', 0, 0')}"
+                f"VALUES {db.rows(promotions, 8, first[2], ', 0, 0')}"
             )
         return made
 
@@ -145,9 +136,7 @@ _IMPORTED_COLUMNS = "account_id, old_id, occurred_at, paid_kopecks, category, cr
 
 def insert_imported(rows: int) -> str:
     """SQLite: ``rows`` purchases of an old program (``_IMPORTED_COLUMNS``) at once."""
-    marks = ", ".join(
-        "(" + ", ".join(f"${r * 6 + c + 1}" for c in range(6)) + ")" for r in range(rows)
-    )
+    marks = db.rows(rows, 6)
     return f"INSERT INTO imported_receipt ({_IMPORTED_COLUMNS}) VALUES {marks}"
 
 

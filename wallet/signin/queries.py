@@ -25,7 +25,7 @@ USE_CODE = db.sql(
 @functools.lru_cache(maxsize=64)
 def last_sessions(count: int) -> db.Sql:
     """When each of ``count`` members last signed in on the pages."""
-    marks = ", ".join(f"${n}" for n in range(1, count + 1))
+    marks = db.marks(count)
     return db.sql(
         "SELECT member_id, MAX(created_at) AS at FROM page_session "
         f"WHERE member_id IN ({marks}) GROUP BY member_id",

@@ -13,14 +13,6 @@ RECEIPTS_OF_TAG = db.sql(
 """Messages sent under one tag (a campaign) by status, with their parts."""
 
 
-def _rows_of(columns: int, rows: int) -> str:
-    """``($1, $2, ...), (...)``: ``rows`` groups of ``columns`` parameters (SQLite)."""
-    return ", ".join(
-        "(" + ", ".join(f"${r * columns + c + 1}" for c in range(columns)) + ")"
-        for r in range(rows)
-    )
-
-
 # What a chunk's INSERT returns: each row as the send job reads it (``to_send``), so the
 # writer's job needs no read of its own rows.
 _WRITTEN = "id, phone, text, status, kind, sender"
@@ -35,7 +27,7 @@ def insert_messages(rows: int) -> str:
     return (
         "INSERT INTO sms_message (phone, text, parts, kind, sender, tag, created_at, status) "
         f"SELECT column1, column2, column3, ${n + 1}, ${n + 2}, ${n + 3}, ${n + 4}, 'queued' "
-        f"FROM (VALUES {_rows_of(3, rows)}) RETURNING {_WRITTEN}"
+        f"FROM (VALUES {db.rows(rows, 3)}) RETURNING {_WRITTEN}"
     )
 
 
@@ -57,7 +49,7 @@ def mark_many(rows: int) -> str:
     return (
         "UPDATE sms_message SET status = v.column2, smsc_message_id = v.column3, "
         f"error = v.column4, sent_at = ${rows * 4 + 1}, text = '' "
-        f"FROM (VALUES {_rows_of(4, rows)}) AS v "
+        f"FROM (VALUES {db.rows(rows, 4)}) AS v "
         "WHERE sms_message.id = v.column1 AND sms_message.status = 'queued'"
     )
 
@@ -79,7 +71,7 @@ def record_receipts(rows: int) -> str:
     commit, or are not ours)."""
     return (
         f"UPDATE sms_message SET status = v.column2, receipt_at = ${rows * 2 + 1} "
-        f"FROM (VALUES {_rows_of(2, rows)}) AS v "
+        f"FROM (VALUES {db.rows(rows, 2)}) AS v "
         "WHERE sms_message.smsc_message_id = v.column1 RETURNING smsc_message_id"
     )
 
