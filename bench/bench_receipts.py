@@ -15,6 +15,7 @@ What it does, in one run on one scratch database:
 5. samples the server's resident memory at the start and end of each phase.
 
     .venv/bin/python bench/bench_receipts.py [--seconds 30] [--shoppers 2000] [--workers 1]
+        [--worker] [--profile]
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -108,15 +110,76 @@ def rss_mb(pid: int) -> float:
 
 def cpu_seconds(pids: list[int]) -> float:
     """User + system CPU seconds used so far by these processes (those still alive)."""
+    return sum(cpu_by_pid(pids).values())
+
+
+def cpu_by_pid(pids: list[int]) -> dict[int, float]:
     tick = os.sysconf("SC_CLK_TCK")
-    total = 0
+    found = {}
     for pid in pids:
         try:
             fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
         except (FileNotFoundError, ProcessLookupError):
             continue
-        total += int(fields[11]) + int(fields[12])  # utime, stime
-    return total / tick
+        found[pid] = (int(fields[11]) + int(fields[12])) / tick  # utime, stime
+    return found
+
+
+def cpu_since(before: dict[int, float], now: dict[int, float]) -> float:
+    """CPU used between two readings; a process that appeared meanwhile (a backend a
+    second web process opened during the run) counts from zero."""
+    return sum(used - before.get(pid, 0.0) for pid, used in now.items())
+
+
+# Where a web process's CPU goes. py-spy samples with --native (C frames too); each sample
+# counts for the innermost frame that belongs to a known part, so the C code and system
+# calls under asyncpg's protocol are the driver's, those under Litestar the web stack's.
+PROFILE_PARTS = (
+    ("our code (wallet/)", ("(wallet/",)),
+    ("driver (asyncpg)", ("(asyncpg/", "(protocol.c:", "(asyncpg/protocol")),
+    ("ORM (piccolo)", ("(piccolo/",)),
+    ("web (litestar, uvicorn, httptools)", ("(litestar/", "(uvicorn/", "(httptools/", "(h11/")),
+    ("JSON (msgspec)", ("(msgspec/", "msgspec/_core")),
+    ("event loop (asyncio, uvloop)", ("(asyncio/", "(selectors.py", "(loop.c:", "(uvloop/")),
+)
+LOOP = "event loop (asyncio, uvloop)"
+SYSCALLS = ("write (libc", "read (libc", "send", "recv", "epoll_")
+
+
+def _parts_of(frames: Iterable[str]) -> Iterator[str]:
+    for frame in frames:
+        for name, marks in PROFILE_PARTS:
+            if any(mark in frame for mark in marks):
+                yield name
+                break
+
+
+def profile_parts(raw: str) -> dict[str, float]:
+    """py-spy --format raw (collapsed stacks, "frame;frame;... count") -> share by part,
+    plus the share of samples inside a socket system call (any part)."""
+    counts: dict[str, int] = {}
+    total = syscalls = 0
+    for row in raw.splitlines():
+        stack, _, n = row.rpartition(" ")
+        if not stack or not n.isdigit():
+            continue
+        frames = stack.split(";")
+        # Only what runs inside the event loop (uvicorn's start-up frames are outside it).
+        inside = max((i for i, f in enumerate(frames) if "(asyncio/runners.py" in f), default=-1)
+        # The innermost part's frame; the event loop only when no other part is on the
+        # stack (uvloop's C writes a socket for whoever called it).
+        part = "other (stdlib, garbage collector, interpreter)"
+        for name in _parts_of(reversed(frames[inside + 1 :])):
+            part = name
+            if name != LOOP:
+                break
+        counts[part] = counts.get(part, 0) + int(n)
+        total += int(n)
+        if frames[-1].startswith(SYSCALLS):
+            syscalls += int(n)
+    shares = {part: n / total for part, n in sorted(counts.items(), key=lambda kv: -kv[1])}
+    shares["of which in socket system calls (read, write, epoll)"] = syscalls / total
+    return shares
 
 
 async def backend_pids(url: str, database: str) -> list[int]:
@@ -367,6 +430,25 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
     parser.add_argument("--connections", type=int, default=50)
     parser.add_argument(
+        "--pool",
+        type=int,
+        default=0,
+        help="connections per web process (default max(10, 60 / workers)); a shared server's"
+        " max_connections may need less",
+    )
+    parser.add_argument(
+        "--worker",
+        action="store_true",
+        help="run `wallet worker` in its own process beside the web process(es), as production"
+        " does (it runs the pass updates, webhooks and pushes the receipts queue)",
+    )
+    parser.add_argument(
+        "--profile",
+        action="store_true",
+        help="py-spy (PY_SPY or on PATH) samples the web process(es) over the closed loop:"
+        " the share of their CPU in our code, the driver, the web stack, the event loop",
+    )
+    parser.add_argument(
         "--promotions",
         type=int,
         default=0,
@@ -389,9 +471,9 @@ def main() -> None:
         "WALLET_EMBEDDED_WORKER": "false",
         "WALLET_CERTS_DIR": str(tmp / "certs"),
         "WALLET_LOG_LEVEL": "WARNING",
-        "WALLET_DB_POOL_SIZE": str(max(10, 60 // args.workers)),
+        "WALLET_DB_POOL_SIZE": str(args.pool or max(10, 60 // args.workers)),
     }
-    server = None
+    server = worker = None
     try:
         key, cards = prepare(url, args.shoppers, env, args.promotions)
         cards_file = tmp / "cards.txt"
@@ -423,31 +505,76 @@ def main() -> None:
             except httpx.HTTPError:
                 pass
             time.sleep(0.1)
+        if args.worker:
+            # A pool of its own, small: PostgreSQL's 100 connections are shared.
+            worker = subprocess.Popen(
+                [PY, "-m", "wallet", "worker"],
+                cwd=ROOT,
+                env={**env, "WALLET_DB_POOL_SIZE": "4"},
+            )
         run_wrk(port, key, cards_file, 3, args.connections)  # warm up
         rss_start = rss_mb(server.pid)
         service_pids = [server.pid, *children(server.pid)]
         backends = asyncio.run(backend_pids(url, name))
-        service_cpu, database_cpu = cpu_seconds(service_pids), cpu_seconds(backends)
+        service_cpu, database_cpu = cpu_seconds(service_pids), cpu_by_pid(backends)
+        worker_cpu = cpu_seconds([worker.pid]) if worker else 0.0
+        spy = None
+        if args.profile:
+            py_spy = os.environ.get("PY_SPY") or shutil.which("py-spy")
+            if not py_spy:
+                raise SystemExit("--profile needs py-spy (pip install py-spy, or PY_SPY=path)")
+            spy = subprocess.Popen(
+                [
+                    *(py_spy, "record", "--format", "raw", "-r", "200", "-o", str(tmp / "spy.txt")),
+                    *(
+                        "-d",
+                        str(args.seconds),
+                        "--subprocesses",
+                        "--native",
+                        "--pid",
+                        str(server.pid),
+                    ),
+                ],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
         closed = run_wrk(port, key, cards_file, args.seconds, args.connections)
         served = closed["rps"] * closed["seconds"]
         service_ms = (cpu_seconds(service_pids) - service_cpu) * 1000 / served
-        database_ms = (cpu_seconds(backends) - database_cpu) * 1000 / served
+        backends_after = asyncio.run(backend_pids(url, name))
+        database_ms = cpu_since(database_cpu, cpu_by_pid(backends + backends_after)) * 1000 / served
+        worker_ms = (cpu_seconds([worker.pid]) - worker_cpu) * 1000 / served if worker else 0.0
+        if spy is not None:
+            spy.wait(args.seconds + 30)
+            profile = profile_parts((tmp / "spy.txt").read_text())
+            # Printed now: pgbench, later, may fail on a shared server's max_connections.
+            print(f"web process(es) {service_ms:.2f} ms CPU a receipt; by part (py-spy --native):")
+            for part, share in profile.items():
+                print(f"    {share:6.1%}  {part}  ({share * service_ms:.2f} ms a receipt)")
         rss_after_closed = rss_mb(server.pid)
         open_loop = asyncio.run(fixed_rate(port, key, cards, closed["rps"] / 2, args.seconds))
         rss_end = rss_mb(server.pid)
         server.send_signal(signal.SIGINT)
         server.wait(timeout=30)
         server = None
+        if worker is not None:  # not beside pgbench: its script queues jobs it cannot run
+            worker.terminate()
+            worker.wait(30)
+            worker = None
         tps = run_pgbench(url, len(cards), args.seconds, args.connections)
     finally:
         if server is not None:
             server.kill()
+        if worker is not None:
+            worker.terminate()
+            worker.wait(30)
         asyncio.run(_admin(f'DROP DATABASE "{name}" WITH (FORCE)'))
 
     ratio = closed["rps"] / tps
     print(
         f"POS receipts, PostgreSQL, {args.connections} connections, {args.seconds} s, "
         f"{args.workers} uvicorn worker(s), {len(cards)} cards"
+        + (", `wallet worker` in its own process" if args.worker else "")
     )
     print(
         f"  service (wrk, closed loop): {closed['rps']:.0f} receipts/s, "
@@ -456,6 +583,7 @@ def main() -> None:
     print(
         f"  CPU per receipt (closed loop): service {service_ms:.2f} ms, "
         f"its PostgreSQL backends {database_ms:.2f} ms  (steadier than rates on a busy machine)"
+        + (f", worker process {worker_ms:.2f} ms" if args.worker else "")
     )
     print(f"  pgbench, same SQL:          {tps:.0f} transactions/s")
     print(f"  ratio service/pgbench:      {ratio:.2f}  (target >= 0.25)")

@@ -76,16 +76,36 @@ def bouncer(database: Database, tmp_path: Path) -> Iterator[str]:
         process.wait(10)
 
 
+async def _prepared_twice_while_another_client_holds_its_server(url: str, *, cache: int) -> str:
+    statements = await asyncpg.connect(url, statement_cache_size=cache)
+    other = await asyncpg.connect(url, statement_cache_size=0)
+    try:
+        assert await statements.fetchval("SELECT $1::int", 1) == 1
+        holding = other.transaction()
+        await holding.start()
+        await other.execute("SELECT 1")  # the server connection used last is now its
+        try:
+            assert await statements.fetchval("SELECT $1::int", 2) == 2
+        except asyncpg.InvalidSQLStatementNameError as error:
+            return type(error).__name__
+        finally:
+            await holding.rollback()
+        return "ok"
+    finally:
+        await statements.close()
+        await other.close()
+
+
 @pytest.mark.parametrize("database", ["postgres"], indirect=True)
 async def test_tills_and_the_worker_through_pgbouncer_in_transaction_mode(bouncer):
-    # What fails without the setting: a statement asyncpg prepared is gone next time.
-    plain = await asyncpg.create_pool(bouncer, min_size=2, max_size=2)
-    try:
-        with pytest.raises(asyncpg.InvalidSQLStatementNameError):
-            for n in range(20):
-                await asyncio.gather(*(plain.fetchval("SELECT $1::int", n) for _ in range(4)))
-    finally:
-        await plain.close()
+    # What fails without the setting: a statement asyncpg prepared on one server
+    # connection is gone when the next transaction gets another. PgBouncer hands out the
+    # server connection used last (LIFO), so another client's open transaction takes the
+    # one the statement was prepared on and the next call lands on a fresh one.
+    assert await _prepared_twice_while_another_client_holds_its_server(bouncer, cache=100) == (
+        "InvalidSQLStatementNameError"
+    )
+    assert await _prepared_twice_while_another_client_holds_its_server(bouncer, cache=0) == "ok"
 
     settings = dataclasses.replace(
         settings_module.get(), database_url=bouncer, db_pool_size=4, db_statement_cache_size=0
