@@ -239,7 +239,7 @@ async def test_the_card_page_shows_a_personal_coupon_and_the_promotions_for_the_
     number = page.split('id="card-number">')[1].split("<")[0].replace(" ", "")
     rows = await db.raw("SELECT account FROM card WHERE number = {}", number)
     account_id = rows[0]["account"]
-    assert "Бонус за покупку" in page and "+7 баллов за покупку" in page
+    assert "Бонус за покупку" in page and "+7\u00a0баллов за покупку" in page
     assert COUPON_DEAL["name"] not in page  # a coupon promotion shows only with a coupon
 
     until = clock.now() + timedelta(days=30)

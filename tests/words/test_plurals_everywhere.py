@@ -4,6 +4,7 @@ pass texts are rendered with each number and read back."""
 
 from __future__ import annotations
 
+import json
 import re
 from datetime import UTC, date, datetime, timedelta
 from types import SimpleNamespace
@@ -12,23 +13,38 @@ from typing import Any
 import pytest
 from markupsafe import Markup
 
-from passes.card import BurnNotice, CardState, GoalProgress, Program
+from passes.apple import pass_json_for
+from passes.card import AppleSettings, BurnNotice, CardState, GoalProgress, Program
 from passes.google.objects import GoogleSettings, loyalty_object
 from wallet import words
+from wallet.koshelek import push as koshelek_push
 from wallet.mail import service as mail
 from wallet.pages.render import Page
+from wallet.promotions import service as promotions
+from wallet.promotions.schemas import (
+    Definition,
+    Multiplier,
+    PerAmount,
+    ReceiptBonus,
+    SkuBonus,
+    ThresholdGift,
+)
 
 NUMBERS = (1, 2, 5, 11, 21, 22, 111)
 RIGHT = {1: "балл", 2: "балла", 5: "баллов", 11: "баллов", 21: "балл", 22: "балла", 111: "баллов"}
 DAYS = {1: "день", 2: "дня", 5: "дней", 11: "дней", 21: "день", 22: "дня", 111: "дней"}
-# A number (grouped with no-break spaces) followed by a form of «балл» or «день».
+# A number (grouped with no-break spaces) followed by a form of a noun the product counts:
+# «балл», «день», «месяц», «покупатель», «чек» (every noun of words.NOUNS).
 COUNTED = re.compile(
-    r"(?<![\d.,])(\d{1,3}(?:[\u00a0 ]\d{3})*)[\u00a0 ](балл(?:а|ов)?|д(?:ень|ня|ней)|месяц(?:а|ев)?)\b"
+    r"(?<![\d.,])(\d{1,3}(?:[\u00a0 ]\d{3})*)[\u00a0 ]"
+    r"(балл(?:а|ов)?|д(?:ень|ня|ней)|месяц(?:а|ев)?|покупател(?:ь|я|ей)|чек(?:а|ов)?)(?!\w)"
 )
 FORMS = {
     "балл": ("балл", "балла", "баллов"),
     "д": ("день", "дня", "дней"),
     "месяц": ("месяц", "месяца", "месяцев"),
+    "покупател": ("покупатель", "покупателя", "покупателей"),
+    "чек": ("чек", "чека", "чеков"),
 }
 
 
@@ -41,6 +57,11 @@ def wrong_forms(text: str) -> list[str]:
         if noun != words.plural(n, *forms):
             bad.append(f"{number} {noun}")
     return bad
+
+
+def test_the_checker_catches_a_wrong_form_of_every_noun():
+    text = "22 баллов, 5\u00a0покупателя, 21 чеков, 2 месяц, 11 дня; 1 балл, 3 чека, 111 дней"
+    assert wrong_forms(text) == ["22 баллов", "5 покупателя", "21 чеков", "2 месяц", "11 дня"]
 
 
 def test_plural_follows_the_cldr_rule_for_russian():
@@ -183,7 +204,11 @@ def _card_html(n: int) -> str:
         tier="Базовый",
         progress=None,
         referral=SimpleNamespace(code="ABC", link="https://w.example/join?ref=ABC"),
-        promotions=[],
+        promotions=[
+            SimpleNamespace(
+                name="Акция", gives=_promotion_text(n), until=None, personal=True, code=None
+            )
+        ],
         cards=[card],
         notice=None,
         error=None,
@@ -197,6 +222,30 @@ def _card_html(n: int) -> str:
         tier_discount=None,
         tier_share=None,
     )
+
+
+def _promotion_text(n: int) -> str:
+    """What the card page and the pass back say a promotion gives, with ``n`` points."""
+    return promotions.gives_ru(
+        Definition(
+            effects=[
+                ReceiptBonus(points=n),
+                PerAmount(points=n, per_kopecks=343110),
+                SkuBonus(sku="молоко", points=n),
+                ThresholdGift(threshold_kopecks=610000, points=n),
+                Multiplier(times=max(n, 2)),
+            ]
+        )
+    )
+
+
+@pytest.mark.parametrize("n", NUMBERS)
+def test_every_promotion_text_says_the_number_with_the_right_form(n):
+    text = _promotion_text(n)
+    assert wrong_forms(text) == [], text
+    assert f"+{n}\u00a0{RIGHT[n]} за покупку" in text, text
+    assert f"{n}\u00a0{RIGHT[n]} за каждые 3\u00a0431,10\u00a0₽" in text, text
+    assert f"{n}\u00a0{RIGHT[n]} при покупке от 6\u00a0100\u00a0₽" in text, text
 
 
 def _cashback_html(n: int) -> str:
@@ -233,6 +282,7 @@ def test_every_page_says_the_number_with_the_right_form(n):
     for html in (_card_html(n), _cashback_html(n)):
         assert wrong_forms(html) == [], html
         assert f"{n}\u00a0{RIGHT[n]}" in html
+    assert f"+{n}\u00a0{RIGHT[n]} за покупку" in _card_html(n)
     cashback = _cashback_html(n)
     assert f"{n}\u00a0{DAYS[n]}" in cashback
     assert "за 3\u00a0месяца (август 2026: 5\u00a0000\u00a0₽" in cashback, cashback
@@ -266,9 +316,19 @@ def test_every_pass_text_says_the_number_with_the_right_form(n):
             message=None,
             updated_at=now,
             burn_notice=notice,
+            personal_offers=[f"Акция: {_promotion_text(n)}"],
         )
         program = Program(program_name="П", organization_name="П", issuer_name="П")
         obj = loyalty_object(state, program, GoogleSettings(issuer_id="1", class_suffix="c"))
         texts = " | ".join(module["body"] for module in obj["textModulesData"])
         assert wrong_forms(texts) == [], texts
         assert f"{n}\u00a0{RIGHT[n]}" in texts, texts
+        assert f"+{n}\u00a0{RIGHT[n]} за покупку" in texts, texts
+        apple = AppleSettings(pass_type_id="pass.ru.example", team_id="TEAM", web_service_url=None)
+        fields = json.loads(pass_json_for(state, program, apple, "t" * 20).to_json())
+        back = " | ".join(str(field["value"]) for field in fields["storeCard"]["backFields"])
+        assert wrong_forms(back) == [], back
+        assert notice.text("ru") in back and f"+{n}\u00a0{RIGHT[n]} за покупку" in back, back
+    # Кошелёк's push after a purchase.
+    push = koshelek_push.balance_text(n)
+    assert push == f"Ваш баланс: {n}\u00a0{RIGHT[n]}" and wrong_forms(push) == []

@@ -17,7 +17,7 @@ from typing import Any
 
 import msgspec
 
-from wallet import clock, db, runtime
+from wallet import clock, db, runtime, words
 from wallet import settings as settings_module
 from wallet.errors import Conflict, DomainError, NotFound
 from wallet.platform import service as platform
@@ -577,21 +577,22 @@ async def promotions_using_segment(segment_id: int) -> list[tuple[int, str]]:
 
 
 def _roubles(kopecks: int) -> str:
-    return engine.rub(kopecks).replace(",", "\u00a0")
+    """'3 431,10 ₽' (words.money), as on every other shopper's page."""
+    return words.money(kopecks)
 
 
 def _effect_ru(e: Any) -> str:
     kind = engine.kind_of(e)
     if kind == "multiplier":
-        return f"×{e.times} баллов"
+        return f"баллы ×{e.times}"
     if kind == "rate":
         return f"{e.rate_bp / 100:g}% баллами"
     if kind == "receipt_bonus":
-        return f"+{e.points} баллов за покупку"
+        return f"+{words.points(e.points)} за покупку"
     if kind == "per_amount":
-        return f"{e.points} баллов за каждые {_roubles(e.per_kopecks)}"
+        return f"{words.points(e.points)} за каждые {_roubles(e.per_kopecks)}"
     if kind == "sku_bonus":
-        return f"+{e.points} баллов за {e.sku}"
+        return f"+{words.points(e.points)} за {e.sku}"
     if kind == "percent_off":
         return f"скидка {e.percent_bp / 100:g}%"
     if kind == "amount_off":
@@ -604,7 +605,7 @@ def _effect_ru(e: Any) -> str:
         return f"комплект со скидкой {(e.percent_bp or 0) / 100:g}%"
     if kind == "cheapest_free":
         return f"от {e.min_units} шт. самый дешёвый бесплатно"
-    return f"{e.points} баллов при покупке от {_roubles(e.threshold_kopecks)}"
+    return f"{words.points(e.points)} при покупке от {_roubles(e.threshold_kopecks)}"
 
 
 def gives_ru(d: Definition) -> str:
