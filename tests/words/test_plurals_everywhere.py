@@ -250,7 +250,7 @@ def test_every_promotion_text_says_the_number_with_the_right_form(n):
 
 def _cashback_html(n: int) -> str:
     offer = SimpleNamespace(
-        id=1, name="Кешбэк", description="", rate_bp=200, cap_points=n, validity_months=n
+        id=1, name="Кешбэк", description="", rate_bp=250, cap_points=n, validity_months=n
     )
     progress = SimpleNamespace(
         goal_kopecks=610000,
@@ -286,6 +286,7 @@ def test_every_page_says_the_number_with_the_right_form(n):
     cashback = _cashback_html(n)
     assert f"{n}\u00a0{DAYS[n]}" in cashback
     assert "за 3\u00a0месяца (август 2026: 5\u00a0000\u00a0₽" in cashback, cashback
+    assert "получите 2,5% от покупок баллами" in cashback  # a decimal comma in Russian
 
 
 @pytest.mark.parametrize("n", NUMBERS)
