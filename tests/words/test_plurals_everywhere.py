@@ -25,6 +25,7 @@ from wallet.promotions.schemas import (
     Definition,
     Multiplier,
     PerAmount,
+    Rate,
     ReceiptBonus,
     SkuBonus,
     ThresholdGift,
@@ -234,6 +235,7 @@ def _promotion_text(n: int) -> str:
                 SkuBonus(sku="молоко", points=n),
                 ThresholdGift(threshold_kopecks=610000, points=n),
                 Multiplier(times=max(n, 2)),
+                Rate(rate_bp=250),
             ]
         )
     )
@@ -246,6 +248,7 @@ def test_every_promotion_text_says_the_number_with_the_right_form(n):
     assert f"+{n}\u00a0{RIGHT[n]} за покупку" in text, text
     assert f"{n}\u00a0{RIGHT[n]} за каждые 3\u00a0431,10\u00a0₽" in text, text
     assert f"{n}\u00a0{RIGHT[n]} при покупке от 6\u00a0100\u00a0₽" in text, text
+    assert "2,5% баллами" in text, text
 
 
 def _cashback_html(n: int) -> str:

@@ -586,7 +586,7 @@ def _effect_ru(e: Any) -> str:
     if kind == "multiplier":
         return f"баллы ×{e.times}"
     if kind == "rate":
-        return f"{e.rate_bp / 100:g}% баллами"
+        return f"{e.rate_bp / 100:g}% баллами".replace(".", ",")
     if kind == "receipt_bonus":
         return f"+{words.points(e.points)} за покупку"
     if kind == "per_amount":
