@@ -14,6 +14,7 @@ https://www.unicode.org/cldr/charts/latest/supplemental/language_plural_rules.ht
 from __future__ import annotations
 
 from datetime import date as Date
+from datetime import datetime as DateTime
 from typing import Literal
 
 Lang = Literal["ru", "en"]
@@ -110,6 +111,12 @@ def date(day: Date, lang: Lang = "ru") -> str:
     if lang == "ru":
         return f"{day.day} {MONTHS_RU_OF[day.month - 1]} {day.year}"
     return f"{day.day} {MONTHS_EN[day.month - 1]} {day.year}"
+
+
+def date_time(moment: DateTime, lang: Lang = "ru") -> str:
+    """'30 ноября 2026, 18:00' / '30 November 2026, 18:00': a moment as its own clock
+    shows it (convert it to the program's zone first)."""
+    return f"{date(moment.date(), lang)}, {moment:%H:%M}"
 
 
 def lang_of(value: str | None) -> Lang:

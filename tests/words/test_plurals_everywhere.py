@@ -336,3 +336,13 @@ def test_every_pass_text_says_the_number_with_the_right_form(n):
     # Кошелёк's push after a purchase.
     push = koshelek_push.balance_text(n)
     assert push == f"Ваш баланс: {n}\u00a0{RIGHT[n]}" and wrong_forms(push) == []
+
+
+def test_the_webhook_email_says_when_it_was_disabled_as_people_write_it():
+    """Not '2026-11-30T15:00:00+00:00': the day and the time in the program's zone."""
+    context = _email_contexts(22)["webhook_disabled"]
+    _s, html, text = mail.render("webhook_disabled", lang="ru", context=context)
+    assert "Отключён: 30 ноября 2026, 18:00" in text
+    assert "2026-11-30T" not in text + html
+    _s, html, text = mail.render("webhook_disabled", lang="en", context=context)
+    assert "Disabled: 30 November 2026, 18:00" in text and "2026-11-30T" not in text + html

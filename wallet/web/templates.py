@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import posixpath
 from datetime import date as Date
+from datetime import datetime as DateTime
 from pathlib import Path
 from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
-from wallet import words
+from wallet import settings, words
 
 TEMPLATES = Path(__file__).resolve().parent.parent.parent / "templates"
 
@@ -47,6 +48,11 @@ env.filters["month"] = lambda key, lang="ru": words.month_key(str(key), words.la
 env.filters["count"] = lambda n, noun, lang="ru": words.count(int(n), noun, words.lang_of(lang))
 env.filters["day"] = lambda day, lang="ru": words.date(
     day if isinstance(day, Date) else Date.fromisoformat(str(day)), words.lang_of(lang)
+)
+# ``{{ "2026-11-30T15:00:00+00:00"|moment(lang) }}`` -> "30 ноября 2026, 18:00", in the
+# program's zone (an ISO moment is what a queued email's context can carry).
+env.filters["moment"] = lambda iso, lang="ru": words.date_time(
+    DateTime.fromisoformat(str(iso)).astimezone(settings.get().tz), words.lang_of(lang)
 )
 env.globals["plural"] = words.plural
 
