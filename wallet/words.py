@@ -41,6 +41,7 @@ NOUNS: dict[str, tuple[tuple[str, str, str], tuple[str, str]]] = {
     "shoppers": (("покупатель", "покупателя", "покупателей"), ("shopper", "shoppers")),
     "receipts": (("чек", "чека", "чеков"), ("receipt", "receipts")),
     "months": (("месяц", "месяца", "месяцев"), ("month", "months")),
+    "lines": (("строка", "строки", "строк"), ("line", "lines")),
 }
 
 

@@ -35,10 +35,11 @@ NUMBERS = (1, 2, 5, 11, 21, 22, 111)
 RIGHT = {1: "балл", 2: "балла", 5: "баллов", 11: "баллов", 21: "балл", 22: "балла", 111: "баллов"}
 DAYS = {1: "день", 2: "дня", 5: "дней", 11: "дней", 21: "день", 22: "дня", 111: "дней"}
 # A number (grouped with no-break spaces) followed by a form of a noun the product counts:
-# «балл», «день», «месяц», «покупатель», «чек» (every noun of words.NOUNS).
+# «балл», «день», «месяц», «покупатель», «чек», «строка» (every noun of words.NOUNS).
 COUNTED = re.compile(
     r"(?<![\d.,])(\d{1,3}(?:[\u00a0 ]\d{3})*)[\u00a0 ]"
-    r"(балл(?:а|ов)?|д(?:ень|ня|ней)|месяц(?:а|ев)?|покупател(?:ь|я|ей)|чек(?:а|ов)?)(?!\w)"
+    r"(балл(?:а|ов)?|д(?:ень|ня|ней)|месяц(?:а|ев)?|покупател(?:ь|я|ей)|чек(?:а|ов)?"
+    r"|строк(?:а|и)?)(?!\w)"
 )
 FORMS = {
     "балл": ("балл", "балла", "баллов"),
@@ -46,6 +47,7 @@ FORMS = {
     "месяц": ("месяц", "месяца", "месяцев"),
     "покупател": ("покупатель", "покупателя", "покупателей"),
     "чек": ("чек", "чека", "чеков"),
+    "строк": ("строка", "строки", "строк"),
 }
 
 
@@ -61,8 +63,18 @@ def wrong_forms(text: str) -> list[str]:
 
 
 def test_the_checker_catches_a_wrong_form_of_every_noun():
-    text = "22 баллов, 5\u00a0покупателя, 21 чеков, 2 месяц, 11 дня; 1 балл, 3 чека, 111 дней"
-    assert wrong_forms(text) == ["22 баллов", "5 покупателя", "21 чеков", "2 месяц", "11 дня"]
+    text = (
+        "22 баллов, 5\u00a0покупателя, 21 чеков, 2 месяц, 11 дня, 2 строк; 1 балл, 3 чека, "
+        "111 дней, 21 строка"
+    )
+    assert wrong_forms(text) == [
+        "22 баллов",
+        "5 покупателя",
+        "21 чеков",
+        "2 месяц",
+        "11 дня",
+        "2 строк",
+    ]
 
 
 def test_plural_follows_the_cldr_rule_for_russian():
@@ -280,8 +292,35 @@ def _cashback_html(n: int) -> str:
     return _page().text("cashback.html", view=[item], error=None)
 
 
+def _my_data_html(n: int) -> str:
+    """The shopper's "my data" page with one receipt of ``n`` lines."""
+    now = datetime(2026, 11, 30, 12, tzinfo=UTC)
+    profile = SimpleNamespace(name="Ольга", email=None, phone=None, birthday=None)
+    data = SimpleNamespace(
+        exported_at=now,
+        profile=profile,
+        balance=n,
+        consents=[],
+        cards=[],
+        receipts=[
+            {
+                "receipt_id": "R1",
+                "store_name": "Тверская",
+                "total_kopecks": 343110,
+                "lines": [{}] * n,
+            }
+        ],
+        messages=[],
+        devices=[],
+    )
+    return _page().text("my_data.html", data=data, ru=True)
+
+
 @pytest.mark.parametrize("n", NUMBERS)
 def test_every_page_says_the_number_with_the_right_form(n):
+    lines = {1: "строка", 2: "строки", 5: "строк", 11: "строк", 21: "строка", 22: "строки"}
+    assert f"3\u00a0431,10\u00a0₽, {n}\u00a0{lines.get(n, 'строк')}" in _my_data_html(n)
+    assert wrong_forms(_my_data_html(n)) == []
     for html in (_card_html(n), _cashback_html(n)):
         assert wrong_forms(html) == [], html
         assert f"{n}\u00a0{RIGHT[n]}" in html
