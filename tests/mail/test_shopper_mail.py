@@ -335,3 +335,36 @@ async def test_the_card_page_and_the_reminder_email_say_the_same_burn(client, sm
     text = plain(message)
     assert f"- {words.date(day_one)}: 230\u00a0баллов" in text, text
     assert f"- {words.date(day_two)}: 5\u00a0баллов" in text, text
+
+
+async def test_a_shopper_who_unsubscribed_finds_the_way_back_on_the_card_page(client, smtp_sink):
+    """The unsubscribe page promises a way back: it links to the card's settings, where
+    the shopper switches marketing email on again, and the next campaign reaches them."""
+    from tests.pages.conftest import join, post_form
+
+    await Shop.open(client)
+    key = await make_key("marketer")
+    await join(client, name="Анна", email="anna.back@example.ru")
+    await post_form(client, "/card", "/card/consents", {"marketing_email": "1"})
+    first = await campaign(client, key, subject="Первое", body="Текст")
+    await client.post(f"/api/v1/admin/campaigns/{first['id']}/send", headers=bearer(key))
+    await worker.run_until_idle()
+    [message] = smtp_sink.to("anna.back@example.ru")
+    token = re.search(r"/unsubscribe\?token=([\w.\-]+)", plain(message)).group(1)
+    done = await client.post("/unsubscribe", data={"token": token})
+    assert done.status_code == 200 and "Вы отписаны" in done.text
+    way_back = re.search(r'<a id="way-back" href="([^"]+)"', done.text).group(1)
+    card = await client.get(way_back.split("#")[0])
+    assert card.status_code == 200 and 'id="settings"' in card.text
+    assert 'id="marketing-email" checked' not in card.text  # the unsubscribe took
+
+    second = await campaign(client, key, subject="Второе", body="Текст")
+    await client.post(f"/api/v1/admin/campaigns/{second['id']}/send", headers=bearer(key))
+    await worker.run_until_idle()
+    assert len(smtp_sink.to("anna.back@example.ru")) == 1  # unsubscribed: nothing new
+
+    await post_form(client, "/card", "/card/consents", {"marketing_email": "1"})
+    third = await campaign(client, key, subject="Третье", body="Текст")
+    await client.post(f"/api/v1/admin/campaigns/{third['id']}/send", headers=bearer(key))
+    await worker.run_until_idle()
+    assert [m["Subject"] for m in smtp_sink.to("anna.back@example.ru")] == ["Первое", "Третье"]
