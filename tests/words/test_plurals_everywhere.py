@@ -295,7 +295,7 @@ def _cashback_html(n: int) -> str:
 def _my_data_html(n: int) -> str:
     """The shopper's "my data" page with one receipt of ``n`` lines."""
     now = datetime(2026, 11, 30, 12, tzinfo=UTC)
-    profile = SimpleNamespace(name="Ольга", email=None, phone=None, birthday=None)
+    profile = SimpleNamespace(name="Ольга", email=None, phone=None, birthday=date(1990, 5, 12))
     data = SimpleNamespace(
         exported_at=now,
         profile=profile,
@@ -310,10 +310,22 @@ def _my_data_html(n: int) -> str:
                 "lines": [{}] * n,
             }
         ],
-        messages=[],
-        devices=[],
+        # SQLite hands raw SQL's timestamps back as text, PostgreSQL as datetimes.
+        messages=[
+            {"campaign": "Акция", "channel": "email", "status": "sent", "sent_at": now},
+            {"campaign": "Акция", "channel": "sms", "status": "sent", "sent_at": str(now)},
+        ],
+        devices=[{"wallet": "google", "created_at": "2026-11-30 12:00:00"}],
     )
     return _page().text("my_data.html", data=data, ru=True)
+
+
+def test_my_data_page_writes_dates_as_people_do():
+    html = _my_data_html(2)
+    assert (
+        "12 мая 1990" in html and html.count("30 ноября 2026, 15:00") == 4
+    )  # exported, 2 messages, device
+    assert "2026-11-30" not in html and "1990-05-12" not in html
 
 
 @pytest.mark.parametrize("n", NUMBERS)
