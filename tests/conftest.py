@@ -16,7 +16,7 @@ import subprocess
 import sys
 import time
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -195,6 +195,8 @@ class SmtpSink:
     host: str
     port: int
     messages: list[Any]
+    raw: list[bytes] = field(default_factory=list)
+    """Each message as it came over the wire (the DATA bytes), in the order received."""
 
     def to(self, address: str) -> list[Any]:
         return [m for m in self.messages if address in m["To"]]
@@ -211,9 +213,11 @@ async def smtp_sink(database: Database) -> AsyncIterator[SmtpSink]:
     from aiosmtpd.controller import Controller
 
     received: list[Any] = []
+    raw: list[bytes] = []
 
     class Keep:
         async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+            raw.append(envelope.original_content)
             received.append(email.message_from_bytes(envelope.content, policy=email.policy.default))
             return "250 OK"
 
@@ -226,7 +230,7 @@ async def smtp_sink(database: Database) -> AsyncIterator[SmtpSink]:
         dataclasses.replace(settings_module.get(), smtp_host="127.0.0.1", smtp_port=port)
     )
     try:
-        yield SmtpSink("127.0.0.1", port, received)
+        yield SmtpSink("127.0.0.1", port, received, raw)
     finally:
         controller.stop()  # the runtime closes its SMTP connections as the test ends
 

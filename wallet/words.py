@@ -14,6 +14,7 @@ https://www.unicode.org/cldr/charts/latest/supplemental/language_plural_rules.ht
 from __future__ import annotations
 
 from datetime import date as Date
+from datetime import datetime as DateTime
 from typing import Literal
 
 Lang = Literal["ru", "en"]
@@ -40,6 +41,7 @@ NOUNS: dict[str, tuple[tuple[str, str, str], tuple[str, str]]] = {
     "shoppers": (("покупатель", "покупателя", "покупателей"), ("shopper", "shoppers")),
     "receipts": (("чек", "чека", "чеков"), ("receipt", "receipts")),
     "months": (("месяц", "месяца", "месяцев"), ("month", "months")),
+    "lines": (("строка", "строки", "строк"), ("line", "lines")),
 }
 
 
@@ -110,6 +112,12 @@ def date(day: Date, lang: Lang = "ru") -> str:
     if lang == "ru":
         return f"{day.day} {MONTHS_RU_OF[day.month - 1]} {day.year}"
     return f"{day.day} {MONTHS_EN[day.month - 1]} {day.year}"
+
+
+def date_time(moment: DateTime, lang: Lang = "ru") -> str:
+    """'30 ноября 2026, 18:00' / '30 November 2026, 18:00': a moment as its own clock
+    shows it (convert it to the program's zone first)."""
+    return f"{date(moment.date(), lang)}, {moment:%H:%M}"
 
 
 def lang_of(value: str | None) -> Lang:

@@ -73,6 +73,32 @@ async def test_a_long_russian_subject_keeps_every_space_when_folded(client, smtp
     assert reply.status_code == 200, reply.text
     [message] = smtp_sink.messages
     assert message["Subject"] == f"[ТЕСТ] {subject}"
+    # On the wire: ASCII encoded words folded into short lines, and decoded back by the
+    # RFC 2047 rules every mail client follows (whitespace between two encoded words is
+    # dropped) it is the subject as written, every space kept.
+    [raw] = smtp_sink.raw
+    assert wire_subject(raw) == f"[ТЕСТ] {subject}"
+    assert re.search(rb"\r\nDate: [A-Z][a-z]{2}, \d", raw), raw[:400]
+
+
+def wire_subject(raw: bytes) -> str:
+    """The Subject header of a message as the SMTP server received it, checked to be
+    ASCII lines of at most 78 characters folded in several, unfolded and decoded as a mail
+    client does."""
+    from email.header import decode_header, make_header
+
+    lines = raw.split(b"\r\n\r\n", 1)[0].split(b"\r\n")
+    start = next(i for i, line in enumerate(lines) if line.lower().startswith(b"subject:"))
+    folded = [lines[start]]
+    for line in lines[start + 1 :]:
+        if line[:1] not in (b" ", b"\t"):
+            break
+        folded.append(line)
+    assert len(folded) > 1, folded  # long enough to be folded
+    for line in folded:
+        assert line.isascii() and len(line) <= 78, folded
+    value = b"".join(folded)[len(b"Subject:") :].decode("ascii")  # unfolding drops CRLF only
+    return str(make_header(decode_header(value)))
 
 
 async def test_the_test_sends_unsubscribe_link_opens_and_changes_nothing(client, smtp_sink):
@@ -230,3 +256,115 @@ async def test_a_campaign_writes_the_balance_with_its_plural_and_no_empty_burn_p
     text = plain(message)
     assert "сгорят" not in text and "Спасибо, что вы с нами." in text
     assert "На вашей карте: 22\u00a0балла." in text
+
+
+async def test_the_welcome_email_carries_the_apple_and_google_buttons(client, smtp_sink):
+    from tests.campaigns.test_automatic_messages import switch_on
+    from tests.campaigns.test_campaigns import enrol
+
+    shop = await Shop.open(client)
+    key = await make_key("marketer")
+    await switch_on(client, key, "welcome")
+    await enrol(shop, "Анна Новая", "anna.new@example.ru", consents={"marketing_email": True})
+    await worker.run_until_idle()
+    [message] = smtp_sink.to("anna.new@example.ru")
+    [raw] = smtp_sink.raw
+    assert wire_subject(raw) == "Анна Новая, добро пожаловать в программу лояльности"
+    html = message.get_body(("html",)).get_content()
+    card = "http://testserver.local/card"
+    assert re.search(
+        rf'id="add-apple" href="{card}\?add=apple"[^>]*>Добавить в Apple Wallet<', html
+    )
+    assert re.search(
+        rf'id="add-google" href="{card}\?add=google"[^>]*>Сохранить в Google Wallet<', html
+    )
+    text = plain(message)
+    assert f"Apple Wallet: {card}?add=apple" in text and f"Google Wallet: {card}?add=google" in text
+
+
+def test_cashback_emails_name_only_what_exists():
+    """The month's cashback outcome points at the cashback page and the card in Apple or
+    Google Wallet, never at an app of ours: there is none."""
+    from tests.words.test_plurals_everywhere import _email_contexts
+    from wallet.mail import service as mail
+
+    contexts = _email_contexts(22)
+    for name in ("cashback_reached", "cashback_missed"):
+        for lang in ("ru", "en"):
+            subject, html, text = mail.render(name, lang=lang, context=contexts[name])
+            for part in (subject, html, text):
+                found = re.search(r"приложени|мобильн|\bapps?\b|App Store|Google Play", part, re.I)
+                assert found is None, (name, lang, found)
+            assert "https://w.example/card" in html or "https://w.example/cashback" in html
+
+
+async def test_the_card_page_and_the_reminder_email_say_the_same_burn(client, smtp_sink):
+    """What the card page says burns next is what the reminder email lists for that day,
+    and the email also counts a later day in its total."""
+    from datetime import datetime
+
+    from tests.pages.conftest import join, post_form
+
+    await join(client, name="Анна", email="anna.burn@example.ru")
+    await post_form(client, "/card", "/card/consents", {"marketing_email": "1"})
+    page = (await client.get("/card")).text
+    number = re.search(r'id="card-number">([\d ]+)<', page).group(1).replace(" ", "")
+    [row] = await db.raw("SELECT account FROM card WHERE number = {}", number)
+    zone = settings.get().tz
+    first = (clock.now() - timedelta(days=2)).astimezone(zone).date()
+    morning = clock.to_utc(datetime(first.year, first.month, first.day, 10, tzinfo=zone))
+    async with db.write_transaction():
+        for points, at in (
+            (21, morning),
+            (209, morning + timedelta(hours=4)),
+            (5, morning + timedelta(days=1)),
+        ):
+            await ledger.adjust(row["account"], points, reason="goodwill", actor="t", now=at)
+
+    burns = clock.add_months(morning, 6)
+    day_one = (burns - timedelta(microseconds=1)).astimezone(zone).date()
+    day_two = day_one + timedelta(days=1)
+    shown = re.search(r'<span id="next-burn">([^<]+)<', (await client.get("/card")).text)
+    assert shown.group(1) == f"Сгорят {words.date(day_one)}: 230\u00a0баллов"
+
+    moment = burns - timedelta(days=6)
+    assert await expiry.send_reminders(now=moment) == 2
+    await worker.run_until_idle(now=moment)
+    [message] = smtp_sink.to("anna.burn@example.ru")
+    assert message["Subject"] == f"235\u00a0баллов сгорят до {words.date(day_two)}"
+    text = plain(message)
+    assert f"- {words.date(day_one)}: 230\u00a0баллов" in text, text
+    assert f"- {words.date(day_two)}: 5\u00a0баллов" in text, text
+
+
+async def test_a_shopper_who_unsubscribed_finds_the_way_back_on_the_card_page(client, smtp_sink):
+    """The unsubscribe page promises a way back: it links to the card's settings, where
+    the shopper switches marketing email on again, and the next campaign reaches them."""
+    from tests.pages.conftest import join, post_form
+
+    await Shop.open(client)
+    key = await make_key("marketer")
+    await join(client, name="Анна", email="anna.back@example.ru")
+    await post_form(client, "/card", "/card/consents", {"marketing_email": "1"})
+    first = await campaign(client, key, subject="Первое", body="Текст")
+    await client.post(f"/api/v1/admin/campaigns/{first['id']}/send", headers=bearer(key))
+    await worker.run_until_idle()
+    [message] = smtp_sink.to("anna.back@example.ru")
+    token = re.search(r"/unsubscribe\?token=([\w.\-]+)", plain(message)).group(1)
+    done = await client.post("/unsubscribe", data={"token": token})
+    assert done.status_code == 200 and "Вы отписаны" in done.text
+    way_back = re.search(r'<a id="way-back" href="([^"]+)"', done.text).group(1)
+    card = await client.get(way_back.split("#")[0])
+    assert card.status_code == 200 and 'id="settings"' in card.text
+    assert 'id="marketing-email" checked' not in card.text  # the unsubscribe took
+
+    second = await campaign(client, key, subject="Второе", body="Текст")
+    await client.post(f"/api/v1/admin/campaigns/{second['id']}/send", headers=bearer(key))
+    await worker.run_until_idle()
+    assert len(smtp_sink.to("anna.back@example.ru")) == 1  # unsubscribed: nothing new
+
+    await post_form(client, "/card", "/card/consents", {"marketing_email": "1"})
+    third = await campaign(client, key, subject="Третье", body="Текст")
+    await client.post(f"/api/v1/admin/campaigns/{third['id']}/send", headers=bearer(key))
+    await worker.run_until_idle()
+    assert [m["Subject"] for m in smtp_sink.to("anna.back@example.ru")] == ["Первое", "Третье"]

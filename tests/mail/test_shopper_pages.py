@@ -63,3 +63,23 @@ async def test_a_mistyped_address_shows_a_page_and_the_api_keeps_json(client):
     assert api.status_code == 404 and api.json()["code"] == "not_found"
     plain = await client.get("/crad")
     assert plain.status_code == 404 and plain.json()["code"] == "not_found"
+
+
+async def test_my_data_page_dates_the_messages_sent_as_people_write_them(client, smtp_sink):
+    from tests.campaigns.test_campaigns import campaign
+    from tests.pages.conftest import post_form
+    from tests.support.shop import bearer, make_key
+    from wallet.platform import worker
+
+    await Shop.open(client)
+    key = await make_key("marketer")
+    await join(client, name="Анна", email="anna.data@example.ru")
+    await post_form(client, "/card", "/card/consents", {"marketing_email": "1"})
+    sent = await campaign(client, key, subject="Письмо", body="Текст")
+    await client.post(f"/api/v1/admin/campaigns/{sent['id']}/send", headers=bearer(key))
+    await worker.run_until_idle()
+    page = (await client.get("/card/my-data")).text
+    row = re.search(r"Весенняя акция · email</span><span class=\"muted\">([^<]+)<", page)
+    assert row, page
+    # 'sent · 30 ноября 2026, 18:00' on both databases, never the stored ISO text.
+    assert re.fullmatch(r"sent · \d{1,2} [а-я]+ \d{4}, \d\d:\d\d", row.group(1)), row.group(1)

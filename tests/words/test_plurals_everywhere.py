@@ -4,6 +4,7 @@ pass texts are rendered with each number and read back."""
 
 from __future__ import annotations
 
+import json
 import re
 from datetime import UTC, date, datetime, timedelta
 from types import SimpleNamespace
@@ -12,23 +13,41 @@ from typing import Any
 import pytest
 from markupsafe import Markup
 
-from passes.card import BurnNotice, CardState, GoalProgress, Program
+from passes.apple import pass_json_for
+from passes.card import AppleSettings, BurnNotice, CardState, GoalProgress, Program
 from passes.google.objects import GoogleSettings, loyalty_object
 from wallet import words
+from wallet.koshelek import push as koshelek_push
 from wallet.mail import service as mail
 from wallet.pages.render import Page
+from wallet.promotions import service as promotions
+from wallet.promotions.schemas import (
+    Definition,
+    Multiplier,
+    PerAmount,
+    Rate,
+    ReceiptBonus,
+    SkuBonus,
+    ThresholdGift,
+)
 
 NUMBERS = (1, 2, 5, 11, 21, 22, 111)
 RIGHT = {1: "балл", 2: "балла", 5: "баллов", 11: "баллов", 21: "балл", 22: "балла", 111: "баллов"}
 DAYS = {1: "день", 2: "дня", 5: "дней", 11: "дней", 21: "день", 22: "дня", 111: "дней"}
-# A number (grouped with no-break spaces) followed by a form of «балл» or «день».
+# A number (grouped with no-break spaces) followed by a form of a noun the product counts:
+# «балл», «день», «месяц», «покупатель», «чек», «строка» (every noun of words.NOUNS).
 COUNTED = re.compile(
-    r"(?<![\d.,])(\d{1,3}(?:[\u00a0 ]\d{3})*)[\u00a0 ](балл(?:а|ов)?|д(?:ень|ня|ней)|месяц(?:а|ев)?)\b"
+    r"(?<![\d.,])(\d{1,3}(?:[\u00a0 ]\d{3})*)[\u00a0 ]"
+    r"(балл(?:а|ов)?|д(?:ень|ня|ней)|месяц(?:а|ев)?|покупател(?:ь|я|ей)|чек(?:а|ов)?"
+    r"|строк(?:а|и)?)(?!\w)"
 )
 FORMS = {
     "балл": ("балл", "балла", "баллов"),
     "д": ("день", "дня", "дней"),
     "месяц": ("месяц", "месяца", "месяцев"),
+    "покупател": ("покупатель", "покупателя", "покупателей"),
+    "чек": ("чек", "чека", "чеков"),
+    "строк": ("строка", "строки", "строк"),
 }
 
 
@@ -41,6 +60,21 @@ def wrong_forms(text: str) -> list[str]:
         if noun != words.plural(n, *forms):
             bad.append(f"{number} {noun}")
     return bad
+
+
+def test_the_checker_catches_a_wrong_form_of_every_noun():
+    text = (
+        "22 баллов, 5\u00a0покупателя, 21 чеков, 2 месяц, 11 дня, 2 строк; 1 балл, 3 чека, "
+        "111 дней, 21 строка"
+    )
+    assert wrong_forms(text) == [
+        "22 баллов",
+        "5 покупателя",
+        "21 чеков",
+        "2 месяц",
+        "11 дня",
+        "2 строк",
+    ]
 
 
 def test_plural_follows_the_cldr_rule_for_russian():
@@ -183,7 +217,11 @@ def _card_html(n: int) -> str:
         tier="Базовый",
         progress=None,
         referral=SimpleNamespace(code="ABC", link="https://w.example/join?ref=ABC"),
-        promotions=[],
+        promotions=[
+            SimpleNamespace(
+                name="Акция", gives=_promotion_text(n), until=None, personal=True, code=None
+            )
+        ],
         cards=[card],
         notice=None,
         error=None,
@@ -199,9 +237,35 @@ def _card_html(n: int) -> str:
     )
 
 
+def _promotion_text(n: int) -> str:
+    """What the card page and the pass back say a promotion gives, with ``n`` points."""
+    return promotions.gives_ru(
+        Definition(
+            effects=[
+                ReceiptBonus(points=n),
+                PerAmount(points=n, per_kopecks=343110),
+                SkuBonus(sku="молоко", points=n),
+                ThresholdGift(threshold_kopecks=610000, points=n),
+                Multiplier(times=max(n, 2)),
+                Rate(rate_bp=250),
+            ]
+        )
+    )
+
+
+@pytest.mark.parametrize("n", NUMBERS)
+def test_every_promotion_text_says_the_number_with_the_right_form(n):
+    text = _promotion_text(n)
+    assert wrong_forms(text) == [], text
+    assert f"+{n}\u00a0{RIGHT[n]} за покупку" in text, text
+    assert f"{n}\u00a0{RIGHT[n]} за каждые 3\u00a0431,10\u00a0₽" in text, text
+    assert f"{n}\u00a0{RIGHT[n]} при покупке от 6\u00a0100\u00a0₽" in text, text
+    assert "2,5% баллами" in text, text
+
+
 def _cashback_html(n: int) -> str:
     offer = SimpleNamespace(
-        id=1, name="Кешбэк", description="", rate_bp=200, cap_points=n, validity_months=n
+        id=1, name="Кешбэк", description="", rate_bp=250, cap_points=n, validity_months=n
     )
     progress = SimpleNamespace(
         goal_kopecks=610000,
@@ -228,14 +292,55 @@ def _cashback_html(n: int) -> str:
     return _page().text("cashback.html", view=[item], error=None)
 
 
+def _my_data_html(n: int) -> str:
+    """The shopper's "my data" page with one receipt of ``n`` lines."""
+    now = datetime(2026, 11, 30, 12, tzinfo=UTC)
+    profile = SimpleNamespace(name="Ольга", email=None, phone=None, birthday=date(1990, 5, 12))
+    data = SimpleNamespace(
+        exported_at=now,
+        profile=profile,
+        balance=n,
+        consents=[],
+        cards=[],
+        receipts=[
+            {
+                "receipt_id": "R1",
+                "store_name": "Тверская",
+                "total_kopecks": 343110,
+                "lines": [{}] * n,
+            }
+        ],
+        # SQLite hands raw SQL's timestamps back as text, PostgreSQL as datetimes.
+        messages=[
+            {"campaign": "Акция", "channel": "email", "status": "sent", "sent_at": now},
+            {"campaign": "Акция", "channel": "sms", "status": "sent", "sent_at": str(now)},
+        ],
+        devices=[{"wallet": "google", "created_at": "2026-11-30 12:00:00"}],
+    )
+    return _page().text("my_data.html", data=data, ru=True)
+
+
+def test_my_data_page_writes_dates_as_people_do():
+    html = _my_data_html(2)
+    assert (
+        "12 мая 1990" in html and html.count("30 ноября 2026, 15:00") == 4
+    )  # exported, 2 messages, device
+    assert "2026-11-30" not in html and "1990-05-12" not in html
+
+
 @pytest.mark.parametrize("n", NUMBERS)
 def test_every_page_says_the_number_with_the_right_form(n):
+    lines = {1: "строка", 2: "строки", 5: "строк", 11: "строк", 21: "строка", 22: "строки"}
+    assert f"3\u00a0431,10\u00a0₽, {n}\u00a0{lines.get(n, 'строк')}" in _my_data_html(n)
+    assert wrong_forms(_my_data_html(n)) == []
     for html in (_card_html(n), _cashback_html(n)):
         assert wrong_forms(html) == [], html
         assert f"{n}\u00a0{RIGHT[n]}" in html
+    assert f"+{n}\u00a0{RIGHT[n]} за покупку" in _card_html(n)
     cashback = _cashback_html(n)
     assert f"{n}\u00a0{DAYS[n]}" in cashback
     assert "за 3\u00a0месяца (август 2026: 5\u00a0000\u00a0₽" in cashback, cashback
+    assert "получите 2,5% от покупок баллами" in cashback  # a decimal comma in Russian
 
 
 @pytest.mark.parametrize("n", NUMBERS)
@@ -266,9 +371,29 @@ def test_every_pass_text_says_the_number_with_the_right_form(n):
             message=None,
             updated_at=now,
             burn_notice=notice,
+            personal_offers=[f"Акция: {_promotion_text(n)}"],
         )
         program = Program(program_name="П", organization_name="П", issuer_name="П")
         obj = loyalty_object(state, program, GoogleSettings(issuer_id="1", class_suffix="c"))
         texts = " | ".join(module["body"] for module in obj["textModulesData"])
         assert wrong_forms(texts) == [], texts
         assert f"{n}\u00a0{RIGHT[n]}" in texts, texts
+        assert f"+{n}\u00a0{RIGHT[n]} за покупку" in texts, texts
+        apple = AppleSettings(pass_type_id="pass.ru.example", team_id="TEAM", web_service_url=None)
+        fields = json.loads(pass_json_for(state, program, apple, "t" * 20).to_json())
+        back = " | ".join(str(field["value"]) for field in fields["storeCard"]["backFields"])
+        assert wrong_forms(back) == [], back
+        assert notice.text("ru") in back and f"+{n}\u00a0{RIGHT[n]} за покупку" in back, back
+    # Кошелёк's push after a purchase.
+    push = koshelek_push.balance_text(n)
+    assert push == f"Ваш баланс: {n}\u00a0{RIGHT[n]}" and wrong_forms(push) == []
+
+
+def test_the_webhook_email_says_when_it_was_disabled_as_people_write_it():
+    """Not '2026-11-30T15:00:00+00:00': the day and the time in the program's zone."""
+    context = _email_contexts(22)["webhook_disabled"]
+    _s, html, text = mail.render("webhook_disabled", lang="ru", context=context)
+    assert "Отключён: 30 ноября 2026, 18:00" in text
+    assert "2026-11-30T" not in text + html
+    _s, html, text = mail.render("webhook_disabled", lang="en", context=context)
+    assert "Disabled: 30 November 2026, 18:00" in text and "2026-11-30T" not in text + html

@@ -15,7 +15,7 @@ from typing import Any
 import httpx
 import msgspec
 
-from wallet import clock, db, observe
+from wallet import clock, db, observe, words
 from wallet import settings as settings_module
 from wallet.koshelek import protocol
 from wallet.koshelek.tables import KoshelekCard, KoshelekPush
@@ -47,6 +47,12 @@ def client() -> httpx.AsyncClient:
         auth=httpx.BasicAuth(cfg.koshelek_push_login, cfg.koshelek_push_password),
         timeout=TIMEOUT,
     )
+
+
+def balance_text(balance: int) -> str:
+    """The transaction push's text: 'Ваш баланс: 22 балла' (the plural agreeing, not
+    '22 баллов')."""
+    return f"Ваш баланс: {words.points(balance)}"
 
 
 async def send(
@@ -173,5 +179,5 @@ async def transaction_push(account_id: int, *, now: datetime) -> str:
             msisdn=link["msisdn"],
             push_type=protocol.PUSH_TRANSACTION,
             title="Баллы на карте",
-            message=f"Ваш баланс: {summary.balance} баллов",
+            message=balance_text(summary.balance),
         )

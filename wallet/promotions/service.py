@@ -576,31 +576,36 @@ async def promotions_using_segment(segment_id: int) -> list[tuple[int, str]]:
     return found
 
 
+def _roubles(kopecks: int) -> str:
+    """'3 431,10 ₽' (words.money), as on every other shopper's page."""
+    return words.money(kopecks)
+
+
 def _effect_ru(e: Any) -> str:
     kind = engine.kind_of(e)
     if kind == "multiplier":
         return f"баллы ×{e.times}"
     if kind == "rate":
-        return f"{e.rate_bp / 100:g}% баллами"
+        return f"{e.rate_bp / 100:g}% баллами".replace(".", ",")
     if kind == "receipt_bonus":
         return f"+{words.points(e.points)} за покупку"
     if kind == "per_amount":
-        return f"{words.points(e.points)} за каждые {words.money(e.per_kopecks)}"
+        return f"{words.points(e.points)} за каждые {_roubles(e.per_kopecks)}"
     if kind == "sku_bonus":
         return f"+{words.points(e.points)} за {e.sku}"
     if kind == "percent_off":
         return f"скидка {e.percent_bp / 100:g}%"
     if kind == "amount_off":
-        return f"скидка {words.money(e.kopecks)}"
+        return f"скидка {_roubles(e.kopecks)}"
     if kind == "n_for_m":
         return f"{e.take} по цене {e.pay}"
     if kind == "set":
         if e.price_kopecks is not None:
-            return f"комплект за {words.money(e.price_kopecks)}"
+            return f"комплект за {_roubles(e.price_kopecks)}"
         return f"комплект со скидкой {(e.percent_bp or 0) / 100:g}%"
     if kind == "cheapest_free":
         return f"от {e.min_units} шт. самый дешёвый бесплатно"
-    return f"{words.points(e.points)} при покупке от {words.money(e.threshold_kopecks)}"
+    return f"{words.points(e.points)} при покупке от {_roubles(e.threshold_kopecks)}"
 
 
 def gives_ru(d: Definition) -> str:

@@ -9,13 +9,15 @@ Marketers' own subject and body text is rendered elsewhere, in a sandbox
 from __future__ import annotations
 
 import posixpath
+from datetime import UTC
 from datetime import date as Date
+from datetime import datetime as DateTime
 from pathlib import Path
 from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
-from wallet import words
+from wallet import settings, words
 
 TEMPLATES = Path(__file__).resolve().parent.parent.parent / "templates"
 
@@ -48,6 +50,20 @@ env.filters["count"] = lambda n, noun, lang="ru": words.count(int(n), noun, word
 env.filters["day"] = lambda day, lang="ru": words.date(
     day if isinstance(day, Date) else Date.fromisoformat(str(day)), words.lang_of(lang)
 )
+# ``{{ "2026-11-30T15:00:00+00:00"|moment(lang) }}`` -> "30 ноября 2026, 18:00", in the
+# program's zone, from a datetime or its ISO text (what a queued email's context carries).
+env.filters["moment"] = lambda at, lang="ru": words.date_time(
+    _aware(at).astimezone(settings.get().tz), words.lang_of(lang)
+)
+
+
+def _aware(at: object) -> DateTime:
+    """A moment from a datetime or its ISO text (SQLite hands raw SQL's timestamps back as
+    text); one without a zone is UTC, as the database keeps them."""
+    moment = at if isinstance(at, DateTime) else DateTime.fromisoformat(str(at))
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
 env.globals["plural"] = words.plural
 
 
