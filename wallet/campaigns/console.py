@@ -10,9 +10,11 @@ revoking the key ends the session). Every form carries a CSRF token bound to the
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Annotated, Any
 
+import aiosmtplib
 from litestar import Controller, Request, Response, get, post
 from litestar.enums import RequestEncodingType
 from litestar.params import Body, FromPath
@@ -24,7 +26,7 @@ from wallet.auth import service as auth
 from wallet.auth.service import Principal
 from wallet.campaigns import automatic, campaign_form, labels, pages, segment_form, service
 from wallet.campaigns.automatic import OCCASIONS
-from wallet.errors import DomainError, Forbidden, InvalidInput, Unauthorized
+from wallet.errors import CardNotFound, DomainError, Forbidden, InvalidInput, Unauthorized
 from wallet.inputs import PathId
 from wallet.segments import service as segments
 from wallet.web import csrf, sessions
@@ -215,7 +217,12 @@ class ConsoleController(Controller):
         who = await _who(request)
         if who is None:
             return _to_login()
-        return await _campaign_page(who, campaign_id, error=request.query_params.get("error", ""))
+        return await _campaign_page(
+            who,
+            campaign_id,
+            error=request.query_params.get("error", ""),
+            tested=request.query_params.get("tested", ""),
+        )
 
     @post("/campaigns/{campaign_id:int}/{action:str}", status_code=200)
     async def campaign_action(
@@ -236,16 +243,10 @@ class ConsoleController(Controller):
             # Nothing goes before the marketer has seen how many shoppers get it.
             return await _confirm_page(who, campaign_id)
         typed = data.get("at", "").strip()
+        if action == "test":
+            return await _test_send(who, campaign_id, data)
         try:
-            if action == "test":
-                await service.test_send(
-                    campaign_id,
-                    email=data.get("email") or None,
-                    card_number=data.get("card_number") or None,
-                    actor=actor,
-                    now=now,
-                )
-            elif action == "schedule":
+            if action == "schedule":
                 at = _moment(typed)
                 async with db.write_transaction():
                     await service.schedule(campaign_id, at, actor=actor, now=now)
@@ -285,6 +286,57 @@ class ConsoleController(Controller):
             message = _russian(exc) if isinstance(exc, DomainError) else str(exc)
             return _go(f"{target}?error={_quote(message)}")
         return _go(target)
+
+
+_EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,189}\.[^@\s]{2,}$")
+_CARD = re.compile(r"^[0-9]{16}$")
+
+
+async def _test_send(
+    who: tuple[Principal, str], campaign_id: int, data: dict[str, str]
+) -> Response[Any]:
+    """The test send's form: a wrong address or card is said beside its field with what
+    was typed kept; what went, and where, is said once it went."""
+    typed = {key: data.get(key, "").strip() for key in ("email", "card_number")}
+    email, card = typed["email"], typed["card_number"].replace(" ", "")
+    errors: dict[str, str] = {}
+    if not email and not card:
+        errors["email"] = "Укажите адрес почты или номер карты, куда отправить тест"
+    if email and not _EMAIL.match(email):
+        errors["email"] = "Адрес почты пишется так: name@example.ru"
+    if card and not _CARD.match(card):
+        errors["card_number"] = "Номер карты — 16 цифр"
+    sent: list[str] = []
+    if not errors:
+        try:
+            sent = await service.test_send(
+                campaign_id,
+                email=email or None,
+                card_number=card or None,
+                actor=who[0].actor,
+                now=clock.now(),
+            )
+        except CardNotFound:
+            errors["card_number"] = "Карты с таким номером нет"
+        except aiosmtplib.SMTPRecipientsRefused:
+            errors["email"] = "Почтовый сервер не принял этот адрес"
+        except (aiosmtplib.SMTPException, OSError):
+            errors["email"] = "Почтовый сервер сейчас недоступен: попробуйте позже"
+        else:
+            if not sent:
+                errors["card_number"] = (
+                    "Этому покупателю нечего отправить: у него нет адреса почты, "
+                    "а сообщения на карте в кампании нет"
+                )
+    if errors:
+        return await _campaign_page(
+            who, campaign_id, field_errors=errors, typed=typed, status_code=422
+        )
+    where = ", ".join(
+        f"письмо на {target}" if kind == "email" else f"сообщение на карту {target}"
+        for kind, _, target in (item.partition(":") for item in sent)
+    )
+    return _go(f"/console/campaigns/{campaign_id}?tested={_quote(where)}")
 
 
 class _NoMoment(InvalidInput):
@@ -385,6 +437,7 @@ async def _campaign_page(
     field_errors: dict[str, str] | None = None,
     typed: dict[str, str] | None = None,
     values: dict[str, Any] | None = None,
+    tested: str = "",
     status_code: int = 200,
 ) -> Response[Any]:
     campaign = await service.get_campaign(campaign_id)
@@ -408,6 +461,7 @@ async def _campaign_page(
             "values": values or _values_of(campaign),
             "templates": campaign_form.templates(),
             "zone": labels.zone(tz, now),
+            "tested": tested,
         },
         status_code=status_code,
     )
