@@ -24,10 +24,19 @@ from wallet import clock, db
 from wallet import settings as settings_module
 from wallet.auth import service as auth
 from wallet.auth.service import Principal
-from wallet.campaigns import automatic, campaign_form, labels, pages, segment_form, service
+from wallet.campaigns import (
+    automatic,
+    campaign_form,
+    labels,
+    pages,
+    rendering,
+    segment_form,
+    service,
+)
 from wallet.campaigns.automatic import OCCASIONS
 from wallet.errors import CardNotFound, DomainError, Forbidden, InvalidInput, Unauthorized
 from wallet.inputs import PathId
+from wallet.mail import service as mail
 from wallet.segments import service as segments
 from wallet.web import csrf, sessions
 
@@ -414,9 +423,37 @@ async def _editor(
             "typed": {},
             "values": values or _values_of(None),
             "templates": campaign_form.templates(),
+            "samples": template_samples(values or _values_of(None)),
         },
         status_code=status_code,
     )
+
+
+_SAMPLE_SUBJECT = "Тема письма"
+_SAMPLE_BODY = "Здесь будет текст письма."
+
+
+def template_samples(values: dict[str, Any]) -> list[tuple[str, str, str]]:
+    """(code, name, HTML) of every email template around the form's text (a stand-in where
+    it has none or it does not render yet) for a made-up shopper: the marketer sees each
+    template before picking it from the list."""
+    context = rendering.context_of(None, 0)
+    found = []
+    for code, title in campaign_form.templates():
+        camp = {
+            "id": 0,
+            "name": values.get("name") or "",
+            "template": code,
+            "subject": values.get("subject") or _SAMPLE_SUBJECT,
+            "body": values.get("body") or _SAMPLE_BODY,
+        }
+        try:
+            _subject, html, _text = rendering.render_email(camp, context, lang="ru")
+        except InvalidInput:
+            camp.update(subject=_SAMPLE_SUBJECT, body=_SAMPLE_BODY)
+            _subject, html, _text = rendering.render_email(camp, context, lang="ru")
+        found.append((code, title, mail.viewable(html)))
+    return found
 
 
 def _page_context(who: tuple[Principal, str]) -> dict[str, Any]:
@@ -460,6 +497,7 @@ async def _campaign_page(
             "typed": typed or {},
             "values": values or _values_of(campaign),
             "templates": campaign_form.templates(),
+            "samples": template_samples(values or _values_of(campaign)),
             "zone": labels.zone(tz, now),
             "tested": tested,
         },
