@@ -483,7 +483,7 @@ async def _campaign_page(
     try:
         preview = await service.preview(campaign_id, now=now)
     except DomainError as exc:
-        error = error or exc.message
+        error = error or _russian(exc)
     tz = settings_module.get().tz
     return pages.html(
         "console_campaign.html",
