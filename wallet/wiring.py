@@ -33,6 +33,7 @@ from wallet import db, observe
 from wallet import runtime as runtime_module
 from wallet import settings as settings_module
 from wallet.bonuses import service as bonuses
+from wallet.campaigns import service as campaigns
 from wallet.koshelek import push as koshelek_push
 from wallet.ledger.events import (
     POINTS_CHANGED_COLUMNS,
@@ -71,6 +72,7 @@ def connect(runtime: runtime_module.Runtime) -> None:
         (ReceiptPosted, koshelek_push.on_receipt),
         (SegmentDeleting, offers.refuse_if_segment_used),
         (SegmentDeleting, _refuse_if_promotion_uses),
+        (SegmentDeleting, campaigns.refuse_if_segment_used),
         # Counted last, after every subscriber that could still refuse the receipt.
         (ReceiptPosted, _count_receipt),
         (ReturnPosted, _count_return),
@@ -266,5 +268,6 @@ async def _refuse_if_promotion_uses(event: SegmentDeleting) -> None:
             {
                 "segment_id": event.segment_id,
                 "promotion_ids": [promotion_id for promotion_id, _ in users],
+                "promotion_names": [name for _, name in users],
             },
         )

@@ -236,13 +236,19 @@ async def test_a_coupon_batch_is_made_in_the_console_and_downloads_once(client):
     page = await client.get(f"/console/promotions/{promotion_id}")
     assert "Купонов пока нет" in page.text
     token = csrf_of(page.text)
-    zero = await client.post(
-        f"/console/promotions/{promotion_id}/coupons", data={"csrf": token, "count": "0"}
-    )
-    assert (
-        "Число купонов — от 1 до 1\u00a0000\u00a0000"
-        in (await client.get(zero.headers["location"])).text
-    )
+    assert re.search(r'id="created">Создал\(а\): [^<]+ \(маркетолог\), ', page.text)
+    for typed in ("0", "много"):
+        refused = await client.post(
+            f"/console/promotions/{promotion_id}/coupons", data={"csrf": token, "count": typed}
+        )
+        assert refused.status_code == 422
+        # Beside the field, what was typed kept.
+        assert re.search(
+            rf'name="count" value="{typed}" aria-invalid="true" aria-describedby="count-error">'
+            r'\s*<p class="field-error" id="count-error" role="alert">'
+            "Число купонов — целое, от 1 до 1\u00a0000\u00a0000</p>",
+            refused.text,
+        ), refused.text[refused.text.index('id="count"') - 200 :]
     reply = await client.post(
         f"/console/promotions/{promotion_id}/coupons", data={"csrf": token, "count": "5"}
     )

@@ -214,7 +214,11 @@ async def test_a_segment_a_live_promotion_uses_cannot_be_deleted(client):
     )
     assert in_use.status_code == 409, in_use.text
     assert in_use.json()["code"] == "segment_in_use"
-    assert in_use.json()["details"] == {"segment_id": segment, "promotion_ids": [deal["id"]]}
+    assert in_use.json()["details"] == {
+        "segment_id": segment,
+        "promotion_ids": [deal["id"]],
+        "promotion_names": ["Пенсионерам ×2"],
+    }
     assert "Пенсионерам ×2" in in_use.json()["message"]
     ended = await client.post(f"{PATH}/{deal['id']}/end", headers=bearer(shop.admin_key))
     assert ended.status_code == 200

@@ -10,9 +10,11 @@ revoking the key ends the session). Every form carries a CSRF token bound to the
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Annotated, Any
 
+import aiosmtplib
 from litestar import Controller, Request, Response, get, post
 from litestar.enums import RequestEncodingType
 from litestar.params import Body, FromPath
@@ -22,10 +24,19 @@ from wallet import clock, db
 from wallet import settings as settings_module
 from wallet.auth import service as auth
 from wallet.auth.service import Principal
-from wallet.campaigns import automatic, campaign_form, labels, pages, segment_form, service
+from wallet.campaigns import (
+    automatic,
+    campaign_form,
+    labels,
+    pages,
+    rendering,
+    segment_form,
+    service,
+)
 from wallet.campaigns.automatic import OCCASIONS
-from wallet.errors import DomainError, Forbidden, InvalidInput, Unauthorized
+from wallet.errors import CardNotFound, DomainError, Forbidden, InvalidInput, Unauthorized
 from wallet.inputs import PathId
+from wallet.mail import service as mail
 from wallet.segments import service as segments
 from wallet.web import csrf, sessions
 
@@ -215,7 +226,12 @@ class ConsoleController(Controller):
         who = await _who(request)
         if who is None:
             return _to_login()
-        return await _campaign_page(who, campaign_id, error=request.query_params.get("error", ""))
+        return await _campaign_page(
+            who,
+            campaign_id,
+            error=request.query_params.get("error", ""),
+            tested=request.query_params.get("tested", ""),
+        )
 
     @post("/campaigns/{campaign_id:int}/{action:str}", status_code=200)
     async def campaign_action(
@@ -236,16 +252,10 @@ class ConsoleController(Controller):
             # Nothing goes before the marketer has seen how many shoppers get it.
             return await _confirm_page(who, campaign_id)
         typed = data.get("at", "").strip()
+        if action == "test":
+            return await _test_send(who, campaign_id, data)
         try:
-            if action == "test":
-                await service.test_send(
-                    campaign_id,
-                    email=data.get("email") or None,
-                    card_number=data.get("card_number") or None,
-                    actor=actor,
-                    now=now,
-                )
-            elif action == "schedule":
+            if action == "schedule":
                 at = _moment(typed)
                 async with db.write_transaction():
                     await service.schedule(campaign_id, at, actor=actor, now=now)
@@ -285,6 +295,57 @@ class ConsoleController(Controller):
             message = _russian(exc) if isinstance(exc, DomainError) else str(exc)
             return _go(f"{target}?error={_quote(message)}")
         return _go(target)
+
+
+_EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,189}\.[^@\s]{2,}$")
+_CARD = re.compile(r"^[0-9]{16}$")
+
+
+async def _test_send(
+    who: tuple[Principal, str], campaign_id: int, data: dict[str, str]
+) -> Response[Any]:
+    """The test send's form: a wrong address or card is said beside its field with what
+    was typed kept; what went, and where, is said once it went."""
+    typed = {key: data.get(key, "").strip() for key in ("email", "card_number")}
+    email, card = typed["email"], typed["card_number"].replace(" ", "")
+    errors: dict[str, str] = {}
+    if not email and not card:
+        errors["email"] = "Укажите адрес почты или номер карты, куда отправить тест"
+    if email and not _EMAIL.match(email):
+        errors["email"] = "Адрес почты пишется так: name@example.ru"
+    if card and not _CARD.match(card):
+        errors["card_number"] = "Номер карты — 16 цифр"
+    sent: list[str] = []
+    if not errors:
+        try:
+            sent = await service.test_send(
+                campaign_id,
+                email=email or None,
+                card_number=card or None,
+                actor=who[0].actor,
+                now=clock.now(),
+            )
+        except CardNotFound:
+            errors["card_number"] = "Карты с таким номером нет"
+        except aiosmtplib.SMTPRecipientsRefused:
+            errors["email"] = "Почтовый сервер не принял этот адрес"
+        except (aiosmtplib.SMTPException, OSError):
+            errors["email"] = "Почтовый сервер сейчас недоступен: попробуйте позже"
+        else:
+            if not sent:
+                errors["card_number"] = (
+                    "Этому покупателю нечего отправить: у него нет адреса почты, "
+                    "а сообщения на карте в кампании нет"
+                )
+    if errors:
+        return await _campaign_page(
+            who, campaign_id, field_errors=errors, typed=typed, status_code=422
+        )
+    where = ", ".join(
+        f"письмо на {target}" if kind == "email" else f"сообщение на карту {target}"
+        for kind, _, target in (item.partition(":") for item in sent)
+    )
+    return _go(f"/console/campaigns/{campaign_id}?tested={_quote(where)}")
 
 
 class _NoMoment(InvalidInput):
@@ -362,9 +423,37 @@ async def _editor(
             "typed": {},
             "values": values or _values_of(None),
             "templates": campaign_form.templates(),
+            "samples": template_samples(values or _values_of(None)),
         },
         status_code=status_code,
     )
+
+
+_SAMPLE_SUBJECT = "Тема письма"
+_SAMPLE_BODY = "Здесь будет текст письма."
+
+
+def template_samples(values: dict[str, Any]) -> list[tuple[str, str, str]]:
+    """(code, name, HTML) of every email template around the form's text (a stand-in where
+    it has none or it does not render yet) for a made-up shopper: the marketer sees each
+    template before picking it from the list."""
+    context = rendering.context_of(None, 0)
+    found = []
+    for code, title in campaign_form.templates():
+        camp = {
+            "id": 0,
+            "name": values.get("name") or "",
+            "template": code,
+            "subject": values.get("subject") or _SAMPLE_SUBJECT,
+            "body": values.get("body") or _SAMPLE_BODY,
+        }
+        try:
+            _subject, html, _text = rendering.render_email(camp, context, lang="ru")
+        except InvalidInput:
+            camp.update(subject=_SAMPLE_SUBJECT, body=_SAMPLE_BODY)
+            _subject, html, _text = rendering.render_email(camp, context, lang="ru")
+        found.append((code, title, mail.viewable(html)))
+    return found
 
 
 def _page_context(who: tuple[Principal, str]) -> dict[str, Any]:
@@ -385,6 +474,7 @@ async def _campaign_page(
     field_errors: dict[str, str] | None = None,
     typed: dict[str, str] | None = None,
     values: dict[str, Any] | None = None,
+    tested: str = "",
     status_code: int = 200,
 ) -> Response[Any]:
     campaign = await service.get_campaign(campaign_id)
@@ -393,7 +483,7 @@ async def _campaign_page(
     try:
         preview = await service.preview(campaign_id, now=now)
     except DomainError as exc:
-        error = error or exc.message
+        error = error or _russian(exc)
     tz = settings_module.get().tz
     return pages.html(
         "console_campaign.html",
@@ -407,7 +497,9 @@ async def _campaign_page(
             "typed": typed or {},
             "values": values or _values_of(campaign),
             "templates": campaign_form.templates(),
+            "samples": template_samples(values or _values_of(campaign)),
             "zone": labels.zone(tz, now),
+            "tested": tested,
         },
         status_code=status_code,
     )

@@ -40,7 +40,15 @@ REASONS = {
     "unsendable": "сообщение не собралось",
     "gave up": "не удалось отправить",
     "error": "ошибка при отправке",
+    "too_long": "текст SMS слишком длинный",
 }
+# Details the sending writes in English after a reason, said in Russian; a detail not here
+# is the receiver's own words (an SMTP server's reply) and is shown as it came.
+_DETAILS = {
+    "crashed its worker": "отправка прервалась и не продолжена",
+}
+# Reasons whose detail is a program's message, not the marketer's to read.
+_NO_DETAIL = {"unsendable"}
 
 ROLES = {"marketer": "маркетолог", "admin": "администратор"}
 
@@ -72,11 +80,18 @@ def channel(value: str) -> str:
 def reason(value: str) -> str:
     """``refused: 550 no such user`` -> «отклонено получателем (550 no such user)»."""
     head, _, detail = value.partition(":")
+    detail = detail.strip()
     if value in REASONS:
         return REASONS[value]
-    if head in REASONS:
-        return f"{REASONS[head]} ({detail.strip()})" if detail.strip() else REASONS[head]
-    return value
+    if head not in REASONS:
+        return value
+    if head == "too_long" and detail.endswith(" parts"):
+        parts = int(detail.split()[0]) if detail.split()[0].isdigit() else 0
+        detail = f"{words.number(parts)} {words.plural(parts, 'часть', 'части', 'частей')}"
+    detail = _DETAILS.get(detail, detail)
+    if head in _NO_DETAIL or not detail:
+        return REASONS[head]
+    return f"{REASONS[head]} ({detail})"
 
 
 def actor(value: str) -> str:

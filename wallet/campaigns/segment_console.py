@@ -56,6 +56,29 @@ async def _choices(now: datetime) -> dict[str, list[tuple[str, str]]]:
     }
 
 
+# Who may need a segment, as the refusal to delete it names them (details of SegmentInUse).
+_USERS = (
+    ("offer", "по нему отбираются участники предложений"),
+    ("promotion", "по нему отбираются покупатели акций"),
+    ("campaign", "по нему отбираются получатели кампаний"),
+)
+
+
+def _in_use(exc: DomainError) -> str:
+    """«Сегмент не удалён: по нему отбираются участники предложений «…»; …» naming
+    every offer, promotion and campaign that refused."""
+    details = exc.details if isinstance(exc.details, dict) else {}
+    said = []
+    for kind, words in _USERS:
+        names = details.get(f"{kind}_names") or [str(i) for i in details.get(f"{kind}_ids", [])]
+        if names:
+            said.append(f"{words} {', '.join(f'«{n}»' for n in names)}")
+    return (
+        f"Сегмент не удалён: {'; '.join(said) or 'он используется'}. "
+        "Уберите сегмент из них, отмените или завершите их."
+    )
+
+
 def _known(choices: dict[str, list[tuple[str, str]]]) -> dict[str, list[str]]:
     return {name: [value for value, _ in options] for name, options in choices.items()}
 
@@ -214,15 +237,11 @@ class SegmentConsoleController(Controller):
             async with db.write_transaction():
                 await segments.delete_segment(segment_id)
         except segments.SegmentInUse as exc:
-            details = exc.details if isinstance(exc.details, dict) else {}
-            names = details.get("offer_names") or [str(i) for i in details.get("offer_ids", [])]
-            using = ", ".join(f"«{n}»" for n in names)
             return await _page(
                 who,
                 segment=segment,
                 groups=segment_form.values_of(segment.filter),
-                error=f"Сегмент не удалён: по нему отбираются участники предложений {using}. "
-                "Уберите сегмент из этих предложений или завершите их.",
+                error=_in_use(exc),
                 status_code=409,
             )
         return console.go("/console")

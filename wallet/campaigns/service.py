@@ -55,6 +55,7 @@ from wallet.members.schemas import LANGUAGES
 from wallet.passsync import messages as pass_messages
 from wallet.platform import service as platform
 from wallet.segments import service as segments
+from wallet.segments.events import SegmentDeleting
 from wallet.segments.schemas import SegmentFilter
 
 log = logging.getLogger("wallet.campaigns")
@@ -272,6 +273,30 @@ async def list_campaigns(*, kind: str | None = None) -> list[CampaignOut]:
         camp["filter"] = db.json_value(camp["filter"])
         out.append(_out(camp, await figures(camp["id"], camp["channels"])))
     return out
+
+
+async def refuse_if_segment_used(event: SegmentDeleting) -> None:
+    """A campaign not sent yet takes its audience from its segment (subscribed in
+    ``wallet.wiring``): deleting the segment would leave the campaign with none."""
+    rows = (
+        await Campaign.select(Campaign.id, Campaign.name)
+        .where(
+            (Campaign.segment_id == event.segment_id)
+            & Campaign.status.is_in(["draft", "scheduled", "sending"])
+        )
+        .order_by(Campaign.id)
+    )
+    if rows:
+        named = ", ".join(f"{row['id']} «{row['name']}»" for row in rows)
+        raise segments.SegmentInUse(
+            f"segment {event.segment_id} is the audience of campaign {named}; cancel the "
+            "campaign or give it another segment first",
+            {
+                "segment_id": event.segment_id,
+                "campaign_ids": [row["id"] for row in rows],
+                "campaign_names": [row["name"] for row in rows],
+            },
+        )
 
 
 async def audience(camp: dict[str, Any]) -> SegmentFilter:

@@ -166,41 +166,25 @@ class PromotionsConsoleController(Controller):
     ) -> Response[Any]:
         if staff is None:
             return _go("/console/login")
-        promotion = await service.get(promotion_id)
-        context: dict[str, Any] = {
-            "p": promotion,
-            "gives": service.gives_ru(promotion.definition),
-            "window": _window_ru(promotion),
-            "actions": ACTIONS[promotion.status],
-            "uses_coupons": any(_kind(c) == "coupon" for c in promotion.definition.conditions),
-            "batches": await coupons.batches(promotion_id),
-            "max_batch": MAX_BATCH,
-            "days": days if days is not None else str(DEFAULT_DAYS),
-            "days_error": "",
-            "simulation": None,
-            "saved": bool(saved),
-            "done": ACTION_WORDS.get(done or "", ""),
-            "error": (error or "")[:300],
-        }
-        if days is not None:
-            text = days.strip()
-            if not text.isdigit() or not 1 <= int(text) <= 366:
-                context["days_error"] = "Число дней — от 1 до 366"
-                return _page("console_promotion.html", staff, context, status_code=422)
-            context["simulation"] = await simulation.simulate_now(
-                promotion_id, days=int(text), now=clock.now()
-            )
-        return _page("console_promotion.html", staff, context)
+        return await _promotion_page(
+            staff, promotion_id, days=days, saved=saved, done=done, error=error
+        )
 
     @post("/{promotion_id:int}/coupons", status_code=200)
     async def make_coupons(self, staff: Staff, promotion_id: PathId, data: Form) -> Response[Any]:
         if staff is None:
             return _go("/console/login")
         _check_csrf(staff, data)
-        text = data.get("count", "").replace(" ", "").replace("\u00a0", "")
+        typed = data.get("count", "").strip()
+        text = typed.replace(" ", "").replace("\u00a0", "")
         if not text.isdigit() or not 1 <= int(text) <= MAX_BATCH:
-            message = f"Число купонов — от 1 до {_n(MAX_BATCH)}"
-            return _go(f"/console/promotions/{promotion_id}?error={quote(message)}")
+            # Said beside the field with what was typed, as every console form does.
+            return await _promotion_page(
+                staff,
+                promotion_id,
+                count=typed,
+                count_error=f"Число купонов — целое, от 1 до {_n(MAX_BATCH)}",
+            )
         try:
             async with db.write_transaction():
                 await service.create_coupons(
@@ -263,6 +247,50 @@ class PromotionsConsoleController(Controller):
             message = _move_refusal(exc)
             return _go(f"/console/promotions/{promotion_id}?error={quote(message)}")
         return _go(f"/console/promotions/{promotion_id}?done={action}")
+
+
+async def _promotion_page(
+    staff: Any,
+    promotion_id: int,
+    *,
+    days: str | None = None,
+    saved: str | None = None,
+    done: str | None = None,
+    error: str | None = None,
+    count: str = "100",
+    count_error: str = "",
+) -> Response[Any]:
+    """A promotion's page; a refused coupon count is shown beside its field, as typed."""
+    promotion = await service.get(promotion_id)
+    context: dict[str, Any] = {
+        "p": promotion,
+        "gives": service.gives_ru(promotion.definition),
+        "window": _window_ru(promotion),
+        "actions": ACTIONS[promotion.status],
+        "uses_coupons": any(_kind(c) == "coupon" for c in promotion.definition.conditions),
+        "batches": await coupons.batches(promotion_id),
+        "max_batch": MAX_BATCH,
+        "days": days if days is not None else str(DEFAULT_DAYS),
+        "days_error": "",
+        "simulation": None,
+        "saved": bool(saved),
+        "done": ACTION_WORDS.get(done or "", ""),
+        "error": (error or "")[:300],
+        "count": count,
+        "count_error": count_error,
+        "created_by": forms.actor(promotion.created_by),
+    }
+    if count_error:
+        return _page("console_promotion.html", staff, context, status_code=422)
+    if days is not None:
+        text = days.strip()
+        if not text.isdigit() or not 1 <= int(text) <= 366:
+            context["days_error"] = "Число дней — от 1 до 366"
+            return _page("console_promotion.html", staff, context, status_code=422)
+        context["simulation"] = await simulation.simulate_now(
+            promotion_id, days=int(text), now=clock.now()
+        )
+    return _page("console_promotion.html", staff, context)
 
 
 def _kind(condition: Any) -> str:

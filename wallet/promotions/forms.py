@@ -39,6 +39,17 @@ STATUS_RU = {
     "paused": "приостановлена",
     "ended": "завершена",
 }
+ROLES_RU = {"marketer": "маркетолог", "admin": "администратор", "support": "поддержка"}
+
+
+def actor(value: str) -> str:
+    """``marketer:Мария`` -> «Мария (маркетолог)», as the campaigns' pages say it."""
+    role, _, name = value.partition(":")
+    if role in ROLES_RU:
+        return f"{name} ({ROLES_RU[role]})" if name else ROLES_RU[role]
+    return value
+
+
 FIELDS = (
     "name",
     "kind",

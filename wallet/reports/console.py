@@ -14,7 +14,7 @@ from typing import Any
 from litestar import Controller, Request, Response, get
 from litestar.response import Redirect
 
-from wallet import clock
+from wallet import clock, words
 from wallet import settings as settings_module
 from wallet.campaigns import console as campaigns_console
 from wallet.campaigns import pages
@@ -56,6 +56,26 @@ def _local_midnight(day: date) -> datetime:
     return datetime.combine(day, time(0), tzinfo=settings_module.get().tz)
 
 
+def _month_errors(first: str | None, last: str | None) -> dict[str, str]:
+    errors = {}
+    for field, month in (("from", first), ("to", last)):
+        try:
+            if month is not None:
+                datetime.strptime(month, "%Y-%m")
+        except ValueError:
+            errors[field] = "Укажите месяц: год и месяц, например 2026-11"
+    return errors
+
+
+def _refused(
+    template: str, context: dict[str, Any], said: dict[str, str], status_code: int = 422
+) -> Response[Any]:
+    """The form again with what was typed and the refusal beside its field."""
+    errors = {**context["errors"], **{k: v for k, v in said.items() if k}}
+    context.update(errors=errors, error=said.get("", ""))
+    return pages.html(template, context, status_code=status_code)
+
+
 def _format(request: Request[Any, Any, Any]) -> str:
     kind = request.query_params.get("format", "")
     return kind if kind in ("csv", "xlsx") else ""
@@ -72,13 +92,22 @@ class ReportsConsoleController(Controller):
             return Redirect("/console/login", status_code=303)
         raw = request.query_params.get("as_of", "").strip()
         now = clock.now()
-        context: dict[str, Any] = {"who": who[0], "as_of": raw, "error": "", "report": None}
+        context: dict[str, Any] = {
+            "who": who[0],
+            "as_of": raw,
+            "error": "",
+            "errors": {},
+            "report": None,
+        }
         try:
             as_of = _local_moment(raw) if raw else now
+        except (ValueError, OverflowError):
+            return _refused("console_liability.html", context, {"as_of": "Укажите дату и время"})
+        try:
             report = await service.liability(as_of, now=now)
-        except (DomainError, ValueError, OverflowError) as exc:
-            context["error"] = exc.message if isinstance(exc, DomainError) else "Неверная дата"
-            return pages.html("console_liability.html", context, status_code=422)
+        except DomainError as exc:
+            said = _refusal(exc, moments={as_of.isoformat(): "as_of"})
+            return _refused("console_liability.html", context, said)
         kind = _format(request)
         if kind:
             stamp = report.as_of.strftime("%Y%m%d-%H%M")
@@ -108,16 +137,29 @@ class ReportsConsoleController(Controller):
             "store": store or "",
             "stores": [],
             "error": "",
+            "errors": {},
             "report": None,
             "headers": MOVEMENT_HEADERS,
         }
+        bounds: dict[str, datetime] = {}
+        for field, key, days in (("from", "first", 0), ("to", "last", 1)):
+            try:
+                day = date.fromisoformat(context[key])
+            except ValueError:
+                context["errors"][field] = "Укажите день"
+                continue
+            try:
+                bounds[field] = _local_midnight(day + timedelta(days=days))
+            except OverflowError:
+                context["errors"][field] = _years(day)
+        if context["errors"]:
+            return _refused("console_movements.html", context, {})
+        start, end = bounds["from"], bounds["to"]
         try:
-            start = _local_midnight(date.fromisoformat(context["first"]))
-            end = _local_midnight(date.fromisoformat(context["last"]) + timedelta(days=1))
             report = await service.movements(start, end, store=store)
-        except (DomainError, ValueError, OverflowError) as exc:
-            context["error"] = exc.message if isinstance(exc, DomainError) else "Неверная дата"
-            return pages.html("console_movements.html", context, status_code=422)
+        except DomainError as exc:
+            said = _refusal(exc, moments={start.isoformat(): "from", end.isoformat(): "to"})
+            return _refused("console_movements.html", context, said)
         kind = _format(request)
         if kind:
             name = f"movements-{context['first']}-{context['last']}"
@@ -136,17 +178,20 @@ class ReportsConsoleController(Controller):
             "campaign_id": campaign_id,
             "window_days": raw or str(campaign_outcome.DEFAULT_WINDOW_DAYS),
             "error": "",
+            "errors": {},
             "report": None,
         }
         try:
             days = int(raw) if raw else campaign_outcome.DEFAULT_WINDOW_DAYS
+        except ValueError:
+            said = {"window_days": f"Целое число дней от 1 до {campaign_outcome.MAX_WINDOW_DAYS}"}
+            return _refused("console_campaign_outcome.html", context, said)
+        try:
             report = await campaign_outcome.outcome(campaign_id, window_days=days, now=clock.now())
-        except (DomainError, ValueError) as exc:
-            context["error"] = (
-                exc.message if isinstance(exc, DomainError) else "Неверное число дней"
+        except DomainError as exc:
+            return _refused(
+                "console_campaign_outcome.html", context, _refusal(exc), exc.status_code
             )
-            status = exc.status_code if isinstance(exc, DomainError) else 422
-            return pages.html("console_campaign_outcome.html", context, status_code=status)
         kind = _format(request)
         if kind:
             name = f"campaign-{campaign_id}-{report.window_days}d"
@@ -178,17 +223,15 @@ class ReportsConsoleController(Controller):
             "first": first or "",
             "last": last or "",
             "error": "",
+            "errors": _month_errors(first, last),
             "report": None,
         }
+        if context["errors"]:
+            return _refused("console_offer_outcome.html", context, {})
         try:
-            for month in (first, last):
-                if month is not None:
-                    datetime.strptime(month, "%Y-%m")
             report = await offer_outcome.outcome(offer_id, start=first, end=last, now=clock.now())
-        except (DomainError, ValueError) as exc:
-            context["error"] = exc.message if isinstance(exc, DomainError) else "Неверный месяц"
-            status = exc.status_code if isinstance(exc, DomainError) else 422
-            return pages.html("console_offer_outcome.html", context, status_code=status)
+        except DomainError as exc:
+            return _refused("console_offer_outcome.html", context, _refusal(exc), exc.status_code)
         kind = _format(request)
         if kind:
             name = f"offer-{offer_id}-{report.months[0].month}-{report.months[-1].month}"
@@ -208,16 +251,15 @@ class ReportsConsoleController(Controller):
             "first": first or "",
             "last": last or "",
             "error": "",
+            "errors": _month_errors(first, last),
             "report": None,
         }
+        if context["errors"]:
+            return _refused("console_health.html", context, {})
         try:
-            for month in (first, last):
-                if month is not None:
-                    datetime.strptime(month, "%Y-%m")
             report = await health.health(first, last, now=clock.now())
-        except (DomainError, ValueError) as exc:
-            context["error"] = exc.message if isinstance(exc, DomainError) else "Неверный месяц"
-            return pages.html("console_health.html", context, status_code=422)
+        except DomainError as exc:
+            return _refused("console_health.html", context, _refusal(exc), 422)
         kind = _format(request)
         if kind:
             name = f"health-{report.start}-{report.end}"
@@ -261,6 +303,59 @@ def _standings_context(report: Any) -> dict[str, Any]:
             "без покупателя" if code is None else RFM_GROUP_NAMES.get(code, code)
         ),
     }
+
+
+# ---- refusals as the console says them -------------------------------------------------------
+#
+# The services refuse in English for the API's developers; a marketer gets Russian, beside
+# the field it is about, with what was typed still in the form.
+
+_NOT_FOUND = {
+    "campaign_not_found": "Такой кампании нет",
+    "offer_not_found": "Такого предложения кешбэка нет",
+}
+
+
+def _years(moment: Any) -> str:
+    return (
+        f"Дата вне {service.EARLIEST.year}–{service.LATEST.year - 1} годов"
+        if moment
+        else "Неверная дата"
+    )
+
+
+def _refusal(exc: DomainError, *, moments: dict[str, str] | None = None) -> dict[str, str]:
+    """``{field: Russian message}`` for a service's refusal; ``""`` is the page's own error
+    (not about one field). ``moments`` names the field each checked moment came from."""
+    details = exc.details if isinstance(exc.details, dict) else {}
+    if exc.code in _NOT_FOUND:
+        return {"": _NOT_FOUND[exc.code]}
+    if "store" in details:
+        return {"store": f"Магазина с кодом «{details['store']}» нет"}
+    if "moment" in details:
+        field = (moments or {}).get(str(details["moment"]), "")
+        return {field: _years(details["moment"])}
+    if "window_days" in details:
+        return {"window_days": f"Целое число дней от 1 до {details.get('max_days', 90)}"}
+    if "max_days" in details:
+        days = int(details["max_days"])
+        return {
+            "to": f"Период длиннее {days} {words.plural(days, 'дня', 'дней', 'дней')}: не больше года"
+        }
+    if "max_months" in details:
+        months = int(details["max_months"])
+        return {
+            "to": f"Период длиннее {months} {words.plural(months, 'месяца', 'месяцев', 'месяцев')}"
+        }
+    if "as_of" in details and "now" in details:
+        return {"as_of": "Это время ещё не наступило: обязательства известны на сейчас"}
+    if "to" in details and "now" in details:
+        return {"to": "Этот месяц ещё не наступил"}
+    if "from" in details and "to" in details:
+        return {"to": "Конец периода раньше начала"}
+    if "status" in details:
+        return {"": "Кампания ещё не отправлена: сравнивать не с чем"}
+    return {"": "Отчёт не построился: проверьте поля формы"}
 
 
 def _figure(metric: str, value: float, *, signed: bool = False) -> str:
