@@ -99,7 +99,7 @@ async def test_a_marketer_drafts_simulates_runs_pauses_and_ends_a_promotion(clie
     assert cell(row, "status") == "действует"
     assert cell(row, "uses") == "1"
     assert cell(row, "points") == "50"
-    assert cell(row, "budget").startswith("9\u00a0950 баллов")
+    assert cell(row, "budget").startswith("9\u00a0950\u00a0баллов")
 
     assert (await act(client, promotion_id, "pause")).status_code == 303
     paused = await shop.receipt(anna.card, "NEW-2", [line(100_000, "dairy", "MILK")])
