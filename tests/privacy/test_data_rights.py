@@ -401,3 +401,36 @@ async def test_the_card_page_links_to_a_readable_page_of_my_data(client):
     client.cookies.clear()
     stranger = await client.get("/card/my-data")
     assert stranger.status_code == 303 and stranger.headers["location"] == "/signin"
+
+
+async def test_one_shoppers_access_trail_keeps_looks_older_than_ten_thousand_others(client):
+    shop = await Shop.open(client)
+    anna = await join(shop, "Анна Смирнова", "anna@example.ru", phone="+79161234567")
+    member_id = await member_id_of(client, anna)
+    support = bearer(shop.support_key)
+    looked = await client.get(
+        "/api/v1/admin/members/search", params={"q": "Анна", "reason": "call"}, headers=support
+    )
+    assert [m["member_id"] for m in looked.json()["members"]] == [member_id]
+    # A busy support desk afterwards: 10,001 looks at other people.
+    await db.raw(
+        "WITH RECURSIVE g(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM g WHERE n < 10001) "
+        "INSERT INTO audit_event (actor, action, subject, details, created_at) "
+        "SELECT 'support:9', 'support.timeline', 'member:' || CAST(n + 1000000 AS TEXT), "
+        "{}, {} FROM g",
+        '{"reason": "call"}',
+        clock.now(),
+    )
+    trail = await client.get(
+        "/api/v1/admin/privacy/access-log",
+        params={"member_id": member_id},
+        headers=bearer(shop.admin_key),
+    )
+    assert trail.status_code == 200, trail.text
+    [seen] = trail.json()
+    assert seen["action"] == "support.search" and seen["subject"] == f"member:{member_id}"
+    assert seen["details"] == {"reason": "call", "shown": [member_id]}
+    newest = await client.get(
+        "/api/v1/admin/privacy/access-log", params={"limit": 2}, headers=bearer(shop.admin_key)
+    )
+    assert [e["subject"] for e in newest.json()] == ["member:1010001", "member:1010000"]

@@ -80,6 +80,18 @@ async def audit(*, actor: str, action: str, subject: str, details: dict[str, Any
     )
 
 
+async def audit_many(*, actor: str, action: str, entries: list[tuple[str, dict[str, Any]]]) -> None:
+    """Several audit events of one actor and action, (subject, details) each, in one
+    statement."""
+    now = clock.now()
+    await AuditEvent.insert(
+        *(
+            AuditEvent(actor=actor, action=action, subject=subject, details=details, created_at=now)
+            for subject, details in entries
+        )
+    )
+
+
 async def audit_events(
     *,
     actions: list[str],

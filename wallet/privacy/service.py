@@ -273,13 +273,18 @@ async def support_timeline(
 async def search(q: str, *, actor: str, reason: str) -> list[members.Found]:
     found = await members.search(q)
     async with db.write_transaction():
-        await platform.audit(
+        # The query itself is personal data: the trail keeps who was shown, not what was
+        # typed. One row per member shown, under that member, so one person's trail is an
+        # index seek however long the audit log grows; a search that shows nobody is still
+        # recorded, under "members".
+        await platform.audit_many(
             actor=actor,
             action="support.search",
-            # The query itself is personal data: the trail keeps who was shown, not what
-            # was typed.
-            subject="members",
-            details={"reason": reason, "shown": [row.member_id for row in found]},
+            entries=[
+                (f"member:{row.member_id}", {"reason": reason, "shown": [row.member_id]})
+                for row in found
+            ]
+            or [("members", {"reason": reason, "shown": []})],
         )
     return found
 
@@ -287,18 +292,12 @@ async def search(q: str, *, actor: str, reason: str) -> list[members.Found]:
 async def access_log(
     *, member_id: int | None, limit: int, before_id: int | None
 ) -> list[AccessEvent]:
-    # One member's trail is filtered here, not by subject: a search names the members it
-    # showed in its details.
+    """Support's looks at personal data, newest first; with ``member_id``, at that person's
+    (every look is recorded under the member it showed)."""
     rows = await platform.audit_events(
-        actions=SUPPORT_VIEWS, limit=limit if member_id is None else 10_000, before_id=before_id
+        actions=SUPPORT_VIEWS,
+        subject=None if member_id is None else f"member:{member_id}",
+        limit=limit,
+        before_id=before_id,
     )
-    events = [AccessEvent(**row) for row in rows]
-    if member_id is None:
-        return events
-    # A search names its member ids in details; an export or erase in the subject.
-    mine = [
-        e
-        for e in events
-        if e.subject == f"member:{member_id}" or member_id in e.details.get("shown", [])
-    ]
-    return mine[:limit]
+    return [AccessEvent(**row) for row in rows]
