@@ -386,18 +386,37 @@ async def test_support_finds_a_shopper_by_phone_email_card_or_name_and_each_look
         assert typed not in log.text, typed
 
 
-async def test_the_card_page_links_to_a_readable_page_of_my_data(client):
+async def test_the_card_page_links_to_a_readable_page_of_my_data(client, smtp_sink):
     from tests.pages.conftest import join as join_on_page
+    from tests.pages.conftest import post_form
 
-    await Shop.open(client)
+    shop = await Shop.open(client)
     joined = await join_on_page(client, name="Анна Смирнова", email="anna@example.ru")
     assert joined.status_code in (200, 303), joined.text
-    card = await client.get("/card", follow_redirects=True)
-    assert card.status_code == 200 and 'href="/card/my-data"' in card.text
+    await post_form(client, "/card", "/card/consents", {"marketing_email": "1"})
+    [card] = await db.raw("SELECT number FROM card")
+    await shop.receipt(
+        card["number"], "R-77", [line(150_000, sku="MILK-1"), line(5_000, sku="BREAD")]
+    )
+    await send_campaign(client, await make_key("marketer"))
+    await worker.run_until_idle()
+
+    page = await client.get("/card", follow_redirects=True)
+    assert page.status_code == 200 and 'href="/card/my-data"' in page.text
     mine = await client.get("/card/my-data")
     assert mine.status_code == 200
-    assert "Анна Смирнова" in mine.text and "anna@example.ru" in mine.text
-    assert "personal_data" in mine.text
+    text = mine.text
+    assert "Анна Смирнова" in text and "anna@example.ru" in text
+    # Consents by name, with their version, time and where they were given.
+    assert "Обработка персональных данных: дано" in text
+    assert "Рекламные письма: дано" in text and "на странице карты" in text
+    assert "personal_data" not in text and "marketing_email" not in text
+    # Receipts with their lines, the points they moved, the message sent and its channel.
+    assert "R-77" in text and "MILK-1" in text and "BREAD" in text
+    assert "Начислено за покупку" in text
+    assert "Письмо · Весна" in text
+    for heading in ("Движение баллов", "Предложения и цели", "Устройства"):
+        assert f"<h2>{heading}</h2>" in text
     client.cookies.clear()
     stranger = await client.get("/card/my-data")
     assert stranger.status_code == 303 and stranger.headers["location"] == "/signin"
