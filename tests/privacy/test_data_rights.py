@@ -453,3 +453,38 @@ async def test_one_shoppers_access_trail_keeps_looks_older_than_ten_thousand_oth
         "/api/v1/admin/privacy/access-log", params={"limit": 2}, headers=bearer(shop.admin_key)
     )
     assert [e["subject"] for e in newest.json()] == ["member:1010001", "member:1010000"]
+
+
+async def test_a_shopper_erases_themselves_on_the_my_data_page_with_an_emailed_code(
+    client, smtp_sink
+):
+    from tests.pages.conftest import join as join_on_page
+    from tests.pages.conftest import post_form
+
+    await Shop.open(client)
+    await join_on_page(client, name="Анна Смирнова", email="anna@example.ru")
+    smtp_sink.messages.clear()
+    shown = await client.get("/card/my-data")
+    assert 'id="erase-ask"' in shown.text and "Удалить мои данные" in shown.text
+    asked = await post_form(client, "/card/my-data", "/card/my-data/erase", {})
+    assert asked.status_code == 200, asked.text
+    assert 'id="erase-confirm"' in asked.text and "anna@example.ru" in asked.text
+    [mail] = smtp_sink.to("anna@example.ru")
+    code = re.search(r"\d{6}", str(mail["Subject"])).group(0)  # type: ignore[union-attr]
+    wrong = "000000" if code != "000000" else "111111"
+    refused = await post_form(client, "/card/my-data", "/card/my-data/erase", {"code": wrong})
+    assert refused.status_code == 422 and "Код не подошёл" in refused.text
+    # Without the form's token nothing happens.
+    assert (await client.post("/card/my-data/erase", data={"code": code})).status_code == 403
+    [member] = await db.raw("SELECT name, erased_at FROM member")
+    assert member["name"] == "Анна Смирнова" and member["erased_at"] is None
+
+    erased = await post_form(client, "/card/my-data", "/card/my-data/erase", {"code": code})
+    assert erased.status_code == 200 and "Ваши данные удалены" in erased.text
+    [member] = await db.raw("SELECT name, email, erased_at FROM member")
+    assert member["name"] == "" and member["email"] is None and member["erased_at"]
+    # Signed out; the same email joins again as a new person.
+    assert (await client.get("/card/my-data")).status_code == 303
+    again = await join_on_page(client, name="Анна Новая", email="anna@example.ru")
+    assert again.status_code in (200, 303), again.text
+    assert len(await db.raw("SELECT id FROM member")) == 2
