@@ -11,6 +11,7 @@ from datetime import timedelta
 from typing import Any
 
 from tests.passsync.conftest import Phone, download_pass, read_pkpass, wallets  # noqa: F401
+from tests.passsync.test_blocked_cards import _save_to_google
 from tests.support.shop import Shop, Shopper, bearer, line, make_key
 from wallet import clock, db
 from wallet.campaigns import rendering
@@ -134,6 +135,7 @@ async def test_a_shopper_erases_themselves_with_an_emailed_code_and_the_ledger_s
     boris = await join(shop, "Борис Петров", "boris@example.ru")
     await shop.receipt(anna.card, "R-1", [line(100_000)])
     card = await download_pass(shop, anna)
+    await _save_to_google(shop, anna)
     phone = Phone(client, device_id="e" * 32, push_token="cd" * 32)
     assert (await phone.register(card)).status_code == 201
     await worker.run_until_idle()
@@ -183,16 +185,17 @@ async def test_a_shopper_erases_themselves_with_an_emailed_code_and_the_ledger_s
     assert len(wallets.apns.to(phone.push_token)) == pushes_before + 1
     assert read_pkpass((await phone.fetch(card)).content).json["voided"] is True
     assert (await phone.changed(card)).status_code == 200
+    # Google's object is set INACTIVE.
+    [google_object] = wallets.google.objects.values()
+    assert google_object["state"] == "INACTIVE"
     await worker.run_until_idle(now=clock.now() + timedelta(hours=2))
     assert (await phone.changed(card)).status_code == 204
-    assert (
-        export.json()["devices"]
-        and not (
-            await client.get(
-                f"/api/v1/admin/members/{member_id}/export", params={"reason": "c"}, headers=support
-            )
-        ).json()["devices"]
+    assert {d["wallet"] for d in export.json()["devices"]} == {"apple", "google"}
+    later = await client.get(
+        f"/api/v1/admin/members/{member_id}/export", params={"reason": "c"}, headers=support
     )
+    # The Apple registration is dropped; Google's object stays, INACTIVE, so that it stays so.
+    assert [d["wallet"] for d in later.json()["devices"]] == ["google"]
 
     # A second erase answers the same and changes nothing.
     again = await client.post(

@@ -63,3 +63,46 @@ async def test_the_card_page_has_a_box_for_marketing_sms(client):
         (True, "card_page"),
         (False, "card_page"),
     ]
+
+
+async def test_an_erased_shoppers_marketing_sms_held_for_the_night_never_goes(
+    client,
+    smsc,  # noqa: F811
+    monkeypatch,
+):
+    from datetime import UTC, datetime, timedelta
+
+    from tests.campaigns.test_sms_campaigns import MSK
+    from tests.support.shop import Shop
+
+    night = datetime(2026, 12, 2, 22, 30, tzinfo=MSK).astimezone(UTC)
+    at(monkeypatch, night)
+    shop = await Shop.open(client)
+    key = await make_key("marketer")
+    tokens = {}
+    for name, phone in (("Анна", "+79161110001"), ("Борис", "+79161110002")):
+        reply = await client.post(
+            "/api/v1/cards",
+            json={"name": name, "phone": phone, "consents": {**CONSENTS, "marketing_sms": True}},
+        )
+        assert reply.status_code == 201, reply.text
+        tokens[name] = {"Authorization": f"Bearer {reply.json()['shopper_token']}"}
+    export = await client.get("/api/v1/me/export", headers=tokens["Анна"])
+    member_id = export.json()["profile"]["member_id"]
+    campaign_id = (await sms_campaign(client, key)).json()["id"]
+    await client.post(f"/api/v1/admin/campaigns/{campaign_id}/send", headers=bearer(key))
+    await worker.run_until_idle(now=night)
+    assert smsc.submits == []  # quiet hours: held until 09:00
+
+    erased = await client.post(
+        f"/api/v1/admin/members/{member_id}/erase",
+        json={"reason": "letter 18"},
+        headers=bearer(shop.support_key),
+    )
+    assert erased.status_code == 200, erased.text
+    morning = night + timedelta(hours=11)
+    at(monkeypatch, morning)
+    await worker.run_until_idle(now=morning)
+    assert [s.destination for s in smsc.submits] == ["79161110002"]
+    [figures] = (await campaign(client, key, campaign_id))["figures"]
+    assert figures["reasons"] == {"skipped: consent_withdrawn": 1}
