@@ -491,3 +491,40 @@ async def test_a_shopper_erases_themselves_on_the_my_data_page_with_an_emailed_c
     again = await join_on_page(client, name="Анна Новая", email="anna@example.ru")
     assert again.status_code in (200, 303), again.text
     assert len(await db.raw("SELECT id FROM member")) == 2
+
+
+async def test_an_erase_stops_mail_waiting_in_the_outbox_and_the_outbox_forgets_the_address(
+    client, smtp_sink
+):
+    from wallet.mail import service as mail
+
+    shop = await Shop.open(client)
+    anna = await join(shop, "Анна Смирнова", "anna@example.ru")
+    member_id = await member_id_of(client, anna)
+    async with db.write_transaction():
+        await mail.queue_email(
+            to="anna@example.ru", template="signin_code", lang="ru", context={"code": "1"}
+        )
+    await worker.run_until_idle()  # sent: a done job that names her
+    sent_before = len(smtp_sink.to("anna@example.ru"))
+    assert sent_before >= 1
+    async with db.write_transaction():  # waiting when she is erased
+        await mail.queue_email(
+            to="Anna@Example.ru", template="signin_code", lang="ru", context={"code": "2"}
+        )
+        await mail.queue_email(
+            to="boris@example.ru", template="signin_code", lang="ru", context={"code": "3"}
+        )
+
+    erased = await client.post(
+        f"/api/v1/admin/members/{member_id}/erase",
+        json={"reason": "letter"},
+        headers=bearer(shop.support_key),
+    )
+    assert erased.status_code == 200, erased.text
+    await worker.run_until_idle()
+
+    assert len(smtp_sink.to("anna@example.ru")) == sent_before
+    assert len(smtp_sink.to("boris@example.ru")) == 1
+    jobs = await db.raw("SELECT payload FROM outbox_job")
+    assert jobs and not [j for j in jobs if "anna@example.ru" in str(j["payload"]).lower()]

@@ -33,6 +33,7 @@ from wallet.errors import Conflict
 from wallet.koshelek import service as koshelek
 from wallet.ledger import privacy as ledger_privacy
 from wallet.ledger import reads as ledger_reads
+from wallet.mail import service as mail
 from wallet.members import privacy as members
 from wallet.members import service as member_service
 from wallet.offers import privacy as offer_privacy
@@ -167,6 +168,7 @@ async def erase_in_transaction(
     if changed:
         await auth.revoke_member_tokens(member_id, now=now)
         await signin.forget_member(member_id, email=before.email, now=now)
+        await mail.forget_address(before.email)
         from wallet.sms import service as sms
 
         await sms.forget_phone(before.phone)
