@@ -215,7 +215,7 @@ def _complete_operation(
         # Public: no Authorization header is needed (the document-wide default is bearer).
         operation["security"] = []
     # A report's ``format=csv|xlsx`` answers a file: those types are its 200's too.
-    formats = next(
+    formats: list[str] = next(
         (
             p.get("schema", {}).get("enum", [])
             for p in operation.get("parameters", [])
