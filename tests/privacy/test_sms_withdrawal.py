@@ -106,3 +106,38 @@ async def test_an_erased_shoppers_marketing_sms_held_for_the_night_never_goes(
     assert [s.destination for s in smsc.submits] == ["79161110002"]
     [figures] = (await campaign(client, key, campaign_id))["figures"]
     assert figures["reasons"] == {"skipped: consent_withdrawn": 1}
+
+
+async def test_the_export_lists_the_service_sms_sent_to_the_shopper_without_their_text(
+    client,
+    smsc,  # noqa: F811
+    monkeypatch,
+):
+    from tests.sms.test_smpp import rows, settle
+
+    at(monkeypatch, DAY)
+    reply = await client.post(
+        "/api/v1/cards",
+        json={"name": "Анна", "phone": "+79161110001", "consents": CONSENTS},
+    )
+    assert reply.status_code == 201, reply.text
+    token = {"Authorization": f"Bearer {reply.json()['shopper_token']}"}
+    asked = await client.post("/api/v1/signin/code", json={"phone": "+79161110001"})
+    assert asked.status_code == 202, asked.text
+    await worker.run_until_idle(now=DAY)
+    [code_sms] = smsc.texts_to("79161110001")
+
+    async def delivered() -> bool:
+        return all(r["status"] == "delivered" for r in await rows())
+
+    await settle(delivered)
+    export = await client.get("/api/v1/me/export", headers=token)
+    [message] = export.json()["messages"]
+    assert (message["channel"], message["kind"], message["status"]) == (
+        "sms",
+        "signin",
+        "delivered",
+    )
+    assert message["sent_at"] and message["consent_id"] is None
+    code = "".join(ch for ch in code_sms if ch.isdigit())
+    assert code and code not in export.text

@@ -89,9 +89,16 @@ async def export(member_id: int, *, now: datetime) -> Export:
         receipts=await receipt_privacy.receipts_of_account(account_id),
         imported_receipts=await receipt_privacy.imported_of_account(account_id),
         offers=await offer_privacy.offers_of_account(account_id),
-        messages=await campaign_privacy.deliveries_of_account(account_id),
+        messages=await campaign_privacy.deliveries_of_account(account_id)
+        + await _service_sms(found.phone),
         devices=await pass_privacy.devices_of_account(account_id),
     )
+
+
+async def _service_sms(phone: str | None) -> list[dict[str, object]]:
+    from wallet.sms import service as sms
+
+    return await sms.messages_to(phone)
 
 
 async def support_export(member_id: int, *, actor: str, reason: str, now: datetime) -> Export:

@@ -331,6 +331,36 @@ async def counts_of_tag(tag: str) -> dict[str, tuple[int, int]]:
 KEEP = timedelta(days=30)
 
 
+async def messages_to(phone: str | None) -> list[dict[str, Any]]:
+    """The service SMS sent to ``phone`` (sign-in and spend codes), for the shopper's data
+    export in the shape of a campaign delivery: kind, status and times, never the text.
+    Marketing SMS are listed there already, as campaign deliveries."""
+    if not phone:
+        return []
+    rows = (
+        await SmsMessage.select(
+            SmsMessage.kind, SmsMessage.status, SmsMessage.created_at, SmsMessage.sent_at
+        )
+        .where((SmsMessage.phone == phone) & (SmsMessage.kind != quiet.MARKETING))
+        .order_by(SmsMessage.id)
+    )
+    return [
+        {
+            "id": None,
+            "campaign_id": None,
+            "campaign": f"SMS: {row['kind']}",
+            "kind": row["kind"],
+            "channel": "sms",
+            "status": row["status"],
+            "reason": "",
+            "sent_at": row["sent_at"],
+            "created_at": row["created_at"],
+            "consent_id": None,
+        }
+        for row in rows
+    ]
+
+
 async def forget_phone(phone: str | None) -> None:
     """Erasure: the messages to the person's number go (they name it)."""
     if phone:
