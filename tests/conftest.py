@@ -29,6 +29,9 @@ from piccolo.engine.postgres import PostgresEngine
 from wallet import db, wiring
 from wallet import settings as settings_module
 
+# Every log record of the session is searched for personal data and secrets.
+pytest_plugins = ["tests.support.log_scan"]
+
 POSTGRES_URL = os.environ.get(
     "WALLET_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
 )

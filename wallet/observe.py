@@ -123,14 +123,14 @@ DELIVERIES = Counter(
 # Outside services answer in milliseconds to seconds; the buckets cover a slow 10 s.
 UPSTREAM_SECONDS = Histogram(
     "wallet_upstream_request_duration_seconds",
-    "Time of one call to an outside service (apns, google, smtp, koshelek)",
+    "Time of one call to an outside service (apns, google, smtp, koshelek, smsc)",
     ["service"],
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
 )
 
 
 def delivered(channel: str, outcome: str, reason: str = "") -> None:
-    """Count one message on ``channel`` (email, apns, google, koshelek): ``outcome`` sent or
+    """Count one message on ``channel`` (email, apns, google, koshelek, sms): ``outcome`` sent or
     failed; ``reason`` a short code (an HTTP status, ``refused``, ``unreachable``)."""
     DELIVERIES.labels(channel, outcome, reason[:40]).inc()
 

@@ -179,6 +179,17 @@ def complete(schema: dict[str, Any], app: Litestar) -> None:
     _completed[id(schema)] = schema
 
 
+# (format value, media type, schema) of the files a ``format`` query parameter asks for.
+FILE_FORMATS = [
+    ("csv", "text/csv", {"type": "string"}),
+    (
+        "xlsx",
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        {"type": "string", "format": "binary"},
+    ),
+]
+
+
 def _complete_operation(
     operation: dict[str, Any], handler: HTTPRouteHandler, has_path_parameters: bool
 ) -> None:
@@ -203,6 +214,20 @@ def _complete_operation(
     elif not handler.resolve_security():
         # Public: no Authorization header is needed (the document-wide default is bearer).
         operation["security"] = []
+    # A report's ``format=csv|xlsx`` answers a file: those types are its 200's too.
+    formats: list[str] = next(
+        (
+            p.get("schema", {}).get("enum", [])
+            for p in operation.get("parameters", [])
+            if p.get("name") == "format" and p.get("in") == "query"
+        ),
+        [],
+    )
+    ok = responses.get("200")
+    if ok is not None and "content" in ok:
+        for name, media_type, body in FILE_FORMATS:
+            if name in formats:
+                ok["content"].setdefault(media_type, {"schema": body})
     for code in wanted:
         existing = responses.get(str(code))
         if existing is None:

@@ -1,6 +1,8 @@
 """Schemathesis against the real service: uvicorn on loopback, on SQLite and PostgreSQL,
-every operation of ``/schema/openapi.json`` called with a key of a role it allows (and a
-shopper's token), seeded and derandomized so a run repeats exactly.
+every operation of ``/schema/openapi.json`` fuzzed with a key of a role it allows (or a
+shopper's token), then called a few times with every other role's key and a shopper's
+token and with none (served or refused as documented, never a 5xx), seeded and
+derandomized so a run repeats exactly.
 
 It asserts what a client relies on: no 5xx, and every reply's status, content type and
 body are the ones the document promises. Failures are collected over the whole run (not
@@ -44,6 +46,9 @@ from tests.support.shop import bearer, iso, line, make_key, make_store
 from wallet import clock
 
 EXAMPLES = int(os.environ.get("WALLET_FUZZ_EXAMPLES", "15"))
+# Examples per operation with each role's key it was not fuzzed with (and with none).
+OTHER_ROLE_EXAMPLES = max(1, EXAMPLES // 7)
+ROLES = ("pos", "support", "marketer", "admin", "shopper")
 CHECKS = [
     not_a_server_error,
     status_code_conformance,
@@ -321,16 +326,31 @@ def _fuzz(server: str, keys: dict[str, str]) -> list[Found]:
         auth = bearer(keys[allowed[0]]) if allowed else {}
         for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
             _fuzz_one(server, operation, mode, auth, found)
+        # Every other role's key (and none), a few valid-looking requests each: the other
+        # roles it allows are served, the rest refused as documented, none a 5xx.
+        for role in (*ROLES, None):
+            if allowed and role == allowed[0]:
+                continue
+            other = bearer(keys[role]) if role else {}
+            if other != auth:
+                _fuzz_one(
+                    server, operation, GenerationMode.POSITIVE, other, found, OTHER_ROLE_EXAMPLES
+                )
     return found
 
 
 def _fuzz_one(
-    server: str, operation: Any, mode: GenerationMode, auth: dict[str, str], found: list[Found]
+    server: str,
+    operation: Any,
+    mode: GenerationMode,
+    auth: dict[str, str],
+    found: list[Found],
+    examples: int = EXAMPLES,
 ) -> None:
     checks = CHECKS + ([negative_data_rejection] if mode is GenerationMode.NEGATIVE else [])
 
     @hypothesis.settings(
-        max_examples=EXAMPLES,
+        max_examples=examples,
         derandomize=True,
         database=None,
         deadline=None,

@@ -79,7 +79,7 @@ async def test_my_data_page_dates_the_messages_sent_as_people_write_them(client,
     await client.post(f"/api/v1/admin/campaigns/{sent['id']}/send", headers=bearer(key))
     await worker.run_until_idle()
     page = (await client.get("/card/my-data")).text
-    row = re.search(r"Весенняя акция · email</span><span class=\"muted\">([^<]+)<", page)
+    row = re.search(r"Письмо · Весенняя акция</span><span class=\"muted\">([^<]+)<", page)
     assert row, page
-    # 'sent · 30 ноября 2026, 18:00' on both databases, never the stored ISO text.
-    assert re.fullmatch(r"sent · \d{1,2} [а-я]+ \d{4}, \d\d:\d\d", row.group(1)), row.group(1)
+    # '30 ноября 2026, 18:00' on both databases, never the stored ISO text.
+    assert re.fullmatch(r"\d{1,2} [а-я]+ \d{4}, \d\d:\d\d", row.group(1)), row.group(1)

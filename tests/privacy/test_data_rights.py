@@ -11,6 +11,7 @@ from datetime import timedelta
 from typing import Any
 
 from tests.passsync.conftest import Phone, download_pass, read_pkpass, wallets  # noqa: F401
+from tests.passsync.test_blocked_cards import _save_to_google
 from tests.support.shop import Shop, Shopper, bearer, line, make_key
 from wallet import clock, db
 from wallet.campaigns import rendering
@@ -134,6 +135,7 @@ async def test_a_shopper_erases_themselves_with_an_emailed_code_and_the_ledger_s
     boris = await join(shop, "Борис Петров", "boris@example.ru")
     await shop.receipt(anna.card, "R-1", [line(100_000)])
     card = await download_pass(shop, anna)
+    await _save_to_google(shop, anna)
     phone = Phone(client, device_id="e" * 32, push_token="cd" * 32)
     assert (await phone.register(card)).status_code == 201
     await worker.run_until_idle()
@@ -183,16 +185,17 @@ async def test_a_shopper_erases_themselves_with_an_emailed_code_and_the_ledger_s
     assert len(wallets.apns.to(phone.push_token)) == pushes_before + 1
     assert read_pkpass((await phone.fetch(card)).content).json["voided"] is True
     assert (await phone.changed(card)).status_code == 200
+    # Google's object is set INACTIVE.
+    [google_object] = wallets.google.objects.values()
+    assert google_object["state"] == "INACTIVE"
     await worker.run_until_idle(now=clock.now() + timedelta(hours=2))
     assert (await phone.changed(card)).status_code == 204
-    assert (
-        export.json()["devices"]
-        and not (
-            await client.get(
-                f"/api/v1/admin/members/{member_id}/export", params={"reason": "c"}, headers=support
-            )
-        ).json()["devices"]
+    assert {d["wallet"] for d in export.json()["devices"]} == {"apple", "google"}
+    later = await client.get(
+        f"/api/v1/admin/members/{member_id}/export", params={"reason": "c"}, headers=support
     )
+    # The Apple registration is dropped; Google's object stays, INACTIVE, so that it stays so.
+    assert [d["wallet"] for d in later.json()["devices"]] == ["google"]
 
     # A second erase answers the same and changes nothing.
     again = await client.post(
@@ -272,7 +275,7 @@ async def test_withdrawing_consent_is_honoured_by_deliveries_already_queued(clie
 
 
 async def test_retention_erases_only_members_idle_for_the_set_years_and_a_dry_run_changes_nothing(
-    client, smtp_sink
+    client, smtp_sink, capsys
 ):
     import dataclasses
 
@@ -305,9 +308,21 @@ async def test_retention_erases_only_members_idle_for_the_set_years_and_a_dry_ru
     assert dry.member_ids == [idle_id]
     assert (await client.get("/api/v1/me", headers=idle.headers)).status_code == 200
 
-    # The nightly job (the schedule's slot of tonight).
-    await worker.run_until_idle(now=clock.now().replace(hour=23))
-    await service.retention(now=clock.now(), dry_run=False)
+    # The dry-run report support reads before the night: whom it would erase, nothing done.
+    import argparse
+
+    from wallet.privacy import commands
+
+    assert await commands.retention(argparse.Namespace(dry_run=True)) == 0
+    report = capsys.readouterr().out
+    assert report.startswith("would erase 1 member(s) with no activity since ")
+    assert f"member {idle_id}\n" in report
+    assert (await client.get("/api/v1/me", headers=idle.headers)).status_code == 200
+
+    # The nightly job (the schedule's slot of tonight) erases, nobody else.
+    # (Tomorrow at 09:00 in Moscow: the slot opens at 03:00 there, and today's may have been
+    # taken while the rule was off.)
+    await worker.run_until_idle(now=(clock.now() + timedelta(days=1)).replace(hour=6))
     assert (await client.get("/api/v1/me", headers=idle.headers)).status_code == 401
     assert (await client.get("/api/v1/me", headers=busy.headers)).status_code == 200
     assert (await client.get("/api/v1/me", headers=fresh.headers)).status_code == 200
@@ -374,18 +389,142 @@ async def test_support_finds_a_shopper_by_phone_email_card_or_name_and_each_look
         assert typed not in log.text, typed
 
 
-async def test_the_card_page_links_to_a_readable_page_of_my_data(client):
+async def test_the_card_page_links_to_a_readable_page_of_my_data(client, smtp_sink):
     from tests.pages.conftest import join as join_on_page
+    from tests.pages.conftest import post_form
 
-    await Shop.open(client)
+    shop = await Shop.open(client)
     joined = await join_on_page(client, name="Анна Смирнова", email="anna@example.ru")
     assert joined.status_code in (200, 303), joined.text
-    card = await client.get("/card", follow_redirects=True)
-    assert card.status_code == 200 and 'href="/card/my-data"' in card.text
+    await post_form(client, "/card", "/card/consents", {"marketing_email": "1"})
+    [card] = await db.raw("SELECT number FROM card")
+    await shop.receipt(
+        card["number"], "R-77", [line(150_000, sku="MILK-1"), line(5_000, sku="BREAD")]
+    )
+    await send_campaign(client, await make_key("marketer"))
+    await worker.run_until_idle()
+
+    page = await client.get("/card", follow_redirects=True)
+    assert page.status_code == 200 and 'href="/card/my-data"' in page.text
     mine = await client.get("/card/my-data")
     assert mine.status_code == 200
-    assert "Анна Смирнова" in mine.text and "anna@example.ru" in mine.text
-    assert "personal_data" in mine.text
+    text = mine.text
+    assert "Анна Смирнова" in text and "anna@example.ru" in text
+    # Consents by name, with their version, time and where they were given.
+    assert "Обработка персональных данных: дано" in text
+    assert "Рекламные письма: дано" in text and "на странице карты" in text
+    assert "personal_data" not in text and "marketing_email" not in text
+    # Receipts with their lines, the points they moved, the message sent and its channel.
+    assert "R-77" in text and "MILK-1" in text and "BREAD" in text
+    assert "Начислено за покупку" in text
+    assert "Письмо · Весна" in text
+    for heading in ("Движение баллов", "Предложения и цели", "Устройства"):
+        assert f"<h2>{heading}</h2>" in text
     client.cookies.clear()
     stranger = await client.get("/card/my-data")
     assert stranger.status_code == 303 and stranger.headers["location"] == "/signin"
+
+
+async def test_one_shoppers_access_trail_keeps_looks_older_than_ten_thousand_others(client):
+    shop = await Shop.open(client)
+    anna = await join(shop, "Анна Смирнова", "anna@example.ru", phone="+79161234567")
+    member_id = await member_id_of(client, anna)
+    support = bearer(shop.support_key)
+    looked = await client.get(
+        "/api/v1/admin/members/search", params={"q": "Анна", "reason": "call"}, headers=support
+    )
+    assert [m["member_id"] for m in looked.json()["members"]] == [member_id]
+    # A busy support desk afterwards: 10,001 looks at other people.
+    await db.raw(
+        "WITH RECURSIVE g(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM g WHERE n < 10001) "
+        "INSERT INTO audit_event (actor, action, subject, details, created_at) "
+        "SELECT 'support:9', 'support.timeline', 'member:' || CAST(n + 1000000 AS TEXT), "
+        "{}, {} FROM g",
+        '{"reason": "call"}',
+        clock.now(),
+    )
+    trail = await client.get(
+        "/api/v1/admin/privacy/access-log",
+        params={"member_id": member_id},
+        headers=bearer(shop.admin_key),
+    )
+    assert trail.status_code == 200, trail.text
+    [seen] = trail.json()
+    assert seen["action"] == "support.search" and seen["subject"] == f"member:{member_id}"
+    assert seen["details"] == {"reason": "call", "shown": [member_id]}
+    newest = await client.get(
+        "/api/v1/admin/privacy/access-log", params={"limit": 2}, headers=bearer(shop.admin_key)
+    )
+    assert [e["subject"] for e in newest.json()] == ["member:1010001", "member:1010000"]
+
+
+async def test_a_shopper_erases_themselves_on_the_my_data_page_with_an_emailed_code(
+    client, smtp_sink
+):
+    from tests.pages.conftest import join as join_on_page
+    from tests.pages.conftest import post_form
+
+    await Shop.open(client)
+    await join_on_page(client, name="Анна Смирнова", email="anna@example.ru")
+    smtp_sink.messages.clear()
+    shown = await client.get("/card/my-data")
+    assert 'id="erase-ask"' in shown.text and "Удалить мои данные" in shown.text
+    asked = await post_form(client, "/card/my-data", "/card/my-data/erase", {})
+    assert asked.status_code == 200, asked.text
+    assert 'id="erase-confirm"' in asked.text and "anna@example.ru" in asked.text
+    [mail] = smtp_sink.to("anna@example.ru")
+    code = re.search(r"\d{6}", str(mail["Subject"])).group(0)  # type: ignore[union-attr]
+    wrong = "000000" if code != "000000" else "111111"
+    refused = await post_form(client, "/card/my-data", "/card/my-data/erase", {"code": wrong})
+    assert refused.status_code == 422 and "Код не подошёл" in refused.text
+    # Without the form's token nothing happens.
+    assert (await client.post("/card/my-data/erase", data={"code": code})).status_code == 403
+    [member] = await db.raw("SELECT name, erased_at FROM member")
+    assert member["name"] == "Анна Смирнова" and member["erased_at"] is None
+
+    erased = await post_form(client, "/card/my-data", "/card/my-data/erase", {"code": code})
+    assert erased.status_code == 200 and "Ваши данные удалены" in erased.text
+    [member] = await db.raw("SELECT name, email, erased_at FROM member")
+    assert member["name"] == "" and member["email"] is None and member["erased_at"]
+    # Signed out; the same email joins again as a new person.
+    assert (await client.get("/card/my-data")).status_code == 303
+    again = await join_on_page(client, name="Анна Новая", email="anna@example.ru")
+    assert again.status_code in (200, 303), again.text
+    assert len(await db.raw("SELECT id FROM member")) == 2
+
+
+async def test_an_erase_stops_mail_waiting_in_the_outbox_and_the_outbox_forgets_the_address(
+    client, smtp_sink
+):
+    from wallet.mail import service as mail
+
+    shop = await Shop.open(client)
+    anna = await join(shop, "Анна Смирнова", "anna@example.ru")
+    member_id = await member_id_of(client, anna)
+    async with db.write_transaction():
+        await mail.queue_email(
+            to="anna@example.ru", template="signin_code", lang="ru", context={"code": "1"}
+        )
+    await worker.run_until_idle()  # sent: a done job that names her
+    sent_before = len(smtp_sink.to("anna@example.ru"))
+    assert sent_before >= 1
+    async with db.write_transaction():  # waiting when she is erased
+        await mail.queue_email(
+            to="Anna@Example.ru", template="signin_code", lang="ru", context={"code": "2"}
+        )
+        await mail.queue_email(
+            to="boris@example.ru", template="signin_code", lang="ru", context={"code": "3"}
+        )
+
+    erased = await client.post(
+        f"/api/v1/admin/members/{member_id}/erase",
+        json={"reason": "letter"},
+        headers=bearer(shop.support_key),
+    )
+    assert erased.status_code == 200, erased.text
+    await worker.run_until_idle()
+
+    assert len(smtp_sink.to("anna@example.ru")) == sent_before
+    assert len(smtp_sink.to("boris@example.ru")) == 1
+    jobs = await db.raw("SELECT payload FROM outbox_job")
+    assert jobs and not [j for j in jobs if "anna@example.ru" in str(j["payload"]).lower()]

@@ -231,6 +231,7 @@ def _card_html(n: int) -> str:
         languages=["ru", "en"],
         marketing_email=True,
         marketing_push=True,
+        marketing_sms=False,
         spend_code=None,
         tier_discount=None,
         tier_share=None,
@@ -296,18 +297,23 @@ def _my_data_html(n: int) -> str:
     """The shopper's "my data" page with one receipt of ``n`` lines."""
     now = datetime(2026, 11, 30, 12, tzinfo=UTC)
     profile = SimpleNamespace(name="Ольга", email=None, phone=None, birthday=date(1990, 5, 12))
+    line = {"sku": "MILK", "category": "dairy", "quantity": 1, "amount_kopecks": 100}
     data = SimpleNamespace(
         exported_at=now,
         profile=profile,
         balance=n,
         consents=[],
         cards=[],
+        movements=[],
+        offers=[],
         receipts=[
             {
                 "receipt_id": "R1",
                 "store_name": "Тверская",
+                "occurred_at": now,
                 "total_kopecks": 343110,
-                "lines": [{}] * n,
+                "lines": [line] * n,
+                "returns": [],
             }
         ],
         # SQLite hands raw SQL's timestamps back as text, PostgreSQL as datetimes.
@@ -317,14 +323,14 @@ def _my_data_html(n: int) -> str:
         ],
         devices=[{"wallet": "google", "created_at": "2026-11-30 12:00:00"}],
     )
-    return _page().text("my_data.html", data=data, ru=True)
+    return _page().text("my_data.html", data=data, ru=True, error=None, code_sent=None)
 
 
 def test_my_data_page_writes_dates_as_people_do():
     html = _my_data_html(2)
     assert (
-        "12 мая 1990" in html and html.count("30 ноября 2026, 15:00") == 4
-    )  # exported, 2 messages, device
+        "12 мая 1990" in html and html.count("30 ноября 2026, 15:00") == 5
+    )  # exported, the receipt, 2 messages, device
     assert "2026-11-30" not in html and "1990-05-12" not in html
 
 

@@ -5,13 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 from litestar import Controller, Request, get, post
-from litestar.params import FromPath
 
 from wallet import clock, db
 from wallet.auth import service
 from wallet.auth.guards import allow
 from wallet.auth.service import KeyInfo
 from wallet.http import errors, principal
+from wallet.inputs import PathId
 
 
 class KeysController(Controller):
@@ -35,7 +35,7 @@ class KeysController(Controller):
         status_code=200,
         responses=errors(404),
     )
-    async def revoke(self, request: Request[Any, Any, Any], key_id: FromPath[int]) -> KeyInfo:
+    async def revoke(self, request: Request[Any, Any, Any], key_id: PathId) -> KeyInfo:
         who = principal(request)
         async with db.write_transaction():
             return await service.revoke_key(key_id, actor=who.actor, now=clock.now())

@@ -256,6 +256,14 @@ async def send_now(
     await send_message(build_message(to=to, subject=subject, html=html, text=text, headers=headers))
 
 
+async def forget_address(email: str | None) -> int:
+    """Erasure: mail to ``email`` still waiting in the outbox never goes (a burn reminder,
+    a cashback outcome), and the outbox forgets the address in mail already sent or dead."""
+    if not email:
+        return 0
+    return await platform.forget_jobs_naming("email", "to", email)
+
+
 async def queue_email(
     *,
     to: str,

@@ -53,6 +53,8 @@ class MeUpdate(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     # change is a row of the consent trail, like the unsubscribe link's.
     marketing_email: bool | None = None
     marketing_push: bool | None = None
+    # Marketing SMS (campaigns by SMS; sign-in and spend codes are not marketing).
+    marketing_sms: bool | None = None
 
 
 class CardOut(msgspec.Struct, frozen=True):
@@ -137,6 +139,8 @@ class MeOut(msgspec.Struct, frozen=True):
     """Whether the shopper gets marketing email (campaigns); PATCH /me switches it."""
     marketing_push: bool = False
     """Whether campaigns may send messages to the shopper's card (pass messages)."""
+    marketing_sms: bool = False
+    """Whether campaigns may send the shopper marketing SMS; PATCH /me switches it."""
 
 
 class AddCardIn(msgspec.Struct, frozen=True, forbid_unknown_fields=True):

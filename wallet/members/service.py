@@ -377,6 +377,7 @@ async def member(member_id: int) -> dict[str, Any]:
             Member.birthday,
             Member.marketing_email,
             Member.marketing_push,
+            Member.marketing_sms,
             Member.language,
         )
         .where(Member.id == member_id)
@@ -541,7 +542,8 @@ async def set_marketing_consent(
 async def set_marketing_consents(
     member_id: int, wanted: dict[str, bool | None], *, now: datetime, source: str
 ) -> None:
-    """Switch marketing ``email`` and ``push`` to what the shopper asked (None: leave it);
+    """Switch marketing ``email``, ``push`` and ``sms`` to what the shopper asked (None:
+    leave it);
     a value that does not change writes no consent row."""
     current = await member(member_id)
     for channel, value in wanted.items():

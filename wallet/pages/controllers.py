@@ -273,7 +273,7 @@ class PagesController(Controller):
         if form is None:
             return p.refused()
         wanted: dict[str, bool | None] = {
-            channel: form.get(f"marketing_{channel}") == "1" for channel in ("email", "push")
+            channel: form.get(f"marketing_{channel}") == "1" for channel in ("email", "push", "sms")
         }
         async with db.write_transaction():
             await members.set_marketing_consents(
@@ -505,6 +505,7 @@ async def _card_page(
         languages=LANGUAGES,
         marketing_email=bool(member["marketing_email"]),
         marketing_push=bool(member["marketing_push"]),
+        marketing_sms=bool(member["marketing_sms"]),
     )
     # The card page registers its offline worker (wallet/pages/pwa.py).
     reply.headers["Content-Security-Policy"] = pwa.CARD_CSP

@@ -91,3 +91,13 @@ def renew_leases(ids: list[int], lease_until: datetime, now: datetime) -> tuple[
         f"WHERE status = 'running' AND id IN ({listed})",
         p.values,
     )
+
+
+def forget_jobs_naming(*, sqlite: bool) -> str:
+    """Erasure: the jobs of kind $1 whose payload's $2 field is $3 (case folded), unless
+    one is running right now: waiting ones never run, done or dead ones are forgotten."""
+    field = "json_extract(payload, '$.' || $2)" if sqlite else "(payload::jsonb ->> $2)"
+    return (
+        f"DELETE FROM outbox_job WHERE kind = $1 AND status <> 'running' "
+        f"AND lower({field}) = lower($3) RETURNING id"
+    )

@@ -80,6 +80,25 @@ async def audit(*, actor: str, action: str, subject: str, details: dict[str, Any
     )
 
 
+async def forget_jobs_naming(kind: str, field: str, value: str) -> int:
+    """Erasure: the jobs of ``kind`` whose payload's ``field`` is ``value`` (an address):
+    waiting ones never run, done and dead ones no longer keep it; a running one finishes."""
+    rows = await db.fetch(queries.forget_jobs_naming(sqlite=db.is_sqlite()), kind, field, value)
+    return len(rows)
+
+
+async def audit_many(*, actor: str, action: str, entries: list[tuple[str, dict[str, Any]]]) -> None:
+    """Several audit events of one actor and action, (subject, details) each, in one
+    statement."""
+    now = clock.now()
+    await AuditEvent.insert(
+        *(
+            AuditEvent(actor=actor, action=action, subject=subject, details=details, created_at=now)
+            for subject, details in entries
+        )
+    )
+
+
 async def audit_events(
     *,
     actions: list[str],

@@ -87,14 +87,14 @@ class MyDataController(Controller):
         if data.code is None:
             async with db.write_transaction():
                 email, code = await service.request_erase_code(who.member_id, now=now)
-            await _mail_code(email, code, who.member_id)
+            await mail_erase_code(email, code, who.member_id)
             sent = CodeSent(status="code_sent", email=email)
             return cast(Response[Erased], Response(sent, status_code=202))
         erased = await service.confirm_and_erase(who.member_id, code=data.code, now=now)
         return Response(erased)
 
 
-async def _mail_code(email: str, code: str, member_id: int) -> None:
+async def mail_erase_code(email: str, code: str, member_id: int) -> None:
     # Sent at once, not through the outbox: the outbox would keep the code in its payload.
     from wallet.mail import service as mail
     from wallet.members import privacy as members

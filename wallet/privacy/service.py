@@ -33,6 +33,7 @@ from wallet.errors import Conflict
 from wallet.koshelek import service as koshelek
 from wallet.ledger import privacy as ledger_privacy
 from wallet.ledger import reads as ledger_reads
+from wallet.mail import service as mail
 from wallet.members import privacy as members
 from wallet.members import service as member_service
 from wallet.offers import privacy as offer_privacy
@@ -88,9 +89,16 @@ async def export(member_id: int, *, now: datetime) -> Export:
         receipts=await receipt_privacy.receipts_of_account(account_id),
         imported_receipts=await receipt_privacy.imported_of_account(account_id),
         offers=await offer_privacy.offers_of_account(account_id),
-        messages=await campaign_privacy.deliveries_of_account(account_id),
+        messages=await campaign_privacy.deliveries_of_account(account_id)
+        + await _service_sms(found.phone),
         devices=await pass_privacy.devices_of_account(account_id),
     )
+
+
+async def _service_sms(phone: str | None) -> list[dict[str, object]]:
+    from wallet.sms import service as sms
+
+    return await sms.messages_to(phone)
 
 
 async def support_export(member_id: int, *, actor: str, reason: str, now: datetime) -> Export:
@@ -167,6 +175,7 @@ async def erase_in_transaction(
     if changed:
         await auth.revoke_member_tokens(member_id, now=now)
         await signin.forget_member(member_id, email=before.email, now=now)
+        await mail.forget_address(before.email)
         from wallet.sms import service as sms
 
         await sms.forget_phone(before.phone)
@@ -273,13 +282,18 @@ async def support_timeline(
 async def search(q: str, *, actor: str, reason: str) -> list[members.Found]:
     found = await members.search(q)
     async with db.write_transaction():
-        await platform.audit(
+        # The query itself is personal data: the trail keeps who was shown, not what was
+        # typed. One row per member shown, under that member, so one person's trail is an
+        # index seek however long the audit log grows; a search that shows nobody is still
+        # recorded, under "members".
+        await platform.audit_many(
             actor=actor,
             action="support.search",
-            # The query itself is personal data: the trail keeps who was shown, not what
-            # was typed.
-            subject="members",
-            details={"reason": reason, "shown": [row.member_id for row in found]},
+            entries=[
+                (f"member:{row.member_id}", {"reason": reason, "shown": [row.member_id]})
+                for row in found
+            ]
+            or [("members", {"reason": reason, "shown": []})],
         )
     return found
 
@@ -287,18 +301,12 @@ async def search(q: str, *, actor: str, reason: str) -> list[members.Found]:
 async def access_log(
     *, member_id: int | None, limit: int, before_id: int | None
 ) -> list[AccessEvent]:
-    # One member's trail is filtered here, not by subject: a search names the members it
-    # showed in its details.
+    """Support's looks at personal data, newest first; with ``member_id``, at that person's
+    (every look is recorded under the member it showed)."""
     rows = await platform.audit_events(
-        actions=SUPPORT_VIEWS, limit=limit if member_id is None else 10_000, before_id=before_id
+        actions=SUPPORT_VIEWS,
+        subject=None if member_id is None else f"member:{member_id}",
+        limit=limit,
+        before_id=before_id,
     )
-    events = [AccessEvent(**row) for row in rows]
-    if member_id is None:
-        return events
-    # A search names its member ids in details; an export or erase in the subject.
-    mine = [
-        e
-        for e in events
-        if e.subject == f"member:{member_id}" or member_id in e.details.get("shown", [])
-    ]
-    return mine[:limit]
+    return [AccessEvent(**row) for row in rows]

@@ -42,14 +42,19 @@ class MeController(Controller):
         "now on (cashback outcomes, burn reminders, campaigns) is written in it. `phone` "
         "may be typed any way (`8 (912) 345-67-89`) and is stored in E.164; an invalid "
         "number is 422 naming the field, another member's number 409. `marketing_email` "
-        "and `marketing_push` switch campaign emails and messages on the card on or off "
+        "`marketing_push` and `marketing_sms` switch campaign emails, messages on the card "
+        "and marketing SMS on or off "
         "(the way back from an unsubscribe link); each change is kept in the consent trail.",
         responses=errors(400, 409, 422),
     )
     async def update_me(self, request: Request[Any, Any, Any], data: JSONBody[MeUpdate]) -> MeOut:
         who = principal(request)
         assert who.member_id is not None
-        consents = {"email": data.marketing_email, "push": data.marketing_push}
+        consents = {
+            "email": data.marketing_email,
+            "push": data.marketing_push,
+            "sms": data.marketing_sms,
+        }
         if (
             data.language is not None
             or data.phone is not None

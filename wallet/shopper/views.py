@@ -69,6 +69,7 @@ async def me(member_id: int, *, now: datetime) -> MeOut:
         referral=shown.referral(),
         marketing_email=bool(member["marketing_email"]),
         marketing_push=bool(member["marketing_push"]),
+        marketing_sms=bool(member["marketing_sms"]),
     )
 
 

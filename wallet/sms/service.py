@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from wallet import clock, db, phones
+from wallet import clock, db, observe, phones
 from wallet import settings as settings_module
 from wallet.platform import service as platform
 from wallet.platform import worker
@@ -118,15 +118,25 @@ async def send(payload: dict[str, Any]) -> None:
             outcomes[int(row["id"])] = ("sent", None, "")
     else:
         client = smpp.client(record_receipt)
-        sent = await client.submit_many(
-            [
-                (str(row["id"]), row["phone"], row["text"], row["sender"] or s.smpp_sender)
-                for row in rows
-            ]
-        )
+        try:
+            sent = await client.submit_many(
+                [
+                    (str(row["id"]), row["phone"], row["text"], row["sender"] or s.smpp_sender)
+                    for row in rows
+                ]
+            )
+        except RetryLater:
+            for _row in rows:
+                observe.delivered("sms", "failed", "unreachable")
+            raise
         phone_of = {str(row["id"]): row["phone"] for row in rows}
         for log_id, outcome in sent.items():
             message_id = int(log_id)
+            observe.delivered(
+                "sms",
+                "sent" if isinstance(outcome, str) else "failed",
+                "" if isinstance(outcome, str) else smpp.outcome_reason(outcome),
+            )
             if isinstance(outcome, GiveUp):
                 outcomes[message_id] = ("dead", None, str(outcome)[:200])
                 log.error(
@@ -150,7 +160,7 @@ async def send(payload: dict[str, Any]) -> None:
             )
     for _message_id, (_status, smsc_id, _error) in outcomes.items():
         if smsc_id is not None and smsc_id in _early:
-            await record_receipt(smsc_id, _early.pop(smsc_id))
+            await record_receipt(smsc_id, _early.pop(smsc_id), again=True)
     if later:
         raise later[0]
 
@@ -242,7 +252,7 @@ async def queue_send(message_ids: list[int]) -> None:
         await platform.enqueue(kind=SEND, payload={"ids": message_ids})
 
 
-async def record_receipt(smsc_message_id: str, stat: str) -> None:
+async def record_receipt(smsc_message_id: str, stat: str, *, again: bool = False) -> None:
     """A ``deliver_sm`` receipt: the message becomes delivered, failed or expired.
 
     Receipts are written in batches by one task per process (a write transaction per
@@ -250,6 +260,10 @@ async def record_receipt(smsc_message_id: str, stat: str) -> None:
     we do not know (sent before a restart of the database, or by another system on the
     same bind) is logged and dropped."""
     global _flusher
+    state = RECEIPT_STATES.get(stat.upper(), "failed")
+    if state != "delivered" and not again:
+        # Sent, then not delivered: the operator's receipt says so (failed, expired).
+        observe.delivered("sms", "failed", f"receipt_{state}")
     _receipts.append((smsc_message_id, stat))
     loop = asyncio.get_running_loop()
     # A writer of a loop that ended (tests, a restarted worker) is not waited for.
@@ -315,6 +329,36 @@ async def counts_of_tag(tag: str) -> dict[str, tuple[int, int]]:
 
 # Messages are kept this long for an operator looking into "I never got my code", then go.
 KEEP = timedelta(days=30)
+
+
+async def messages_to(phone: str | None) -> list[dict[str, Any]]:
+    """The service SMS sent to ``phone`` (sign-in and spend codes), for the shopper's data
+    export in the shape of a campaign delivery: kind, status and times, never the text.
+    Marketing SMS are listed there already, as campaign deliveries."""
+    if not phone:
+        return []
+    rows = (
+        await SmsMessage.select(
+            SmsMessage.kind, SmsMessage.status, SmsMessage.created_at, SmsMessage.sent_at
+        )
+        .where((SmsMessage.phone == phone) & (SmsMessage.kind != quiet.MARKETING))
+        .order_by(SmsMessage.id)
+    )
+    return [
+        {
+            "id": None,
+            "campaign_id": None,
+            "campaign": f"SMS: {row['kind']}",
+            "kind": row["kind"],
+            "channel": "sms",
+            "status": row["status"],
+            "reason": "",
+            "sent_at": row["sent_at"],
+            "created_at": row["created_at"],
+            "consent_id": None,
+        }
+        for row in rows
+    ]
 
 
 async def forget_phone(phone: str | None) -> None:

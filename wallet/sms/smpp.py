@@ -46,6 +46,7 @@ from aiosmpplib.ratelimiter import SimpleRateLimiter
 from aiosmpplib.retrytimer import SimpleExponentialBackoff
 from aiosmpplib.state import COMMAND_RESPONSE_MAP
 
+from wallet import observe
 from wallet import settings as settings_module
 from wallet.platform.worker import GiveUp, RetryLater
 
@@ -347,6 +348,9 @@ class SmppClient:
         try:
             for log_id, phone, text, sender in messages:
                 future: asyncio.Future[SubmitSmResp] = loop.create_future()
+                # The SMSC's latency: queued behind the bind's rate, to its answer (or the
+                # give-up at RESPONSE_WAIT).
+                future.add_done_callback(_timed_from(time.perf_counter()))
                 self._pending[log_id] = futures[log_id] = future
                 await self.esme.broker.enqueue(
                     SubmitSm(
@@ -368,6 +372,26 @@ class SmppClient:
             for log_id in futures:
                 self._pending.pop(log_id, None)
         return {log_id: _outcome(future) for log_id, future in futures.items()}
+
+
+def _timed_from(started: float) -> Callable[[asyncio.Future[SubmitSmResp]], None]:
+    def done(_future: asyncio.Future[SubmitSmResp]) -> None:
+        observe.UPSTREAM_SECONDS.labels("smsc").observe(time.perf_counter() - started)
+
+    return done
+
+
+def outcome_reason(outcome: RetryLater | GiveUp) -> str:
+    """A short reason for the delivery metrics: the SMSC's status name (ESME_RINVDSTADR ...),
+    ``no_answer`` (given up, may have gone), ``unreachable`` or ``error``."""
+    text = str(outcome)
+    if "(ESME_" in text or ": ESME_" in text:
+        return "ESME_" + text.split("ESME_", 1)[1].rstrip(")").split()[0]
+    if "submit_sm_resp" in text:
+        return "no_answer"
+    if isinstance(outcome, RetryLater):
+        return "unreachable"
+    return "error"
 
 
 def _outcome(future: asyncio.Future[SubmitSmResp]) -> str | RetryLater | GiveUp:
