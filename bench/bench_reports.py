@@ -77,11 +77,13 @@ async def generate(conn: asyncpg.Connection, accounts: int, lines: int, now: dat
     await step(
         conn,
         f"{accounts:,} accounts",
-        "INSERT INTO account (id, balance, pending, debt, lifetime_spend_kopecks, created_at) "
-        "SELECT g, 0, 0, 0, 0, $1::timestamptz - make_interval(days => g % 365) "
+        "INSERT INTO account (id, balance, pending, debt, lifetime_spend_kopecks, created_at, "
+        "join_store_id) "
+        "SELECT g, 0, 0, 0, 0, $1::timestamptz - make_interval(days => g % 365), g % $3 + 1 "
         "FROM generate_series(1, $2) g",
         first,
         accounts,
+        STORES,
     )
     await step(
         conn,

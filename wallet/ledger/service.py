@@ -55,8 +55,11 @@ _open_books: ContextVar[dict[int, Book] | None] = ContextVar("open_books", defau
 JournalRow = tuple[int, int | None, str, int, int | None, str, str, datetime]
 
 
-async def open_account(*, now: datetime) -> int:
-    rows = await Account.insert(Account(created_at=now)).returning(Account.id)
+async def open_account(*, now: datetime, join_store_id: int | None = None) -> int:
+    """A new account with nothing on it; ``join_store_id``: the store its shopper joined at."""
+    rows = await Account.insert(Account(created_at=now, join_store_id=join_store_id)).returning(
+        Account.id
+    )
     return int(rows[0]["id"])
 
 

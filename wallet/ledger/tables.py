@@ -32,6 +32,10 @@ class Account(Table, tablename="account"):
     # the account's clock only when this has passed, so most receipts skip that query.
     next_lot_event_at = Timestamptz(null=True, default=None)
     created_at = Timestamptz(default=TimestamptzNow())
+    # The store the shopper joined at (their member's ``join_store_id``, set when the
+    # account is opened; an account never changes members). Kept here so the points
+    # liability splits a million accounts by join store without joining their members.
+    join_store_id = Integer(null=True, default=None)
 
 
 class Lot(Table, tablename="lot"):

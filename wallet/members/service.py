@@ -269,7 +269,7 @@ async def enrol(data: EnrolIn, *, now: datetime) -> Enrolled:
                 "new shoppers",
                 {"reason": "already_member", "code": data.ref},
             )
-    account_id = await ledger.open_account(now=now)
+    account_id = await ledger.open_account(now=now, join_store_id=join_store_id)
     try:
         rows = await Member.insert(
             Member(

@@ -244,26 +244,9 @@ def liability(
         held_join = "LEFT JOIN per_account x ON x.account_id = a.id "
     parts = (spend_cte, spend_columns, figures, held_join, spend_join, tier_case)
     return _by_engine(
-        _liability_text(
-            sources if now else sources_postgres,
-            *parts,
-            _FIRST_MEMBER_POSTGRES,
-        ),
-        _liability_text(sources, *parts, _FIRST_MEMBER_SQLITE),
+        _liability_text(sources if now else sources_postgres, *parts),
+        _liability_text(sources, *parts),
     )
-
-
-# The join store is the account's first member's (a merged account has several).
-# PostgreSQL sorts the members once (1.0 s for a million, against 3.2 s for a subquery per
-# account, bench/bench_reports.py); SQLite has no DISTINCT ON.
-_FIRST_MEMBER_POSTGRES = (
-    "first_member AS (SELECT DISTINCT ON (m.account) m.account AS account_id, "
-    "m.join_store_id FROM member m ORDER BY m.account, m.id), "
-)
-_FIRST_MEMBER_SQLITE = (
-    "first_member AS (SELECT m.account AS account_id, m.join_store_id FROM member m "
-    "WHERE m.id = (SELECT MIN(e.id) FROM member e WHERE e.account = m.account)), "
-)
 
 
 def _liability_text(
@@ -274,13 +257,14 @@ def _liability_text(
     held_join: str,
     spend_join: str,
     tier_case: str,
-    first_member: str,
 ) -> str:
+    # The join store is kept on the account (its member's, set when it was opened): the
+    # report used to join every account to its first member, a sort and a hash join of a
+    # million rows (bench/bench_reports.py).
     return (
-        f"WITH {sources}{first_member}{spend_cte}"
-        f"held AS (SELECT {spend_columns}{figures}f.join_store_id AS join_store_id "
-        f"FROM account a {held_join}"
-        f"LEFT JOIN first_member f ON f.account_id = a.id {spend_join}"
+        f"WITH {sources}{spend_cte}"
+        f"held AS (SELECT {spend_columns}{figures}a.join_store_id AS join_store_id "
+        f"FROM account a {held_join}{spend_join}"
         "WHERE a.created_at <= $1) "
         f"SELECT {tier_case} AS tier_band, join_store_id, COUNT(*) AS accounts, "
         "SUM(CASE WHEN balance + pending > 0 OR debt > 0 THEN 1 ELSE 0 END) AS holding, "
