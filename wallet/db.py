@@ -15,12 +15,10 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
-import re
 import sqlite3
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator
 from contextlib import asynccontextmanager
 from contextvars import ContextVar
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -33,6 +31,12 @@ from piccolo.engine.sqlite import SQLiteEngine, SQLiteTransaction, TransactionTy
 from piccolo.table import Table
 
 from wallet import runtime
+from wallet.statements import Params as Params
+from wallet.statements import Sql as Sql
+from wallet.statements import marks as marks
+from wallet.statements import rows as rows
+from wallet.statements import sql as sql
+from wallet.statements import sqlite_text
 
 try:  # asyncpg is the PostgreSQL driver; its errors are translated in one place below.
     import asyncpg
@@ -511,65 +515,6 @@ def boolean(value: Any) -> bool | None:
     return None if value is None else bool(value)
 
 
-_LOCK = "{lock}"
-_NUMBERED = re.compile(r"\$(\d+)")
-
-
-@functools.lru_cache(maxsize=4096)
-def _sqlite_text(sql: str) -> str:
-    """``$n`` to ``?n``: the same parameter, by number, in SQLite's spelling."""
-    return _NUMBERED.sub(r"?\1", sql)
-
-
-@dataclass(frozen=True, slots=True)
-class Sql:
-    """One named statement of a ``queries`` module, its text for each engine and the
-    columns ``fetch`` decodes. Made by ``sql``."""
-
-    postgres: str
-    sqlite: str
-    decode: tuple[tuple[str, Callable[[Any], Any]], ...] = ()
-
-
-def sql(text: str, *, lock: str = "", **decode: Callable[[Any], Any]) -> Sql:
-    """A statement with ``$n`` placeholders. ``lock`` is the row lock PostgreSQL takes where
-    the text says ``{lock}`` (``FOR UPDATE``, ``FOR UPDATE SKIP LOCKED``): a read-then-write
-    there loses updates unless the rows are locked. SQLite has no such clause and needs none:
-    ``write_transaction`` is IMMEDIATE and holds the whole database. ``decode`` names the
-    columns whose value the engines return differently, with the decoder (``timestamp``,
-    ``json_value``, ``boolean``)."""
-    if (_LOCK in text) != bool(lock):
-        raise ValueError(f"a lock needs both {_LOCK} in the text and lock=...: {text!r}")
-    postgres = text.replace(_LOCK, lock)
-    sqlite = _sqlite_text(text.replace(" " + _LOCK, "").replace(_LOCK, ""))
-    return Sql(postgres, sqlite, tuple(decode.items()))
-
-
-def marks(count: int, first: int = 1) -> str:
-    """``$first, ..., $(first + count - 1)``: the placeholders of an IN list."""
-    return ", ".join(f"${n}" for n in range(first, first + count))
-
-
-def rows(count: int, width: int, first: int = 1, tail: str = "") -> str:
-    """``($1, $2), ($3, $4)``: ``count`` VALUES rows of ``width`` placeholders each from
-    ``$first`` on, each row ending in ``tail`` (columns every new row starts with, e.g.
-    ``", 0, 1"``), for a multi-row INSERT."""
-    return ", ".join(f"({marks(width, first + r * width)}{tail})" for r in range(count))
-
-
-class Params:
-    """The arguments of a statement composed in pieces (settlement, a segment's filter):
-    ``p(value)`` appends the value and is its ``$n`` in the text, so every piece numbers
-    its own parameters and the order of the arguments is the order they were asked for."""
-
-    def __init__(self, *values: Any) -> None:
-        self.values: list[Any] = list(values)
-
-    def __call__(self, value: Any) -> str:
-        self.values.append(value)
-        return f"${len(self.values)}"
-
-
 def _decoded(
     rows: Iterable[Any], decode: tuple[tuple[str, Callable[[Any], Any]], ...]
 ) -> list[dict[str, Any]]:
@@ -620,7 +565,7 @@ async def fetch(query: str | Sql, *args: Any) -> list[dict[str, Any]]:
                 await connection.close()
         return _decoded(rows, decode) if decode else [dict(row) for row in rows]
     assert isinstance(eng, SQLiteEngine)
-    text = query.sqlite if isinstance(query, Sql) else _sqlite_text(query)
+    text = query.sqlite if isinstance(query, Sql) else sqlite_text(query)
     # One hand-over to the connection's thread per statement (``execute_fetchall``; the
     # rows are dicts: every connection has Piccolo's ``dict_factory``), not three (execute,
     # fetchall, close the cursor): each wakes that thread and then the event loop, and
