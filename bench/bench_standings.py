@@ -32,10 +32,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
-import dataclasses
-import os
-import secrets
 import sys
 import time
 from datetime import UTC, datetime, timedelta
@@ -47,9 +43,8 @@ import asyncpg
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from scratch import best, migrate, step
+from scratch import best, database, step
 
-BASE_URL = os.environ.get("WALLET_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 DAYS = 180
 
 
@@ -202,43 +197,21 @@ async def main() -> None:
     )
     args = parser.parse_args()
 
-    name = args.reuse or f"wallet_bench_{secrets.token_hex(3)}"
-    admin = await asyncpg.connect(BASE_URL)
-    if not args.reuse:
-        await admin.execute(f'CREATE DATABASE "{name}"')
-    url = BASE_URL.rsplit("/", 1)[0] + f"/{name}"
-    os.environ["WALLET_DATABASE_URL"] = url
-    try:
-        migrate(url)
-        from wallet import settings as settings_module
-        from wallet import wiring
-
-        settings = dataclasses.replace(settings_module.load(), database_url=url)
-        settings_module.override(settings)
-        async with contextlib.AsyncExitStack() as stack:
-            await stack.enter_async_context(wiring.running(settings))
-            conn = await asyncpg.connect(url)
-            stack.push_async_callback(conn.close)
-            if args.reuse:
-                # The seed's rules took effect 2 x DAYS before its "now".
-                since = await conn.fetchval(
-                    "SELECT effective_from FROM program_rules WHERE created_by = 'bench'"
-                )
-                now = since + timedelta(days=2 * DAYS)
-                print(f"reusing {name}, seeded as of {now.isoformat()}", flush=True)
-            else:
-                now = datetime.now(UTC).replace(microsecond=0)
-                began = time.perf_counter()
-                print(f"seeding {name}:", flush=True)
-                await generate(conn, args.accounts, args.receipts_per_account, now)
-                print(f"seeded in {time.perf_counter() - began:.0f} s", flush=True)
-            await measure(conn, now, reuse=bool(args.reuse))
-    finally:
-        if args.keep or args.reuse:
-            print(f"kept {url}")
+    async with database(reuse=args.reuse, keep=args.keep) as (name, conn):
+        if args.reuse:
+            # The seed's rules took effect 2 x DAYS before its "now".
+            since = await conn.fetchval(
+                "SELECT effective_from FROM program_rules WHERE created_by = 'bench'"
+            )
+            now = since + timedelta(days=2 * DAYS)
+            print(f"reusing {name}, seeded as of {now.isoformat()}", flush=True)
         else:
-            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await admin.close()
+            now = datetime.now(UTC).replace(microsecond=0)
+            began = time.perf_counter()
+            print(f"seeding {name}:", flush=True)
+            await generate(conn, args.accounts, args.receipts_per_account, now)
+            print(f"seeded in {time.perf_counter() - began:.0f} s", flush=True)
+        await measure(conn, now, reuse=bool(args.reuse))
 
 
 if __name__ == "__main__":

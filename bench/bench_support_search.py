@@ -18,10 +18,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
-import dataclasses
-import os
-import secrets
 import statistics
 import sys
 import time
@@ -32,9 +28,7 @@ import asyncpg
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from scratch import migrate, step
-
-BASE_URL = os.environ.get("WALLET_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
+from scratch import database, step
 
 FIRST = (
     "Анна Мария Елена Ольга Наталья Ирина Татьяна Светлана Юлия Екатерина Александр Сергей "
@@ -173,33 +167,12 @@ async def main() -> None:
     parser.add_argument("--keep", action="store_true", help="keep the scratch database")
     args = parser.parse_args()
 
-    name = f"wallet_bench_rights_{secrets.token_hex(3)}"
-    admin = await asyncpg.connect(BASE_URL)
-    await admin.execute(f'CREATE DATABASE "{name}"')
-    url = BASE_URL.rsplit("/", 1)[0] + f"/{name}"
-    os.environ["WALLET_DATABASE_URL"] = url
-    try:
-        migrate(url)
-        from wallet import settings as settings_module
-        from wallet import wiring
-
-        settings = dataclasses.replace(settings_module.load(), database_url=url)
-        settings_module.override(settings)
-        async with contextlib.AsyncExitStack() as stack:
-            await stack.enter_async_context(wiring.running(settings))
-            conn = await asyncpg.connect(url)
-            stack.push_async_callback(conn.close)
-            began = time.perf_counter()
-            print(f"seeding {name}:", flush=True)
-            await generate(conn, args.members)
-            print(f"seeded in {time.perf_counter() - began:.0f} s", flush=True)
-            await measure(conn, args.members)
-    finally:
-        if args.keep:
-            print(f"kept {url}")
-        else:
-            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await admin.close()
+    async with database("wallet_bench_rights", keep=args.keep) as (name, conn):
+        began = time.perf_counter()
+        print(f"seeding {name}:", flush=True)
+        await generate(conn, args.members)
+        print(f"seeded in {time.perf_counter() - began:.0f} s", flush=True)
+        await measure(conn, args.members)
 
 
 if __name__ == "__main__":
