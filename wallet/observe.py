@@ -129,10 +129,10 @@ UPSTREAM_SECONDS = Histogram(
 )
 
 
-def delivered(channel: str, outcome: str, reason: str = "") -> None:
-    """Count one message on ``channel`` (email, apns, google, koshelek, sms): ``outcome`` sent or
-    failed; ``reason`` a short code (an HTTP status, ``refused``, ``unreachable``)."""
-    DELIVERIES.labels(channel, outcome, reason[:40]).inc()
+def delivered(channel: str, outcome: str, reason: str = "", count: int = 1) -> None:
+    """Count ``count`` messages on ``channel`` (email, apns, google, koshelek, sms): ``outcome``
+    sent or failed; ``reason`` a short code (an HTTP status, ``refused``, ``unreachable``)."""
+    DELIVERIES.labels(channel, outcome, reason[:40]).inc(count)
 
 
 @contextmanager

@@ -304,3 +304,38 @@ async def test_an_sms_campaign_stopped_mid_way_resumes_and_texts_everyone_once(
     assert figures["sent"] == len(phones) and figures["pending"] == 0
     assert figures["sms"]["delivered"] == len(phones)
     assert (await campaign(client, key, campaign_id))["status"] == "sent"
+
+
+async def test_an_sms_text_naming_burning_points_reads_them_and_one_without_does_not_need_them(
+    client, smsc, monkeypatch
+):
+    # 500 points given about five and a half months before the send burn 6 months after
+    # being given: within the 30 days the merge fields look ahead.
+    at(monkeypatch, DAY - timedelta(days=170))
+    support = await make_key("support")
+    account_id = await join(client, "Анна", "+79161110021", marketing_sms=True)
+    given = await client.post(
+        f"/api/v1/admin/accounts/{account_id}/adjustments",
+        json={"points": 500, "reason": "test credit"},
+        headers=bearer(support),
+    )
+    assert given.status_code == 201, given.text
+    at(monkeypatch, DAY)
+    key = await make_key("marketer")
+
+    burning = await sms_campaign(
+        client, key, sms_text="{{ name }}, {{ burning_points }} б. Итак: {{ burning }}."
+    )
+    plain = await sms_campaign(client, key, sms_text="{{ name }}, скидка 20% в субботу!")
+    for created in (burning, plain):
+        assert created.status_code == 201, created.text
+        sent = await client.post(
+            f"/api/v1/admin/campaigns/{created.json()['id']}/send", headers=bearer(key)
+        )
+        assert sent.status_code == 200, sent.text
+        await worker.run_until_idle(now=DAY)
+
+    texts = smsc.texts_to("79161110021")
+    assert len(texts) == 2
+    assert texts[0] == "Анна, 500 б. Итак: 500\xa0баллов сгорят 15 декабря 2026."
+    assert texts[1] == "Анна, скидка 20% в субботу!"

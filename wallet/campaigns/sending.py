@@ -342,6 +342,8 @@ async def send_slice(
     transient: list[str] = []
     http = koshelek.client() if channel == "koshelek" else None
     renewing = asyncio.create_task(_renew_claims(inflight), name="campaign-claims")
+    # An SMS text without burning points does not read them (a query per batch).
+    burns = channel != "sms" or sms_channel.needs_burning(camp)
 
     async def claim(
         after: int,
@@ -352,7 +354,9 @@ async def send_slice(
         now = clock.now()
         rows = await _claim(campaign_id, channel, after_id=after, limit=batch, now=now)
         inflight.update(int(r["id"]) for r in rows)
-        found = await segments.recipients([int(r["account_id"]) for r in rows], now=now)
+        found = await segments.recipients(
+            [int(r["account_id"]) for r in rows], now=now, burns=burns
+        )
         sending = not after or (await _row(campaign_id))["status"] == "sending"
         return rows, found, sending
 

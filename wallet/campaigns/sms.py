@@ -108,6 +108,17 @@ def rendered(camp: dict[str, Any], recipient: segments.Recipient | None) -> str:
     return render_text(source, context)
 
 
+# The merge fields that need the points burning soon (a second query per batch of shoppers).
+BURNING_FIELDS = frozenset({"burning", "burning_points", "burning_date"})
+
+
+def needs_burning(camp: dict[str, Any]) -> bool:
+    """Whether the campaign's SMS text names the points burning soon (a text Jinja cannot
+    parse is assumed to: its render reports the error)."""
+    fields, _ = _merge_fields(camp["sms_text"] or "")
+    return fields is None or bool(fields & BURNING_FIELDS)
+
+
 @functools.lru_cache(maxsize=64)
 def _merge_fields(
     source: str,

@@ -306,18 +306,20 @@ class Recipient(msgspec.Struct, frozen=True):
 
 
 async def recipients(
-    account_ids: list[int], *, now: datetime, burning_days: int = 30
+    account_ids: list[int], *, now: datetime, burning_days: int = 30, burns: bool = True
 ) -> dict[int, Recipient]:
     """Name, address, language, consents, balance and points burning soon of each account,
-    in two queries whatever the count (a campaign batch)."""
+    in two queries whatever the count (a campaign batch). ``burns=False``: a text that
+    names no burning points is sent without the second query (0 burning for everyone)."""
     if not account_ids:
         return {}
     p = db.Params()
     rows = await db.fetch(queries.recipients(p, account_ids), *p.values)
-    p = db.Params()
-    text = queries.burning_points(p, account_ids, now, now + timedelta(days=burning_days))
-    burns = await db.fetch(text, *p.values)
-    burning = {int(b["account_id"]): b for b in burns}
+    burning: dict[int, Any] = {}
+    if burns:
+        p = db.Params()
+        text = queries.burning_points(p, account_ids, now, now + timedelta(days=burning_days))
+        burning = {int(b["account_id"]): b for b in await db.fetch(text, *p.values)}
     found: dict[int, Recipient] = {}
     for row in rows:
         burn = burning.get(int(row["account_id"]))

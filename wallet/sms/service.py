@@ -126,17 +126,16 @@ async def send(payload: dict[str, Any]) -> None:
                 ]
             )
         except RetryLater:
-            for _row in rows:
-                observe.delivered("sms", "failed", "unreachable")
+            observe.delivered("sms", "failed", "unreachable", count=len(rows))
             raise
         phone_of = {str(row["id"]): row["phone"] for row in rows}
+        accepted = 0  # counted once for the chunk (a labelled counter's look-up each was not free)
         for log_id, outcome in sent.items():
             message_id = int(log_id)
-            observe.delivered(
-                "sms",
-                "sent" if isinstance(outcome, str) else "failed",
-                "" if isinstance(outcome, str) else smpp.outcome_reason(outcome),
-            )
+            if isinstance(outcome, str):
+                accepted += 1
+            else:
+                observe.delivered("sms", "failed", smpp.outcome_reason(outcome))
             if isinstance(outcome, GiveUp):
                 outcomes[message_id] = ("dead", None, str(outcome)[:200])
                 log.error(
@@ -149,6 +148,8 @@ async def send(payload: dict[str, Any]) -> None:
                 later.append(outcome)
             else:
                 outcomes[message_id] = ("sent", outcome, "")
+        if accepted:
+            observe.delivered("sms", "sent", count=accepted)
     if outcomes:
         now = clock.now()
         async with db.write_transaction():

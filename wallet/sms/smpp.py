@@ -345,12 +345,13 @@ class SmppClient:
             )
         loop = asyncio.get_running_loop()
         futures: dict[str, asyncio.Future[SubmitSmResp]] = {}
+        latency = observe.UPSTREAM_SECONDS.labels("smsc")  # looked up once, not per message
         try:
             for log_id, phone, text, sender in messages:
                 future: asyncio.Future[SubmitSmResp] = loop.create_future()
                 # The SMSC's latency: queued behind the bind's rate, to its answer (or the
                 # give-up at RESPONSE_WAIT).
-                future.add_done_callback(_timed_from(time.perf_counter()))
+                future.add_done_callback(_timed_from(time.perf_counter(), latency))
                 self._pending[log_id] = futures[log_id] = future
                 await self.esme.broker.enqueue(
                     SubmitSm(
@@ -374,9 +375,9 @@ class SmppClient:
         return {log_id: _outcome(future) for log_id, future in futures.items()}
 
 
-def _timed_from(started: float) -> Callable[[asyncio.Future[SubmitSmResp]], None]:
+def _timed_from(started: float, latency: Any) -> Callable[[asyncio.Future[SubmitSmResp]], None]:
     def done(_future: asyncio.Future[SubmitSmResp]) -> None:
-        observe.UPSTREAM_SECONDS.labels("smsc").observe(time.perf_counter() - started)
+        latency.observe(time.perf_counter() - started)
 
     return done
 
