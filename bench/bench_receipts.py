@@ -15,7 +15,7 @@ What it does, in one run on one scratch database:
 5. samples the server's resident memory at the start and end of each phase.
 
     .venv/bin/python bench/bench_receipts.py [--seconds 30] [--shoppers 2000] [--workers 1]
-        [--worker] [--profile]
+        [--worker] [--profile] [--promotions 200 [--alternate ROUNDS]]
 """
 
 from __future__ import annotations
@@ -454,7 +454,18 @@ def main() -> None:
         default=0,
         help="active promotions (run back to back with 0: target >= 0.9 of that rate)",
     )
+    parser.add_argument(
+        "--alternate",
+        type=int,
+        default=0,
+        metavar="ROUNDS",
+        help="with --promotions: one server and database, the promotions switched off and on"
+        " between closed-loop windows of --seconds, ROUNDS times each (off/on, then on/off):"
+        " the rate with them over the rate without, free of the drift between two runs",
+    )
     args = parser.parse_args()
+    if args.alternate and not args.promotions:
+        raise SystemExit("--alternate needs --promotions N")
     for tool in ("wrk", "pgbench"):
         if not shutil.which(tool):
             raise SystemExit(
@@ -513,6 +524,9 @@ def main() -> None:
                 env={**env, "WALLET_DB_POOL_SIZE": "4"},
             )
         run_wrk(port, key, cards_file, 3, args.connections)  # warm up
+        if args.alternate:
+            alternate(url, name, server.pid, port, key, cards_file, args)
+            return
         rss_start = rss_mb(server.pid)
         service_pids = [server.pid, *children(server.pid)]
         backends = asyncio.run(backend_pids(url, name))
@@ -594,6 +608,91 @@ def main() -> None:
     print(
         f"  server RSS MB: start {rss_start:.0f}, after closed loop {rss_after_closed:.0f}, "
         f"end {rss_end:.0f}"
+    )
+
+
+def alternate(
+    url: str, name: str, pid: int, port: int, key: str, cards: Path, args: argparse.Namespace
+) -> None:
+    """Closed-loop windows with the bench's promotions off and on in turn, in one server on
+    one database: each window's receipts/s and CPU per receipt (service + PostgreSQL), then
+    the pooled ratios. Two separate runs on a shared machine differ by more than the
+    promotions cost (a neighbour's load, the clock speed drift within minutes)."""
+
+    async def counts() -> tuple[int, int]:
+        connection = await asyncpg.connect(url)
+        try:
+            row = await connection.fetchrow(
+                "SELECT (SELECT count(*) FROM receipt) AS r, "
+                "(SELECT count(*) FROM receipt_promotion) AS p"
+            )
+            return int(row["r"]), int(row["p"])
+        finally:
+            await connection.close()
+
+    async def switch(on: bool) -> None:
+        connection = await asyncpg.connect(url)
+        try:
+            await connection.execute(
+                "UPDATE promotion SET status = $1 WHERE name LIKE 'bench %'",
+                "active" if on else "paused",
+            )
+            await connection.execute(
+                "UPDATE promotion_version SET version = version + 1 WHERE id = 1"
+            )
+        finally:
+            await connection.close()
+
+    service_pids = [pid, *children(pid)]
+    done: dict[bool, list[tuple[float, float]]] = {False: [], True: []}
+    for round_ in range(args.alternate):
+        for on in (False, True) if round_ % 2 == 0 else (True, False):
+            asyncio.run(switch(on))
+            # Every web process sees the change within its recheck (one second), and the
+            # first receipts after it load the set: a short window not counted.
+            time.sleep(1.5)
+            run_wrk(port, key, cards, 2, args.connections)
+            service_cpu = cpu_seconds(service_pids)
+            backends = asyncio.run(backend_pids(url, name))
+            database_cpu = cpu_by_pid(backends)
+            receipts, applied = asyncio.run(counts())
+            closed = run_wrk(port, key, cards, args.seconds, args.connections)
+            served = closed["rps"] * closed["seconds"]
+            after = asyncio.run(backend_pids(url, name))
+            receipts_after, applied_after = asyncio.run(counts())
+            per_receipt = (applied_after - applied) / max(1, receipts_after - receipts)
+            cpu_ms = (
+                (
+                    (cpu_seconds(service_pids) - service_cpu)
+                    + cpu_since(database_cpu, cpu_by_pid(backends + after))
+                )
+                * 1000
+                / served
+            )
+            done[on].append((closed["rps"], cpu_ms))
+            print(
+                f"  round {round_ + 1}, {args.promotions if on else 0:>4} promotions: "
+                f"{closed['rps']:5.0f} receipts/s, {cpu_ms:.2f} ms CPU a receipt "
+                f"(service + PostgreSQL), {per_receipt:.1f} applied a receipt, "
+                f"errors {closed['errors']:.0f}",
+                flush=True,
+            )
+    rate = {on: statistics.fmean(r for r, _ in rows) for on, rows in done.items()}
+    cpu = {on: statistics.fmean(c for _, c in rows) for on, rows in done.items()}
+    pairs = [on[0] / off[0] for off, on in zip(done[False], done[True], strict=True)]
+    print(
+        f"POS receipts, PostgreSQL, {args.connections} connections, {args.alternate} rounds of "
+        f"{args.seconds} s windows, {args.promotions} promotions off and on in one server"
+    )
+    print(
+        f"  rate with promotions / without: {rate[True] / rate[False]:.2f} pooled "
+        f"({rate[True]:.0f} / {rate[False]:.0f} receipts/s), rounds "
+        + ", ".join(f"{p:.2f}" for p in pairs)
+        + "  (target >= 0.9)"
+    )
+    print(
+        f"  CPU a receipt without / with:   {cpu[False] / cpu[True]:.2f} "
+        f"({cpu[False]:.2f} / {cpu[True]:.2f} ms, service + PostgreSQL)"
     )
 
 
