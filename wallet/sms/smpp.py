@@ -27,7 +27,7 @@ import logging
 import ssl
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aiosmpplib import (
     ESME,
@@ -49,6 +49,9 @@ from aiosmpplib.state import COMMAND_RESPONSE_MAP
 from wallet import observe
 from wallet import settings as settings_module
 from wallet.platform.worker import GiveUp, RetryLater
+
+if TYPE_CHECKING:
+    from prometheus_client import Histogram
 
 log = logging.getLogger("wallet.sms")
 
@@ -375,7 +378,9 @@ class SmppClient:
         return {log_id: _outcome(future) for log_id, future in futures.items()}
 
 
-def _timed_from(started: float, latency: Any) -> Callable[[asyncio.Future[SubmitSmResp]], None]:
+def _timed_from(
+    started: float, latency: Histogram
+) -> Callable[[asyncio.Future[SubmitSmResp]], None]:
     def done(_future: asyncio.Future[SubmitSmResp]) -> None:
         latency.observe(time.perf_counter() - started)
 
