@@ -95,6 +95,24 @@ def money(kopecks: int, lang: Lang = "ru") -> str:
     return f"{'−' if kopecks < 0 else ''}{text}{NBSP}₽"
 
 
+def money_both(kopecks: int) -> tuple[str, str]:
+    """``money`` in Russian and in English at once, for texts that carry both (a
+    promotion's reasons on every receipt): the digits are grouped once."""
+    roubles, rest = divmod(-kopecks if kopecks < 0 else kopecks, 100)
+    digits = str(roubles)
+    if len(digits) > 3:
+        head = len(digits) % 3 or 3
+        groups = [digits[:head]] + [digits[i : i + 3] for i in range(head, len(digits), 3)]
+        ru, en = NBSP.join(groups), ",".join(groups)
+    else:
+        ru = en = digits
+    sign = "−" if kopecks < 0 else ""
+    if rest:
+        cents = f"{rest:02d}"
+        return f"{sign}{ru},{cents}{NBSP}₽", f"{sign}{en}.{cents}{NBSP}₽"
+    return f"{sign}{ru}{NBSP}₽", f"{sign}{en}{NBSP}₽"
+
+
 def month(year: int, month_: int, lang: Lang = "ru") -> str:
     """'ноябрь 2026' / 'November 2026' (write «за {month}» around it)."""
     names = MONTHS_RU if lang == "ru" else MONTHS_EN

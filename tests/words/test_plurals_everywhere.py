@@ -94,6 +94,18 @@ def test_money_months_and_dates_read_as_people_write_them():
     assert words.date(date(2027, 1, 31)) == "31 января 2027"
 
 
+def test_money_in_both_languages_at_once_reads_as_money_in_each():
+    # Promotions' reasons format every amount in both languages on each receipt, through
+    # the faster ``money_both``: it must write exactly what ``money`` writes.
+    amounts = [0, 5, 99, 100, 5_841, 99_999, 100_000, 300_000, 343_110, 12_345_678, 10**14 + 7]
+    for kopecks in amounts + [-kopecks for kopecks in amounts]:
+        assert words.money_both(kopecks) == (words.money(kopecks), words.money(kopecks, "en"))
+    assert words.money_both(1_234_567_89) == (
+        "1\u00a0234\u00a0567,89\u00a0₽",
+        "1,234,567.89\u00a0₽",
+    )
+
+
 def _email_contexts(n: int) -> dict[str, dict[str, Any]]:
     base = {"name": "Ольга", "card_url": "https://w.example/card"}
     campaign = {

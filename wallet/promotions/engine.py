@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
+from typing import Any
 
 import msgspec
 
@@ -89,9 +90,11 @@ def spread(total: int, weights: Sequence[int]) -> list[int]:
     if total == 0 or weight_sum == 0:
         return [0] * len(weights)
     shares = [total * weight // weight_sum for weight in weights]
-    remainders = sorted(range(len(weights)), key=lambda i: (-(total * weights[i] % weight_sum), i))
-    for index in remainders[: total - sum(shares)]:
-        shares[index] += 1
+    missing = total - sum(shares)
+    if missing:  # none when the split is exact (always on a single line)
+        order = sorted(range(len(weights)), key=lambda i: (-(total * weights[i] % weight_sum), i))
+        for index in order[:missing]:
+            shares[index] += 1
     return shares
 
 
@@ -104,6 +107,14 @@ Why = Callable[[], tuple[str, str, str]]
 """Why an effect gave nothing: (code, Russian, English), formatted only when a refusal is
 reported. Best-of-group estimates evaluate effects whose refusals nobody reads, and the
 money in a refusal costs more to format than the effect costs to evaluate."""
+
+
+DiscountEffect = Callable[..., tuple[dict[int, int], Why | None]]
+"""A discount effect's evaluator: (effect, items, scope, net) -> kopecks per line, and why
+it gave nothing."""
+PointsEffect = Callable[..., tuple[dict[int, int], Why | None]]
+"""A points effect's evaluator: (promotion, effect, items, scope, net, paid, base, point
+value) -> points per line, and why it gave nothing."""
 
 
 def _why(code: str, ru: str, en: str) -> Why:
@@ -125,13 +136,17 @@ class Compiled:
     """A promotion ready to evaluate: its conditions as sets, its effects split."""
 
     __slots__ = (
+        "_money",
+        "_said",
         "brands",
         "budgeted",
         "categories",
+        "contextual",
         "coupon",
         "d",
         "discounts",
         "first_purchase",
+        "group",
         "hours",
         "id",
         "min_total",
@@ -140,6 +155,7 @@ class Compiled:
         "saved",
         "segments",
         "skus",
+        "stacking",
         "stores",
         "tiers",
         "weekdays",
@@ -188,8 +204,30 @@ class Compiled:
                 self.first_purchase = True
             elif isinstance(condition, Coupon):
                 self.coupon = True
-        self.discounts = [e for e in d.effects if kind_of(e) in DISCOUNT_KINDS]
-        self.points = [e for e in d.effects if kind_of(e) not in DISCOUNT_KINDS]
+        # A condition on who, where or when beyond the window (the window is checked inline).
+        self.contextual = bool(
+            self.weekdays is not None
+            or self.hours is not None
+            or self.stores is not None
+            or self.tiers is not None
+            or self.segments is not None
+            or self.first_purchase
+            or self.coupon
+        )
+        self.stacking = d.stacking
+        self.group = d.group
+        # Each effect with its evaluator and kind tag, looked up once here, not per receipt.
+        self.discounts: list[tuple[DiscountEffect, Any, str]] = []
+        self.points: list[tuple[PointsEffect, Any, str]] = []
+        for effect in d.effects:
+            kind = kind_of(effect)
+            if kind in DISCOUNT_KINDS:
+                self.discounts.append((_DISCOUNT_EFFECTS[kind], effect, kind))
+            else:
+                self.points.append((_POINTS_EFFECTS[kind], effect, kind))
+        # Refusals whose words do not depend on the receipt's amounts, made once (see ``said``).
+        self._said: dict[object, NotApplied] = {}
+        self._money: dict[int, tuple[str, str]] = {}
         budget = d.budget
         self.budgeted = any(
             value is not None
@@ -200,6 +238,28 @@ class Compiled:
                 budget.shopper_kopecks,
             )
         )
+
+    def said(self, key: object, why: Why) -> NotApplied:
+        """The refusal ``why`` gives, kept under ``key`` for the next receipt: the words
+        of "not this store" or "lost to promotion X" are the same on every receipt, and
+        formatting them (money, names, both languages) cost more than deciding them. Only
+        keys from a small set (a code, a tier, a rival promotion) are passed in."""
+        found = self._said.get(key)
+        if found is None:
+            code, ru, en = why()
+            found = NotApplied(
+                promotion_id=self.id, name=self.name, code=code, reason_ru=ru, reason_en=en
+            )
+            self._said[key] = found
+        return found
+
+    def money(self, kopecks: int) -> tuple[str, str]:
+        """One of the promotion's own amounts (a threshold, a minimum total) in Russian and
+        English, formatted once: only its constants are passed in, never a receipt's sums."""
+        found = self._money.get(kopecks)
+        if found is None:
+            found = self._money[kopecks] = words.money_both(kopecks)
+        return found
 
     @property
     def scoped(self) -> bool:
@@ -227,65 +287,99 @@ class Catalogue:
         )
         self.needs_first_purchase = any(c.first_purchase for c in self.promotions)
         self.budgeted = [c.id for c in self.promotions if c.budgeted]
-        # Where each promotion sits in the order, and which ones a line can touch: a receipt
+        # Which promotions a line can touch, with each one's place in the order: a receipt
         # looks at the promotions its lines name plus the ones for every line, not all.
-        self._rank = {c.id: n for n, c in enumerate(self.promotions)}
-        self._everywhere = [c for c in self.promotions if not c.scoped]
-        self._by_key: dict[tuple[str, str], list[Compiled]] = {}
-        for c in self.promotions:
+        self._everywhere = [(n, c) for n, c in enumerate(self.promotions) if not c.scoped]
+        self._by_category: dict[str, list[tuple[int, Compiled]]] = {}
+        self._by_sku: dict[str, list[tuple[int, Compiled]]] = {}
+        self._by_brand: dict[str, list[tuple[int, Compiled]]] = {}
+        for n, c in enumerate(self.promotions):
             if c.scoped:
-                for field, values in (("c", c.categories or ()), ("s", c.skus), ("b", c.brands)):
+                for table, values in (
+                    (self._by_category, c.categories or ()),
+                    (self._by_sku, c.skus),
+                    (self._by_brand, c.brands),
+                ):
                     for value in values:
-                        self._by_key.setdefault((field, value), []).append(c)
+                        table.setdefault(value, []).append((n, c))
 
-    def candidates(self, items: Sequence[Item]) -> list[Compiled]:
-        """The promotions that could touch these lines, in evaluation order."""
-        found = {c.id: c for c in self._everywhere}
-        by_key = self._by_key
-        for item in items:
-            for key in (("c", item.category), ("s", item.sku), ("b", item.brand or "")):
-                for c in by_key.get(key, ()):
-                    found[c.id] = c
-        rank = self._rank
-        return sorted(found.values(), key=lambda c: rank[c.id])
+    def candidates(self, items: Sequence[Item]) -> list[tuple[Compiled, list[int]]]:
+        """The promotions that could touch these lines, in evaluation order, each with the
+        lines it names (every line, for a promotion not limited to some lines)."""
+        found: dict[int, tuple[Compiled, list[int]]] = {}
+        by_category, by_sku, by_brand = self._by_category, self._by_sku, self._by_brand
+        for i, item in enumerate(items):
+            for table, value in (
+                (by_category, item.category),
+                (by_sku, item.sku),
+                (by_brand, item.brand),
+            ):
+                if value is None:
+                    continue
+                for n, c in table.get(value, ()):
+                    entry = found.get(n)
+                    if entry is None:
+                        found[n] = (c, [i])
+                    elif entry[1][-1] != i:  # the line named twice (its category and SKU)
+                        entry[1].append(i)
+        if self._everywhere:
+            every = list(range(len(items)))
+            for n, c in self._everywhere:
+                found[n] = (c, every)
+        return [found[n] for n in sorted(found)]
 
 
 def _no(c: Compiled, code: str, ru: str, en: str) -> NotApplied:
     return NotApplied(promotion_id=c.id, name=c.name, code=code, reason_ru=ru, reason_en=en)
 
 
+_NOT_STARTED = _why("not_started", "акция ещё не началась", "the promotion has not started")
+_ENDED = _why("ended", "акция закончилась", "the promotion has ended")
+_WRONG_WEEKDAY = _why("wrong_weekday", "не в этот день недели", "not on this weekday")
+_NOT_THIS_STORE = _why("not_this_store", "не в этом магазине", "not this store")
+_NOT_IN_SEGMENT = _why(
+    "not_in_segment", "покупатель не в группе акции", "shopper not in its segments"
+)
+_NOT_FIRST = _why("not_first_purchase", "только на первую покупку", "first purchase only")
+_NO_COUPON = _why("no_coupon", "нет купона", "not applicable: no coupon")
+_BUDGET_EXHAUSTED = _why("budget_exhausted", "бюджет акции исчерпан", "budget exhausted")
+_NO_LINES = _why(
+    "no_matching_lines", "в чеке нет товаров акции", "no line of the promotion on the receipt"
+)
+
+
 def _context_refusal(c: Compiled, shopper: Shopper) -> NotApplied | None:
     if c.window is not None:
         if shopper.at < c.window[0]:
-            return _no(c, "not_started", "акция ещё не началась", "the promotion has not started")
+            return c.said("not_started", _NOT_STARTED)
         if shopper.at >= c.window[1]:
-            return _no(c, "ended", "акция закончилась", "the promotion has ended")
+            return c.said("ended", _ENDED)
     if c.weekdays is not None and shopper.local.isoweekday() not in c.weekdays:
-        return _no(c, "wrong_weekday", "не в этот день недели", "not on this weekday")
+        return c.said("wrong_weekday", _WRONG_WEEKDAY)
     if c.hours is not None and not c.hours[0] <= shopper.local.hour < c.hours[1]:
-        return _no(
-            c,
+        start, end = c.hours
+        return c.said(
             "wrong_hours",
-            f"только с {c.hours[0]}:00 до {c.hours[1]}:00",
-            f"only from {c.hours[0]}:00 to {c.hours[1]}:00",
+            lambda: (
+                "wrong_hours",
+                f"только с {start}:00 до {end}:00",
+                f"only from {start}:00 to {end}:00",
+            ),
         )
     if c.stores is not None and shopper.store_code not in c.stores:
-        return _no(c, "not_this_store", "не в этом магазине", "not this store")
+        return c.said("not_this_store", _NOT_THIS_STORE)
     if c.tiers is not None and shopper.tier not in c.tiers:
-        return _no(
-            c,
-            "tier_not_eligible",
-            f"не для уровня «{shopper.tier}»",
-            f"not for tier {shopper.tier!r}",
+        tier = shopper.tier
+        return c.said(
+            ("tier", tier),
+            lambda: ("tier_not_eligible", f"не для уровня «{tier}»", f"not for tier {tier!r}"),
         )
     if c.segments is not None and not c.segments & shopper.segments:
-        return _no(
-            c, "not_in_segment", "покупатель не в группе акции", "shopper not in its segments"
-        )
+        return c.said("not_in_segment", _NOT_IN_SEGMENT)
     if c.first_purchase and not shopper.first_purchase:
-        return _no(c, "not_first_purchase", "только на первую покупку", "first purchase only")
+        return c.said("not_first_purchase", _NOT_FIRST)
     if c.coupon and str(c.id) not in shopper.coupons:
-        return _no(c, "no_coupon", "нет купона", "not applicable: no coupon")
+        return c.said("no_coupon", _NO_COUPON)
     return None
 
 
@@ -316,39 +410,48 @@ def _free_units(runs: list[tuple[int, int, int]], free: int) -> dict[int, int]:
     return taken
 
 
-def _discount_effect(
-    effect: object, items: Sequence[Item], scope: Sequence[int], net: Sequence[int]
+def _percent_off(
+    effect: PercentOff, items: Sequence[Item], scope: Sequence[int], net: Sequence[int]
 ) -> tuple[dict[int, int], Why | None]:
-    if isinstance(effect, PercentOff):
-        return {i: net[i] * effect.percent_bp // FULL for i in scope}, None
-    if isinstance(effect, AmountOff):
-        return {i: min(net[i], effect.kopecks * units(items[i])) for i in scope}, None
-    if isinstance(effect, NForM):
-        runs = _unit_runs(items, scope, net)
-        total = sum(run[2] for run in runs)
-        free = total // effect.take * (effect.take - effect.pay)
-        if not free:
-            take = effect.take
-            return {}, lambda: (
-                "not_enough_items",
-                f"нужно {take} шт., в чеке {total}",
-                f"needs {take} units, the receipt has {total}",
-            )
-        return _free_units(runs, free), None
-    if isinstance(effect, CheapestFree):
-        runs = _unit_runs(items, scope, net)
-        total = sum(run[2] for run in runs)
-        if total < effect.min_units:
-            least = effect.min_units
-            return {}, lambda: (
-                "not_enough_items",
-                f"нужно {least} шт., в чеке {total}",
-                f"needs {least} units, the receipt has {total}",
-            )
-        return _free_units(runs, 1), None
-    if isinstance(effect, SetDeal):
-        return _set_deal(effect, items, scope, net)
-    raise AssertionError(f"not a discount effect: {effect!r}")
+    percent = effect.percent_bp
+    return {i: net[i] * percent // FULL for i in scope}, None
+
+
+def _amount_off(
+    effect: AmountOff, items: Sequence[Item], scope: Sequence[int], net: Sequence[int]
+) -> tuple[dict[int, int], Why | None]:
+    return {i: min(net[i], effect.kopecks * units(items[i])) for i in scope}, None
+
+
+def _n_for_m(
+    effect: NForM, items: Sequence[Item], scope: Sequence[int], net: Sequence[int]
+) -> tuple[dict[int, int], Why | None]:
+    runs = _unit_runs(items, scope, net)
+    total = sum(run[2] for run in runs)
+    free = total // effect.take * (effect.take - effect.pay)
+    if not free:
+        take = effect.take
+        return {}, lambda: (
+            "not_enough_items",
+            f"нужно {take} шт., в чеке {total}",
+            f"needs {take} units, the receipt has {total}",
+        )
+    return _free_units(runs, free), None
+
+
+def _cheapest_free(
+    effect: CheapestFree, items: Sequence[Item], scope: Sequence[int], net: Sequence[int]
+) -> tuple[dict[int, int], Why | None]:
+    runs = _unit_runs(items, scope, net)
+    total = sum(run[2] for run in runs)
+    if total < effect.min_units:
+        least = effect.min_units
+        return {}, lambda: (
+            "not_enough_items",
+            f"нужно {least} шт., в чеке {total}",
+            f"needs {least} units, the receipt has {total}",
+        )
+    return _free_units(runs, 1), None
 
 
 def _set_deal(
@@ -399,37 +502,42 @@ class Discounted(msgspec.Struct):
 
 
 def _scope(
-    c: Compiled, items: Sequence[Item], excluded: frozenset[str]
+    c: Compiled, items: Sequence[Item], matching: list[int], excluded: frozenset[str]
 ) -> tuple[list[int], NotApplied | None]:
-    matching = [i for i, item in enumerate(items) if c.in_scope(item)]
-    scope = [i for i in matching if items[i].category not in excluded]
+    """The lines the promotion may touch: those it names, less the excluded categories."""
+    scope = [i for i in matching if items[i].category not in excluded] if excluded else matching
     if scope:
         return scope, None
     if matching:
         what = ", ".join(sorted({items[i].category for i in matching}))
-        return [], _no(
-            c, "excluded_category", f"исключённая категория: {what}", f"excluded category: {what}"
+        return [], c.said(
+            ("excluded", what),
+            lambda: (
+                "excluded_category",
+                f"исключённая категория: {what}",
+                f"excluded category: {what}",
+            ),
         )
-    return [], _no(
-        c,
-        "no_matching_lines",
-        "в чеке нет товаров акции",
-        "no line of the promotion on the receipt",
-    )
+    return [], c.said("no_matching_lines", _NO_LINES)
+
+
+def _base_points(items: Sequence[Item], net: Sequence[int], shopper: Shopper, pv: int) -> list[int]:
+    """Each line's tier points at its price, for the estimates (paid = price)."""
+    rate = shopper.tier_rate_bp
+    return [amount * rate // (FULL * pv) for amount in net]
 
 
 def _estimate(
-    c: Compiled, items: Sequence[Item], scope: list[int], net: list[int], shopper: Shopper, pv: int
+    c: Compiled, items: Sequence[Item], scope: list[int], net: list[int], base: list[int], pv: int
 ) -> int:
     """What the promotion is worth to the shopper on this receipt, in kopecks (to pick the
     best of a group): its discounts plus its points at their value, paid = price."""
     value = 0
-    for effect in c.discounts:
-        found, _ = _discount_effect(effect, items, scope, net)
+    for evaluate, effect, _ in c.discounts:
+        found, _ = evaluate(effect, items, scope, net)
         value += sum(found.values())
-    base = [net[i] * shopper.tier_rate_bp // (FULL * pv) for i in range(len(items))]
-    for effect in c.points:
-        found, _ = _points_effect(effect, items, scope, net, net, base, pv)
+    for evaluate_points, effect, _ in c.points:
+        found, _ = evaluate_points(c, effect, items, scope, net, net, base, pv)
         value += sum(found.values()) * pv
     return value
 
@@ -454,27 +562,43 @@ def discount(
     eligible: list[tuple[Compiled, list[int]]] = []
     # A promotion for lines the receipt does not have is not considered at all: the till's
     # explanation lists what could have applied, not the chain's whole week.
-    for c in catalogue.candidates(items):
-        refusal = _context_refusal(c, shopper) if check_context else None
+    at = shopper.at
+    # Most receipts have no line in an excluded category: then a promotion's lines are
+    # the ones it names, with nothing to take out.
+    clean = not any(item.category in excluded for item in items)
+    for c, matching in catalogue.candidates(items):
+        refusal = None
+        if check_context:
+            window = c.window
+            if c.contextual or (window is not None and not window[0] <= at < window[1]):
+                refusal = _context_refusal(c, shopper)
         if refusal is None:
-            scope, refusal = _scope(c, items, excluded)
+            if clean and matching:
+                scope = matching
+            else:
+                scope, refusal = _scope(c, items, matching, excluded)
         if refusal is None and total < c.min_total:
+            (least_ru, least_en), (total_ru, total_en) = (
+                c.money(c.min_total),
+                words.money_both(total),
+            )
             refusal = _no(
                 c,
                 "min_total_not_reached",
-                f"минимальная сумма {rub(c.min_total, 'ru')} не набрана: {rub(total, 'ru')}",
-                f"minimum total {rub(c.min_total)} not reached: {rub(total)}",
+                f"минимальная сумма {least_ru} не набрана: {total_ru}",
+                f"minimum total {least_en} not reached: {total_en}",
             )
-        if refusal is None:
+        if refusal is None and left:
             spent = left.get(c.id)
             if spent is not None and (spent.points == 0 or spent.kopecks == 0):
-                refusal = _no(c, "budget_exhausted", "бюджет акции исчерпан", "budget exhausted")
+                refusal = c.said("budget_exhausted", _BUDGET_EXHAUSTED)
         if refusal is not None:
             not_applied.append(refusal)
         else:
             eligible.append((c, scope))
 
-    winners = _stack(eligible, items, shopper, pv, not_applied)
+    contested = len(eligible) > 1 and any(c.stacking != "stackable" for c, _ in eligible)
+    winners = _stack(eligible, items, shopper, pv, not_applied) if contested else eligible
 
     net = [item.amount for item in items]
     discounts: list[list[LineDiscount]] = [[] for _ in items]
@@ -483,21 +607,19 @@ def discount(
     for c, scope in winners:
         given = 0
         reason: Why | None = None
-        for effect in c.discounts:
-            found, why = _discount_effect(effect, items, scope, net)
+        d = c.d
+        for evaluate, effect, kind in c.discounts:
+            found, why = evaluate(effect, items, scope, net)
             reason = reason or why
             lines = [i for i in found if found[i] > 0]
-            amounts = [
-                min(found[i], net[i], items[i].amount * c.d.max_line_discount_share_bp // FULL)
-                for i in lines
-            ]
-            cap = total * c.d.max_receipt_discount_share_bp // FULL - given
+            line_share = d.max_line_discount_share_bp
+            amounts = [min(found[i], net[i], items[i].amount * line_share // FULL) for i in lines]
+            cap = total * d.max_receipt_discount_share_bp // FULL - given
             budget = left.get(c.id)
             if budget is not None and budget.kopecks is not None:
                 cap = min(cap, budget.kopecks - given)
             if sum(amounts) > cap:
                 amounts = spread(max(cap, 0), amounts)
-            kind = kind_of(effect)
             for i, kopecks in zip(lines, amounts, strict=True):
                 if kopecks:
                     discounts[i].append(LineDiscount(promotion_id=c.id, kind=kind, kopecks=kopecks))
@@ -511,9 +633,9 @@ def discount(
             )
             not_applied.append(_no(c, code, ru, en))
             continue
-        if c.d.max_points_share_bp is not None:
+        if d.max_points_share_bp is not None:
             for i in scope:
-                share[i] = min(share[i], c.d.max_points_share_bp)
+                share[i] = min(share[i], d.max_points_share_bp)
         chosen.append(Chosen(id=c.id, scope=scope, discount=given))
     return Discounted(
         discounts=discounts, net=net, points_share_bp=share, chosen=chosen, not_applied=not_applied
@@ -532,51 +654,59 @@ def _stack(
     promotions applies, beside every ``stackable`` one."""
     groups: dict[str, list[tuple[Compiled, list[int]]]] = {}
     for entry in eligible:
-        groups.setdefault(entry[0].d.group, []).append(entry)
+        groups.setdefault(entry[0].group, []).append(entry)
     losers: set[int] = set()
     amounts = [item.amount for item in items]
+    base: list[int] | None = None
     for group, members in groups.items():
-        contested = [m for m in members if m[0].d.stacking != "stackable"]
-        if not contested:
+        exclusives = [m for m in members if m[0].stacking == "exclusive"]
+        best = [m for m in members if m[0].stacking == "best"]
+        if not exclusives and len(best) < 2:
             continue
-        label = f"«{group}»" if group else "по умолчанию"
-        label_en = repr(group) if group else "(default)"
+        if base is None:
+            base = _base_points(items, amounts, shopper, pv)
         winner = None
-        exclusives = [m for m in members if m[0].d.stacking == "exclusive"]
         for c, scope in exclusives:
-            if _estimate(c, items, scope, amounts, shopper, pv) > 0:
+            if _estimate(c, items, scope, amounts, base, pv) > 0:
                 winner = c
                 break
         if winner is not None:
             for c, _ in members:
                 if c is not winner:
                     losers.add(c.id)
-                    not_applied.append(
-                        _no(
-                            c,
-                            "lost_to_exclusive",
-                            f"уступила акции «{winner.name}» (#{winner.id}), исключительной в группе {label}",
-                            f"lost to promotion {winner.name!r} (#{winner.id}) in exclusive group {label_en}",
-                        )
-                    )
+                    not_applied.append(c.said(("lost_to", winner.id), _lost(winner, group, True)))
             continue
-        best = [m for m in members if m[0].d.stacking == "best"]
         if len(best) < 2:
             continue
-        values = [(_estimate(c, items, scope, amounts, shopper, pv), c) for c, scope in best]
+        values = [(_estimate(c, items, scope, amounts, base, pv), c) for c, scope in best]
         top = max(values, key=lambda v: v[0])[1]  # the first of equal values: by priority
         for _, c in values:
             if c is not top:
                 losers.add(c.id)
-                not_applied.append(
-                    _no(
-                        c,
-                        "lost_to_better",
-                        f"выгоднее акция «{top.name}» (#{top.id}) в группе {label}",
-                        f"lost to promotion {top.name!r} (#{top.id}), better for the shopper in group {label_en}",
-                    )
-                )
-    return [entry for entry in eligible if entry[0].id not in losers]
+                not_applied.append(c.said(("lost_to", top.id), _lost(top, group, False)))
+    return [entry for entry in eligible if entry[0].id not in losers] if losers else eligible
+
+
+def _lost(winner: Compiled, group: str, exclusive: bool) -> Why:
+    """Why a promotion gave way to ``winner`` in ``group`` (formatted only the first time:
+    ``Compiled.said`` keeps it)."""
+
+    def why() -> tuple[str, str, str]:
+        label = f"«{group}»" if group else "по умолчанию"
+        label_en = repr(group) if group else "(default)"
+        if exclusive:
+            return (
+                "lost_to_exclusive",
+                f"уступила акции «{winner.name}» (#{winner.id}), исключительной в группе {label}",
+                f"lost to promotion {winner.name!r} (#{winner.id}) in exclusive group {label_en}",
+            )
+        return (
+            "lost_to_better",
+            f"выгоднее акция «{winner.name}» (#{winner.id}) в группе {label}",
+            f"lost to promotion {winner.name!r} (#{winner.id}), better for the shopper in group {label_en}",
+        )
+
+    return why
 
 
 # ---- points effects ---------------------------------------------------------------------
@@ -589,8 +719,9 @@ def _spread_over(points: int, scope: Sequence[int], weights: Sequence[int]) -> d
     return dict(zip(scope, spread(points, parts), strict=True))
 
 
-def _points_effect(
-    effect: object,
+def _multiplier(
+    c: Compiled,
+    effect: Multiplier,
     items: Sequence[Item],
     scope: Sequence[int],
     net: Sequence[int],
@@ -598,40 +729,122 @@ def _points_effect(
     base: Sequence[int],
     pv: int,
 ) -> tuple[dict[int, int], Why | None]:
-    if isinstance(effect, Multiplier):
-        return {i: base[i] * (effect.times - 1) for i in scope}, None
-    if isinstance(effect, Rate):
-        return {i: max(0, paid[i] * effect.rate_bp // (FULL * pv) - base[i]) for i in scope}, None
-    if isinstance(effect, ReceiptBonus):
-        return _spread_over(effect.points, scope, paid), None
-    if isinstance(effect, PerAmount):
-        paid_sum = sum(paid[i] for i in scope)
-        points = paid_sum // effect.per_kopecks * effect.points
-        if not points:
-            per = effect.per_kopecks
-            return {}, lambda: (
+    more = effect.times - 1
+    return {i: base[i] * more for i in scope}, None
+
+
+def _rate(
+    c: Compiled,
+    effect: Rate,
+    items: Sequence[Item],
+    scope: Sequence[int],
+    net: Sequence[int],
+    paid: Sequence[int],
+    base: Sequence[int],
+    pv: int,
+) -> tuple[dict[int, int], Why | None]:
+    rate, per = effect.rate_bp, FULL * pv
+    return {i: max(0, paid[i] * rate // per - base[i]) for i in scope}, None
+
+
+def _receipt_bonus(
+    c: Compiled,
+    effect: ReceiptBonus,
+    items: Sequence[Item],
+    scope: Sequence[int],
+    net: Sequence[int],
+    paid: Sequence[int],
+    base: Sequence[int],
+    pv: int,
+) -> tuple[dict[int, int], Why | None]:
+    return _spread_over(effect.points, scope, paid), None
+
+
+def _per_amount(
+    c: Compiled,
+    effect: PerAmount,
+    items: Sequence[Item],
+    scope: Sequence[int],
+    net: Sequence[int],
+    paid: Sequence[int],
+    base: Sequence[int],
+    pv: int,
+) -> tuple[dict[int, int], Why | None]:
+    paid_sum = sum(paid[i] for i in scope)
+    points = paid_sum // effect.per_kopecks * effect.points
+    if not points:
+        per_ru, per_en = c.money(effect.per_kopecks)
+
+        def why() -> tuple[str, str, str]:
+            paid_ru, paid_en = words.money_both(paid_sum)
+            return (
                 "threshold_not_reached",
-                f"нужно оплатить от {rub(per, 'ru')}: {rub(paid_sum, 'ru')}",
-                f"needs {rub(per)} paid: {rub(paid_sum)}",
+                f"нужно оплатить от {per_ru}: {paid_ru}",
+                f"needs {per_en} paid: {paid_en}",
             )
-        return _spread_over(points, scope, paid), None
-    if isinstance(effect, SkuBonus):
-        found = {i: effect.points * units(items[i]) for i in scope if items[i].sku == effect.sku}
-        if not found:
-            sku = effect.sku
-            return {}, _why("no_matching_lines", f"нет товара {sku}", f"no {sku} on the receipt")
-        return found, None
-    if isinstance(effect, ThresholdGift):
-        net_sum = sum(net[i] for i in scope)
-        if net_sum < effect.threshold_kopecks:
-            threshold = effect.threshold_kopecks
-            return {}, lambda: (
+
+        return {}, why
+    return _spread_over(points, scope, paid), None
+
+
+def _sku_bonus(
+    c: Compiled,
+    effect: SkuBonus,
+    items: Sequence[Item],
+    scope: Sequence[int],
+    net: Sequence[int],
+    paid: Sequence[int],
+    base: Sequence[int],
+    pv: int,
+) -> tuple[dict[int, int], Why | None]:
+    found = {i: effect.points * units(items[i]) for i in scope if items[i].sku == effect.sku}
+    if not found:
+        sku = effect.sku
+        return {}, _why("no_matching_lines", f"нет товара {sku}", f"no {sku} on the receipt")
+    return found, None
+
+
+def _threshold_gift(
+    c: Compiled,
+    effect: ThresholdGift,
+    items: Sequence[Item],
+    scope: Sequence[int],
+    net: Sequence[int],
+    paid: Sequence[int],
+    base: Sequence[int],
+    pv: int,
+) -> tuple[dict[int, int], Why | None]:
+    net_sum = sum(net[i] for i in scope)
+    if net_sum < effect.threshold_kopecks:
+        threshold_ru, threshold_en = c.money(effect.threshold_kopecks)
+
+        def why() -> tuple[str, str, str]:
+            net_ru, net_en = words.money_both(net_sum)
+            return (
                 "threshold_not_reached",
-                f"порог {rub(threshold, 'ru')} не достигнут: {rub(net_sum, 'ru')}",
-                f"threshold {rub(threshold)} not reached: {rub(net_sum)}",
+                f"порог {threshold_ru} не достигнут: {net_ru}",
+                f"threshold {threshold_en} not reached: {net_en}",
             )
-        return _spread_over(effect.points, scope, net), None
-    raise AssertionError(f"not a points effect: {effect!r}")
+
+        return {}, why
+    return _spread_over(effect.points, scope, net), None
+
+
+_DISCOUNT_EFFECTS: dict[str, DiscountEffect] = {
+    "percent_off": _percent_off,
+    "amount_off": _amount_off,
+    "n_for_m": _n_for_m,
+    "cheapest_free": _cheapest_free,
+    "set": _set_deal,
+}
+_POINTS_EFFECTS: dict[str, PointsEffect] = {
+    "multiplier": _multiplier,
+    "rate": _rate,
+    "receipt_bonus": _receipt_bonus,
+    "per_amount": _per_amount,
+    "sku_bonus": _sku_bonus,
+    "threshold_gift": _threshold_gift,
+}
 
 
 class Awarded(msgspec.Struct):
@@ -661,6 +874,11 @@ def award(
     not_applied = list(discounted.not_applied)
     for chosen in discounted.chosen:
         c = catalogue.by_id[chosen.id]
+        if not c.points:  # chosen for its discount, which is more than 0
+            applied.append(
+                Applied(promotion_id=c.id, name=c.name, discount_kopecks=chosen.discount, points=0)
+            )
+            continue
         given = 0
         reason: Why | None = None
         budget = left.get(c.id)
@@ -671,14 +889,13 @@ def award(
             if budget.kopecks is not None:
                 by_money = max(0, budget.kopecks - chosen.discount) // pv
                 cap = by_money if cap is None else min(cap, by_money)
-        for effect in c.points:
-            found, why = _points_effect(effect, items, chosen.scope, discounted.net, paid, base, pv)
+        for evaluate, effect, kind in c.points:
+            found, why = evaluate(c, effect, items, chosen.scope, discounted.net, paid, base, pv)
             reason = reason or why
             lines = [i for i in found if found[i] > 0]
             amounts = [found[i] for i in lines]
             if cap is not None and sum(amounts) > cap - given:
                 amounts = spread(max(cap - given, 0), amounts)
-            kind = kind_of(effect)
             for i, value in zip(lines, amounts, strict=True):
                 if value:
                     points[i].append(LinePoints(promotion_id=c.id, kind=kind, points=value))
@@ -686,7 +903,7 @@ def award(
                     given += value
         if not given and not chosen.discount:
             if c.points and cap == 0:
-                reason = _why("budget_exhausted", "бюджет акции исчерпан", "budget exhausted")
+                reason = _BUDGET_EXHAUSTED
             code, ru, en = (
                 reason()
                 if reason
