@@ -661,24 +661,21 @@ def alternate(
             after = asyncio.run(backend_pids(url, name))
             receipts_after, applied_after = asyncio.run(counts())
             per_receipt = (applied_after - applied) / max(1, receipts_after - receipts)
-            cpu_ms = (
-                (
-                    (cpu_seconds(service_pids) - service_cpu)
-                    + cpu_since(database_cpu, cpu_by_pid(backends + after))
-                )
-                * 1000
-                / served
-            )
-            done[on].append((closed["rps"], cpu_ms))
+            service_ms = (cpu_seconds(service_pids) - service_cpu) * 1000 / served
+            database_ms = cpu_since(database_cpu, cpu_by_pid(backends + after)) * 1000 / served
+            cpu_ms = service_ms + database_ms
+            done[on].append((closed["rps"], cpu_ms, service_ms, database_ms))
             print(
                 f"  round {round_ + 1}, {args.promotions if on else 0:>4} promotions: "
                 f"{closed['rps']:5.0f} receipts/s, {cpu_ms:.2f} ms CPU a receipt "
-                f"(service + PostgreSQL), {per_receipt:.1f} applied a receipt, "
-                f"errors {closed['errors']:.0f}",
+                f"({service_ms:.2f} service + {database_ms:.2f} PostgreSQL), "
+                f"{per_receipt:.1f} applied a receipt, errors {closed['errors']:.0f}",
                 flush=True,
             )
-    rate = {on: statistics.fmean(r for r, _ in rows) for on, rows in done.items()}
-    cpu = {on: statistics.fmean(c for _, c in rows) for on, rows in done.items()}
+    rate = {on: statistics.fmean(row[0] for row in rows) for on, rows in done.items()}
+    cpu = {on: statistics.fmean(row[1] for row in rows) for on, rows in done.items()}
+    service = {on: statistics.fmean(row[2] for row in rows) for on, rows in done.items()}
+    database = {on: statistics.fmean(row[3] for row in rows) for on, rows in done.items()}
     pairs = [on[0] / off[0] for off, on in zip(done[False], done[True], strict=True)]
     print(
         f"POS receipts, PostgreSQL, {args.connections} connections, {args.alternate} rounds of "
@@ -693,6 +690,10 @@ def alternate(
     print(
         f"  CPU a receipt without / with:   {cpu[False] / cpu[True]:.2f} "
         f"({cpu[False]:.2f} / {cpu[True]:.2f} ms, service + PostgreSQL)"
+    )
+    print(
+        f"  of which service:               {service[False]:.2f} / {service[True]:.2f} ms, "
+        f"PostgreSQL {database[False]:.2f} / {database[True]:.2f} ms"
     )
 
 
