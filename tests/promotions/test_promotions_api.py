@@ -8,7 +8,7 @@ from datetime import timedelta
 from typing import Any
 
 from tests.support.shop import Shop, bearer, iso, line
-from wallet import clock
+from wallet import clock, db
 
 PATH = "/api/v1/admin/promotions"
 
@@ -158,6 +158,57 @@ async def test_a_set_that_breaks_on_a_partial_return_takes_the_set_discount_back
         headers=bearer(shop.pos_key),
     )
     assert rest.json()["refund_money_kopecks"] == 10_000  # 75 + 25 ₽ paid in all
+
+
+async def test_a_return_reprices_with_the_promotions_definition_or_the_copy_an_older_receipt_kept(
+    client,
+):
+    # A receipt no longer copies each promotion's definition (a definition never changes):
+    # a return reads it from the promotion. Rows written before kept a copy, and a return
+    # of such a receipt still prices with that copy.
+    shop = await Shop.open(client)
+    await seed(shop, line(100, "snacks", "CHIPS"))
+    deal = await promo(
+        shop,
+        {"name": "1+1 на чипсы", "effects": [{"kind": "n_for_m", "take": 2, "pay": 1}]},
+    )
+    anna = await shop.enrol()
+    for receipt_id in ("R1", "R2"):
+        sold = await shop.receipt(
+            anna.card,
+            receipt_id,
+            [line(10_000, "snacks", "CHIPS"), line(10_000, "snacks", "CHIPS")],
+        )
+        assert sold["discount_kopecks"] == 10_000
+    rows = await db.fetch(
+        "SELECT definition FROM receipt_promotion WHERE promotion_id = $1", deal["id"]
+    )
+    assert [row["definition"] for row in rows] == [None, None]
+    # R2 as an older receipt saved it: its copy said "2 for 1" too, with another name of
+    # the effect's numbers (3 for 2 would not apply to what is kept either way).
+    await db.fetch(
+        "UPDATE receipt_promotion SET definition = $1 WHERE id = "
+        "(SELECT MAX(id) FROM receipt_promotion WHERE promotion_id = $2)",
+        '{"conditions":[],"effects":[{"kind":"percent_off","percent_bp":5000}]}',
+        deal["id"],
+    )
+    for receipt_id, kept_discount in (("R1", 0), ("R2", 5_000)):
+        reply = await client.post(
+            f"/api/v1/pos/receipts/{receipt_id}/returns",
+            json={
+                "return_id": f"RET-{receipt_id}",
+                "occurred_at": iso(clock.now()),
+                "lines": [{"line": 2}],
+            },
+            headers=bearer(shop.pos_key),
+        )
+        assert reply.status_code == 201, reply.text
+        # 1+1 (from the promotion) breaks with one pack kept: the 100 ₽ off comes back out
+        # of the refund. Half off (the older copy) still holds on the pack kept: 50 ₽ of
+        # the 100 ₽ off stay with it.
+        assert reply.json()["promotions"] == [
+            {"promotion_id": deal["id"], "discount_kopecks": 10_000 - kept_discount, "points": 0}
+        ], receipt_id
 
 
 async def test_a_budget_of_10000_points_is_not_exceeded_under_50_concurrent_receipts(client):

@@ -152,7 +152,6 @@ class Compiled:
         "min_total",
         "name",
         "points",
-        "saved",
         "segments",
         "skus",
         "stacking",
@@ -178,10 +177,6 @@ class Compiled:
         self.min_total = 0
         self.first_purchase = False
         self.coupon = False
-        # The definition as JSON text, encoded once per catalogue: every receipt a
-        # promotion applies to keeps it (a return re-prices with it), and encoding it per
-        # receipt was ten struct walks on a receipt with ten promotions.
-        self.saved = msgspec.json.encode(d).decode()
         for condition in d.conditions:
             if isinstance(condition, Window):
                 self.window = (condition.starts_at, condition.ends_at)

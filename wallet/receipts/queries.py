@@ -48,8 +48,8 @@ _LINE_COLUMNS = (
     "returned_redeemed_kopecks, returned_earned_points"
 )
 _PROMOTION_COLUMNS = (
-    "receipt, promotion_id, name, definition, discount_kopecks, points, lot_id, use_key, "
-    "returned_discount_kopecks, returned_points"
+    "receipt, promotion_id, name, discount_kopecks, points, lot_id, use_key, "
+    "returned_discount_kopecks, returned_points, definition"
 )
 
 
@@ -60,14 +60,14 @@ def write_receipt(lines: int, promotions: int, sqlite: bool) -> tuple[tuple[db.S
     The arguments: the receipt's (id, store, external id, store key, card, account, occurred,
     posted, request hash, total, paid, redeemed, earned, lot, rules, reply), then each
     line's (receipt, line no, sku, category, quantity, amount, redeemed, earned, brand,
-    discount, manual discount), then each promotion's (receipt, promotion, name, definition
-    as it was, discount, points, lot, budget use key). Built once per counts and engine.
+    discount, manual discount), then each promotion's (receipt, promotion, name, discount,
+    points, lot, budget use key). Built once per counts and engine.
 
     PostgreSQL gets one statement (the lines' key to the receipt is checked at its end, when
     the receipt is there): round trips are most of the till's time. SQLite, which has no
     INSERT inside a WITH and no round trip to save, gets the three statements."""
     receipt_width = 16
-    line_width, promotion_width = 11 * lines, 8 * promotions
+    line_width, promotion_width = 11 * lines, 7 * promotions
 
     def statements(first: tuple[int, int, int]) -> list[str]:
         made = [
@@ -78,7 +78,7 @@ def write_receipt(lines: int, promotions: int, sqlite: bool) -> tuple[tuple[db.S
         if promotions:
             made.append(
                 f"INSERT INTO receipt_promotion ({_PROMOTION_COLUMNS}) "
-                f"VALUES {db.rows(promotions, 8, first[2], ', 0, 0')}"
+                f"VALUES {db.rows(promotions, 7, first[2], ', 0, 0, NULL')}"
             )
         return made
 
@@ -94,12 +94,15 @@ def write_receipt(lines: int, promotions: int, sqlite: bool) -> tuple[tuple[db.S
 
 
 APPLIED_PROMOTIONS = db.sql(
-    "SELECT id, promotion_id, name, definition, discount_kopecks, points, "
-    "returned_discount_kopecks, returned_points, lot_id, use_key "
-    "FROM receipt_promotion WHERE receipt = $1 ORDER BY id"
+    "SELECT rp.id, rp.promotion_id, rp.name, "
+    "COALESCE(CAST(rp.definition AS TEXT), CAST(p.definition AS TEXT)) AS definition, "
+    "rp.discount_kopecks, rp.points, rp.returned_discount_kopecks, rp.returned_points, "
+    "rp.lot_id, rp.use_key FROM receipt_promotion rp "
+    "LEFT JOIN promotion p ON p.id = rp.promotion_id WHERE rp.receipt = $1 ORDER BY rp.id"
 )
 """What each promotion gave on a receipt and what returns took back, priced again by a
-return from the definition saved with it (not the promotion as it is now)."""
+return with the promotion's definition (which never changes; rows from before 2026-12-04
+carry their own copy)."""
 
 RETURN_PROMOTION = db.sql(
     "UPDATE receipt_promotion SET returned_discount_kopecks = "

@@ -445,8 +445,8 @@ async def _promotion_rows(
     at: datetime,
     rules: Rules,
 ) -> list[Any]:
-    """What each promotion gave, with its definition as it was (as ``queries.write_receipt``
-    takes them, row after row), its budget taken now."""
+    """What each promotion gave (as ``queries.write_receipt`` takes them, row after row),
+    its budget taken now."""
     values: list[Any] = []
     for applied in pricing.promotions:
         compiled = catalogue.by_id[applied.promotion_id]
@@ -464,7 +464,6 @@ async def _promotion_rows(
             receipt_pk,
             applied.promotion_id,
             applied.name,
-            compiled.saved,
             applied.discount_kopecks,
             applied.points,
             lot_id if applied.points else None,

@@ -74,8 +74,12 @@ class ReceiptReturn(Table, tablename="receipt_return"):
 
 
 class ReceiptPromotion(Table, tablename="receipt_promotion"):
-    """A promotion a receipt applied: the definition as it was (a return re-prices the
-    kept goods with it), what it gave, what returns took back, and the lot of its points."""
+    """A promotion a receipt applied: what it gave, what returns took back, and the lot of
+    its points. A return re-prices the kept goods with the promotion's definition, read
+    from ``promotion``: a definition never changes once created (there is no edit; a new
+    rule is a new promotion), so a copy per receipt was 500 bytes per promotion per
+    receipt for nothing. Rows written before migration 2026-12-04T05:00:00 keep their
+    copy in ``definition``, which a return prefers."""
 
     id = BigSerial(primary_key=True)
     # No foreign key and no index on the promotion (migration 2026-12-01T00:10:00): the
@@ -84,7 +88,7 @@ class ReceiptPromotion(Table, tablename="receipt_promotion"):
     receipt = BigInt(index=True)
     promotion_id = Integer()
     name = Varchar(length=200)
-    definition = JSON()
+    definition = JSON(null=True, default=None)
     discount_kopecks = BigInt(default=0)
     points = BigInt(default=0)
     returned_discount_kopecks = BigInt(default=0)
