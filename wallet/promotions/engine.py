@@ -14,18 +14,29 @@ never touched by any promotion.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
 import msgspec
 
 from wallet import words
+from wallet.promotions.effects import (
+    DISCOUNT_EFFECTS,
+    FULL,
+    POINTS_EFFECTS,
+    DiscountEffect,
+    Item,
+    OnReceipt,
+    PointsEffect,
+    Why,
+    kind_of,
+    spread,
+    why,
+)
 from wallet.promotions.schemas import (
     DISCOUNT_KINDS,
-    AmountOff,
     Applied,
-    CheapestFree,
     Coupon,
     Definition,
     FirstPurchase,
@@ -33,34 +44,13 @@ from wallet.promotions.schemas import (
     LinePoints,
     Lines,
     MinTotal,
-    Multiplier,
-    NForM,
     NotApplied,
-    PerAmount,
-    PercentOff,
-    Rate,
-    ReceiptBonus,
     Schedule,
     Segments,
-    SetDeal,
-    SkuBonus,
     Stores,
-    ThresholdGift,
     Tiers,
     Window,
 )
-
-FULL = 10_000
-
-
-class Item(msgspec.Struct, frozen=True):
-    """A receipt line as the engine sees it."""
-
-    sku: str
-    category: str
-    amount: int
-    quantity: float = 1
-    brand: str | None = None
 
 
 class Shopper(msgspec.Struct, frozen=True):
@@ -81,55 +71,6 @@ class Left(msgspec.Struct, frozen=True):
 
     points: int | None = None
     kopecks: int | None = None
-
-
-def spread(total: int, weights: Sequence[int]) -> list[int]:
-    """``total`` split in proportion to ``weights``, in whole units summing to ``total``
-    (largest remainder; ties go to the earlier line)."""
-    weight_sum = sum(weights)
-    if total == 0 or weight_sum == 0:
-        return [0] * len(weights)
-    shares = [total * weight // weight_sum for weight in weights]
-    missing = total - sum(shares)
-    if missing:  # none when the split is exact (always on a single line)
-        order = sorted(range(len(weights)), key=lambda i: (-(total * weights[i] % weight_sum), i))
-        for index in order[:missing]:
-            shares[index] += 1
-    return shares
-
-
-def rub(kopecks: int, lang: words.Lang = "en") -> str:
-    """Money in a reason: '1 500 ₽' in Russian, '1,500 ₽' in English (``words.money``)."""
-    return words.money(kopecks, lang)
-
-
-Why = Callable[[], tuple[str, str, str]]
-"""Why an effect gave nothing: (code, Russian, English), formatted only when a refusal is
-reported. Best-of-group estimates evaluate effects whose refusals nobody reads, and the
-money in a refusal costs more to format than the effect costs to evaluate."""
-
-
-DiscountEffect = Callable[..., tuple[dict[int, int], Why | None]]
-"""A discount effect's evaluator: (effect, items, scope, net) -> kopecks per line, and why
-it gave nothing."""
-PointsEffect = Callable[..., tuple[dict[int, int], Why | None]]
-"""A points effect's evaluator: (promotion, effect, items, scope, net, paid, base, point
-value) -> points per line, and why it gave nothing."""
-
-
-def _why(code: str, ru: str, en: str) -> Why:
-    return lambda: (code, ru, en)
-
-
-def kind_of(condition_or_effect: object) -> str:
-    """The ``kind`` tag a condition or an effect is sent with."""
-    return str(type(condition_or_effect).__struct_config__.tag)  # type: ignore[attr-defined]
-
-
-def units(item: Item) -> int:
-    """Whole units on a line; a weighed line (1.25 kg) is one unit."""
-    quantity = item.quantity
-    return int(quantity) if quantity >= 1 and quantity == int(quantity) else 1
 
 
 class Compiled:
@@ -217,9 +158,9 @@ class Compiled:
         for effect in d.effects:
             kind = kind_of(effect)
             if kind in DISCOUNT_KINDS:
-                self.discounts.append((_DISCOUNT_EFFECTS[kind], effect, kind))
+                self.discounts.append((DISCOUNT_EFFECTS[kind], effect, kind))
             else:
-                self.points.append((_POINTS_EFFECTS[kind], effect, kind))
+                self.points.append((POINTS_EFFECTS[kind], effect, kind))
         # Refusals whose words do not depend on the receipt's amounts, made once (see ``said``).
         self._said: dict[object, NotApplied] = {}
         self._money: dict[int, tuple[str, str]] = {}
@@ -328,17 +269,17 @@ def _no(c: Compiled, code: str, ru: str, en: str) -> NotApplied:
     return NotApplied(promotion_id=c.id, name=c.name, code=code, reason_ru=ru, reason_en=en)
 
 
-_NOT_STARTED = _why("not_started", "акция ещё не началась", "the promotion has not started")
-_ENDED = _why("ended", "акция закончилась", "the promotion has ended")
-_WRONG_WEEKDAY = _why("wrong_weekday", "не в этот день недели", "not on this weekday")
-_NOT_THIS_STORE = _why("not_this_store", "не в этом магазине", "not this store")
-_NOT_IN_SEGMENT = _why(
+_NOT_STARTED = why("not_started", "акция ещё не началась", "the promotion has not started")
+_ENDED = why("ended", "акция закончилась", "the promotion has ended")
+_WRONG_WEEKDAY = why("wrong_weekday", "не в этот день недели", "not on this weekday")
+_NOT_THIS_STORE = why("not_this_store", "не в этом магазине", "not this store")
+_NOT_IN_SEGMENT = why(
     "not_in_segment", "покупатель не в группе акции", "shopper not in its segments"
 )
-_NOT_FIRST = _why("not_first_purchase", "только на первую покупку", "first purchase only")
-_NO_COUPON = _why("no_coupon", "нет купона", "not applicable: no coupon")
-_BUDGET_EXHAUSTED = _why("budget_exhausted", "бюджет акции исчерпан", "budget exhausted")
-_NO_LINES = _why(
+_NOT_FIRST = why("not_first_purchase", "только на первую покупку", "first purchase only")
+_NO_COUPON = why("no_coupon", "нет купона", "not applicable: no coupon")
+_BUDGET_EXHAUSTED = why("budget_exhausted", "бюджет акции исчерпан", "budget exhausted")
+_NO_LINES = why(
     "no_matching_lines", "в чеке нет товаров акции", "no line of the promotion on the receipt"
 )
 
@@ -378,108 +319,6 @@ def _context_refusal(c: Compiled, shopper: Shopper) -> NotApplied | None:
     return None
 
 
-# ---- discount effects: {line index: kopecks} on the current prices ---------------------
-
-
-def _unit_runs(
-    items: Sequence[Item], scope: Sequence[int], net: Sequence[int]
-) -> list[tuple[int, int, int]]:
-    """(unit price, line, units) of the scope, cheapest first."""
-    runs = []
-    for i in scope:
-        count = units(items[i])
-        runs.append((net[i] // count, i, count))
-    runs.sort()
-    return runs
-
-
-def _free_units(runs: list[tuple[int, int, int]], free: int) -> dict[int, int]:
-    taken: dict[int, int] = {}
-    for price, i, count in runs:
-        if free <= 0:
-            break
-        n = min(count, free)
-        if price:
-            taken[i] = taken.get(i, 0) + price * n
-        free -= n
-    return taken
-
-
-def _percent_off(
-    effect: PercentOff, items: Sequence[Item], scope: Sequence[int], net: Sequence[int]
-) -> tuple[dict[int, int], Why | None]:
-    percent = effect.percent_bp
-    return {i: net[i] * percent // FULL for i in scope}, None
-
-
-def _amount_off(
-    effect: AmountOff, items: Sequence[Item], scope: Sequence[int], net: Sequence[int]
-) -> tuple[dict[int, int], Why | None]:
-    return {i: min(net[i], effect.kopecks * units(items[i])) for i in scope}, None
-
-
-def _n_for_m(
-    effect: NForM, items: Sequence[Item], scope: Sequence[int], net: Sequence[int]
-) -> tuple[dict[int, int], Why | None]:
-    runs = _unit_runs(items, scope, net)
-    total = sum(run[2] for run in runs)
-    free = total // effect.take * (effect.take - effect.pay)
-    if not free:
-        take = effect.take
-        return {}, lambda: (
-            "not_enough_items",
-            f"нужно {take} шт., в чеке {total}",
-            f"needs {take} units, the receipt has {total}",
-        )
-    return _free_units(runs, free), None
-
-
-def _cheapest_free(
-    effect: CheapestFree, items: Sequence[Item], scope: Sequence[int], net: Sequence[int]
-) -> tuple[dict[int, int], Why | None]:
-    runs = _unit_runs(items, scope, net)
-    total = sum(run[2] for run in runs)
-    if total < effect.min_units:
-        least = effect.min_units
-        return {}, lambda: (
-            "not_enough_items",
-            f"нужно {least} шт., в чеке {total}",
-            f"needs {least} units, the receipt has {total}",
-        )
-    return _free_units(runs, 1), None
-
-
-def _set_deal(
-    effect: SetDeal, items: Sequence[Item], scope: Sequence[int], net: Sequence[int]
-) -> tuple[dict[int, int], Why | None]:
-    by_sku: dict[str, list[int]] = {sku: [] for sku in effect.skus}
-    for i in scope:
-        if items[i].sku in by_sku:
-            by_sku[items[i].sku].append(i)
-    counts = {sku: sum(units(items[i]) for i in lines) for sku, lines in by_sku.items()}
-    sets = min(counts.values()) if counts else 0
-    if not sets:
-        missing = ", ".join(sku for sku, n in counts.items() if n == 0)
-        return {}, _why(
-            "set_incomplete", f"набор неполный: нет {missing}", f"set incomplete: no {missing}"
-        )
-    # Each SKU's unit at its average price on the receipt.
-    unit_price = {sku: sum(net[i] for i in lines) // counts[sku] for sku, lines in by_sku.items()}
-    set_price = sum(unit_price.values())
-    if effect.price_kopecks is not None:
-        per_set = max(0, set_price - effect.price_kopecks)
-    else:
-        per_set = set_price * (effect.percent_bp or 0) // FULL
-    skus = list(by_sku)
-    per_sku = spread(per_set * sets, [unit_price[sku] * sets for sku in skus])
-    found: dict[int, int] = {}
-    for sku, part in zip(skus, per_sku, strict=True):
-        lines = by_sku[sku]
-        for i, share in zip(lines, spread(part, [net[i] for i in lines]), strict=True):
-            found[i] = found.get(i, 0) + share
-    return found, None
-
-
 class Chosen(msgspec.Struct):
     """A promotion that passed its conditions and the stacking, with its lines."""
 
@@ -516,24 +355,22 @@ def _scope(
     return [], c.said("no_matching_lines", _NO_LINES)
 
 
-def _base_points(items: Sequence[Item], net: Sequence[int], shopper: Shopper, pv: int) -> list[int]:
+def _base_points(net: Sequence[int], shopper: Shopper, pv: int) -> list[int]:
     """Each line's tier points at its price, for the estimates (paid = price)."""
     rate = shopper.tier_rate_bp
     return [amount * rate // (FULL * pv) for amount in net]
 
 
-def _estimate(
-    c: Compiled, items: Sequence[Item], scope: list[int], net: list[int], base: list[int], pv: int
-) -> int:
+def _estimate(c: Compiled, items: Sequence[Item], scope: list[int], on: OnReceipt) -> int:
     """What the promotion is worth to the shopper on this receipt, in kopecks (to pick the
     best of a group): its discounts plus its points at their value, paid = price."""
     value = 0
     for evaluate, effect, _ in c.discounts:
-        found, _ = evaluate(effect, items, scope, net)
+        found, _ = evaluate(effect, items, scope, on.net)
         value += sum(found.values())
     for evaluate_points, effect, _ in c.points:
-        found, _ = evaluate_points(c, effect, items, scope, net, net, base, pv)
-        value += sum(found.values()) * pv
+        found, _ = evaluate_points(c, effect, items, scope, on)
+        value += sum(found.values()) * on.pv
     return value
 
 
@@ -604,8 +441,8 @@ def discount(
         reason: Why | None = None
         d = c.d
         for evaluate, effect, kind in c.discounts:
-            found, why = evaluate(effect, items, scope, net)
-            reason = reason or why
+            found, why_not = evaluate(effect, items, scope, net)
+            reason = reason or why_not
             lines = [i for i in found if found[i] > 0]
             line_share = d.max_line_discount_share_bp
             amounts = [min(found[i], net[i], items[i].amount * line_share // FULL) for i in lines]
@@ -651,18 +488,18 @@ def _stack(
     for entry in eligible:
         groups.setdefault(entry[0].group, []).append(entry)
     losers: set[int] = set()
-    amounts = [item.amount for item in items]
-    base: list[int] | None = None
+    on: OnReceipt | None = None  # prices as they are, paid = price
     for group, members in groups.items():
         exclusives = [m for m in members if m[0].stacking == "exclusive"]
         best = [m for m in members if m[0].stacking == "best"]
         if not exclusives and len(best) < 2:
             continue
-        if base is None:
-            base = _base_points(items, amounts, shopper, pv)
+        if on is None:
+            amounts = [item.amount for item in items]
+            on = OnReceipt(amounts, amounts, _base_points(amounts, shopper, pv), pv)
         winner = None
         for c, scope in exclusives:
-            if _estimate(c, items, scope, amounts, base, pv) > 0:
+            if _estimate(c, items, scope, on) > 0:
                 winner = c
                 break
         if winner is not None:
@@ -673,7 +510,7 @@ def _stack(
             continue
         if len(best) < 2:
             continue
-        values = [(_estimate(c, items, scope, amounts, base, pv), c) for c, scope in best]
+        values = [(_estimate(c, items, scope, on), c) for c, scope in best]
         top = max(values, key=lambda v: v[0])[1]  # the first of equal values: by priority
         for _, c in values:
             if c is not top:
@@ -704,144 +541,6 @@ def _lost(winner: Compiled, group: str, exclusive: bool) -> Why:
     return why
 
 
-# ---- points effects ---------------------------------------------------------------------
-
-
-def _spread_over(points: int, scope: Sequence[int], weights: Sequence[int]) -> dict[int, int]:
-    parts = [weights[i] for i in scope]
-    if not any(parts):
-        parts = [1] * len(scope)
-    return dict(zip(scope, spread(points, parts), strict=True))
-
-
-def _multiplier(
-    c: Compiled,
-    effect: Multiplier,
-    items: Sequence[Item],
-    scope: Sequence[int],
-    net: Sequence[int],
-    paid: Sequence[int],
-    base: Sequence[int],
-    pv: int,
-) -> tuple[dict[int, int], Why | None]:
-    more = effect.times - 1
-    return {i: base[i] * more for i in scope}, None
-
-
-def _rate(
-    c: Compiled,
-    effect: Rate,
-    items: Sequence[Item],
-    scope: Sequence[int],
-    net: Sequence[int],
-    paid: Sequence[int],
-    base: Sequence[int],
-    pv: int,
-) -> tuple[dict[int, int], Why | None]:
-    rate, per = effect.rate_bp, FULL * pv
-    return {i: max(0, paid[i] * rate // per - base[i]) for i in scope}, None
-
-
-def _receipt_bonus(
-    c: Compiled,
-    effect: ReceiptBonus,
-    items: Sequence[Item],
-    scope: Sequence[int],
-    net: Sequence[int],
-    paid: Sequence[int],
-    base: Sequence[int],
-    pv: int,
-) -> tuple[dict[int, int], Why | None]:
-    return _spread_over(effect.points, scope, paid), None
-
-
-def _per_amount(
-    c: Compiled,
-    effect: PerAmount,
-    items: Sequence[Item],
-    scope: Sequence[int],
-    net: Sequence[int],
-    paid: Sequence[int],
-    base: Sequence[int],
-    pv: int,
-) -> tuple[dict[int, int], Why | None]:
-    paid_sum = sum(paid[i] for i in scope)
-    points = paid_sum // effect.per_kopecks * effect.points
-    if not points:
-        per_ru, per_en = c.money(effect.per_kopecks)
-
-        def why() -> tuple[str, str, str]:
-            paid_ru, paid_en = words.money_both(paid_sum)
-            return (
-                "threshold_not_reached",
-                f"нужно оплатить от {per_ru}: {paid_ru}",
-                f"needs {per_en} paid: {paid_en}",
-            )
-
-        return {}, why
-    return _spread_over(points, scope, paid), None
-
-
-def _sku_bonus(
-    c: Compiled,
-    effect: SkuBonus,
-    items: Sequence[Item],
-    scope: Sequence[int],
-    net: Sequence[int],
-    paid: Sequence[int],
-    base: Sequence[int],
-    pv: int,
-) -> tuple[dict[int, int], Why | None]:
-    found = {i: effect.points * units(items[i]) for i in scope if items[i].sku == effect.sku}
-    if not found:
-        sku = effect.sku
-        return {}, _why("no_matching_lines", f"нет товара {sku}", f"no {sku} on the receipt")
-    return found, None
-
-
-def _threshold_gift(
-    c: Compiled,
-    effect: ThresholdGift,
-    items: Sequence[Item],
-    scope: Sequence[int],
-    net: Sequence[int],
-    paid: Sequence[int],
-    base: Sequence[int],
-    pv: int,
-) -> tuple[dict[int, int], Why | None]:
-    net_sum = sum(net[i] for i in scope)
-    if net_sum < effect.threshold_kopecks:
-        threshold_ru, threshold_en = c.money(effect.threshold_kopecks)
-
-        def why() -> tuple[str, str, str]:
-            net_ru, net_en = words.money_both(net_sum)
-            return (
-                "threshold_not_reached",
-                f"порог {threshold_ru} не достигнут: {net_ru}",
-                f"threshold {threshold_en} not reached: {net_en}",
-            )
-
-        return {}, why
-    return _spread_over(effect.points, scope, net), None
-
-
-_DISCOUNT_EFFECTS: dict[str, DiscountEffect] = {
-    "percent_off": _percent_off,
-    "amount_off": _amount_off,
-    "n_for_m": _n_for_m,
-    "cheapest_free": _cheapest_free,
-    "set": _set_deal,
-}
-_POINTS_EFFECTS: dict[str, PointsEffect] = {
-    "multiplier": _multiplier,
-    "rate": _rate,
-    "receipt_bonus": _receipt_bonus,
-    "per_amount": _per_amount,
-    "sku_bonus": _sku_bonus,
-    "threshold_gift": _threshold_gift,
-}
-
-
 class Awarded(msgspec.Struct):
     points: list[list[LinePoints]]
     per_line: list[int]
@@ -863,6 +562,7 @@ def award(
     (``paid``: after discounts and points) and the tier's points (``base``), within the
     promotion's budgets."""
     pv = point_value_kopecks
+    on = OnReceipt(discounted.net, paid, base, pv)
     points: list[list[LinePoints]] = [[] for _ in items]
     per_line = [0] * len(items)
     applied: list[Applied] = []
@@ -885,8 +585,8 @@ def award(
                 by_money = max(0, budget.kopecks - chosen.discount) // pv
                 cap = by_money if cap is None else min(cap, by_money)
         for evaluate, effect, kind in c.points:
-            found, why = evaluate(c, effect, items, chosen.scope, discounted.net, paid, base, pv)
-            reason = reason or why
+            found, why_not = evaluate(c, effect, items, chosen.scope, on)
+            reason = reason or why_not
             lines = [i for i in found if found[i] > 0]
             amounts = [found[i] for i in lines]
             if cap is not None and sum(amounts) > cap - given:

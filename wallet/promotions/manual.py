@@ -7,9 +7,9 @@ import json
 
 import msgspec
 
-from wallet import db
+from wallet import db, words
 from wallet.platform import service as platform
-from wallet.promotions import engine, queries
+from wallet.promotions import effects, queries
 from wallet.promotions.schemas import ManualDiscountPolicyIn, ManualDiscountPolicyOut
 from wallet.promotions.service import ManualDiscountRefused, PromotionRefused
 
@@ -44,12 +44,12 @@ async def manual_discounts(
             raise ManualDiscountRefused(
                 f"line {number}: send either kopecks or percent_bp", {"line": number}
             )
-        off = kopecks if kopecks is not None else amount * (percent_bp or 0) // engine.FULL
-        most = amount * limit // engine.FULL
+        off = kopecks if kopecks is not None else amount * (percent_bp or 0) // effects.FULL
+        most = amount * limit // effects.FULL
         if off > most:
             raise ManualDiscountRefused(
-                f"line {number}: {engine.rub(off)} off is above this store's limit of "
-                f"{limit / 100:g}% ({engine.rub(most)})",
+                f"line {number}: {words.money(off, 'en')} off is above this store's limit of "
+                f"{limit / 100:g}% ({words.money(most, 'en')})",
                 {"line": number, "asked_kopecks": off, "max_kopecks": most, "max_share_bp": limit},
             )
         found.append(off)
