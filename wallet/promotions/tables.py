@@ -21,7 +21,11 @@ class Promotion(Table, tablename="promotion"):
 
     The budget columns are the promotion's totals and what receipts used of them: a
     receipt takes its part with one conditional UPDATE in its own transaction, so two
-    tills never spend the same remainder."""
+    tills never spend the same remainder.
+
+    ``definition`` never changes once created (there is no edit; a new rule is a new
+    promotion): a return re-prices a receipt with it, and ``receipt_promotion`` keeps no
+    copy. Letting a definition change would need revisions those rows point at."""
 
     id = Serial(primary_key=True)
     name = Varchar(length=200)
