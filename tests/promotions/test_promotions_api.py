@@ -184,8 +184,8 @@ async def test_a_return_reprices_with_the_promotions_definition_or_the_copy_an_o
         "SELECT definition FROM receipt_promotion WHERE promotion_id = $1", deal["id"]
     )
     assert [row["definition"] for row in rows] == [None, None]
-    # R2 as an older receipt saved it: its copy said "2 for 1" too, with another name of
-    # the effect's numbers (3 for 2 would not apply to what is kept either way).
+    # R2 as if written before the change, with a copy of its own: one that differs from
+    # the promotion (half off), so the return shows which definition it priced with.
     await db.fetch(
         "UPDATE receipt_promotion SET definition = $1 WHERE id = "
         "(SELECT MAX(id) FROM receipt_promotion WHERE promotion_id = $2)",
