@@ -75,17 +75,12 @@ def promotions(count: int, rng: random.Random) -> list[engine.Compiled]:
     return made
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--calls", type=int, default=5000)
-    parser.add_argument("--promotions", type=int, default=200)
-    parser.add_argument("--lines", type=int, default=50)
-    args = parser.parse_args()
-    rng = random.Random(7)
-    catalogue = engine.Catalogue(promotions(args.promotions, rng))
-    rules = Rules(
+def bench_rules(effective_from: datetime) -> Rules:
+    """The default program (5%, 7% after 15,000 ₽; no points on alcohol and tobacco) as
+    the pricing benches price with it."""
+    return Rules(
         id=1,
-        effective_from=NOW,
+        effective_from=effective_from,
         program_name="bench",
         earn_rate_bp=500,
         tiers=list(DEFAULT_RULES.tiers or []),
@@ -96,6 +91,17 @@ def main() -> None:
         pending_days=0,
         point_value_kopecks=100,
     )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--calls", type=int, default=5000)
+    parser.add_argument("--promotions", type=int, default=200)
+    parser.add_argument("--lines", type=int, default=50)
+    args = parser.parse_args()
+    rng = random.Random(7)
+    catalogue = engine.Catalogue(promotions(args.promotions, rng))
+    rules = bench_rules(NOW)
     lines = [
         LineIn(
             sku=f"SKU{rng.randrange(500)}",

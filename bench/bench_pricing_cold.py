@@ -28,6 +28,7 @@ from types import ModuleType
 from typing import Any
 
 import msgspec
+from bench_pricing import bench_rules
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -37,8 +38,6 @@ from wallet.promotions import schemas as s
 from wallet.promotions.schemas import Stacking
 from wallet.receipts import pricing
 from wallet.receipts.schemas import LineIn
-from wallet.rules.schemas import Rules
-from wallet.rules.service import DEFAULT_RULES
 
 NOW = datetime(2026, 12, 1, 10, tzinfo=UTC)
 STACKING: list[Stacking] = ["stackable", "stackable", "best", "exclusive"]
@@ -100,19 +99,7 @@ def main() -> None:
     parser.add_argument("--against", metavar="REV", help="also price with this revision's engine")
     args = parser.parse_args()
 
-    rules = Rules(
-        id=1,
-        effective_from=NOW,
-        program_name="bench",
-        earn_rate_bp=500,
-        tiers=list(DEFAULT_RULES.tiers or []),
-        no_earn_categories=["alcohol", "tobacco"],
-        no_redeem_categories=["alcohol", "tobacco"],
-        max_redeem_share_bp=9_900,
-        validity_months=6,
-        pending_days=0,
-        point_value_kopecks=100,
-    )
+    rules = bench_rules(NOW)
     defs = definitions(args.promotions)
     variants: dict[str, tuple[ModuleType, Any]] = {
         "none": (engine, engine.Catalogue([])),
